@@ -1,0 +1,32 @@
+"""flowsim: architecture-as-code simulation of data and ML platforms.
+
+    >>> import flowsim
+    >>> scenario = flowsim.load_scenario("scenarios/baseline.yaml")
+    >>> result = flowsim.simulate(scenario, seed=7, replications=5)
+    >>> result.end_to_end["done"].latency_s.p99
+"""
+
+from flowsim.api import __version__, aggregate, analyze_architecture, estimate_events, simulate
+from flowsim.errors import FlowsimError, Problem, SimulationTooLarge, SpecError
+from flowsim.loading import load_architecture, load_scenario, parse_assignment
+from flowsim.results import RunResult
+from flowsim.spec.architecture import Architecture
+from flowsim.spec.scenario import Scenario
+
+__all__ = [
+    "Architecture",
+    "FlowsimError",
+    "Problem",
+    "RunResult",
+    "Scenario",
+    "SimulationTooLarge",
+    "SpecError",
+    "__version__",
+    "aggregate",
+    "analyze_architecture",
+    "estimate_events",
+    "load_architecture",
+    "load_scenario",
+    "parse_assignment",
+    "simulate",
+]

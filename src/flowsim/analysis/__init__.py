@@ -1,0 +1,1 @@
+"""Analytic results (queueing theory) to compare simulated figures against."""

@@ -1,0 +1,179 @@
+"""The analytic view of an architecture: what queueing theory predicts before anything runs.
+
+Arrival rates come from the traffic equations over the routing graph; each queue-like node is
+then matched with the strongest formula that applies (M/M/c, M/M/c/K, M/G/1, or the
+Allen-Cunneen approximation).  A prediction is marked `exact` only when the network is one the
+formula covers exactly (Poisson sources, no retries, product-form upstream).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from flowsim.analysis import queueing as q
+from flowsim.nodes.base import NodeConfig, QueueModel
+from flowsim.spec.architecture import Architecture
+
+
+class Prediction(BaseModel):
+    """Steady-state means predicted for one node (items, seconds)."""
+
+    formula: str
+    exact: bool
+    wait_s: float
+    sojourn_s: float
+    mean_queue_length: float
+    mean_in_node: float
+    drop_probability: float = 0.0
+
+
+class NodeAnalysis(BaseModel):
+    arrival_rate_per_s: float = Field(description="items per second reaching the node (traffic equations)")
+    attempt_rate_per_s: float = Field(description="attempts per second, retries included")
+    servers: float | None = None
+    utilization: float | None = Field(None, description="offered load rho = attempt rate x mean service / servers")
+    prediction: Prediction | None = None
+
+
+class AnalyticView(BaseModel):
+    nodes: dict[str, NodeAnalysis]
+    bottleneck: str | None = None
+    bottleneck_utilization: float | None = None
+    max_load_multiplier: float | None = Field(
+        None, description="largest factor on every source's rate that keeps every node below rho = 1"
+    )
+    max_input_rate_per_s: float | None = None
+    network_sojourn_s: float | None = Field(None, description="mean time in the network (Little's law)")
+    warnings: list[str] = Field(default_factory=list)
+
+
+def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str, float]:
+    """Items per second reaching each node: the solution of lambda = gamma + P^T lambda."""
+    names = list(arch.nodes)
+    index = {name: i for i, name in enumerate(names)}
+    routing = np.zeros((len(names), len(names)))
+    outs: dict[str, list[tuple[str, float]]] = {name: [] for name in names}
+    for edge in arch.edges:
+        outs[edge.from_].append((edge.to, edge.weight))
+    for name, edges in outs.items():
+        config = arch.nodes[name]
+        total = sum(w for _, w in edges)
+        for target, weight in edges:
+            share = 1.0 if config.routing == "fanout" else (
+                1.0 / len(edges) if config.routing == "round_robin" else weight / total
+            )
+            routing[index[name], index[target]] += config.pass_fraction() * share
+    external = np.array([arch.nodes[n].external_rate() * load_multiplier for n in names])
+    rates = q.traffic_equations(routing, external)
+    return {name: float(rates[index[name]]) for name in names}
+
+
+def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
+    """Which nodes see Poisson arrivals (Poisson sources; product-form, loss-free upstream)."""
+    from flowsim.graph import build_graph  # local: the graph layer sits beside this one
+
+    graph = build_graph(arch)
+    result: dict[str, bool] = {}
+    for name in arch.nodes:
+        result[name] = all(_keeps_poisson(arch.nodes[n]) for n in _data_ancestors(graph, name))
+    return result
+
+
+def _data_ancestors(graph: object, name: str) -> set[str]:
+    import networkx as nx
+
+    data_only = nx.subgraph_view(graph, filter_edge=lambda u, v, k: graph.edges[u, v, k]["role"] == "data")  # type: ignore[attr-defined]
+    return set(nx.ancestors(data_only, name))
+
+
+def _keeps_poisson(config: NodeConfig) -> bool:
+    if config.routing == "fanout" or config.attempts_per_item() != 1.0:
+        return False
+    if not config.takes_input:
+        law = getattr(config, "law", None)
+        return law is not None and law().scv() == 1.0 and law().dist == "exponential"
+    model = config.queue_model()
+    if model is None:
+        return True
+    return model.capacity is None and (model.exponential or math.isinf(model.servers))
+
+
+def predict(model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0) -> Prediction | None:
+    """The best formula for one node, or None when the node is saturated and unbounded."""
+    mean_s, var_s = model.service.mean(), model.service.variance()
+    if lam <= 0:
+        return Prediction(formula="idle", exact=True, wait_s=0, sojourn_s=mean_s, mean_queue_length=0, mean_in_node=0)
+    if math.isinf(model.servers):
+        return Prediction(
+            formula="M/G/inf", exact=True, wait_s=0.0, sojourn_s=mean_s, mean_queue_length=0.0, mean_in_node=lam * mean_s
+        )
+    c = int(model.servers)
+    if model.capacity is not None:
+        if not model.exponential:
+            return None
+        f = q.mmck(lam, 1 / mean_s, c, model.capacity)
+        return Prediction(
+            formula="M/M/c/K", exact=poisson, wait_s=f.wq, sojourn_s=f.w,
+            mean_queue_length=f.lq, mean_in_node=f.l, drop_probability=f.p_block,
+        )  # fmt: skip
+    if lam * mean_s >= c:
+        return None
+    if model.exponential:
+        m: q.QueueMetrics = q.mmc(lam, 1 / mean_s, c)
+        formula = "M/M/c (Erlang C)"
+    elif c == 1:
+        m, formula = q.mg1(lam, mean_s, var_s), "M/G/1 (Pollaczek-Khinchine)"
+    else:
+        m, formula = q.ggc_approx(lam, mean_s, c, ca2, model.service.scv()), "G/G/c (Allen-Cunneen)"
+        poisson = False
+    return Prediction(formula=formula, exact=poisson, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq, mean_in_node=m.l)
+
+
+def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
+    """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design."""
+    rates = arrival_rates(arch, load_multiplier)
+    poisson = _poisson_inputs(arch)
+    nodes: dict[str, NodeAnalysis] = {}
+    warnings: list[str] = []
+    for name, config in arch.nodes.items():
+        lam = rates[name]
+        attempts = lam * config.attempts_per_item()
+        model = config.queue_model()
+        entry = NodeAnalysis(arrival_rate_per_s=lam, attempt_rate_per_s=attempts)
+        if model is not None:
+            entry.servers = None if math.isinf(model.servers) else model.servers
+            if not math.isinf(model.servers):
+                entry.utilization = attempts * model.service.mean() / model.servers
+            entry.prediction = predict(model, attempts, poisson[name] and attempts == lam)
+            if entry.utilization is not None and entry.utilization >= 1:
+                warnings.append(_overload_warning(name, entry.utilization, attempts, model))
+        nodes[name] = entry
+    return _summarise(arch, nodes, warnings, load_multiplier)
+
+
+def _overload_warning(name: str, rho: float, attempts: float, model: QueueModel) -> str:
+    need = math.floor(attempts * model.service.mean()) + 1
+    effect = "drops or blocks upstream" if model.capacity is not None else "its queue grows without bound"
+    return f"'{name}' is overloaded (rho = {rho:.2f} >= 1): {effect}; it needs at least {need} servers at this load"
+
+
+def _summarise(
+    arch: Architecture, nodes: dict[str, NodeAnalysis], warnings: list[str], load_multiplier: float
+) -> AnalyticView:
+    loaded = {n: a.utilization for n, a in nodes.items() if a.utilization}
+    view = AnalyticView(nodes=nodes, warnings=warnings)
+    if loaded:
+        bottleneck = max(loaded, key=lambda n: loaded[n] or 0.0)
+        rho = loaded[bottleneck] or 0.0
+        view.bottleneck, view.bottleneck_utilization = bottleneck, rho
+        view.max_load_multiplier = load_multiplier / rho
+        external = sum(c.external_rate() * c.messages_per_item() for c in arch.nodes.values())
+        view.max_input_rate_per_s = external * view.max_load_multiplier
+    queues = [nodes[n].prediction for n, c in arch.nodes.items() if c.queue_model() is not None]
+    external_items = sum(c.external_rate() for c in arch.nodes.values()) * load_multiplier
+    if queues and all(p is not None for p in queues) and external_items > 0:
+        view.network_sojourn_s = sum(p.mean_in_node for p in queues if p is not None) / external_items
+    return view

@@ -1,0 +1,138 @@
+"""The public Python API; the CLI and the Streamlit app are thin skins over these functions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from flowsim.analysis.view import AnalyticView, analyze
+from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.errors import SimulationTooLarge
+from flowsim.results import (
+    RunResult,
+    Totals,
+    _flat_node,
+    _flat_sink,
+    node_result,
+    series_frame,
+    sink_result,
+)
+from flowsim.slo import evaluate
+from flowsim.spec.architecture import Architecture
+from flowsim.spec.scenario import Scenario
+
+Progress = Callable[[float], None]
+
+try:
+    __version__ = version("flowsim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+
+def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
+    """The analytic view (traffic equations, rho, queueing predictions) of an architecture."""
+    return analyze(arch, load_multiplier)
+
+
+def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> float:
+    """Rough count of simulation events per replication: about two per attempt at each node."""
+    view = view or analyze(scenario.arch, scenario.load.multiplier)
+    per_second = sum(2 * n.attempt_rate_per_s + n.arrival_rate_per_s for n in view.nodes.values())
+    samples = scenario.window / (scenario.sample_interval or scenario.window / 200)
+    return per_second * scenario.duration + samples
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    replications: int | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+    max_events: int | None = None,
+    executor: Executor | None = None,
+) -> RunResult:
+    """Run a scenario's replications and aggregate them into one `RunResult`.
+
+    Replication r always uses the r-th child of SeedSequence(seed), so the figures are the same
+    whether replications run in this process, in `workers` processes, or on any `executor`.
+    """
+    updates: dict[str, object] = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if replications is not None:
+        updates["replications"] = replications
+    scenario = scenario.model_copy(update=updates) if updates else scenario
+    view = analyze(scenario.arch, scenario.load.multiplier)
+    _check_size(scenario, view, max_events)
+    outputs = _run_all(scenario, workers, progress, executor)
+    return aggregate(scenario, outputs, view)
+
+
+def _check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -> None:
+    limit = max_events if max_events is not None else scenario.limits.max_events
+    events = estimate_events(scenario, view)
+    if not math.isfinite(events) or events > limit:
+        raise SimulationTooLarge(
+            f"scenario '{scenario.name}' would take about {events:.3g} events per replication, "
+            f"over the limit of {limit:.3g}. Shorten 'duration', lower the load, or raise the limit "
+            "(scenario 'limits: {max_events: N}' or --max-events N) if you mean it."
+        )
+
+
+def _run_all(
+    scenario: Scenario, workers: int, progress: Progress | None, executor: Executor | None
+) -> list[ReplicationOutput]:
+    count = scenario.replications
+    if executor is None and (workers <= 1 or count == 1):
+        outputs = []
+        for r in range(count):
+            step = None if progress is None else (lambda f, r=r: progress((r + f) / count))
+            outputs.append(run_replication(scenario, r, step))
+        return outputs
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=min(workers, count))
+    try:
+        futures = [pool.submit(run_replication, scenario, r) for r in range(count)]
+        outputs = []
+        for done, future in enumerate(futures, start=1):
+            outputs.append(future.result())
+            if progress is not None:
+                progress(done / count)
+        return outputs
+    finally:
+        if own:
+            pool.shutdown()
+
+
+def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: AnalyticView) -> RunResult:
+    """Means over replications with 95% CIs, SLO verdicts, and the analytic view beside them."""
+    arch = scenario.arch
+    window = scenario.window
+    nodes = {name: node_result(arch.nodes[name].kind, [_flat_node(o, name) for o in outputs]) for name in arch.nodes}
+    sinks = [name for name, config in arch.nodes.items() if not config.gives_output]
+    end_to_end = {name: sink_result([_flat_sink(o, name, window) for o in outputs]) for name in sinks}
+    sources = [name for name, config in arch.nodes.items() if not config.takes_input]
+    totals = Totals(
+        arrivals=sum(nodes[s].arrivals for s in sources),
+        delivered=sum(e.count for e in end_to_end.values()),
+        dropped=sum(n.dropped for n in nodes.values()),
+        dead_lettered=sum(n.dead_lettered for n in nodes.values()),
+        retries=sum(n.retries for n in nodes.values()),
+        inside_at_end=sum(n.inside_at_end for n in nodes.values()),
+    )
+    result = RunResult(
+        flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,
+        seed=scenario.seed, replications=scenario.replications, duration_s=scenario.duration,
+        warmup_s=scenario.warmup, window_s=window, load_multiplier=scenario.load.multiplier,
+        nodes=nodes, end_to_end=end_to_end, totals=totals, analysis=view, warnings=list(view.warnings),
+    )  # fmt: skip
+    result.slos = [evaluate(slo, result) for slo in scenario.slos]
+    result._series = series_frame(outputs)
+    result._latencies = {s: np.concatenate([o.latencies[s] for o in outputs]) for s in sinks}
+    result._extra = {n: [o.extra[n] for o in outputs if n in o.extra] for n in arch.nodes}
+    return result

@@ -1,0 +1,262 @@
+"""Probability distributions of durations, with their moments and fast block samplers.
+
+Each distribution knows its mean and variance (the analytic view uses them) and builds a sampler
+that draws values from a numpy ``Generator`` in blocks: one vectorised call per few thousand
+values keeps random numbers off the simulation's hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
+
+from flowsim.spec.base import SpecModel
+from flowsim.units import Duration
+
+Sampler = Callable[[], float]
+_BLOCK = 2048
+
+
+def block_sampler(draw: Callable[[int], np.ndarray], block: int = _BLOCK) -> Sampler:
+    """Turn a vectorised ``draw(n)`` into a zero-argument sampler returning floats."""
+
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield draw(block).tolist()
+
+    return chain.from_iterable(blocks()).__next__
+
+
+class _Dist(SpecModel):
+    def mean(self) -> float:
+        raise NotImplementedError
+
+    def variance(self) -> float:
+        raise NotImplementedError
+
+    def scv(self) -> float:
+        """Squared coefficient of variation, Var/mean^2 (1 for exponential)."""
+        m = self.mean()
+        return self.variance() / (m * m) if m > 0 else 0.0
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def sampler(self, rng: np.random.Generator) -> Sampler:
+        return block_sampler(lambda n: self.draw(rng, n))
+
+
+class Constant(_Dist):
+    """Always the same value (deterministic service, fixed schedule)."""
+
+    dist: Literal["constant"] = "constant"
+    value: Duration = Field(ge=0)
+
+    def mean(self) -> float:
+        return self.value
+
+    def variance(self) -> float:
+        return 0.0
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.full(size, self.value)
+
+    def sampler(self, rng: np.random.Generator) -> Sampler:
+        value = self.value
+        return lambda: value
+
+
+class Exponential(_Dist):
+    """Memoryless: Poisson arrivals, M/M/c service. Give `mean` (a duration) or `rate`."""
+
+    dist: Literal["exponential"] = "exponential"
+    mean_: Duration | None = Field(default=None, alias="mean", gt=0)
+    rate: float | None = Field(default=None, gt=0, description="events per second")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Exponential:
+        if (self.mean_ is None) == (self.rate is None):
+            raise ValueError("give exactly one of 'mean' (e.g. 200ms) or 'rate' (per second)")
+        return self
+
+    def mean(self) -> float:
+        return self.mean_ if self.mean_ is not None else 1.0 / float(self.rate or 1.0)
+
+    def variance(self) -> float:
+        return self.mean() ** 2
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.exponential(self.mean(), size)
+
+
+class Uniform(_Dist):
+    """Equally likely anywhere in [low, high]."""
+
+    dist: Literal["uniform"] = "uniform"
+    low: Duration = Field(ge=0)
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("'high' must be at least 'low'")
+        return self
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size)
+
+
+def _phi(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _Phi(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+class Normal(_Dist):
+    """Normal truncated at 0 (negative draws are redrawn), so durations stay non-negative."""
+
+    dist: Literal["normal"] = "normal"
+    mean_: Duration = Field(alias="mean")
+    stdev: Duration = Field(gt=0)
+
+    def _alpha(self) -> tuple[float, float]:
+        alpha = -self.mean_ / self.stdev
+        return alpha, _phi(alpha) / max(1 - _Phi(alpha), 1e-300)
+
+    def mean(self) -> float:
+        _, lam = self._alpha()
+        return self.mean_ + self.stdev * lam
+
+    def variance(self) -> float:
+        alpha, lam = self._alpha()
+        return self.stdev**2 * (1 + alpha * lam - lam * lam)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        values = rng.normal(self.mean_, self.stdev, size)
+        bad = values < 0
+        while bad.any():
+            values[bad] = rng.normal(self.mean_, self.stdev, int(bad.sum()))
+            bad = values < 0
+        return values
+
+    @model_validator(mode="after")
+    def _mostly_positive(self) -> Normal:
+        if self.mean_ < -3 * self.stdev:
+            raise ValueError("mean is so far below 0 that almost every draw would be redrawn")
+        return self
+
+
+class LogNormal(_Dist):
+    """Heavy right tail, typical of request latencies; given by the mean and stdev of the value."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    mean_: Duration = Field(alias="mean", gt=0)
+    stdev: Duration = Field(gt=0)
+
+    def _params(self) -> tuple[float, float]:
+        sigma2 = math.log(1 + (self.stdev / self.mean_) ** 2)
+        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def variance(self) -> float:
+        return self.stdev**2
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        mu, sigma = self._params()
+        return rng.lognormal(mu, sigma, size)
+
+
+class Gamma(_Dist):
+    """Gamma by `shape` and `mean`; less variable than exponential when shape > 1."""
+
+    dist: Literal["gamma"] = "gamma"
+    shape: float = Field(gt=0)
+    mean_: Duration = Field(alias="mean", gt=0)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def variance(self) -> float:
+        return self.mean_**2 / self.shape
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.gamma(self.shape, self.mean_ / self.shape, size)
+
+
+class Erlang(_Dist):
+    """Sum of `k` exponential phases with total `mean` (gamma with integer shape)."""
+
+    dist: Literal["erlang"] = "erlang"
+    k: int = Field(ge=1)
+    mean_: Duration = Field(alias="mean", gt=0)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def variance(self) -> float:
+        return self.mean_**2 / self.k
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.gamma(self.k, self.mean_ / self.k, size)
+
+
+class Empirical(_Dist):
+    """Resample measured values (optionally weighted): replay what production showed."""
+
+    dist: Literal["empirical"] = "empirical"
+    values: list[Duration] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Empirical:
+        if any(v < 0 for v in self.values):
+            raise ValueError("durations cannot be negative")
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError("'weights' must have one entry per value")
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("'weights' must be non-negative with a positive sum")
+        return self
+
+    def _probs(self) -> np.ndarray:
+        w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights, float)
+        return w / w.sum()
+
+    def mean(self) -> float:
+        return float(np.dot(self._probs(), self.values))
+
+    def variance(self) -> float:
+        v = np.asarray(self.values, float)
+        return float(np.dot(self._probs(), (v - self.mean()) ** 2))
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, float), size=size, p=self._probs())
+
+
+def _shorthand(value: Any) -> Any:
+    """A bare quantity (`2s`, `0.5`) means a constant."""
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+_Tagged = Annotated[
+    Constant | Exponential | Uniform | Normal | LogNormal | Gamma | Erlang | Empirical,
+    Field(discriminator="dist"),
+]
+Distribution = Annotated[_Tagged, BeforeValidator(_shorthand)]

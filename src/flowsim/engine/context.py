@@ -1,0 +1,44 @@
+"""What every node of one replication shares: the clock, the random streams, the window."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+
+def _key(text: str) -> int:
+    """A stable 32-bit key for a name (Python's hash() differs between processes)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+@dataclass
+class SimContext:
+    """One replication's shared state.
+
+    Random streams are derived from the replication's seed sequence and the (node, purpose)
+    names, never from creation order: adding a node does not shift another node's numbers,
+    and two designs with the same source names see the same arrivals (common random numbers).
+    """
+
+    env: simpy.Environment
+    seed: np.random.SeedSequence
+    warmup: float
+    horizon: float
+    load_multiplier: float = 1.0
+    streams: dict[tuple[str, str], np.random.Generator] = field(default_factory=dict)
+
+    def rng(self, node: str, purpose: str) -> np.random.Generator:
+        key = (node, purpose)
+        if key not in self.streams:
+            seq = np.random.SeedSequence(
+                self.seed.entropy, spawn_key=(*self.seed.spawn_key, _key(node), _key(purpose))
+            )
+            self.streams[key] = np.random.Generator(np.random.PCG64(seq))
+        return self.streams[key]
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)

@@ -1,0 +1,142 @@
+"""The architecture as a networkx graph, and the structural checks a valid design must pass.
+
+Data edges carry items; reference edges (a `dead_letter` target, later control signals such
+as triggers and promotions) are kept apart so that drawings and checks can tell them apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import networkx as nx
+
+from flowsim.spec.architecture import Architecture
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class GraphIssue:
+    """A structural problem, located by its path in the architecture document."""
+
+    path: Path
+    message: str
+    hint: str = ""
+
+
+def build_graph(arch: Architecture) -> nx.MultiDiGraph:
+    """Nodes carry `kind` and `config`; edges carry `role` ('data' or the referencing field)."""
+    graph = nx.MultiDiGraph(name=arch.name)
+    for name, config in arch.nodes.items():
+        graph.add_node(name, kind=config.kind, config=config)
+    for index, edge in enumerate(arch.edges):
+        if edge.from_ in arch.nodes and edge.to in arch.nodes:
+            graph.add_edge(edge.from_, edge.to, role="data", weight=edge.weight, index=index)
+    for name, config in arch.nodes.items():
+        for field, target in config.node_references().items():
+            if target in arch.nodes:
+                graph.add_edge(name, target, role=field, weight=0.0, index=-1)
+    return graph
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean '{close[0]}'?" if close else "known nodes: " + ", ".join(sorted(names))
+
+
+def graph_issues(arch: Architecture) -> list[GraphIssue]:
+    """Every structural problem at once, so a user fixes them in one pass."""
+    issues = _endpoint_issues(arch) + _reference_issues(arch)
+    graph = build_graph(arch)
+    issues += _degree_issues(arch, graph)
+    if not issues:
+        issues += _flow_issues(arch, graph)
+    return issues
+
+
+def _endpoint_issues(arch: Architecture) -> list[GraphIssue]:
+    names = list(arch.nodes)
+    issues: list[GraphIssue] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, edge in enumerate(arch.edges):
+        for end, field in ((edge.from_, "from"), (edge.to, "to")):
+            if end not in arch.nodes:
+                issues.append(GraphIssue(("edges", index, field), f"unknown node '{end}'", _suggest(end, names)))
+        pair = (edge.from_, edge.to)
+        if pair in seen:
+            issues.append(
+                GraphIssue(
+                    ("edges", index),
+                    f"duplicate edge {edge.from_} -> {edge.to} (also edges[{seen[pair]}])",
+                    "keep one edge and set its weight",
+                )
+            )
+        seen.setdefault(pair, index)
+        if edge.to in arch.nodes and not arch.nodes[edge.to].takes_input:
+            issues.append(
+                GraphIssue(("edges", index, "to"), f"'{edge.to}' is a {arch.nodes[edge.to].kind} and takes no input")
+            )
+        if edge.from_ in arch.nodes and not arch.nodes[edge.from_].gives_output:
+            kind = arch.nodes[edge.from_].kind
+            issues.append(GraphIssue(("edges", index, "from"), f"'{edge.from_}' is a {kind} and sends nothing on"))
+    return issues
+
+
+def _reference_issues(arch: Architecture) -> list[GraphIssue]:
+    issues: list[GraphIssue] = []
+    for name, config in arch.nodes.items():
+        for field, target in config.node_references().items():
+            if target not in arch.nodes:
+                issues.append(
+                    GraphIssue(("nodes", name, field), f"unknown node '{target}'", _suggest(target, list(arch.nodes)))
+                )
+            elif target == name:
+                issues.append(GraphIssue(("nodes", name, field), "a node cannot reference itself here"))
+    return issues
+
+
+def _degree_issues(arch: Architecture, graph: nx.MultiDiGraph) -> list[GraphIssue]:
+    issues: list[GraphIssue] = []
+    data_out = {name: 0 for name in arch.nodes}
+    for source, _target, role in graph.edges(data="role"):
+        if role == "data":
+            data_out[source] += 1
+    for name, config in arch.nodes.items():
+        if config.gives_output and data_out[name] == 0:
+            issues.append(
+                GraphIssue(
+                    ("nodes", name),
+                    f"'{name}' has no out-edge, so its items would vanish uncounted",
+                    "add an edge from it, or end the path with a node of kind 'sink'",
+                )
+            )
+    if not any(not config.takes_input for config in arch.nodes.values()):
+        issues.append(GraphIssue(("nodes",), "the architecture has no source", "add a node of kind 'source'"))
+    return issues
+
+
+def _flow_issues(arch: Architecture, graph: nx.MultiDiGraph) -> list[GraphIssue]:
+    sources = [n for n, c in arch.nodes.items() if not c.takes_input]
+    sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
+    reached: set[str] = set(sources)
+    for source in sources:
+        reached |= nx.descendants(graph, source)
+    issues = [
+        GraphIssue(("nodes", name), f"no source reaches '{name}'", "connect it, or remove it")
+        for name in arch.nodes
+        if name not in reached
+    ]
+    can_exit: set[str] = set(sinks)
+    for sink in sinks:
+        can_exit |= nx.ancestors(graph, sink)
+    issues += [
+        GraphIssue(
+            ("nodes", name),
+            f"items that reach '{name}' can never leave: no path from it to a sink",
+            "give the cycle an exit edge towards a sink",
+        )
+        for name in arch.nodes
+        if name in reached and name not in can_exit
+    ]
+    return issues

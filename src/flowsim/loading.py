@@ -1,0 +1,225 @@
+"""YAML files -> validated, resolved `Scenario` and `Architecture` objects, or located errors.
+
+This is where the layers meet: YAML parsing with positions (spec.yamlio), pydantic validation
+(spec models), structural checks (graph), and cross-references (faults, retry policies, SLOs).
+Every problem found is reported with its file, line, column and field, all at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from flowsim.errors import Problem, SpecError
+from flowsim.graph import graph_issues
+from flowsim.nodes.service import ServiceConfig
+from flowsim.results import NodeResult, Percentiles, Totals
+from flowsim.spec.architecture import Architecture
+from flowsim.spec.scenario import Scenario
+from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
+
+PathLike = str | os.PathLike[str]
+_ARCH_ROOTS = ("nodes", "edges")
+
+
+def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
+    """A path (existing file, or a name ending in .yaml/.yml) is read; other text is parsed."""
+    if isinstance(path_or_text, os.PathLike):
+        return load_yaml_file(path_or_text), Path(path_or_text)
+    text = str(path_or_text)
+    looks_like_path = "\n" not in text and (text.endswith((".yaml", ".yml")) or os.path.exists(text))
+    if looks_like_path:
+        return load_yaml_file(text), Path(text)
+    return load_yaml_text(text), None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`nodes.api.servers=4` -> ('nodes.api.servers', 4); the value is read as YAML."""
+    path, sep, raw = text.partition("=")
+    if not sep or not path.strip():
+        raise SpecError([Problem(f"cannot read {text!r}; write PATH=VALUE, e.g. nodes.api.servers=4", "--set")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return path.strip(), value
+
+
+def _set_path(data: Any, path: str, value: Any, source: str) -> None:
+    parts = path.split(".")
+    target = data
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(target, dict):
+            raise SpecError([Problem(f"cannot set {path!r}: {'.'.join(parts[:depth])} is not a mapping", source)])
+        if part not in target:
+            if depth == 1 and parts[0] == "nodes":
+                close = difflib.get_close_matches(part, list(target), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "known nodes: " + ", ".join(target)
+                raise SpecError([Problem(f"override {path!r} names unknown node '{part}'", source, hint=hint)])
+            target[part] = {}
+        target = target[part]
+    if not isinstance(target, dict):
+        raise SpecError([Problem(f"cannot set {path!r}: its parent is not a mapping", source)])
+    target[parts[-1]] = value
+
+
+def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    arch: dict[str, Any] = {}
+    scenario: dict[str, Any] = {}
+    for path, value in overrides.items():
+        path = path.removeprefix("architecture.")
+        (arch if path.split(".")[0] in _ARCH_ROOTS else scenario)[path] = value
+    return arch, scenario
+
+
+def _validate_architecture(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> Architecture:
+    try:
+        arch = Architecture.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(problems_from_validation(err, doc, Architecture, prefix)) from None
+    problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
+    if problems:
+        raise SpecError(problems)
+    return arch
+
+
+def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
+    mark = doc.key_marks.get(path) or doc.mark_for(path)
+    return Problem(
+        message, doc.source, mark.line if mark else None, mark.column if mark else None, format_path(path), hint
+    )
+
+
+def load_architecture(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Architecture:
+    """Read and validate an architecture file (or YAML text)."""
+    doc, _ = _document(path_or_text)
+    data = copy.deepcopy(doc.data)
+    for path, value in (overrides or {}).items():
+        _set_path(data, path.removeprefix("architecture."), value, doc.source)
+    return _validate_architecture(data, doc, ())
+
+
+def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read a scenario, resolve its architecture, and check every cross-reference.
+
+    `overrides` maps dotted paths to values (`nodes.api.servers`, `load.multiplier`, `duration`),
+    applied after the file's own `overrides:` section.
+    """
+    doc, path = _document(path_or_text)
+    data = copy.deepcopy(doc.data)
+    merged = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
+    merged |= overrides or {}
+    arch_overrides, scenario_overrides = _split_overrides(merged)
+    for key, value in scenario_overrides.items():
+        _set_path(data, key, value, doc.source)
+    data.pop("overrides", None)
+    data["architecture"] = _resolve_architecture(data.get("architecture"), doc, path, arch_overrides)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(problems_from_validation(err, doc, Scenario)) from None
+    scenario = scenario.model_copy(update={"overrides": merged})
+    problems = _reference_problems(scenario, doc)
+    if problems:
+        raise SpecError(problems)
+    return scenario
+
+
+def _resolve_architecture(
+    ref: Any, doc: YamlDocument, path: Path | None, overrides: dict[str, Any]
+) -> Any:
+    if isinstance(ref, str):
+        base = path.parent if path is not None else Path.cwd()
+        target = base / ref
+        if not target.is_file():
+            raise SpecError([_located(doc, ("architecture",), f"architecture file '{ref}' not found (looked at {target})",
+                                      "give a path relative to the scenario file, or write the architecture inline")])  # fmt: skip
+        arch_doc = load_yaml_file(target)
+        data = copy.deepcopy(arch_doc.data)
+        for key, value in overrides.items():
+            _set_path(data, key, value, doc.source)
+        return _validate_architecture(data, arch_doc, ())
+    if isinstance(ref, dict):
+        data = copy.deepcopy(ref)
+        for key, value in overrides.items():
+            _set_path(data, key, value, doc.source)
+        return _validate_architecture(data, doc, ("architecture",))
+    return ref  # missing or wrong type: the scenario model reports it
+
+
+# ---- cross-references ---------------------------------------------------------------------
+def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
+    arch = scenario.arch
+    names = list(arch.nodes)
+    problems: list[Problem] = []
+    for index, fault in enumerate(scenario.faults):
+        where = ("faults", index, "node")
+        if fault.node not in arch.nodes:
+            problems.append(_located(doc, where, f"unknown node '{fault.node}'", _close(fault.node, names)))
+        elif not arch.nodes[fault.node].can_fail:
+            kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
+            problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
+                                     "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
+    for name, config in arch.nodes.items():
+        retry = getattr(config, "retry", None)
+        if isinstance(retry, str) and retry not in scenario.retry_policies:
+            known = list(scenario.retry_policies)
+            problems.append(Problem(f"node '{name}' uses retry policy '{retry}', which the scenario does not define",
+                                    doc.source, field=f"nodes.{name}.retry",
+                                    hint=_close(retry, known) if known else "define it under retry_policies"))  # fmt: skip
+    for index, slo in enumerate(scenario.slos):
+        message, hint = check_metric(slo.metric, arch)
+        if message:
+            problems.append(_located(doc, ("slos", index), message, hint))
+    return problems
+
+
+def _close(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(options)
+
+
+_NODE_FIGURES = sorted(set(NodeResult.model_fields) - {"kind", "kind_figures", "ci95"})
+_STATS = sorted(set(Percentiles.model_fields))
+_SINK_FIGURES = ["count", "throughput_per_s", "latency_s"]
+
+
+def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
+    """('', '') when `metric` names a figure the result will have; else (message, hint)."""
+    parts = metric.split(".")
+    head = parts[0]
+    if head == "totals":
+        fields = list(Totals.model_fields)
+        if len(parts) == 2 and parts[1] in fields:
+            return "", ""
+        return f"unknown metric '{metric}'", _close(parts[-1], fields)
+    if head not in ("nodes", "end_to_end") or len(parts) < 3:
+        return f"unknown metric '{metric}'", "write nodes.<node>.<figure>, end_to_end.<sink>.<figure> or totals.<figure>"
+    name = parts[1]
+    if name not in arch.nodes:
+        return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))
+    if head == "end_to_end":
+        if arch.nodes[name].gives_output:
+            sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
+            return f"'{name}' is not a sink; end-to-end figures exist for sinks only", _close(name, sinks)
+        return _check_figure(metric, parts[2:], _SINK_FIGURES, "latency_s")
+    if parts[2] == "kind_figures" and len(parts) == 4:
+        return "", ""
+    return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
+
+
+def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str) -> tuple[str, str]:
+    if rest[0] not in figures:
+        return f"unknown figure '{rest[0]}' in metric '{metric}'", _close(rest[0], figures)
+    if rest[0] in timed:
+        if len(rest) != 2 or rest[1] not in _STATS:
+            return f"'{rest[0]}' needs a statistic in metric '{metric}'", "one of: " + ", ".join(_STATS)
+    elif len(rest) != 1:
+        return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"
+    return "", ""

@@ -1,0 +1,79 @@
+"""What every node kind declares: its config (the YAML side) and its runtime (the SimPy side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
+
+from flowsim.distributions import Constant, Exponential, _Dist
+from flowsim.spec.base import SpecModel
+
+if TYPE_CHECKING:
+    from flowsim.engine.context import SimContext
+    from flowsim.engine.node import NodeRuntime
+
+
+@dataclass(frozen=True)
+class QueueModel:
+    """How the analytic view sees a node: c servers, a service-time law, a capacity."""
+
+    servers: float  # math.inf for a pure delay
+    service: _Dist
+    capacity: int | None = None
+
+    @property
+    def exponential(self) -> bool:
+        return isinstance(self.service, Exponential)
+
+    @property
+    def deterministic(self) -> bool:
+        return isinstance(self.service, Constant)
+
+
+class NodeConfig(SpecModel):
+    """Fields every kind accepts, plus the class-level facts the graph layer checks."""
+
+    kind: str
+    description: str = Field("", description="free text shown in tables and diagrams")
+    routing: Literal["random", "fanout", "round_robin"] = Field(
+        "random",
+        description="random: out-edges chosen by weight; fanout: a copy to each; round_robin: in turn",
+    )
+
+    #: the kind takes items in (sources do not)
+    takes_input: ClassVar[bool] = True
+    #: the kind sends items on (sinks do not)
+    gives_output: ClassVar[bool] = True
+    #: the kind can be taken down by a fault
+    can_fail: ClassVar[bool] = False
+    #: one line for `flowsim kinds`
+    summary: ClassVar[str] = ""
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        """Build this node's behaviour for one replication."""
+        raise NotImplementedError
+
+    def external_rate(self) -> float:
+        """Items per second this node creates on its own (sources)."""
+        return 0.0
+
+    def messages_per_item(self) -> float:
+        return 1.0
+
+    def queue_model(self) -> QueueModel | None:
+        """The node as a queue, for the analytic view; None when it is not one."""
+        return None
+
+    def pass_fraction(self) -> float:
+        """Share of arriving items that leave on the out-edges (the rest fail for good)."""
+        return 1.0
+
+    def attempts_per_item(self) -> float:
+        """Mean attempts per arriving item (1 without retries)."""
+        return 1.0
+
+    def node_references(self) -> dict[str, str]:
+        """Other nodes this one names in its fields, by field (e.g. dead_letter)."""
+        return {}

@@ -1,0 +1,307 @@
+"""`service`: c servers in front of a FIFO queue, with capacity, backpressure, faults and retries.
+
+The general G/G/c/K building block: an API, a database, a consumer pool.  Modelling choices:
+- `capacity` counts every message in the node: waiting, in service, blocked after service
+  (waiting for room downstream, holding its server) and backing off before a retry.
+- A failed attempt (`error_rate`, a timeout, or an arrival while down with `on_down: reject`)
+  goes to the retry policy; an item out of attempts is dead-lettered, never lost uncounted.
+- A timeout abandons the attempt for the caller, but the server finishes the work it started
+  (wasted work: that is what turns timeouts into retry storms).
+- When the node goes down, work in service is put back at the head of the queue and restarts
+  from scratch when it is up again (`interrupted: requeue`), or fails (`interrupted: fail`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Distribution, block_sampler
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig, QueueModel
+from flowsim.nodes.registry import register
+from flowsim.spec.policies import NO_RETRY, RetryPolicy
+
+
+@register
+class ServiceConfig(NodeConfig):
+    """A pool of identical servers with a FIFO queue."""
+
+    summary = "c servers and a FIFO queue: capacity, drop or block, errors, retries, outages"
+    can_fail = True
+
+    kind: Literal["service"]
+    servers: int = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")
+    service_time: Distribution = Field(description="time one attempt occupies a server")
+    capacity: int | None = Field(None, ge=1, description="most messages in the node; none = unbounded")
+    on_full: Literal["drop", "block"] = Field(
+        "drop", description="drop: refuse and count; block: hold the sender (backpressure)"
+    )
+    error_rate: float = Field(0.0, ge=0, lt=1, description="probability that an attempt fails")
+    retry: RetryPolicy | str | None = Field(
+        None, description="retry policy, inline or the name of one in the scenario's retry_policies"
+    )
+    dead_letter: str | None = Field(None, description="node that receives items out of attempts")
+    on_down: Literal["queue", "reject"] = Field(
+        "queue", description="arrivals while down: wait in the queue, or fail the attempt"
+    )
+    interrupted: Literal["requeue", "fail"] = Field(
+        "requeue", description="work in service when the node goes down: restart later, or fail"
+    )
+
+    @model_validator(mode="after")
+    def _capacity_covers_servers(self) -> ServiceConfig:
+        if self.capacity is not None and self.capacity < self.servers:
+            raise ValueError(
+                f"capacity ({self.capacity}) is below servers ({self.servers}); "
+                "capacity counts messages in service too, so it must be at least the number of servers"
+            )
+        return self
+
+    def policy(self) -> RetryPolicy:
+        return self.retry if isinstance(self.retry, RetryPolicy) else NO_RETRY
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return ServiceNode(name, self, ctx)
+
+    def queue_model(self) -> QueueModel:
+        return QueueModel(self.servers, self.service_time, self.capacity)
+
+    def attempts_per_item(self) -> float:
+        p, m = self.error_rate, self.policy().max_attempts
+        return (1 - p**m) / (1 - p) if p > 0 else 1.0
+
+    def pass_fraction(self) -> float:
+        return 1.0 - self.error_rate ** self.policy().max_attempts
+
+    def node_references(self) -> dict[str, str]:
+        return {"dead_letter": self.dead_letter} if self.dead_letter else {}
+
+
+class ServiceNode(NodeRuntime):
+    """Runtime of `service`; see the module docstring for the modelling choices."""
+
+    has_queue = True
+    config: ServiceConfig
+
+    def __init__(self, name: str, config: ServiceConfig, ctx: SimContext) -> None:
+        self.queue: deque[Item] = deque()
+        self.n_waiting = 0
+        self.n_inside = 0
+        self.busy = 0
+        self._t_last = 0.0
+        super().__init__(name, config, ctx)
+        self.servers = config.servers
+        self.capacity = config.capacity
+        self.block = config.on_full == "block"
+        self.error_rate = config.error_rate
+        self.policy = config.policy()
+        self.timeout = self.policy.timeout
+        self.reject_when_down = config.on_down == "reject"
+        self.requeue = config.interrupted == "requeue"
+        self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
+        self._uniform_error = block_sampler(ctx.rng(name, "errors").random)
+        self._uniform_retry = block_sampler(ctx.rng(name, "retry").random)
+        self._serving: dict[Item, None] = {}
+        self._zombies: set[object] = set()
+        self._down = 0
+        self._down_since = 0.0
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.area_waiting = 0.0
+        self.area_busy = 0.0
+        self.area_inside = 0.0
+        self.downtime = 0.0
+        self.timeouts = 0
+        self._t_last = self.env.now
+        self._down_since = self.env.now
+
+    def _advance(self) -> None:
+        now = self.env.now
+        dt = now - self._t_last
+        if dt:
+            self.area_waiting += self.n_waiting * dt
+            self.area_busy += self.busy * dt
+            self.area_inside += self.n_inside * dt
+            self._t_last = now
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    def waiting(self) -> int:
+        return self.n_waiting
+
+    def busy_servers(self) -> float:
+        return float(self.busy)
+
+    # ---- data path -----------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        n = item.n
+        if self.capacity is not None and self.n_inside + n > self.capacity:
+            if self.block:
+                return False
+            self.arrivals += n
+            self.dropped += n
+            return True
+        self.arrivals += n
+        self._advance()
+        self.n_inside += n
+        item.t_in = self.env.now
+        item.attempt = 1
+        self._attempt(item)
+        return True
+
+    def _attempt(self, item: Item) -> None:
+        if self._down and self.reject_when_down:
+            self._failed(item)
+            return
+        item.t_queue = self.env.now
+        if self.timeout is not None:
+            timer = self.env.timeout(self.timeout, item)
+            timer.callbacks.append(self._timed_out)
+            item.timer = timer
+        if not self._down and self.busy < self.servers:
+            self._start(item)
+        else:
+            self.queue.append(item)
+            self.n_waiting += item.n
+
+    def _start(self, item: Item) -> None:
+        self.busy += 1
+        now = self.env.now
+        self.waits.append(now - item.t_queue)
+        job = self.env.timeout(self.service_time(), item)
+        job.callbacks.append(self._finished)
+        item.job = job
+        self._serving[item] = None
+
+    def _next(self) -> None:
+        queue = self.queue
+        while queue and self.busy < self.servers and not self._down:
+            item = queue.popleft()
+            self.n_waiting -= item.n
+            self._start(item)
+
+    def _finished(self, job: object) -> None:
+        item: Item = job._value  # type: ignore[attr-defined]
+        self._advance()
+        if item.job is not job:
+            if job in self._zombies:  # a timed-out attempt's work is over: free the server
+                self._zombies.discard(job)
+                self.busy -= 1
+                self._next()
+            return
+        item.job = None
+        del self._serving[item]
+        if self.timeout is not None:
+            item.timer = None
+        if self.error_rate and self._uniform_error() < self.error_rate:
+            self.busy -= 1
+            self._next()
+            self._failed(item)
+            return
+        t_in = item.t_in
+        if self.forward(item, self._left_late):
+            self._left(item, t_in)
+
+    def _left_late(self, item: Item, t_in: float) -> None:
+        self._advance()
+        self._left(item, t_in)
+
+    def _left(self, item: Item, t_in: float) -> None:
+        n = item.n
+        self.n_inside -= n
+        self.completed += n
+        self.sojourns.append(self.env.now - t_in)
+        self.busy -= 1
+        self._next()
+        self._space_freed()
+
+    # ---- failures ------------------------------------------------------------------------
+    def _failed(self, item: Item) -> None:
+        self.failed_attempts += 1
+        if item.attempt < self.policy.max_attempts:
+            self.retries += item.n
+            delay = self.policy.delay(item.attempt, self._uniform_retry())
+            wake = self.env.timeout(delay, item)
+            wake.callbacks.append(self._retry)
+            return
+        self.n_inside -= item.n
+        self.dead_lettered += item.n
+        self._space_freed()
+        self.send_dead_letter(item)
+
+    def _retry(self, wake: object) -> None:
+        item: Item = wake._value  # type: ignore[attr-defined]
+        self._advance()
+        item.attempt += 1
+        self._attempt(item)
+
+    def _timed_out(self, timer: object) -> None:
+        item: Item = timer._value  # type: ignore[attr-defined]
+        if item.timer is not timer:
+            return  # the attempt already ended
+        item.timer = None
+        self._advance()
+        self.timeouts += 1
+        if item.job is None:  # still waiting
+            self.queue.remove(item)
+            self.n_waiting -= item.n
+        else:  # in service: the server goes on with the work, the caller gives up
+            self._zombies.add(item.job)
+            del self._serving[item]
+            item.job = None
+        self._failed(item)
+
+    # ---- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """Stop serving; interrupted work is requeued or failed (see `interrupted`)."""
+        self._down += 1
+        if self._down > 1:
+            return
+        self._advance()
+        self._down_since = self.env.now
+        self.busy -= len(self._zombies)
+        self._zombies.clear()
+        interrupted = list(self._serving)
+        self._serving.clear()
+        self.busy -= len(interrupted)
+        for item in interrupted:
+            item.job = None
+        if self.requeue:
+            self.queue.extendleft(reversed(interrupted))
+            self.n_waiting += sum(item.n for item in interrupted)
+        else:
+            for item in interrupted:
+                if self.timeout is not None:
+                    item.timer = None
+                self._failed(item)
+
+    def go_up(self) -> None:
+        self._down -= 1
+        if self._down:
+            return
+        self._advance()
+        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
+        self._next()
+
+    # ---- results -------------------------------------------------------------------------
+    def figures(self, window: float) -> dict[str, float]:
+        self._advance()
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        downtime = self.downtime + (self.env.now - max(self._down_since, self.ctx.warmup) if self._down else 0)
+        figures |= {
+            "utilization": self.area_busy / (self.servers * span),
+            "mean_queue_length": self.area_waiting / span,
+            "mean_in_node": self.area_inside / span,
+            "timeouts": self.timeouts,
+            "downtime_s": downtime,
+        }
+        return figures

@@ -1,0 +1,37 @@
+"""`sink`: where work leaves the system; end-to-end latency is measured here."""
+
+from __future__ import annotations
+
+from array import array
+from typing import Literal
+
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+
+
+@register
+class SinkConfig(NodeConfig):
+    """The end of a path: counts arrivals and records their age (end-to-end latency)."""
+
+    summary = "end of a path: counts items and records end-to-end latency"
+    gives_output = False
+
+    kind: Literal["sink"]
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return SinkNode(name, self, ctx)
+
+
+class SinkNode(NodeRuntime):
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.latencies: array[float] = array("d")
+
+    def try_put(self, item: Item) -> bool:
+        self.arrivals += item.n
+        self.completed += item.n
+        self.latencies.append(self.env.now - item.born)
+        return True

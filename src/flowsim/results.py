@@ -1,0 +1,236 @@
+"""Typed results: per-node and end-to-end figures, averaged over replications with 95% CIs.
+
+The JSON form (``RunResult.model_dump_json``) is the contract for scripts and CI; its JSON
+Schema is ``RunResult.model_json_schema()``.  Every figure is the mean over replications; the
+half-width of its 95% confidence interval sits beside it in ``ci95`` under the same dotted name.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from flowsim.analysis.queueing import student_t_halfwidth
+from flowsim.analysis.view import AnalyticView
+from flowsim.engine.model import SERIES_COLUMNS, ReplicationOutput
+
+STATS = ("mean", "p50", "p95", "p99", "max")
+
+
+class Percentiles(BaseModel):
+    """Summary of a time distribution, in seconds."""
+
+    count: float
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+class NodeResult(BaseModel):
+    """One node over the measured window (messages, seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    arrivals: float = Field(description="messages that reached the node (first attempts)")
+    completed: float = Field(description="messages that left the node on its out-edges")
+    dropped: float = Field(description="messages refused because the node was full (on_full: drop)")
+    retries: float = Field(description="attempts after the first")
+    failed_attempts: float = 0.0
+    dead_lettered: float = Field(0.0, description="messages that ran out of attempts")
+    timeouts: float = 0.0
+    inside_at_start: float = Field(description="messages inside when the window opened")
+    inside_at_end: float = Field(description="messages inside when the run ended")
+    throughput_per_s: float
+    utilization: float | None = Field(None, description="time-weighted busy servers / servers")
+    mean_queue_length: float | None = Field(None, description="time-weighted mean number waiting")
+    mean_in_node: float | None = None
+    blocked_time_s: float = Field(0.0, description="time spent holding items that downstream refused")
+    downtime_s: float = 0.0
+    wait_s: Percentiles | None = Field(None, description="time from entering the queue to service start")
+    sojourn_s: Percentiles | None = Field(None, description="time from arrival to leaving the node")
+    kind_figures: dict[str, float] = Field(default_factory=dict, description="figures specific to the kind")
+    ci95: dict[str, float] = Field(default_factory=dict, description="95% CI half-widths by figure name")
+
+
+class EndToEnd(BaseModel):
+    """What reached one sink: count, rate and age (time since the item was created)."""
+
+    count: float
+    throughput_per_s: float
+    latency_s: Percentiles | None
+    ci95: dict[str, float] = Field(default_factory=dict)
+
+
+class Totals(BaseModel):
+    arrivals: float = Field(description="messages created by sources")
+    delivered: float = Field(description="messages that reached a sink")
+    dropped: float
+    dead_lettered: float
+    retries: float
+    inside_at_end: float
+
+
+class SloVerdict(BaseModel):
+    slo: str
+    metric: str
+    op: str
+    threshold: float
+    value: float | None
+    ci95: float | None = None
+    passed: bool
+    uncertain: bool = Field(False, description="the threshold lies inside the value's 95% CI")
+
+
+class RunResult(BaseModel):
+    """Everything a run reports; `flowsim run --format json` prints exactly this."""
+
+    flowsim_version: str
+    scenario: str
+    architecture: str
+    seed: int
+    replications: int
+    duration_s: float
+    warmup_s: float
+    window_s: float
+    load_multiplier: float
+    nodes: dict[str, NodeResult]
+    end_to_end: dict[str, EndToEnd]
+    totals: Totals
+    slos: list[SloVerdict] = Field(default_factory=list)
+    analysis: AnalyticView
+    warnings: list[str] = Field(default_factory=list)
+
+    _series: pd.DataFrame | None = PrivateAttr(default=None)
+    _latencies: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
+    _extra: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def series(self) -> pd.DataFrame:
+        """Time series, one row per (replication, time, node); throughput per sample step."""
+        return self._series if self._series is not None else pd.DataFrame()
+
+    @property
+    def latencies(self) -> dict[str, np.ndarray]:
+        """End-to-end latency samples per sink, pooled over replications."""
+        return self._latencies
+
+    @property
+    def extra(self) -> dict[str, list[dict[str, Any]]]:
+        """Kind-specific non-scalar results (e.g. timelines), per node, one entry per replication."""
+        return self._extra
+
+    def passed(self) -> bool:
+        return all(v.passed for v in self.slos)
+
+    def metric(self, path: str) -> float | None:
+        """The figure at a dotted path of the JSON form, e.g. 'end_to_end.done.latency_s.p99'."""
+        value: Any = self.model_dump()
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def ci(self, path: str) -> float | None:
+        """The CI half-width of the figure at `path`, when there are replications."""
+        parts = path.split(".")
+        if len(parts) < 3 or parts[0] not in ("nodes", "end_to_end"):
+            return None
+        owner = self.nodes.get(parts[1]) if parts[0] == "nodes" else self.end_to_end.get(parts[1])
+        return None if owner is None else owner.ci95.get(".".join(parts[2:]))
+
+
+# ---- aggregation ---------------------------------------------------------------------------
+def percentiles(samples: np.ndarray) -> dict[str, float]:
+    if samples.size == 0:
+        return {}
+    p50, p95, p99 = np.percentile(samples, [50, 95, 99])
+    return {
+        "count": float(samples.size), "mean": float(samples.mean()),
+        "p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(samples.max()),
+    }  # fmt: skip
+
+
+def _flat_node(out: ReplicationOutput, name: str) -> dict[str, float]:
+    flat = dict(out.figures[name])
+    for label, samples in (("wait_s", out.waits.get(name)), ("sojourn_s", out.sojourns.get(name))):
+        if samples is not None:
+            flat |= {f"{label}.{k}": v for k, v in percentiles(samples).items()}
+    return flat
+
+
+def _flat_sink(out: ReplicationOutput, name: str, window: float) -> dict[str, float]:
+    samples = out.latencies[name]
+    flat = {"count": float(samples.size), "throughput_per_s": samples.size / window}
+    return flat | {f"latency_s.{k}": v for k, v in percentiles(samples).items()}
+
+
+def mean_and_ci(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean of each figure over replications, and its 95% half-width (only with 2+ values)."""
+    keys = sorted({k for row in rows for k in row})
+    means: dict[str, float] = {}
+    halfwidths: dict[str, float] = {}
+    for key in keys:
+        values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
+        if not values:
+            continue
+        means[key] = float(np.mean(values))
+        if len(values) > 1:
+            halfwidths[key] = float(student_t_halfwidth(values))
+    return means, halfwidths
+
+
+def _nest(flat: dict[str, float], groups: tuple[str, ...]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        head, _, tail = key.partition(".")
+        if tail and head in groups:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[key] = value
+    for group in groups:
+        if group in nested and "count" not in nested[group]:
+            nested[group] = None
+    return nested
+
+
+STANDARD = set(NodeResult.model_fields) - {"kind", "kind_figures", "ci95"}
+
+
+def node_result(kind: str, rows: list[dict[str, float]]) -> NodeResult:
+    means, ci = mean_and_ci(rows)
+    nested = _nest(means, ("wait_s", "sojourn_s"))
+    standard = {k: v for k, v in nested.items() if k in STANDARD}
+    kind_figures = {k: v for k, v in nested.items() if k not in STANDARD}
+    return NodeResult(kind=kind, kind_figures=kind_figures, ci95=ci, **standard)
+
+
+def sink_result(rows: list[dict[str, float]]) -> EndToEnd:
+    means, ci = mean_and_ci(rows)
+    nested = _nest(means, ("latency_s",))
+    return EndToEnd(ci95=ci, latency_s=nested.get("latency_s"), count=nested["count"],
+                    throughput_per_s=nested["throughput_per_s"])  # fmt: skip
+
+
+def series_frame(outputs: list[ReplicationOutput]) -> pd.DataFrame:
+    """Long-form time series: replication, time_s, node, the sampled columns, throughput."""
+    frames = []
+    for out in outputs:
+        for node, rows in out.series.items():
+            if rows.size == 0:
+                continue
+            frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+            frame.insert(0, "node", node)
+            frame.insert(0, "time_s", out.times[: len(frame)])
+            frame.insert(0, "replication", out.replication)
+            step = np.diff(frame["time_s"].to_numpy(), prepend=np.nan)
+            frame["throughput_per_s"] = np.diff(frame["completed"].to_numpy(), prepend=np.nan) / step
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,31 @@
+"""Service-level objectives evaluated on a result: the verdicts `flowsim check` turns into exit codes."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+from flowsim.results import RunResult, SloVerdict
+from flowsim.spec.scenario import SloSpec
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}  # fmt: skip
+
+
+def evaluate(slo: SloSpec, result: RunResult) -> SloVerdict:
+    """A missing figure (e.g. p99 of a sink nothing reached) fails the SLO rather than passing it."""
+    value = result.metric(slo.metric)
+    halfwidth = result.ci(slo.metric)
+    passed = value is not None and OPERATORS[slo.op](value, slo.value)
+    uncertain = (
+        value is not None
+        and halfwidth is not None
+        and slo.op in ("<", "<=", ">", ">=")
+        and abs(value - slo.value) <= halfwidth
+    )
+    return SloVerdict(
+        slo=slo.label(), metric=slo.metric, op=slo.op, threshold=slo.value,
+        value=value, ci95=halfwidth, passed=passed, uncertain=uncertain,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Spec files: loading, validating and locating problems in architecture and scenario YAML."""

@@ -1,0 +1,65 @@
+"""The architecture file: named nodes of registered kinds, and the edges between them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Union
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import discover
+from flowsim.spec.base import SpecModel
+
+KINDS = discover()
+
+# A discriminated union of every registered kind's config; built from the registry so that a
+# new kind module is picked up without touching this file.
+NodeSpec = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_ARROW = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>-][^\s>]*?)\s*$")
+
+
+def _edge_shorthand(value: Any) -> Any:
+    """`a -> b` is short for `{from: a, to: b}`."""
+    if isinstance(value, str):
+        match = _ARROW.match(value)
+        if match is None:
+            raise ValueError(f"cannot read edge {value!r}; write 'a -> b' or {{from: a, to: b, weight: 1}}")
+        return {"from": match.group(1), "to": match.group(2)}
+    return value
+
+
+class EdgeSpec(SpecModel):
+    """A data edge; out-edges of a node split its items at random in proportion to `weight`."""
+
+    from_: str = Field(alias="from")
+    to: str
+    weight: float = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
+
+
+Edge = Annotated[EdgeSpec, BeforeValidator(_edge_shorthand)]
+
+
+class Architecture(SpecModel):
+    """A platform as a graph of nodes (services, topics, sinks, ...) and data edges."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    nodes: dict[str, NodeSpec] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+
+    @field_validator("nodes")
+    @classmethod
+    def _names(cls, nodes: dict[str, NodeConfig]) -> dict[str, NodeConfig]:
+        for name in nodes:
+            if not _NAME.match(name):
+                raise ValueError(
+                    f"node name {name!r} must start with a letter or '_' and hold only letters, digits, '_' or '-'"
+                )
+        return nodes
+
+    def node(self, name: str) -> NodeConfig:
+        config: NodeConfig = self.nodes[name]
+        return config

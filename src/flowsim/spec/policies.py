@@ -1,0 +1,71 @@
+"""Retry policies and faults: the generic failure vocabulary shared by every node kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Distribution
+from flowsim.spec.base import SpecModel
+from flowsim.units import Duration
+
+
+class RetryPolicy(SpecModel):
+    """What a caller does after a failed attempt: wait (backoff, jitter) and try again, or give up.
+
+    After `max_attempts` attempts in all, the item is dead-lettered (counted, and sent to the
+    node's `dead_letter` node if it has one).
+    """
+
+    max_attempts: int = Field(3, ge=1, description="attempts in all, the first included")
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    base: Duration = Field(0.1, ge=0, description="first backoff delay")
+    multiplier: float = Field(2.0, ge=1, description="growth per attempt (exponential backoff)")
+    cap: Duration | None = Field(None, gt=0, description="longest backoff delay")
+    jitter: Literal["none", "full", "equal"] = Field(
+        "full", description="none: exact delay; full: uniform in [0, d]; equal: d/2 + uniform [0, d/2]"
+    )
+    timeout: Duration | None = Field(
+        None, gt=0, description="an attempt not finished this long after it entered the node fails"
+    )
+
+    def delay(self, attempt: int, uniform: float) -> float:
+        """Backoff before attempt `attempt + 1`, given a uniform(0,1) draw for the jitter."""
+        d = self.base if self.backoff == "fixed" else self.base * self.multiplier ** (attempt - 1)
+        if self.cap is not None:
+            d = min(d, self.cap)
+        if self.jitter == "full":
+            return d * uniform
+        if self.jitter == "equal":
+            return d / 2 + d / 2 * uniform
+        return d
+
+
+NO_RETRY = RetryPolicy(max_attempts=1, base=0.0)
+
+
+class FaultSpec(SpecModel):
+    """Either a scheduled outage (`at`, `for`) or random failures (`mtbf`, `mttr`)."""
+
+    node: str
+    at: Duration | None = Field(None, ge=0)
+    for_: Duration | None = Field(None, alias="for", gt=0)
+    every: Duration | None = Field(None, gt=0, description="repeat a scheduled outage with this period")
+    mtbf: Distribution | None = None
+    mttr: Distribution | None = None
+    start: Duration = Field(0.0, ge=0, description="random failures begin after this time")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> FaultSpec:
+        scheduled = self.at is not None or self.for_ is not None
+        random = self.mtbf is not None or self.mttr is not None
+        if scheduled == random:
+            raise ValueError("a fault is either scheduled ('at' and 'for') or random ('mtbf' and 'mttr')")
+        if scheduled and (self.at is None or self.for_ is None):
+            raise ValueError("a scheduled outage needs both 'at' and 'for'")
+        if random and (self.mtbf is None or self.mttr is None):
+            raise ValueError("random failures need both 'mtbf' and 'mttr'")
+        if self.every is not None and self.for_ is not None and self.every <= self.for_:
+            raise ValueError("'every' must be longer than 'for'")
+        return self

@@ -1,0 +1,107 @@
+"""The scenario file: what to run against an architecture, for how long, and what must hold."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from flowsim.spec.architecture import Architecture
+from flowsim.spec.base import SpecModel
+from flowsim.spec.policies import FaultSpec, RetryPolicy
+from flowsim.units import Duration, parse_duration
+
+_SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
+TIME_SUFFIXES = ("_s", ".mean", ".p50", ".p90", ".p95", ".p99", ".max")
+
+
+def _slo_shorthand(value: Any) -> Any:
+    """`"end_to_end.done.latency_s.p99 < 2s"` is short for {metric, op, value}."""
+    if isinstance(value, str):
+        match = _SLO.match(value)
+        if match is None:
+            raise ValueError(
+                f"cannot read SLO {value!r}; write '<metric> <op> <value>', "
+                "e.g. 'end_to_end.done.latency_s.p99 < 2s' or 'totals.dropped == 0'"
+            )
+        return {"metric": match["metric"], "op": match["op"], "value": match["value"]}
+    return value
+
+
+class SloSpec(SpecModel):
+    """A service-level objective: a result figure compared with a threshold."""
+
+    metric: str = Field(description="a path into the JSON result, e.g. end_to_end.done.latency_s.p99")
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float
+    name: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _value_units(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("value"), str):
+            text = data["value"].strip()
+            try:
+                data = {**data, "value": float(text.rstrip("%")) / (100 if text.endswith("%") else 1)}
+            except ValueError:
+                data = {**data, "value": parse_duration(text)}
+        return data
+
+    def label(self) -> str:
+        return self.name or f"{self.metric} {self.op} {self.value:g}"
+
+
+Slo = Annotated[SloSpec, BeforeValidator(_slo_shorthand)]
+
+
+class LoadSpec(SpecModel):
+    """Scales every source's arrival rate (3 = three times the designed peak)."""
+
+    multiplier: float = Field(1.0, gt=0)
+
+
+class Limits(SpecModel):
+    """Guards against runs that would not finish; raise them deliberately."""
+
+    max_events: int = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
+
+
+class Scenario(SpecModel):
+    """One experiment: an architecture, a horizon, load, faults, policies and SLOs."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    architecture: str | Architecture = Field(
+        description="path relative to this file, or the architecture written inline"
+    )
+    duration: Duration = Field(gt=0, description="simulated time, warm-up included")
+    warmup: Duration = Field(0.0, ge=0, description="figures cover only the time after warm-up")
+    seed: int = Field(0, ge=0)
+    replications: int = Field(1, ge=1, le=10_000)
+    load: LoadSpec = Field(default_factory=LoadSpec)
+    faults: list[FaultSpec] = Field(default_factory=list)
+    retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="dotted paths set before validation, e.g. nodes.api.servers: 4"
+    )
+    slos: list[Slo] = Field(default_factory=list)
+    sample_interval: Duration | None = Field(None, gt=0, description="time-series step; default window/200")
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _window(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+        return self
+
+    @property
+    def arch(self) -> Architecture:
+        """The architecture, once the loader has resolved a path to it."""
+        if not isinstance(self.architecture, Architecture):
+            raise TypeError("scenario architecture is still a path; load it with flowsim.load_scenario")
+        return self.architecture
+
+    @property
+    def window(self) -> float:
+        return self.duration - self.warmup

@@ -1,0 +1,136 @@
+"""Human units for the quantities users type: durations, rates and sizes.
+
+Plain numbers mean seconds (durations), per-second (rates) and bytes (sizes), so a YAML file
+written without units still means something definite.  The parsed values are plain floats in SI
+base units; these annotated types are what the spec models use for every user-facing quantity.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+
+TIME_UNITS: dict[str, float] = {
+    "us": 1e-6, "µs": 1e-6, "ms": 1e-3,
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+    "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
+}  # fmt: skip
+
+SIZE_UNITS: dict[str, float] = {
+    "b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+    "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40,
+}  # fmt: skip
+
+_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]*)\s*$", re.IGNORECASE)
+_RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:/|per\s+)\s*({_NUMBER})?\s*([a-z]+)\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        raise ValueError("expected a quantity, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite")
+    return value
+
+
+def parse_duration(value: Any) -> float:
+    """'250ms' -> 0.25; '5m' -> 300; a plain number is seconds."""
+    number = _as_number(value)
+    if number is not None:
+        return _finite(number, "a duration")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration such as 500ms, 2s, 5m, 24h, 2d; got {value!r}")
+    match = _DURATION_RE.match(value)
+    unit = match.group(2).lower() if match else ""
+    if match is None or (unit and unit not in TIME_UNITS):
+        raise ValueError(
+            f"cannot read {value!r} as a duration; write a number with a unit: "
+            "us, ms, s, m/min, h, d, w (e.g. 500ms, 2s, 5m, 24h)"
+        )
+    return _finite(float(match.group(1)) * TIME_UNITS.get(unit, 1.0), "a duration")
+
+
+def parse_rate(value: Any) -> float:
+    """'250/s' -> 250; '15000/min' -> 250; a plain number is per second."""
+    number = _as_number(value)
+    if number is not None:
+        return _finite(number, "a rate")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a rate such as 250/s or 15000/min; got {value!r}")
+    match = _RATE_RE.match(value)
+    if match is None:
+        try:
+            return _finite(float(value), "a rate")
+        except ValueError:
+            pass
+        raise ValueError(f"cannot read {value!r} as a rate; write count/unit, e.g. 250/s, 15000/min, 3/h")
+    count, per, unit = match.groups()
+    unit = unit.lower()
+    if unit not in TIME_UNITS:
+        raise ValueError(f"unknown time unit {unit!r} in rate {value!r}; use s, min, h or d")
+    span = (float(per) if per else 1.0) * TIME_UNITS[unit]
+    return _finite(float(count) / span, "a rate")
+
+
+def parse_size(value: Any) -> float:
+    """'1GB' -> 1e9 bytes, '512MiB' -> 2**29; a plain number is bytes."""
+    number = _as_number(value)
+    if number is not None:
+        return _finite(number, "a size")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a size such as 500MB or 1GiB; got {value!r}")
+    match = _SIZE_RE.match(value)
+    unit = match.group(2).lower() if match else ""
+    if match is None or (unit and unit not in SIZE_UNITS):
+        raise ValueError(f"cannot read {value!r} as a size; use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
+    return _finite(float(match.group(1)) * SIZE_UNITS.get(unit, 1.0), "a size")
+
+
+def _schema(example: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string"}],
+            "description": description,
+            "examples": [example],
+        }
+    )
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), _schema("500ms", "duration; plain number = seconds")]
+Rate = Annotated[float, BeforeValidator(parse_rate), _schema("250/s", "rate; plain number = per second")]
+Size = Annotated[float, BeforeValidator(parse_size), _schema("1GB", "size; plain number = bytes")]
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form used in tables: 0.0123 -> '12.3ms'."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    magnitude = abs(seconds)
+    if magnitude == 0:
+        return "0s"
+    if magnitude < 1e-3:
+        return f"{seconds * 1e6:.3g}us"
+    if magnitude < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    if magnitude < 120:
+        return f"{seconds:.3g}s"
+    if magnitude < 7200:
+        return f"{seconds / 60:.3g}min"
+    if magnitude < 172800:
+        return f"{seconds / 3600:.3g}h"
+    return f"{seconds / 86400:.3g}d"
