@@ -28,6 +28,8 @@ class SimContext:
     warmup: float
     horizon: float
     load_multiplier: float = 1.0
+    #: when a list, nodes append (time, node, event, item key) to it: exact traces for tests and debugging
+    trace: list[tuple[float, str, str, int]] | None = None
     streams: dict[tuple[str, str], np.random.Generator] = field(default_factory=dict)
 
     def rng(self, node: str, purpose: str) -> np.random.Generator:

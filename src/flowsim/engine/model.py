@@ -48,7 +48,7 @@ def _resolved(config: Any, policies: dict[str, RetryPolicy]) -> Any:
 class Model:
     """One replication of a scenario: build -> connect -> run -> results."""
 
-    def __init__(self, scenario: Scenario, replication: int = 0) -> None:
+    def __init__(self, scenario: Scenario, replication: int = 0, trace: bool = False) -> None:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
@@ -58,6 +58,7 @@ class Model:
             warmup=scenario.warmup,
             horizon=scenario.duration,
             load_multiplier=scenario.load.multiplier,
+            trace=[] if trace else None,
         )
         self.nodes: dict[str, NodeRuntime] = {}
         self._times: list[float] = []

@@ -49,6 +49,7 @@ class NodeRuntime:
         self._targets: list[NodeRuntime] = []
         self._blocked: deque[Callable[[], None]] = deque()
         self.dead_letter: NodeRuntime | None = None
+        self.tracing = ctx.trace is not None
         self.reset_counters()
 
     # ---- connect -------------------------------------------------------------------------
@@ -83,6 +84,11 @@ class NodeRuntime:
     def when_space(self, callback: Callable[[], None]) -> None:
         """Call `callback` when this node has room again (FIFO among blocked senders)."""
         self._blocked.append(callback)
+
+    def log(self, event: str, item: Item | None = None) -> None:
+        """Append to the replication's trace (only called when tracing is on)."""
+        assert self.ctx.trace is not None
+        self.ctx.trace.append((float(self.env.now), self.name, event, item.key if item is not None else -1))
 
     def _space_freed(self) -> None:
         if self._blocked:

@@ -145,15 +145,21 @@ class ServiceNode(NodeRuntime):
         n = item.n
         if self.capacity is not None and self.n_inside + n > self.capacity:
             if self.block:
+                if self.tracing:
+                    self.log("refuse", item)
                 return False
             self.arrivals += n
             self.dropped += n
+            if self.tracing:
+                self.log("drop", item)
             return True
         self.arrivals += n
         self._advance()
         self.n_inside += n
         item.t_in = self.env.now
         item.attempt = 1
+        if self.tracing:
+            self.log("arrive", item)
         self._attempt(item)
         return True
 
@@ -176,6 +182,8 @@ class ServiceNode(NodeRuntime):
         self.busy += 1
         now = self.env.now
         self.waits.append(now - item.t_queue)
+        if self.tracing:
+            self.log("start", item)
         job = self.env.timeout(self.service_time(), item)
         job.callbacks.append(self._finished)
         item.job = job
@@ -202,6 +210,8 @@ class ServiceNode(NodeRuntime):
         if self.timeout is not None:
             item.timer = None
         if self.error_rate and self._uniform_error() < self.error_rate:
+            if self.tracing:
+                self.log("error", item)
             self.busy -= 1
             self._next()
             self._failed(item)
@@ -219,6 +229,8 @@ class ServiceNode(NodeRuntime):
         self.n_inside -= n
         self.completed += n
         self.sojourns.append(self.env.now - t_in)
+        if self.tracing:
+            self.log("leave", item)
         self.busy -= 1
         self._next()
         self._space_freed()
@@ -229,11 +241,15 @@ class ServiceNode(NodeRuntime):
         if item.attempt < self.policy.max_attempts:
             self.retries += item.n
             delay = self.policy.delay(item.attempt, self._uniform_retry())
+            if self.tracing:
+                self.log(f"backoff {delay:g}", item)
             wake = self.env.timeout(delay, item)
             wake.callbacks.append(self._retry)
             return
         self.n_inside -= item.n
         self.dead_lettered += item.n
+        if self.tracing:
+            self.log("dead_letter", item)
         self._space_freed()
         self.send_dead_letter(item)
 
@@ -241,6 +257,8 @@ class ServiceNode(NodeRuntime):
         item: Item = wake._value  # type: ignore[attr-defined]
         self._advance()
         item.attempt += 1
+        if self.tracing:
+            self.log(f"retry {item.attempt}", item)
         self._attempt(item)
 
     def _timed_out(self, timer: object) -> None:
@@ -250,6 +268,8 @@ class ServiceNode(NodeRuntime):
         item.timer = None
         self._advance()
         self.timeouts += 1
+        if self.tracing:
+            self.log("timeout", item)
         if item.job is None:  # still waiting
             self.queue.remove(item)
             self.n_waiting -= item.n
@@ -266,6 +286,8 @@ class ServiceNode(NodeRuntime):
         if self._down > 1:
             return
         self._advance()
+        if self.tracing:
+            self.log("down")
         self._down_since = self.env.now
         self.busy -= len(self._zombies)
         self._zombies.clear()
@@ -288,6 +310,8 @@ class ServiceNode(NodeRuntime):
         if self._down:
             return
         self._advance()
+        if self.tracing:
+            self.log("up")
         self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
         self._next()
 

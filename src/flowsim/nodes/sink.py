@@ -34,4 +34,6 @@ class SinkNode(NodeRuntime):
         self.arrivals += item.n
         self.completed += item.n
         self.latencies.append(self.env.now - item.born)
+        if self.tracing:
+            self.log("sink", item)
         return True

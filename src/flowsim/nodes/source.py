@@ -84,6 +84,8 @@ class SourceNode(NodeRuntime):
         self.generated += 1
         item = Item(now, self.batch, self.generated)
         self.arrivals += self.batch
+        if self.tracing:
+            self.log("emit", item)
         if self.forward(item, self._unblocked):
             self.completed += self.batch
             self._schedule()

@@ -34,11 +34,9 @@ _Y = "tag:yaml.org,2002:"
 _STR_TAGS = frozenset(_Y + t for t in ("str", "timestamp", "value", "merge"))
 _CONSTRUCTOR = SafeConstructor()
 _SCALAR_BUILDERS = {
-    _Y + "null": _CONSTRUCTOR.construct_yaml_null,
-    _Y + "bool": _CONSTRUCTOR.construct_yaml_bool,
-    _Y + "int": _CONSTRUCTOR.construct_yaml_int,
-    _Y + "float": _CONSTRUCTOR.construct_yaml_float,
+    _Y + t: getattr(_CONSTRUCTOR, f"construct_yaml_{t}") for t in ("null", "bool", "int", "float")
 }
+_LABEL = re.compile(r"\[key\]|[\w-]+\[.*\]")  # pydantic's loc labels: dict keys, validators, union members
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _MISSING: Any = object()
 _SPLIT = "split it into smaller files"
@@ -239,23 +237,17 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
     return Problem(message, source, *where, "", hint)
 
 
-def _single_root(loader: yaml.SafeLoader, source: str) -> Node | None:
-    if not loader.check_node():
-        return None
-    root = loader.get_node()
-    if loader.check_node():
-        start = loader.peek_event().start_mark  # type: ignore[no-untyped-call]
-        at, hint = Mark(start.line + 1, start.column + 1), "remove the extra '---' or split the file"
-        raise _fail(source, "the file contains more than one YAML document", at, (), hint)
-    return root
-
-
 def _compose(text: str, source: str) -> Node | None:
     """Compose exactly one document; composing constructs nothing, so no tag can run code."""
     try:
         loader = yaml.SafeLoader(text)  # its reader already rejects control characters
         try:
-            return _single_root(loader, source)
+            root = loader.get_node() if loader.check_node() else None
+            if root is not None and loader.check_node():
+                start = loader.peek_event().start_mark  # type: ignore[no-untyped-call]
+                at, hint = Mark(start.line + 1, start.column + 1), "remove the extra '---' or split the file"
+                raise _fail(source, "the file contains more than one YAML document", at, (), hint)
+            return root
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -348,9 +340,8 @@ def _literal_fields(model: Any) -> dict[str, tuple[Any, ...]]:
 def _member_by_label(members: list[Any], label: str | int) -> Any:
     """Pydantic puts a union member's tag (or class name) into ``loc``; find that member."""
     for member in map(_unwrap, members):
-        if getattr(member, "__name__", None) == label or any(
-            label in values for values in _literal_fields(member).values()
-        ):
+        tags = (tag for values in _literal_fields(member).values() for tag in values)
+        if getattr(member, "__name__", None) == label or label in tags:
             return member
     return None
 
@@ -371,9 +362,7 @@ def _child_type(tp: Any, part: str | int) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if origin in (dict, Mapping) and len(args) == 2:
         return args[1]
-    if origin is tuple and isinstance(part, int) and Ellipsis not in args:
-        return args[part] if 0 <= part < len(args) else None
-    return args[0] if origin in (list, tuple, set, frozenset, Sequence) and args else None
+    return args[0] if origin in (list, tuple, Sequence) and args else None
 
 
 def _step(data: Any, part: str | int) -> Any:
@@ -400,14 +389,10 @@ def _locate(loc: tuple[str | int, ...], model: Any, data: Any, keep_last: bool) 
             continue
         tp, child = _resolve(tp, data), _step(data, part)
         keep = keep_last and i == len(loc) - 1  # a missing field is absent from the data by definition
-        if child is _MISSING and (not keep if data is not _MISSING else _is_label(part)):
+        if child is _MISSING and (not keep if data is not _MISSING else _LABEL.fullmatch(str(part))):
             continue
         data, holder, tp, path = child, tp, _child_type(tp, part), (*path, part)
     return path, _resolve(tp, data), holder
-
-
-def _is_label(part: str | int) -> bool:
-    return isinstance(part, str) and (part == "[key]" or re.fullmatch(r"[\w-]+\[.*\]", part) is not None)
 
 
 def _field_names(model: Any) -> list[str]:
@@ -418,12 +403,12 @@ def _field_names(model: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _suggest(word: Any, options: list[str], listing: str) -> str:
+def _suggest(word: Any, options: list[str], listing: str, quote: bool = False) -> str:
     """A did-you-mean hint, or the whole list of what is allowed when nothing is close."""
     close = difflib.get_close_matches(str(word), options, n=1)
     if close:
         return f"did you mean {close[0]!r}?"
-    return listing + ", ".join(options) if options else ""
+    return listing + ", ".join(repr(o) if quote else o for o in options) if options else ""
 
 
 def _quoted(text: Any) -> list[str]:
@@ -436,13 +421,13 @@ def _short(value: Any) -> str:
 
 
 def _unknown_field(
-    ctx: dict[str, Any], path: DataPath, found: _Found, custom: bool
+    ctx: dict[str, Any], path: DataPath, found: _Found, own: bool
 ) -> tuple[DataPath, str, str]:
     """extra_forbidden points at the extra key; our own unknown_field error at its mapping."""
-    name = str(ctx["field"]) if custom else str(path[-1])
-    allowed = [str(a) for a in ctx.get("allowed") or _field_names(found[1] if custom else found[2])]
+    name = str(ctx["field"]) if own else str(path[-1])
+    allowed = [str(a) for a in ctx.get("allowed") or _field_names(found[1] if own else found[2])]
     hint = _suggest(name, allowed, "allowed fields: ")
-    return ((*path, name) if custom else path), f"unknown field {name!r}", hint
+    return ((*path, name) if own else path), f"unknown field {name!r}", hint
 
 
 def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Found) -> _Described:
@@ -457,7 +442,7 @@ def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Foun
         return path, doc.mark_for(path[:-1]), f"missing required field {name!r}", ""
     if kind == "union_tag_invalid":
         path, tag = ((*path, disc) if (*path, disc) in doc.marks else path), ctx.get("tag")
-        hint = _suggest(tag, _quoted(ctx.get("expected_tags")), "expected one of: ")
+        hint = _suggest(tag, _quoted(ctx.get("expected_tags")), "expected one of: ", quote=True)
         return path, doc.mark_for(path), f"unknown {disc} {tag!r}", hint
     if kind == "union_tag_not_found":
         tags = [repr(v) for m in _members(found[1]) for v in _literal_fields(_unwrap(m)).get(disc, ())]
