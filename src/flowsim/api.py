@@ -18,7 +18,6 @@ from flowsim.results import (
     _flat_node,
     _flat_sink,
     node_result,
-    series_frame,
     sink_result,
 )
 from flowsim.slo import evaluate
@@ -132,7 +131,7 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
         nodes=nodes, end_to_end=end_to_end, totals=totals, analysis=view, warnings=list(view.warnings),
     )  # fmt: skip
     result.slos = [evaluate(slo, result) for slo in scenario.slos]
-    result._series = series_frame(outputs)
+    result._outputs = outputs
     result._latencies = {s: np.concatenate([o.latencies[s] for o in outputs]) for s in sinks}
     result._extra = {n: [o.extra[n] for o in outputs if n in o.extra] for n in arch.nodes}
     return result

@@ -8,15 +8,17 @@ half-width of its 95% confidence interval sits beside it in ``ci95`` under the s
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from flowsim.analysis.queueing import student_t_halfwidth
 from flowsim.analysis.view import AnalyticView
 from flowsim.engine.model import SERIES_COLUMNS, ReplicationOutput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATS = ("mean", "p50", "p95", "p99", "max")
 
@@ -107,14 +109,18 @@ class RunResult(BaseModel):
     analysis: AnalyticView
     warnings: list[str] = Field(default_factory=list)
 
-    _series: pd.DataFrame | None = PrivateAttr(default=None)
+    _outputs: list[ReplicationOutput] = PrivateAttr(default_factory=list)
+    _series: Any = PrivateAttr(default=None)
     _latencies: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
     _extra: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
 
     @property
     def series(self) -> pd.DataFrame:
         """Time series, one row per (replication, time, node); throughput per sample step."""
-        return self._series if self._series is not None else pd.DataFrame()
+        if self._series is None:
+            self._series = series_frame(self._outputs)
+        frame: pd.DataFrame = self._series
+        return frame
 
     @property
     def latencies(self) -> dict[str, np.ndarray]:
@@ -221,6 +227,8 @@ def sink_result(rows: list[dict[str, float]]) -> EndToEnd:
 
 def series_frame(outputs: list[ReplicationOutput]) -> pd.DataFrame:
     """Long-form time series: replication, time_s, node, the sampled columns, throughput."""
+    import pandas as pd  # imported here: pandas costs ~0.3 s at start-up
+
     frames = []
     for out in outputs:
         for node, rows in out.series.items():

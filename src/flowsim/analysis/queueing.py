@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 _BISECTION_STEPS = 200
 _RADIUS_TOLERANCE = 1e-9  # spectral radius this close to 1 counts as "never drains"
@@ -353,5 +352,7 @@ def student_t_halfwidth(samples: Sequence[float], confidence: float = 0.95) -> f
     n = len(xs)
     if n < 2:
         return math.nan
+    from scipy import stats  # imported here: scipy.stats costs ~0.5 s at start-up
+
     t = float(stats.t.ppf(0.5 * (1.0 + confidence), n - 1))
     return t * statistics.stdev(xs) / math.sqrt(n)

@@ -122,7 +122,8 @@ class _Builder:
     def _check_limits(self, node: Node, path: DataPath) -> None:
         """Aliases share nodes, so visiting a node twice is an expansion we must count."""
         if id(node) in self.active:
-            raise self._err("an alias refers to a value that contains it", node, path, "recursive aliases")
+            hint = "an anchored value cannot contain an alias to itself"
+            raise self._err("an alias refers to a value that contains it", node, path, hint)
         if len(path) > MAX_DEPTH:
             raise self._err(f"values are nested more than {MAX_DEPTH} levels deep", node, path)
         if id(node) not in self.seen:
@@ -424,7 +425,7 @@ def _unknown_field(
     ctx: dict[str, Any], path: DataPath, found: _Found, own: bool
 ) -> tuple[DataPath, str, str]:
     """extra_forbidden points at the extra key; our own unknown_field error at its mapping."""
-    name = str(ctx["field"]) if own else str(path[-1])
+    name = str(ctx.get("field", "")) if own else str(path[-1])
     allowed = [str(a) for a in ctx.get("allowed") or _field_names(found[1] if own else found[2])]
     hint = _suggest(name, allowed, "allowed fields: ")
     return ((*path, name) if own else path), f"unknown field {name!r}", hint
@@ -448,7 +449,7 @@ def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Foun
         tags = [repr(v) for m in _members(found[1]) for v in _literal_fields(_unwrap(m)).get(disc, ())]
         hint = "expected one of: " + ", ".join(tags) if tags else ""
         return (*path, disc), doc.mark_for(path), f"missing required field {disc!r}", hint
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         close = difflib.get_close_matches(str(value), _quoted(ctx.get("expected")), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected {ctx.get('expected')}"
         return path, doc.mark_for(path), f"invalid value {_short(value)}", hint

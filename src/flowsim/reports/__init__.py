@@ -1,0 +1,16 @@
+"""Human-facing views of a `RunResult`: rich tables, matplotlib plots, files on disk, diagrams.
+
+The CLI and the app share these, so a figure looks the same wherever it is shown.  Plotting
+modules are not imported here: importing `flowsim.reports` stays cheap for table-only use.
+"""
+
+from flowsim.reports.tables import (
+    analysis_summary,
+    end_to_end_table,
+    node_table,
+    report,
+    slo_table,
+    theory_table,
+)
+
+__all__ = ["analysis_summary", "end_to_end_table", "node_table", "report", "slo_table", "theory_table"]

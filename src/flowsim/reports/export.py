@@ -1,0 +1,58 @@
+"""Write a run to a directory: the JSON result, the time series, latency samples and the plots.
+
+The files are meant for notebooks and CI artefacts, so they are plain formats (JSON, CSV or
+Parquet, PNG) with stable names; an unwritable directory is a user error, not a crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from flowsim.errors import FlowsimError
+from flowsim.reports.plots import save_all
+from flowsim.results import RunResult
+from flowsim.spec.scenario import Scenario
+
+SeriesFormat = Literal["csv", "parquet"]
+
+
+def latency_frame(result: RunResult) -> pd.DataFrame:
+    """End-to-end latency samples in long form: one row per delivered item (sink, latency_s)."""
+    frames = [
+        pd.DataFrame({"sink": np.full(values.size, sink, dtype=object), "latency_s": values})
+        for sink, values in result.latencies.items()
+    ]
+    if not frames:
+        return pd.DataFrame({"sink": pd.Series(dtype=object), "latency_s": pd.Series(dtype=float)})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write_table(frame: pd.DataFrame, path: Path, series_format: SeriesFormat) -> None:
+    if series_format == "parquet":
+        frame.to_parquet(path, engine="pyarrow", index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def write_outputs(
+    result: RunResult, scenario: Scenario, out_dir: Path, series_format: SeriesFormat = "csv"
+) -> list[Path]:
+    """Create out_dir and write result.json, timeseries.*, latencies.* and the PNG plots into it."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = [out_dir / "result.json"]
+        written[0].write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        for stem, frame in (("timeseries", result.series), ("latencies", latency_frame(result))):
+            path = out_dir / f"{stem}.{series_format}"
+            _write_table(frame, path, series_format)
+            written.append(path)
+        written += save_all(result, scenario, out_dir)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise FlowsimError(f"cannot write outputs to {where}: {exc.strerror or exc}") from None
+    return written
