@@ -38,9 +38,12 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
 
 
 def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> float:
-    """Rough count of simulation events per replication: about two per attempt at each node."""
+    """Rough count of simulation events per replication, from the traffic equations."""
     view = view or analyze(scenario.arch, scenario.load.multiplier)
-    per_second = sum(2 * n.attempt_rate_per_s + n.arrival_rate_per_s for n in view.nodes.values())
+    nodes = scenario.arch.nodes
+    per_second = sum(
+        view.nodes[name].arrival_rate_per_s * config.events_per_item() for name, config in nodes.items()
+    )
     samples = scenario.window / (scenario.sample_interval or scenario.window / 200)
     return per_second * scenario.duration + samples
 

@@ -48,11 +48,10 @@ def _suggest(name: str, names: list[str]) -> str:
 def graph_issues(arch: Architecture) -> list[GraphIssue]:
     """Every structural problem at once, so a user fixes them in one pass."""
     issues = _endpoint_issues(arch) + _reference_issues(arch)
+    if issues:  # degree and flow checks would only echo broken edges
+        return issues
     graph = build_graph(arch)
-    issues += _degree_issues(arch, graph)
-    if not issues:
-        issues += _flow_issues(arch, graph)
-    return issues
+    return _degree_issues(arch, graph) or _flow_issues(arch, graph)
 
 
 def _endpoint_issues(arch: Architecture) -> list[GraphIssue]:

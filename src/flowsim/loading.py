@@ -119,21 +119,25 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     for key, value in scenario_overrides.items():
         _set_path(data, key, value, doc.source)
     data.pop("overrides", None)
-    data["architecture"] = _resolve_architecture(data.get("architecture"), doc, path, arch_overrides)
+    arch_doc, arch_prefix = doc, ("architecture",)
+    ref = data.get("architecture")
+    if isinstance(ref, str | dict):
+        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, path, arch_overrides)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise SpecError(problems_from_validation(err, doc, Scenario)) from None
     scenario = scenario.model_copy(update={"overrides": merged})
-    problems = _reference_problems(scenario, doc)
+    problems = _reference_problems(scenario, doc) + _policy_problems(scenario, arch_doc, arch_prefix)
     if problems:
         raise SpecError(problems)
     return scenario
 
 
 def _resolve_architecture(
-    ref: Any, doc: YamlDocument, path: Path | None, overrides: dict[str, Any]
-) -> Any:
+    ref: str | dict[str, Any], doc: YamlDocument, path: Path | None, overrides: dict[str, Any]
+) -> tuple[Architecture, YamlDocument, tuple[str, ...]]:
+    """The architecture, the document it came from, and its path prefix inside that document."""
     if isinstance(ref, str):
         base = path.parent if path is not None else Path.cwd()
         target = base / ref
@@ -144,13 +148,11 @@ def _resolve_architecture(
         data = copy.deepcopy(arch_doc.data)
         for key, value in overrides.items():
             _set_path(data, key, value, doc.source)
-        return _validate_architecture(data, arch_doc, ())
-    if isinstance(ref, dict):
-        data = copy.deepcopy(ref)
-        for key, value in overrides.items():
-            _set_path(data, key, value, doc.source)
-        return _validate_architecture(data, doc, ("architecture",))
-    return ref  # missing or wrong type: the scenario model reports it
+        return _validate_architecture(data, arch_doc, ()), arch_doc, ()
+    data = copy.deepcopy(ref)
+    for key, value in overrides.items():
+        _set_path(data, key, value, doc.source)
+    return _validate_architecture(data, doc, ("architecture",)), doc, ("architecture",)
 
 
 # ---- cross-references ---------------------------------------------------------------------
@@ -166,17 +168,23 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
             kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
             problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
                                      "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
-    for name, config in arch.nodes.items():
-        retry = getattr(config, "retry", None)
-        if isinstance(retry, str) and retry not in scenario.retry_policies:
-            known = list(scenario.retry_policies)
-            problems.append(Problem(f"node '{name}' uses retry policy '{retry}', which the scenario does not define",
-                                    doc.source, field=f"nodes.{name}.retry",
-                                    hint=_close(retry, known) if known else "define it under retry_policies"))  # fmt: skip
     for index, slo in enumerate(scenario.slos):
         message, hint = check_metric(slo.metric, arch)
         if message:
             problems.append(_located(doc, ("slos", index), message, hint))
+    return problems
+
+
+def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, ...]) -> list[Problem]:
+    """Retry policies named by nodes must be defined in the scenario's retry_policies."""
+    problems = []
+    known = list(scenario.retry_policies)
+    for name, config in scenario.arch.nodes.items():
+        retry = getattr(config, "retry", None)
+        if isinstance(retry, str) and retry not in scenario.retry_policies:
+            hint = _close(retry, known) if known else "define it under the scenario's retry_policies"
+            message = f"retry policy '{retry}' is not defined in the scenario"
+            problems.append(_located(doc, (*prefix, "nodes", name, "retry"), message, hint))
     return problems
 
 

@@ -74,6 +74,10 @@ class NodeConfig(SpecModel):
         """Mean attempts per arriving item (1 without retries)."""
         return 1.0
 
+    def events_per_item(self) -> float:
+        """Simulation events one arriving item costs here (for the run-size estimate)."""
+        return 1.0 if self.gives_output else 0.0
+
     def node_references(self) -> dict[str, str]:
         """Other nodes this one names in its fields, by field (e.g. dead_letter)."""
         return {}

@@ -78,6 +78,11 @@ class ServiceConfig(NodeConfig):
     def pass_fraction(self) -> float:
         return 1.0 - self.error_rate ** self.policy().max_attempts
 
+    def events_per_item(self) -> float:
+        attempts = self.attempts_per_item()
+        timers = attempts if self.policy().timeout is not None else 0.0
+        return attempts + timers + (attempts - 1)  # completions, timeout timers, backoff wake-ups
+
     def node_references(self) -> dict[str, str]:
         return {"dead_letter": self.dead_letter} if self.dead_letter else {}
 

@@ -1,0 +1,178 @@
+"""Diagrams of an architecture: Mermaid and Graphviz DOT text, and a matplotlib drawing.
+
+Text formats are written by hand (no pygraphviz), so they work anywhere and paste straight
+into Markdown (Mermaid) or `dot -Tsvg` (DOT).  Data edges are solid; reference edges (e.g. a
+`dead_letter` target) are dashed and labelled with the field that creates them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import matplotlib
+import networkx as nx
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.patches import Patch
+
+from flowsim.graph import build_graph
+from flowsim.nodes.registry import kinds
+from flowsim.spec.architecture import Architecture
+
+# Mermaid shape brackets by kind; kinds not listed are drawn as rectangles.
+_MERMAID_SHAPES: dict[str, tuple[str, str]] = {
+    "source": ("([", "])"),
+    "sink": ("[(", ")]"),
+    "service": ("[", "]"),
+    "delay": ("{{", "}}"),
+    "topic": ("[[", "]]"),
+    "queue": ("[[", "]]"),
+}
+_DOT_SHAPES = {"source": "invhouse", "sink": "cylinder", "service": "box", "delay": "hexagon"}
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_]")
+
+
+@dataclass(frozen=True)
+class DrawnEdge:
+    """One edge as every format draws it."""
+
+    source: str
+    target: str
+    role: str  # 'data' or the referencing field, e.g. 'dead_letter'
+    weight: float
+
+    @property
+    def label(self) -> str:
+        if self.role != "data":
+            return self.role
+        return "" if self.weight == 1 else f"weight {self.weight:g}"
+
+
+def edges(arch: Architecture) -> list[DrawnEdge]:
+    """Data edges in file order, then reference edges."""
+    graph = build_graph(arch)
+    found = [DrawnEdge(u, v, str(d["role"]), float(d["weight"])) for u, v, d in graph.edges(data=True)]
+    return sorted(found, key=lambda e: (e.role != "data", list(arch.nodes).index(e.source)))
+
+
+def kind_colors(arch: Architecture) -> dict[str, str]:
+    """Hex colour of each kind present, fixed by the registry order: the same in every diagram."""
+    palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]  # type: ignore[attr-defined]
+    registered = list(kinds())
+    present = sorted({arch.node(name).kind for name in arch.nodes})
+    index = {kind: registered.index(kind) if kind in registered else len(registered) for kind in present}
+    return {kind: palette[index[kind] % len(palette)] for kind in present}
+
+
+# ---- Mermaid --------------------------------------------------------------------------------
+def _mermaid_ids(arch: Architecture) -> dict[str, str]:
+    """Plain ids: names may hold '-' (read as an arrow) or be keywords such as `end`."""
+    ids: dict[str, str] = {}
+    for name in arch.nodes:
+        base = "n_" + _UNSAFE_ID.sub("_", name)
+        candidate, n = base, 1
+        while candidate in ids.values():
+            n += 1
+            candidate = f"{base}_{n}"
+        ids[name] = candidate
+    return ids
+
+
+def to_mermaid(arch: Architecture) -> str:
+    """A `flowchart LR` with node shapes and colours by kind."""
+    ids = _mermaid_ids(arch)
+    lines = ["flowchart LR"]
+    for name in arch.nodes:
+        kind = arch.node(name).kind
+        left, right = _MERMAID_SHAPES.get(kind, ("[", "]"))
+        lines.append(f'    {ids[name]}{left}"{name}<br/><i>{kind}</i>"{right}')
+    for edge in edges(arch):
+        arrow = "-->" if edge.role == "data" else "-.->"
+        label = f'|"{edge.label}"|' if edge.label else ""
+        lines.append(f"    {ids[edge.source]} {arrow}{label} {ids[edge.target]}")
+    for kind, color in kind_colors(arch).items():
+        members = ",".join(ids[n] for n in arch.nodes if arch.node(n).kind == kind)
+        lines.append(f"    classDef k_{_UNSAFE_ID.sub('_', kind)} fill:{color}33,stroke:{color}")
+        lines.append(f"    class {members} k_{_UNSAFE_ID.sub('_', kind)}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- DOT ------------------------------------------------------------------------------------
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(arch: Architecture) -> str:
+    """Graphviz DOT, left to right; render with `dot -Tsvg file.dot -o file.svg`."""
+    colors = kind_colors(arch)
+    lines = [f"digraph {_quote(arch.name)} {{", "    rankdir=LR;", '    node [style=filled, fontname="Helvetica"];']
+    for name in arch.nodes:
+        kind = arch.node(name).kind
+        shape = _DOT_SHAPES.get(kind, "box")
+        label = _quote(f"{name}\n{kind}")
+        lines.append(f'    {_quote(name)} [label={label}, shape={shape}, fillcolor="{colors[kind]}55"];')
+    for edge in edges(arch):
+        attrs = [f"label={_quote(edge.label)}"] if edge.label else []
+        if edge.role != "data":
+            attrs.append("style=dashed")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"    {_quote(edge.source)} -> {_quote(edge.target)}{suffix};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- matplotlib -----------------------------------------------------------------------------
+def layers(arch: Architecture) -> dict[str, int]:
+    """Column of each node: topological generation of the graph with every cycle collapsed.
+
+    Reference edges count too, so a dead-letter sink sits right of the node that feeds it.
+    """
+    graph = nx.DiGraph(build_graph(arch))
+    condensed = nx.condensation(graph)
+    column: dict[str, int] = {}
+    for depth, generation in enumerate(nx.topological_generations(condensed)):
+        for component in generation:
+            for name in condensed.nodes[component]["members"]:
+                column[name] = depth
+    return column
+
+
+def layout(arch: Architecture) -> dict[str, tuple[float, float]]:
+    """Left-to-right layered positions; nodes of a column are spread evenly around y = 0."""
+    column = layers(arch)
+    positions: dict[str, tuple[float, float]] = {}
+    for depth in sorted(set(column.values())):
+        members = [n for n in arch.nodes if column[n] == depth]
+        for index, name in enumerate(members):
+            positions[name] = (float(depth), (len(members) - 1) / 2 - index)
+    return positions
+
+
+def draw_graph(ax: Axes, arch: Architecture) -> Axes:
+    """Nodes coloured by kind, data edges solid (weights shown), reference edges dashed."""
+    graph = build_graph(arch)
+    pos = layout(arch)
+    colors = kind_colors(arch)
+    node_colors = [colors[arch.node(n).kind] for n in graph.nodes]
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=node_colors, node_size=1400, alpha=0.85)
+    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=9)
+    drawn = edges(arch)
+    data = [(e.source, e.target) for e in drawn if e.role == "data"]
+    refs = [(e.source, e.target) for e in drawn if e.role != "data"]
+    common = {"ax": ax, "arrows": True, "arrowsize": 14, "node_size": 1400}
+    bend = "arc3,rad=0.12"  # slight curve: a -> b and b -> a stay apart
+    nx.draw_networkx_edges(nx.DiGraph(data), pos, edgelist=data, connectionstyle=bend, **common)
+    nx.draw_networkx_edges(nx.DiGraph(refs), pos, edgelist=refs, style="dashed", edge_color="grey",
+                           connectionstyle="arc3,rad=0.25", **common)  # fmt: skip
+    labels = {(e.source, e.target): e.label for e in drawn if e.label and e.role == "data"}
+    nx.draw_networkx_edge_labels(nx.DiGraph(data), pos, edge_labels=labels, ax=ax, font_size=8, connectionstyle=bend)
+    ref_labels = {(e.source, e.target): e.label for e in drawn if e.role != "data"}
+    nx.draw_networkx_edge_labels(nx.DiGraph(refs), pos, edge_labels=ref_labels, ax=ax, font_size=8,
+                                 font_color="grey", connectionstyle="arc3,rad=0.25")  # fmt: skip
+    handles = [Patch(color=color, label=kind) for kind, color in colors.items()]
+    ax.legend(handles=handles, fontsize="small", loc="best")
+    ax.set_title(arch.name)
+    ax.margins(0.15)
+    ax.set_axis_off()
+    return ax

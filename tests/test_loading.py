@@ -1,0 +1,162 @@
+"""Bad input at the loader: every message names the place, the field, and what would be accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import flowsim
+
+GOOD_NODES = """
+    src: {kind: source, rate: 1/s}
+    api: {kind: service, servers: 2, service_time: {dist: exponential, mean: 500ms}}
+    done: {kind: sink}"""
+
+
+def scenario_text(nodes: str = GOOD_NODES, edges: str = "[src -> api, api -> done]", extra: str = "") -> str:
+    return f"name: x\narchitecture:\n  name: a\n  nodes:{nodes}\n  edges: {edges}\nduration: 100s\n{extra}"
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(flowsim.SpecError) as info:
+        flowsim.load_scenario(text)
+    return str(info.value)
+
+
+def test_good_scenario_loads() -> None:
+    scenario = flowsim.load_scenario(scenario_text())
+    assert scenario.arch.nodes["api"].servers == 2  # type: ignore[union-attr]
+    assert scenario.duration == 100.0
+
+
+def test_unknown_field_has_location_and_suggestion() -> None:
+    message = error_of(scenario_text(GOOD_NODES.replace("servers: 2", "sever: 2")))
+    assert "<input>:6:26: architecture.nodes.api.sever: unknown field 'sever' (did you mean 'servers'?)" in message
+
+
+def test_unknown_kind_suggests_the_closest() -> None:
+    message = error_of(scenario_text(GOOD_NODES.replace("kind: service", "kind: sevice")))
+    assert "architecture.nodes.api.kind: unknown kind 'sevice' (did you mean 'service'?)" in message
+    assert ":6:" in message
+
+
+def test_unreadable_quantity_explains_the_units() -> None:
+    message = error_of(scenario_text(GOOD_NODES.replace("rate: 1/s", "rate: 5 parsecs")))
+    assert "architecture.nodes.src.rate" in message and "250/s" in message and ":5:" in message
+
+
+def test_edges_to_unknown_nodes_and_wrong_directions() -> None:
+    message = error_of(scenario_text(edges="[src -> apii, api -> done, done -> api, api -> src]"))
+    assert "edges[0].to: unknown node 'apii' (did you mean 'api'?)" in message
+    assert "edges[2].from: 'done' is a sink and sends nothing on" in message
+    assert "edges[3].to: 'src' is a source and takes no input" in message
+
+
+def test_weights_must_be_positive() -> None:
+    message = error_of(scenario_text(edges="[src -> api, {from: api, to: done, weight: 0}]"))
+    assert "architecture.edges[1].weight" in message and "greater than 0" in message
+
+
+def test_unreachable_node_and_dead_end_and_trapped_cycle() -> None:
+    nodes = GOOD_NODES + "\n    lonely: {kind: service, service_time: 1s}"
+    assert "no source reaches 'lonely'" in error_of(scenario_text(nodes, "[src -> api, api -> done, lonely -> done]"))
+    assert "'api' has no out-edge" in error_of(scenario_text(edges="[src -> api]"))
+    loop = GOOD_NODES + "\n    b: {kind: service, service_time: 1s}"
+    message = error_of(scenario_text(loop, "[src -> api, api -> b, b -> api, src -> done]"))
+    assert "items that reach 'api' can never leave" in message
+
+
+def test_duplicate_edges_and_missing_source() -> None:
+    assert "duplicate edge src -> api" in error_of(scenario_text(edges="[src -> api, src -> api, api -> done]"))
+    nodes = "\n    api: {kind: service, service_time: 1s}\n    done: {kind: sink}"
+    assert "no source" in error_of(scenario_text(nodes, "[api -> done]"))
+
+
+def test_cross_references_in_the_scenario() -> None:
+    extra = (
+        "faults: [{node: apx, at: 1s, for: 1s}, {node: done, at: 1s, for: 1s}]\n"
+        'slos: ["end_to_end.api.latency_s.p99 < 1s", "nodes.api.wait_s.p98 < 1s", "totals.droped == 0"]\n'
+    )
+    message = error_of(scenario_text(extra=extra))
+    assert "faults[0].node: unknown node 'apx' (did you mean 'api'?)" in message
+    assert "faults[1].node: a sink cannot be taken down" in message
+    assert "slos[0]: 'api' is not a sink" in message
+    assert "slos[1]: 'wait_s' needs a statistic" in message
+    assert "slos[2]: unknown metric 'totals.droped' (did you mean 'dropped'?)" in message
+
+
+def test_undefined_retry_policy() -> None:
+    message = error_of(scenario_text(GOOD_NODES.replace("servers: 2", "servers: 2, retry: careful")))
+    assert "architecture.nodes.api.retry: retry policy 'careful' is not defined" in message
+
+
+def test_named_retry_policy_resolves() -> None:
+    text = scenario_text(GOOD_NODES.replace("servers: 2", "servers: 2, retry: careful"),
+                         extra="retry_policies: {careful: {max_attempts: 4, base: 50ms}}\n")  # fmt: skip
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    assert result.nodes["api"].completed > 0
+
+
+def test_warmup_must_be_shorter_than_duration() -> None:
+    assert "warmup (200s) must be shorter than duration (100s)" in error_of(scenario_text(extra="warmup: 200s\n"))
+
+
+def test_missing_architecture_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\narchitecture: ../nowhere.yaml\nduration: 10s\n")
+    message = error_of(str(scenario))
+    assert f"{scenario}:2:1: architecture: architecture file '../nowhere.yaml' not found" in message
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    message = error_of(str(tmp_path / "absent.yaml"))
+    assert "absent.yaml" in message
+
+
+def test_errors_in_a_referenced_architecture_point_into_that_file(tmp_path: Path) -> None:
+    arch = tmp_path / "arch.yaml"
+    arch.write_text("name: a\nnodes:\n  src: {kind: source, rat: 1/s}\n  done: {kind: sink}\nedges: [src -> done]\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\narchitecture: arch.yaml\nduration: 10s\n")
+    message = error_of(str(scenario))
+    assert f"{arch}:3:23: nodes.src.rat: unknown field 'rat' (did you mean 'rate'?)" in message
+
+
+def test_overrides_reach_nodes_and_scenario_fields() -> None:
+    scenario = flowsim.load_scenario(scenario_text(), {"nodes.api.servers": 5, "load.multiplier": 3, "duration": "1h"})
+    assert scenario.arch.nodes["api"].servers == 5  # type: ignore[union-attr]
+    assert scenario.load.multiplier == 3 and scenario.duration == 3600
+
+
+def test_override_of_unknown_node_suggests() -> None:
+    with pytest.raises(flowsim.SpecError, match="unknown node 'apj'.*did you mean 'api'"):
+        flowsim.load_scenario(scenario_text(), {"nodes.apj.servers": 5})
+
+
+def test_override_with_a_bad_value_is_located() -> None:
+    assert "servers" in error_of_with(scenario_text(), {"nodes.api.servers": 0})
+
+
+def error_of_with(text: str, overrides: dict[str, object]) -> str:
+    with pytest.raises(flowsim.SpecError) as info:
+        flowsim.load_scenario(text, overrides)
+    return str(info.value)
+
+
+def test_parse_assignment_reads_yaml_values() -> None:
+    assert flowsim.parse_assignment("nodes.api.servers=4") == ("nodes.api.servers", 4)
+    assert flowsim.parse_assignment("duration=2h") == ("duration", "2h")
+    with pytest.raises(flowsim.SpecError):
+        flowsim.parse_assignment("no-equals-sign")
+
+
+def test_simulation_too_large_says_how_to_raise_the_limit() -> None:
+    text = scenario_text("\n    src: {kind: source, rate: 1000000/s}\n    done: {kind: sink}", "[src -> done]")
+    with pytest.raises(flowsim.SimulationTooLarge, match=r"about 1e\+08 events.*max_events"):
+        flowsim.simulate(flowsim.load_scenario(text))
+
+
+def test_capacity_below_servers_is_rejected() -> None:
+    message = error_of(scenario_text(GOOD_NODES.replace("servers: 2", "servers: 2, capacity: 1")))
+    assert "capacity (1) is below servers (2)" in message
