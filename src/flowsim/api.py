@@ -119,9 +119,10 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
     sinks = [name for name, config in arch.nodes.items() if not config.gives_output]
     end_to_end = {name: sink_result([_flat_sink(o, name, window) for o in outputs]) for name in sinks}
     sources = [name for name, config in arch.nodes.items() if not config.takes_input]
+    dead_letter_sinks = {t for c in arch.nodes.values() for t in c.node_references().values()}
     totals = Totals(
         arrivals=sum(nodes[s].arrivals for s in sources),
-        delivered=sum(e.count for e in end_to_end.values()),
+        delivered=sum(e.count for name, e in end_to_end.items() if name not in dead_letter_sinks),
         dropped=sum(n.dropped for n in nodes.values()),
         dead_lettered=sum(n.dead_lettered for n in nodes.values()),
         retries=sum(n.retries for n in nodes.values()),

@@ -72,7 +72,7 @@ class EndToEnd(BaseModel):
 
 class Totals(BaseModel):
     arrivals: float = Field(description="messages created by sources")
-    delivered: float = Field(description="messages that reached a sink")
+    delivered: float = Field(description="messages that reached a sink (dead-letter sinks excluded)")
     dropped: float
     dead_lettered: float
     retries: float

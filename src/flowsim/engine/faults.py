@@ -14,17 +14,33 @@ from flowsim.spec.policies import FaultSpec
 class Fallible(Protocol):
     def go_down(self) -> None: ...
     def go_up(self) -> None: ...
+    def slow_down(self, factor: float) -> None: ...
+    def speed_up(self, factor: float) -> None: ...
+
+
+class _Brownout:
+    """Adapts a slowdown fault to the down/up protocol the fault processes drive."""
+
+    def __init__(self, node: Fallible, factor: float) -> None:
+        self.node, self.factor = node, factor
+
+    def go_down(self) -> None:
+        self.node.slow_down(self.factor)
+
+    def go_up(self) -> None:
+        self.node.speed_up(self.factor)
 
 
 def start_fault(fault: FaultSpec, node: Fallible, ctx: SimContext, index: int) -> None:
     """Start the SimPy process that drives one fault of one node."""
+    target: Any = node if fault.slowdown is None else _Brownout(node, fault.slowdown)
     if fault.at is not None and fault.for_ is not None:
-        ctx.env.process(_scheduled(ctx.env, node, fault.at, fault.for_, fault.every))
+        ctx.env.process(_scheduled(ctx.env, target, fault.at, fault.for_, fault.every))
     else:
         assert fault.mtbf is not None and fault.mttr is not None
         rng = ctx.rng(fault.node, f"fault{index}")
         up, repair = fault.mtbf.sampler(rng), fault.mttr.sampler(rng)
-        ctx.env.process(_random(ctx.env, node, fault.start, up, repair))
+        ctx.env.process(_random(ctx.env, target, fault.start, up, repair))
 
 
 def _scheduled(

@@ -115,6 +115,7 @@ class ServiceNode(NodeRuntime):
         self._zombies: set[object] = set()
         self._down = 0
         self._down_since = 0.0
+        self._slowdown = 1.0
 
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
@@ -189,7 +190,7 @@ class ServiceNode(NodeRuntime):
         self.waits.append(now - item.t_queue)
         if self.tracing:
             self.log("start", item)
-        job = self.env.timeout(self.service_time(), item)
+        job = self.env.timeout(self.service_time() * self._slowdown, item)
         job.callbacks.append(self._finished)
         item.job = job
         self._serving[item] = None
@@ -319,6 +320,17 @@ class ServiceNode(NodeRuntime):
             self.log("up")
         self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
         self._next()
+
+    def slow_down(self, factor: float) -> None:
+        """A brownout: attempts started from now on take `factor` times longer."""
+        if self.tracing:
+            self.log(f"slowdown x{factor:g}")
+        self._slowdown *= factor
+
+    def speed_up(self, factor: float) -> None:
+        if self.tracing:
+            self.log("recovered")
+        self._slowdown /= factor
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:

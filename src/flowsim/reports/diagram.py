@@ -8,14 +8,19 @@ into Markdown (Mermaid) or `dot -Tsvg` (DOT).  Data edges are solid; reference e
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 import networkx as nx
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from flowsim.errors import FlowsimError
 from flowsim.graph import build_graph
 from flowsim.nodes.registry import kinds
 from flowsim.spec.architecture import Architecture
@@ -106,7 +111,11 @@ def _quote(text: str) -> str:
 def to_dot(arch: Architecture) -> str:
     """Graphviz DOT, left to right; render with `dot -Tsvg file.dot -o file.svg`."""
     colors = kind_colors(arch)
-    lines = [f"digraph {_quote(arch.name)} {{", "    rankdir=LR;", '    node [style=filled, fontname="Helvetica"];']
+    lines = [
+        f"digraph {_quote(arch.name)} {{",
+        "    rankdir=LR;",
+        '    node [style=filled, fontname="Helvetica"];',
+    ]
     for name in arch.nodes:
         kind = arch.node(name).kind
         shape = _DOT_SHAPES.get(kind, "box")
@@ -166,7 +175,9 @@ def draw_graph(ax: Axes, arch: Architecture) -> Axes:
     nx.draw_networkx_edges(nx.DiGraph(refs), pos, edgelist=refs, style="dashed", edge_color="grey",
                            connectionstyle="arc3,rad=0.25", **common)  # fmt: skip
     labels = {(e.source, e.target): e.label for e in drawn if e.label and e.role == "data"}
-    nx.draw_networkx_edge_labels(nx.DiGraph(data), pos, edge_labels=labels, ax=ax, font_size=8, connectionstyle=bend)
+    nx.draw_networkx_edge_labels(
+        nx.DiGraph(data), pos, edge_labels=labels, ax=ax, font_size=8, connectionstyle=bend
+    )
     ref_labels = {(e.source, e.target): e.label for e in drawn if e.role != "data"}
     nx.draw_networkx_edge_labels(nx.DiGraph(refs), pos, edge_labels=ref_labels, ax=ax, font_size=8,
                                  font_color="grey", connectionstyle="arc3,rad=0.25")  # fmt: skip
@@ -176,3 +187,18 @@ def draw_graph(ax: Axes, arch: Architecture) -> Axes:
     ax.margins(0.15)
     ax.set_axis_off()
     return ax
+
+
+def save_png(arch: Architecture, path: Path) -> None:
+    """Draw the architecture into a PNG sized to its layers (thread-safe: no pyplot)."""
+    column = layers(arch)
+    depth = max(column.values(), default=0) + 1
+    height = max(Counter(column.values()).values(), default=1)
+    figure = Figure(figsize=(max(6.0, 2.2 * depth), max(3.5, 1.4 * height)), layout="constrained")
+    FigureCanvasAgg(figure)
+    draw_graph(figure.add_subplot(), arch)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120)
+    except OSError as exc:
+        raise FlowsimError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -43,7 +43,7 @@ def _time_axis(ax: Axes) -> None:
 
 
 def _legend(ax: Axes) -> None:
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(fontsize="small", ncol=max(1, len(handles) // 8), loc="best")
 

@@ -1,4 +1,4 @@
-"""Rich tables of a `RunResult`, for terminals (`flowsim run`) and anything else that renders rich.
+"""Rich tables of a `RunResult` (and of a node kind's fields), for `flowsim` and anything rich renders.
 
 A figure is shown with its 95% CI half-width ("± ci") whenever the run had replications, so a
 reader can tell a real difference from noise without opening the JSON.
@@ -7,13 +7,21 @@ reader can tell a real difference from noise without opening the JSON.
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from rich.console import Group, RenderableType
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from rich import box
+from rich.console import Group, JustifyMethod, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from flowsim.analysis.view import NodeAnalysis, Prediction
+from flowsim.distributions import _Dist
+from flowsim.nodes.base import NodeConfig
 from flowsim.results import NodeResult, Percentiles, RunResult, SloVerdict
 from flowsim.units import format_duration
 
@@ -66,41 +74,70 @@ def _ci_lookup(result: RunResult, ci95: dict[str, float]) -> Callable[[str], flo
 
 
 # ---- node table -----------------------------------------------------------------------------
-_NODE_COLUMNS = (
-    "node", "kind", "arrivals", "completed", "dropped", "retries", "dead-lettered",
-    "util", "mean queue", "wait p50", "wait p95", "wait p99", "sojourn mean", "sojourn p99",
+def new_table(title: str) -> Table:
+    """The house style: light rules and no outer padding, so more columns fit in 80."""
+    return Table(title=title, title_justify="left", title_style="bold", header_style="bold",
+                 box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)  # fmt: skip
+
+
+_COUNTS = (
+    ("arrivals", "arrivals"), ("completed", "completed"), ("dropped", "dropped"),
+    ("retries", "retries"), ("dead_lettered", "dead-\nlettered"),
+)  # fmt: skip
+_TIMES = (
+    ("wait_s", "p50", "wait\np50"), ("wait_s", "p95", "wait\np95"), ("wait_s", "p99", "wait\np99"),
+    ("sojourn_s", "mean", "sojourn\nmean"), ("sojourn_s", "p99", "sojourn\np99"),
 )  # fmt: skip
 
 
-def _node_row(name: str, node: NodeResult, ci: Callable[[str], float | None]) -> list[RenderableType]:
-    counts = ("arrivals", "completed", "dropped", "retries", "dead_lettered")
-    times = [("wait_s", "p50"), ("wait_s", "p95"), ("wait_s", "p99"), ("sojourn_s", "mean"), ("sojourn_s", "p99")]
-    row: list[RenderableType] = [Text(name, style="bold"), Text(node.kind, style="cyan")]
-    row += [cell(float(getattr(node, key)), ci(key)) for key in counts]
-    row.append(cell(node.utilization, ci("utilization"), format_percent))
-    row.append(cell(node.mean_queue_length, ci("mean_queue_length")))
-    for group, stat in times:
-        value = _stat(node.wait_s if group == "wait_s" else node.sojourn_s, stat)
-        row.append(cell(value, ci(f"{group}.{stat}"), format_duration))
-    return row
-
-
-def node_table(result: RunResult) -> Table:
-    """Per-node flow, load and timing figures over the measured window."""
-    table = Table(title="Nodes", title_justify="left", header_style="bold")
-    for index, column in enumerate(_NODE_COLUMNS):
-        table.add_column(column, justify="left" if index < 2 else "right")
+def node_flow_table(result: RunResult) -> Table:
+    """Per node: what came in, what left, what was lost, and how loaded it was."""
+    table = new_table("Nodes: flow and load")
+    table.add_column("node\n[dim]kind[/]")
+    for _key, header in _COUNTS:
+        table.add_column(header, justify="right")
+    table.add_column("util", justify="right")
+    table.add_column("mean\nqueue", justify="right")
     for name, node in result.nodes.items():
-        table.add_row(*_node_row(name, node, _ci_lookup(result, node.ci95)))
+        ci = _ci_lookup(result, node.ci95)
+        label = Text(name, style="bold").append(f"\n{node.kind}", style="dim cyan")
+        row: list[RenderableType] = [label]
+        row += [cell(float(getattr(node, key)), ci(key)) for key, _header in _COUNTS]
+        row.append(cell(node.utilization, ci("utilization"), format_percent))
+        row.append(cell(node.mean_queue_length, ci("mean_queue_length")))
+        table.add_row(*row)
     return table
+
+
+def node_time_table(result: RunResult) -> Table:
+    """Per node that holds items: time waiting for a server, and time from arrival to leaving."""
+    table = new_table("Nodes: time")
+    table.add_column("node")
+    for _group, _stat_name, header in _TIMES:
+        table.add_column(header, justify="right")
+    for name, node in result.nodes.items():
+        if node.wait_s is None and node.sojourn_s is None:
+            continue  # sources and sinks hold nothing
+        ci = _ci_lookup(result, node.ci95)
+        row: list[RenderableType] = [Text(name, style="bold")]
+        for group, stat, _header in _TIMES:
+            value = _stat(node.wait_s if group == "wait_s" else node.sojourn_s, stat)
+            row.append(cell(value, ci(f"{group}.{stat}"), format_duration))
+        table.add_row(*row)
+    return table
+
+
+def node_table(result: RunResult) -> Group:
+    """The node table in two parts (flow, time), so that it stays readable in 80 columns."""
+    return Group(node_flow_table(result), node_time_table(result))
 
 
 # ---- end-to-end table -----------------------------------------------------------------------
 def end_to_end_table(result: RunResult) -> Table:
     """What reached each sink: count, rate, and latency (age since the item was created)."""
-    table = Table(title="End to end", title_justify="left", header_style="bold")
+    table = new_table("End to end")
     table.add_column("sink")
-    for column in ("count", "throughput", "latency mean", "p50", "p95", "p99", "max"):
+    for column in ("count", "through-\nput", "latency\nmean", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="right")
     for name, sink in result.end_to_end.items():
         ci = _ci_lookup(result, sink.ci95)
@@ -131,9 +168,12 @@ def _slo_note(verdict: SloVerdict) -> Text:
 
 def slo_table(result: RunResult) -> Table:
     """Each SLO's verdict, the measured value against its threshold, and whether noise could flip it."""
-    table = Table(title="SLOs", title_justify="left", header_style="bold")
-    for column, justify in (("", "center"), ("slo", "left"), ("value", "right"), ("target", "right"), ("note", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = new_table("SLOs")
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("", "center"), ("slo", "left"), ("value", "right"), ("target", "right"), ("note", "left"),
+    )  # fmt: skip
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for verdict in result.slos:
         mark = Text("✓", style="bold green") if verdict.passed else Text("✗", style="bold red")
         fmt: Formatter = format_duration if is_time_metric(verdict.metric) else format_number
@@ -186,27 +226,34 @@ def _comparisons(
     ]
 
 
+def _theory_rows(
+    name: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
+) -> list[list[RenderableType]]:
+    quality = Text("exact", style="green") if prediction.exact else Text("approx", style="yellow")
+    rows: list[list[RenderableType]] = []
+    for figure, theory, simulated, fmt in _comparisons(node, analysis, prediction):
+        lead: list[RenderableType] = (
+            [Text(name, style="bold"), prediction.formula, quality] if not rows else [""] * 3
+        )
+        difference = _difference_cell(theory, simulated, absolute=figure == "drop probability")
+        rows.append([*lead, figure, cell(theory, None, fmt), cell(simulated, None, fmt), difference])
+    return rows
+
+
 def theory_table(result: RunResult) -> Table | None:
     """Queueing-theory predictions beside the simulated figures; None when no node has one."""
-    predicted = {n: a for n, a in result.analysis.nodes.items() if a.prediction is not None and n in result.nodes}
-    if not predicted:
-        return None
-    table = Table(title="Theory vs simulation", title_justify="left", header_style="bold")
-    for column in ("node", "formula", "", "figure", "predicted", "simulated", "difference"):
-        table.add_column(column, justify="right" if column in ("predicted", "simulated", "difference") else "left")
-    for name, analysis in predicted.items():
-        prediction = analysis.prediction
-        assert prediction is not None  # filtered above
-        quality = Text("exact", style="green") if prediction.exact else Text("approx", style="yellow")
-        rows = _comparisons(result.nodes[name], analysis, prediction)
-        for index, (figure, theory, simulated, fmt) in enumerate(rows):
-            first = index == 0
-            table.add_row(
-                Text(name, style="bold") if first else "", prediction.formula if first else "",
-                quality if first else "", figure, cell(theory, None, fmt), cell(simulated, None, fmt),
-                _difference_cell(theory, simulated, figure == "drop probability"), end_section=index == len(rows) - 1,
-            )  # fmt: skip
-    return table
+    table = new_table("Theory vs simulation")
+    for column in ("node", "formula", "", "figure"):
+        table.add_column(column)
+    for column in ("predicted", "simulated", "difference"):
+        table.add_column(column, justify="right")
+    for name, analysis in result.analysis.nodes.items():
+        if analysis.prediction is None or name not in result.nodes:
+            continue
+        rows = _theory_rows(name, result.nodes[name], analysis, analysis.prediction)
+        for index, row in enumerate(rows):
+            table.add_row(*row, end_section=index == len(rows) - 1)
+    return table if table.row_count else None
 
 
 # ---- summary --------------------------------------------------------------------------------
@@ -220,7 +267,7 @@ def analysis_summary(result: RunResult) -> Text:
     else:
         text.append("Bottleneck: ", style="bold").append("none (no node with finite servers)\n")
     if view.max_load_multiplier is not None:
-        text.append("Headroom: ", style="bold").append(f"load can reach ×{view.max_load_multiplier:.3g}")
+        text.append("Headroom: ", style="bold").append(f"load can grow to {view.max_load_multiplier:.3g}x")
         if view.max_input_rate_per_s is not None:
             text.append(f" (about {format_rate(view.max_input_rate_per_s)} in)")
         text.append(" before a node saturates\n")
@@ -241,7 +288,7 @@ def header(result: RunResult) -> Text:
     text.append(f" · seed {result.seed} · {runs} · window {format_duration(result.window_s)}")
     if result.warmup_s > 0:
         text.append(f" after {format_duration(result.warmup_s)} warm-up")
-    text.append(f" · load ×{result.load_multiplier:g}\n")
+    text.append(f" · load {result.load_multiplier:g}x\n")
     totals = result.totals
     text.append(
         f"arrivals {format_number(totals.arrivals)} · delivered {format_number(totals.delivered)} · "
@@ -253,12 +300,74 @@ def header(result: RunResult) -> Text:
 
 
 def report(result: RunResult) -> Group:
-    """Everything `flowsim run` prints, in reading order."""
-    parts: list[RenderableType] = [header(result), node_table(result), end_to_end_table(result)]
+    """Everything `flowsim run` prints, in reading order, a blank line between parts."""
+    parts: list[RenderableType] = [header(result), node_flow_table(result), node_time_table(result)]
+    parts.append(end_to_end_table(result))
     if result.slos:
         parts.append(slo_table(result))
     theory = theory_table(result)
     if theory is not None:
         parts.append(theory)
     parts.append(analysis_summary(result))
-    return Group(*parts)
+    spaced: list[RenderableType] = []
+    for part in parts:
+        spaced += [part, Text("")]
+    return Group(*spaced[:-1])
+
+
+# ---- node kinds -----------------------------------------------------------------------------
+def _unit_word(metadata: list[Any]) -> str | None:
+    """Durations, rates and sizes carry a JSON-schema description starting with their name."""
+    for item in metadata:
+        schema = getattr(item, "json_schema", None)
+        if isinstance(schema, dict) and isinstance(schema.get("description"), str):
+            word = str(schema["description"]).split(";")[0]
+            if word in ("duration", "rate", "size"):
+                return word
+    return None
+
+
+def type_label(annotation: Any, metadata: list[Any] | None = None) -> str:
+    """A field type as a YAML author reads it: duration, distribution, 'drop' | 'block', int | None."""
+    unit = _unit_word(metadata or [])
+    if unit is not None:
+        return unit
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return type_label(args[0], list(args[1:]))
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if members and all(isinstance(m, type) and issubclass(m, _Dist) for m in members):
+            label = "distribution"
+        else:
+            label = " | ".join(type_label(m) for m in members)
+        return label + (" | None" if len(members) < len(args) else "")
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_label(a) for a in args)}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation)
+
+
+def _default_text(info: FieldInfo) -> str:
+    if info.is_required():
+        return "[bold]required[/]"
+    value = info.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    return escape("—" if value is None else repr(value) if isinstance(value, str) else str(value))
+
+
+def kind_table(kind: str, config: type[NodeConfig]) -> Table:
+    """The fields of a node kind under the names YAML uses (aliases such as `mean`, `for`)."""
+    table = new_table(f"{kind}: {config.summary}")
+    for column in ("field", "type", "default", "description"):
+        table.add_column(column, overflow="fold")
+    for name, info in config.model_fields.items():
+        label = escape(type_label(info.annotation, list(info.metadata)))
+        table.add_row(
+            f"[cyan]{info.alias or name}[/]", label, _default_text(info), escape(info.description or "")
+        )
+    return table

@@ -46,7 +46,11 @@ NO_RETRY = RetryPolicy(max_attempts=1, base=0.0)
 
 
 class FaultSpec(SpecModel):
-    """Either a scheduled outage (`at`, `for`) or random failures (`mtbf`, `mttr`)."""
+    """Either a scheduled outage (`at`, `for`) or random failures (`mtbf`, `mttr`).
+
+    With `slowdown: k` the node stays up but every attempt started during the fault takes k
+    times longer: the brownout that turns timeouts and retries into a storm.
+    """
 
     node: str
     at: Duration | None = Field(None, ge=0)
@@ -55,6 +59,9 @@ class FaultSpec(SpecModel):
     mtbf: Distribution | None = None
     mttr: Distribution | None = None
     start: Duration = Field(0.0, ge=0, description="random failures begin after this time")
+    slowdown: float | None = Field(
+        None, gt=1, description="instead of going down, the node works this many times slower (a brownout)"
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> FaultSpec:

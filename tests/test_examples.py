@@ -1,0 +1,72 @@
+"""Every shipped architecture validates and every shipped scenario runs; each lesson is asserted."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import flowsim
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURES = sorted((ROOT / "architectures").glob("*.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@cache
+def run(name: str) -> flowsim.RunResult:
+    return flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.name)
+def test_architecture_validates(path: Path) -> None:
+    arch = flowsim.load_architecture(path)
+    assert arch.nodes and arch.description
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_scenario_runs_and_conserves(path: Path) -> None:
+    result = run(path.stem)
+    assert flowsim.load_scenario(path).description
+    for name, node in result.nodes.items():
+        if node.kind in ("service", "delay"):
+            balance = node.arrivals + node.inside_at_start - node.completed - node.dropped - node.dead_lettered
+            assert balance == pytest.approx(node.inside_at_end), name
+
+
+def test_baseline_meets_its_slos_and_matches_theory() -> None:
+    result = run("baseline")
+    assert result.passed()
+    api = result.nodes["api"]
+    predicted = result.analysis.nodes["api"].prediction
+    assert predicted is not None and api.sojourn_s is not None
+    assert api.sojourn_s.mean == pytest.approx(predicted.sojourn_s, rel=0.1)
+
+
+def test_peak_overloads_and_drops() -> None:
+    result = run("peak-3x")
+    assert not result.passed()
+    assert result.analysis.bottleneck == "api" and any("overloaded" in w for w in result.warnings)
+    drop_share = result.totals.dropped / result.totals.arrivals
+    predicted = result.analysis.nodes["api"].prediction
+    assert predicted is not None and drop_share == pytest.approx(predicted.drop_probability, abs=0.03)
+
+
+def test_outage_blocks_upstream_and_drops_at_the_gateway() -> None:
+    baseline, outage = run("checkout-baseline"), run("checkout-outage")
+    assert baseline.totals.dropped == 0 and outage.totals.dropped > 1000
+    assert outage.nodes["orders"].blocked_time_s > 0 and outage.nodes["payments"].downtime_s == 300
+    assert not outage.passed()
+
+
+def test_retry_storm_outlives_the_brownout_and_backoff_tames_it() -> None:
+    storm, tamed = run("retry-storm"), run("retry-storm-tamed")
+    assert storm.nodes["payments"].retries > 5 * tamed.nodes["payments"].retries
+    assert storm.totals.dead_lettered > 5 * tamed.totals.dead_lettered
+    series = storm.series
+    late = series[(series.node == "payments") & (series.time_s > 1500)]
+    assert late.waiting.mean() > 50  # still congested ten minutes after the brownout ended
+    series = tamed.series
+    late = series[(series.node == "payments") & (series.time_s > 1500)]
+    assert late.waiting.mean() < 5
