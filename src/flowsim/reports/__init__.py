@@ -7,10 +7,21 @@ modules are not imported here: importing `flowsim.reports` stays cheap for table
 from flowsim.reports.tables import (
     analysis_summary,
     end_to_end_table,
+    node_flow_table,
     node_table,
+    node_time_table,
     report,
     slo_table,
     theory_table,
 )
 
-__all__ = ["analysis_summary", "end_to_end_table", "node_table", "report", "slo_table", "theory_table"]
+__all__ = [
+    "analysis_summary",
+    "end_to_end_table",
+    "node_flow_table",
+    "node_table",
+    "node_time_table",
+    "report",
+    "slo_table",
+    "theory_table",
+]

@@ -125,7 +125,7 @@ class _Builder:
             hint = "an anchored value cannot contain an alias to itself"
             raise self._err("an alias refers to a value that contains it", node, path, hint)
         if len(path) > MAX_DEPTH:
-            raise self._err(f"values are nested more than {MAX_DEPTH} levels deep", node, path)
+            raise self._err(f"values are nested more than {MAX_DEPTH} levels deep", node, path[:1])
         if id(node) not in self.seen:
             self.seen.add(id(node))
             return
