@@ -267,10 +267,11 @@ def analysis_summary(result: RunResult) -> Text:
     else:
         text.append("Bottleneck: ", style="bold").append("none (no node with finite servers)\n")
     if view.max_load_multiplier is not None:
-        text.append("Headroom: ", style="bold").append(f"load can grow to {view.max_load_multiplier:.3g}x")
+        text.append("Capacity: ", style="bold")
+        text.append(f"a node saturates at load multiplier {view.max_load_multiplier:.3g}")
         if view.max_input_rate_per_s is not None:
             text.append(f" (about {format_rate(view.max_input_rate_per_s)} in)")
-        text.append(" before a node saturates\n")
+        text.append(f"; this run: {result.load_multiplier:g}\n")
     if view.network_sojourn_s is not None:
         text.append("Mean time in network (Little's law): ", style="bold")
         text.append(format_duration(view.network_sojourn_s) + "\n")

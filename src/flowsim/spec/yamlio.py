@@ -24,7 +24,7 @@ from yaml.reader import ReaderError
 
 from flowsim.errors import Problem, SpecError
 
-MAX_BYTES = 2 * 1024 * 1024  # specs are hand-written; anything bigger is a mistake or an attack
+MAX_BYTES = 256 * 1024  # specs are hand-written kilobytes; bigger is a mistake or an attack (and slow to parse)
 MAX_ALIAS_NODES = 100_000  # values created by alias expansion, on top of the values written out
 MAX_DEPTH = 100  # nesting depth; keeps our recursion far from Python's limit
 
