@@ -95,12 +95,18 @@ def main() -> None:
     hand_in = _best(lambda: hand_written(n), repeat)
     flow_in = _best(lambda: with_flowsim(n), repeat)
     print(f"M/M/1, {n:,} customers, best of {repeat}")
-    print(f"  whole process: hand-written SimPy {hand_proc:6.2f} s   flowsim {flow_proc:6.2f} s   "
-          f"ratio {flow_proc / hand_proc:.2f}")
-    print(f"  in process:    hand-written SimPy {hand_in:6.2f} s   flowsim {flow_in:6.2f} s   "
-          f"ratio {flow_in / hand_in:.2f}")
-    print(f"  mean wait: hand-written {hand_written(n):.3f} s, flowsim {with_flowsim(n):.3f} s, "
-          f"theory {LAM / (MU * (MU - LAM)):.3f} s")
+    print(
+        f"  whole process: hand-written SimPy {hand_proc:6.2f} s   flowsim {flow_proc:6.2f} s   "
+        f"ratio {flow_proc / hand_proc:.2f}"
+    )
+    print(
+        f"  in process:    hand-written SimPy {hand_in:6.2f} s   flowsim {flow_in:6.2f} s   "
+        f"ratio {flow_in / hand_in:.2f}"
+    )
+    print(
+        f"  mean wait: hand-written {hand_written(n):.3f} s, flowsim {with_flowsim(n):.3f} s, "
+        f"theory {LAM / (MU * (MU - LAM)):.3f} s"
+    )
 
 
 if __name__ == "__main__":

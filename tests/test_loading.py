@@ -130,7 +130,7 @@ def test_overrides_reach_nodes_and_scenario_fields() -> None:
 
 
 def test_override_of_unknown_node_suggests() -> None:
-    with pytest.raises(flowsim.SpecError, match="unknown node 'apj'.*did you mean 'api'"):
+    with pytest.raises(flowsim.SpecError, match=r"unknown node 'apj'.*did you mean 'api'"):
         flowsim.load_scenario(scenario_text(), {"nodes.apj.servers": 5})
 
 

@@ -95,7 +95,7 @@ def check(label: str, sim: tuple[float, float], theory: float, *, rel: float = R
     assert math.isfinite(halfwidth), f"{label}: no CI (needs 2+ replications)"
     error = abs(mean - theory)
     margin = max(WIDEN * halfwidth, FLOOR * abs(theory))
-    print(f"{label:<34} theory {theory:9.5g}  sim {mean:9.5g} ± {halfwidth:8.3g}  err {error / abs(theory):6.2%}")
+    print(f"{label:<34} theory {theory:9.5g}  sim {mean:9.5g} ± {halfwidth:8.3g}  err {error / abs(theory):6.2%}  err/hw {error / halfwidth:5.2f}")
     assert error <= margin, (
         f"{label}: theory {theory:.5g} is outside the simulated {mean:.5g} ± {margin:.3g} "
         f"({WIDEN} x 95% half-width {halfwidth:.3g})"

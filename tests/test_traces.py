@@ -67,7 +67,12 @@ def test_backoff_is_capped_and_fixed_backoff_is_constant() -> None:
         "[src -> api, api -> done]",
         duration="100s",
     )
-    assert [e[2] for e in capped if e[2].startswith("backoff")] == ["backoff 1", "backoff 10", "backoff 15", "backoff 15"]
+    assert [e[2] for e in capped if e[2].startswith("backoff")] == [
+        "backoff 1",
+        "backoff 10",
+        "backoff 15",
+        "backoff 15",
+    ]
     fixed = trace(
         f"""
         src: {{kind: source, interarrival: 1s, limit: 1}}

@@ -41,9 +41,7 @@ def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> flo
     """Rough count of simulation events per replication, from the traffic equations."""
     view = view or analyze(scenario.arch, scenario.load.multiplier)
     nodes = scenario.arch.nodes
-    per_second = sum(
-        view.nodes[name].arrival_rate_per_s * config.events_per_item() for name, config in nodes.items()
-    )
+    per_second = sum(view.nodes[name].arrival_rate_per_s * config.events_per_item() for name, config in nodes.items())
     samples = scenario.window / (scenario.sample_interval or scenario.window / 200)
     return per_second * scenario.duration + samples
 

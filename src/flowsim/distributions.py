@@ -235,7 +235,8 @@ class Empirical(_Dist):
 
     def _probs(self) -> np.ndarray:
         w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights, float)
-        return w / w.sum()
+        probs: np.ndarray = w / w.sum()
+        return probs
 
     def mean(self) -> float:
         return float(np.dot(self._probs(), self.values))

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from flowsim.errors import Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.nodes.service import ServiceConfig
 from flowsim.results import NodeResult, Percentiles, Totals
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
@@ -119,7 +118,8 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     for key, value in scenario_overrides.items():
         _set_path(data, key, value, doc.source)
     data.pop("overrides", None)
-    arch_doc, arch_prefix = doc, ("architecture",)
+    arch_doc: YamlDocument = doc
+    arch_prefix: tuple[str, ...] = ("architecture",)
     ref = data.get("architecture")
     if isinstance(ref, str | dict):
         data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, path, arch_overrides)
@@ -142,8 +142,9 @@ def _resolve_architecture(
         base = path.parent if path is not None else Path.cwd()
         target = base / ref
         if not target.is_file():
-            raise SpecError([_located(doc, ("architecture",), f"architecture file '{ref}' not found (looked at {target})",
-                                      "give a path relative to the scenario file, or write the architecture inline")])  # fmt: skip
+            message = f"architecture file '{ref}' not found (looked at {target})"
+            hint = "give a path relative to the scenario file, or write the architecture inline"
+            raise SpecError([_located(doc, ("architecture",), message, hint)])
         arch_doc = load_yaml_file(target)
         data = copy.deepcopy(arch_doc.data)
         for key, value in overrides.items():
@@ -208,7 +209,10 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
             return "", ""
         return f"unknown metric '{metric}'", _close(parts[-1], fields)
     if head not in ("nodes", "end_to_end") or len(parts) < 3:
-        return f"unknown metric '{metric}'", "write nodes.<node>.<figure>, end_to_end.<sink>.<figure> or totals.<figure>"
+        return (
+            f"unknown metric '{metric}'",
+            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure> or totals.<figure>",
+        )
     name = parts[1]
     if name not in arch.nodes:
         return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))

@@ -62,8 +62,10 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
         config = arch.nodes[name]
         total = sum(w for _, w in edges)
         for target, weight in edges:
-            share = 1.0 if config.routing == "fanout" else (
-                1.0 / len(edges) if config.routing == "round_robin" else weight / total
+            share = (
+                1.0
+                if config.routing == "fanout"
+                else (1.0 / len(edges) if config.routing == "round_robin" else weight / total)
             )
             routing[index[name], index[target]] += config.pass_fraction() * share
     external = np.array([arch.nodes[n].external_rate() * load_multiplier for n in names])
@@ -108,7 +110,12 @@ def predict(model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0) -> P
         return Prediction(formula="idle", exact=True, wait_s=0, sojourn_s=mean_s, mean_queue_length=0, mean_in_node=0)
     if math.isinf(model.servers):
         return Prediction(
-            formula="M/G/inf", exact=True, wait_s=0.0, sojourn_s=mean_s, mean_queue_length=0.0, mean_in_node=lam * mean_s
+            formula="M/G/inf",
+            exact=True,
+            wait_s=0.0,
+            sojourn_s=mean_s,
+            mean_queue_length=0.0,
+            mean_in_node=lam * mean_s,
         )
     c = int(model.servers)
     if model.capacity is not None:
@@ -129,7 +136,9 @@ def predict(model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0) -> P
     else:
         m, formula = q.ggc_approx(lam, mean_s, c, ca2, model.service.scv()), "G/G/c (Allen-Cunneen)"
         poisson = False
-    return Prediction(formula=formula, exact=poisson, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq, mean_in_node=m.l)
+    return Prediction(
+        formula=formula, exact=poisson, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq, mean_in_node=m.l
+    )
 
 
 def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:

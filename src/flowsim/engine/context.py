@@ -35,9 +35,7 @@ class SimContext:
     def rng(self, node: str, purpose: str) -> np.random.Generator:
         key = (node, purpose)
         if key not in self.streams:
-            seq = np.random.SeedSequence(
-                self.seed.entropy, spawn_key=(*self.seed.spawn_key, _key(node), _key(purpose))
-            )
+            seq = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, _key(node), _key(purpose)))
             self.streams[key] = np.random.Generator(np.random.PCG64(seq))
         return self.streams[key]
 

@@ -127,9 +127,7 @@ class Model:
             waits={n: np.frombuffer(rt.waits, dtype=float) for n, rt in self.nodes.items() if rt.has_queue},
             sojourns={n: np.frombuffer(rt.sojourns, dtype=float) for n, rt in self.nodes.items()},
             latencies={
-                n: np.frombuffer(rt.latencies, dtype=float)  # type: ignore[attr-defined]
-                for n, rt in self.nodes.items()
-                if hasattr(rt, "latencies")
+                n: np.frombuffer(rt.latencies, dtype=float) for n, rt in self.nodes.items() if hasattr(rt, "latencies")
             },
             times=np.asarray(self._times),
             series={n: np.asarray(rows, dtype=float) for n, rows in self._rows.items()},

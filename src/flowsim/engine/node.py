@@ -122,9 +122,7 @@ class NodeRuntime:
         target.when_space(partial(self._retry_delivery, target, item, later, self.env.now, t_in))
         return False
 
-    def _retry_delivery(
-        self, target: NodeRuntime, item: Item, later: Later, since: float, t_in: float
-    ) -> None:
+    def _retry_delivery(self, target: NodeRuntime, item: Item, later: Later, since: float, t_in: float) -> None:
         if target.try_put(item):
             self.blocked_time += self.env.now - max(since, self.ctx.warmup)
             if later is not None:
@@ -146,9 +144,7 @@ class NodeRuntime:
         for target, copy in zip(self._targets, copies, strict=True):
             if self._deliver(target, copy, one_delivered):
                 pending[0] -= 1
-        if pending[0] == 0:
-            return True
-        return False
+        return pending[0] == 0
 
     def send_dead_letter(self, item: Item) -> None:
         """Exhausted items go to the dead-letter node if one is wired, else only counted."""

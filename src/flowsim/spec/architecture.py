@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field, field_validator
 
@@ -15,7 +15,10 @@ KINDS = discover()
 
 # A discriminated union of every registered kind's config; built from the registry so that a
 # new kind module is picked up without touching this file.
-NodeSpec = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+if TYPE_CHECKING:
+    NodeSpec = NodeConfig
+else:
+    NodeSpec = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _ARROW = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>-][^\s>]*?)\s*$")
@@ -61,5 +64,4 @@ class Architecture(SpecModel):
         return nodes
 
     def node(self, name: str) -> NodeConfig:
-        config: NodeConfig = self.nodes[name]
-        return config
+        return self.nodes[name]

@@ -1,0 +1,277 @@
+"""The `flowsim` command end to end: output formats, files written, exit codes, error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from flowsim.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+TWO_STAGE = ROOT / "architectures" / "two-stage.yaml"
+SHORT = ["--set", "duration=2000s"]  # 1000s measured after the 1000s warm-up: fast but not empty
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+runner = CliRunner()
+
+
+def invoke(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def run_json(*args: str | Path) -> dict[str, object]:
+    result = invoke("run", BASELINE, *SHORT, "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def write_scenario(tmp_path: Path, slos: list[str]) -> Path:
+    """A scenario next to nothing: it names the architecture by absolute path."""
+    lines = [
+        "name: strict",
+        f"architecture: {json.dumps(str(TWO_STAGE))}",
+        "duration: 2000s",
+        "warmup: 1000s",
+        "seed: 3",
+    ]
+    if slos:
+        lines.append("slos:")
+        lines += [f"  - {json.dumps(slo)}" for slo in slos]
+    path = tmp_path / "strict.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# ---- run ------------------------------------------------------------------------------------
+def test_run_prints_tables() -> None:
+    result = invoke("run", BASELINE, *SHORT)
+    assert result.exit_code == 0, result.output
+    for text in ("Nodes", "End to end", "SLOs", "Theory vs simulation", "Bottleneck", "api", "done"):
+        assert text in result.stdout
+
+
+def test_run_json_is_the_result_and_nothing_else() -> None:
+    data = run_json()
+    nodes = data["nodes"]
+    assert isinstance(nodes, dict)
+    assert 0.2 < nodes["api"]["utilization"] < 0.7
+    assert nodes["api"]["wait_s"]["p99"] >= 0
+    end_to_end = data["end_to_end"]
+    assert isinstance(end_to_end, dict)
+    assert end_to_end["done"]["latency_s"]["p99"] > 0
+
+
+def test_set_override_changes_utilization() -> None:
+    two = run_json()["nodes"]
+    one = run_json("--set", "nodes.api.servers=1")["nodes"]
+    assert isinstance(two, dict) and isinstance(one, dict)
+    assert one["api"]["utilization"] > 1.5 * two["api"]["utilization"]
+
+
+def test_replications_in_worker_processes_report_cis() -> None:
+    data = run_json("--replications", "2", "--workers", "2")
+    assert data["replications"] == 2
+    nodes = data["nodes"]
+    assert isinstance(nodes, dict)
+    assert "utilization" in nodes["api"]["ci95"]
+
+
+def test_out_writes_json_csv_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = invoke("run", BASELINE, *SHORT, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "result.json").read_text())["scenario"] == "baseline"
+    series = pd.read_csv(out / "timeseries.csv")
+    assert {"replication", "time_s", "node", "waiting", "busy", "throughput_per_s"} <= set(series.columns)
+    latencies = pd.read_csv(out / "latencies.csv")
+    assert list(latencies.columns) == ["sink", "latency_s"] and len(latencies) > 0
+    for name in ("throughput.png", "queue_length.png", "latency.png", "utilization.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000
+    assert str(out) in result.output
+
+
+def test_out_parquet(tmp_path: Path) -> None:
+    result = invoke("run", BASELINE, *SHORT, "--out", tmp_path, "--series-format", "parquet", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_parquet(tmp_path / "latencies.parquet")["sink"]) == {"done"}
+    assert len(pd.read_parquet(tmp_path / "timeseries.parquet")) > 0
+    assert not (tmp_path / "timeseries.csv").exists()
+
+
+# ---- check ----------------------------------------------------------------------------------
+def test_check_passes_with_exit_0() -> None:
+    result = invoke("check", BASELINE, *SHORT)
+    assert result.exit_code == 0, result.output
+    assert "✓" in result.stdout
+
+
+def test_check_fails_with_exit_1(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, ["end_to_end.done.latency_s.p99 < 1ms", "totals.dropped == 0"])
+    result = invoke("check", scenario)
+    assert result.exit_code == 1, result.output
+    assert "✗" in result.stdout
+    assert "1 of 2 SLOs failed" in result.stderr
+
+
+def test_check_json(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, ["end_to_end.done.latency_s.p99 < 1ms"])
+    result = invoke("check", scenario, "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["passed"] is False
+    assert data["slos"][0]["metric"] == "end_to_end.done.latency_s.p99"
+
+
+def test_check_without_slos_warns_and_passes(tmp_path: Path) -> None:
+    result = invoke("check", write_scenario(tmp_path, []))
+    assert result.exit_code == 0, result.output
+    assert "no SLOs" in result.stderr
+
+
+# ---- validate -------------------------------------------------------------------------------
+def test_validate_good_files() -> None:
+    result = invoke("validate", BASELINE, TWO_STAGE)
+    assert result.exit_code == 0, result.output
+    assert "scenario 'baseline' (3 nodes, 2 edges)" in result.stdout
+    assert "architecture 'two-stage' (3 nodes, 2 edges)" in result.stdout
+
+
+def test_validate_bad_file_reports_line_numbers(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\nnodes:\n  in: {kind: source, rate: 2/s}\n  api: {kind: servce, servers: 2}\n"
+        "  done: {kind: sink}\nedges:\n  - in -> api\n  - api -> done\n",
+        encoding="utf-8",
+    )
+    result = invoke("validate", TWO_STAGE, bad)
+    assert result.exit_code == 1
+    assert f"{bad}:4:" in result.stderr
+    assert "did you mean 'service'?" in result.stderr
+    assert "two-stage" in result.stdout  # the good file is still reported
+
+
+def test_validate_unknown_document(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("foo: 1\n", encoding="utf-8")
+    result = invoke("validate", other)
+    assert result.exit_code == 1
+    assert "cannot tell whether" in result.stderr
+
+
+# ---- schema ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["architecture", "scenario", "result"])
+def test_schema_prints_json(kind: str) -> None:
+    result = invoke("schema", "--kind", kind)
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object" and "properties" in schema
+
+
+def test_schema_out_writes_all(tmp_path: Path) -> None:
+    result = invoke("schema", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    for kind in ("architecture", "scenario", "result"):
+        json.loads((tmp_path / f"{kind}.schema.json").read_text())
+
+
+# ---- graph ----------------------------------------------------------------------------------
+def test_graph_mermaid() -> None:
+    result = invoke("graph", BASELINE)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith("flowchart LR")
+    assert all(name in text for name in ("arrivals", "api", "done"))
+    assert "n_api --> n_done" in text
+
+
+def test_graph_dot() -> None:
+    result = invoke("graph", TWO_STAGE, "--format", "dot")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith('digraph "two-stage"')
+    assert '"api" -> "done";' in result.stdout
+
+
+def test_graph_reference_edges_are_dashed_and_labelled(tmp_path: Path) -> None:
+    arch = tmp_path / "dlq.yaml"
+    arch.write_text(
+        "name: with-dlq\nnodes:\n  in: {kind: source, rate: 1/s}\n"
+        "  api: {kind: service, service_time: 0.5s, error_rate: 0.1, dead_letter: dlq}\n"
+        "  done: {kind: sink}\n  dlq: {kind: sink}\n"
+        "edges:\n  - in -> api\n  - {from: api, to: done, weight: 3}\n",
+        encoding="utf-8",
+    )
+    mermaid = invoke("graph", arch).stdout
+    assert 'n_api -.->|"dead_letter"| n_dlq' in mermaid
+    assert 'n_api -->|"weight 3"| n_done' in mermaid
+    assert '"api" -> "dlq" [label="dead_letter", style=dashed];' in invoke("graph", arch, "-f", "dot").stdout
+
+
+def test_graph_png(tmp_path: Path) -> None:
+    out = tmp_path / "design.png"
+    result = invoke("graph", TWO_STAGE, "--format", "png", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_graph_png_needs_out() -> None:
+    assert invoke("graph", TWO_STAGE, "--format", "png").exit_code == 2
+
+
+# ---- kinds ----------------------------------------------------------------------------------
+def test_kinds_lists_registered_kinds() -> None:
+    result = invoke("kinds")
+    assert result.exit_code == 0, result.output
+    for kind in ("service", "source", "sink"):
+        assert kind in result.stdout
+
+
+def test_kind_fields() -> None:
+    result = invoke("kinds", "service")
+    assert result.exit_code == 0, result.output
+    for text in ("servers", "service_time", "distribution", "required"):
+        assert text in result.stdout
+
+
+def test_unknown_kind() -> None:
+    result = invoke("kinds", "servic")
+    assert result.exit_code == 1
+    assert "unknown node kind" in result.stderr
+
+
+# ---- errors and usage -----------------------------------------------------------------------
+def test_usage_errors_exit_2() -> None:
+    assert invoke("run").exit_code == 2
+    assert invoke("run", BASELINE, "--format", "xml").exit_code == 2
+
+
+def test_missing_file_exit_1_without_traceback(tmp_path: Path) -> None:
+    result = invoke("run", tmp_path / "nope.yaml")
+    assert result.exit_code == 1
+    assert "error:" in result.stderr and "not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_override_is_an_input_error() -> None:
+    result = invoke("run", BASELINE, "--set", "nodes.apo.servers=3")
+    assert result.exit_code == 1
+    assert "did you mean 'api'?" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_too_large_run_is_refused() -> None:
+    result = invoke("run", BASELINE, "--max-events", "10")
+    assert result.exit_code == 1
+    assert "over the limit" in result.stderr
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("flowsim ")
