@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from flowsim.analysis.view import AnalyticView, analyze
+from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput, run_replication
 from flowsim.errors import SimulationTooLarge
 from flowsim.results import (
@@ -130,7 +131,8 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
         flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,
         seed=scenario.seed, replications=scenario.replications, duration_s=scenario.duration,
         warmup_s=scenario.warmup, window_s=window, load_multiplier=scenario.load.multiplier,
-        nodes=nodes, end_to_end=end_to_end, totals=totals, analysis=view, warnings=list(view.warnings),
+        nodes=nodes, end_to_end=end_to_end, totals=totals, cost=cost_report(arch, window),
+        analysis=view, warnings=list(view.warnings),
     )  # fmt: skip
     result.slos = [evaluate(slo, result) for slo in scenario.slos]
     result._outputs = outputs

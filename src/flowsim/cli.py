@@ -126,31 +126,19 @@ def _write_text(path: Path, text: str) -> None:
 
 # ---- shared options -------------------------------------------------------------------------
 _SET_HELP = "override a value, e.g. nodes.api.servers=4 (repeatable)"
-ScenarioArg = Annotated[
-    Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)
-]
+ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
-RepsOpt = Annotated[
-    int | None, typer.Option("--replications", "-r", min=1, help="runs to average, with 95% CIs")
-]
+RepsOpt = Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs to average, with 95% CIs")]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="processes for replications")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help=_SET_HELP)]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
-OutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help="also write result.json, series, plots here")
-]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="also write result.json, series, plots here")]
 SeriesOpt = Annotated[SeriesFormat, typer.Option("--series-format", help="format of the tables in --out")]
-MaxEventsOpt = Annotated[
-    int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")
-]
+MaxEventsOpt = Annotated[int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
-FileArg = Annotated[
-    Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help="YAML file", show_default=False)
-]
+FileArg = Annotated[Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help="YAML file", show_default=False)]
 GraphOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, or a png")]
-GraphOutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help="write here, not to stdout (png needs it)")
-]
+GraphOutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here, not to stdout (png needs it)")]
 
 
 @dataclass(frozen=True)
@@ -285,9 +273,7 @@ def _architecture_of(path: Path) -> tuple[DocKind, str, Architecture, list[str]]
 
 @app.command(epilog=_example("flowsim validate scenarios/*.yaml architectures/*.yaml"))
 def validate(
-    files: Annotated[
-        list[Path], typer.Argument(metavar="FILE...", help="scenario or architecture YAML files")
-    ],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="scenario or architecture YAML files")],
 ) -> None:
     """Check files without running them; every problem is reported with its line and column."""
     invalid = 0
@@ -313,9 +299,7 @@ def validate(
 ))  # fmt: skip
 def schema(
     kind: Annotated[SchemaKind | None, typer.Option("--kind", "-k", help="default: scenario")] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="write <kind>.schema.json files here")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write <kind>.schema.json files here")] = None,
 ) -> None:
     """Print the JSON Schema of architecture, scenario or result files, for editor completion.
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from flowsim.cost import COST_FIGURES
 from flowsim.errors import Problem, SpecError
 from flowsim.graph import graph_issues
 from flowsim.results import NodeResult, Percentiles, Totals
@@ -208,10 +209,14 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
         if len(parts) == 2 and parts[1] in fields:
             return "", ""
         return f"unknown metric '{metric}'", _close(parts[-1], fields)
+    if head == "cost":
+        if len(parts) == 2 and parts[1] in COST_FIGURES:
+            return "", ""
+        return f"unknown metric '{metric}'", _close(parts[-1], list(COST_FIGURES))
     if head not in ("nodes", "end_to_end") or len(parts) < 3:
         return (
             f"unknown metric '{metric}'",
-            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure> or totals.<figure>",
+            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure>, totals.<figure> or cost.<total|per_hour>",
         )
     name = parts[1]
     if name not in arch.nodes:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from flowsim.analysis.queueing import student_t_halfwidth
 from flowsim.analysis.view import AnalyticView
+from flowsim.cost import CostReport
 from flowsim.engine.model import SERIES_COLUMNS, ReplicationOutput
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class RunResult(BaseModel):
     nodes: dict[str, NodeResult]
     end_to_end: dict[str, EndToEnd]
     totals: Totals
+    cost: CostReport | None = Field(None, description="what the design costs (zero when nothing is priced)")
     slos: list[SloVerdict] = Field(default_factory=list)
     analysis: AnalyticView
     warnings: list[str] = Field(default_factory=list)

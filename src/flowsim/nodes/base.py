@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
+from flowsim.cost import Price
 from flowsim.distributions import Constant, Exponential, _Dist
 from flowsim.spec.base import SpecModel
 
@@ -41,6 +42,7 @@ class NodeConfig(SpecModel):
         "random",
         description="random: out-edges chosen by weight; fanout: a copy to each; round_robin: in turn",
     )
+    price: Price | None = Field(None, description="what the node costs per unit per hour (see flowsim.cost)")
 
     #: the kind takes items in (sources do not)
     takes_input: ClassVar[bool] = True
@@ -77,6 +79,10 @@ class NodeConfig(SpecModel):
     def events_per_item(self) -> float:
         """Simulation events one arriving item costs here (for the run-size estimate)."""
         return 1.0 if self.gives_output else 0.0
+
+    def cost_units(self) -> float:
+        """How many units a `price` bills when it names no `units`: kinds that scale override it."""
+        return 1.0
 
     def node_references(self) -> dict[str, str]:
         """Other nodes this one names in its fields, by field (e.g. dead_letter)."""

@@ -86,6 +86,10 @@ class ServiceConfig(NodeConfig):
     def node_references(self) -> dict[str, str]:
         return {"dead_letter": self.dead_letter} if self.dead_letter else {}
 
+    def cost_units(self) -> float:
+        """Every server is billed."""
+        return float(self.servers)
+
 
 class ServiceNode(NodeRuntime):
     """Runtime of `service`; see the module docstring for the modelling choices."""

@@ -175,9 +175,7 @@ def draw_graph(ax: Axes, arch: Architecture) -> Axes:
     nx.draw_networkx_edges(nx.DiGraph(refs), pos, edgelist=refs, style="dashed", edge_color="grey",
                            connectionstyle="arc3,rad=0.25", **common)  # fmt: skip
     labels = {(e.source, e.target): e.label for e in drawn if e.label and e.role == "data"}
-    nx.draw_networkx_edge_labels(
-        nx.DiGraph(data), pos, edge_labels=labels, ax=ax, font_size=8, connectionstyle=bend
-    )
+    nx.draw_networkx_edge_labels(nx.DiGraph(data), pos, edge_labels=labels, ax=ax, font_size=8, connectionstyle=bend)
     ref_labels = {(e.source, e.target): e.label for e in drawn if e.role != "data"}
     nx.draw_networkx_edge_labels(nx.DiGraph(refs), pos, edge_labels=ref_labels, ax=ax, font_size=8,
                                  font_color="grey", connectionstyle="arc3,rad=0.25")  # fmt: skip

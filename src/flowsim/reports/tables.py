@@ -232,9 +232,7 @@ def _theory_rows(
     quality = Text("exact", style="green") if prediction.exact else Text("approx", style="yellow")
     rows: list[list[RenderableType]] = []
     for figure, theory, simulated, fmt in _comparisons(node, analysis, prediction):
-        lead: list[RenderableType] = (
-            [Text(name, style="bold"), prediction.formula, quality] if not rows else [""] * 3
-        )
+        lead: list[RenderableType] = [Text(name, style="bold"), prediction.formula, quality] if not rows else [""] * 3
         difference = _difference_cell(theory, simulated, absolute=figure == "drop probability")
         rows.append([*lead, figure, cell(theory, None, fmt), cell(simulated, None, fmt), difference])
     return rows
@@ -368,7 +366,5 @@ def kind_table(kind: str, config: type[NodeConfig]) -> Table:
         table.add_column(column, overflow="fold")
     for name, info in config.model_fields.items():
         label = escape(type_label(info.annotation, list(info.metadata)))
-        table.add_row(
-            f"[cyan]{info.alias or name}[/]", label, _default_text(info), escape(info.description or "")
-        )
+        table.add_row(f"[cyan]{info.alias or name}[/]", label, _default_text(info), escape(info.description or ""))
     return table

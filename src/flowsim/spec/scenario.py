@@ -25,7 +25,7 @@ def _slo_shorthand(value: Any) -> Any:
                 f"cannot read SLO {value!r}; write '<metric> <op> <value>', "
                 "e.g. 'end_to_end.done.latency_s.p99 < 2s' or 'totals.dropped == 0'"
             )
-        return {"metric": match["metric"], "op": match["op"], "value": match["value"]}
+        return {"metric": match["metric"], "op": match["op"], "value": match["value"], "name": value.strip()}
     return value
 
 
