@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
@@ -70,3 +71,16 @@ def test_retry_storm_outlives_the_brownout_and_backoff_tames_it() -> None:
     series = tamed.series
     late = series[(series.node == "payments") & (series.time_s > 1500)]
     assert late.waiting.mean() < 5
+
+
+def test_committed_json_schemas_match_the_models() -> None:
+    """Editors read schemas/*.json through the `$schema` line of every shipped YAML; keep them current."""
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+
+    for kind in ("architecture", "scenario", "result"):
+        printed = CliRunner().invoke(app, ["schema", "--kind", kind])
+        assert printed.exit_code == 0
+        committed = (ROOT / "schemas" / f"{kind}.schema.json").read_text()
+        assert json.loads(printed.stdout) == json.loads(committed), f"run: flowsim schema --out schemas ({kind})"

@@ -1,0 +1,206 @@
+"""Where replications run: one `concurrent.futures.Executor` seam for in-thread, local and Dask runs.
+
+Work travels as tasks of whole replications, `(scenario, replication indices)`, run by the
+top-level function `run_chunks`.  A replication's random numbers depend only on the scenario's
+seed and its index (`engine.model.replication_seed`), so the same numbers come back whether a
+replication runs here, in a local process, or on a Dask worker, and however runs are batched.
+Short replications are packed into larger tasks so that per-task overhead (pickling, scheduling,
+a round trip to a Dask scheduler) stays small next to the simulation itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from flowsim.api import _check_size, aggregate, estimate_events
+from flowsim.analysis.view import analyze
+from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.errors import FlowsimError
+from flowsim.results import RunResult
+from flowsim.spec.scenario import Scenario
+
+ExecutorKind = Literal["serial", "process", "dask"]
+Progress = Callable[[float], None]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: a task holds about this many (estimated) simulation events: ~1 s of work, so overhead is noise
+TASK_EVENTS = 200_000.0
+#: fixed cost of one replication (building the model, collecting results) in event equivalents
+REPLICATION_OVERHEAD_EVENTS = 2_000.0
+#: tasks per worker when the work is small, so that workers finishing early find more to do
+TASKS_PER_WORKER = 4
+DASK_HINT = 'the dask executor needs Dask: pip install "dask[distributed]"'
+
+
+class SerialExecutor(Executor):
+    """Runs each task in the calling thread at submit time: no processes, easy to debug."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future, as any executor does
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def make_executor(
+    kind: ExecutorKind = "process", workers: int | None = None, scheduler_address: str | None = None
+) -> Iterator[Executor]:
+    """An executor of the given kind, shut down on exit.
+
+    process: a local process pool (`workers`, default all cores).  dask: a client of the Dask
+    cluster at `scheduler_address` (e.g. tcp://10.0.0.5:8786), or of a new local cluster of
+    `workers` single-threaded processes when no address is given.
+    """
+    if kind == "serial":
+        yield SerialExecutor()
+    elif kind == "process":
+        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            yield pool
+    elif kind == "dask":
+        with _dask_executor(workers, scheduler_address) as executor:
+            yield executor
+    else:
+        raise FlowsimError(f"unknown executor '{kind}'; choose serial, process or dask")
+
+
+@contextmanager
+def _dask_executor(workers: int | None, address: str | None) -> Iterator[Executor]:
+    """Dask is optional and heavy: imported only when asked for."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise FlowsimError(DASK_HINT) from None
+    cluster: Any = None
+    try:
+        if address is None:
+            n = workers or os.cpu_count() or 1
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster if cluster is not None else address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise FlowsimError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def parallelism(executor: Executor) -> int:
+    """How many tasks the executor runs at once (used to size tasks); a guess for unknown kinds."""
+    if isinstance(executor, SerialExecutor):
+        return 1
+    if isinstance(executor, ProcessPoolExecutor):
+        return int(getattr(executor, "_max_workers", os.cpu_count() or 1))
+    client = getattr(executor, "_client", None)  # a Dask ClientExecutor
+    if client is not None:
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a sizing hint only; never fail a run over it
+            pass
+    return os.cpu_count() or 1
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chunk:
+    """Replications of one scenario (one grid point) that travel together; the seed is in the scenario."""
+
+    point: int
+    scenario: Scenario
+    replications: tuple[int, ...]
+
+
+def run_chunks(chunks: Sequence[Chunk]) -> list[tuple[int, ReplicationOutput]]:
+    """The task every executor runs: each replication, tagged with its grid point."""
+    return [(chunk.point, run_replication(chunk.scenario, r)) for chunk in chunks for r in chunk.replications]
+
+
+def plan_tasks(scenarios: Sequence[Scenario], events: Sequence[float], workers: int) -> list[list[Chunk]]:
+    """Pack replications into tasks of about equal work, in grid order.
+
+    In-thread (`workers == 1`) every replication is its own task, so progress moves smoothly.
+    """
+    costs = [e + REPLICATION_OVERHEAD_EVENTS for e in events]
+    total = sum(c * s.replications for c, s in zip(costs, scenarios, strict=True))
+    target = 0.0 if workers <= 1 else min(TASK_EVENTS, total / (workers * TASKS_PER_WORKER))
+    tasks: list[list[Chunk]] = []
+    current: list[Chunk] = []
+    load = 0.0
+    for point, (scenario, cost) in enumerate(zip(scenarios, costs, strict=True)):
+        start = 0
+        for r in range(scenario.replications):
+            load += cost
+            if load >= target:
+                current.append(Chunk(point, scenario, tuple(range(start, r + 1))))
+                tasks.append(current)
+                current, load, start = [], 0.0, r + 1
+        if start < scenario.replications:
+            current.append(Chunk(point, scenario, tuple(range(start, scenario.replications))))
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    executor: Executor,
+    progress: Progress | None = None,
+    max_events: int | None = None,
+) -> list[RunResult]:
+    """Run every replication of every scenario on `executor`; one aggregated result per scenario.
+
+    Sizes are checked before anything runs.  Results do not depend on the executor, on how
+    work was batched, or on the order tasks finish: each point's replications are sorted by index.
+    """
+    views = [analyze(s.arch, s.load.multiplier) for s in scenarios]
+    for scenario, view in zip(scenarios, views, strict=True):
+        _check_size(scenario, view, max_events)
+    events = [estimate_events(s, v) for s, v in zip(scenarios, views, strict=True)]
+    tasks = plan_tasks(scenarios, events, parallelism(executor))
+    outputs: list[list[ReplicationOutput]] = [[] for _ in scenarios]
+    total = sum(s.replications for s in scenarios)
+    done = 0
+    for batch in _as_finished(executor, tasks, window=2 * parallelism(executor)):
+        for point, output in batch:
+            outputs[point].append(output)
+        done += len(batch)
+        if progress is not None:
+            progress(done / total)
+    return [
+        aggregate(s, sorted(outs, key=lambda o: o.replication), view)
+        for s, outs, view in zip(scenarios, outputs, views, strict=True)
+    ]
+
+
+def _as_finished(
+    executor: Executor, tasks: list[list[Chunk]], window: int
+) -> Iterator[list[tuple[int, ReplicationOutput]]]:
+    """Task results as they finish, with at most `window` tasks in flight (bounded memory)."""
+    pending = iter(tasks)
+    running: set[Future[list[tuple[int, ReplicationOutput]]]] = set()
+    try:
+        while True:
+            for task in pending:
+                running.add(executor.submit(run_chunks, task))
+                if len(running) >= window:
+                    break
+            if not running:
+                return
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+    finally:
+        for future in running:
+            future.cancel()

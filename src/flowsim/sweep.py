@@ -1,0 +1,320 @@
+"""Parameter sweeps: run a scenario over a grid of overrides and pick the design that wins.
+
+A grid maps dotted override paths (the same paths as `--set`: `nodes.api.servers`,
+`load.multiplier`, `nodes.api.price.per_hour`) to lists of values; every combination is a
+point.  Each point is loaded with `load_scenario(path, overrides=point)`, so a bad value is
+reported with the point that holds it, before anything runs.  All points' replications go
+through one executor (see `flowsim.executors`), and the numbers do not depend on which.
+
+    >>> from flowsim.sweep import sweep
+    >>> result = sweep("scenarios/baseline.yaml", {"nodes.api.servers": [1, 2, 3]}, replications=5)
+    >>> result.table                       # one row per point, figures with _ci95 columns
+    >>> result.best()                      # the cheapest point meeting every SLO
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import yaml
+
+from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.executors import Progress, make_executor, run_scenarios
+from flowsim.loading import PathLike, load_scenario
+from flowsim.results import RunResult, mean_and_ci, percentiles
+from flowsim.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Grid = Mapping[str, Sequence[Any]]
+TableFormat = Literal["csv", "parquet"]
+DEFAULT_OBJECTIVE = "min cost.per_hour"
+CI = "_ci95"
+_STATS = ("mean", "p50", "p95", "p99")
+
+
+# ---- the grid ------------------------------------------------------------------------------
+def parse_set(text: str) -> tuple[str, list[Any]]:
+    """`nodes.api.servers=1,2,4` -> ('nodes.api.servers', [1, 2, 4]); values are read as YAML.
+
+    The values are read as one YAML flow list, so a value may itself hold commas when bracketed
+    (`nodes.api.service_time={dist: constant, value: 1s},{dist: exponential, mean: 1s}`).
+    """
+    path, sep, raw = text.partition("=")
+    if not sep or not path.strip() or not raw.strip():
+        raise SpecError([Problem(f"cannot read {text!r}; write PATH=V1,V2,..., e.g. nodes.api.servers=1,2,4", "--set")])
+    try:
+        values = yaml.safe_load(f"[{raw}]")
+    except yaml.YAMLError:
+        values = [part.strip() for part in raw.split(",")]
+    if not isinstance(values, list) or not values or any(v is None for v in values):
+        raise SpecError([Problem(f"cannot read the values of {text!r}; write PATH=V1,V2,...", "--set")])
+    return path.strip(), values
+
+
+def parse_sets(texts: Sequence[str]) -> dict[str, list[Any]]:
+    """Several `--set PATH=V1,V2` options as one grid; a path given twice is an error."""
+    grid: dict[str, list[Any]] = {}
+    for text in texts:
+        path, values = parse_set(text)
+        if path in grid:
+            raise SpecError([Problem(f"{path!r} is set twice; give all its values in one --set", "--set")])
+        grid[path] = values
+    return grid
+
+
+def expand_grid(sets: Grid) -> list[dict[str, Any]]:
+    """Every combination of the values, the last path varying fastest; no paths -> one empty point."""
+    paths = list(sets)
+    return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*(sets[p] for p in paths))]
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{path}={_text(value)}" for path, value in point.items()) or "the scenario as written"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def load_points(
+    scenario_path: PathLike, points: Sequence[Mapping[str, Any]], seed: int | None, replications: int | None
+) -> list[Scenario]:
+    """One validated scenario per point; every invalid point is reported, each named."""
+    updates: dict[str, Any] = {"seed": seed, "replications": replications}
+    updates = {k: v for k, v in updates.items() if v is not None}
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    for point in points:
+        try:
+            scenario = load_scenario(scenario_path, overrides=dict(point))
+        except SpecError as err:
+            problems += [_at_point(p, point) for p in err.problems]
+            continue
+        scenarios.append(scenario.model_copy(update=updates) if updates else scenario)
+    if problems:
+        raise SpecError(problems)
+    return scenarios
+
+
+def _at_point(problem: Problem, point: Mapping[str, Any]) -> Problem:
+    return dataclasses.replace(problem, message=f"at grid point {point_label(point)}: {problem.message}")
+
+
+# ---- running -------------------------------------------------------------------------------
+def sweep(
+    scenario_path: PathLike,
+    grid: Grid | Sequence[Mapping[str, Any]],
+    replications: int | None = None,
+    *,
+    seed: int | None = None,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    max_events: int | None = None,
+) -> SweepResult:
+    """Run the scenario at every grid point (a mapping of paths to value lists, or explicit points).
+
+    Without an `executor`, runs go to a local process pool of `workers` (default: all cores);
+    `workers=1` runs in this thread.  Replication r of every point uses the same seed, so points
+    differ by design, not by luck (common random numbers).
+    """
+    points = expand_grid(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
+    scenarios = load_points(scenario_path, points, seed, replications)
+    if executor is not None:
+        results = run_scenarios(scenarios, executor, progress, max_events)
+    else:
+        count = sum(s.replications for s in scenarios)
+        kind = "serial" if workers == 1 or count == 1 else "process"
+        with make_executor(kind, min(workers or os.cpu_count() or 1, count)) as own:
+            results = run_scenarios(scenarios, own, progress, max_events)
+    parameters = list(grid) if isinstance(grid, Mapping) else list(dict.fromkeys(k for p in points for k in p))
+    swept = [SweepPoint(p, s, r) for p, s, r in zip(points, scenarios, results, strict=True)]
+    return SweepResult(parameters, swept)
+
+
+# ---- figures -------------------------------------------------------------------------------
+def dead_letter_sinks(scenario: Scenario) -> set[str]:
+    return {t for c in scenario.arch.nodes.values() for t in c.node_references().values()}
+
+
+def replication_figures(result: RunResult, scenario: Scenario) -> list[dict[str, float]]:
+    """The figures a sweep or a comparison reports, once per replication, named by metric path."""
+    arch = scenario.arch
+    window = scenario.window
+    sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
+    delivering = [s for s in sinks if s not in dead_letter_sinks(scenario)]
+    cost = result.cost
+    rows = []
+    for out in result._outputs:
+        row: dict[str, float] = {
+            "throughput_per_s": sum(out.latencies[s].size for s in delivering) / window,
+            "totals.dropped": sum(f.get("dropped", 0.0) for f in out.figures.values()),
+            "totals.dead_lettered": sum(f.get("dead_lettered", 0.0) for f in out.figures.values()),
+        }
+        for sink in sinks:
+            stats = percentiles(out.latencies[sink])
+            row[f"end_to_end.{sink}.throughput_per_s"] = out.latencies[sink].size / window
+            row |= {f"end_to_end.{sink}.latency_s.{k}": stats[k] for k in _STATS if k in stats}
+        utilization = {n: f["utilization"] for n, f in out.figures.items() if "utilization" in f}
+        if utilization:
+            row["max_utilization"] = max(utilization.values())
+        row |= {f"nodes.{n}.utilization": u for n, u in utilization.items()}
+        if cost is not None:
+            row |= {"cost.per_hour": cost.per_hour, "cost.total": cost.total}
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class SweepPoint:
+    """One grid point: the overrides, the scenario they made, and its aggregated result."""
+
+    params: dict[str, Any]
+    scenario: Scenario
+    result: RunResult
+
+    @property
+    def label(self) -> str:
+        return point_label(self.params)
+
+    def row(self) -> dict[str, Any]:
+        """The point as one tidy-table row: parameters, then figures each followed by its CI."""
+        means, halfwidths = mean_and_ci(replication_figures(self.result, self.scenario))
+        result = self.result
+        row: dict[str, Any] = dict(self.params)
+        row |= {"replications": result.replications, "seed": result.seed, "slo_passed": result.passed(),
+                "slos_failed": sum(not v.passed for v in result.slos),
+                "slo_uncertain": any(v.uncertain for v in result.slos)}  # fmt: skip
+        for name in _ordered(means):
+            row[name] = means[name]
+            row[name + CI] = halfwidths.get(name, math.nan)
+        row["bottleneck"] = result.analysis.bottleneck
+        return row
+
+
+def _ordered(names: Mapping[str, float]) -> list[str]:
+    """Cost first, then throughput, latency, losses, utilization: the order people read a trade-off."""
+    heads = ("cost.", "throughput_per_s", "end_to_end.", "totals.", "max_utilization", "nodes.")
+    return sorted(names, key=lambda n: (next((i for i, h in enumerate(heads) if n.startswith(h)), 99), n))
+
+
+@dataclass
+class SweepResult:
+    """Every point of a sweep, as objects (`points`) and as one tidy table (`table`)."""
+
+    parameters: list[str]
+    points: list[SweepPoint]
+    notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per point: parameter columns (named by path), figures, `<figure>_ci95`, SLO verdicts."""
+        import pandas as pd
+
+        frame = pd.DataFrame([p.row() for p in self.points])
+        for name in self.parameters:
+            frame[name] = _column(frame[name])
+        return frame
+
+    def best(self, objective: str | None = None) -> SweepPoint | None:
+        """The point meeting every SLO that optimises `objective` ("min cost.per_hour" by default).
+
+        `objective` is "min <figure>" or "max <figure>", a table column or any result path such as
+        `end_to_end.done.latency_s.p99`.  Ties go to the earlier point; None when no point passes.
+        """
+        index = self.best_index(objective)
+        return None if index is None else self.points[index]
+
+    def best_index(self, objective: str | None = None) -> int | None:
+        """The position of `best(objective)` in `points` (and in `table`)."""
+        sense, values = self.objective_values(objective)
+        passing = [i for i, p in enumerate(self.points) if p.result.passed() and not math.isnan(values[i])]
+        if not passing:
+            return None
+        pick = min if sense == "min" else max
+        return pick(passing, key=lambda i: values[i])
+
+    def objective_values(self, objective: str | None) -> tuple[str, list[float]]:
+        """('min' or 'max', the objective's value at each point, NaN where it is missing)."""
+        sense, name = parse_objective(objective)
+        if name in self.table.columns and self.table[name].dtype.kind in "fiu":
+            return sense, [float(v) for v in self.table[name]]
+        values = [p.result.metric(name) for p in self.points]
+        if all(v is None for v in values):
+            close = difflib.get_close_matches(name, [str(c) for c in self.table.columns], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; e.g. 'min cost.per_hour'"
+            raise FlowsimError(f"objective figure '{name}' is not in the results{hint}")
+        return sense, [math.nan if v is None else v for v in values]
+
+    def write(
+        self,
+        out_dir: PathLike,
+        formats: Sequence[TableFormat] = ("csv", "parquet"),
+        plots: bool = True,
+        objective: str | None = None,
+    ) -> list[Path]:
+        """Write sweep.csv / sweep.parquet and the trade-off plots (best point per `objective` marked)."""
+        out = Path(out_dir)
+        written: list[Path] = []
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for fmt in formats:
+                path = out / f"sweep.{fmt}"
+                if fmt == "parquet":
+                    self.table.to_parquet(path, engine="pyarrow", index=False)
+                else:
+                    self.table.to_csv(path, index=False)
+                written.append(path)
+            if plots:
+                from flowsim.reports.sweep_plots import save_sweep_plots
+
+                written += save_sweep_plots(self.table, self.parameters, out, self.best_index(objective))
+        except OSError as exc:
+            raise FlowsimError(f"cannot write sweep outputs to {exc.filename or out}: {exc.strerror or exc}") from None
+        return written
+
+    def records(self) -> list[dict[str, Any]]:
+        """The table as JSON-ready rows (NaN becomes None)."""
+        return [
+            {k: None if isinstance(v, float) and math.isnan(v) else _plain(v) for k, v in row.items()}
+            for row in self.table.to_dict(orient="records")
+        ]
+
+
+def parse_objective(text: str | None) -> tuple[str, str]:
+    """"min cost.per_hour" -> ('min', 'cost.per_hour'); a bare figure is minimised."""
+    words = (text or DEFAULT_OBJECTIVE).split()
+    if len(words) == 1:
+        return "min", words[0]
+    if len(words) == 2 and words[0] in ("min", "max"):
+        return words[0], words[1]
+    raise FlowsimError(f"cannot read objective {text!r}; write 'min <figure>' or 'max <figure>', e.g. '{DEFAULT_OBJECTIVE}'")
+
+
+def _column(values: pd.Series) -> pd.Series:
+    """Parameter values as one Parquet-friendly type: numbers stay numbers, anything else is text."""
+    items = list(values)
+    if all(isinstance(v, bool) for v in items) or all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in items
+    ):
+        return values
+    return values.map(_text)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, for json.dumps."""
+    return value.item() if isinstance(value, np.generic) else value
