@@ -160,3 +160,26 @@ def test_simulation_too_large_says_how_to_raise_the_limit() -> None:
 def test_capacity_below_servers_is_rejected() -> None:
     message = error_of(scenario_text(GOOD_NODES.replace("servers: 2", "servers: 2, capacity: 1")))
     assert "capacity (1) is below servers (2)" in message
+
+
+def test_zero_interarrival_is_rejected() -> None:
+    nodes = "\n    src: {kind: source, interarrival: 0s}\n    done: {kind: sink}"
+    assert "mean interarrival time must be above 0" in error_of(scenario_text(nodes, "[src -> done]"))
+
+
+def test_too_many_samples_is_rejected() -> None:
+    assert "time-series samples" in error_of(scenario_text(extra="sample_interval: 1us\n"))
+
+
+def test_fanout_amplifying_around_a_cycle_is_an_error_not_a_crash() -> None:
+    nodes = "\n    src: {kind: source, rate: 1/s}\n    f: {kind: delay, time: 1s, routing: fanout}\n    done: {kind: sink}"
+    scenario = flowsim.load_scenario(scenario_text(nodes, "[src -> f, f -> f, f -> done]"))
+    with pytest.raises(flowsim.FlowsimError, match="no finite solution"):
+        flowsim.simulate(scenario)
+
+
+def test_batched_messages_are_counted_as_messages_at_sinks() -> None:
+    nodes = "\n    src: {kind: source, interarrival: 1s, batch: 5, routing: fanout}\n    a: {kind: sink}\n    b: {kind: sink}"
+    result = flowsim.simulate(flowsim.load_scenario(scenario_text(nodes, "[src -> a, src -> b]")))
+    assert result.totals.arrivals == 99 * 5
+    assert result.end_to_end["a"].count == 99 * 5 and result.totals.delivered == 2 * 99 * 5

@@ -40,7 +40,9 @@ class Price(SpecModel):
     @model_validator(mode="after")
     def _storage_needs_size(self) -> Price:
         if self.unit == "gb" and self.units is None:
-            raise ValueError("a per-GB price needs 'units': the GB stored, e.g. {per_hour: 0.0001, unit: gb, units: 500}")
+            raise ValueError(
+                "a per-GB price needs 'units': the GB stored, e.g. {per_hour: 0.0001, unit: gb, units: 500}"
+            )
         return self
 
 

@@ -10,6 +10,7 @@ a round trip to a Dask scheduler) stays small next to the simulation itself.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -17,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from flowsim.api import _check_size, aggregate, estimate_events
 from flowsim.analysis.view import analyze
+from flowsim.api import _check_size, aggregate, estimate_events
 from flowsim.engine.model import ReplicationOutput, run_replication
 from flowsim.errors import FlowsimError
 from flowsim.results import RunResult
@@ -76,21 +77,22 @@ def make_executor(
 def _dask_executor(workers: int | None, address: str | None) -> Iterator[Executor]:
     """Dask is optional and heavy: imported only when asked for."""
     try:
-        from distributed import Client, LocalCluster
+        distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise FlowsimError(DASK_HINT) from None
     cluster: Any = None
     try:
         if address is None:
             n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
-        client = Client(cluster if cluster is not None else address, timeout="10s")
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+        client: Any = distributed.Client(cluster if cluster is not None else address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
         raise FlowsimError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    executor: Executor = client.get_executor()
     try:
-        yield client.get_executor()
+        yield executor
     finally:
         client.close()
         if cluster is not None:
@@ -106,8 +108,8 @@ def parallelism(executor: Executor) -> int:
     client = getattr(executor, "_client", None)  # a Dask ClientExecutor
     if client is not None:
         try:
-            return max(1, sum(client.nthreads().values()))
-        except Exception:  # noqa: BLE001 - a sizing hint only; never fail a run over it
+            return max(1, int(sum(client.nthreads().values())))
+        except Exception:  # a sizing hint only: never fail a run over it
             pass
     return os.cpu_count() or 1
 

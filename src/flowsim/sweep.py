@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from flowsim.errors import FlowsimError, Problem, SpecError
-from flowsim.executors import Progress, make_executor, run_scenarios
+from flowsim.executors import ExecutorKind, Progress, make_executor, run_scenarios
 from flowsim.loading import PathLike, load_scenario
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
@@ -134,15 +134,28 @@ def sweep(
     """
     points = expand_grid(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
     scenarios = load_points(scenario_path, points, seed, replications)
+    parameters = list(grid) if isinstance(grid, Mapping) else list(dict.fromkeys(k for p in points for k in p))
+    return run_points(parameters, points, scenarios, executor, workers, progress, max_events)
+
+
+def run_points(
+    parameters: list[str],
+    points: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[Scenario],
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    max_events: int | None = None,
+) -> SweepResult:
+    """Run loaded points (see `load_points`) on `executor`, or on a pool of `workers` made here."""
     if executor is not None:
         results = run_scenarios(scenarios, executor, progress, max_events)
     else:
         count = sum(s.replications for s in scenarios)
-        kind = "serial" if workers == 1 or count == 1 else "process"
+        kind: ExecutorKind = "serial" if workers == 1 or count == 1 else "process"
         with make_executor(kind, min(workers or os.cpu_count() or 1, count)) as own:
             results = run_scenarios(scenarios, own, progress, max_events)
-    parameters = list(grid) if isinstance(grid, Mapping) else list(dict.fromkeys(k for p in points for k in p))
-    swept = [SweepPoint(p, s, r) for p, s, r in zip(points, scenarios, results, strict=True)]
+    swept = [SweepPoint(dict(p), s, r) for p, s, r in zip(points, scenarios, results, strict=True)]
     return SweepResult(parameters, swept)
 
 
@@ -290,19 +303,21 @@ class SweepResult:
     def records(self) -> list[dict[str, Any]]:
         """The table as JSON-ready rows (NaN becomes None)."""
         return [
-            {k: None if isinstance(v, float) and math.isnan(v) else _plain(v) for k, v in row.items()}
+            {str(k): None if isinstance(v, float) and math.isnan(v) else _plain(v) for k, v in row.items()}
             for row in self.table.to_dict(orient="records")
         ]
 
 
 def parse_objective(text: str | None) -> tuple[str, str]:
-    """"min cost.per_hour" -> ('min', 'cost.per_hour'); a bare figure is minimised."""
+    """'min cost.per_hour' -> ('min', 'cost.per_hour'); a bare figure is minimised."""
     words = (text or DEFAULT_OBJECTIVE).split()
     if len(words) == 1:
         return "min", words[0]
     if len(words) == 2 and words[0] in ("min", "max"):
         return words[0], words[1]
-    raise FlowsimError(f"cannot read objective {text!r}; write 'min <figure>' or 'max <figure>', e.g. '{DEFAULT_OBJECTIVE}'")
+    raise FlowsimError(
+        f"cannot read objective {text!r}; write 'min <figure>' or 'max <figure>', e.g. '{DEFAULT_OBJECTIVE}'"
+    )
 
 
 def _column(values: pd.Series) -> pd.Series:

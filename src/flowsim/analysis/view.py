@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
+from flowsim.errors import FlowsimError
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.spec.architecture import Architecture
 
@@ -69,7 +70,10 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
             )
             routing[index[name], index[target]] += config.pass_fraction() * share
     external = np.array([arch.nodes[n].external_rate() * load_multiplier for n in names])
-    rates = q.traffic_equations(routing, external)
+    try:
+        rates = q.traffic_equations(routing, external)
+    except ValueError as err:
+        raise FlowsimError(f"architecture '{arch.name}': {err}") from None
     return {name: float(rates[index[name]]) for name in names}
 
 

@@ -38,6 +38,8 @@ class SourceConfig(NodeConfig):
     def _one_law(self) -> SourceConfig:
         if (self.rate is None) == (self.interarrival is None):
             raise ValueError("give exactly one of 'rate' (e.g. 250/s) or 'interarrival' (a distribution)")
+        if self.interarrival is not None and self.interarrival.mean() <= 0:
+            raise ValueError("the mean interarrival time must be above 0 (arrivals at one instant never end)")
         return self
 
     def law(self) -> Distribution:

@@ -125,20 +125,21 @@ def _safe(name: str) -> str:
 def save_sweep_plots(
     table: pd.DataFrame, parameters: Sequence[str], out_dir: Path, best: int | None = None
 ) -> list[Path]:
-    """p99-vs-<parameter>.png for each parameter and p99-vs-cost.png, into out_dir."""
+    """p99-vs-<parameter>.png for each parameter that varies, and p99-vs-cost.png, into out_dir."""
     latency = primary_latency(table)
     if latency is None or table.empty:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
+    varying = [p for p in parameters if p in table.columns and table[p].nunique(dropna=False) > 1]
     written: list[Path] = []
-    for parameter in parameters:
+    for parameter in varying:
         figure, ax = _figure()
-        figure_vs_parameter(ax, table, parameter, latency, parameters)
+        figure_vs_parameter(ax, table, parameter, latency, varying)
         written.append(out_dir / f"p99-vs-{_safe(parameter)}.png")
         figure.savefig(written[-1], dpi=110)
     if COST in table.columns:
         figure, ax = _figure()
-        latency_vs_cost(ax, table, latency, parameters, best)
+        latency_vs_cost(ax, table, latency, varying, best)
         written.append(out_dir / "p99-vs-cost.png")
         figure.savefig(written[-1], dpi=110)
     return written

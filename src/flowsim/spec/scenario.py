@@ -13,7 +13,7 @@ from flowsim.spec.policies import FaultSpec, RetryPolicy
 from flowsim.units import Duration, parse_duration
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
-TIME_SUFFIXES = ("_s", ".mean", ".p50", ".p90", ".p95", ".p99", ".max")
+MAX_SAMPLES = 100_000
 
 
 def _slo_shorthand(value: Any) -> Any:
@@ -93,6 +93,11 @@ class Scenario(SpecModel):
     def _window(self) -> Scenario:
         if self.warmup >= self.duration:
             raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+        if self.sample_interval is not None and self.window / self.sample_interval > MAX_SAMPLES:
+            raise ValueError(
+                f"sample_interval {self.sample_interval:g}s gives over {MAX_SAMPLES:,} time-series samples; "
+                f"use at least {self.window / MAX_SAMPLES:.3g}s"
+            )
         return self
 
     @property

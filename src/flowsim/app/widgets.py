@@ -1,0 +1,125 @@
+"""The app's inputs: scenario picker and upload, the YAML editor, located errors, the control form."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from flowsim.app.controls import RETRIES, Control, Value
+from flowsim.app.sources import describe, excerpt, inline_architecture, read_shipped
+from flowsim.errors import FlowsimError, SpecError
+
+TEXT_KEY = "yaml_text"
+CHOICE_KEY = "scenario_choice"
+UPLOAD_KEY = "scenario_upload"
+AUTO_RUN_KEY = "auto_run"
+
+
+def request_auto_run() -> None:
+    """Run once without waiting for the button: on first load and when a new scenario is picked."""
+    st.session_state[AUTO_RUN_KEY] = True
+
+
+def take_auto_run() -> bool:
+    return bool(st.session_state.pop(AUTO_RUN_KEY, False))
+
+
+def init_text(shipped: dict[str, Path], default: str) -> None:
+    if TEXT_KEY not in st.session_state:
+        st.session_state[TEXT_KEY] = read_shipped(shipped[default]) if default in shipped else ""
+        request_auto_run()
+
+
+def _load_choice(shipped: dict[str, Path]) -> None:
+    st.session_state[TEXT_KEY] = read_shipped(shipped[st.session_state[CHOICE_KEY]])
+    request_auto_run()
+
+
+def _load_upload(bases: Sequence[Path]) -> None:
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        return
+    try:
+        text = upload.getvalue().decode("utf-8")
+    except UnicodeDecodeError:
+        st.session_state["upload_error"] = f"{upload.name} is not UTF-8 text; upload a YAML file."
+        return
+    st.session_state[TEXT_KEY] = inline_architecture(text, bases)
+    request_auto_run()
+
+
+def scenario_picker(shipped: dict[str, Path], default: str, bases: Sequence[Path]) -> None:
+    """Sidebar: a shipped scenario, or an uploaded file; either replaces the editor's text."""
+    names = list(shipped)
+    if names:
+        st.sidebar.selectbox("Scenario", names, index=names.index(default) if default in names else 0,
+                             key=CHOICE_KEY, on_change=_load_choice, args=(shipped,),
+                             help="a shipped example; its YAML is in the 'Scenario YAML' tab")  # fmt: skip
+    st.sidebar.file_uploader("…or upload a scenario", type=["yaml", "yml"], key=UPLOAD_KEY,
+                             on_change=_load_upload, args=(bases,),
+                             help="a scenario YAML file (architecture inline, or a path to a shipped one)")  # fmt: skip
+    if "upload_error" in st.session_state:
+        st.sidebar.error(st.session_state.pop("upload_error"))
+
+
+def yaml_editor() -> str:
+    """The scenario as text; edits apply when the box loses focus (or Ctrl+Enter)."""
+    text = st.text_area("Scenario YAML: edit or paste, then press Run simulation", key=TEXT_KEY, height=480,
+                        help="the architecture is inline under 'architecture:'; see docs/nodes.md")  # fmt: skip
+    return text or ""
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+# ---- errors ----------------------------------------------------------------------------------
+def show_problems(error: FlowsimError, text: str, where: object = st) -> None:
+    """Each problem with its line, column and field, and the lines of YAML around it."""
+    problems = error.problems if isinstance(error, SpecError) else []
+    if not problems:
+        where.error(str(error))  # type: ignore[attr-defined]
+        return
+    for problem in problems:
+        lines = [describe(problem)]
+        if problem.source in ("<input>", ""):
+            lines += [""] + ([excerpt(text, problem) or ""] if problem.line else [])
+        heading = f"**Line {problem.line}**" if problem.line else "**Problem**"
+        body = "\n".join(lines).rstrip()
+        where.error(f"{heading}\n\n```text\n{body}\n```")  # type: ignore[attr-defined]
+
+
+# ---- controls --------------------------------------------------------------------------------
+def _widget(control: Control, key: str) -> Value:
+    c = control
+    if c.kind == "multiplier":
+        value: Value = st.slider(c.label, float(c.minimum or 0.0), float(c.maximum or 1.0), float(c.default),
+                                 float(c.step or 0.1), key=key, help=c.help, format="%.1f×")  # fmt: skip
+    elif c.kind == "choice":
+        value = st.selectbox(c.label, c.options, index=c.options.index(str(c.default)), key=key, help=c.help)
+    elif c.kind == "int":
+        low, high = (None if b is None else int(b) for b in (c.minimum, c.maximum))
+        value = int(st.number_input(c.label, low, high, int(c.default), 1, key=key, help=c.help))
+    else:
+        value = float(st.number_input(c.label, c.minimum, c.maximum, float(c.default), c.step, key=key,
+                                      help=c.help))  # fmt: skip
+    return value
+
+
+def control_form(controls: list[Control], namespace: str) -> tuple[dict[str, Value], bool]:
+    """Sidebar form of the controls, grouped; returns their values and whether Run was pressed.
+
+    Widget keys include `namespace` (a digest of the YAML), so new text brings fresh defaults.
+    """
+    values: dict[str, Value] = {}
+    with st.sidebar.form("settings", border=False):
+        pressed = st.form_submit_button("▶ Run simulation", type="primary", width="stretch")
+        for group in dict.fromkeys(c.group for c in controls):
+            with st.expander(group, expanded=group != RETRIES):
+                for control in (c for c in controls if c.group == group):
+                    values[control.path] = _widget(control, f"{namespace}:{control.path}")
+        pressed = st.form_submit_button("▶ Run simulation", type="primary", width="stretch", key="run_bottom") or pressed
+    return values, pressed
