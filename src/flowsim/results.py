@@ -244,5 +244,8 @@ def series_frame(outputs: list[ReplicationOutput]) -> pd.DataFrame:
             frame.insert(0, "replication", out.replication)
             step = np.diff(frame["time_s"].to_numpy(), prepend=np.nan)
             frame["throughput_per_s"] = np.diff(frame["completed"].to_numpy(), prepend=np.nan) / step
+            extra = out.series_extra.get(node)
+            if extra:
+                frame = frame.join(pd.DataFrame(extra[: len(frame)]))
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -31,6 +31,7 @@ class ReplicationOutput:
     latencies: dict[str, np.ndarray]
     times: np.ndarray
     series: dict[str, np.ndarray]  # node -> (len(times), len(SERIES_COLUMNS))
+    series_extra: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # node -> one dict per sample
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -64,6 +65,7 @@ class Model:
         self.nodes: dict[str, NodeRuntime] = {}
         self._times: list[float] = []
         self._rows: dict[str, list[tuple[float, ...]]] = {}
+        self._extra_rows: dict[str, list[dict[str, float]]] = {}
         self._build()
         self._connect()
 
@@ -80,9 +82,8 @@ class Model:
         for name, runtime in self.nodes.items():
             config = arch.nodes[name]
             runtime.connect(outs[name], config.routing)
-            dead_letter = config.node_references().get("dead_letter")
-            if dead_letter is not None:
-                runtime.dead_letter = self.nodes[dead_letter]
+            for field, target in config.node_references().items():
+                runtime.wire(field, self.nodes[target])
         for index, fault in enumerate(self.scenario.faults):
             start_fault(fault, self.nodes[fault.node], self.ctx, index)  # type: ignore[arg-type]
 
@@ -115,6 +116,9 @@ class Model:
         self._times.append(float(self.env.now))
         for name, runtime in self.nodes.items():
             self._rows.setdefault(name, []).append(runtime.series_row())
+            extra = runtime.series_extra()
+            if extra:
+                self._extra_rows.setdefault(name, []).append(extra)
         self.env.timeout(self._sample_every).callbacks.append(self._sample)
 
     # ---- results -------------------------------------------------------------------------
@@ -131,6 +135,7 @@ class Model:
             },
             times=np.asarray(self._times),
             series={n: np.asarray(rows, dtype=float) for n, rows in self._rows.items()},
+            series_extra=self._extra_rows,
             extra={n: rt.extra() for n, rt in self.nodes.items() if rt.extra()},
         )
 

@@ -49,6 +49,7 @@ class NodeRuntime:
         self._targets: list[NodeRuntime] = []
         self._blocked: deque[Callable[[], None]] = deque()
         self.dead_letter: NodeRuntime | None = None
+        self.references: dict[str, NodeRuntime] = {}
         self.tracing = ctx.trace is not None
         self.reset_counters()
 
@@ -146,6 +147,25 @@ class NodeRuntime:
                 pending[0] -= 1
         return pending[0] == 0
 
+    def wire(self, field: str, target: NodeRuntime) -> None:
+        """Connect a reference field (a dead-letter target, a control signal's receiver)."""
+        if field == "dead_letter":
+            self.dead_letter = target
+        else:
+            self.references[field] = target
+
+    def signal(self, name: str, payload: Any, sender: str) -> None:
+        """Receive a control signal (a training trigger, a model promotion) from another node."""
+        raise NotImplementedError(f"{type(self).__name__} takes no '{name}' signal (from {sender})")
+
+    def send_signal(self, field: str, name: str, payload: Any = None) -> None:
+        """Send a control signal along the reference `field`, if it is wired."""
+        target = self.references.get(field)
+        if target is not None:
+            if self.tracing:
+                self.log(f"signal {name} -> {target.name}")
+            target.signal(name, payload, self.name)
+
     def send_dead_letter(self, item: Item) -> None:
         """Exhausted items go to the dead-letter node if one is wired, else only counted."""
         if self.dead_letter is not None:
@@ -194,6 +214,10 @@ class NodeRuntime:
     def series_row(self) -> tuple[float, float, float, float, float]:
         """(inside, waiting, busy servers, cumulative completed, cumulative dropped) now."""
         return (self.inside(), self.waiting(), self.busy_servers(), self.completed, self.dropped)
+
+    def series_extra(self) -> dict[str, float]:
+        """Kind-specific gauges sampled with the time series (e.g. consumer lag per group)."""
+        return {}
 
     def extra(self) -> dict[str, Any]:
         """Kind-specific results that are not plain figures (e.g. a model-version timeline)."""

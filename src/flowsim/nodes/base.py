@@ -52,6 +52,8 @@ class NodeConfig(SpecModel):
     can_fail: ClassVar[bool] = False
     #: one line for `flowsim kinds`
     summary: ClassVar[str] = ""
+    #: reference fields that carry control signals rather than data, and the kinds they may name
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
         """Build this node's behaviour for one replication."""
