@@ -84,3 +84,10 @@ def test_committed_json_schemas_match_the_models() -> None:
         assert printed.exit_code == 0
         committed = (ROOT / "schemas" / f"{kind}.schema.json").read_text()
         assert json.loads(printed.stdout) == json.loads(committed), f"run: flowsim schema --out schemas ({kind})"
+
+
+def test_node_reference_is_generated_from_the_registry() -> None:
+    from flowsim.reports.kinds_doc import kinds_markdown
+
+    committed = (ROOT / "docs" / "nodes.md").read_text()
+    assert committed == kinds_markdown(), "run: flowsim kinds --markdown > docs/nodes.md"

@@ -17,7 +17,11 @@ from flowsim.nodes.registry import register
 
 @register
 class DelayConfig(NodeConfig):
-    """An infinite-server stage: latency without contention."""
+    """Models: a hop with latency but no contention (a network, a fixed pipeline stage): infinitely
+    many servers, so it never queues.
+
+    Leaves out: capacity and failures; put a `service` after it to bound it.
+    """
 
     summary = "a pure delay with unlimited parallelism (network hop, fixed stage)"
 

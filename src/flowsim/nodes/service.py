@@ -29,9 +29,17 @@ from flowsim.spec.policies import NO_RETRY, RetryPolicy
 
 @register
 class ServiceConfig(NodeConfig):
-    """A pool of identical servers with a FIFO queue."""
+    """Models: a pool of identical workers behind one FIFO queue (an API, a database, a consumer
+    pool). `capacity` counts every message in the node: waiting, in service, blocked after service
+    and backing off. `on_full: block` holds the sender and its server (blocking after service).
+    Failed attempts (`error_rate`, a retry-policy `timeout`, arrivals while down with
+    `on_down: reject`) follow the retry policy; items out of attempts are dead-lettered. A timed-out
+    attempt keeps its server busy until the work is done. Faults: outages and brownouts.
 
-    summary = "c servers and a FIFO queue: capacity, drop or block, errors, retries, outages"
+    Leaves out: priorities, processor sharing, per-message costs within a batch item.
+    """
+
+    summary = "a pool of servers behind a FIFO queue: capacity, drop or block, errors, retries, outages"
     can_fail = True
 
     kind: Literal["service"]

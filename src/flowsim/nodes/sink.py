@@ -14,7 +14,11 @@ from flowsim.nodes.registry import register
 
 @register
 class SinkConfig(NodeConfig):
-    """The end of a path: counts arrivals and records their age (end-to-end latency)."""
+    """Models: where work leaves the system. Counts messages and records each item's end-to-end
+    latency: the time now minus the time its source created it.
+
+    Leaves out: nothing to configure; a dead-letter target is a sink too.
+    """
 
     summary = "end of a path: counts items and records end-to-end latency"
     gives_output = False

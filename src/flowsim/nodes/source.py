@@ -21,7 +21,13 @@ from flowsim.units import Duration, Rate
 
 @register
 class SourceConfig(NodeConfig):
-    """External arrivals."""
+    """Models: external demand. Poisson when given a `rate`; any renewal process with `interarrival`;
+    `batch` messages per work item. When the first node downstream is full and blocks, the source
+    pauses (a producer blocked on a full buffer) and `blocked_time_s` grows; nothing is lost.
+
+    Leaves out: rates that vary within one run (use `load.multiplier` or several sources with
+    `start`/`stop`), correlated bursts.
+    """
 
     summary = "external arrivals: Poisson `rate` or an `interarrival` distribution, in batches"
     takes_input = False
