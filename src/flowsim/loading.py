@@ -132,7 +132,18 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     problems = _reference_problems(scenario, doc) + _policy_problems(scenario, arch_doc, arch_prefix)
     if problems:
         raise SpecError(problems)
-    return scenario
+    return _with_named_policies(scenario)
+
+
+def _with_named_policies(scenario: Scenario) -> Scenario:
+    """Replace retry-policy names by the policies, so analysis and engine see the same thing."""
+    nodes = dict(scenario.arch.nodes)
+    for name, config in nodes.items():
+        retry = getattr(config, "retry", None)
+        if isinstance(retry, str):
+            nodes[name] = config.model_copy(update={"retry": scenario.retry_policies[retry]})
+    arch = scenario.arch.model_copy(update={"nodes": nodes})
+    return scenario.model_copy(update={"architecture": arch})
 
 
 def _resolve_architecture(

@@ -41,6 +41,7 @@ class ServiceConfig(NodeConfig):
 
     summary = "a pool of servers behind a FIFO queue: capacity, drop or block, errors, retries, outages"
     can_fail = True
+    reference_kinds = {"dead_letter": ("sink",)}
 
     kind: Literal["service"]
     servers: int = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")
@@ -255,7 +256,7 @@ class ServiceNode(NodeRuntime):
 
     # ---- failures ------------------------------------------------------------------------
     def _failed(self, item: Item) -> None:
-        self.failed_attempts += 1
+        self.failed_attempts += item.n
         if item.attempt < self.policy.max_attempts:
             self.retries += item.n
             delay = self.policy.delay(item.attempt, self._uniform_retry())
@@ -285,7 +286,7 @@ class ServiceNode(NodeRuntime):
             return  # the attempt already ended
         item.timer = None
         self._advance()
-        self.timeouts += 1
+        self.timeouts += item.n
         if self.tracing:
             self.log("timeout", item)
         if item.job is None:  # still waiting
