@@ -349,9 +349,15 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
 @app.command("kinds", epilog=_example("flowsim kinds", "flowsim kinds service"))
 def list_kinds(
     kind: Annotated[str | None, typer.Argument(help="show the fields of this kind")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the reference of every kind as Markdown")] = False,
 ) -> None:
     """List the node kinds an architecture can use, or the fields of one kind."""
     registry = kinds()
+    if markdown:
+        from flowsim.reports.kinds_doc import kinds_markdown
+
+        typer.echo(kinds_markdown(), nl=False)
+        return
     if kind is None:
         width = max(map(len, registry))
         for name, config in registry.items():
@@ -383,3 +389,8 @@ def _root(
 def main() -> None:
     """Console-script entry point (`flowsim = flowsim.cli:main`)."""
     app(prog_name="flowsim")
+
+
+from flowsim.cli_sweep import register as _register_sweep  # noqa: E402 - registered last, after every command
+
+_register_sweep(app)

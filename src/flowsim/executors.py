@@ -35,7 +35,7 @@ TASK_EVENTS = 200_000.0
 #: fixed cost of one replication (building the model, collecting results) in event equivalents
 REPLICATION_OVERHEAD_EVENTS = 2_000.0
 #: tasks per worker when the work is small, so that workers finishing early find more to do
-TASKS_PER_WORKER = 4
+TASKS_PER_WORKER = 8
 DASK_HINT = 'the dask executor needs Dask: pip install "dask[distributed]"'
 
 
@@ -84,7 +84,7 @@ def _dask_executor(workers: int | None, address: str | None) -> Iterator[Executo
     try:
         if address is None:
             n = workers or os.cpu_count() or 1
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0")
         client: Any = distributed.Client(cluster if cluster is not None else address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         if cluster is not None:

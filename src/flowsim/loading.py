@@ -82,7 +82,7 @@ def _validate_architecture(data: Any, doc: YamlDocument, prefix: tuple[str | int
     try:
         arch = Architecture.model_validate(data)
     except ValidationError as err:
-        raise SpecError(problems_from_validation(err, doc, Architecture, prefix)) from None
+        raise SpecError(problems_from_validation(err, doc, Architecture, prefix, data)) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     if problems:
         raise SpecError(problems)
@@ -127,7 +127,7 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise SpecError(problems_from_validation(err, doc, Scenario)) from None
+        raise SpecError(problems_from_validation(err, doc, Scenario, (), data)) from None
     scenario = scenario.model_copy(update={"overrides": merged})
     problems = _reference_problems(scenario, doc) + _policy_problems(scenario, arch_doc, arch_prefix)
     if problems:

@@ -32,7 +32,7 @@ import yaml
 
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.executors import ExecutorKind, Progress, make_executor, run_scenarios
-from flowsim.loading import PathLike, load_scenario
+from flowsim.loading import PathLike, check_metric, load_scenario
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
 
@@ -44,6 +44,8 @@ TableFormat = Literal["csv", "parquet"]
 DEFAULT_OBJECTIVE = "min cost.per_hour"
 CI = "_ci95"
 _STATS = ("mean", "p50", "p95", "p99")
+#: table figures that are not result paths (the rest are named by their `RunResult.metric` path)
+DERIVED_FIGURES = ("throughput_per_s", "max_utilization")
 
 
 # ---- the grid ------------------------------------------------------------------------------
@@ -59,10 +61,17 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     try:
         values = yaml.safe_load(f"[{raw}]")
     except yaml.YAMLError:
-        values = [part.strip() for part in raw.split(",")]
-    if not isinstance(values, list) or not values or any(v is None for v in values):
+        values = [_yaml_or_text(part) for part in raw.split(",")]
+    if not isinstance(values, list) or not values or any(v is None or v == "" for v in values):
         raise SpecError([Problem(f"cannot read the values of {text!r}; write PATH=V1,V2,...", "--set")])
     return path.strip(), values
+
+
+def _yaml_or_text(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        return text.strip()
 
 
 def parse_sets(texts: Sequence[str]) -> dict[str, list[Any]]:
@@ -97,21 +106,24 @@ def load_points(
     updates: dict[str, Any] = {"seed": seed, "replications": replications}
     updates = {k: v for k, v in updates.items() if v is not None}
     scenarios: list[Scenario] = []
-    problems: list[Problem] = []
+    found: dict[Problem, list[str]] = {}
     for point in points:
         try:
             scenario = load_scenario(scenario_path, overrides=dict(point))
         except SpecError as err:
-            problems += [_at_point(p, point) for p in err.problems]
+            for problem in err.problems:
+                found.setdefault(problem, []).append(point_label(point))
             continue
         scenarios.append(scenario.model_copy(update=updates) if updates else scenario)
-    if problems:
-        raise SpecError(problems)
+    if found:
+        raise SpecError([_at_points(problem, labels, len(points)) for problem, labels in found.items()])
     return scenarios
 
 
-def _at_point(problem: Problem, point: Mapping[str, Any]) -> Problem:
-    return dataclasses.replace(problem, message=f"at grid point {point_label(point)}: {problem.message}")
+def _at_points(problem: Problem, labels: list[str], count: int) -> Problem:
+    """The problem, naming the grid points that have it (or all of them)."""
+    where = "at every grid point" if count > 1 and len(labels) == count else "at grid point " + "; ".join(labels)
+    return dataclasses.replace(problem, message=f"{where}: {problem.message}")
 
 
 # ---- running -------------------------------------------------------------------------------
@@ -148,6 +160,8 @@ def run_points(
     max_events: int | None = None,
 ) -> SweepResult:
     """Run loaded points (see `load_points`) on `executor`, or on a pool of `workers` made here."""
+    if not scenarios:
+        raise FlowsimError("the sweep has no points: give each --set at least one value")
     if executor is not None:
         results = run_scenarios(scenarios, executor, progress, max_events)
     else:
@@ -165,7 +179,10 @@ def dead_letter_sinks(scenario: Scenario) -> set[str]:
 
 
 def replication_figures(result: RunResult, scenario: Scenario) -> list[dict[str, float]]:
-    """The figures a sweep or a comparison reports, once per replication, named by metric path."""
+    """The figures a sweep or a comparison reports, once per replication, named by metric path.
+
+    Throughputs count messages (an item of batch n counts n), as `EndToEnd.throughput_per_s` does.
+    """
     arch = scenario.arch
     window = scenario.window
     sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
@@ -174,13 +191,13 @@ def replication_figures(result: RunResult, scenario: Scenario) -> list[dict[str,
     rows = []
     for out in result._outputs:
         row: dict[str, float] = {
-            "throughput_per_s": sum(out.latencies[s].size for s in delivering) / window,
+            "throughput_per_s": sum(out.figures[s]["completed"] for s in delivering) / window,
             "totals.dropped": sum(f.get("dropped", 0.0) for f in out.figures.values()),
             "totals.dead_lettered": sum(f.get("dead_lettered", 0.0) for f in out.figures.values()),
         }
         for sink in sinks:
             stats = percentiles(out.latencies[sink])
-            row[f"end_to_end.{sink}.throughput_per_s"] = out.latencies[sink].size / window
+            row[f"end_to_end.{sink}.throughput_per_s"] = out.figures[sink]["completed"] / window
             row |= {f"end_to_end.{sink}.latency_s.{k}": stats[k] for k in _STATS if k in stats}
         utilization = {n: f["utilization"] for n, f in out.figures.items() if "utilization" in f}
         if utilization:
@@ -318,6 +335,16 @@ def parse_objective(text: str | None) -> tuple[str, str]:
     raise FlowsimError(
         f"cannot read objective {text!r}; write 'min <figure>' or 'max <figure>', e.g. '{DEFAULT_OBJECTIVE}'"
     )
+
+
+def check_objective(objective: str | None, scenario: Scenario) -> None:
+    """Fail before running when the objective names no figure a sweep of `scenario` will have."""
+    _, name = parse_objective(objective)
+    if name in DERIVED_FIGURES or name.removesuffix(CI) in DERIVED_FIGURES:
+        return
+    message, hint = check_metric(name, scenario.arch)
+    if message:
+        raise FlowsimError(f"objective: {message}" + (f" ({hint})" if hint else ""))
 
 
 def _column(values: pd.Series) -> pd.Series:

@@ -36,6 +36,13 @@ def _is_numeric(values: pd.Series) -> bool:
     return values.dtype.kind in "fiu"
 
 
+def _auto_log(ax: Axes, values: pd.Series) -> None:
+    """A log y axis when positive values span more than 100x (fast and overloaded designs together)."""
+    positive = values[values > 0]
+    if len(positive) == len(values.dropna()) and len(positive) > 1 and positive.max() > 100 * positive.min():
+        ax.set_yscale("log")
+
+
 def _group_label(key: tuple[object, ...], others: Sequence[str]) -> str:
     return ", ".join(f"{name.split('.')[-1]}={value}" for name, value in zip(others, key, strict=True))
 
@@ -56,6 +63,7 @@ def figure_vs_parameter(
         ax.errorbar(x, group[figure], yerr=errors, marker="o", capsize=3, label=label)
     if not numeric:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    _auto_log(ax, table[figure])
     ax.set_xlabel(parameter)
     ax.set_ylabel(figure)
     ax.set_title(f"{figure} by {parameter}")
@@ -104,6 +112,7 @@ def latency_vs_cost(
     if len(table) <= MAX_LABELLED_POINTS:
         for label, xi, yi in zip(_point_labels(table, parameters), x, y, strict=True):
             ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+    _auto_log(ax, table[latency])
     ax.set_xlabel(f"{cost} (currency units)")
     ax.set_ylabel(latency + " (s)")
     ax.set_title("latency against cost")

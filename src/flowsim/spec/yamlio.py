@@ -463,15 +463,18 @@ def problems_from_validation(
     doc: YamlDocument,
     model: type[pydantic.BaseModel] | None = None,
     prefix: DataPath = (),
+    data: Any = _MISSING,
 ) -> list[Problem]:
     """Translate pydantic errors into located, friendly Problems in file order.
 
     ``prefix`` is where the validated data sits inside ``doc.data``; ``model`` (the validated class)
-    enables did-you-mean hints for unknown fields.
+    enables did-you-mean hints for unknown fields; ``data`` is what was validated when it differs
+    from the document (overrides applied), so keys set by an override are still named.
     """
-    data: Any = doc.data
-    for part in prefix:
-        data = _step(data, part)
+    if data is _MISSING:
+        data = doc.data
+        for part in prefix:
+            data = _step(data, part)
     problems = []
     for error in err.errors(include_url=False):
         found = _locate(tuple(error["loc"]), model, data, keep_last=error["type"] == "missing")

@@ -1,0 +1,327 @@
+"""`flowsim sweep` and `flowsim compare`: choosing between designs from the command line.
+
+Registered on the main app by `register(app)` (called at the end of `flowsim.cli`).  The module
+imports nothing from `flowsim.cli`, so either can be imported first.  Exit codes follow the
+rest of the CLI: 0 ok; 1 invalid input, or no point meets the SLOs with --objective; 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperCommand
+
+from flowsim.errors import FlowsimError, SpecError
+from flowsim.executors import ExecutorKind, make_executor
+from flowsim.loading import load_scenario, parse_assignment
+from flowsim.sweep import (
+    DEFAULT_OBJECTIVE,
+    SweepResult,
+    check_objective,
+    expand_grid,
+    load_points,
+    parse_objective,
+    parse_sets,
+    run_points,
+)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ExecutorChoice(StrEnum):
+    serial = "serial"
+    process = "process"
+    dask = "dask"
+
+
+# ---- console -------------------------------------------------------------------------------
+def _say(text: str, to_stderr: bool = False) -> None:
+    Console(stderr=to_stderr, soft_wrap=True).print(text, highlight=False)
+
+
+def _warn(text: str) -> None:
+    _say(f"[bold yellow]warning:[/] {escape(text)}", to_stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """The command boundary: a `FlowsimError` becomes its message on stderr and exit code 1."""
+    try:
+        yield
+    except FlowsimError as exc:
+        lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else str(exc).splitlines()
+        for line in lines or [type(exc).__name__]:
+            _say(f"[bold red]error:[/] {escape(line)}", to_stderr=True)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar on stderr, only where someone can see it (a terminal, not --quiet)."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn(escape(label)), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)
+
+
+_KINDS: dict[ExecutorChoice, ExecutorKind] = {
+    ExecutorChoice.serial: "serial",
+    ExecutorChoice.process: "process",
+    ExecutorChoice.dask: "dask",
+}
+
+
+@contextmanager
+def _executor(
+    choice: ExecutorChoice | None, workers: int | None, scheduler: str | None, jobs: int
+) -> Iterator[Executor]:
+    """--executor/--workers/--scheduler as an executor; a local pool is no larger than the work."""
+    if scheduler is not None and choice not in (None, ExecutorChoice.dask):
+        raise typer.BadParameter("--scheduler sends runs to Dask; drop --executor or use --executor dask")
+    kind = _KINDS[ExecutorChoice.dask if scheduler is not None else choice or ExecutorChoice.process]
+    if kind == "process" and (workers == 1 or jobs == 1):
+        kind = "serial"
+    size = workers or os.cpu_count() or 1
+    with make_executor(kind, min(size, jobs) if kind == "process" else workers, scheduler) as executor:
+        yield executor
+
+
+# ---- options -------------------------------------------------------------------------------
+ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
+GridOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="PATH=V1,V2,...", help="a swept parameter and its values (repeatable)"),
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help="override in both designs (repeatable)")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="local processes (default: all cores)")]
+ExecutorOpt = Annotated[
+    ExecutorChoice | None, typer.Option("--executor", "-e", help="where runs go (default: process)")
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
+MaxEventsOpt = Annotated[int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
+ObjectiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--objective",
+        metavar="[min|max FIGURE]",
+        help=f"pick the best point meeting every SLO; alone it means '{DEFAULT_OBJECTIVE}'",
+    ),
+]
+
+
+class _SweepCommand(TyperCommand):
+    """Lets `--objective` stand alone: with no value it means the default objective."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_objective(args))
+
+
+def bare_objective(args: list[str]) -> list[str]:
+    """`--objective` followed by nothing, another option or a YAML file gets the default value."""
+    fixed = list(args)
+    for i, arg in enumerate(fixed):
+        following = fixed[i + 1] if i + 1 < len(fixed) else None
+        bare = following is None or following.startswith("-") or following.endswith((".yaml", ".yml"))
+        if arg == "--objective" and bare:
+            fixed[i] = f"--objective={DEFAULT_OBJECTIVE}"
+    return fixed
+
+
+# ---- sweep ---------------------------------------------------------------------------------
+def sweep_command(
+    scenario: ScenarioArg,
+    sets: GridOpt = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs per point")] = None,
+    seed: SeedOpt = None,
+    objective: ObjectiveOpt = None,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write sweep.csv, sweep.parquet and plots")] = None,
+    max_events: MaxEventsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a scenario over a grid of parameter values; with --objective, pick the best design.
+
+    Every combination of the --set values is a point; all points share the seed, so they differ by
+    design, not by luck.
+    """
+    with _user_errors():
+        grid = parse_sets(sets or [])
+        points = expand_grid(grid)
+        scenarios = load_points(scenario, points, seed, replications)
+        if objective is not None:
+            check_objective(objective, scenarios[0])
+        jobs = sum(s.replications for s in scenarios)
+        label = f"sweeping {len(points)} points x {scenarios[0].replications} replications"
+        with _executor(executor, workers, scheduler, jobs) as pool, _progress(not quiet, label) as bar:
+            result = run_points(list(grid), points, scenarios, pool, progress=bar, max_events=max_events)
+        best = result.best_index(objective) if objective is not None else None
+        if out is not None:
+            written = result.write(out, objective=objective)
+            if not quiet:
+                _say(f"wrote {len(written)} files to {escape(str(out))}", to_stderr=True)
+    _report_sweep(result, objective, best, fmt)
+    if objective is not None and best is None:
+        _say(f"[bold red]✗[/] no point meets every SLO ({len(result.points)} tried)", to_stderr=True)
+        raise typer.Exit(1)
+
+
+def _report_sweep(result: SweepResult, objective: str | None, best: int | None, fmt: OutputFormat) -> None:
+    about_cost = objective is not None and parse_objective(objective)[1].startswith("cost.")
+    if about_cost and all(not p.result.cost or not p.result.cost.by_node for p in result.points):
+        _warn("no node has a price, so every point costs 0; add 'price: {per_hour: ...}' to nodes")
+    if fmt is OutputFormat.json:
+        data = {"parameters": result.parameters, "objective": objective, "best": best, "points": result.records()}
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    Console(soft_wrap=False).print(sweep_table(result, best))
+    if best is not None:
+        _say(f"[bold green]best[/] ({escape(str(objective))}): {escape(result.points[best].label)}")
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
+
+
+def _fmt(value: Any, ci: Any = None) -> str:
+    """A number for a table cell, with its 95% half-width when there is one."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    text = _num(value) if isinstance(value, float) else str(value)
+    return text + (f" ± {_num(ci, 2)}" if isinstance(ci, float) and ci == ci and ci > 0 else "")
+
+
+def sweep_table(result: SweepResult, best: int | None = None) -> Table:
+    """The figures people choose by: parameters, SLO verdict, cost, throughput, p99, losses, utilization.
+
+    Parameters that take one value are shown once, in the caption; only p99 carries its CI here
+    (every figure's CI is in --format json and the --out tables).
+    """
+    from flowsim.reports.sweep_plots import primary_latency
+
+    frame = result.table
+    varying = [p for p in result.parameters if frame[p].nunique(dropna=False) > 1]
+    fixed = [f"{p}={frame[p].iloc[0]}" for p in result.parameters if p not in varying]
+    latency = primary_latency(frame)
+    figures = [("cost.per_hour", "cost/h"), ("throughput_per_s", "out/s")]
+    figures += [(latency, "p99 " + latency.split(".")[1])] if latency else []
+    figures += [("totals.dropped", "dropped"), ("max_utilization", "max util")]
+    figures = [(c, h) for c, h in figures if c in frame.columns]
+    caption = "also: " + ", ".join(fixed) if fixed else None
+    table = Table(title=f"Sweep: {len(frame)} points", title_justify="left", caption=caption, caption_justify="left")
+    for name in varying:
+        table.add_column(_short(name, varying), style="cyan", no_wrap=True)
+    table.add_column("SLOs", no_wrap=True, min_width=4)
+    for _, header in figures:
+        table.add_column(header, justify="right", no_wrap=True, min_width=min(len(header), 8))
+    for index, row in frame.iterrows():
+        cells = [_fmt(row[p]) for p in varying]
+        verdict = "[green]✓[/]" if row["slo_passed"] else f"[red]✗ {row['slos_failed']}[/]"
+        cells.append(verdict + (" ★" if index == best else ""))
+        cells += [_fmt(row[c], row.get(c + "_ci95") if c == latency else None) for c, _ in figures]
+        table.add_row(*cells, style="bold" if index == best else None)
+    return table
+
+
+def _short(path: str, paths: list[str]) -> str:
+    """The last part of a parameter path, when that is enough to tell it from the others."""
+    last = path.rsplit(".", 1)[-1]
+    return last if sum(p.rsplit(".", 1)[-1] == last for p in paths) == 1 else path
+
+
+# ---- compare -------------------------------------------------------------------------------
+def compare_command(
+    a: Annotated[Path, typer.Argument(metavar="A", help="scenario of design A", show_default=False)],
+    b: Annotated[Path, typer.Argument(metavar="B", help="scenario of design B", show_default=False)],
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, help="paired runs")] = 10,
+    seed: SeedOpt = None,
+    sets: SetOpt = None,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    max_events: MaxEventsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two designs under the same arrivals: B - A per figure, with paired 95% CIs.
+
+    Both run with A's seed (or --seed) and the same replication indices, so sources with the
+    same names draw the same arrivals (common random numbers): differences are the designs'.
+    """
+    from flowsim.compare import compare
+
+    with _user_errors():
+        overrides = dict(parse_assignment(s) for s in sets or [])
+        first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
+        with (
+            _executor(executor, workers, scheduler, 2 * replications) as pool,
+            _progress(not quiet, "comparing") as bar,
+        ):
+            comparison = compare(
+                first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events
+            )
+    for warning in comparison.warnings:
+        _warn(warning)
+    if fmt is OutputFormat.json:
+        typer.echo(comparison.model_dump_json(indent=2))
+        return
+    table = Table(title=f"B - A: {comparison.b} vs {comparison.a}", title_justify="left")
+    table.add_column("figure", overflow="fold", min_width=24)
+    for header in ("A", "B", "B - A", "95% CI", "change", "sig."):
+        table.add_column(header, justify="right", no_wrap=True)
+    for d in comparison.differences:
+        change = "-" if d.relative is None else f"{d.relative:+.1%}"
+        mark = "[bold]yes[/]" if d.significant else "[dim]no[/]"
+        table.add_row(d.metric, _fmt(d.a), _fmt(d.b), _fmt(d.diff), "-" if d.ci95 is None else f"± {d.ci95:.2g}",
+                      change, mark)  # fmt: skip
+    Console(soft_wrap=False).print(table)
+    _say(
+        f"{comparison.replications} paired replications, seed {comparison.seed} (common random numbers); "
+        "sig. = the 95% CI of B - A excludes 0"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep` and `compare` to the `flowsim` app."""
+    app.command("sweep", cls=_SweepCommand, epilog=_example(
+        "flowsim sweep scenarios/baseline.yaml --set nodes.api.servers=1,2,3,4 -r 5",
+        "flowsim sweep scenarios/baseline.yaml -s nodes.api.servers=2,3 -s load.multiplier=1,1.5 --objective",
+        "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --objective 'min end_to_end.done.latency_s.p99' -o out/",
+        "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --scheduler tcp://10.0.0.5:8786",
+    ))(sweep_command)  # fmt: skip
+    app.command("compare", epilog=_example(
+        "flowsim compare scenarios/baseline.yaml scenarios/peak-3x.yaml",
+        "flowsim compare a.yaml b.yaml -r 20 --format json",
+    ))(compare_command)  # fmt: skip
+
+
+def _example(*lines: str) -> str:
+    return "[bold]Examples[/]\n\n" + "\n\n".join(f"  [cyan]{escape(line)}[/]" for line in lines)
