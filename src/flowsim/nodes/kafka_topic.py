@@ -1,0 +1,486 @@
+"""`kafka_topic`: a partitioned log between producers and consumer groups (Kafka, Redpanda, Kinesis).
+
+Counting (messages everywhere; each consumer group reads its own copy of every message):
+- `arrivals`: messages offered by upstream, once each; `dropped`: refused by a full producer
+  buffer (`on_buffer_full: drop`); `produced`: written to the log.
+- `completed`: messages handed downstream, summed over the groups (two groups: twice the log).
+- `inside`: the producer buffer plus every group's backlog (written in its scope, not yet
+  handed downstream, not lost).  Per group g: written in scope + backlog at start ==
+  consumed + lost to retention + backlog at end; for the producer: arrivals + buffer at start
+  == produced + dropped + buffer at end.  A group's scope starts at its `start_at`: from the
+  log end (`latest`) or from the oldest retained message (`earliest`, a replay).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from bisect import bisect
+from functools import partial
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Constant, Distribution, block_sampler
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+from flowsim.spec.base import SpecModel
+from flowsim.units import Duration, Rate, Size
+
+Take = list[tuple[int, int, int]]  # (partition, first offset, messages) fetched by one poll
+
+
+class ConsumerGroupSpec(SpecModel):
+    """How one consumer group (one out-edge of the topic) reads."""
+
+    consumers: int = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
+    poll_interval: Duration = Field(
+        0.0, ge=0, description="after an empty poll: 0 = long poll (woken by new data), else sleep this long"
+    )
+    max_poll_records: int = Field(500, ge=1, description="most messages one poll returns")
+    processing_time: Distribution = Field(Constant(value=0.0), description="consumer time per message before hand-over")
+    start: Literal["latest", "earliest"] = Field(
+        "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
+    )
+    start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
+
+
+@register
+class KafkaTopicConfig(NodeConfig):
+    """Models: a topic of ordered partitions, each with its own write throughput; producer
+    partitioning (uniform, round robin, or skewed to a hot partition), producer batching
+    (`batch_size`, `linger`) and a bounded producer buffer that blocks or drops; retention by
+    time and bytes; and one consumer group per out-edge (named after its target), whose
+    consumers poll their round-robin-assigned partitions in offset order, process, hand over
+    (respecting backpressure) and commit. Lag in messages and seconds per group; messages deleted
+    by retention before a group read them are counted lost for it. Outages stop writes and reads.
+
+    Leaves out: replication and leader election (an outage takes the whole topic down),
+    rebalances, compaction, transactions, per-message sizes (all are `message_size`), fetch
+    byte limits, and commit failures (a commit always succeeds).
+    """
+
+    summary = "partitioned log: producer batching and buffer, retention, consumer groups with lag"
+    can_fail = True
+
+    kind: Literal["kafka_topic"]
+    routing: Literal["fanout"] = Field("fanout", description="every consumer group (out-edge) reads every message")
+    partitions: int = Field(12, ge=1, description="ordered logs; a group's consumers share them")
+    partition_write_rate: Rate = Field(10000.0, gt=0, description="messages per second one partition can append")
+    partition_write_bandwidth: Size | None = Field(
+        None, gt=0, description="bytes per second one partition can append (with message_size), e.g. 10MB"
+    )
+    message_size: Size = Field(1000.0, gt=0, description="bytes per message (bandwidth and retention_bytes)")
+    partitioner: Literal["uniform", "round_robin", "skewed"] = Field(
+        "uniform", description="how producers pick a partition: random keys, in turn, or skewed keys"
+    )
+    hot_share: float = Field(0.5, ge=0, le=1, description="skewed: share of messages whose key maps to partition 0")
+    zipf_exponent: float | None = Field(
+        None, gt=0, description="skewed: Zipf key popularity (partition k gets 1/k^s) instead of hot_share"
+    )
+    batch_size: int = Field(100, ge=1, description="messages per producer batch (a batch is sent when full)")
+    linger: Duration = Field(0.005, ge=0, description="a producer batch is sent at the latest this long after it opens")
+    buffer_messages: int = Field(100_000, ge=1, description="producer buffer: messages not yet written")
+    on_buffer_full: Literal["block", "drop"] = Field(
+        "block", description="block: hold the sender (backpressure); drop: refuse and count"
+    )
+    retention: Duration | None = Field(604800.0, gt=0, description="messages older than this are deleted; none = keep")
+    retention_bytes: Size | None = Field(None, gt=0, description="per partition: oldest data deleted beyond this")
+    retention_check_interval: Duration = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
+    consumer_groups: dict[str, ConsumerGroupSpec] = Field(
+        default_factory=dict, description="settings per group, by the name of the out-edge's target node"
+    )
+    consumer_defaults: ConsumerGroupSpec = Field(
+        default_factory=ConsumerGroupSpec, description="settings of groups not named in consumer_groups"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaTopicConfig:
+        if self.buffer_messages < self.batch_size:
+            raise ValueError(
+                f"buffer_messages ({self.buffer_messages}) is below batch_size ({self.batch_size}): "
+                "a producer batch could never fill"
+            )
+        if self.partitioner != "skewed" and self.zipf_exponent is not None:
+            raise ValueError("zipf_exponent only applies with partitioner: skewed")
+        return self
+
+    def write_rate(self) -> float:
+        """Messages per second one partition appends: the tighter of the two limits."""
+        if self.partition_write_bandwidth is None:
+            return self.partition_write_rate
+        return min(self.partition_write_rate, self.partition_write_bandwidth / self.message_size)
+
+    def partition_weights(self) -> np.ndarray:
+        """Share of messages per partition under the partitioner."""
+        count = self.partitions
+        if self.partitioner != "skewed" or count == 1:
+            return np.full(count, 1.0 / count)
+        if self.zipf_exponent is not None:
+            weights = 1.0 / np.arange(1, count + 1) ** self.zipf_exponent
+            return np.asarray(weights / weights.sum())
+        rest = (1.0 - self.hot_share) / (count - 1)
+        return np.array([self.hot_share] + [rest] * (count - 1))
+
+    def group(self, name: str) -> ConsumerGroupSpec:
+        return self.consumer_groups.get(name, self.consumer_defaults)
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return KafkaTopicNode(name, self, ctx)
+
+    def events_per_item(self) -> float:
+        return 3.0  # append, a share of batch writes and linger timers, and each group's polls
+
+    def cost_units(self) -> float:
+        """Partitions are billed (a managed service prices partitions or throughput units)."""
+        return float(self.partitions)
+
+
+class KafkaTopicNode(NodeRuntime):
+    """Runtime of `kafka_topic`; see the module docstring for how messages are counted."""
+
+    config: KafkaTopicConfig
+
+    def __init__(self, name: str, config: KafkaTopicConfig, ctx: SimContext) -> None:
+        self.parts = [Partition(p) for p in range(config.partitions)]
+        self.groups: list[Group] = []
+        self.buffered = 0
+        self.buffer_max = 0
+        self.down = False
+        super().__init__(name, config, ctx)
+        self.write_rate = config.write_rate()
+        self.block = config.on_buffer_full == "block"
+        self._pick = self._picker(config, ctx)
+        self._down_since = 0.0
+        self._parked_down: list[Consumer] = []
+
+    def _picker(self, config: KafkaTopicConfig, ctx: SimContext) -> Any:
+        if config.partitioner == "round_robin":
+            return itertools.cycle(range(config.partitions)).__next__
+        cumulative = list(np.cumsum(config.partition_weights())[:-1])
+        uniform = block_sampler(ctx.rng(self.name, "partitioner").random)
+        return lambda: bisect(cumulative, uniform())
+
+    # ---- connect -------------------------------------------------------------------------
+    def connect(self, targets: list[tuple[NodeRuntime, float]], routing: str) -> None:
+        """Every out-edge is a consumer group named after its target."""
+        names = [t.name for t, _ in targets]
+        unknown = sorted(set(self.config.consumer_groups) - set(names))
+        if unknown:
+            raise ValueError(
+                f"kafka_topic '{self.name}': consumer_groups names {', '.join(unknown)}, which "
+                f"{'is' if len(unknown) == 1 else 'are'} not the target of an out-edge (targets: {', '.join(names)})"
+            )
+        for target, _ in targets:
+            spec = self.config.group(target.name)
+            cost = spec.processing_time
+            constant = cost.value if isinstance(cost, Constant) else None
+            sampler = cost.sampler(self.ctx.rng(self.name, f"processing.{target.name}"))
+            self.groups.append(Group(target.name, target, len(self.parts), spec.consumers, sampler, constant))
+
+    def start(self) -> None:
+        for group in self.groups:
+            wake = self.env.timeout(self.config.group(group.name).start_at, group)
+            wake.callbacks.append(self._activate)
+        self.env.timeout(self.config.retention_check_interval).callbacks.append(self._retention)
+
+    def _activate(self, event: Any) -> None:
+        group: Group = event._value
+        earliest = self.config.group(group.name).start == "earliest"
+        group.advance(self.env.now)
+        for p, part in enumerate(self.parts):
+            offset = part.lso if earliest else part.leo
+            group.position[p] = group.committed[p] = offset
+            group.backlog[p] = part.leo - offset
+        group.active = True
+        group.lag_max = max(group.lag_max, group.lag)
+        if self.tracing:
+            self.log(f"group {group.name} starts at {group.lag} behind")
+        for member in group.members:
+            if member.partitions:
+                self._poll(member)
+
+    # ---- producer ------------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        n = item.n
+        if self.buffered and self.buffered + n > self.config.buffer_messages:
+            if self.block:
+                if self.tracing:
+                    self.log("buffer full", item)
+                return False
+            self.arrivals += n
+            self.dropped += n
+            if self.tracing:
+                self.log("drop", item)
+            return True
+        self.arrivals += n
+        self.buffered += n
+        self.buffer_max = max(self.buffer_max, self.buffered)
+        part = self.parts[self._pick()]
+        size = self.config.batch_size
+        last = part.batches[-1] if part.batches else None
+        if last is None or last.n + n > size:
+            last = Batch(part.index, n, item.born, item.key, ready=self.config.linger == 0)
+            part.batches.append(last)
+            if not last.ready:
+                self.env.timeout(self.config.linger, last).callbacks.append(self._lingered)
+        else:
+            last.n += n
+        if last.n >= size:
+            last.ready = True
+        if self.tracing:
+            self.log(f"append p{part.index}", item)
+        self._kick(part)
+        return True
+
+    def _lingered(self, event: Any) -> None:
+        batch: Batch = event._value
+        batch.ready = True
+        self._kick(self.parts[batch.partition])
+
+    def _kick(self, part: Partition) -> None:
+        """Start writing the partition's oldest batch if it is ready and the partition is free."""
+        if self.down or part.writing is not None or not part.batches:
+            return
+        if not part.batches[0].ready and len(part.batches) == 1:
+            return
+        batch = part.batches.popleft()
+        part.writing = batch
+        write = self.env.timeout(batch.n / self.write_rate, (part, batch, part.generation))
+        write.callbacks.append(self._written)
+
+    def _written(self, event: Any) -> None:
+        part, batch, generation = event._value
+        if generation != part.generation:
+            return  # the outage aborted this write; the batch went back to the accumulator
+        part.writing = None
+        now = self.env.now
+        offset = part.append(batch, now)
+        self.write_busy_s += batch.n / self.write_rate
+        self.buffered -= batch.n
+        self.produced += batch.n
+        for group in self.groups:
+            if group.active:
+                group.advance(now)
+                group.backlog[part.index] += batch.n
+                group.lag_max = max(group.lag_max, group.lag)
+                p = part.index
+                group.partition_lag_max[p] = max(group.partition_lag_max[p], group.backlog[p])
+        if self.tracing:
+            self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
+        parked, part.parked = part.parked, []
+        for member in parked:
+            if member.parked:
+                member.parked = False
+                self._poll(member)
+        self._wake_senders()
+        self._kick(part)
+
+    def _wake_senders(self) -> None:
+        for _ in range(len(self._blocked)):
+            if not self._blocked or self.buffered >= self.config.buffer_messages:
+                return
+            self._blocked.popleft()()
+
+    # ---- consumers -----------------------------------------------------------------------
+    def _poll(self, member: Consumer) -> None:
+        if self.down:
+            self._parked_down.append(member)
+            return
+        group = member.group
+        take, n, born, key = self._fetch(member)
+        if n == 0:
+            interval = self.config.group(group.name).poll_interval
+            if interval > 0:
+                self.env.timeout(interval, member).callbacks.append(self._repoll)
+            else:
+                member.parked = True
+                for p in member.partitions:
+                    self.parts[p].parked.append(member)
+            return
+        item = Item(born, n, key)
+        if self.tracing:
+            self.log(f"poll {group.name}.{member.index} " + " ".join(f"p{p}@{o}+{k}" for p, o, k in take), item)
+        cost = group.processing_time(n)
+        member.busy_s += cost
+        done = self.env.timeout(cost, (member, item, take))
+        done.callbacks.append(self._processed)
+
+    def _repoll(self, event: Any) -> None:
+        self._poll(event._value)
+
+    def _fetch(self, member: Consumer) -> tuple[Take, int, float, int]:
+        """Up to max_poll_records from the assigned partitions, each in offset order."""
+        group = member.group
+        room = self.config.group(group.name).max_poll_records
+        take: Take = []
+        born, key = math.inf, -1
+        count = len(member.partitions)
+        for step in range(count):
+            p = member.partitions[(member.turn + step) % count]
+            part = self.parts[p]
+            offset = group.position[p]
+            k = min(part.leo - offset, room)
+            if k <= 0:
+                continue
+            entry = part.entry(offset)
+            if part.born[entry] < born:
+                born = part.born[entry]
+            key = part.key[entry] if key < 0 else key
+            take.append((p, offset, k))
+            group.position[p] = offset + k
+            room -= k
+            if room == 0:
+                break
+        member.turn = (member.turn + 1) % count
+        return take, sum(k for _, _, k in take), born, key
+
+    def _processed(self, event: Any) -> None:
+        member, item, take = event._value
+        if self._deliver(member.group.target, item, partial(self._handed_late, member, take)):
+            self._handed(member, take, item)
+
+    def _handed_late(self, member: Consumer, take: Take, item: Item, _t_in: float) -> None:
+        self._handed(member, take, item)
+
+    def _handed(self, member: Consumer, take: Take, item: Item) -> None:
+        """The batch is downstream: commit its offsets and poll again."""
+        group = member.group
+        group.advance(self.env.now)
+        for p, offset, k in take:
+            group.committed[p] = max(group.committed[p], offset + k)
+            group.backlog[p] -= k
+        group.consumed += item.n
+        self.completed += item.n
+        if self.tracing:
+            self.log(f"commit {group.name}.{member.index}", item)
+        self._poll(member)
+
+    # ---- retention -----------------------------------------------------------------------
+    def _retention(self, _event: Any) -> None:
+        now = self.env.now
+        config = self.config
+        older_than = now - config.retention if config.retention is not None else -math.inf
+        most = config.retention_bytes / config.message_size if config.retention_bytes is not None else math.inf
+        for part in self.parts:
+            before = part.lso
+            part.trim(older_than, most)
+            if part.lso != before:
+                self._lose(part)
+        self.env.timeout(config.retention_check_interval).callbacks.append(self._retention)
+
+    def _lose(self, part: Partition) -> None:
+        """Groups that had not fetched the deleted messages lose them."""
+        p = part.index
+        for group in self.groups:
+            if not group.active or group.position[p] >= part.lso:
+                continue
+            lost = part.lso - group.position[p]
+            group.advance(self.env.now)
+            group.lost += lost
+            group.backlog[p] -= lost
+            group.position[p] = part.lso
+            if self.tracing:
+                self.log(f"retention p{p} lost {lost} for {group.name}")
+
+    # ---- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """Brokers down: writes in flight are retried later, nothing is written or fetched."""
+        if self.down:
+            return
+        self.down = True
+        self._down_since = self.env.now
+        if self.tracing:
+            self.log("down")
+        for part in self.parts:
+            part.generation += 1
+            if part.writing is not None:
+                part.batches.appendleft(part.writing)
+                part.writing = None
+
+    def go_up(self) -> None:
+        if not self.down:
+            return
+        self.down = False
+        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
+        if self.tracing:
+            self.log("up")
+        for part in self.parts:
+            self._kick(part)
+        waiting, self._parked_down = self._parked_down, []
+        for member in waiting:
+            self._poll(member)
+
+    def slow_down(self, factor: float) -> None:
+        """A broker brownout: appends take `factor` times longer."""
+        self.write_rate /= factor
+
+    def speed_up(self, factor: float) -> None:
+        self.write_rate *= factor
+
+    # ---- results -------------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.produced = 0
+        self.downtime = 0.0
+        self.write_busy_s = 0.0
+        self.buffer_max = self.buffered
+        self.buffer_at_start = self.buffered
+        now = self.env.now
+        self._down_since = now
+        for part in self.parts:
+            part.written = 0
+        for group in self.groups:
+            group.reset(now)
+
+    def inside(self) -> int:
+        return self.buffered + sum(group.lag for group in self.groups)
+
+    def waiting(self) -> int:
+        return self.buffered
+
+    def series_extra(self) -> dict[str, float]:
+        row: dict[str, float] = {"buffer_messages": float(self.buffered)}
+        now = self.env.now
+        for group in self.groups:
+            seconds = group.lag_seconds(self.parts, now) if group.active else 0.0
+            group.seconds_max = max(group.seconds_max, seconds)
+            group.seconds_sum += seconds
+            group.samples += 1
+            row[f"lag_messages.{group.name}"] = float(group.lag)
+            row[f"lag_seconds.{group.name}"] = seconds
+        return row
+
+    def figures(self, window: float) -> dict[str, float]:
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        now = self.env.now
+        written = [part.written for part in self.parts]
+        downtime = self.downtime + (now - max(self._down_since, self.ctx.warmup) if self.down else 0.0)
+        figures |= {
+            "produced": self.produced,
+            "downtime_s": downtime,
+            "buffer_max_messages": self.buffer_max,
+            "buffer_at_start": self.buffer_at_start,
+            "buffer_at_end": self.buffered,
+            "write_utilization": self.write_busy_s / (len(self.parts) * span),
+            "hot_partition_share": max(written) / sum(written) if sum(written) else 0.0,
+            "lost_to_retention": sum(group.lost for group in self.groups),
+        }
+        for group in self.groups:
+            figures |= group.figures(span, now)
+        return figures
+
+    def extra(self) -> dict[str, Any]:
+        rows = []
+        for part in self.parts:
+            row: dict[str, Any] = {"partition": part.index, "written": part.written}
+            for group in self.groups:
+                row[f"lag_max.{group.name}"] = group.partition_lag_max[part.index]
+            rows.append(row)
+        return {"partitions": rows}

@@ -1,0 +1,350 @@
+"""`stream_processor`: a streaming job with checkpoints (Flink, Spark Structured Streaming, Kafka Streams).
+
+Counting (messages): `completed` counts every message emitted, duplicates included.  A crash
+rolls back to the last checkpoint: at-least-once puts the messages emitted since then back in
+(counted `reprocessed`; emitting them again counts `duplicates`), so
+`arrivals + inside_at_start + reprocessed == completed + inside_at_end` (give or take the copies
+re-emitted before the window opened); exactly-once holds its output until a checkpoint commits
+it, re-processes the held output after a crash (counted `reprocessed`, never emitted twice), and
+keeps `arrivals + inside_at_start == completed + inside_at_end`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import partial
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Constant, Distribution
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+from flowsim.units import Duration
+
+
+@register
+class StreamProcessorConfig(NodeConfig):
+    """Models: a job of `parallelism` tasks that processes events one item at a time
+    (`per_event`: an item goes to a free task) or in micro-batches (every `batch_interval` the
+    queued items are split over the tasks); periodic checkpoints; and a crash (an outage) that
+    restarts from the last checkpoint and re-processes what followed it. At-least-once emits
+    at once and emits re-processed events again (duplicates); exactly-once emits only when a
+    checkpoint commits (added latency, no duplicates). A bounded input buffer backpressures.
+
+    Leaves out: state size and checkpoint duration (a checkpoint is instantaneous), operator
+    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage.
+    """
+
+    summary = "streaming job: parallel tasks, per-event or micro-batch, checkpoints, at-least/exactly-once"
+    can_fail = True
+
+    kind: Literal["stream_processor"]
+    parallelism: int = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
+    per_event_cost: Distribution = Field(
+        Constant(value=0.001), description="task time per event (an item of n events costs n draws)"
+    )
+    mode: Literal["per_event", "micro_batch"] = Field(
+        "per_event", description="per_event: each item as it comes (Flink); micro_batch: every batch_interval (Spark)"
+    )
+    batch_interval: Duration = Field(1.0, gt=0, description="micro_batch: trigger interval")
+    checkpoint_interval: Duration = Field(
+        10.0, gt=0, description="how often progress (and exactly-once output) commits"
+    )
+    guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="at_least_once: emit at once, duplicates after a crash; exactly_once: emit on commit",
+    )
+    capacity: int = Field(
+        10_000, ge=1, description="messages buffered in the job (input, in a task); then it blocks upstream"
+    )
+
+    @model_validator(mode="after")
+    def _positive_cost(self) -> StreamProcessorConfig:
+        if self.per_event_cost.mean() <= 0 and self.mode == "micro_batch":
+            raise ValueError("micro_batch needs a per_event_cost above 0 (a batch of zero cost never ends)")
+        return self
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return StreamProcessorNode(name, self, ctx)
+
+    def events_per_item(self) -> float:
+        return 2.0  # processing end and hand-over (checkpoint timers are per interval, not per item)
+
+    def cost_units(self) -> float:
+        """Every task slot is billed."""
+        return float(self.parallelism)
+
+
+class StreamProcessorNode(NodeRuntime):
+    """Runtime of `stream_processor`; see the module docstring for the counting."""
+
+    config: StreamProcessorConfig
+
+    def __init__(self, name: str, config: StreamProcessorConfig, ctx: SimContext) -> None:
+        self.queue: deque[Item] = deque()
+        self.n_inside = 0
+        self.n_held = 0  # exactly-once output waiting for a commit (in the sink's transaction)
+        self.busy = 0.0
+        self._t_last = 0.0
+        super().__init__(name, config, ctx)
+        self.exactly_once = config.guarantee == "exactly_once"
+        self.micro_batch = config.mode == "micro_batch"
+        cost = config.per_event_cost
+        self._constant = cost.value if isinstance(cost, Constant) else None
+        self._cost = cost.sampler(ctx.rng(name, "cost"))
+        self._processing: dict[Item, None] = {}  # items in a task (or in the running micro-batch)
+        self._since_checkpoint: list[Item] = []  # emitted (at-least-once) or held (exactly-once)
+        self._processed_at: dict[Item, float] = {}
+        self._replays: set[Item] = set()
+        self._generation = 0
+        self._down = False
+        self._down_since = 0.0
+        self._batch_pending = False
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.duplicates = 0
+        self.reprocessed = 0
+        self.checkpoints = 0
+        self.restarts = 0
+        self.downtime = 0.0
+        self.area_busy = 0.0
+        self.added: list[float] = []
+        self._t_last = self.env.now
+        self._down_since = self.env.now
+
+    def _advance(self) -> None:
+        now = self.env.now
+        self.area_busy += self.busy * (now - self._t_last)
+        self._t_last = now
+
+    def _cost_of(self, n: int) -> float:
+        if self._constant is not None:
+            return self._constant * n
+        return sum(self._cost() for _ in range(n))
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    def waiting(self) -> int:
+        return sum(item.n for item in self.queue)
+
+    def busy_servers(self) -> float:
+        return self.busy
+
+    def start(self) -> None:
+        self.env.timeout(self.config.checkpoint_interval).callbacks.append(self._checkpoint)
+        if self.micro_batch:
+            self.env.timeout(self.config.batch_interval).callbacks.append(self._trigger)
+
+    # ---- data path -----------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        buffered = self.n_inside - self.n_held
+        if buffered and buffered + item.n > self.config.capacity:
+            if self.tracing:
+                self.log("refuse", item)
+            return False
+        self.arrivals += item.n
+        self.n_inside += item.n
+        item.t_in = self.env.now
+        self.queue.append(item)
+        if self.tracing:
+            self.log("arrive", item)
+        if not self.micro_batch:
+            self._next()
+        return True
+
+    def _next(self) -> None:
+        """per_event: start queued items on free tasks."""
+        while self.queue and not self._down and self.busy < self.config.parallelism:
+            item = self.queue.popleft()
+            self._advance()
+            self.busy += 1
+            self._processing[item] = None
+            if self.tracing:
+                self.log("start", item)
+            job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
+            job.callbacks.append(self._task_done)
+
+    def _task_done(self, event: Any) -> None:
+        item, generation = event._value
+        if generation != self._generation:
+            return  # the crash discarded this work
+        del self._processing[item]
+        self._processed(item, partial(self._task_free, item))
+
+    def _task_free(self, _item: Item) -> None:
+        self._advance()
+        self.busy -= 1
+        self._next()
+
+    def _trigger(self, _event: Any) -> None:
+        """micro_batch: start a batch of everything queued (or right after the running one)."""
+        self.env.timeout(self.config.batch_interval).callbacks.append(self._trigger)
+        if self._processing:
+            self._batch_pending = True
+        else:
+            self._run_batch()
+
+    def _run_batch(self) -> None:
+        self._batch_pending = False
+        if self._down or not self.queue:
+            return
+        batch = list(self.queue)
+        self.queue.clear()
+        work = sum(self._cost_of(item.n) for item in batch)
+        self._advance()
+        self.busy = float(self.config.parallelism)
+        self._processing = dict.fromkeys(batch)
+        if self.tracing:
+            self.log(f"batch {sum(item.n for item in batch)}")
+        job = self.env.timeout(work / self.config.parallelism, (batch, self._generation))
+        job.callbacks.append(self._batch_done)
+
+    def _batch_done(self, event: Any) -> None:
+        batch, generation = event._value
+        if generation != self._generation:
+            return
+        self._advance()
+        self.busy = 0.0
+        self._processing.clear()
+        for item in batch:
+            self._processed(item, None)
+        if self._batch_pending:
+            self._run_batch()
+
+    def _processed(self, item: Item, free: Any) -> None:
+        """Processing is over: emit now (at-least-once) or hold until the next commit."""
+        if self.exactly_once:
+            self._processed_at[item] = self.env.now
+            self._since_checkpoint.append(item)
+            self.n_held += item.n
+            if self.tracing:
+                self.log("hold", item)
+            if free is not None:
+                free()
+            self._wake_senders()
+            return
+        self._emit(item, free)
+
+    def _emit(self, item: Item, free: Any) -> None:
+        if self.forward(item, partial(self._emitted_late, free)):
+            self._emitted(item, free)
+
+    def _emitted_late(self, free: Any, item: Item, _t_in: float) -> None:
+        self._emitted(item, free)
+
+    def _emitted(self, item: Item, free: Any) -> None:
+        n = item.n
+        self.n_inside -= n
+        self.completed += n
+        self.sojourns.append(self.env.now - item.t_in)
+        again = item in self._replays
+        if again:
+            self._replays.discard(item)
+            self.duplicates += n
+        if not self.exactly_once:
+            self._since_checkpoint.append(item)
+        if self.tracing:
+            self.log("emit again" if again else "emit", item)
+        if free is not None:
+            free()
+        self._wake_senders()
+
+    def _wake_senders(self) -> None:
+        """Let blocked senders retry while there is room (each retry takes or re-queues)."""
+        for _ in range(len(self._blocked)):
+            if not self._blocked or self.n_inside - self.n_held >= self.config.capacity:
+                return
+            self._blocked.popleft()()
+
+    # ---- checkpoints and crashes ---------------------------------------------------------
+    def _checkpoint(self, _event: Any) -> None:
+        self.env.timeout(self.config.checkpoint_interval).callbacks.append(self._checkpoint)
+        if self._down:
+            return
+        self.checkpoints += 1
+        committed, self._since_checkpoint = self._since_checkpoint, []
+        if self.tracing:
+            self.log(f"checkpoint {sum(item.n for item in committed)}")
+        if self.exactly_once:
+            now = self.env.now
+            self.n_held = 0
+            for item in committed:
+                self.added.append(now - self._processed_at.pop(item))
+                self._emit(item, None)
+
+    def go_down(self) -> None:
+        """A crash: work since the last checkpoint is lost and re-done after the restart."""
+        if self._down:
+            return
+        self._advance()
+        self._down = True
+        self._down_since = self.env.now
+        self._generation += 1
+        self.restarts += 1
+        if self.tracing:
+            self.log("crash")
+        interrupted = list(self._processing)
+        self._processing.clear()
+        self.busy = 0.0 if self.micro_batch else self.busy - len(interrupted)
+        rolled_back = self._rolled_back()
+        self.queue.extendleft(reversed(rolled_back + interrupted))
+
+    def _rolled_back(self) -> list[Item]:
+        """Output since the last checkpoint goes back to the input, to be processed again."""
+        items, self._since_checkpoint = self._since_checkpoint, []
+        again: list[Item] = []
+        for item in items:
+            self.reprocessed += item.n
+            if self.exactly_once:
+                self._processed_at.pop(item, None)
+                self.n_held -= item.n
+                again.append(item)
+            else:  # already downstream: a copy comes back in
+                copy = item.copy()
+                copy.t_in = self.env.now
+                self._replays.add(copy)
+                self.n_inside += item.n
+                again.append(copy)
+        return again
+
+    def go_up(self) -> None:
+        if not self._down:
+            return
+        self._down = False
+        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
+        if self.tracing:
+            self.log("restart")
+        if self.micro_batch:
+            self._run_batch()
+        else:
+            self._next()
+
+    def slow_down(self, factor: float) -> None:
+        """No brownout model: a slow job is a higher per_event_cost (use an override)."""
+
+    def speed_up(self, factor: float) -> None:
+        """See slow_down."""
+
+    # ---- results -------------------------------------------------------------------------
+    def figures(self, window: float) -> dict[str, float]:
+        self._advance()
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        downtime = self.downtime + (self.env.now - max(self._down_since, self.ctx.warmup) if self._down else 0.0)
+        return figures | {
+            "utilization": self.area_busy / (self.config.parallelism * span),
+            "downtime_s": downtime,
+            "duplicates": self.duplicates,
+            "reprocessed": self.reprocessed,
+            "checkpoints": self.checkpoints,
+            "restarts": self.restarts,
+            "output_latency_added_mean_s": sum(self.added) / len(self.added) if self.added else 0.0,
+            "output_latency_added_max_s": max(self.added, default=0.0),
+        }

@@ -1,0 +1,262 @@
+"""`kafka_topic`: exact traces on tiny deterministic topics, figures, conservation and bad input.
+
+Writes take n / partition_write_rate seconds (1 ms per message at 1000/s below); every trace is
+worked out by hand in the comments.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import flowsim
+from flowsim.engine.model import Model
+from flowsim.errors import FlowsimError
+from flowsim.nodes.kafka_topic import KafkaTopicConfig
+
+Trace = list[tuple[float, str, str, int]]
+
+
+def run(nodes: str, edges: str, duration: str = "12s", extra: str = "") -> tuple[Trace, dict[str, float]]:
+    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
+    text = (
+        f"name: trace\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
+        f"duration: {duration}\n" + textwrap.dedent(extra)
+    )
+    model = Model(flowsim.load_scenario(text), trace=True)
+    out = model.run()
+    assert model.ctx.trace is not None
+    events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node != "src"]
+    return events, out.figures["topic"]
+
+
+def topic(fields: str) -> str:
+    return f"topic: {{kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, {fields}}}"
+
+
+def test_a_partition_is_consumed_in_offset_order() -> None:
+    # five messages written at 0.101 .. 0.501; one consumer takes at most 2 per poll at 1 s each:
+    # offsets 0, then 1-2, then 3-4, each poll starting where the last commit ended
+    events, figures = run(
+        f"""
+        src: {{kind: source, interarrival: 0.1s, limit: 5}}
+        {topic("batch_size: 1, linger: 0s, consumer_defaults: {max_poll_records: 2, processing_time: 1s}")}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    polls = [(t, e) for t, node, e, _ in events if e.startswith("poll")]
+    assert polls == [(0.101, "poll done.0 p0@0+1"), (1.101, "poll done.0 p0@1+2"), (3.101, "poll done.0 p0@3+2")]
+    assert [(t, e) for t, node, e, _ in events if node == "done"] == [(1.101, "sink"), (3.101, "sink"), (5.101, "sink")]
+    assert figures["lag_max_messages.done"] == 5  # at 0.501: 5 written, none committed yet
+    assert figures["consumed.done"] == 5 and figures["completed"] == 5
+
+
+def test_linger_sends_a_partial_batch_and_a_full_batch_goes_at_once() -> None:
+    # batch_size 5: messages at 0.2, 0.4, 0.6 join the batch opened at 0.2; linger (0.5 s) sends it
+    # at 0.7 and its 3 messages take 3 ms to write
+    events, _ = run(
+        f"""
+        src: {{kind: source, interarrival: 0.2s, limit: 3}}
+        {topic("batch_size: 5, linger: 0.5s")}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    assert [e for e in events if e[2].startswith("written")] == [(0.703, "topic", "written p0@0+3", 1)]
+    # batch_size 2: the second message fills the batch at 0.4, which is written at once
+    events, _ = run(
+        f"""
+        src: {{kind: source, interarrival: 0.2s, limit: 3}}
+        {topic("batch_size: 2, linger: 0.5s")}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    written = [e for e in events if e[2].startswith("written")]
+    assert written == [(0.402, "topic", "written p0@0+2", 1), (1.101, "topic", "written p0@2+1", 3)]
+
+
+def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only() -> None:
+    # one message a second (written at 1.001 .. 4.001), retention 2 s checked every second. The slow
+    # group fetched offset 0 at 1.001 and is busy until 6.001. At 5 the entries written up to 3 go:
+    # offset 1 was never fetched by it (lost); at 6 offset 2 goes too. The fast group read both.
+    events, figures = run(
+        f"""
+        src: {{kind: source, interarrival: 1s, limit: 4}}
+        {
+            topic(
+                "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
+                "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
+            )
+        }
+        slow: {{kind: sink}}
+        fast: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> slow, topic -> fast]",
+    )
+    assert [e for e in events if "retention" in e[2] or e[2].startswith(("poll slow", "commit slow"))] == [
+        (1.001, "topic", "poll slow.0 p0@0+1", 1),
+        (5.0, "topic", "retention p0 lost 1 for slow", -1),
+        (6.0, "topic", "retention p0 lost 1 for slow", -1),
+        (6.001, "topic", "commit slow.0", 1),
+        (6.001, "topic", "poll slow.0 p0@3+1", 4),
+        (11.001, "topic", "commit slow.0", 4),
+    ]
+    assert figures["lost_to_retention.slow"] == 2 and figures["consumed.slow"] == 2
+    assert figures["lost_to_retention.fast"] == 0 and figures["consumed.fast"] == 4
+    assert figures["lost_to_retention"] == 2 and figures["produced"] == 4
+
+
+def test_consumers_beyond_the_partition_count_sit_idle() -> None:
+    # 2 partitions, 3 consumers: consumer 0 gets p0, consumer 1 gets p1, consumer 2 nothing
+    events, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 1000/s, consumer_defaults: {consumers: 3}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    assert [e[2] for e in events if e[2].startswith("poll")] == [
+        "poll done.0 p0@0+1",
+        "poll done.1 p1@0+1",
+        "poll done.0 p0@1+1",
+        "poll done.1 p1@1+1",
+    ]
+    assert figures["idle_consumers.done"] == 1 and figures["hot_partition_share"] == 0.5
+
+
+def test_outage_holds_messages_in_the_producer_buffer_then_writes_them() -> None:
+    # down from 1.5 to 4.5: messages at 2, 3, 4 wait in the buffer and are written after the outage
+    events, figures = run(
+        f"""
+        src: {{kind: source, interarrival: 1s, limit: 5}}
+        {topic("batch_size: 1, linger: 0s")}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+        extra="faults: [{node: topic, at: 1.5s, for: 3s}]\n",
+    )
+    assert [(t, e) for t, _, e, _ in events if e.startswith(("written", "down", "up"))] == [
+        (1.001, "written p0@0+1"),
+        (1.5, "down"),
+        (4.5, "up"),
+        (4.501, "written p0@1+1"),
+        (4.502, "written p0@2+1"),
+        (4.503, "written p0@3+1"),
+        (5.001, "written p0@4+1"),
+    ]
+    assert figures["buffer_max_messages"] == 3 and figures["downtime_s"] == 3.0
+    assert figures["dropped"] == 0 and figures["consumed.done"] == 5
+
+
+def test_a_full_buffer_drops_or_blocks_upstream() -> None:
+    nodes = """
+        src: {{kind: source, interarrival: 1s, limit: 6}}
+        {topic}
+        done: {{kind: sink}}
+        """
+    fault = "faults: [{node: topic, at: 0.5s, for: 10s}]\n"
+    fields = "batch_size: 1, linger: 0s, buffer_messages: 2, on_buffer_full: {}"
+    edges = "[src -> topic, topic -> done]"
+    _, dropping = run(nodes.format(topic=topic(fields.format("drop"))), edges, extra=fault)
+    assert dropping["arrivals"] == 6 and dropping["dropped"] == 4 and dropping["produced"] == 2
+    events, blocking = run(
+        nodes.format(topic=topic(fields.format("block"))), "[src -> topic, topic -> done]", extra=fault
+    )
+    # the source blocks at 3 with the third message and resumes at 10.5; its next one comes at 11.5
+    assert blocking["dropped"] == 0 and blocking["arrivals"] == 4 and blocking["produced"] == 4
+    assert [e[0] for e in events if e[2] == "buffer full"] == [3.0]
+
+
+def test_every_group_reads_every_message_and_the_counts_balance() -> None:
+    scenario = flowsim.load_scenario(
+        textwrap.dedent(
+            """
+            name: groups
+            architecture:
+              name: two-groups
+              nodes:
+                src: {kind: source, rate: 50/s, batch: 4}
+                topic: {kind: kafka_topic, partitions: 3, batch_size: 20, linger: 50ms,
+                        consumer_groups: {b: {consumers: 2, processing_time: 2ms}}}
+                a: {kind: sink}
+                b: {kind: sink}
+              edges: [src -> topic, topic -> a, topic -> b]
+            duration: 60s
+            warmup: 10s
+            """
+        )
+    )
+    node = flowsim.simulate(scenario).nodes["topic"]
+    f = node.kind_figures
+    assert f["consumed.a"] > 9000 and f["consumed.b"] > 9000
+    assert node.completed == f["consumed.a"] + f["consumed.b"]
+    # the producer: arrivals + buffer at start == produced + dropped + buffer at end
+    assert node.arrivals + f["buffer_at_start"] == f["produced"] + node.dropped + f["buffer_at_end"]
+    # each group: written + backlog at start == consumed + lost + backlog at end
+    for group in ("a", "b"):
+        start, end = f[f"backlog_at_start.{group}"], f[f"backlog_at_end.{group}"]
+        assert f["produced"] + start == f[f"consumed.{group}"] + f[f"lost_to_retention.{group}"] + end
+    # inside = buffer + every group's backlog
+    assert node.inside_at_end == f["buffer_at_end"] + f["backlog_at_end.a"] + f["backlog_at_end.b"]
+
+
+def test_skewed_keys_send_hot_share_to_one_partition() -> None:
+    hot = KafkaTopicConfig(kind="kafka_topic", partitions=5, partitioner="skewed", hot_share=0.6)
+    assert hot.partition_weights() == pytest.approx([0.6, 0.1, 0.1, 0.1, 0.1])
+    zipf = KafkaTopicConfig(kind="kafka_topic", partitions=3, partitioner="skewed", zipf_exponent=1.0)
+    assert zipf.partition_weights() == pytest.approx(np.array([1, 1 / 2, 1 / 3]) / (11 / 6))
+    capped = KafkaTopicConfig(
+        kind="kafka_topic", partition_write_rate="10000/s", partition_write_bandwidth="2MB", message_size="1KB"
+    )
+    assert capped.write_rate() == 2000
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"batch_size": 100, "buffer_messages": 10}, "buffer_messages (10) is below batch_size (100)"),
+        ({"zipf_exponent": 1.2}, "zipf_exponent only applies with partitioner: skewed"),
+        ({"routing": "random"}, "Input should be 'fanout'"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        KafkaTopicConfig(kind="kafka_topic", **fields)  # type: ignore[arg-type]
+
+
+def test_a_consumer_group_must_name_an_out_edge_target() -> None:
+    text = """
+        src: {kind: source, interarrival: 1s}
+        topic: {kind: kafka_topic, consumer_groups: {dne: {consumers: 2}}}
+        done: {kind: sink}
+        """
+    with pytest.raises((ValueError, FlowsimError), match="consumer_groups names dne, which is not the target"):
+        run(text, "[src -> topic, topic -> done]")
+
+
+def test_a_replay_group_starting_later_at_earliest_reads_the_retained_log() -> None:
+    # messages written at 1.001, 2.001, 3.001; the replay group starts at 2.5 from the earliest
+    # offset (2 behind) and fetches both at once; the live group started at 0 with latest
+    events, figures = run(
+        f"""
+        src: {{kind: source, interarrival: 1s, limit: 3}}
+        {topic("batch_size: 1, linger: 0s, consumer_groups: {replay: {start: earliest, start_at: 2.5s}}")}
+        live: {{kind: sink}}
+        replay: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> live, topic -> replay]",
+    )
+    assert [(t, e) for t, _, e, _ in events if "replay" in e] == [
+        (2.5, "group replay starts at 2 behind"),
+        (2.5, "poll replay.0 p0@0+2"),
+        (2.5, "commit replay.0"),
+        (3.001, "poll replay.0 p0@2+1"),
+        (3.001, "commit replay.0"),
+    ]
+    assert figures["consumed.replay"] == figures["consumed.live"] == 3

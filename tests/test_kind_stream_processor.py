@@ -1,0 +1,120 @@
+"""`stream_processor`: exact traces of checkpoints and crash restarts, figures and bad input.
+
+One task at 0.5 s per event, one event a second, checkpoints every 4 s, a crash from 6.2 to 7.2:
+events 4 and 5 were processed after the checkpoint at 4 and are rolled back; event 6 was in its
+task and restarts.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import flowsim
+from flowsim.engine.model import Model
+from flowsim.nodes.stream_processor import StreamProcessorConfig
+
+Trace = list[tuple[float, str, str, int]]
+
+
+def run(job: str, duration: str = "14s", faults: str = "[{node: job, at: 6.2s, for: 1s}]") -> tuple[Trace, dict]:
+    text = textwrap.dedent(
+        f"""
+        name: trace
+        architecture:
+          name: tiny
+          nodes:
+            src: {{kind: source, interarrival: 1s, limit: 6}}
+            job: {{kind: stream_processor, {job}}}
+            done: {{kind: sink}}
+          edges: [src -> job, job -> done]
+        duration: {duration}
+        faults: {faults}
+        """
+    )
+    model = Model(flowsim.load_scenario(text), trace=True)
+    out = model.run()
+    assert model.ctx.trace is not None
+    events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node == "job"]
+    return events, out.figures["job"]
+
+
+JOB = "parallelism: 1, per_event_cost: 0.5s, checkpoint_interval: 4s"
+
+
+def test_at_least_once_crash_restarts_from_the_checkpoint_and_emits_duplicates() -> None:
+    events, figures = run(JOB + ", guarantee: at_least_once")
+    after = [(t, e, k) for t, _, e, k in events if t >= 6.0]
+    assert after == [
+        (6.0, "arrive", 6),
+        (6.0, "start", 6),
+        (6.2, "crash", -1),
+        (7.2, "restart", -1),
+        (7.2, "start", 4),  # rolled back: emitted at 4.5, before the crash
+        (7.7, "emit again", 4),
+        (7.7, "start", 5),
+        (8.0, "checkpoint 1", -1),
+        (8.2, "emit again", 5),
+        (8.2, "start", 6),  # interrupted at the crash: processed from scratch, once
+        (8.7, "emit", 6),
+        (12.0, "checkpoint 2", -1),
+    ]
+    assert figures["duplicates"] == 2 and figures["reprocessed"] == 2 and figures["restarts"] == 1
+    assert figures["completed"] == 8 and figures["checkpoints"] == 3 and figures["downtime_s"] == 1.0
+    # at-least-once: arrivals + inside at start + reprocessed == completed + inside at end
+    assert figures["arrivals"] + figures["inside_at_start"] + figures["reprocessed"] == (
+        figures["completed"] + figures["inside_at_end"]
+    )
+
+
+def test_exactly_once_holds_output_until_a_checkpoint_and_never_duplicates() -> None:
+    events, figures = run(JOB + ", guarantee: exactly_once")
+    emits = [(t, k) for t, _, e, k in events if e == "emit"]
+    # 1-3 wait for the checkpoint at 4; 4 and 5 were held at the crash, are re-processed and commit
+    # at 8 (4) and 12 (5, 6)
+    assert emits == [(4.0, 1), (4.0, 2), (4.0, 3), (8.0, 4), (12.0, 5), (12.0, 6)]
+    assert figures["duplicates"] == 0 and figures["reprocessed"] == 2 and figures["completed"] == 6
+    # held from 1.5, 2.5, 3.5 to 4; 7.7 to 8; 8.2 and 8.7 to 12
+    assert figures["output_latency_added_max_s"] == pytest.approx(3.8)
+    assert figures["output_latency_added_mean_s"] == pytest.approx((2.5 + 1.5 + 0.5 + 0.3 + 3.8 + 3.3) / 6)
+
+
+def test_micro_batches_run_every_interval_over_all_tasks() -> None:
+    # triggers at 2, 4, 6: the queued events (1 at 2; 2, 3 at 4; 4, 5 at 6) are split over 2 tasks
+    events, figures = run(
+        "parallelism: 2, per_event_cost: 1s, mode: micro_batch, batch_interval: 2s, checkpoint_interval: 100s",
+        duration="7.5s",
+        faults="[]",
+    )
+    assert [(t, e) for t, _, e, _ in events if e.startswith("batch") or e == "emit"] == [
+        (2.0, "batch 1"),
+        (2.5, "emit"),
+        (4.0, "batch 2"),
+        (5.0, "emit"),
+        (5.0, "emit"),
+        (6.0, "batch 2"),
+        (7.0, "emit"),
+        (7.0, "emit"),
+    ]
+    assert figures["utilization"] == pytest.approx((0.5 * 2 + 1 * 2 + 1 * 2) / (2 * 7.5))
+
+
+def test_a_full_job_blocks_its_sender() -> None:
+    events, figures = run("parallelism: 1, per_event_cost: 3s, capacity: 2", duration="8s", faults="[]")
+    # 1 runs 1-4, 2 waits; 3 is refused at 3 and handed over when 1 leaves at 4; 2 runs 4-7, so
+    # 4 is refused at 5 and handed over at 7
+    assert [(t, e, k) for t, _, e, k in events if e in ("refuse", "arrive")] == [
+        (1.0, "arrive", 1),
+        (2.0, "arrive", 2),
+        (3.0, "refuse", 3),
+        (4.0, "arrive", 3),
+        (5.0, "refuse", 4),
+        (7.0, "arrive", 4),
+    ]
+    assert figures["dropped"] == 0
+
+
+def test_micro_batch_needs_a_cost() -> None:
+    with pytest.raises(ValueError, match="micro_batch needs a per_event_cost above 0"):
+        StreamProcessorConfig(kind="stream_processor", mode="micro_batch", per_event_cost=0)  # type: ignore[arg-type]
