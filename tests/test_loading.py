@@ -183,3 +183,12 @@ def test_batched_messages_are_counted_as_messages_at_sinks() -> None:
     result = flowsim.simulate(flowsim.load_scenario(scenario_text(nodes, "[src -> a, src -> b]")))
     assert result.totals.arrivals == 99 * 5
     assert result.end_to_end["a"].count == 99 * 5 and result.totals.delivered == 2 * 99 * 5
+
+
+def test_slo_on_a_dotted_kind_figure() -> None:
+    result = flowsim.simulate(flowsim.load_scenario(scenario_text(), {"replications": 2}))
+    result.nodes["api"].kind_figures["lag.group"] = 3.0
+    result.nodes["api"].ci95["lag.group"] = 0.5
+    assert result.metric("nodes.api.kind_figures.lag.group") == 3.0
+    assert result.ci("nodes.api.kind_figures.lag.group") == 0.5
+    assert result.metric("nodes.api.wait_s.p99") == result.nodes["api"].wait_s.p99  # type: ignore[union-attr]

@@ -237,7 +237,7 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
             sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
             return f"'{name}' is not a sink; end-to-end figures exist for sinks only", _close(name, sinks)
         return _check_figure(metric, parts[2:], _SINK_FIGURES, "latency_s")
-    if parts[2] == "kind_figures" and len(parts) == 4:
+    if parts[2] == "kind_figures" and len(parts) >= 4:
         return "", ""
     return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
 

@@ -140,10 +140,18 @@ class RunResult(BaseModel):
     def metric(self, path: str) -> float | None:
         """The figure at a dotted path of the JSON form, e.g. 'end_to_end.done.latency_s.p99'."""
         value: Any = self.model_dump()
-        for part in path.split("."):
-            if not isinstance(value, dict) or part not in value:
+        parts = path.split(".")
+        while parts:
+            if not isinstance(value, dict):
                 return None
-            value = value[part]
+            # kind figures may hold dots themselves (lag_max_messages.enrich): take the longest key
+            for size in range(len(parts), 0, -1):
+                key = ".".join(parts[:size])
+                if key in value:
+                    value, parts = value[key], parts[size:]
+                    break
+            else:
+                return None
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
     def ci(self, path: str) -> float | None:
@@ -152,7 +160,7 @@ class RunResult(BaseModel):
         if len(parts) < 3 or parts[0] not in ("nodes", "end_to_end"):
             return None
         owner = self.nodes.get(parts[1]) if parts[0] == "nodes" else self.end_to_end.get(parts[1])
-        return None if owner is None else owner.ci95.get(".".join(parts[2:]))
+        return None if owner is None else owner.ci95.get(".".join(parts[2:]).removeprefix("kind_figures."))
 
 
 # ---- aggregation ---------------------------------------------------------------------------

@@ -298,10 +298,28 @@ def header(result: RunResult) -> Text:
     return text
 
 
+def kind_figures_table(result: RunResult) -> Table | None:
+    """Figures particular to a node's kind (consumer lag, duplicates, SLA misses, ...)."""
+    rows = [(name, key, value, node.ci95.get(key))
+            for name, node in result.nodes.items() for key, value in node.kind_figures.items()]  # fmt: skip
+    if not rows:
+        return None
+    table = new_table("Kind figures")
+    for column, justify in (("node", "left"), ("figure", "left"), ("value", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for name, key, value, ci in rows:
+        fmt = format_duration if is_time_metric(key) else format_number
+        table.add_row(name, key, cell(value, ci, fmt))
+    return table
+
+
 def report(result: RunResult) -> Group:
     """Everything `flowsim run` prints, in reading order, a blank line between parts."""
     parts: list[RenderableType] = [header(result), node_flow_table(result), node_time_table(result)]
     parts.append(end_to_end_table(result))
+    kind = kind_figures_table(result)
+    if kind is not None:
+        parts.append(kind)
     if result.slos:
         parts.append(slo_table(result))
     theory = theory_table(result)
