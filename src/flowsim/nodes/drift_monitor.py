@@ -1,0 +1,181 @@
+"""`drift_monitor`: detects drift in the data passing through it and asks for retraining.
+
+Items pass through unchanged (an inline tap, or fed by a fan-out copy).  The input data drifts
+at `drift_at`, or at intervals drawn from `drift_every`; a drift is detected once `window` has
+elapsed since its onset and at least `min_samples` messages have passed since it (a statistical
+test needs both).  On detection the monitor sends `retrain` along `trigger` (a training node)
+with `{drift_at, detected_at}`; that info travels with the model version through the registry to
+serving, and serving sends `remediated` back (its `notify` field names this monitor) when the
+new version serves 100%: remediation time = that moment - the drift onset.
+
+A drift that starts while an earlier one is still undetected merges into it (counted in
+`drifts_merged`).  Only the version trained for a drift's `retrain` remediates it; one that was
+never remediated by the end is counted in `unremediated`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Distribution
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+from flowsim.units import Duration
+
+
+@register
+class DriftMonitorConfig(NodeConfig):
+    """A pass-through tap that detects data drift after a window and triggers retraining.
+
+    Models: drift onsets at a fixed time or at random intervals; detection when both a time
+    window and a sample count have passed since the onset; a `retrain` signal to a training node;
+    time to detect and, with serving's `remediated` signal, time to remediate.
+
+    Leaves out: the statistics of detection (no false alarms, no missed drifts, no effect size),
+    gradual drift, and the loss of prediction quality (counted only as predictions made during drift).
+    """
+
+    summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"trigger": ("training",)}
+
+    kind: Literal["drift_monitor"]
+    drift_at: Duration | None = Field(None, ge=0, description="a drift starts at this time")
+    drift_every: Distribution | None = Field(None, description="time between random drift onsets")
+    window: Duration = Field(900.0, ge=0, description="time after the onset before a test can flag the drift")
+    min_samples: int = Field(1000, ge=0, description="messages after the onset that the test needs")
+    trigger: str | None = Field(None, description="training node that receives `retrain`")
+
+    @model_validator(mode="after")
+    def _one_process(self) -> DriftMonitorConfig:
+        if self.drift_at is not None and self.drift_every is not None:
+            raise ValueError("give at most one of 'drift_at' (one drift) and 'drift_every' (recurring drifts)")
+        if self.drift_every is not None and self.drift_every.mean() <= 0:
+            raise ValueError("the mean time between drifts must be above 0")
+        return self
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return DriftMonitorNode(name, self, ctx)
+
+    def node_references(self) -> dict[str, str]:
+        return {"trigger": self.trigger} if self.trigger else {}
+
+
+class DriftMonitorNode(NodeRuntime):
+    """Runtime of `drift_monitor`; see the module docstring."""
+
+    config: DriftMonitorConfig
+
+    def __init__(self, name: str, config: DriftMonitorConfig, ctx: SimContext) -> None:
+        self.n_inside = 0
+        super().__init__(name, config, ctx)
+        every = config.drift_every
+        self.gap = every.sampler(ctx.rng(name, "drift")) if every is not None else None
+        self.records: list[dict[str, Any]] = []
+        self.open: dict[str, Any] | None = None  # the drift not yet detected
+        self.unremediated = 0  # detected drifts still waiting for their version
+
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.drifts = self.drifts_merged = self.detections = 0
+        self.during_drift = 0
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    # ---- data (passes through) -----------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        n = item.n
+        self.arrivals += n
+        self.n_inside += n
+        item.t_in = self.env.now
+        if self.open is not None or self.unremediated:
+            self.during_drift += n
+        if self.open is not None:
+            self.open["samples"] += n
+            self._maybe_detect()
+        if self.forward(item, self._passed):
+            self._passed(item, item.t_in)
+        return True
+
+    def _passed(self, item: Item, t_in: float) -> None:
+        self.n_inside -= item.n
+        self.completed += item.n
+        self.sojourns.append(self.env.now - t_in)
+
+    # ---- drift process -------------------------------------------------------------------
+    def start(self) -> None:
+        if self.config.drift_at is not None:
+            self.env.timeout(self.config.drift_at).callbacks.append(self._onset)
+        elif self.gap is not None:
+            self.env.timeout(self.gap()).callbacks.append(self._onset)
+
+    def _onset(self, _event: object) -> None:
+        if self.gap is not None:
+            self.env.timeout(self.gap()).callbacks.append(self._onset)
+        self.drifts += 1
+        if self.open is not None:
+            self.drifts_merged += 1
+            return
+        now = float(self.env.now)
+        if self.tracing:
+            self.log("drift")
+        self.open = {"drift_at": now, "samples": 0, "detected_at": None, "remediated_at": None}
+        self.records.append(self.open)
+        self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
+
+    def _maybe_detect(self) -> None:
+        drift = self.open
+        if drift is None or drift["samples"] < self.config.min_samples:
+            return
+        if self.env.now < drift["drift_at"] + self.config.window:
+            return
+        now = float(self.env.now)
+        drift["detected_at"] = now
+        self.open = None
+        self.detections += 1
+        self.unremediated += 1
+        if self.tracing:
+            self.log("drift detected")
+        self.send_signal("trigger", "retrain", {"drift_at": drift["drift_at"], "detected_at": now})
+
+    def signal(self, name: str, payload: Any, sender: str) -> None:
+        """`remediated` (from model_serving): the version trained for a drift serves 100%."""
+        if name != "remediated":
+            super().signal(name, payload, sender)
+        drift_at = payload.get("drift_at") if isinstance(payload, dict) else None
+        for record in self.records:
+            if record["drift_at"] == drift_at and record["detected_at"] is not None and record["remediated_at"] is None:
+                record["remediated_at"] = float(self.env.now)
+                self.unremediated -= 1
+                if self.tracing:
+                    self.log("drift remediated")
+                return
+
+    # ---- results -------------------------------------------------------------------------
+    def _measured(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["drift_at"] >= self.ctx.warmup]
+
+    def figures(self, window: float) -> dict[str, float]:
+        measured = self._measured()
+        detect = [r["detected_at"] - r["drift_at"] for r in measured if r["detected_at"] is not None]
+        remedy = [r["remediated_at"] - r["drift_at"] for r in measured if r["remediated_at"] is not None]
+        return super().figures(window) | {
+            "drifts": self.drifts,
+            "drifts_merged": self.drifts_merged,
+            "detections": self.detections,
+            "unremediated": sum(1 for r in measured if r["remediated_at"] is None),
+            "time_to_detect_mean_s": float(np.mean(detect)) if detect else math.nan,
+            "time_to_remediate_mean_s": float(np.mean(remedy)) if remedy else math.nan,
+            "predictions_during_drift": self.during_drift,
+        }
+
+    def extra(self) -> dict[str, Any]:
+        keys = ("drift_at", "detected_at", "remediated_at", "samples")
+        return {"drifts": [{k: r[k] for k in keys} for r in self.records]} if self.records else {}

@@ -1,0 +1,216 @@
+"""`feature_store`: an offline store fed by writes, materialised in batches to an online store.
+
+Writes are the items arriving on data edges: each is appended to the offline store and passed
+on at once to the out-edges (the offline store is what training reads).  Every
+`materialize_every` a materialisation job snapshots everything written so far and, after
+`materialize_duration`, makes it visible online.  Reads are lookups made by the nodes that name
+this store in their `features_from` field (model_serving): they take one of `read_capacity`
+read slots for `read_latency`; lookups beyond the slots wait (`on_read_full: wait`) or are
+refused (`drop`: the request goes on without features, counted in `reads_dropped`).
+
+Counting: only writes move messages through the node (arrivals = completed + inside), reads
+are lookups and have their own counters; staleness is the age of the newest materialised write.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BeforeValidator, Field
+
+from flowsim.distributions import Constant, Distribution
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+from flowsim.schedule import ScheduleText, parse_schedule
+from flowsim.units import parse_duration
+
+ReadDone = Callable[[Item], None]
+
+
+def _every(value: Any) -> Any:
+    """A bare duration (`1h`, 3600) is short for the schedule `every 1h`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"every {float(value):g}s"
+    if isinstance(value, str) and not value.strip().startswith(("every", "@")) and len(value.split()) == 1:
+        try:
+            return f"every {parse_duration(value):g}s"
+        except ValueError:
+            return value
+    return value
+
+
+EveryText = Annotated[ScheduleText, BeforeValidator(_every)]
+
+
+def percentile(values: array[float], q: float) -> float:
+    """A percentile of a sample; NaN (left out of the results) when it is empty."""
+    return float(np.percentile(np.frombuffer(values, dtype=float), q)) if len(values) else math.nan
+
+
+@register
+class FeatureStoreConfig(NodeConfig):
+    """Offline store + batch materialisation + online store with limited read concurrency.
+
+    Models: writes appended offline and passed on (training data); materialisation jobs on a
+    schedule that publish a snapshot of all writes up to the job's start after
+    `materialize_duration`; online reads with a latency law and `read_capacity` concurrent slots
+    (excess reads wait or are refused); staleness seen by each read.
+
+    Leaves out: storage size and cost per byte, per-entity keys and point-in-time joins, partial
+    or failed materialisations, streaming (push) features, and read caching.
+    """
+
+    summary = "offline writes, scheduled materialisation to an online store, online reads with staleness"
+
+    kind: Literal["feature_store"]
+    materialize_every: EveryText = Field(
+        "every 1h", description="when materialisation jobs start: a schedule or a duration (e.g. 1h)"
+    )
+    materialize_duration: Distribution = Field(
+        default_factory=lambda: Constant(value=600.0),
+        description="how long one materialisation job takes (its snapshot is taken at its start)",
+    )
+    read_latency: Distribution = Field(
+        default_factory=lambda: Constant(value=0.005),
+        description="time one online read holds a read slot",
+    )
+    read_capacity: int = Field(64, ge=1, description="concurrent online reads (connection pool, read units)")
+    on_read_full: Literal["wait", "drop"] = Field(
+        "wait", description="reads beyond read_capacity: wait for a slot, or go on without features"
+    )
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return FeatureStoreNode(name, self, ctx)
+
+    def events_per_item(self) -> float:
+        return 1.0
+
+
+class FeatureStoreNode(NodeRuntime):
+    """Runtime of `feature_store`; see the module docstring."""
+
+    config: FeatureStoreConfig
+
+    def __init__(self, name: str, config: FeatureStoreConfig, ctx: SimContext) -> None:
+        self.n_inside = 0
+        self.reads_busy = 0
+        self.read_queue: deque[tuple[Item, ReadDone, float]] = deque()
+        super().__init__(name, config, ctx)
+        self.schedule = parse_schedule(config.materialize_every)
+        self.job_time = config.materialize_duration.sampler(ctx.rng(name, "materialize"))
+        self.read_time = config.read_latency.sampler(ctx.rng(name, "read"))
+        self.last_write = -1.0  # time of the newest write offline (-1: none yet)
+        self.online_as_of: float | None = None  # newest write time visible online
+
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.materialisations = 0
+        self.reads = 0
+        self.reads_dropped = 0
+        self.reads_cold = 0
+        self.staleness: array[float] = array("d")
+        self.read_latencies: array[float] = array("d")
+
+    def start(self) -> None:
+        self._next_job()
+
+    # ---- writes --------------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        self.arrivals += item.n
+        self.n_inside += item.n
+        self.last_write = self.env.now
+        item.t_in = self.env.now
+        if self.tracing:
+            self.log("write", item)
+        if self.forward(item, self._passed):
+            self._passed(item, item.t_in)
+        return True
+
+    def _passed(self, item: Item, t_in: float) -> None:
+        self.n_inside -= item.n
+        self.completed += item.n
+        self.sojourns.append(self.env.now - t_in)
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    # ---- materialisation -----------------------------------------------------------------
+    def _next_job(self) -> None:
+        delay = self.schedule.next_after(self.env.now) - self.env.now
+        self.env.timeout(delay).callbacks.append(self._job_start)
+
+    def _job_start(self, _event: object) -> None:
+        snapshot = self.last_write
+        if self.tracing:
+            self.log("materialize start")
+        self.env.timeout(self.job_time(), snapshot).callbacks.append(self._job_done)
+        self._next_job()
+
+    def _job_done(self, event: object) -> None:
+        snapshot: float = event._value  # type: ignore[attr-defined]
+        self.materialisations += 1
+        if snapshot >= 0 and (self.online_as_of is None or snapshot > self.online_as_of):
+            self.online_as_of = snapshot
+        if self.tracing:
+            self.log("materialized")
+
+    # ---- reads (called by the nodes that name this store in `features_from`) -------------
+    def read(self, item: Item, done: ReadDone) -> None:
+        """Look up features for `item`; `done(item)` is called when the read ends."""
+        self.reads += 1
+        if self.reads_busy < self.config.read_capacity:
+            self._start_read(item, done, self.env.now)
+        elif self.config.on_read_full == "drop":
+            self.reads_dropped += 1
+            if self.tracing:
+                self.log("read refused", item)
+            done(item)
+        else:
+            self.read_queue.append((item, done, self.env.now))
+
+    def _start_read(self, item: Item, done: ReadDone, since: float) -> None:
+        self.reads_busy += 1
+        if self.tracing:
+            self.log("read", item)
+        job = self.env.timeout(self.read_time(), (item, done, since))
+        job.callbacks.append(self._read_done)
+
+    def _read_done(self, event: object) -> None:
+        item, done, since = event._value  # type: ignore[attr-defined]
+        now = self.env.now
+        self.reads_busy -= 1
+        self.read_latencies.append(now - since)
+        if self.online_as_of is None:
+            self.reads_cold += 1
+        else:
+            self.staleness.append(now - self.online_as_of)
+        if self.read_queue:
+            self._start_read(*self.read_queue.popleft())
+        done(item)
+
+    # ---- results -------------------------------------------------------------------------
+    def series_extra(self) -> dict[str, float]:
+        age = self.env.now - self.online_as_of if self.online_as_of is not None else float("nan")
+        return {"online_staleness_s": age}
+
+    def figures(self, window: float) -> dict[str, float]:
+        figures = super().figures(window)
+        figures |= {
+            "materialisations": self.materialisations,
+            "reads": self.reads,
+            "reads_dropped": self.reads_dropped,
+            "reads_cold": self.reads_cold,
+            "staleness_mean_s": float(np.mean(self.staleness)) if len(self.staleness) else math.nan,
+            "staleness_max_s": max(self.staleness, default=math.nan),
+            "read_latency_mean_s": float(np.mean(self.read_latencies)) if len(self.read_latencies) else math.nan,
+            "read_latency_p99_s": percentile(self.read_latencies, 99),
+        }
+        return figures

@@ -1,0 +1,117 @@
+"""`model_registry`: the validation gate between training and serving.
+
+Each arriving model version (an Item whose payload is the version info, from `training`) is
+validated for `validation_time` (versions are validated in parallel); it passes with probability
+`pass_rate`.  A passing version is promoted: the control signal `promote` goes along `deploy_to`
+(a model_serving) with the version info plus `validated_at`.  A rejected version is counted.
+
+The registry ends the model path (no data out-edges, so the results treat it as a sink): versions
+count in the message balance as completed when promoted and dropped when rejected, and its
+end-to-end latency is the age of a promoted version (time since its training run ended).
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from flowsim.distributions import Constant, Distribution, block_sampler
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+
+
+@register
+class ModelRegistryConfig(NodeConfig):
+    """A validation gate that promotes passing model versions to a serving node.
+
+    Models: a validation time per version (in parallel), a pass probability, promotion of a
+    passing version by a `promote` control signal to the serving node named in `deploy_to`, and
+    counts of promoted and rejected versions.
+
+    Leaves out: what is validated (metrics, shadow traffic), manual approval queues, version
+    storage, and rollback of a promoted version.
+    """
+
+    summary = "validates model versions (time, pass rate) and promotes passing ones to serving"
+    gives_output = False
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"deploy_to": ("model_serving",)}
+
+    kind: Literal["model_registry"]
+    validation_time: Distribution = Field(
+        default_factory=lambda: Constant(value=600.0), description="time to validate one version"
+    )
+    pass_rate: float = Field(0.9, ge=0, le=1, description="probability that a version passes validation")
+    deploy_to: str | None = Field(None, description="model_serving node that receives `promote` signals")
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return ModelRegistryNode(name, self, ctx)
+
+    def node_references(self) -> dict[str, str]:
+        return {"deploy_to": self.deploy_to} if self.deploy_to else {}
+
+    def events_per_item(self) -> float:
+        return 1.0
+
+
+class ModelRegistryNode(NodeRuntime):
+    """Runtime of `model_registry`; see the module docstring."""
+
+    config: ModelRegistryConfig
+
+    def __init__(self, name: str, config: ModelRegistryConfig, ctx: SimContext) -> None:
+        self.validating = 0
+        super().__init__(name, config, ctx)
+        self.validation = config.validation_time.sampler(ctx.rng(name, "validation"))
+        self._uniform = block_sampler(ctx.rng(name, "verdicts").random)
+        self.timeline: list[dict[str, Any]] = []
+
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.promoted = 0
+        self.rejected = 0
+        self.latencies: array[float] = array("d")
+
+    def inside(self) -> int:
+        return self.validating
+
+    def try_put(self, item: Item) -> bool:
+        self.arrivals += item.n
+        self.validating += item.n
+        item.t_in = self.env.now
+        if self.tracing:
+            self.log("validate", item)
+        self.env.timeout(self.validation(), item).callbacks.append(self._validated)
+        return True
+
+    def _validated(self, event: object) -> None:
+        item: Item = event._value  # type: ignore[attr-defined]
+        now = self.env.now
+        self.validating -= item.n
+        self.sojourns.append(now - item.t_in)
+        info = dict(item.payload) if isinstance(item.payload, dict) else {"version": item.key}
+        version = info.get("version", item.key)
+        if self._uniform() < self.config.pass_rate:
+            self.completed += item.n
+            self.promoted += 1
+            self.latencies.append(now - item.born)
+            self.timeline.append({"time_s": now, "version": version, "event": "passed"})
+            if self.tracing:
+                self.log("pass", item)
+            self.send_signal("deploy_to", "promote", info | {"validated_at": now})
+        else:
+            self.dropped += item.n
+            self.rejected += 1
+            self.timeline.append({"time_s": now, "version": version, "event": "rejected"})
+            if self.tracing:
+                self.log("reject", item)
+
+    def figures(self, window: float) -> dict[str, float]:
+        return super().figures(window) | {"promoted": self.promoted, "rejected": self.rejected}
+
+    def extra(self) -> dict[str, Any]:
+        return {"validations": list(self.timeline)} if self.timeline else {}

@@ -1,0 +1,357 @@
+"""`model_serving`: prediction requests served by replicas, with autoscaling and version rollouts.
+
+Requests (items) wait in a FIFO queue for one of the ready replicas, hold it for `service_time`
+and go on along the out-edges (to a sink, so end-to-end latency is measured); with
+`features_from` each request first looks its features up in that feature store (the lookup
+does not hold a replica).  A full node (`capacity`) drops arrivals, counted.
+
+Autoscaling: every `evaluation_interval` the node measures utilization over the last interval
+(busy replica-seconds / ready replica-seconds) and asks for ceil(ready x utilization / target)
+replicas, within [min_replicas, max_replicas].  Replicas asked for serve only after `warm_up`
+(node start, image pull, model load); scale-down is immediate (a busy replica finishes its
+request first) but not within `cool_down` of the last scaling action (a decision, or replicas
+becoming ready).  The analytic view sees the starting `replicas`.
+
+Rollouts: a `promote` signal (from a model_registry) starts a canary (`canary.share` of requests
+to the new version for `canary.duration`, then 100%), a fixed A/B split (`ab_split`: the share
+stays until the next promotion), or, with neither, an immediate switch.  When a version reaches
+100% the node records how long the stale model kept serving (from the version's `drift_at`,
+when a drift monitor caused the retraining, else from `trained_at`) and sends `remediated`
+along `notify` (a drift_monitor).  Each request served carries its version as `payload`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from flowsim.distributions import Distribution, LogNormal, block_sampler
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes.base import NodeConfig, QueueModel
+from flowsim.nodes.registry import register
+from flowsim.spec.base import SpecModel
+from flowsim.units import Duration
+
+
+class AutoscaleSpec(SpecModel):
+    """A target-tracking autoscaler (as the Kubernetes HPA on CPU)."""
+
+    target_utilization: float = Field(0.6, gt=0, le=1, description="utilization the autoscaler aims for")
+    min_replicas: int = Field(1, ge=1)
+    max_replicas: int = Field(10, ge=1)
+    evaluation_interval: Duration = Field(30.0, gt=0, description="how often utilization is measured")
+    warm_up: Duration = Field(120.0, ge=0, description="from the scale-up decision until the replica serves")
+    cool_down: Duration = Field(300.0, ge=0, description="no scale-down this soon after a scaling decision")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscaleSpec:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})")
+        return self
+
+
+class CanarySpec(SpecModel):
+    """A canary rollout: a share of requests to the new version, then all of them."""
+
+    share: float = Field(0.1, gt=0, lt=1, description="share of requests the new version serves meanwhile")
+    duration: Duration = Field(1800.0, ge=0, description="how long the canary lasts before full promotion")
+
+
+@register
+class ModelServingConfig(NodeConfig):
+    """Replicas serving prediction requests, autoscaled, with canary or A/B version rollouts.
+
+    Models: a FIFO queue in front of `replicas` servers; a target-utilization autoscaler whose new
+    replicas serve only after a warm-up; optional feature lookups in a feature store; rollout of
+    promoted versions (canary, fixed A/B split, or immediate), requests per version, and how long a
+    stale model kept serving.
+
+    Leaves out: prediction quality (versions differ only in name), per-version latency, GPU batching,
+    load-balancer imbalance between replicas, and rollback of a bad canary.
+    """
+
+    summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {
+        "features_from": ("feature_store",),
+        "notify": ("drift_monitor",),
+    }
+
+    kind: Literal["model_serving"]
+    replicas: int = Field(2, ge=1, description="ready replicas at the start (servers)")
+    service_time: Distribution = Field(
+        default_factory=lambda: LogNormal(mean_=0.05, stdev=0.03), description="time one request holds a replica"
+    )
+    capacity: int | None = Field(None, ge=1, description="most requests in the node; arrivals beyond are dropped")
+    autoscale: AutoscaleSpec | None = Field(None, description="target-utilization autoscaling; none = fixed")
+    canary: CanarySpec | None = Field(None, description="roll promoted versions out as a canary first")
+    ab_split: float | None = Field(None, gt=0, lt=1, description="fixed share of requests to the newest version")
+    initial_version: int = Field(0, ge=0, description="the version serving at the start")
+    features_from: str | None = Field(None, description="feature_store each request reads its features from")
+    notify: str | None = Field(None, description="drift_monitor told (`remediated`) when a version serves 100%")
+
+    @model_validator(mode="after")
+    def _one_rollout(self) -> ModelServingConfig:
+        if self.canary is not None and self.ab_split is not None:
+            raise ValueError("give at most one of 'canary' and 'ab_split'")
+        if self.autoscale is not None and not (
+            self.autoscale.min_replicas <= self.replicas <= self.autoscale.max_replicas
+        ):
+            raise ValueError(f"replicas ({self.replicas}) must lie within autoscale min_replicas..max_replicas")
+        return self
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return ModelServingNode(name, self, ctx)
+
+    def queue_model(self) -> QueueModel:
+        """The starting replicas (an autoscaled pool's steady state depends on the load it meets)."""
+        return QueueModel(self.replicas, self.service_time, self.capacity)
+
+    def node_references(self) -> dict[str, str]:
+        refs = {"features_from": self.features_from, "notify": self.notify}
+        return {field: name for field, name in refs.items() if name}
+
+    def events_per_item(self) -> float:
+        return 2.0 if self.features_from else 1.0
+
+    def cost_units(self) -> float:
+        """Replicas are billed (the starting count; autoscaled runs report replicas_mean)."""
+        return float(self.replicas)
+
+
+class ModelServingNode(NodeRuntime):
+    """Runtime of `model_serving`; see the module docstring."""
+
+    has_queue = True
+    config: ModelServingConfig
+
+    def __init__(self, name: str, config: ModelServingConfig, ctx: SimContext) -> None:
+        self.queue: deque[Item] = deque()
+        self.n_waiting = self.n_inside = self.busy = self.warming = 0
+        self.servers = config.replicas
+        self._t_last = 0.0
+        super().__init__(name, config, ctx)
+        self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
+        self._uniform = block_sampler(ctx.rng(name, "versions").random)
+        self.current = config.initial_version
+        self.candidate: int | None = None
+        self.share = 0.0
+        self.versions: list[dict[str, Any]] = [
+            {"time_s": 0.0, "version": self.current, "event": "serving", "share": 1.0}
+        ]
+        self.replica_timeline: list[dict[str, float]] = [{"time_s": 0.0, "replicas": float(self.servers)}]
+        self._last_scale = -math.inf
+        self._eval_busy = self._eval_servers = 0.0
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.area_busy = self.area_waiting = self.area_inside = self.area_servers = 0.0
+        self.per_version: dict[int, int] = {}
+        self.stale_serving: list[float] = []
+        self.scale_ups = self.scale_downs = self.promotions = 0
+        self.replicas_max = self.servers
+        self._t_last = self.env.now
+
+    def _advance(self) -> None:
+        now = self.env.now
+        dt = now - self._t_last
+        if dt:
+            self.area_busy += self.busy * dt
+            self.area_waiting += self.n_waiting * dt
+            self.area_inside += self.n_inside * dt
+            self.area_servers += self.servers * dt
+            self._t_last = now
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    def waiting(self) -> int:
+        return self.n_waiting
+
+    def busy_servers(self) -> float:
+        return float(self.busy)
+
+    # ---- requests ------------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        n = item.n
+        self.arrivals += n
+        if self.config.capacity is not None and self.n_inside + n > self.config.capacity:
+            self.dropped += n
+            if self.tracing:
+                self.log("drop", item)
+            return True
+        self._advance()
+        self.n_inside += n
+        item.t_in = self.env.now
+        if self.tracing:
+            self.log("arrive", item)
+        store = self.references.get("features_from")
+        if store is not None:
+            store.read(item, self._enqueue)  # type: ignore[attr-defined]
+        else:
+            self._enqueue(item)
+        return True
+
+    def _enqueue(self, item: Item) -> None:
+        self._advance()
+        item.t_queue = self.env.now
+        if self.busy < self.servers:
+            self._start(item)
+        else:
+            self.queue.append(item)
+            self.n_waiting += item.n
+
+    def _start(self, item: Item) -> None:
+        self.busy += 1
+        self.waits.append(self.env.now - item.t_queue)
+        version = self.current
+        if self.candidate is not None and self._uniform() < self.share:
+            version = self.candidate
+        item.payload = version
+        self.per_version[version] = self.per_version.get(version, 0) + item.n
+        if self.tracing:
+            self.log(f"start v{version}", item)
+        self.env.timeout(self.service_time(), item).callbacks.append(self._finished)
+
+    def _next(self) -> None:
+        while self.queue and self.busy < self.servers:
+            item = self.queue.popleft()
+            self.n_waiting -= item.n
+            self._start(item)
+
+    def _finished(self, event: object) -> None:
+        item: Item = event._value  # type: ignore[attr-defined]
+        self._advance()
+        t_in = item.t_in
+        if self.forward(item, self._left_late):
+            self._left(item, t_in)
+
+    def _left_late(self, item: Item, t_in: float) -> None:
+        self._advance()
+        self._left(item, t_in)
+
+    def _left(self, item: Item, t_in: float) -> None:
+        self.n_inside -= item.n
+        self.completed += item.n
+        self.sojourns.append(self.env.now - t_in)
+        if self.tracing:
+            self.log("leave", item)
+        self.busy -= 1
+        self._next()
+        self._space_freed()
+
+    # ---- autoscaling ---------------------------------------------------------------------
+    def start(self) -> None:
+        spec = self.config.autoscale
+        if spec is not None:
+            self.env.timeout(spec.evaluation_interval).callbacks.append(self._evaluate)
+
+    def _evaluate(self, _event: object) -> None:
+        spec = self.config.autoscale
+        assert spec is not None
+        self._advance()
+        busy, servers = self.area_busy - self._eval_busy, self.area_servers - self._eval_servers
+        self._eval_busy, self._eval_servers = self.area_busy, self.area_servers
+        # replicas needed at the target: the mean busy replicas over the interval / target (a queue
+        # caps utilization at 1, so a scale-up asks for at most 1/target times the ready replicas)
+        utilization = min(busy / servers, 1.0) if servers > 0 else 0.0
+        ready = servers / spec.evaluation_interval
+        desired = math.ceil(round(utilization * ready / spec.target_utilization, 9))
+        desired = max(spec.min_replicas, min(spec.max_replicas, desired))
+        now = self.env.now
+        if desired > self.servers + self.warming:
+            self._scale_up(desired - self.servers - self.warming, spec.warm_up)
+        elif desired < self.servers and not self.warming and now - self._last_scale >= spec.cool_down:
+            self._set_servers(desired)
+            self.scale_downs += 1
+            self._last_scale = now
+        self.env.timeout(spec.evaluation_interval).callbacks.append(self._evaluate)
+
+    def _scale_up(self, count: int, warm_up: float) -> None:
+        self.warming += count
+        self.scale_ups += 1
+        self._last_scale = self.env.now
+        if self.tracing:
+            self.log(f"scale up +{count} (ready in {warm_up:g}s)")
+        self.env.timeout(warm_up, count).callbacks.append(self._warmed)
+
+    def _warmed(self, event: object) -> None:
+        count: int = event._value  # type: ignore[attr-defined]
+        self.warming -= count
+        self._last_scale = self.env.now
+        self._set_servers(self.servers + count)
+        self._next()
+
+    def _set_servers(self, servers: int) -> None:
+        self._advance()
+        if self.tracing:
+            self.log(f"replicas {servers}")
+        self.servers = servers
+        self.replicas_max = max(self.replicas_max, servers)
+        self.replica_timeline.append({"time_s": float(self.env.now), "replicas": float(servers)})
+
+    # ---- rollouts ------------------------------------------------------------------------
+    def signal(self, name: str, payload: Any, sender: str) -> None:
+        """`promote` (from a model_registry): roll the version in `payload` out."""
+        if name != "promote":
+            super().signal(name, payload, sender)
+        info = dict(payload) if isinstance(payload, dict) else {"version": payload}
+        version = int(info["version"])
+        canary, split = self.config.canary, self.config.ab_split
+        if canary is None and split is None:
+            self._promote(version, info)
+            return
+        self.candidate, self.share = version, canary.share if canary is not None else float(split or 0)
+        self._timeline(version, "canary", self.share)
+        if canary is not None:
+            self.env.timeout(canary.duration, (version, info)).callbacks.append(self._canary_over)
+
+    def _canary_over(self, event: object) -> None:
+        version, info = event._value  # type: ignore[attr-defined]
+        if self.candidate == version:  # not replaced by a newer promotion meanwhile
+            self._promote(version, info)
+
+    def _promote(self, version: int, info: dict[str, Any]) -> None:
+        now = self.env.now
+        self.current, self.candidate, self.share = version, None, 0.0
+        self.promotions += 1
+        self._timeline(version, "promoted", 1.0)
+        since = info.get("drift_at", info.get("trained_at"))
+        if since is not None:
+            self.stale_serving.append(now - float(since))
+        self.send_signal("notify", "remediated", info | {"serving_at": now})
+
+    def _timeline(self, version: int, event: str, share: float) -> None:
+        if self.tracing:
+            self.log(f"{event} v{version} share {share:g}")
+        self.versions.append({"time_s": float(self.env.now), "version": version, "event": event, "share": share})
+
+    # ---- results -------------------------------------------------------------------------
+    def series_extra(self) -> dict[str, float]:
+        return {"replicas": float(self.servers), "replicas_warming": float(self.warming)}
+
+    def extra(self) -> dict[str, Any]:
+        return {"versions": list(self.versions), "replicas": list(self.replica_timeline)}
+
+    def figures(self, window: float) -> dict[str, float]:
+        self._advance()
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        figures |= {
+            "utilization": self.area_busy / self.area_servers if self.area_servers else 0.0,
+            "mean_queue_length": self.area_waiting / span,
+            "mean_in_node": self.area_inside / span,
+            "replicas_mean": self.area_servers / span,
+            "replicas_max": self.replicas_max,
+            "scale_ups": self.scale_ups,
+            "scale_downs": self.scale_downs,
+            "stale_serving_max_s": max(self.stale_serving, default=math.nan),
+            "promotions": self.promotions,
+        }
+        figures |= {f"requests_v{v}": float(count) for v, count in sorted(self.per_version.items())}
+        return figures
