@@ -103,9 +103,10 @@ class NodeRuntime:
         is called at hand-over, with the item's arrival time at this node captured beforehand.
         """
         mode = self._mode
-        if mode == _SINGLE:
+        if mode == _SINGLE:  # the common case, kept to one call
             target = self._target
-        elif mode == _RANDOM:
+            return target.try_put(item) or self._blocked_on(target, item, later, item.t_in)
+        if mode == _RANDOM:
             target = self._targets[bisect.bisect(self._cumulative, self._uniform())]
         elif mode == _FANOUT:
             return self._fanout(item, later)
@@ -117,8 +118,10 @@ class NodeRuntime:
 
     def _deliver(self, target: NodeRuntime, item: Item, later: Later) -> bool:
         t_in = item.t_in
-        if target.try_put(item):
-            return True
+        return target.try_put(item) or self._blocked_on(target, item, later, t_in)
+
+    def _blocked_on(self, target: NodeRuntime, item: Item, later: Later, t_in: float) -> bool:
+        """`target` refused `item`: wait in its line; returns False (not handed over yet)."""
         self.blocked_count += 1
         target.when_space(partial(self._retry_delivery, target, item, later, self.env.now, t_in))
         return False

@@ -251,8 +251,10 @@ class ServiceNode(NodeRuntime):
         if self.tracing:
             self.log("leave", item)
         self.busy -= 1
-        self._next()
-        self._space_freed()
+        if self.queue:
+            self._next()
+        if self._blocked:
+            self._space_freed()
 
     # ---- failures ------------------------------------------------------------------------
     def _failed(self, item: Item) -> None:

@@ -96,7 +96,7 @@ class SourceNode(NodeRuntime):
             self.log("emit", item)
         if self.forward(item, self._unblocked):
             self.completed += self.batch
-            self._schedule()
+            self.env.timeout(self.interarrival()).callbacks.append(self._arrive)
         else:
             self._holding = self.batch
 

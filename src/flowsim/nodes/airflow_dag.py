@@ -1,0 +1,414 @@
+"""`airflow_dag`: a scheduled batch DAG over a landing zone (the batch layer of a lambda design).
+
+Items arriving on data edges land in the DAG's landing zone.  Every schedule tick T closes the
+data interval [previous tick, T) and schedules a run for it; a run starts when fewer than
+`max_active_runs` runs are active and the scheduler is up, takes the messages that arrived in
+its interval, runs its tasks in `depends_on` order (pools, retries, timeouts), and when the last
+task succeeds forwards ONE item carrying n = the interval's messages.  That item's `born` is the
+data-interval start (per-message birth times are not kept), so end-to-end latency downstream is
+the age of the run's oldest data when it lands.
+
+Counting: messages.  arrivals + inside_at_start == completed + dropped + dead_lettered +
+inside_at_end, where completed = messages forwarded by successful runs (one item per run),
+dropped = messages of intervals skipped with `catchup: false`, dead_lettered = messages of
+failed runs, inside = messages in the landing zone or in active runs.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from flowsim.distributions import block_sampler
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes._airflow_parts import DataInterval, Run, TaskSpec, check_dag, topological_order
+from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.registry import register
+from flowsim.schedule import ScheduleText, parse_schedule
+from flowsim.units import Duration
+
+
+def _default_tasks() -> dict[str, TaskSpec]:
+    return {"extract": TaskSpec(), "load": TaskSpec(depends_on=["extract"])}
+
+
+@register
+class AirflowDagConfig(NodeConfig):
+    """A scheduled DAG of tasks that processes each data interval of a landing zone in one run.
+
+    Models: cron/`@hourly` schedules and data intervals; task order by `depends_on`; per-try
+    duration growing with the interval's messages; retries with fixed or exponential delay (capped);
+    `execution_timeout`; random try failures; pools; `max_active_runs`; `catchup` (missed or queued
+    intervals run one after another, or all but the newest are skipped and their data dropped);
+    SLA misses; freshness of landed data; scheduler outages (no run or task starts while down).
+
+    Leaves out: Airflow's retry-delay hash jitter, sensors and deferrable tasks, trigger rules other
+    than all_success, worker slots and executor parallelism beyond pools, priority weights, backfills
+    triggered by hand, and partial reprocessing (a failed run's data is dead-lettered whole).
+    """
+
+    summary = "scheduled batch DAG: data intervals, task deps, retries, pools, catchup, SLA, freshness"
+    can_fail = True
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
+
+    kind: Literal["airflow_dag"]
+    schedule: ScheduleText = Field("@hourly", description="when data intervals close: cron, @hourly, every 15m")
+    tasks: dict[str, TaskSpec] = Field(default_factory=_default_tasks, description="task name -> task")
+    pools: dict[str, int] = Field(default_factory=dict, description="pool name -> slots")
+    max_active_runs: int = Field(16, ge=1, description="runs active at once (Airflow default 16)")
+    catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
+    sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
+    dead_letter: str | None = Field(None, description="node that receives the data of failed runs")
+
+    @model_validator(mode="after")
+    def _valid_dag(self) -> AirflowDagConfig:
+        check_dag(self.tasks, self.pools)
+        return self
+
+    def order(self) -> list[str]:
+        return topological_order(self.tasks)
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return AirflowDagNode(name, self, ctx)
+
+    def external_rate(self) -> float:
+        """One item per run, on the DAG's own schedule, whatever the input rate."""
+        return 1.0 / parse_schedule(self.schedule).mean_period()
+
+    def pass_fraction(self) -> float:
+        return 0.0  # arriving items are merged; the runs' items are counted by external_rate
+
+    def events_per_item(self) -> float:
+        return 0.0  # landing is a synchronous append; runs cost a few events per interval
+
+    def node_references(self) -> dict[str, str]:
+        return {"dead_letter": self.dead_letter} if self.dead_letter else {}
+
+
+class AirflowDagNode(NodeRuntime):
+    """Runtime of `airflow_dag`; see the module docstring for the counting."""
+
+    config: AirflowDagConfig
+
+    def __init__(self, name: str, config: AirflowDagConfig, ctx: SimContext) -> None:
+        self._landing: deque[tuple[float, int]] = deque()
+        self._landed_n = 0
+        self._active: list[Run] = []
+        self._pending: deque[Run] = deque()
+        super().__init__(name, config, ctx)
+        self.schedule = parse_schedule(config.schedule)
+        self.tasks = config.tasks
+        self.order = config.order()
+        self.children = {n: [c for c, t in self.tasks.items() if n in t.depends_on] for n in self.tasks}
+        self.samplers = {n: t.duration.sampler(ctx.rng(name, f"task {n}")) for n, t in self.tasks.items()}
+        self._uniform = block_sampler(ctx.rng(name, "failures").random)
+        self.pool_free = dict(config.pools)
+        self._ready: deque[tuple[Run, str]] = deque()
+        self._down = 0
+        self._last_tick = 0.0
+        self._runs = 0
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.timeline: list[dict[str, Any]] = []
+        self.run_durations: array[float] = array("d")
+        self.fresh_newest: array[float] = array("d")
+        self.fresh_oldest: array[float] = array("d")
+        self.counts = dict.fromkeys(
+            ("runs_succeeded", "runs_failed", "runs_skipped", "sla_misses", "task_tries", "task_timeouts"), 0
+        )
+        self.pending_max = len(self._pending)
+
+    def inside(self) -> int:
+        return self._landed_n + sum(r.n for r in self._active)
+
+    def waiting(self) -> int:
+        return self._landed_n
+
+    def busy_servers(self) -> float:
+        return float(len(self._active))
+
+    # ---- data path -----------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        self.arrivals += item.n
+        self._landing.append((self.env.now, item.n))
+        self._landed_n += item.n
+        return True
+
+    def _take(self, before: float) -> int:
+        n = 0
+        while self._landing and self._landing[0][0] < before:
+            n += self._landing.popleft()[1]
+        self._landed_n -= n
+        return n
+
+    # ---- scheduling ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._arm()
+
+    def _arm(self) -> None:
+        tick = self.schedule.next_after(self._last_tick)
+        self.env.timeout(tick - self.env.now, tick).callbacks.append(self._tick)
+
+    def _tick(self, event: Any) -> None:
+        tick: float = event._value
+        self._runs += 1
+        run = Run(self._runs, self._last_tick, tick, Item(self._last_tick, 0, self._runs))
+        self._last_tick = tick
+        self._pending.append(run)
+        self.pending_max = max(self.pending_max, len(self._pending))
+        if self.tracing:
+            self.log("run scheduled" if not self._down else "run missed (scheduler down)", run.item)
+        self._arm()
+        self._launch()
+
+    def _launch(self) -> None:
+        """Start pending runs while the scheduler is up and max_active_runs allows."""
+        if self._down:
+            return
+        while self._pending and len(self._active) < self.config.max_active_runs:
+            if not self.config.catchup:
+                while len(self._pending) > 1:
+                    self._skip(self._pending.popleft())
+            self._begin(self._pending.popleft())
+
+    def _skip(self, run: Run) -> None:
+        run.state = "skipped"
+        lost = self._take(run.end)
+        self.dropped += lost
+        self.counts["runs_skipped"] += 1
+        self._record(run, lost)
+        if self.tracing:
+            self.log("run skipped", run.item)
+
+    def _begin(self, run: Run) -> None:
+        run.state, run.started = "running", self.env.now
+        run.n = run.item.n = self._take(run.end)
+        run.item.payload = DataInterval(self.name, run.start, run.end)
+        run.deps_left = {n: len(t.depends_on) for n, t in self.tasks.items()}
+        run.tries = dict.fromkeys(self.tasks, 0)
+        self._active.append(run)
+        if self.tracing:
+            self.log("run start", run.item)
+        for name in self.order:
+            if run.deps_left[name] == 0:
+                self._make_ready(run, name)
+        self._dispatch()
+
+    # ---- tasks ---------------------------------------------------------------------------
+    def _make_ready(self, run: Run, task: str) -> None:
+        run.busy += 1
+        self._ready.append((run, task))
+
+    def _dispatch(self) -> None:
+        """Start ready tries in FIFO order, each when its pool has a free slot."""
+        if self._down:
+            return
+        waiting: deque[tuple[Run, str]] = deque()
+        while self._ready:
+            run, task = self._ready.popleft()
+            pool = self.tasks[task].pool
+            if run.state != "running":
+                run.busy -= 1
+                self._settle(run)
+            elif pool is not None and self.pool_free[pool] == 0:
+                waiting.append((run, task))
+            else:
+                if pool is not None:
+                    self.pool_free[pool] -= 1
+                self._try(run, task)
+        self._ready = waiting
+
+    def _try(self, run: Run, task: str) -> None:
+        spec = self.tasks[task]
+        run.tries[task] += 1
+        self.counts["task_tries"] += 1
+        if self.tracing:
+            self.log(f"task start {task}", run.item)
+        work = self.samplers[task]() + spec.per_message * run.n
+        timeout = spec.execution_timeout
+        timed_out = timeout is not None and work > timeout
+        wait = timeout if timed_out and timeout is not None else work
+        self.env.timeout(wait, (run, task, timed_out)).callbacks.append(self._try_ended)
+
+    def _try_ended(self, event: Any) -> None:
+        run, task, timed_out = event._value
+        spec = self.tasks[task]
+        if spec.pool is not None:
+            self.pool_free[spec.pool] += 1
+        if timed_out:
+            self.counts["task_timeouts"] += 1
+            self._task_failed(run, task, "timeout")
+        elif spec.failure_rate and self._uniform() < spec.failure_rate:
+            self._task_failed(run, task, "fail")
+        else:
+            self._task_succeeded(run, task)
+        self._dispatch()
+
+    def _task_succeeded(self, run: Run, task: str) -> None:
+        run.busy -= 1
+        run.succeeded += 1
+        if self.tracing:
+            self.log(f"task success {task}", run.item)
+        if run.state != "running":
+            self._settle(run)
+            return
+        for child in self.children[task]:
+            run.deps_left[child] -= 1
+            if run.deps_left[child] == 0:
+                self._make_ready(run, child)
+        if run.succeeded == len(self.tasks):
+            self._finish(run)
+
+    def _task_failed(self, run: Run, task: str, why: str) -> None:
+        self.failed_attempts += 1
+        spec = self.tasks[task]
+        if self.tracing:
+            self.log(f"task {why} {task}", run.item)
+        if run.state == "running" and run.tries[task] <= spec.retries:
+            self.retries += 1
+            wait = spec.retry_wait(run.tries[task])
+            if self.tracing:
+                self.log(f"task retry {task} in {wait:g}s", run.item)
+            self.env.timeout(wait, (run, task)).callbacks.append(self._retry_due)
+            return
+        run.busy -= 1
+        if run.state == "running":
+            if self.tracing:
+                self.log(f"task out of retries {task}", run.item)
+            run.state = "failing"
+            self._unready(run)
+        self._settle(run)
+
+    def _unready(self, run: Run) -> None:
+        """A failing run starts no more tasks: its ready tasks are dropped."""
+        kept: deque[tuple[Run, str]] = deque()
+        for entry in self._ready:
+            if entry[0] is run:
+                run.busy -= 1
+            else:
+                kept.append(entry)
+        self._ready = kept
+
+    def _retry_due(self, event: Any) -> None:
+        run, task = event._value
+        if run.state != "running":
+            run.busy -= 1
+            self._settle(run)
+            return
+        self._ready.append((run, task))
+        self._dispatch()
+
+    # ---- run ends ------------------------------------------------------------------------
+    def _settle(self, run: Run) -> None:
+        """A failing run ends once none of its tasks is running or waiting for a retry."""
+        if run.state == "failing" and run.busy == 0:
+            run.state = "failed"
+            self._active.remove(run)
+            self.dead_lettered += run.n
+            self.counts["runs_failed"] += 1
+            self._record(run, run.n)
+            if self.tracing:
+                self.log("run failed", run.item)
+            self.send_dead_letter(run.item)
+            self._launch()
+
+    def _finish(self, run: Run) -> None:
+        run.state = "landing"
+        if self.forward(run.item, self._landed_late):
+            self._landed(run)
+
+    def _landed_late(self, item: Item, _t_in: float) -> None:
+        self._landed(next(r for r in self._active if r.item is item))
+
+    def _landed(self, run: Run) -> None:
+        now = self.env.now
+        run.state = "success"
+        self._active.remove(run)
+        self.completed += run.n
+        self.counts["runs_succeeded"] += 1
+        self.run_durations.append(now - run.started)
+        self.fresh_newest.append(now - run.end)
+        self.fresh_oldest.append(now - run.start)
+        self._record(run, run.n)
+        if self.tracing:
+            self.log("run end", run.item)
+        self._space_freed()
+        self._launch()
+
+    def _missed_sla(self, run: Run, now: float) -> bool:
+        sla = self.config.sla
+        return sla is not None and now > run.end + sla
+
+    def _record(self, run: Run, n: int) -> None:
+        now = self.env.now
+        late = run.state == "success" and self._missed_sla(run, now)
+        if late:
+            self.counts["sla_misses"] += 1
+            if self.tracing:
+                self.log("sla miss", run.item)
+        started = run.started if run.state != "skipped" else None
+        self.timeline.append({"run": run.rid, "interval_start_s": run.start, "interval_end_s": run.end,
+                              "started_s": started, "ended_s": now, "state": run.state,
+                              "messages": n, "sla_missed": late})  # fmt: skip
+
+    # ---- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """Scheduler down: no run and no task try starts; tries already running finish."""
+        self._down += 1
+        if self._down == 1 and self.tracing:
+            self.log("scheduler down")
+
+    def go_up(self) -> None:
+        self._down -= 1
+        if self._down:
+            return
+        if self.tracing:
+            self.log("scheduler up")
+        self._launch()
+        self._dispatch()
+
+    def slow_down(self, factor: float) -> None:
+        """No brownout model for a scheduler: a slow scheduler only delays starts a little."""
+
+    def speed_up(self, factor: float) -> None:
+        """See slow_down."""
+
+    # ---- results -------------------------------------------------------------------------
+    def _open_sla_misses(self) -> int:
+        """Runs still scheduled or active at the end whose SLA deadline has passed."""
+        now = self.env.now
+        return sum(self._missed_sla(r, now) for r in [*self._pending, *self._active])
+
+    def figures(self, window: float) -> dict[str, float]:
+        figures = super().figures(window)
+        figures |= {k: float(v) for k, v in self.counts.items()}
+        figures["sla_misses"] += self._open_sla_misses()
+        figures |= {
+            "runs_queued_max": float(self.pending_max),
+            "runs_pending_at_end": float(len(self._pending)),
+            "messages_skipped": float(self.dropped),
+            "freshness_mean_s": _mean(self.fresh_newest),
+            "freshness_max_s": max(self.fresh_newest, default=0.0),
+            "oldest_age_mean_s": _mean(self.fresh_oldest),
+            "oldest_age_max_s": max(self.fresh_oldest, default=0.0),
+            "run_duration_mean_s": _mean(self.run_durations),
+            "run_duration_max_s": max(self.run_durations, default=0.0),
+        }
+        return figures
+
+    def series_extra(self) -> dict[str, float]:
+        return {"runs_pending": float(len(self._pending)), "runs_active": float(len(self._active))}
+
+    def extra(self) -> dict[str, Any]:
+        return {"runs": list(self.timeline)} if self.timeline else {}
+
+
+def _mean(values: array[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

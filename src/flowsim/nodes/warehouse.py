@@ -1,0 +1,288 @@
+"""`warehouse`: concurrency slots shared by batch loads and dashboard queries (Snowflake, BigQuery slots).
+
+An arriving item is a LOAD when it is a batch run's output (an `airflow_dag` item: its payload
+is a `DataInterval`) or stands for more than one message (n > 1, e.g. a loader source with
+`batch: 10000`); anything else is a QUERY.  Both classes wait in one FIFO line (or queries go
+first with `query_priority: true`) for the warehouse's `slots`; the line's head starts when
+enough slots are free (no overtaking), so a load that takes the whole warehouse holds the
+dashboards behind it.  A load takes `load_slots` slots for n x message_size / load_throughput +
+load_overhead; a query takes one slot for a `query_time` draw.
+
+Both leave on the out-edges; with `loads_to`, loads go to that out-edge's node and queries to the
+others, so a serving sink measures query latency alone.  Counting: messages, as a service.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import deque
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+
+from flowsim.distributions import Constant, Distribution, LogNormal
+from flowsim.engine.context import SimContext
+from flowsim.engine.item import Item
+from flowsim.engine.node import NodeRuntime
+from flowsim.nodes._airflow_parts import DataInterval
+from flowsim.nodes.base import NodeConfig, QueueModel
+from flowsim.nodes.registry import register
+from flowsim.units import TIME_UNITS, Size, parse_size
+
+
+def parse_bandwidth(value: Any) -> float:
+    """'200MB/s' -> 2e8 bytes per second; a plain number is bytes per second."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = re.match(r"^\s*(.+?)\s*/\s*([a-z]+)\s*$", str(value), re.IGNORECASE)
+    if match is None or match.group(2).lower() not in TIME_UNITS:
+        raise ValueError(f"cannot read {value!r} as a throughput; write size/time, e.g. 200MB/s or 1GB/min")
+    return parse_size(match.group(1)) / TIME_UNITS[match.group(2).lower()]
+
+
+Bandwidth = Annotated[
+    float,
+    BeforeValidator(parse_bandwidth),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "examples": ["200MB/s"]}),
+]
+
+
+@register
+class WarehouseConfig(NodeConfig):
+    """A data warehouse whose concurrency slots are shared by batch loads and dashboard queries.
+
+    Models: `slots` concurrent statements; loads (batch runs, or items of more than one message)
+    that take `load_slots` slots for size / throughput + overhead; queries that take one slot for a
+    `query_time` draw; one FIFO line across both (head-of-line blocking) or query priority; query
+    waits and load durations reported apart.
+
+    Leaves out: autoscaling (multi-cluster warehouses), result caching, queries slowed by a running
+    load's I/O rather than queued behind it, statement timeouts, outages, and credit cost by size.
+    """
+
+    summary = "warehouse slots shared by batch loads and dashboard queries (FIFO or query priority)"
+
+    kind: Literal["warehouse"]
+    slots: int = Field(8, ge=1, description="statements running at once (Snowflake's default concurrency 8)")
+    load_slots: int = Field(1, ge=1, description="slots one load occupies (a bulk load may take them all)")
+    message_size: Size = Field(1000.0, gt=0, description="bytes per message loaded, e.g. 1KB")
+    load_throughput: Bandwidth = Field(200e6, gt=0, description="bytes per second one load writes, e.g. 200MB/s")
+    load_overhead: Distribution = Field(
+        default_factory=lambda: Constant(value=30.0), description="fixed time per load (commit, metadata, clustering)"
+    )
+    query_time: Distribution = Field(
+        default_factory=lambda: LogNormal(mean_=2.0, stdev=2.0), description="time one query holds a slot"
+    )
+    query_priority: bool = Field(False, description="waiting queries start before waiting loads")
+    loads_to: str | None = Field(
+        None, description="out-edge target that receives loads (queries take the other out-edges)"
+    )
+
+    @model_validator(mode="after")
+    def _load_fits(self) -> WarehouseConfig:
+        if self.load_slots > self.slots:
+            raise ValueError(f"load_slots ({self.load_slots}) is above slots ({self.slots}): a load could never start")
+        return self
+
+    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
+        return WarehouseNode(name, self, ctx)
+
+    def queue_model(self) -> QueueModel:
+        """The query path as c servers (loads are rare and counted in the simulation only)."""
+        return QueueModel(self.slots, self.query_time)
+
+    def events_per_item(self) -> float:
+        return 1.0
+
+    def cost_units(self) -> float:
+        return float(self.slots)
+
+
+class WarehouseNode(NodeRuntime):
+    """Runtime of `warehouse`; see the module docstring."""
+
+    has_queue = True
+    config: WarehouseConfig
+
+    def __init__(self, name: str, config: WarehouseConfig, ctx: SimContext) -> None:
+        self.line: dict[bool, deque[Item]] = {True: deque(), False: deque()}  # is_load -> FIFO
+        self.n_waiting = 0
+        self.n_inside = 0
+        self.busy = 0
+        self.loads_running = 0
+        self._t_last = 0.0
+        self._recent: list[float] = []
+        super().__init__(name, config, ctx)
+        self.query_time = config.query_time.sampler(ctx.rng(name, "queries"))
+        self.overhead = config.load_overhead.sampler(ctx.rng(name, "loads"))
+        self.per_message = config.message_size / config.load_throughput
+        self._loads_target: NodeRuntime | None = None
+        self._seq = 0
+
+    def connect(self, targets: list[tuple[NodeRuntime, float]], routing: str) -> None:
+        """With `loads_to`, loads take that out-edge and queries the others."""
+        name = self.config.loads_to
+        if name is not None:
+            match = [t for t, _ in targets if t.name == name]
+            if not match:
+                raise ValueError(f"warehouse '{self.name}': loads_to '{name}' is not one of its out-edges")
+            self._loads_target = match[0]
+            rest = [(t, w) for t, w in targets if t.name != name]
+            targets = rest or targets
+        super().connect(targets, routing)
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.area_busy = 0.0
+        self.area_waiting = 0.0
+        self.area_inside = 0.0
+        self._t_last = self.env.now
+        self.query_waits: array[float] = array("d")
+        self.query_sojourns: array[float] = array("d")
+        self.load_waits: array[float] = array("d")
+        self.load_durations: array[float] = array("d")
+        self.load_messages = 0
+
+    def _advance(self) -> None:
+        dt = self.env.now - self._t_last
+        if dt:
+            self.area_busy += self.busy * dt
+            self.area_waiting += self.n_waiting * dt
+            self.area_inside += self.n_inside * dt
+            self._t_last = self.env.now
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    def waiting(self) -> int:
+        return self.n_waiting
+
+    def busy_servers(self) -> float:
+        return float(self.busy)
+
+    @staticmethod
+    def is_load(item: Item) -> bool:
+        return isinstance(item.payload, DataInterval) or item.n > 1
+
+    # ---- data path -----------------------------------------------------------------------
+    def try_put(self, item: Item) -> bool:
+        self._advance()
+        self.arrivals += item.n
+        self.n_inside += item.n
+        self.n_waiting += item.n
+        self._seq += 1
+        item.t_in = item.t_queue = self.env.now
+        item.attempt = self._seq  # arrival order, for FIFO across the two lines
+        load = self.is_load(item)
+        if self.tracing:
+            self.log("arrive load" if load else "arrive query", item)
+        self.line[load].append(item)
+        self._next()
+        return True
+
+    def _head(self) -> bool | None:
+        """Which line's head goes next: queries first with priority, else the older head."""
+        loads, queries = self.line[True], self.line[False]
+        if not loads or not queries:
+            return True if loads else (False if queries else None)
+        if self.config.query_priority:
+            return False
+        return loads[0].attempt < queries[0].attempt
+
+    def _next(self) -> None:
+        while (load := self._head()) is not None:
+            need = self.config.load_slots if load else 1
+            if self.busy + need > self.config.slots:
+                return
+            self._start(self.line[load].popleft(), load, need)
+
+    def _start(self, item: Item, load: bool, need: int) -> None:
+        now = self.env.now
+        wait = now - item.t_queue
+        self.n_waiting -= item.n
+        self.busy += need
+        self.waits.append(wait)
+        if load:
+            self.loads_running += 1
+            self.load_waits.append(wait)
+            hold = item.n * self.per_message + self.overhead()
+        else:
+            self.query_waits.append(wait)
+            self._recent.append(wait)
+            hold = self.query_time()
+        if self.tracing:
+            self.log("start load" if load else "start query", item)
+        self.env.timeout(hold, (item, load, need, now)).callbacks.append(self._finished)
+
+    def _finished(self, event: Any) -> None:
+        item, load, need, started = event._value
+        self._advance()
+        if load:
+            self.load_durations.append(self.env.now - started)
+            self.load_messages += item.n
+        t_in = item.t_in
+
+        def done(left: Item, t: float) -> None:
+            self._left(left, t, load, need)
+
+        target = self._loads_target if load else None
+        handed = self._deliver(target, item, done) if target is not None else self.forward(item, done)
+        if handed:
+            self._left(item, t_in, load, need)
+
+    def _left(self, item: Item, t_in: float, load: bool, need: int) -> None:
+        self._advance()
+        self.n_inside -= item.n
+        self.completed += item.n
+        sojourn = self.env.now - t_in
+        self.sojourns.append(sojourn)
+        if load:
+            self.loads_running -= 1
+        else:
+            self.query_sojourns.append(sojourn)
+        if self.tracing:
+            self.log("done load" if load else "done query", item)
+        self.busy -= need
+        self._next()
+        self._space_freed()
+
+    # ---- results -------------------------------------------------------------------------
+    def figures(self, window: float) -> dict[str, float]:
+        self._advance()
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        waits, sojourns = self.query_waits, self.query_sojourns
+        figures |= {
+            "utilization": self.area_busy / (self.config.slots * span),
+            "mean_queue_length": self.area_waiting / span,
+            "mean_in_node": self.area_inside / span,
+            "queries_completed": float(len(sojourns)),
+            "query_wait_mean_s": _pct(waits, None),
+            "query_wait_p50_s": _pct(waits, 50),
+            "query_wait_p95_s": _pct(waits, 95),
+            "query_wait_p99_s": _pct(waits, 99),
+            "query_latency_p95_s": _pct(sojourns, 95),
+            "loads_completed": float(len(self.load_durations)),
+            "load_messages": float(self.load_messages),
+            "load_wait_mean_s": _pct(self.load_waits, None),
+            "load_duration_mean_s": _pct(self.load_durations, None),
+            "load_duration_max_s": max(self.load_durations, default=0.0),
+        }
+        return figures
+
+    def series_extra(self) -> dict[str, float]:
+        """Gauges per sample: the p95 wait of queries started since the last sample, loads running."""
+        recent, self._recent = self._recent, []
+        p95 = float(np.percentile(recent, 95)) if recent else 0.0
+        return {"query_wait_p95_s": p95, "loads_running": float(self.loads_running)}
+
+
+def _pct(values: array[float], q: float | None) -> float:
+    """Mean (q None) or a percentile of a sample; 0 when it is empty (kind figures are numbers)."""
+    if not len(values):
+        return 0.0
+    data = np.frombuffer(values, dtype=float)
+    return float(data.mean() if q is None else np.percentile(data, q))
