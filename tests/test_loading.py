@@ -172,14 +172,18 @@ def test_too_many_samples_is_rejected() -> None:
 
 
 def test_fanout_amplifying_around_a_cycle_is_an_error_not_a_crash() -> None:
-    nodes = "\n    src: {kind: source, rate: 1/s}\n    f: {kind: delay, time: 1s, routing: fanout}\n    done: {kind: sink}"
+    nodes = (
+        "\n    src: {kind: source, rate: 1/s}\n    f: {kind: delay, time: 1s, routing: fanout}\n    done: {kind: sink}"
+    )
     scenario = flowsim.load_scenario(scenario_text(nodes, "[src -> f, f -> f, f -> done]"))
     with pytest.raises(flowsim.FlowsimError, match="no finite solution"):
         flowsim.simulate(scenario)
 
 
 def test_batched_messages_are_counted_as_messages_at_sinks() -> None:
-    nodes = "\n    src: {kind: source, interarrival: 1s, batch: 5, routing: fanout}\n    a: {kind: sink}\n    b: {kind: sink}"
+    nodes = (
+        "\n    src: {kind: source, interarrival: 1s, batch: 5, routing: fanout}\n    a: {kind: sink}\n    b: {kind: sink}"
+    )
     result = flowsim.simulate(flowsim.load_scenario(scenario_text(nodes, "[src -> a, src -> b]")))
     assert result.totals.arrivals == 99 * 5
     assert result.end_to_end["a"].count == 99 * 5 and result.totals.delivered == 2 * 99 * 5

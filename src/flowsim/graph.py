@@ -95,7 +95,8 @@ def _reference_issues(arch: Architecture) -> list[GraphIssue]:
             elif field in config.reference_kinds and arch.nodes[target].kind not in config.reference_kinds[field]:
                 allowed = " or ".join(config.reference_kinds[field])
                 kind = arch.nodes[target].kind
-                issues.append(GraphIssue(("nodes", name, field), f"'{target}' is a {kind}; {field} must name a {allowed}"))
+                message = f"'{target}' is a {kind}; {field} must name a {allowed}"
+                issues.append(GraphIssue(("nodes", name, field), message))
     return issues
 
 

@@ -2,7 +2,8 @@
 
 Controls are derived from the loaded scenario, never from a list of known scenarios: the load
 multiplier; for every node, integer fields named like a pool size (servers, partitions,
-consumers, replicas) and `capacity`; each retry policy's attempts, backoff and jitter; each
+consumers, replicas, parallelism, gpus) and `capacity`, also inside named sub-configs such as
+consumer groups; each retry policy's attempts, backoff and jitter; each
 scheduled fault's start and length; and the run's seed, replications and duration.  A new node
 kind with a `partitions` field gets its control without a change here.
 """
@@ -13,15 +14,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from pydantic import BaseModel
+
 from flowsim.spec.policies import RetryPolicy
 from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 
 ControlKind = Literal["int", "float", "choice", "multiplier"]
 Value = int | float | str
-POOL_FIELDS = ("servers", "partitions", "consumers", "replicas")
+POOL_FIELDS = ("servers", "partitions", "consumers", "replicas", "parallelism", "gpus")
 BOUND_FIELDS = ("capacity",)
-RETRY_FIELDS = ("max_attempts", "backoff", "jitter")
 MAX_REPLICATIONS = 30
 RUN, NODES, RETRIES, FAULTS = "Load and run", "Nodes", "Retry policies", "Faults"
 
@@ -67,24 +69,35 @@ def _int_field(config: object, field: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _sizes(model: BaseModel, path: str, label: str) -> Iterator[Control]:
+    """Pool sizes and capacity of a model, then of the named sub-models it holds (consumer groups)."""
+    fields = type(model).model_fields
+    for field in POOL_FIELDS + BOUND_FIELDS:
+        value = _int_field(model, field)
+        if value is not None:
+            yield Control(f"{path}.{field}", f"{label} · {field}", NODES, "int", value, min(1, value), None, 1,
+                          help=fields[field].description or "" if field in fields else "")  # fmt: skip
+    for field, info in fields.items():
+        members = getattr(model, field, None)
+        if isinstance(members, dict):
+            for key, member in members.items():
+                if isinstance(member, BaseModel):
+                    yield from _sizes(member, f"{path}.{info.alias or field}.{key}", f"{label} {key}")
+
+
 def _node_controls(scenario: Scenario) -> Iterator[Control]:
     for name, config in scenario.arch.nodes.items():
-        for field in POOL_FIELDS + BOUND_FIELDS:
-            value = _int_field(config, field)
-            if value is None:
-                continue
-            description = type(config).model_fields[field].description if field in type(config).model_fields else ""
-            yield Control(f"nodes.{name}.{field}", f"{name} · {field}", NODES, "int", value, min(1, value), None, 1,
-                          help=description or "")  # fmt: skip
+        yield from _sizes(config, f"nodes.{name}", name)
 
 
 def _policies(scenario: Scenario) -> Iterator[tuple[str, str, RetryPolicy]]:
     """(override prefix, label, policy): the scenario's named policies, then inline ones on nodes."""
     for name, policy in scenario.retry_policies.items():
         yield f"retry_policies.{name}", f"policy '{name}'", policy
+    named = list(scenario.retry_policies.values())
     for name, config in scenario.arch.nodes.items():
         retry = getattr(config, "retry", None)
-        if isinstance(retry, RetryPolicy):
+        if isinstance(retry, RetryPolicy) and retry not in named:  # the loader resolves names to policies
             yield f"nodes.{name}.retry", f"{name} retry", retry
 
 
@@ -109,7 +122,7 @@ def _fault_controls(scenario: Scenario) -> Iterator[Control]:
         what = "brownout" if fault.slowdown else "outage"
         label = f"{fault.node} {what} #{index + 1}"
         yield Control(f"faults.{index}.at", f"{label} · starts at (s)", FAULTS, "float", float(fault.at), 0.0,
-                      max(scenario.duration, fault.at), step, help="simulated time at which the fault begins")  # fmt: skip
+                      max(scenario.duration, fault.at), step, help="simulated time when the fault begins")  # fmt: skip
         yield Control(f"faults.{index}.for", f"{label} · lasts (s)", FAULTS, "float", float(fault.for_),
                       min(1.0, fault.for_),
                       None, step, help="how long the fault lasts")  # fmt: skip

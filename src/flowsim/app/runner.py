@@ -20,7 +20,7 @@ import flowsim
 from flowsim.app.controls import describe_overrides
 
 EVENT_BUDGET = 5_000_000  # estimated events per run, all replications together (~30 s on one core)
-MAX_KEPT_RUNS = 12
+MAX_KEPT_RUNS = 8  # each holds its latency samples; a class of sessions shares one server
 Progress = Callable[[float], None]
 
 
@@ -110,5 +110,22 @@ def keep(request: RunRequest, scenario: flowsim.Scenario, result: flowsim.RunRes
     return kept
 
 
-def clear_runs() -> None:
-    st.session_state["runs"] = []
+def forget_older_runs() -> None:
+    st.session_state["runs"] = kept_runs()[-1:]
+
+
+def execute(request: RunRequest, scenario: flowsim.Scenario, where: DeltaGenerator) -> KeptRun | None:
+    """Run with a progress bar in `where` and keep the result; a refused run shows its reason."""
+    slot = where.empty()
+    try:
+        result = run(request, progress_bar(slot))
+    except flowsim.SimulationTooLarge as exc:
+        where.error(f"{exc}\n\nThe app runs at most {EVENT_BUDGET:,} events per run (all replications "
+                    "together); for longer runs use the command line, `flowsim run`.")  # fmt: skip
+        return None
+    except flowsim.FlowsimError as exc:
+        where.error(str(exc))
+        return None
+    finally:
+        slot.empty()
+    return keep(request, scenario, result)

@@ -129,14 +129,15 @@ def excerpt(text: str, problem: Problem, context: int = 1) -> str | None:
     return "\n".join(shown)
 
 
-def describe(problem: Problem) -> str:
-    """'line 12, column 5 · nodes.api.servers: message (hint)' for a problem in the editor text."""
-    where = []
+def location(problem: Problem) -> str:
+    """'line 12, column 5' in the editor's text, or the file the problem is in."""
+    where = [] if problem.source in ("<input>", "") else [problem.source]
     if problem.line is not None:
         where.append(f"line {problem.line}" + (f", column {problem.column}" if problem.column else ""))
-    if problem.source not in ("<input>", ""):
-        where.insert(0, problem.source)
+    return ", ".join(where)
+
+
+def describe(problem: Problem) -> str:
+    """'nodes.api.servers: message (hint)': what is wrong and what would be accepted."""
     text = (f"{problem.field}: " if problem.field else "") + problem.message
-    if problem.hint:
-        text += f" ({problem.hint})"
-    return " · ".join([*where, text]) if where else text
+    return f"{text} ({problem.hint})" if problem.hint else text

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from flowsim.app.controls import RETRIES, Control, Value
-from flowsim.app.sources import describe, excerpt, inline_architecture, read_shipped
+from flowsim.app.sources import describe, excerpt, inline_architecture, location, read_shipped
 from flowsim.errors import FlowsimError, SpecError
 
 TEXT_KEY = "yaml_text"
@@ -77,19 +78,18 @@ def text_digest(text: str) -> str:
 
 
 # ---- errors ----------------------------------------------------------------------------------
-def show_problems(error: FlowsimError, text: str, where: object = st) -> None:
+def show_problems(error: FlowsimError, text: str, where: DeltaGenerator | None = None) -> None:
     """Each problem with its line, column and field, and the lines of YAML around it."""
+    show = st.error if where is None else where.error
     problems = error.problems if isinstance(error, SpecError) else []
     if not problems:
-        where.error(str(error))  # type: ignore[attr-defined]
+        show(str(error))
         return
     for problem in problems:
-        lines = [describe(problem)]
-        if problem.source in ("<input>", ""):
-            lines += [""] + ([excerpt(text, problem) or ""] if problem.line else [])
-        heading = f"**Line {problem.line}**" if problem.line else "**Problem**"
-        body = "\n".join(lines).rstrip()
-        where.error(f"{heading}\n\n```text\n{body}\n```")  # type: ignore[attr-defined]
+        snippet = excerpt(text, problem) if problem.source in ("<input>", "") else None
+        body = describe(problem) + (f"\n\n{snippet}" if snippet else "")
+        heading = location(problem).capitalize() or "Problem"
+        show(f"**{heading}**\n\n```text\n{body}\n```")
 
 
 # ---- controls --------------------------------------------------------------------------------
@@ -97,15 +97,15 @@ def _widget(control: Control, key: str) -> Value:
     c = control
     if c.kind == "multiplier":
         value: Value = st.slider(c.label, float(c.minimum or 0.0), float(c.maximum or 1.0), float(c.default),
-                                 float(c.step or 0.1), key=key, help=c.help, format="%.1f×")  # fmt: skip
+                                 float(c.step or 0.1), key=key, help=c.help, format="%.1fx")  # fmt: skip
     elif c.kind == "choice":
         value = st.selectbox(c.label, c.options, index=c.options.index(str(c.default)), key=key, help=c.help)
     elif c.kind == "int":
         low, high = (None if b is None else int(b) for b in (c.minimum, c.maximum))
         value = int(st.number_input(c.label, low, high, int(c.default), 1, key=key, help=c.help))
     else:
-        value = float(st.number_input(c.label, c.minimum, c.maximum, float(c.default), c.step, key=key,
-                                      help=c.help))  # fmt: skip
+        value = float(st.number_input(c.label, c.minimum, c.maximum, float(c.default), c.step, format="%g",
+                                      key=key, help=c.help))  # fmt: skip
     return value
 
 
@@ -121,5 +121,5 @@ def control_form(controls: list[Control], namespace: str) -> tuple[dict[str, Val
             with st.expander(group, expanded=group != RETRIES):
                 for control in (c for c in controls if c.group == group):
                     values[control.path] = _widget(control, f"{namespace}:{control.path}")
-        pressed = st.form_submit_button("▶ Run simulation", type="primary", width="stretch", key="run_bottom") or pressed
-    return values, pressed
+        bottom = st.form_submit_button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
+    return values, pressed or bottom

@@ -82,8 +82,8 @@ class Model:
         for name, runtime in self.nodes.items():
             config = arch.nodes[name]
             runtime.connect(outs[name], config.routing)
-            for field, target in config.node_references().items():
-                runtime.wire(field, self.nodes[target])
+            for reference, target in config.node_references().items():
+                runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(self.scenario.faults):
             start_fault(fault, self.nodes[fault.node], self.ctx, index)  # type: ignore[arg-type]
 

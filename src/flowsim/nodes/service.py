@@ -14,7 +14,7 @@ The general G/G/c/K building block: an API, a database, a consumer pool.  Modell
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -41,7 +41,7 @@ class ServiceConfig(NodeConfig):
 
     summary = "a pool of servers behind a FIFO queue: capacity, drop or block, errors, retries, outages"
     can_fail = True
-    reference_kinds = {"dead_letter": ("sink",)}
+    reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
     kind: Literal["service"]
     servers: int = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import matplotlib
-import networkx as nx
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
-from flowsim.graph import build_graph
-from flowsim.reports.diagram import edges, layers, layout
+from flowsim.reports.diagram import DrawnEdge, edges, layers, layout
 from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
 from flowsim.reports.tables import (
     _comparisons,  # the CLI's theory-vs-simulation rows, reused so both show the same figures
@@ -34,7 +34,7 @@ from flowsim.reports.tables import (
     is_time_metric,
     relative_difference,
 )
-from flowsim.results import RunResult
+from flowsim.results import NodeResult, RunResult
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
@@ -42,6 +42,10 @@ from flowsim.units import format_duration
 Formatter = Callable[[float], str]
 LOAD_COLORMAP = "RdYlGn_r"  # green = idle, red = saturated
 _IDLE_COLOR = "#d9d9d9"  # nodes without servers (sources, sinks, delays)
+LAG_FULL_SCALE_S = 60.0  # in the diagram, a consumer group a minute behind is as red as a saturated server
+_LAG_FIGURES = ("lag_mean_seconds", "lag_seconds")
+_LAG_SERIES = "lag_messages."
+_SCALE_LABEL = f"utilization (or lag / {LAG_FULL_SCALE_S:g}s)"
 _TIME_KEYS = ("time_s", "time", "t", "at")
 _VERSION_KEYS = ("version", "model_version", "name")
 
@@ -125,13 +129,33 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
 
 
 # ---- topology coloured by load --------------------------------------------------------------
+def _kind_max(node: NodeResult, names: Callable[[str], bool]) -> float | None:
+    """Largest kind figure whose name (before any '.group' suffix) passes `names`."""
+    values = [v for k, v in node.kind_figures.items() if names(k.split(".")[0]) and math.isfinite(v)]
+    return max(values, default=None)
+
+
+def node_utilization(node: NodeResult) -> float | None:
+    """Busy fraction: the node's own, or the largest `*utilization` kind figure (consumers, GPUs, writes)."""
+    if node.utilization is not None:
+        return float(node.utilization)
+    return _kind_max(node, lambda name: name.endswith("utilization"))
+
+
+def node_lag_s(node: NodeResult) -> float | None:
+    """Mean consumer lag in seconds (the largest over consumer groups), for kinds that report one."""
+    return _kind_max(node, lambda name: name in _LAG_FIGURES)
+
+
+def node_load(node: NodeResult) -> float | None:
+    """Load in [0, 1]: utilization, or lag on a scale where LAG_FULL_SCALE_S behind counts as saturated."""
+    lag = node_lag_s(node)
+    present = [v for v in (node_utilization(node), None if lag is None else lag / LAG_FULL_SCALE_S) if v is not None]
+    return min(1.0, max(present)) if present else None
+
+
 def node_loads(result: RunResult) -> dict[str, float]:
-    """Utilization in [0, 1] per node; kinds with a lag figure instead get lag / largest lag."""
-    loads = {n: float(r.utilization) for n, r in result.nodes.items() if r.utilization is not None}
-    lags = {n: r.kind_figures[k] for n, r in result.nodes.items() if n not in loads
-            for k in ("lag", "consumer_lag") if k in r.kind_figures}  # fmt: skip
-    peak = max(lags.values(), default=0.0)
-    return loads | {n: (lag / peak if peak > 0 else 0.0) for n, lag in lags.items()}
+    return {name: load for name, node in result.nodes.items() if (load := node_load(node)) is not None}
 
 
 def bottleneck(result: RunResult) -> str | None:
@@ -142,14 +166,15 @@ def bottleneck(result: RunResult) -> str | None:
 
 def _node_label(name: str, result: RunResult) -> str:
     node = result.nodes.get(name)
+    if node is None:
+        return name
     lines = [name]
-    if node is not None and node.utilization is not None:
-        lines.append(f"util {format_percent(node.utilization)}")
-    elif node is not None:
-        lag = next((node.kind_figures[k] for k in ("lag", "consumer_lag") if k in node.kind_figures), None)
-        if lag is not None:
-            lines.append(f"lag {format_number(lag)}")
-    if node is not None and node.dropped > 0:
+    utilization, lag = node_utilization(node), node_lag_s(node)
+    if utilization is not None:
+        lines.append(f"util {format_percent(utilization)}")
+    if lag:
+        lines.append(f"lag {format_duration(lag)}")
+    if node.dropped > 0:
         lines.append(f"dropped {format_number(node.dropped)}")
     return "\n".join(lines)
 
@@ -159,44 +184,52 @@ def graph_size(arch: Architecture) -> tuple[float, float]:
     column = layers(arch)
     depth = max(column.values(), default=0) + 1
     height = max((list(column.values()).count(c) for c in set(column.values())), default=1)
-    return max(6.0, 1.9 * depth), max(3.2, 1.5 * height)
+    return max(5.0, 1.35 * depth + 1.0), max(2.6, 1.0 * height + 0.8)
+
+
+def load_colormap() -> ListedColormap:
+    """Green (idle) to red (saturated), without the darkest ends so black labels stay readable."""
+    return ListedColormap(matplotlib.colormaps[LOAD_COLORMAP](np.linspace(0.08, 0.92, 256)), name="load")
 
 
 def draw_load_graph(ax: Axes, arch: Architecture, result: RunResult) -> Axes:
-    """The topology with each node coloured by its simulated load; the bottleneck is outlined."""
-    graph = build_graph(arch)
+    """The topology with each node coloured by its simulated load; the busiest node is outlined."""
     pos = layout(arch)
     loads = node_loads(result)
-    cmap, norm = matplotlib.colormaps[LOAD_COLORMAP], Normalize(0.0, 1.0)
-    colors = [cmap(norm(loads[n])) if n in loads else _IDLE_COLOR for n in graph.nodes]
+    cmap, norm = load_colormap(), Normalize(0.0, 1.0)
     worst = bottleneck(result)
-    widths = [3.0 if n == worst else 0.8 for n in graph.nodes]
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=2600, edgecolors="black",
-                           linewidths=widths)  # fmt: skip
-    labels = {n: _node_label(n, result) for n in graph.nodes}
-    nx.draw_networkx_labels(graph, pos, labels=labels, ax=ax, font_size=7.5)
-    _draw_edges(ax, arch, pos)
-    ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.7, label="utilization (or relative lag)",
+    boxes = {}
+    for name, (x, y) in pos.items():
+        color = cmap(norm(loads[name])) if name in loads else _IDLE_COLOR
+        frame = {"boxstyle": "round,pad=0.55", "facecolor": color, "edgecolor": "black",
+                 "linewidth": 2.8 if name == worst else 0.8}  # fmt: skip
+        boxes[name] = ax.text(x, y, _node_label(name, result), ha="center", va="center", fontsize=8.5,
+                              bbox=frame, zorder=3)  # fmt: skip
+    for edge in edges(arch):
+        _draw_edge(ax, edge, pos, boxes)
+    ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.65, pad=0.01, label=_SCALE_LABEL,
                        format=FuncFormatter(lambda v, _p: f"{v:.0%}"))  # fmt: skip
-    title = arch.name if worst is None else f"{arch.name}: bottleneck {worst} ({format_percent(loads[worst])})"
-    ax.set_title(title)
-    ax.margins(0.12)
+    title = arch.name if worst is None else f"{arch.name}: busiest node {worst} ({format_percent(loads[worst])})"
+    ax.set_title(title, fontsize=10)
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_axis_off()
     return ax
 
 
-def _draw_edges(ax: Axes, arch: Architecture, pos: dict[str, tuple[float, float]]) -> None:
-    drawn = edges(arch)
-    common: dict[str, Any] = {"ax": ax, "arrows": True, "arrowsize": 12, "node_size": 2600}
-    data = [(e.source, e.target) for e in drawn if e.role == "data"]
-    refs = [(e.source, e.target) for e in drawn if e.role != "data"]
-    nx.draw_networkx_edges(nx.DiGraph(data), pos, edgelist=data, connectionstyle="arc3,rad=0.12", **common)
-    nx.draw_networkx_edges(nx.DiGraph(refs), pos, edgelist=refs, style="dashed", edge_color="grey",
-                           connectionstyle="arc3,rad=0.25", **common)  # fmt: skip
-    labels = {(e.source, e.target): e.label for e in drawn if e.label}
-    if labels:
-        nx.draw_networkx_edge_labels(nx.DiGraph(list(labels)), pos, edge_labels=labels, ax=ax, font_size=7,
-                                     font_color="dimgrey", connectionstyle="arc3,rad=0.2")  # fmt: skip
+def _draw_edge(ax: Axes, edge: DrawnEdge, pos: dict[str, tuple[float, float]], boxes: dict[str, Text]) -> None:
+    """An arrow clipped to the two node boxes (drawn after them, so their size is known)."""
+    data = edge.role == "data"
+    bend = 0.12 if data else -0.3
+    style = {"arrowstyle": "-|>", "color": "black" if data else "grey", "linestyle": "-" if data else "--",
+             "lw": 1.1, "shrinkA": 1, "shrinkB": 1, "connectionstyle": f"arc3,rad={bend}",
+             "patchA": boxes[edge.source].get_bbox_patch(), "patchB": boxes[edge.target].get_bbox_patch()}  # fmt: skip
+    ax.annotate("", xy=pos[edge.target], xytext=pos[edge.source], arrowprops=style, zorder=4)
+    if edge.label:
+        (x0, y0), (x1, y1) = pos[edge.source], pos[edge.target]
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, edge.label, fontsize=7, color="dimgrey", ha="center", va="center",
+                zorder=5, bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
 
 
 def graph_figure(arch: Architecture, result: RunResult) -> Figure:
@@ -206,10 +239,47 @@ def graph_figure(arch: Architecture, result: RunResult) -> Figure:
 
 
 # ---- time series and latency ----------------------------------------------------------------
+def lag_frame(result: RunResult) -> pd.DataFrame:
+    """Consumer lag in messages over time, averaged over replications: one column per node/group."""
+    series = result.series
+    columns = [c for c in series.columns if str(c).startswith(_LAG_SERIES)] if not series.empty else []
+    if not columns:
+        return pd.DataFrame()
+    long = series.melt(id_vars=["time_s", "node"], value_vars=columns, var_name="group", value_name="lag")
+    long = long.dropna(subset=["lag"])
+    long["line"] = long["node"].astype(str) + "/" + long["group"].str.removeprefix(_LAG_SERIES)
+    return long.pivot_table(index="time_s", columns="line", values="lag", aggfunc="mean")
+
+
+def plot_lag(ax: Axes, result: RunResult) -> Axes:
+    """Messages each consumer group is behind: growth here is a consumer that cannot keep up."""
+    frame = lag_frame(result)
+    for column in frame.columns:
+        ax.plot(frame.index.to_numpy(), frame[column].to_numpy(), label=column, linewidth=1.2)
+    ax.set_title("Consumer lag")
+    ax.set_ylabel("messages behind")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
+    ax.set_xlabel("simulated time")
+    ax.grid(True, alpha=0.3)
+    if len(frame.columns):
+        ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def _draws_data(plot: Callable[[Axes, RunResult], Axes], result: RunResult) -> bool:
+    """Whether `plot` draws anything for this result (on a scratch Axes that is never rendered)."""
+    _figure, (ax,) = new_figure()
+    plot(ax, result)
+    return bool(ax.lines)
+
+
 def time_series_figure(result: RunResult, scenario: Scenario) -> Figure:
-    """Throughput, queue length and utilization over time, stacked, outages shaded on each."""
-    figure, axes = new_figure(10.0, 9.0, rows=3)
-    for ax, plot in zip(axes, (plot_throughput, plot_queue_length, plot_utilization), strict=True):
+    """Throughput, queue length, consumer lag and utilization (those with data), stacked, faults shaded."""
+    candidates = [plot_throughput, plot_queue_length, plot_lag, plot_utilization]
+    plots = [plot for plot in candidates if _draws_data(plot, result)] or [plot_throughput]
+    figure, axes = new_figure(10.0, 3.0 * len(plots), rows=len(plots))
+    for ax, plot in zip(axes, plots, strict=True):
         plot(ax, result)
         shade_outages(ax, scenario)
     for ax in axes[:-1]:
@@ -224,17 +294,16 @@ def _stat(value: Any, stat: str) -> float | None:
 
 def nodes_frame(result: RunResult) -> pd.DataFrame:
     """One row per node with the figures of the CLI's node tables, as numbers (seconds, fractions)."""
-    rows = [
-        {
-            "node": name, "kind": node.kind, "arrivals": node.arrivals, "completed": node.completed,
-            "dropped": node.dropped, "retries": node.retries, "dead_lettered": node.dead_lettered,
-            "throughput_per_s": node.throughput_per_s, "utilization": node.utilization,
-            "mean_queue_length": node.mean_queue_length, "wait_p99_s": _stat(node.wait_s, "p99"),
-            "sojourn_mean_s": _stat(node.sojourn_s, "mean"), "sojourn_p99_s": _stat(node.sojourn_s, "p99"),
-        }  # fmt: skip
-        for name, node in result.nodes.items()
-    ]
+    rows = [{"node": name} | _node_row(node) for name, node in result.nodes.items()]
     return pd.DataFrame(rows).set_index("node")
+
+
+def _node_row(node: NodeResult) -> dict[str, Any]:
+    counts = ("arrivals", "completed", "dropped", "retries", "dead_lettered", "throughput_per_s")
+    row: dict[str, Any] = {"kind": node.kind} | {k: getattr(node, k) for k in counts}
+    row |= {"utilization": node.utilization, "mean_queue_length": node.mean_queue_length}
+    row |= {"wait_p99_s": _stat(node.wait_s, "p99"), "sojourn_mean_s": _stat(node.sojourn_s, "mean")}
+    return row | {"sojourn_p99_s": _stat(node.sojourn_s, "p99")}
 
 
 def _formatter(metric: str) -> Formatter:
@@ -249,10 +318,10 @@ def slo_frame(result: RunResult) -> pd.DataFrame:
         value = "no data" if verdict.value is None else fmt(verdict.value)
         if verdict.ci95:
             value += f" ± {fmt(verdict.ci95)}"
-        rows.append({"": "✅" if verdict.passed else "❌", "SLO": verdict.slo, "value": value,
+        rows.append({"verdict": "pass" if verdict.passed else "fail", "SLO": verdict.slo, "value": value,
                      "target": f"{verdict.op} {fmt(verdict.threshold)}",
                      "note": "uncertain: threshold inside the 95% CI" if verdict.uncertain else ""})  # fmt: skip
-    return pd.DataFrame(rows, columns=["", "SLO", "value", "target", "note"])
+    return pd.DataFrame(rows, columns=["verdict", "SLO", "value", "target", "note"])
 
 
 def theory_frame(result: RunResult) -> pd.DataFrame:
@@ -314,9 +383,9 @@ def compare_frame(a: RunResult, b: RunResult, paths: Iterable[str] | None = None
         ci = _combined_ci(a.ci(path), b.ci(path))
         significant = "" if ci is None or diff is None else ("yes" if abs(diff) > ci else "no")
         rows.append({"figure": path, "A": value_a, "A ± 95%": a.ci(path), "B": value_b, "B ± 95%": b.ci(path),
-                     "B − A": diff, "± 95%": ci, "change": relative_difference(value_a, value_b),
+                     "B - A": diff, "± 95%": ci, "change": relative_difference(value_a, value_b),
                      "significant": significant})  # fmt: skip
-    columns = ["figure", "A", "A ± 95%", "B", "B ± 95%", "B − A", "± 95%", "change", "significant"]
+    columns = ["figure", "A", "A ± 95%", "B", "B ± 95%", "B - A", "± 95%", "change", "significant"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -325,46 +394,50 @@ def _first(point: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((point[k] for k in keys if k in point), None)
 
 
-def _timeline(value: Any) -> list[tuple[float, str]]:
-    """[(time_s, version)] from a list of {time_s, version} mappings or (time, version) pairs."""
-    points: list[tuple[float, str]] = []
+def _timeline(value: Any) -> list[tuple[float, str, str]]:
+    """[(time_s, version, event)] from {time_s, version[, event]} mappings or (time, version) pairs."""
+    points: list[tuple[float, str, str]] = []
     for point in value if isinstance(value, list | tuple) else []:
+        event: Any = ""
         if isinstance(point, dict):
-            time, version = _first(point, _TIME_KEYS), _first(point, _VERSION_KEYS)
+            time, version, event = _first(point, _TIME_KEYS), _first(point, _VERSION_KEYS), point.get("event", "")
         elif isinstance(point, list | tuple) and len(point) == 2:
             time, version = point
         else:
             continue
         if isinstance(time, int | float) and version is not None:
-            points.append((float(time), str(version)))
+            points.append((float(time), str(version), str(event)))
     return points
 
 
 def versions_frame(result: RunResult) -> pd.DataFrame:
-    """Every `versions` timeline in `result.extra`: node, replication, time_s, version."""
+    """Every `versions` timeline in `result.extra`: node, replication, time_s, version, event."""
     rows = [
-        {"node": node, "replication": replication, "time_s": time, "version": version}
+        {"node": node, "replication": replication, "time_s": time, "version": version, "event": event}
         for node, entries in result.extra.items()
         for replication, entry in enumerate(entries)
         if isinstance(entry, dict)
-        for time, version in _timeline(entry.get("versions"))
+        for time, version, event in _timeline(entry.get("versions"))
     ]
-    return pd.DataFrame(rows, columns=["node", "replication", "time_s", "version"])
+    return pd.DataFrame(rows, columns=["node", "replication", "time_s", "version", "event"])
 
 
 def plot_versions(ax: Axes, result: RunResult) -> Axes:
-    """The version each node served over time (first replication), as steps between versions."""
+    """The version each node served over time (first replication): steps, events as markers."""
     frame = versions_frame(result)
     frame = frame[frame["replication"] == 0]
     order = list(dict.fromkeys(frame["version"]))
     for node, rows in frame.groupby("node", sort=False):
+        times = [*rows["time_s"], max(result.duration_s, float(rows["time_s"].max()))]
         levels = [order.index(v) for v in rows["version"]]
-        ax.step(rows["time_s"], levels, where="post", label=str(node), linewidth=1.5)
-    ax.set_yticks(range(len(order)), order)
+        ax.step(times, [*levels, levels[-1]], where="post", label=f"{node}", linewidth=1.5)
+    for event, rows in frame[frame["event"] != ""].groupby("event", sort=False):
+        ax.scatter(rows["time_s"], [order.index(v) for v in rows["version"]], s=22, zorder=3, label=f"event: {event}")
+    ax.set_yticks(range(len(order)), [f"v{v}" if v.isdigit() else v for v in order])
     ax.set_title("Model version in service")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
     ax.set_xlabel("simulated time")
     ax.grid(True, alpha=0.3)
     if len(frame):
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left")
     return ax
