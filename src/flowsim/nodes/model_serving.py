@@ -32,6 +32,7 @@ from flowsim.distributions import Distribution, LogNormal, block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.queueing import QueueingRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.spec.base import SpecModel
@@ -123,18 +124,15 @@ class ModelServingConfig(NodeConfig):
         return float(self.replicas)
 
 
-class ModelServingNode(NodeRuntime):
+class ModelServingNode(QueueingRuntime):
     """Runtime of `model_serving`; see the module docstring."""
 
-    has_queue = True
     config: ModelServingConfig
 
     def __init__(self, name: str, config: ModelServingConfig, ctx: SimContext) -> None:
         self.queue: deque[Item] = deque()
-        self.n_waiting = self.n_inside = self.busy = self.warming = 0
-        self.servers = config.replicas
-        self._t_last = 0.0
-        super().__init__(name, config, ctx)
+        self.warming = 0
+        super().__init__(name, config, ctx, servers=config.replicas)
         self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
         self._uniform = block_sampler(ctx.rng(name, "versions").random)
         self.current = config.initial_version
@@ -150,31 +148,11 @@ class ModelServingNode(NodeRuntime):
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
-        self.area_busy = self.area_waiting = self.area_inside = self.area_servers = 0.0
         self.per_version: dict[int, int] = {}
         self.stale_serving: list[float] = []
         self.scale_ups = self.scale_downs = self.promotions = 0
         self.replicas_max = self.servers
-        self._t_last = self.env.now
-
-    def _advance(self) -> None:
-        now = self.env.now
-        dt = now - self._t_last
-        if dt:
-            self.area_busy += self.busy * dt
-            self.area_waiting += self.n_waiting * dt
-            self.area_inside += self.n_inside * dt
-            self.area_servers += self.servers * dt
-            self._t_last = now
-
-    def inside(self) -> int:
-        return self.n_inside
-
-    def waiting(self) -> int:
-        return self.n_waiting
-
-    def busy_servers(self) -> float:
-        return float(self.busy)
+        self._eval_busy = self._eval_servers = 0.0  # the autoscaler's last reading of the (reset) areas
 
     # ---- requests ------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
@@ -339,13 +317,9 @@ class ModelServingNode(NodeRuntime):
         return {"versions": list(self.versions), "replicas": list(self.replica_timeline)}
 
     def figures(self, window: float) -> dict[str, float]:
-        self._advance()
-        figures = super().figures(window)
+        figures = super().figures(window) | self.queue_figures(window)
         span = window if window > 0 else 1.0
         figures |= {
-            "utilization": self.area_busy / self.area_servers if self.area_servers else 0.0,
-            "mean_queue_length": self.area_waiting / span,
-            "mean_in_node": self.area_inside / span,
             "replicas_mean": self.area_servers / span,
             "replicas_max": self.replicas_max,
             "scale_ups": self.scale_ups,

@@ -22,6 +22,7 @@ from flowsim.distributions import Distribution, block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.queueing import QueueingRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.spec.policies import NO_RETRY, RetryPolicy
@@ -100,20 +101,14 @@ class ServiceConfig(NodeConfig):
         return float(self.servers)
 
 
-class ServiceNode(NodeRuntime):
+class ServiceNode(QueueingRuntime):
     """Runtime of `service`; see the module docstring for the modelling choices."""
 
-    has_queue = True
     config: ServiceConfig
 
     def __init__(self, name: str, config: ServiceConfig, ctx: SimContext) -> None:
         self.queue: deque[Item] = deque()
-        self.n_waiting = 0
-        self.n_inside = 0
-        self.busy = 0
-        self._t_last = 0.0
-        super().__init__(name, config, ctx)
-        self.servers = config.servers
+        super().__init__(name, config, ctx, servers=config.servers)
         self.capacity = config.capacity
         self.block = config.on_full == "block"
         self.error_rate = config.error_rate
@@ -133,31 +128,9 @@ class ServiceNode(NodeRuntime):
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
-        self.area_waiting = 0.0
-        self.area_busy = 0.0
-        self.area_inside = 0.0
         self.downtime = 0.0
         self.timeouts = 0
-        self._t_last = self.env.now
         self._down_since = self.env.now
-
-    def _advance(self) -> None:
-        now = self.env.now
-        dt = now - self._t_last
-        if dt:
-            self.area_waiting += self.n_waiting * dt
-            self.area_busy += self.busy * dt
-            self.area_inside += self.n_inside * dt
-            self._t_last = now
-
-    def inside(self) -> int:
-        return self.n_inside
-
-    def waiting(self) -> int:
-        return self.n_waiting
-
-    def busy_servers(self) -> float:
-        return float(self.busy)
 
     # ---- data path -----------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
@@ -349,15 +322,8 @@ class ServiceNode(NodeRuntime):
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
-        self._advance()
-        figures = super().figures(window)
-        span = window if window > 0 else 1.0
         downtime = self.downtime + (self.env.now - max(self._down_since, self.ctx.warmup) if self._down else 0)
-        figures |= {
-            "utilization": self.area_busy / (self.servers * span),
-            "mean_queue_length": self.area_waiting / span,
-            "mean_in_node": self.area_inside / span,
+        return super().figures(window) | self.queue_figures(window) | {
             "timeouts": self.timeouts,
             "downtime_s": downtime,
         }
-        return figures

@@ -26,6 +26,7 @@ from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.queueing import QueueingRuntime
 from flowsim.nodes._airflow_parts import DataInterval
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
@@ -100,21 +101,16 @@ class WarehouseConfig(NodeConfig):
         return float(self.slots)
 
 
-class WarehouseNode(NodeRuntime):
+class WarehouseNode(QueueingRuntime):
     """Runtime of `warehouse`; see the module docstring."""
 
-    has_queue = True
     config: WarehouseConfig
 
     def __init__(self, name: str, config: WarehouseConfig, ctx: SimContext) -> None:
         self.line: dict[bool, deque[Item]] = {True: deque(), False: deque()}  # is_load -> FIFO
-        self.n_waiting = 0
-        self.n_inside = 0
-        self.busy = 0
         self.loads_running = 0
-        self._t_last = 0.0
         self._recent: list[float] = []
-        super().__init__(name, config, ctx)
+        super().__init__(name, config, ctx, servers=config.slots)
         self.query_time = config.query_time.sampler(ctx.rng(name, "queries"))
         self.overhead = config.load_overhead.sampler(ctx.rng(name, "loads"))
         self.per_message = config.message_size / config.load_throughput
@@ -136,32 +132,11 @@ class WarehouseNode(NodeRuntime):
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
-        self.area_busy = 0.0
-        self.area_waiting = 0.0
-        self.area_inside = 0.0
-        self._t_last = self.env.now
         self.query_waits: array[float] = array("d")
         self.query_sojourns: array[float] = array("d")
         self.load_waits: array[float] = array("d")
         self.load_durations: array[float] = array("d")
         self.load_messages = 0
-
-    def _advance(self) -> None:
-        dt = self.env.now - self._t_last
-        if dt:
-            self.area_busy += self.busy * dt
-            self.area_waiting += self.n_waiting * dt
-            self.area_inside += self.n_inside * dt
-            self._t_last = self.env.now
-
-    def inside(self) -> int:
-        return self.n_inside
-
-    def waiting(self) -> int:
-        return self.n_waiting
-
-    def busy_servers(self) -> float:
-        return float(self.busy)
 
     @staticmethod
     def is_load(item: Item) -> bool:
@@ -251,14 +226,9 @@ class WarehouseNode(NodeRuntime):
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
-        self._advance()
-        figures = super().figures(window)
-        span = window if window > 0 else 1.0
+        figures = super().figures(window) | self.queue_figures(window)
         waits, sojourns = self.query_waits, self.query_sojourns
         figures |= {
-            "utilization": self.area_busy / (self.config.slots * span),
-            "mean_queue_length": self.area_waiting / span,
-            "mean_in_node": self.area_inside / span,
             "queries_completed": float(len(sojourns)),
             "query_wait_mean_s": _pct(waits, None),
             "query_wait_p50_s": _pct(waits, 50),

@@ -1,0 +1,215 @@
+"""The app's outputs: one run's results, two runs side by side, the effective YAML, downloads.
+
+Every figure comes from `flowsim.reports` (tables, plots, diagram, app_views); this module only
+lays them out.  Rendered PNGs are cached on the run's request, so reruns of the page (any click)
+do not redraw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from flowsim.app.runner import KeptRun, RunRequest
+from flowsim.app.sources import effective_yaml
+from flowsim.reports.app_views import (
+    compare_frame,
+    graph_figure,
+    headline,
+    new_figure,
+    nodes_frame,
+    plot_versions,
+    png_bytes,
+    slo_frame,
+    theory_frame,
+    time_series_figure,
+    versions_frame,
+)
+from flowsim.reports.export import latency_frame
+from flowsim.reports.plots import plot_latency
+from flowsim.reports.tables import analysis_summary
+from flowsim.spec.scenario import Scenario
+
+_TOPOLOGY_CAPTION = (
+    "Each node coloured by utilization, green idle to red saturated (a consumer group a minute behind counts as "
+    "saturated); the busiest node is outlined."
+)
+_NUMBER = st.column_config.NumberColumn(format="localized")
+_PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+# ---- figures ---------------------------------------------------------------------------------
+def _latency_png(kept: KeptRun) -> bytes:
+    figure, (ax,) = new_figure(6.5, 3.8)
+    plot_latency(ax, kept.result)
+    return png_bytes(figure)
+
+
+def _versions_png(kept: KeptRun) -> bytes:
+    figure, (ax,) = new_figure(10.0, 2.8)
+    plot_versions(ax, kept.result)
+    return png_bytes(figure)
+
+
+_FIGURES: dict[str, Callable[[KeptRun], bytes]] = {
+    "topology": lambda k: png_bytes(graph_figure(k.scenario.arch, k.result)),
+    "timeseries": lambda k: png_bytes(time_series_figure(k.result, k.scenario)),
+    "latency": _latency_png,
+    "versions": _versions_png,
+}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _render(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> bytes:
+    return _FIGURES[name](_kept)
+
+
+def png(kept: KeptRun, name: str) -> bytes:
+    """A figure of the run as PNG bytes, cached on (figure, request)."""
+    r: RunRequest = kept.request
+    return _render(name, r.text, r.overrides_json, r.seed, r.replications, kept)
+
+
+# ---- one run ---------------------------------------------------------------------------------
+def headline_metrics(kept: KeptRun, previous: KeptRun | None = None, columns: int = 4) -> None:
+    """Throughput, p99, lost, SLOs; with the change from `previous` when it ran the same design."""
+    arch = kept.scenario.arch
+    figures = headline(kept.result, arch)
+    same = previous is not None and previous.result.architecture == kept.result.architecture
+    before = headline(previous.result, previous.scenario.arch) if same and previous else [None] * len(figures)
+    since = f"vs run #{previous.number}" if same and previous else None
+    slots = st.columns(columns)
+    for index, (figure, old) in enumerate(zip(figures, before, strict=True)):
+        delta = figure.delta_text(old)
+        slots[index % columns].metric(figure.label, figure.text, delta=delta,
+                                      delta_color="normal" if figure.better == "higher" else "inverse",
+                                      help=figure.help, border=True, height="stretch",
+                                      delta_description=since if delta else None)  # fmt: skip
+
+
+def _slos(kept: KeptRun) -> None:
+    st.markdown("##### Service-level objectives")
+    slos = slo_frame(kept.result)
+    if slos.empty:
+        st.caption("This scenario defines no SLOs (add an `slos:` list to the YAML).")
+    for row in slos.astype(str).to_dict("records"):
+        color = "green" if row["verdict"] == "pass" else "red"
+        note = f" · _{row['note']}_" if row["note"] else ""
+        st.markdown(f":{color}-badge[{row['verdict']}] `{row['SLO']}` measured **{row['value']}** "
+                    f"(target {row['target']}){note}")  # fmt: skip
+
+
+def _theory_summary(kept: KeptRun) -> None:
+    st.markdown("##### Before any simulation: queueing theory")
+    lines = [ln for ln in analysis_summary(kept.result).plain.splitlines() if not ln.startswith("warning:")]
+    st.markdown("\n".join(f"- {line}" for line in lines))
+
+
+def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
+    """Everything about one run, in the order a reviewer asks: how much, how fast, where, when."""
+    result = kept.result
+    st.caption(f"Showing run {kept.label}")
+    if stale:
+        st.info("The YAML or the settings changed since this run: press **▶ Run simulation** to see their effect.")
+    for warning in result.warnings:
+        st.warning(warning)
+    headline_metrics(kept, previous)
+    st.image(png(kept, "topology"), width="content", caption=_TOPOLOGY_CAPTION)
+    left, right = st.columns(2, gap="medium")
+    with left:
+        _slos(kept)
+    with right:
+        _theory_summary(kept)
+    st.markdown("#### Over time")
+    st.image(png(kept, "timeseries"), width="stretch",
+             caption="Means over replications; shaded spans are the scenario's scheduled faults.")  # fmt: skip
+    _latency_and_theory(kept)
+    if not versions_frame(result).empty:
+        st.markdown("#### Model versions")
+        st.image(png(kept, "versions"), width="stretch")
+    with st.expander("Per-node figures"):
+        config = {"utilization": _PERCENT} | {c: _NUMBER for c in _NUMERIC_NODE_COLUMNS}
+        st.dataframe(nodes_frame(result), width="stretch", column_config=config, placeholder="—")
+    downloads(kept)
+
+
+_NUMERIC_NODE_COLUMNS = ("arrivals", "completed", "dropped", "retries", "dead_lettered", "throughput_per_s",
+                         "mean_queue_length", "wait_p99_s", "sojourn_mean_s", "sojourn_p99_s")  # fmt: skip
+
+
+def _latency_and_theory(kept: KeptRun) -> None:
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("#### End-to-end latency")
+        st.image(png(kept, "latency"), width="stretch")
+    with right:
+        st.markdown("#### Theory beside simulation")
+        theory = theory_frame(kept.result)
+        if theory.empty:
+            st.caption("No node here has a queueing formula.")
+        else:
+            st.dataframe(theory, hide_index=True, width="stretch", placeholder="—")
+
+
+def downloads(kept: KeptRun) -> None:
+    """Results as JSON and CSV (produced only when clicked), and the plots as PNG (already drawn)."""
+    result, stem = kept.result, f"{kept.result.scenario}-run{kept.number}"
+    st.markdown("#### Download")
+    data: list[tuple[str, Callable[[], str] | bytes, str, str]] = [
+        ("Result (JSON)", lambda: result.model_dump_json(indent=2), "result.json", "application/json"),
+        ("Time series (CSV)", lambda: result.series.to_csv(index=False), "timeseries.csv", "text/csv"),
+        ("Latencies (CSV)", lambda: latency_frame(result).to_csv(index=False), "latencies.csv", "text/csv"),
+        ("Nodes (CSV)", lambda: nodes_frame(result).to_csv(), "nodes.csv", "text/csv"),
+    ]
+    plots = [("Diagram (PNG)", "topology"), ("Time series (PNG)", "timeseries"), ("Latency (PNG)", "latency")]
+    images = [(label, png(kept, name), f"{name}.png", "image/png") for label, name in plots]
+    for row in (data, images):
+        for slot, (label, content, name, mime) in zip(st.columns(4), row, strict=False):
+            slot.download_button(label, content, file_name=f"{stem}-{name}", mime=mime, on_click="ignore",
+                                 key=f"download-{kept.number}-{name}", width="stretch")  # fmt: skip
+
+
+# ---- two runs --------------------------------------------------------------------------------
+def _pick(runs: list[KeptRun]) -> tuple[KeptRun, KeptRun]:
+    labels = [r.label for r in runs]
+    left, right = st.columns(2)
+    latest = runs[-1].number  # in the keys: a new run resets the choice to the latest two
+    a = left.selectbox("Run A", labels, index=len(labels) - 2, key=f"compare_a_{latest}")
+    b = right.selectbox("Run B", labels, index=len(labels) - 1, key=f"compare_b_{latest}")
+    return runs[labels.index(a)], runs[labels.index(b)]
+
+
+def compare_view(runs: list[KeptRun]) -> None:
+    """Two kept runs side by side, then every shared figure with B - A and its 95% CI."""
+    if len(runs) < 2:
+        st.info("Every run is kept here. Change a setting and run again, then pick two runs to compare.")
+        return
+    a, b = _pick(runs)
+    columns = st.columns(2, gap="medium")
+    for column, run, name in zip(columns, (a, b), "AB", strict=True):
+        with column:
+            st.markdown(f"**{name}: {run.label}**")
+            headline_metrics(run, columns=2)
+    st.markdown("#### Differences")
+    st.caption("B - A for every figure both runs have; with replications, '± 95%' is the half-width of the "
+               "difference's confidence interval and 'significant' whether the difference exceeds it.")  # fmt: skip
+    config = {c: _NUMBER for c in ("A", "A ± 95%", "B", "B ± 95%", "B - A", "± 95%")} | {"change": _PERCENT}
+    st.dataframe(
+        compare_frame(a.result, b.result), hide_index=True, width="stretch", column_config=config, placeholder="—"
+    )
+    for figure in ("topology", "timeseries"):
+        for column, run in zip(st.columns(2, gap="medium"), (a, b), strict=True):
+            column.image(png(run, figure), width="stretch")
+
+
+# ---- the scenario --------------------------------------------------------------------------
+def effective_yaml_view(text: str, scenario: Scenario) -> None:
+    """The editor's text with the controls' settings merged as `overrides:`, to show and download."""
+    effective = effective_yaml(text, scenario.overrides)
+    st.markdown("#### Effective YAML")
+    st.caption("The text above with the sidebar's settings as an `overrides:` section. "
+               "`flowsim run` on this file gives the same run.")  # fmt: skip
+    st.download_button("Download effective YAML", effective, file_name=f"{scenario.name}.yaml",
+                       mime="application/x-yaml", on_click="ignore", key="download-effective")  # fmt: skip
+    st.code(effective, language="yaml")
