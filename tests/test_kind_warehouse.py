@@ -100,10 +100,20 @@ def test_bandwidth_units() -> None:
     ("old", "new", "message"),
     [
         ("load_slots: 2", "load_slots: 3", r"load_slots \(3\) is above slots \(2\)"),
-        ("loads_to: tables", "loads_to: nowhere", "loads_to 'nowhere' is not one of its out-edges"),
+        ("loads_to: tables", "loads_to: nowhere", "loads_to: 'nowhere' is not an out-edge of this warehouse"),
         ("1MB/s", "5 parsecs", "cannot read '5 parsecs' as a throughput"),
     ],
 )
 def test_bad_warehouses_are_refused(old: str, new: str, message: str) -> None:
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(flowsim.SpecError, match=message):
         run(old=old, new=new)
+
+
+def test_loads_to_must_name_an_out_edge() -> None:
+    from pathlib import Path
+
+    import flowsim
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "warehouse-contention.yaml"
+    with pytest.raises(flowsim.SpecError, match=r"loads_to: 'tabels' is not an out-edge.*did you mean 'tables'"):
+        flowsim.load_scenario(path, {"nodes.warehouse.loads_to": "tabels"})

@@ -78,6 +78,10 @@ class NodeConfig(SpecModel):
         """Mean attempts per arriving item (1 without retries)."""
         return 1.0
 
+    def edge_problems(self, outputs: list[str]) -> list[tuple[str, str, str]]:
+        """Checks that need the node's out-edges: (field, message, hint) for each problem."""
+        return []
+
     def events_per_item(self) -> float:
         """Simulation events one arriving item costs here (for the run-size estimate)."""
         return 1.0 if self.gives_output else 0.0

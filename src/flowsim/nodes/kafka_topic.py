@@ -13,6 +13,7 @@ Counting (messages everywhere; each consumer group reads its own copy of every m
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from bisect import bisect
@@ -129,6 +130,15 @@ class KafkaTopicConfig(NodeConfig):
 
     def group(self, name: str) -> ConsumerGroupSpec:
         return self.consumer_groups.get(name, self.consumer_defaults)
+
+    def edge_problems(self, outputs: list[str]) -> list[tuple[str, str, str]]:
+        """Each consumer group is an out-edge; a group with no edge is a typo or a missing edge."""
+        problems = []
+        for name in sorted(set(self.consumer_groups) - set(outputs)):
+            close = difflib.get_close_matches(name, outputs, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"add the edge '<topic> -> {name}'"
+            problems.append(("consumer_groups", f"group '{name}' is not the target of an out-edge", hint))
+        return problems
 
     def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
         return KafkaTopicNode(name, self, ctx)

@@ -14,6 +14,7 @@ others, so a serving sink measures query latency alone.  Counting: messages, as 
 
 from __future__ import annotations
 
+import difflib
 import re
 from array import array
 from collections import deque
@@ -93,6 +94,13 @@ class WarehouseConfig(NodeConfig):
     def queue_model(self) -> QueueModel:
         """The query path as c servers (loads are rare and counted in the simulation only)."""
         return QueueModel(self.slots, self.query_time)
+
+    def edge_problems(self, outputs: list[str]) -> list[tuple[str, str, str]]:
+        if self.loads_to is None or self.loads_to in outputs:
+            return []
+        close = difflib.get_close_matches(self.loads_to, outputs, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "out-edges: " + (", ".join(outputs) or "none")
+        return [("loads_to", f"'{self.loads_to}' is not an out-edge of this warehouse", hint)]
 
     def events_per_item(self) -> float:
         return 1.0
