@@ -34,15 +34,6 @@ class TaskSpec(SpecModel):
         return min(wait, self.max_retry_delay) if self.max_retry_delay is not None else wait
 
 
-@dataclass(frozen=True)
-class DataInterval:
-    """The payload of a run's item: which DAG produced it and the data interval it covers."""
-
-    dag: str
-    start: float
-    end: float
-
-
 @dataclass(eq=False)
 class Run:
     """One DAG run: its data interval, its messages and the state of its tasks."""

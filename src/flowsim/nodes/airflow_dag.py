@@ -24,9 +24,9 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import block_sampler
 from flowsim.engine.context import SimContext
-from flowsim.engine.item import Item
+from flowsim.engine.item import DataInterval, Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.nodes._airflow_parts import DataInterval, Run, TaskSpec, check_dag, topological_order
+from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, topological_order
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule

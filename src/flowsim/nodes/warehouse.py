@@ -25,10 +25,9 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
-from flowsim.engine.item import Item
+from flowsim.engine.item import DataInterval, Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.queueing import QueueingRuntime
-from flowsim.nodes._airflow_parts import DataInterval
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.units import TIME_UNITS, Size, parse_size
