@@ -275,3 +275,16 @@ def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("flowsim ")
+
+
+def test_out_writes_kind_timelines_for_ml_scenarios(tmp_path: Path) -> None:
+    import json as _json
+
+    out = tmp_path / "ml"
+    code = (
+        CliRunner().invoke(app, ["run", str(ROOT / "scenarios" / "drift-retraining.yaml"), "--out", str(out)]).exit_code
+    )
+    assert code == 0
+    timelines = _json.loads((out / "timelines.json").read_text())
+    events = [entry["event"] for entry in timelines["serving"][0]["versions"]]
+    assert events[0] == "serving" and "canary" in events and events[-1] == "promoted"

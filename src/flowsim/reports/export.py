@@ -6,6 +6,7 @@ Parquet, PNG) with stable names; an unwritable directory is a user error, not a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +42,7 @@ def _write_table(frame: pd.DataFrame, path: Path, series_format: SeriesFormat) -
 def write_outputs(
     result: RunResult, scenario: Scenario, out_dir: Path, series_format: SeriesFormat = "csv"
 ) -> list[Path]:
-    """Create out_dir and write result.json, timeseries.*, latencies.* and the PNG plots into it."""
+    """Create out_dir and write result.json, timeseries.*, latencies.*, timelines.json and the PNG plots."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,6 +52,10 @@ def write_outputs(
             path = out_dir / f"{stem}.{series_format}"
             _write_table(frame, path, series_format)
             written.append(path)
+        timelines = {node: runs for node, runs in result.extra.items() if runs}
+        if timelines:  # kind timelines (model versions, replicas): one list per replication
+            written.append(out_dir / "timelines.json")
+            written[-1].write_text(json.dumps(timelines, indent=2, default=float) + "\n", encoding="utf-8")
         written += save_all(result, scenario, out_dir)
     except OSError as exc:
         where = exc.filename or out_dir
