@@ -181,9 +181,8 @@ def test_fanout_amplifying_around_a_cycle_is_an_error_not_a_crash() -> None:
 
 
 def test_batched_messages_are_counted_as_messages_at_sinks() -> None:
-    nodes = (
-        "\n    src: {kind: source, interarrival: 1s, batch: 5, routing: fanout}\n    a: {kind: sink}\n    b: {kind: sink}"
-    )
+    source = "{kind: source, interarrival: 1s, batch: 5, routing: fanout}"
+    nodes = f"\n    src: {source}\n    a: {{kind: sink}}\n    b: {{kind: sink}}"
     result = flowsim.simulate(flowsim.load_scenario(scenario_text(nodes, "[src -> a, src -> b]")))
     assert result.totals.arrivals == 99 * 5
     assert result.end_to_end["a"].count == 99 * 5 and result.totals.delivered == 2 * 99 * 5

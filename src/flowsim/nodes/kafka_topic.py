@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import math
 from bisect import bisect
-from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -27,13 +25,12 @@ from flowsim.distributions import Constant, Distribution, block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.nodes._kafka_consumers import ConsumerSide
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.spec.base import SpecModel
 from flowsim.units import Duration, Rate, Size
-
-Take = list[tuple[int, int, int]]  # (partition, first offset, messages) fetched by one poll
 
 
 class ConsumerGroupSpec(SpecModel):
@@ -151,7 +148,7 @@ class KafkaTopicConfig(NodeConfig):
         return float(self.partitions)
 
 
-class KafkaTopicNode(NodeRuntime):
+class KafkaTopicNode(ConsumerSide):
     """Runtime of `kafka_topic`; see the module docstring for how messages are counted."""
 
     config: KafkaTopicConfig
@@ -198,22 +195,6 @@ class KafkaTopicNode(NodeRuntime):
             wake = self.env.timeout(self.config.group(group.name).start_at, group)
             wake.callbacks.append(self._activate)
         self.env.timeout(self.config.retention_check_interval).callbacks.append(self._retention)
-
-    def _activate(self, event: Any) -> None:
-        group: Group = event._value
-        earliest = self.config.group(group.name).start == "earliest"
-        group.advance(self.env.now)
-        for p, part in enumerate(self.parts):
-            offset = part.lso if earliest else part.leo
-            group.position[p] = group.committed[p] = offset
-            group.backlog[p] = part.leo - offset
-        group.active = True
-        group.lag_max = max(group.lag_max, group.lag)
-        if self.tracing:
-            self.log(f"group {group.name} starts at {group.lag} behind")
-        for member in group.members:
-            if member.partitions:
-                self._poll(member)
 
     # ---- producer ------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
@@ -296,107 +277,6 @@ class KafkaTopicNode(NodeRuntime):
             if not self._blocked or self.buffered >= self.config.buffer_messages:
                 return
             self._blocked.popleft()()
-
-    # ---- consumers -----------------------------------------------------------------------
-    def _poll(self, member: Consumer) -> None:
-        if self.down:
-            self._parked_down.append(member)
-            return
-        group = member.group
-        take, n, born, key = self._fetch(member)
-        if n == 0:
-            interval = self.config.group(group.name).poll_interval
-            if interval > 0:
-                self.env.timeout(interval, member).callbacks.append(self._repoll)
-            else:
-                member.parked = True
-                for p in member.partitions:
-                    self.parts[p].parked.append(member)
-            return
-        item = Item(born, n, key)
-        if self.tracing:
-            self.log(f"poll {group.name}.{member.index} " + " ".join(f"p{p}@{o}+{k}" for p, o, k in take), item)
-        cost = group.processing_time(n)
-        member.busy_s += cost
-        done = self.env.timeout(cost, (member, item, take))
-        done.callbacks.append(self._processed)
-
-    def _repoll(self, event: Any) -> None:
-        self._poll(event._value)
-
-    def _fetch(self, member: Consumer) -> tuple[Take, int, float, int]:
-        """Up to max_poll_records from the assigned partitions, each in offset order."""
-        group = member.group
-        room = self.config.group(group.name).max_poll_records
-        take: Take = []
-        born, key = math.inf, -1
-        count = len(member.partitions)
-        for step in range(count):
-            p = member.partitions[(member.turn + step) % count]
-            part = self.parts[p]
-            offset = group.position[p]
-            k = min(part.leo - offset, room)
-            if k <= 0:
-                continue
-            entry = part.entry(offset)
-            if part.born[entry] < born:
-                born = part.born[entry]
-            key = part.key[entry] if key < 0 else key
-            take.append((p, offset, k))
-            group.position[p] = offset + k
-            room -= k
-            if room == 0:
-                break
-        member.turn = (member.turn + 1) % count
-        return take, sum(k for _, _, k in take), born, key
-
-    def _processed(self, event: Any) -> None:
-        member, item, take = event._value
-        if self._deliver(member.group.target, item, partial(self._handed_late, member, take)):
-            self._handed(member, take, item)
-
-    def _handed_late(self, member: Consumer, take: Take, item: Item, _t_in: float) -> None:
-        self._handed(member, take, item)
-
-    def _handed(self, member: Consumer, take: Take, item: Item) -> None:
-        """The batch is downstream: commit its offsets and poll again."""
-        group = member.group
-        group.advance(self.env.now)
-        for p, offset, k in take:
-            group.committed[p] = max(group.committed[p], offset + k)
-            group.backlog[p] -= k
-        group.consumed += item.n
-        self.completed += item.n
-        if self.tracing:
-            self.log(f"commit {group.name}.{member.index}", item)
-        self._poll(member)
-
-    # ---- retention -----------------------------------------------------------------------
-    def _retention(self, _event: Any) -> None:
-        now = self.env.now
-        config = self.config
-        older_than = now - config.retention if config.retention is not None else -math.inf
-        most = config.retention_bytes / config.message_size if config.retention_bytes is not None else math.inf
-        for part in self.parts:
-            before = part.lso
-            part.trim(older_than, most)
-            if part.lso != before:
-                self._lose(part)
-        self.env.timeout(config.retention_check_interval).callbacks.append(self._retention)
-
-    def _lose(self, part: Partition) -> None:
-        """Groups that had not fetched the deleted messages lose them."""
-        p = part.index
-        for group in self.groups:
-            if not group.active or group.position[p] >= part.lso:
-                continue
-            lost = part.lso - group.position[p]
-            group.advance(self.env.now)
-            group.lost += lost
-            group.backlog[p] -= lost
-            group.position[p] = part.lso
-            if self.tracing:
-                self.log(f"retention p{p} lost {lost} for {group.name}")
 
     # ---- outages -------------------------------------------------------------------------
     def go_down(self) -> None:

@@ -3,86 +3,54 @@
 ``yaml.safe_load`` loses line numbers, keeps the last of two duplicate keys and expands aliases
 without limit. We let PyYAML's safe composer build the node tree and construct the data ourselves,
 so every value has a location, every limit is enforced, and every failure is a located SpecError.
+
+The document types live in spec.yaml_document and the translation of pydantic errors into Problems
+in spec.yaml_errors; both are re-exported here, the import path callers use.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-import types
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-import pydantic
 import yaml
-from pydantic_core import ErrorDetails
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
 from flowsim.errors import Problem, SpecError
+from flowsim.spec.yaml_document import DataPath, Mark, YamlDocument, format_path
+from flowsim.spec.yaml_errors import problems_from_validation
+
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "DataPath",
+    "Mark",
+    "YamlDocument",
+    "format_path",
+    "load_yaml_file",
+    "load_yaml_text",
+    "problems_from_validation",
+]
 
 MAX_BYTES = 256 * 1024  # specs are hand-written kilobytes; bigger is a mistake or an attack (and slow to parse)
 MAX_ALIAS_NODES = 100_000  # values created by alias expansion, on top of the values written out
 MAX_DEPTH = 100  # nesting depth; keeps our recursion far from Python's limit
 
-DataPath = tuple[str | int, ...]
-
 _Y = "tag:yaml.org,2002:"
 _STR_TAGS = frozenset(_Y + t for t in ("str", "timestamp", "value", "merge"))
 _CONSTRUCTOR = SafeConstructor()
-_SCALAR_BUILDERS = {
-    _Y + t: getattr(_CONSTRUCTOR, f"construct_yaml_{t}") for t in ("null", "bool", "int", "float")
-}
-_LABEL = re.compile(r"\[key\]|[\w-]+\[.*\]")  # pydantic's loc labels: dict keys, validators, union members
-_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
-_MISSING: Any = object()
+_SCALAR_BUILDERS = {_Y + t: getattr(_CONSTRUCTOR, f"construct_yaml_{t}") for t in ("null", "bool", "int", "float")}
 _SPLIT = "split it into smaller files"
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A 1-based position in the source text, as editors show it."""
-
-    line: int
-    column: int
-
-
-@dataclass
-class YamlDocument:
-    """Parsed data plus the positions needed to point users at the exact offending text."""
-
-    source: str
-    data: Any
-    marks: dict[DataPath, Mark] = field(default_factory=dict)  # where each value starts
-    key_marks: dict[DataPath, Mark] = field(default_factory=dict)  # where each mapping key starts
-
-    def mark_for(self, path: DataPath) -> Mark | None:
-        """Position of the deepest known prefix, so errors about absent values still land nearby."""
-        for end in range(len(path), -1, -1):
-            mark = self.marks.get(path[:end])
-            if mark is not None:
-                return mark
-        return None
-
-
-def format_path(path: DataPath) -> str:
-    """Path as users see it: ``nodes.api.edges[2]``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out
 
 
 def _mark(node: Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _fail(
-    source: str, message: str, at: Mark | Node | None = None, path: DataPath = (), hint: str = ""
-) -> SpecError:
+def _fail(source: str, message: str, at: Mark | Node | None = None, path: DataPath = (), hint: str = "") -> SpecError:
     mark = _mark(at) if isinstance(at, Node) else at
     line, column = (mark.line, mark.column) if mark else (None, None)
     return SpecError([Problem(message, source, line, column, format_path(path), hint)])
@@ -143,9 +111,7 @@ class _Builder:
         if node.tag == _Y + "binary":
             return self._err("binary values (!!binary) are not supported", node, path)
         if node.tag.startswith(_Y) and "/" not in node.tag[len(_Y) :]:
-            return self._err(
-                f"tag {shown!r} cannot be used here", node, path, "use a plain value, list or mapping"
-            )
+            return self._err(f"tag {shown!r} cannot be used here", node, path, "use a plain value, list or mapping")
         hint = "tags that build objects are not allowed; write plain values"
         return self._err(f"tag {shown!r} is not allowed", node, path, hint)
 
@@ -254,9 +220,7 @@ def _compose(text: str, source: str) -> Node | None:
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, source)]) from None
     except RecursionError:
-        raise _fail(
-            source, "the document is nested too deeply", hint=f"keep it under {MAX_DEPTH} levels"
-        ) from None
+        raise _fail(source, "the document is nested too deeply", hint=f"keep it under {MAX_DEPTH} levels") from None
 
 
 def load_yaml_text(text: str, source: str = "<input>") -> YamlDocument:
@@ -271,9 +235,7 @@ def load_yaml_text(text: str, source: str = "<input>") -> YamlDocument:
         raise _fail(source, "the document is empty", root, (), "expected 'key: value' lines")
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
-        raise _fail(
-            source, f"the top level must be a mapping, not {kind}", root, (), "expected 'key: value' lines"
-        )
+        raise _fail(source, f"the top level must be a mapping, not {kind}", root, (), "expected 'key: value' lines")
     return YamlDocument(source, data, builder.marks, builder.key_marks)
 
 
@@ -300,186 +262,3 @@ def load_yaml_file(path: str | os.PathLike[str]) -> YamlDocument:
         message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
         raise _fail(source, message, at, hint="save the file with UTF-8 encoding") from None
     return load_yaml_text(text, source)
-
-
-# ---- pydantic errors -> Problems -----------------------------------------------------------------
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
-
-
-def _members(tp: Any) -> list[Any]:
-    """Non-None members of a union (through Annotated), or [] for anything else."""
-    if get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    if get_origin(tp) not in (Union, types.UnionType):
-        return []
-    return [m for m in get_args(tp) if m is not type(None)]
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated, Optional and RootModel so only the shape the data must have remains."""
-    while True:
-        if get_origin(tp) is Annotated:
-            tp = get_args(tp)[0]
-        elif len(_members(tp)) == 1:
-            tp = _members(tp)[0]
-        elif _is_model(tp) and tp.__pydantic_root_model__:
-            tp = tp.model_fields["root"].annotation
-        else:
-            return tp
-
-
-def _literal_fields(model: Any) -> dict[str, tuple[Any, ...]]:
-    """Data key -> values of each Literal field; these tag the members of a discriminated union."""
-    fields = model.model_fields.items() if _is_model(model) else ()
-    pairs = ((info.alias or name, _unwrap(info.annotation)) for name, info in fields)
-    return {key: get_args(tp) for key, tp in pairs if get_origin(tp) is Literal}
-
-
-def _member_by_label(members: list[Any], label: str | int) -> Any:
-    """Pydantic puts a union member's tag (or class name) into ``loc``; find that member."""
-    for member in map(_unwrap, members):
-        tags = (tag for values in _literal_fields(member).values() for tag in values)
-        if getattr(member, "__name__", None) == label or label in tags:
-            return member
-    return None
-
-
-def _resolve(tp: Any, data: Any) -> Any:
-    """Pick the union member whose Literal field matches the data, like a discriminator would."""
-    for member in map(_unwrap, _members(tp)) if isinstance(data, dict) else ():
-        if any(data.get(key) in values for key, values in _literal_fields(member).items()):
-            return member
-    return tp
-
-
-def _child_type(tp: Any, part: str | int) -> Any:
-    tp = _unwrap(tp)
-    if _is_model(tp):
-        infos = tp.model_fields.items()
-        return next((i.annotation for n, i in infos if part in (n, i.alias, i.validation_alias)), None)
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (dict, Mapping) and len(args) == 2:
-        return args[1]
-    return args[0] if origin in (list, tuple, Sequence) and args else None
-
-
-def _step(data: Any, part: str | int) -> Any:
-    """The child of ``data`` at ``part``, or _MISSING when ``part`` is not a key/index of it."""
-    if isinstance(data, dict) and part in data:
-        return data[part]
-    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-        return data[part]
-    return _MISSING
-
-
-_Found = tuple[DataPath, Any, Any]  # data path, type found there, type of the mapping holding its last key
-_Described = tuple[DataPath, Mark | None, str, str]  # path, mark, message, hint
-
-
-def _locate(loc: tuple[str | int, ...], model: Any, data: Any, keep_last: bool) -> _Found:
-    """Keep the loc parts that are real keys/indices; drop union tags and validator labels."""
-    path: DataPath = ()
-    tp, holder = model, None
-    for i, part in enumerate(loc):
-        member = _member_by_label(_members(tp), part) if len(_members(tp)) > 1 else None
-        if member is not None:
-            tp = member
-            continue
-        tp, child = _resolve(tp, data), _step(data, part)
-        keep = keep_last and i == len(loc) - 1  # a missing field is absent from the data by definition
-        if child is _MISSING and (not keep if data is not _MISSING else _LABEL.fullmatch(str(part))):
-            continue
-        data, holder, tp, path = child, tp, _child_type(tp, part), (*path, part)
-    return path, _resolve(tp, data), holder
-
-
-def _field_names(model: Any) -> list[str]:
-    model = _unwrap(model)
-    if not _is_model(model):
-        return []
-    names = (n for name, info in model.model_fields.items() for n in (info.alias, name) if n)
-    return list(dict.fromkeys(names))
-
-
-def _suggest(word: Any, options: list[str], listing: str, quote: bool = False) -> str:
-    """A did-you-mean hint, or the whole list of what is allowed when nothing is close."""
-    close = difflib.get_close_matches(str(word), options, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return listing + ", ".join(repr(o) if quote else o for o in options) if options else ""
-
-
-def _quoted(text: Any) -> list[str]:
-    return [a or b for a, b in _QUOTED.findall(str(text))]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _unknown_field(
-    ctx: dict[str, Any], path: DataPath, found: _Found, own: bool
-) -> tuple[DataPath, str, str]:
-    """extra_forbidden points at the extra key; our own unknown_field error at its mapping."""
-    name = str(ctx.get("field", "")) if own else str(path[-1])
-    allowed = [str(a) for a in ctx.get("allowed") or _field_names(found[1] if own else found[2])]
-    hint = _suggest(name, allowed, "allowed fields: ")
-    return ((*path, name) if own else path), f"unknown field {name!r}", hint
-
-
-def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Found) -> _Described:
-    """Friendly message, hint and location for one pydantic error."""
-    kind, ctx, value = err["type"], err.get("ctx") or {}, err["input"]
-    disc = (_quoted(ctx.get("discriminator")) or [str(ctx.get("discriminator", "kind"))])[0]
-    if kind in ("extra_forbidden", "unknown_field"):
-        path, message, hint = _unknown_field(ctx, path, found, kind == "unknown_field")
-        return path, doc.key_marks.get(path) or doc.mark_for(path), message, hint
-    if kind == "missing":
-        name = str(path[-1]) if path else ""
-        return path, doc.mark_for(path[:-1]), f"missing required field {name!r}", ""
-    if kind == "union_tag_invalid":
-        path, tag = ((*path, disc) if (*path, disc) in doc.marks else path), ctx.get("tag")
-        hint = _suggest(tag, _quoted(ctx.get("expected_tags")), "expected one of: ", quote=True)
-        return path, doc.mark_for(path), f"unknown {disc} {tag!r}", hint
-    if kind == "union_tag_not_found":
-        tags = [repr(v) for m in _members(found[1]) for v in _literal_fields(_unwrap(m)).get(disc, ())]
-        hint = "expected one of: " + ", ".join(tags) if tags else ""
-        return (*path, disc), doc.mark_for(path), f"missing required field {disc!r}", hint
-    if kind in ("literal_error", "enum"):
-        close = difflib.get_close_matches(str(value), _quoted(ctx.get("expected")), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"expected {ctx.get('expected')}"
-        return path, doc.mark_for(path), f"invalid value {_short(value)}", hint
-    message = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
-    scalar = isinstance(value, str | int | float | bool) and not kind.endswith("_error")
-    return path, doc.mark_for(path), message, f"got {_short(value)}" if scalar else ""
-
-
-def problems_from_validation(
-    err: pydantic.ValidationError,
-    doc: YamlDocument,
-    model: type[pydantic.BaseModel] | None = None,
-    prefix: DataPath = (),
-    data: Any = _MISSING,
-) -> list[Problem]:
-    """Translate pydantic errors into located, friendly Problems in file order.
-
-    ``prefix`` is where the validated data sits inside ``doc.data``; ``model`` (the validated class)
-    enables did-you-mean hints for unknown fields; ``data`` is what was validated when it differs
-    from the document (overrides applied), so keys set by an override are still named.
-    """
-    if data is _MISSING:
-        data = doc.data
-        for part in prefix:
-            data = _step(data, part)
-    problems = []
-    for error in err.errors(include_url=False):
-        found = _locate(tuple(error["loc"]), model, data, keep_last=error["type"] == "missing")
-        path, mark, message, hint = _describe(error, doc, (*prefix, *found[0]), found)
-        line, column = (mark.line, mark.column) if mark else (None, None)
-        problems.append(Problem(message, doc.source, line, column, format_path(path), hint))
-    unique = list(dict.fromkeys(problems))
-    return sorted(unique, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
