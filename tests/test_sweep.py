@@ -198,3 +198,11 @@ def test_bare_objective_means_the_default() -> None:
     assert bare_objective(["--objective", "-s", "a=1"])[0] == "--objective=min cost.per_hour"
     assert bare_objective(["--objective", "s.yaml"]) == ["--objective=min cost.per_hour", "s.yaml"]
     assert bare_objective(["--objective", "max throughput_per_s"]) == ["--objective", "max throughput_per_s"]
+
+
+def test_autoscaled_replicas_are_billed_as_they_ran() -> None:
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "autoscaling-warmup.yaml"
+    result = flowsim.simulate(flowsim.load_scenario(path, {"nodes.serving.price": {"per_hour": 2.0}}))
+    mean_replicas = result.nodes["serving"].kind_figures["replicas_mean"]
+    assert mean_replicas > result.analysis.nodes["serving"].servers  # it scaled up during the spike
+    assert result.cost is not None and result.cost.per_hour == pytest.approx(2.0 * mean_replicas)

@@ -14,6 +14,7 @@ from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput, run_replication
 from flowsim.errors import SimulationTooLarge
 from flowsim.results import (
+    NodeResult,
     RunResult,
     Totals,
     _flat_node,
@@ -110,6 +111,11 @@ def _run_all(
             pool.shutdown()
 
 
+def _billed_units(nodes: dict[str, NodeResult]) -> dict[str, float]:
+    """Units a kind measured for billing (`billed_units`, e.g. an autoscaled pool's mean replicas)."""
+    return {n: r.kind_figures["billed_units"] for n, r in nodes.items() if "billed_units" in r.kind_figures}
+
+
 def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: AnalyticView) -> RunResult:
     """Means over replications with 95% CIs, SLO verdicts, and the analytic view beside them."""
     arch = scenario.arch
@@ -131,7 +137,7 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
         flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,
         seed=scenario.seed, replications=scenario.replications, duration_s=scenario.duration,
         warmup_s=scenario.warmup, window_s=window, load_multiplier=scenario.load.multiplier,
-        nodes=nodes, end_to_end=end_to_end, totals=totals, cost=cost_report(arch, window),
+        nodes=nodes, end_to_end=end_to_end, totals=totals, cost=cost_report(arch, window, _billed_units(nodes)),
         analysis=view, warnings=list(view.warnings),
     )  # fmt: skip
     result.slos = [evaluate(slo, result) for slo in scenario.slos]

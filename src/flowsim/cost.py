@@ -61,10 +61,15 @@ def node_cost_per_hour(price: Price, counted_units: float) -> float:
     return price.per_hour * units
 
 
-def cost_report(arch: Architecture, window_s: float) -> CostReport:
-    """The design's cost; zero (and no `by_node`) when no node carries a price."""
+def cost_report(arch: Architecture, window_s: float, measured: dict[str, float] | None = None) -> CostReport:
+    """The design's cost; zero (and no `by_node`) when no node carries a price.
+
+    `measured` holds units a run observed (an autoscaled pool's time-weighted replicas); they
+    replace the configured count, so a design is billed for what it actually ran.
+    """
+    measured = measured or {}
     by_node = {
-        name: node_cost_per_hour(config.price, config.cost_units())
+        name: node_cost_per_hour(config.price, measured.get(name, config.cost_units()))
         for name, config in arch.nodes.items()
         if config.price is not None
     }

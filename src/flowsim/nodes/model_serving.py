@@ -120,7 +120,7 @@ class ModelServingConfig(NodeConfig):
         return 2.0 if self.features_from else 1.0
 
     def cost_units(self) -> float:
-        """Replicas are billed (the starting count; autoscaled runs report replicas_mean)."""
+        """Replicas are billed: the starting count here; a run bills its time-weighted mean replicas."""
         return float(self.replicas)
 
 
@@ -321,6 +321,7 @@ class ModelServingNode(QueueingRuntime):
         span = window if window > 0 else 1.0
         figures |= {
             "replicas_mean": self.area_servers / span,
+            "billed_units": self.area_servers / span,  # the cost layer bills the replicas that ran
             "replicas_max": self.replicas_max,
             "scale_ups": self.scale_ups,
             "scale_downs": self.scale_downs,
