@@ -3,9 +3,10 @@
 Both simulators run the same system over independent seeded replications; for each figure the
 difference of the two means must lie within twice its 95% confidence half-width (Welch), and
 within 5% of the Ciw mean unless that half-width is itself wider (a noisy figure cannot be held
-to a bound tighter than its own uncertainty).  Ciw's `queue_capacities` count the waiting room only, flowsim's `capacity`
-counts every message in the node, so capacity = waiting room + servers; both block after service
-when the next node is full.
+to a bound tighter than its own uncertainty).
+
+Ciw's `queue_capacities` count the waiting room only, flowsim's `capacity` counts every message in
+the node, so capacity = waiting room + servers; both block after service when the next node is full.
 """
 
 from __future__ import annotations
