@@ -195,3 +195,8 @@ def test_slo_on_a_dotted_kind_figure() -> None:
     assert result.metric("nodes.api.kind_figures.lag.group") == 3.0
     assert result.ci("nodes.api.kind_figures.lag.group") == 0.5
     assert result.metric("nodes.api.wait_s.p99") == result.nodes["api"].wait_s.p99  # type: ignore[union-attr]
+
+
+def test_a_bad_override_value_names_the_override() -> None:
+    message = error_of_with(scenario_text(), {"nodes.api.servers": 0})
+    assert "the value comes from the override nodes.api.servers=0" in message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,36 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     return arch, scenario
 
 
-def _validate_architecture(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> Architecture:
+def _validate_architecture(
+    data: Any, doc: YamlDocument, prefix: tuple[str | int, ...], overrides: dict[str, Any] | None = None
+) -> Architecture:
     try:
         arch = Architecture.model_validate(data)
     except ValidationError as err:
-        raise SpecError(problems_from_validation(err, doc, Architecture, prefix, data)) from None
+        problems = problems_from_validation(err, doc, Architecture, prefix, data)
+        raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+def _blame_overrides(
+    problems: list[Problem], prefix: tuple[str | int, ...], overrides: dict[str, Any]
+) -> list[Problem]:
+    """A problem in a value an override set names the override, not only the file's line."""
+    if not overrides:
+        return problems
+    base = format_path(prefix)
+    blamed = []
+    for problem in problems:
+        field = problem.field.removeprefix(base).lstrip(".")
+        culprit = next((p for p in overrides if field == p or field.startswith(p + ".")), None)
+        if culprit is not None:
+            note = f"the value comes from the override {culprit}={overrides[culprit]!r}"
+            problem = replace(problem, hint=f"{problem.hint}; {note}" if problem.hint else note)
+        blamed.append(problem)
+    return blamed
 
 
 def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
@@ -102,7 +124,7 @@ def load_architecture(path_or_text: PathLike, overrides: dict[str, Any] | None =
     data = copy.deepcopy(doc.data)
     for path, value in (overrides or {}).items():
         _set_path(data, path.removeprefix("architecture."), value, doc.source)
-    return _validate_architecture(data, doc, ())
+    return _validate_architecture(data, doc, (), overrides)
 
 
 def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -161,11 +183,11 @@ def _resolve_architecture(
         data = copy.deepcopy(arch_doc.data)
         for key, value in overrides.items():
             _set_path(data, key, value, doc.source)
-        return _validate_architecture(data, arch_doc, ()), arch_doc, ()
+        return _validate_architecture(data, arch_doc, (), overrides), arch_doc, ()
     data = copy.deepcopy(ref)
     for key, value in overrides.items():
         _set_path(data, key, value, doc.source)
-    return _validate_architecture(data, doc, ("architecture",)), doc, ("architecture",)
+    return _validate_architecture(data, doc, ("architecture",), overrides), doc, ("architecture",)
 
 
 # ---- cross-references ---------------------------------------------------------------------
