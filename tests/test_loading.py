@@ -200,3 +200,9 @@ def test_slo_on_a_dotted_kind_figure() -> None:
 def test_a_bad_override_value_names_the_override() -> None:
     message = error_of_with(scenario_text(), {"nodes.api.servers": 0})
     assert "the value comes from the override nodes.api.servers=0" in message
+
+
+def test_edges_to_unknown_nodes_are_reported_with_schema_errors() -> None:
+    nodes = GOOD_NODES.replace("kind: service", "kind: servce")
+    message = error_of(scenario_text(nodes, "[src -> api, api -> dne]"))
+    assert "unknown kind 'servce'" in message and "edges[1].to: unknown node 'dne'" in message

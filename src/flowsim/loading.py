@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_
 
 PathLike = str | os.PathLike[str]
 _ARCH_ROOTS = ("nodes", "edges")
+_ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
 def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
@@ -85,12 +87,31 @@ def _validate_architecture(
     try:
         arch = Architecture.model_validate(data)
     except ValidationError as err:
-        problems = problems_from_validation(err, doc, Architecture, prefix, data)
+        problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
+    """Edges to unknown nodes, found in the raw data so they are reported with schema errors."""
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not isinstance(data.get("edges"), list):
+        return []
+    names = [str(n) for n in data["nodes"]]
+    problems = []
+    for index, edge in enumerate(data["edges"]):
+        ends = _ARROW_ENDS.findall(edge) if isinstance(edge, str) else []
+        pairs = list(zip(("from", "to"), ends[0], strict=True)) if len(ends) == 1 else []
+        if isinstance(edge, dict):
+            pairs = [(f, edge[f]) for f in ("from", "to") if isinstance(edge.get(f), str)]
+        for field, name in pairs:
+            if name not in names:
+                problems.append(
+                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", _close(name, names))
+                )
+    return problems
 
 
 def _blame_overrides(
