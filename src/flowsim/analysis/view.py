@@ -164,6 +164,8 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
             if entry.utilization is not None and entry.utilization >= 1:
                 warnings.append(_overload_warning(name, entry.utilization, attempts, model))
         nodes[name] = entry
+    if warnings and not all(config.always_on() for config in arch.nodes.values()):
+        warnings = [w + " (counting every time-limited source as running at once)" for w in warnings]
     return _summarise(arch, nodes, warnings, load_multiplier)
 
 

@@ -63,6 +63,10 @@ class NodeConfig(SpecModel):
         """Items per second this node creates on its own (sources)."""
         return 0.0
 
+    def always_on(self) -> bool:
+        """False for a source active only part of the run: steady-state rates then overstate it."""
+        return True
+
     def messages_per_item(self) -> float:
         return 1.0
 

@@ -57,6 +57,9 @@ class SourceConfig(NodeConfig):
         mean = self.law().mean()
         return 1.0 / mean if mean > 0 else float("inf")
 
+    def always_on(self) -> bool:
+        return self.start == 0 and self.stop is None and self.limit is None
+
     def messages_per_item(self) -> float:
         return float(self.batch)
 
