@@ -82,3 +82,18 @@ def test_crash_duplicates_with_at_least_once_and_delays_with_exactly_once() -> N
     alo_latency = run("crash-at-least-once").end_to_end["serving"].latency_s
     eo_latency = run("crash-exactly-once").end_to_end["serving"].latency_s
     assert alo_latency is not None and eo_latency is not None and eo_latency.mean > alo_latency.mean + 10
+
+
+def test_replay_catches_up_on_spare_capacity_without_touching_the_live_job() -> None:
+    result = run("kappa-reprocessing")
+    figures = topic("kappa-reprocessing")
+    # 12 minutes of retained log at 2,000/s are behind when the replay starts
+    assert figures["lag_max_messages.replay_job"] == pytest.approx(12 * 60 * 2000, rel=0.01)
+    series = result.series
+    lag = series[series.node == "events_topic"].set_index("time_s")["lag_messages.replay_job"]
+    caught_up = lag[(lag.index > 720) & (lag == 0)].index.min()
+    # drains at 4,000/s of capacity minus 2,000/s arriving: about 12 more minutes
+    assert caught_up - 720 == pytest.approx(12 * 60, rel=0.15)
+    assert figures["lag_max_messages.enrich"] < 1000
+    live = result.end_to_end["serving"].latency_s
+    assert live is not None and live.p99 < 0.2
