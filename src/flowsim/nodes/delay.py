@@ -10,7 +10,7 @@ from pydantic import Field
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
-from flowsim.engine.node import NodeRuntime
+from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 
@@ -35,31 +35,17 @@ class DelayConfig(NodeConfig):
         return QueueModel(math.inf, self.time)
 
 
-class DelayNode(NodeRuntime):
+class DelayNode(HoldingRuntime):
     config: DelayConfig
 
     def __init__(self, name: str, config: DelayConfig, ctx: SimContext) -> None:
-        self.n_inside = 0
         super().__init__(name, config, ctx)
         self.hold = config.time.sampler(ctx.rng(name, "delay"))
 
     def try_put(self, item: Item) -> bool:
-        self.arrivals += item.n
-        self.n_inside += item.n
-        item.t_in = self.env.now
+        self.admit(item)
         self.env.timeout(self.hold(), item).callbacks.append(self._done)
         return True
 
     def _done(self, event: object) -> None:
-        item: Item = event._value  # type: ignore[attr-defined]
-        t_in = item.t_in
-        if self.forward(item, self._left):
-            self._left(item, t_in)
-
-    def _left(self, item: Item, t_in: float) -> None:
-        self.n_inside -= item.n
-        self.completed += item.n
-        self.sojourns.append(self.env.now - t_in)
-
-    def inside(self) -> int:
-        return self.n_inside
+        self.pass_on(event._value)  # type: ignore[attr-defined]

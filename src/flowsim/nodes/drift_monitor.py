@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
-from flowsim.engine.node import NodeRuntime
+from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Duration
@@ -67,13 +67,12 @@ class DriftMonitorConfig(NodeConfig):
         return {"trigger": self.trigger} if self.trigger else {}
 
 
-class DriftMonitorNode(NodeRuntime):
+class DriftMonitorNode(HoldingRuntime):
     """Runtime of `drift_monitor`; see the module docstring."""
 
     config: DriftMonitorConfig
 
     def __init__(self, name: str, config: DriftMonitorConfig, ctx: SimContext) -> None:
-        self.n_inside = 0
         super().__init__(name, config, ctx)
         every = config.drift_every
         self.gap = every.sampler(ctx.rng(name, "drift")) if every is not None else None
@@ -86,28 +85,17 @@ class DriftMonitorNode(NodeRuntime):
         self.drifts = self.drifts_merged = self.detections = 0
         self.during_drift = 0
 
-    def inside(self) -> int:
-        return self.n_inside
-
     # ---- data (passes through) -----------------------------------------------------------
     def try_put(self, item: Item) -> bool:
         n = item.n
-        self.arrivals += n
-        self.n_inside += n
-        item.t_in = self.env.now
+        self.admit(item)
         if self.open is not None or self.unremediated:
             self.during_drift += n
         if self.open is not None:
             self.open["samples"] += n
             self._maybe_detect()
-        if self.forward(item, self._passed):
-            self._passed(item, item.t_in)
+        self.pass_on(item)
         return True
-
-    def _passed(self, item: Item, t_in: float) -> None:
-        self.n_inside -= item.n
-        self.completed += item.n
-        self.sojourns.append(self.env.now - t_in)
 
     # ---- drift process -------------------------------------------------------------------
     def start(self) -> None:

@@ -26,7 +26,7 @@ from pydantic import BeforeValidator, Field
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
-from flowsim.engine.node import NodeRuntime
+from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -94,13 +94,12 @@ class FeatureStoreConfig(NodeConfig):
         return 1.0
 
 
-class FeatureStoreNode(NodeRuntime):
+class FeatureStoreNode(HoldingRuntime):
     """Runtime of `feature_store`; see the module docstring."""
 
     config: FeatureStoreConfig
 
     def __init__(self, name: str, config: FeatureStoreConfig, ctx: SimContext) -> None:
-        self.n_inside = 0
         self.reads_busy = 0
         self.read_queue: deque[tuple[Item, ReadDone, float]] = deque()
         super().__init__(name, config, ctx)
@@ -124,23 +123,12 @@ class FeatureStoreNode(NodeRuntime):
 
     # ---- writes --------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
-        self.arrivals += item.n
-        self.n_inside += item.n
+        self.admit(item)
         self.last_write = self.env.now
-        item.t_in = self.env.now
         if self.tracing:
             self.log("write", item)
-        if self.forward(item, self._passed):
-            self._passed(item, item.t_in)
+        self.pass_on(item)
         return True
-
-    def _passed(self, item: Item, t_in: float) -> None:
-        self.n_inside -= item.n
-        self.completed += item.n
-        self.sojourns.append(self.env.now - t_in)
-
-    def inside(self) -> int:
-        return self.n_inside
 
     # ---- materialisation -----------------------------------------------------------------
     def _next_job(self) -> None:

@@ -200,15 +200,7 @@ class KafkaTopicNode(ConsumerSide):
     def try_put(self, item: Item) -> bool:
         n = item.n
         if self.buffered and self.buffered + n > self.config.buffer_messages:
-            if self.block:
-                if self.tracing:
-                    self.log("buffer full", item)
-                return False
-            self.arrivals += n
-            self.dropped += n
-            if self.tracing:
-                self.log("drop", item)
-            return True
+            return self.refuse_or_drop(item, self.block, refusal="buffer full")
         self.arrivals += n
         self.buffered += n
         self.buffer_max = max(self.buffer_max, self.buffered)

@@ -157,12 +157,9 @@ class ModelServingNode(QueueingRuntime):
     # ---- requests ------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
         n = item.n
-        self.arrivals += n
         if self.config.capacity is not None and self.n_inside + n > self.config.capacity:
-            self.dropped += n
-            if self.tracing:
-                self.log("drop", item)
-            return True
+            return self.refuse_or_drop(item, block=False)
+        self.arrivals += n
         self._advance()
         self.n_inside += n
         item.t_in = self.env.now

@@ -136,15 +136,7 @@ class ServiceNode(QueueingRuntime):
     def try_put(self, item: Item) -> bool:
         n = item.n
         if self.capacity is not None and self.n_inside + n > self.capacity:
-            if self.block:
-                if self.tracing:
-                    self.log("refuse", item)
-                return False
-            self.arrivals += n
-            self.dropped += n
-            if self.tracing:
-                self.log("drop", item)
-            return True
+            return self.refuse_or_drop(item, self.block)
         self.arrivals += n
         self._advance()
         self.n_inside += n
