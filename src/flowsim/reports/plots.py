@@ -68,17 +68,22 @@ def _lines(ax: Axes, frame: pd.DataFrame, nodes: Sequence[str] | None, scale: Ca
     return drawn
 
 
+def _finish_series(ax: Axes, title: str, ylabel: str) -> Axes:
+    """Title, y label, time axis and legend shared by every time-series plot."""
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    _time_axis(ax)
+    _legend(ax)
+    return ax
+
+
 def plot_throughput(ax: Axes, result: RunResult, nodes: Sequence[str] | None = None) -> Axes:
     """Items per second leaving each node, per sample step: shows ramps, outages and recovery."""
     title = "Throughput per node"
     frame = mean_series(result, "throughput_per_s")
     if frame.empty or not _lines(ax, frame, nodes, lambda _n: 1.0):
         return _no_data(ax, title)
-    ax.set_title(title)
-    ax.set_ylabel("items / s")
-    _time_axis(ax)
-    _legend(ax)
-    return ax
+    return _finish_series(ax, title, "items / s")
 
 
 def plot_queue_length(ax: Axes, result: RunResult, nodes: Sequence[str] | None = None) -> Axes:
@@ -89,11 +94,7 @@ def plot_queue_length(ax: Axes, result: RunResult, nodes: Sequence[str] | None =
     frame = mean_series(result, "waiting")
     if frame.empty or not _lines(ax, frame, chosen, lambda _n: 1.0):
         return _no_data(ax, title)
-    ax.set_title(title)
-    ax.set_ylabel("items waiting")
-    _time_axis(ax)
-    _legend(ax)
-    return ax
+    return _finish_series(ax, title, "items waiting")
 
 
 def plot_utilization(ax: Axes, result: RunResult, nodes: Sequence[str] | None = None) -> Axes:
@@ -104,13 +105,9 @@ def plot_utilization(ax: Axes, result: RunResult, nodes: Sequence[str] | None = 
     frame = mean_series(result, "busy")
     if frame.empty or not _lines(ax, frame, chosen, lambda n: float(servers.get(n) or 0.0)):
         return _no_data(ax, title)
-    ax.set_title(title)
-    ax.set_ylabel("busy servers / servers")
     ax.set_ylim(0, 1.05)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    _time_axis(ax)
-    _legend(ax)
-    return ax
+    return _finish_series(ax, title, "busy servers / servers")
 
 
 def plot_latency(ax: Axes, result: RunResult, bins: int = 60) -> Axes:
