@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 import flowsim
+from flowsim.build import build_model
 from flowsim.engine.model import Model
 
 H = 3600.0
@@ -28,7 +29,7 @@ def model(dag: str, duration: str = "5h", extra: str = "", source: str = "intera
         "  edges: [src -> etl, etl -> done]\n"
         f"duration: {duration}\n" + textwrap.dedent(extra)
     )
-    m = Model(flowsim.load_scenario(text), trace=True)
+    m = build_model(flowsim.load_scenario(text), trace=True)
     m.run()
     return m
 
@@ -97,7 +98,7 @@ def test_retry_timeline_with_exponential_backoff_capped() -> None:
         (H + 600, "task out of retries load", 1),
         (H + 600, "run failed", 1),
     ]
-    f = m.nodes["etl"].figures(m.scenario.window)
+    f = m.nodes["etl"].figures(m.network.window)
     assert (f["retries"], f["failed_attempts"], f["runs_failed"], f["dead_lettered"]) == (3, 4, 1, 5)
     assert m.nodes["lost"].completed == 5 and m.nodes["done"].completed == 0
 
@@ -123,7 +124,7 @@ def test_fixed_retry_delay_and_execution_timeout() -> None:
         (H + 660, "task out of retries load", 1),
         (H + 660, "run failed", 1),
     ]
-    assert m.nodes["etl"].figures(m.scenario.window)["task_timeouts"] == 2
+    assert m.nodes["etl"].figures(m.network.window)["task_timeouts"] == 2
 
 
 def test_per_message_time_grows_with_the_interval() -> None:
@@ -183,7 +184,7 @@ def test_catchup_runs_missed_intervals_back_to_back() -> None:
         (5.5 * H, "run start", 5),
         (5.5 * H + 1200, "run end", 5),
     ]
-    f = m.nodes["etl"].figures(m.scenario.window)
+    f = m.nodes["etl"].figures(m.network.window)
     # run 5 (due 5h, SLA 5.5h) waits for run 4 until 5.5h and lands at 5h50m: it misses too
     assert (f["runs_succeeded"], f["runs_skipped"], f["sla_misses"], f["runs_queued_max"]) == (5, 0, 4, 3)
     assert f["dropped"] == 0
@@ -202,7 +203,7 @@ def test_catchup_off_skips_missed_intervals_and_drops_their_data() -> None:
         (5 * H, "run start", 5),
         (5 * H + 1200, "run end", 5),
     ]
-    f = m.nodes["etl"].figures(m.scenario.window)
+    f = m.nodes["etl"].figures(m.network.window)
     assert (f["runs_succeeded"], f["runs_skipped"], f["sla_misses"]) == (3, 2, 1)
     assert f["messages_skipped"] == 12 and f["dropped"] == 12  # intervals [1h, 3h): 6 messages each
 
@@ -218,7 +219,7 @@ def test_sla_miss_and_freshness() -> None:
         (3 * H + 2400, "sla miss"),
         (3 * H + 2400, "run end"),
     ]
-    f = m.nodes["etl"].figures(m.scenario.window)
+    f = m.nodes["etl"].figures(m.network.window)
     assert f["sla_misses"] == 3
     assert f["freshness_mean_s"] == pytest.approx(2400) and f["oldest_age_max_s"] == pytest.approx(H + 2400)
     assert f["run_duration_mean_s"] == pytest.approx(2400)
@@ -236,7 +237,7 @@ def test_messages_are_conserved_with_failures_and_skips() -> None:
         source="rate: 1/min",
         extra="warmup: 2h\n",
     )
-    f = m.nodes["etl"].figures(m.scenario.window)
+    f = m.nodes["etl"].figures(m.network.window)
     balance = f["arrivals"] + f["inside_at_start"] - f["completed"] - f["dropped"] - f["dead_lettered"]
     assert balance == f["inside_at_end"]
     assert f["runs_skipped"] > 0 and f["runs_failed"] > 0 and f["completed"] > 0

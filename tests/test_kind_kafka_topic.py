@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import flowsim
-from flowsim.engine.model import Model
+from flowsim.build import build_model
 from flowsim.errors import FlowsimError
 from flowsim.nodes.kafka_topic import KafkaTopicConfig
 
@@ -25,7 +25,7 @@ def run(nodes: str, edges: str, duration: str = "12s", extra: str = "") -> tuple
         f"name: trace\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
         f"duration: {duration}\n" + textwrap.dedent(extra)
     )
-    model = Model(flowsim.load_scenario(text), trace=True)
+    model = build_model(flowsim.load_scenario(text), trace=True)
     out = model.run()
     assert model.ctx.trace is not None
     events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node != "src"]

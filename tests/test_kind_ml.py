@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 import flowsim
+from flowsim.build import build_model
 from flowsim.engine.model import Model
 
 Trace = list[tuple[float, str, str, int]]
@@ -19,7 +20,7 @@ Trace = list[tuple[float, str, str, int]]
 def build(nodes: str, edges: str, duration: str = "60s", trace: bool = True) -> Model:
     node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
     text = f"name: ml\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\nduration: {duration}\n"
-    return Model(flowsim.load_scenario(text), trace=trace)
+    return build_model(flowsim.load_scenario(text), trace=trace)
 
 
 def run(model: Model) -> Trace:

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import flowsim
-from flowsim.engine.model import Model
+from flowsim.build import build_model
 from flowsim.nodes.stream_processor import StreamProcessorConfig
 
 Trace = list[tuple[float, str, str, int]]
@@ -33,7 +33,7 @@ def run(job: str, duration: str = "14s", faults: str = "[{node: job, at: 6.2s, f
         faults: {faults}
         """
     )
-    model = Model(flowsim.load_scenario(text), trace=True)
+    model = build_model(flowsim.load_scenario(text), trace=True)
     out = model.run()
     assert model.ctx.trace is not None
     events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node == "job"]

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 import flowsim
+from flowsim.build import build_model
 from flowsim.engine.model import Model
 from flowsim.nodes.warehouse import parse_bandwidth
 
@@ -29,7 +30,7 @@ def run(extra: str = "", old: str = "", new: str = "") -> Model:
     nodes = NODES.replace(" WAREHOUSE", extra).replace(old or "\0", new)
     nodes = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
     text = f"name: t\narchitecture:\n  name: tiny\n  nodes:\n{nodes}\n  edges: {EDGES}\nduration: 100s\n"
-    m = Model(flowsim.load_scenario(text), trace=True)
+    m = build_model(flowsim.load_scenario(text), trace=True)
     m.run()
     return m
 
@@ -58,7 +59,7 @@ def test_a_query_waits_behind_a_load_that_holds_the_slots() -> None:
         (79.0, "served", "sink", 2),
         (79.0, "wh", "done query", 2),
     ]
-    f = m.nodes["wh"].figures(m.scenario.window)
+    f = m.nodes["wh"].figures(m.network.window)
     assert f["query_wait_mean_s"] == pytest.approx(5.5)  # waits 0 and 11
     assert (f["load_duration_mean_s"], f["load_wait_mean_s"], f["loads_completed"]) == (10.0, 2.0, 1.0)
     assert (f["arrivals"], f["completed"], f["load_messages"]) == (5, 5, 3)
@@ -79,7 +80,7 @@ def test_items_of_many_messages_are_loads() -> None:
         "    wh: {kind: warehouse, message_size: 1KB, load_throughput: 100KB/s, load_overhead: 0s}\n"
         "    out: {kind: sink}\n  edges: [bulk -> wh, wh -> out]\nduration: 60s\n"
     )
-    m = Model(flowsim.load_scenario(text), trace=True)
+    m = build_model(flowsim.load_scenario(text), trace=True)
     m.run()
     assert m.ctx.trace is not None
     assert [(t, e) for t, n, e, _ in m.ctx.trace if n == "wh"] == [

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import flowsim
-from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.build import run_replication
+from flowsim.engine.model import ReplicationOutput
 from flowsim.results import RunResult
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -32,7 +32,8 @@ import yaml
 
 import flowsim
 from flowsim.analysis.queueing import mg1, mmc, mmck, student_t_halfwidth, traffic_equations
-from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.build import run_replication
+from flowsim.engine.model import ReplicationOutput
 from flowsim.results import NodeResult, RunResult
 
 SEED = int(os.environ.get("FLOWSIM_THEORY_SEED", "2024"))

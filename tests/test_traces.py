@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import flowsim
-from flowsim.engine.model import Model
+from flowsim.build import build_model
 
 NEVER_SUCCEEDS = 0.999999999
 
@@ -20,7 +20,7 @@ def trace(nodes: str, edges: str, duration: str = "30s", extra: str = "") -> lis
         f"name: trace\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
         f"duration: {duration}\n" + textwrap.dedent(extra)
     )
-    model = Model(flowsim.load_scenario(text), trace=True)
+    model = build_model(flowsim.load_scenario(text), trace=True)
     model.run()
     assert model.ctx.trace is not None
     return [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace]

@@ -10,8 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from flowsim.analysis.view import AnalyticView, analyze
+from flowsim.build import run_replication
 from flowsim.cost import cost_report
-from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import SimulationTooLarge
 from flowsim.results import (
     NodeResult,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 
 if TYPE_CHECKING:
     from flowsim.spec.architecture import Architecture

@@ -8,28 +8,14 @@ values keeps random numbers off the simulation's hot path.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from itertools import chain
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
-from flowsim.spec.base import SpecModel
+from flowsim.engine.sampling import Sampler, block_sampler
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
-
-Sampler = Callable[[], float]
-_BLOCK = 2048
-
-
-def block_sampler(draw: Callable[[int], np.ndarray], block: int = _BLOCK) -> Sampler:
-    """Turn a vectorised ``draw(n)`` into a zero-argument sampler returning floats."""
-
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield draw(block).tolist()
-
-    return chain.from_iterable(blocks()).__next__
 
 
 class _Dist(SpecModel):

@@ -20,7 +20,8 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from flowsim.analysis.view import analyze
 from flowsim.api import _check_size, aggregate, estimate_events
-from flowsim.engine.model import ReplicationOutput, run_replication
+from flowsim.build import run_replication
+from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import FlowsimError
 from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
-from flowsim.spec.policies import RetryPolicy
+from flowsim.policies import RetryPolicy
 from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 

@@ -1,9 +1,15 @@
-"""Build a scenario's nodes, connect them, run one replication, and collect its raw results."""
+"""One replication of a network of node runtimes: connect -> start -> run -> collect.
+
+The kernel knows nothing of YAML, scenarios or node kinds: `flowsim.build` turns a scenario
+into a `Network` (runtime factories, edges, references, faults, the window) and this module
+runs it.  Life cycle (as in desmod): build every runtime, connect them, open the window,
+start, then the SimPy clock drives callbacks; `collect` reads the figures at the end.
+"""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +17,33 @@ import numpy as np
 import simpy
 
 from flowsim.engine.context import SimContext
-from flowsim.engine.faults import start_fault
+from flowsim.engine.faults import FaultPlan, start_fault
 from flowsim.engine.node import NodeRuntime
-from flowsim.spec.policies import RetryPolicy
-from flowsim.spec.scenario import Scenario
+from flowsim.engine.stall import find_deadlock
 
 Progress = Callable[[float], None]
+RuntimeFactory = Callable[[str, SimContext], NodeRuntime]
 SERIES_COLUMNS = ("inside", "waiting", "busy", "completed", "dropped")
+
+
+@dataclass
+class Network:
+    """Everything the kernel needs to run one replication."""
+
+    factories: dict[str, RuntimeFactory]
+    edges: Sequence[tuple[str, str, float]]
+    routing: dict[str, str]
+    references: dict[str, dict[str, str]]
+    faults: Sequence[FaultPlan]
+    seed: int
+    duration: float
+    warmup: float = 0.0
+    sample_interval: float | None = None
+    load_multiplier: float = 1.0
+
+    @property
+    def window(self) -> float:
+        return self.duration - self.warmup
 
 
 @dataclass
@@ -33,6 +59,7 @@ class ReplicationOutput:
     series: dict[str, np.ndarray]  # node -> (len(times), len(SERIES_COLUMNS))
     series_extra: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # node -> one dict per sample
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -40,72 +67,69 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(replication,))
 
 
-def _resolved(config: Any, policies: dict[str, RetryPolicy]) -> Any:
-    retry = getattr(config, "retry", None)
-    if isinstance(retry, str):
-        return config.model_copy(update={"retry": policies[retry]})
-    return config
-
-
 class Model:
-    """One replication of a scenario: build -> connect -> run -> results."""
+    """One replication of a network: build -> connect -> run -> results."""
 
-    def __init__(self, scenario: Scenario, replication: int = 0, trace: bool = False) -> None:
-        self.scenario = scenario
+    def __init__(self, network: Network, replication: int = 0, trace: bool = False) -> None:
+        self.network = network
         self.replication = replication
         self.env = simpy.Environment()
         self.ctx = SimContext(
             env=self.env,
-            seed=replication_seed(scenario.seed, replication),
-            warmup=scenario.warmup,
-            horizon=scenario.duration,
-            load_multiplier=scenario.load.multiplier,
+            seed=replication_seed(network.seed, replication),
+            warmup=network.warmup,
+            horizon=network.duration,
+            load_multiplier=network.load_multiplier,
             trace=[] if trace else None,
         )
-        self.nodes: dict[str, NodeRuntime] = {}
+        self.nodes: dict[str, NodeRuntime] = {name: make(name, self.ctx) for name, make in network.factories.items()}
         self._times: list[float] = []
-        self._rows: dict[str, list[tuple[float, ...]]] = {}
+        self._rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in self.nodes}
         self._extra_rows: dict[str, list[dict[str, float]]] = {}
-        self._build()
+        self._progress_marks: dict[str, float] = {}
+        self.deadlock: str | None = None
         self._connect()
-
-    def _build(self) -> None:
-        arch = self.scenario.arch
-        for name, config in arch.nodes.items():
-            self.nodes[name] = _resolved(config, self.scenario.retry_policies).runtime(name, self.ctx)
+        for runtime in self.nodes.values():
+            runtime.reset_counters()
 
     def _connect(self) -> None:
-        arch = self.scenario.arch
+        network = self.network
         outs: dict[str, list[tuple[NodeRuntime, float]]] = {name: [] for name in self.nodes}
-        for edge in arch.edges:
-            outs[edge.from_].append((self.nodes[edge.to], edge.weight))
+        for source, target, weight in network.edges:
+            outs[source].append((self.nodes[target], weight))
         for name, runtime in self.nodes.items():
-            config = arch.nodes[name]
-            runtime.connect(outs[name], config.routing)
-            for reference, target in config.node_references().items():
+            runtime.connect(outs[name], network.routing.get(name, "random"))
+            for reference, target in network.references.get(name, {}).items():
                 runtime.wire(reference, self.nodes[target])
-        for index, fault in enumerate(self.scenario.faults):
-            start_fault(fault, self.nodes[fault.node], self.ctx, index)  # type: ignore[arg-type]
+        for index, fault in enumerate(network.faults):
+            start_fault(fault, self.nodes[fault.node], self.ctx, index)
+
+    @property
+    def trace(self) -> list[tuple[float, str, str, int]]:
+        assert self.ctx.trace is not None, "build the model with trace=True"
+        return self.ctx.trace
 
     # ---- run -----------------------------------------------------------------------------
     def run(self, progress: Progress | None = None, steps: int = 50) -> ReplicationOutput:
-        scenario = self.scenario
+        network = self.network
         for runtime in self.nodes.values():
             runtime.start()
-        if scenario.warmup > 0:
-            self.env.timeout(scenario.warmup).callbacks.append(self._begin_window)
-        self._sample_every = scenario.sample_interval or scenario.window / 200
-        self.env.timeout(scenario.warmup).callbacks.append(self._sample)
+        if network.warmup > 0:
+            self.env.timeout(network.warmup).callbacks.append(self._begin_window)
+        self._sample_every = network.sample_interval or network.window / 200
+        self.env.timeout(network.warmup).callbacks.append(self._sample)
         paused = gc.isenabled()
         gc.disable()  # the kernel makes no reference cycles per item; the cyclic GC only costs time
         try:
             for step in range(1, steps + 1):
-                self.env.run(until=scenario.duration * step / steps)
+                self.env.run(until=network.duration * step / steps)
                 if progress is not None:
                     progress(step / steps)
         finally:
             if paused:
                 gc.enable()
+        for runtime in self.nodes.values():
+            runtime.close_window()
         return self._collect()
 
     def _begin_window(self, _event: object) -> None:
@@ -115,15 +139,17 @@ class Model:
     def _sample(self, _event: object) -> None:
         self._times.append(float(self.env.now))
         for name, runtime in self.nodes.items():
-            self._rows.setdefault(name, []).append(runtime.series_row())
+            self._rows[name].append(runtime.series_row())
             extra = runtime.series_extra()
             if extra:
                 self._extra_rows.setdefault(name, []).append(extra)
+        if self.deadlock is None:
+            self.deadlock = find_deadlock(self.nodes, self._progress_marks, self.env.now)
         self.env.timeout(self._sample_every).callbacks.append(self._sample)
 
     # ---- results -------------------------------------------------------------------------
     def _collect(self) -> ReplicationOutput:
-        window = self.scenario.window
+        window = self.network.window
         figures = {name: rt.figures(window) for name, rt in self.nodes.items()}
         return ReplicationOutput(
             replication=self.replication,
@@ -131,15 +157,11 @@ class Model:
             waits={n: np.frombuffer(rt.waits, dtype=float) for n, rt in self.nodes.items() if rt.has_queue},
             sojourns={n: np.frombuffer(rt.sojourns, dtype=float) for n, rt in self.nodes.items()},
             latencies={
-                n: np.frombuffer(rt.latencies, dtype=float) for n, rt in self.nodes.items() if hasattr(rt, "latencies")
+                n: np.frombuffer(rt.latencies, dtype=float) for n, rt in self.nodes.items() if rt.measures_latency
             },
             times=np.asarray(self._times),
             series={n: np.asarray(rows, dtype=float) for n, rows in self._rows.items()},
             series_extra=self._extra_rows,
-            extra={n: rt.extra() for n, rt in self.nodes.items() if rt.extra()},
+            extra={n: x for n, rt in self.nodes.items() if (x := rt.extra())},
+            warnings=[self.deadlock] if self.deadlock else [],
         )
-
-
-def run_replication(scenario: Scenario, replication: int = 0, progress: Progress | None = None) -> ReplicationOutput:
-    """Run replication `replication` of `scenario` (independent of any other replication)."""
-    return Model(scenario, replication).run(progress)

@@ -1,13 +1,26 @@
-"""The runtime side of a node: receiving items, routing them on, backpressure, and counting.
+"""The runtime side of a node: receiving items, routing them on, backpressure, outages, counting.
 
-Life cycle (as in desmod): build (``__init__``) -> connect (``connect``) -> run (``start``,
-then the SimPy clock drives callbacks) -> results (``figures``, ``series_row``).
+Life cycle (as in desmod): build (``__init__``) -> connect (``connect``, ``wire``) -> open the
+window (``reset_counters``, called by the kernel once every node is built, and again when the
+warm-up ends) -> run (``start``, then the SimPy clock drives callbacks) -> results (``figures``).
+Because the kernel opens the window, a subclass may set its own state after ``super().__init__``.
 
-Items move by synchronous calls: ``forward`` hands an item to a downstream node's ``try_put``,
-which either takes it (or drops it, counting the drop) and returns True, or refuses it because
-the node is full and blocks; the sender then waits in that node's ``when_space`` line and keeps
-the item (and, for a service, the server) until the node calls it back.  No SimPy process per
-item: two callbacks per visit keep the kernel lean.
+What the kernel owns, written once here (the hooks a kind supplies are in `engine.contract`):
+- backpressure: ``forward`` hands an item to a downstream ``try_put``, which takes it (or drops
+  it, counted) and returns True, or refuses it (full, blocking).  The sender then waits in the
+  target's line of waiting senders and keeps the item (and, for a service, the server).  Each
+  time the target frees room (``space_freed``) it wakes waiters in FIFO order until one is
+  refused again; that one keeps its place at the head.  Blocked time counts blocks still in
+  progress when the run ends.
+- outages and slow-downs: ``fault_begin`` / ``fault_end`` count nested and overlapping faults;
+  the kind's ``on_down`` / ``on_up`` run once per outage; ``downtime_s`` includes an outage
+  still running at the end.  ``slowdown`` is the product of the running brownouts' factors.
+- counting: ``arrivals + created + inside_at_start == completed + dropped + dead_lettered + lost
+  + inside_at_end`` per node, over the measured window (`created`: messages the node adds itself,
+  such as a topic's copy for each further consumer group or a job's re-emitted duplicates).
+  Copies made on fan-out out-edges are `fanout_copies`, which the scenario totals add in.
+
+No SimPy process per item: two callbacks per visit keep the kernel lean.
 """
 
 from __future__ import annotations
@@ -18,18 +31,16 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from flowsim.distributions import block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
-
-if TYPE_CHECKING:
-    from flowsim.nodes.base import NodeConfig
+from flowsim.engine.sampling import block_sampler
 
 Later = Callable[[Item, float], None] | None
+Waiter = Callable[[], bool]
 
 _SINGLE, _RANDOM, _FANOUT, _ROUND_ROBIN, _NONE = range(5)
 
@@ -39,19 +50,34 @@ class NodeRuntime:
 
     #: True for kinds that record waiting time and time-weighted queue length
     has_queue: ClassVar[bool] = False
+    #: True for kinds where items end (sinks): they record end-to-end latency
+    measures_latency: ClassVar[bool] = False
 
-    def __init__(self, name: str, config: NodeConfig, ctx: SimContext) -> None:
+    def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
         self.name = name
         self.config = config
         self.ctx = ctx
         self.env = ctx.env
         self._mode = _NONE
         self._targets: list[NodeRuntime] = []
-        self._blocked: deque[Callable[[], None]] = deque()
+        self._blocked: deque[Waiter] = deque()  # senders waiting for room here, oldest first
+        self._waking = False
+        self._open_blocks = 0  # this node's hand-overs refused and not yet done
+        self._open_since = 0.0  # sum of their (window-clipped) start times
+        self.waiting_on: dict[str, int] = {}  # open blocks by target (the wait-for graph)
         self.dead_letter: NodeRuntime | None = None
         self.references: dict[str, NodeRuntime] = {}
         self.tracing = ctx.trace is not None
-        self.reset_counters()
+        self._faults = 0
+        self._down_since = 0.0
+        self.slowdown = 1.0
+        self._brownouts: list[float] = []
+        self._window_start = 0.0
+
+    @property
+    def down(self) -> bool:
+        """True while at least one outage is running."""
+        return self._faults > 0
 
     # ---- connect -------------------------------------------------------------------------
     def connect(self, targets: list[tuple[NodeRuntime, float]], routing: str) -> None:
@@ -74,6 +100,13 @@ class NodeRuntime:
             rng = self.ctx.rng(self.name, "routing")
             self._uniform = block_sampler(rng.random)
 
+    def wire(self, field: str, target: NodeRuntime) -> None:
+        """Connect a reference field (a dead-letter target, a control signal's receiver)."""
+        if field == "dead_letter":
+            self.dead_letter = target
+        else:
+            self.references[field] = target
+
     def start(self) -> None:
         """Schedule the node's own first events (sources, timers); most nodes have none."""
 
@@ -82,9 +115,24 @@ class NodeRuntime:
         """Take `item` (or drop it, counted) and return True; False means: full, wait."""
         raise NotImplementedError(f"{type(self).__name__} takes no input")
 
-    def when_space(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when this node has room again (FIFO among blocked senders)."""
-        self._blocked.append(callback)
+    def when_space(self, waiter: Waiter) -> None:
+        """Call `waiter` when this node has room again; it returns True once it got in."""
+        self._blocked.append(waiter)
+
+    def space_freed(self) -> None:
+        """Room was freed: wake waiting senders, oldest first, until one is refused again."""
+        if self._waking:
+            return  # the loop further up the stack goes on
+        blocked = self._blocked
+        self._waking = True
+        try:
+            while blocked:
+                waiter = blocked.popleft()
+                if not waiter():
+                    blocked.appendleft(waiter)  # refused again: it keeps its place
+                    return
+        finally:
+            self._waking = False
 
     def log(self, event: str, item: Item | None = None) -> None:
         """Append to the replication's trace (only called when tracing is on)."""
@@ -106,10 +154,6 @@ class NodeRuntime:
             self.log("drop", item)
         return True
 
-    def _space_freed(self) -> None:
-        if self._blocked:
-            self._blocked.popleft()()
-
     def forward(self, item: Item, later: Later) -> bool:
         """Send `item` along the out-edges.
 
@@ -129,30 +173,44 @@ class NodeRuntime:
             target = next(self._cycle)
         else:
             return True
-        return self._deliver(target, item, later)
+        return self.deliver(target, item, later)
 
-    def _deliver(self, target: NodeRuntime, item: Item, later: Later) -> bool:
+    def deliver(self, target: NodeRuntime, item: Item, later: Later) -> bool:
+        """Hand `item` to one chosen `target` (not along the routing): as `forward`."""
         t_in = item.t_in
         return target.try_put(item) or self._blocked_on(target, item, later, t_in)
 
     def _blocked_on(self, target: NodeRuntime, item: Item, later: Later, t_in: float) -> bool:
         """`target` refused `item`: wait in its line; returns False (not handed over yet)."""
+        now = self.env.now
         self.blocked_count += 1
-        target.when_space(partial(self._retry_delivery, target, item, later, self.env.now, t_in))
+        self._open_blocks += 1
+        self._open_since += now
+        self.waiting_on[target.name] = self.waiting_on.get(target.name, 0) + 1
+        target.when_space(partial(self._retry_delivery, target, item, later, now, t_in))
         return False
 
-    def _retry_delivery(self, target: NodeRuntime, item: Item, later: Later, since: float, t_in: float) -> None:
-        if target.try_put(item):
-            self.blocked_time += self.env.now - max(since, self.ctx.warmup)
-            if later is not None:
-                later(item, t_in)
+    def _retry_delivery(self, target: NodeRuntime, item: Item, later: Later, since: float, t_in: float) -> bool:
+        if not target.try_put(item):
+            return False
+        since = max(since, self._window_start)
+        self._open_blocks -= 1
+        self._open_since -= since
+        self.blocked_time += self.env.now - since
+        left = self.waiting_on[target.name] - 1
+        if left:
+            self.waiting_on[target.name] = left
         else:
-            target.when_space(partial(self._retry_delivery, target, item, later, since, t_in))
+            del self.waiting_on[target.name]
+        if later is not None:
+            later(item, t_in)
+        return True
 
     def _fanout(self, item: Item, later: Later) -> bool:
         """Copy to every out-edge; the hand-over is complete when the last copy is delivered."""
         t_in = item.t_in
         copies = [item] + [item.copy() for _ in self._targets[1:]]
+        self.fanout_copies += item.n * (len(copies) - 1)
         pending = [len(copies)]
 
         def one_delivered(_copy: Item, _t: float) -> None:
@@ -161,17 +219,15 @@ class NodeRuntime:
                 later(item, t_in)
 
         for target, copy in zip(self._targets, copies, strict=True):
-            if self._deliver(target, copy, one_delivered):
+            if self.deliver(target, copy, one_delivered):
                 pending[0] -= 1
         return pending[0] == 0
 
-    def wire(self, field: str, target: NodeRuntime) -> None:
-        """Connect a reference field (a dead-letter target, a control signal's receiver)."""
-        if field == "dead_letter":
-            self.dead_letter = target
-        else:
-            self.references[field] = target
+    def record_latency(self, item: Item) -> None:
+        """Where items end: their age since the source created them."""
+        self.latencies.append(self.env.now - item.born)
 
+    # ---- signals -------------------------------------------------------------------------
     def signal(self, name: str, payload: Any, sender: str) -> None:
         """Receive a control signal (a training trigger, a model promotion) from another node."""
         raise NotImplementedError(f"{type(self).__name__} takes no '{name}' signal (from {sender})")
@@ -187,22 +243,72 @@ class NodeRuntime:
     def send_dead_letter(self, item: Item) -> None:
         """Exhausted items go to the dead-letter node if one is wired, else only counted."""
         if self.dead_letter is not None:
-            self._deliver(self.dead_letter, item, None)
+            self.deliver(self.dead_letter, item, None)
+
+    # ---- outages and slow-downs ----------------------------------------------------------
+    def fault_begin(self) -> None:
+        """An outage begins; the kind hears of it only when the node was up until now."""
+        self._faults += 1
+        if self._faults == 1:
+            self._down_since = self.env.now
+            self.on_down()
+
+    def fault_end(self) -> None:
+        """An outage ends; the node is up again only when no other outage is still running."""
+        self._faults -= 1
+        if self._faults == 0:
+            self.downtime += self.env.now - max(self._down_since, self._window_start)
+            self.on_up()
+
+    def brownout_begin(self, factor: float) -> None:
+        """Work started from now on takes `factor` times longer (until the brownout ends)."""
+        if self.tracing:
+            self.log(f"slowdown x{factor:g}")
+        self._brownouts.append(factor)
+        self.slowdown = float(np.prod(self._brownouts))
+        self.on_speed_change()
+
+    def brownout_end(self, factor: float) -> None:
+        if self.tracing:
+            self.log("recovered")
+        self._brownouts.remove(factor)
+        self.slowdown = float(np.prod(self._brownouts)) if self._brownouts else 1.0
+        self.on_speed_change()
+
+    def on_down(self) -> None:
+        """Hook: the node just went down (kinds that can fail implement it)."""
+
+    def on_up(self) -> None:
+        """Hook: the node is up again."""
+
+    def on_speed_change(self) -> None:
+        """Hook: `slowdown` changed (kinds whose running work must follow it at once)."""
 
     # ---- results -------------------------------------------------------------------------
     def reset_counters(self) -> None:
-        """Start the measured window: counters and samples cover only what follows."""
+        """Open the measured window: counters and samples cover only what follows."""
+        now = self.env.now
+        self._window_start = now
         self.arrivals = 0
         self.completed = 0
         self.dropped = 0
+        self.lost = 0
+        self.created = 0
+        self.fanout_copies = 0
         self.retries = 0
         self.failed_attempts = 0
         self.dead_lettered = 0
         self.blocked_count = 0
         self.blocked_time = 0.0
+        self._open_since = self._open_blocks * now  # blocks in progress count from the window's start
+        self.downtime = 0.0
         self.waits: array[float] = array("d")
         self.sojourns: array[float] = array("d")
+        self.latencies: array[float] = array("d")
         self.inside_at_start = self.inside()
+
+    def close_window(self) -> None:
+        """Hook: the run is over (before `figures`); kinds settle time-weighted figures here."""
 
     def inside(self) -> int:
         """Messages in the node now (waiting, in service, blocked, backing off)."""
@@ -214,18 +320,32 @@ class NodeRuntime:
     def busy_servers(self) -> float:
         return 0.0
 
+    def blocked_time_s(self) -> float:
+        """Time spent holding items downstream refused, blocks still in progress included."""
+        return self.blocked_time + self._open_blocks * self.env.now - self._open_since
+
+    def downtime_s(self) -> float:
+        """Time down in the window, an outage still running at the end included."""
+        if self._faults:
+            return self.downtime + self.env.now - max(self._down_since, self._window_start)
+        return self.downtime
+
     def figures(self, window: float) -> dict[str, float]:
         """Scalar results over the measured window (flat names; nested by the results layer)."""
         return {
             "arrivals": self.arrivals,
             "completed": self.completed,
             "dropped": self.dropped,
+            "lost": self.lost,
+            "created": self.created,
+            "fanout_copies": self.fanout_copies,
             "retries": self.retries,
             "failed_attempts": self.failed_attempts,
             "dead_lettered": self.dead_lettered,
             "inside_at_start": self.inside_at_start,
             "inside_at_end": self.inside(),
-            "blocked_time_s": self.blocked_time,
+            "blocked_time_s": self.blocked_time_s(),
+            "downtime_s": self.downtime_s(),
             "throughput_per_s": self.completed / window if window > 0 else 0.0,
         }
 
@@ -234,7 +354,7 @@ class NodeRuntime:
         return (self.inside(), self.waiting(), self.busy_servers(), self.completed, self.dropped)
 
     def series_extra(self) -> dict[str, float]:
-        """Kind-specific gauges sampled with the time series (e.g. consumer lag per group)."""
+        """Kind-specific gauges read with the time series (reads only: never changes state)."""
         return {}
 
     def extra(self) -> dict[str, Any]:
@@ -249,9 +369,9 @@ class HoldingRuntime(NodeRuntime):
     with its time inside (captured before the hand-over, which resets the item's arrival time).
     """
 
-    def __init__(self, name: str, config: NodeConfig, ctx: SimContext) -> None:
-        self.n_inside = 0
+    def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
         super().__init__(name, config, ctx)
+        self.n_inside = 0
 
     def admit(self, item: Item) -> None:
         self.arrivals += item.n

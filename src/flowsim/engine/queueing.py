@@ -7,13 +7,10 @@ call `_advance()` before each change of state; `queue_figures()` turns the integ
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from flowsim.engine.context import SimContext
 from flowsim.engine.node import NodeRuntime
-
-if TYPE_CHECKING:
-    from flowsim.nodes.base import NodeConfig
 
 
 class QueueingRuntime(NodeRuntime):
@@ -21,13 +18,13 @@ class QueueingRuntime(NodeRuntime):
 
     has_queue = True
 
-    def __init__(self, name: str, config: NodeConfig, ctx: SimContext, servers: int) -> None:
+    def __init__(self, name: str, config: Any, ctx: SimContext, servers: int) -> None:
+        super().__init__(name, config, ctx)
         self.n_waiting = 0  # messages waiting for a server
         self.n_inside = 0  # messages anywhere in the node
         self.busy = 0  # servers occupied
         self.servers = servers
         self._t_last = 0.0
-        super().__init__(name, config, ctx)
 
     def reset_counters(self) -> None:
         super().reset_counters()

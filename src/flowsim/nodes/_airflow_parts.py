@@ -8,7 +8,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.item import Item
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
 
 

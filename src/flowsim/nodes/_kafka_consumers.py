@@ -27,7 +27,6 @@ class ConsumerSide(NodeRuntime):
     config: KafkaTopicConfig
     parts: list[Partition]
     groups: list[Group]
-    down: bool
     _parked_down: list[Consumer]
 
     # ---- group start ---------------------------------------------------------------------
@@ -39,6 +38,7 @@ class ConsumerSide(NodeRuntime):
             offset = part.lso if earliest else part.leo
             group.position[p] = group.committed[p] = offset
             group.backlog[p] = part.leo - offset
+            self.created += part.leo - offset  # the retained log enters the group's scope
         group.active = True
         group.lag_max = max(group.lag_max, group.lag)
         if self.tracing:
@@ -49,7 +49,7 @@ class ConsumerSide(NodeRuntime):
 
     # ---- consumers -----------------------------------------------------------------------
     def _poll(self, member: Consumer) -> None:
-        if self.down:
+        if self._faults:
             self._parked_down.append(member)
             return
         group = member.group
@@ -102,7 +102,7 @@ class ConsumerSide(NodeRuntime):
 
     def _processed(self, event: Any) -> None:
         member, item, take = event._value
-        if self._deliver(member.group.target, item, partial(self._handed_late, member, take)):
+        if self.deliver(member.group.target, item, partial(self._handed_late, member, take)):
             self._handed(member, take, item)
 
     def _handed_late(self, member: Consumer, take: Take, item: Item, _t_in: float) -> None:
@@ -143,6 +143,7 @@ class ConsumerSide(NodeRuntime):
             lost = part.lso - group.position[p]
             group.advance(self.env.now)
             group.lost += lost
+            self.lost += lost
             group.backlog[p] -= lost
             group.position[p] = part.lso
             if self.tracing:

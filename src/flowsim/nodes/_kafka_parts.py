@@ -11,8 +11,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowsim.distributions import Sampler
     from flowsim.engine.node import NodeRuntime
+    from flowsim.engine.sampling import Sampler
 
 
 class Batch:

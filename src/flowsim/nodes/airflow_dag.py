@@ -21,10 +21,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from flowsim.distributions import block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import DataInterval, Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, topological_order
 from flowsim.nodes._airflow_records import DagRecords
 from flowsim.nodes.base import NodeConfig
@@ -73,8 +73,8 @@ class AirflowDagConfig(NodeConfig):
     def order(self) -> list[str]:
         return topological_order(self.tasks)
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return AirflowDagNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return AirflowDagNode
 
     def external_rate(self) -> float:
         """One item per run, on the DAG's own schedule, whatever the input rate."""
@@ -109,7 +109,6 @@ class AirflowDagNode(DagRecords):
         self._uniform = block_sampler(ctx.rng(name, "failures").random)
         self.pool_free = dict(config.pools)
         self._ready: deque[tuple[Run, str]] = deque()
-        self._down = 0
         self._last_tick = 0.0
         self._runs = 0
 
@@ -143,13 +142,13 @@ class AirflowDagNode(DagRecords):
         self._pending.append(run)
         self.pending_max = max(self.pending_max, len(self._pending))
         if self.tracing:
-            self.log("run scheduled" if not self._down else "run missed (scheduler down)", run.item)
+            self.log("run scheduled" if not self._faults else "run missed (scheduler down)", run.item)
         self._arm()
         self._launch()
 
     def _launch(self) -> None:
         """Start pending runs while the scheduler is up and max_active_runs allows."""
-        if self._down:
+        if self._faults:
             return
         while self._pending and len(self._active) < self.config.max_active_runs:
             if not self.config.catchup:
@@ -187,7 +186,7 @@ class AirflowDagNode(DagRecords):
 
     def _dispatch(self) -> None:
         """Start ready tries in FIFO order, each when its pool has a free slot."""
-        if self._down:
+        if self._faults:
             return
         waiting: deque[tuple[Run, str]] = deque()
         while self._ready:
@@ -210,7 +209,7 @@ class AirflowDagNode(DagRecords):
         self.counts["task_tries"] += 1
         if self.tracing:
             self.log(f"task start {task}", run.item)
-        work = self.samplers[task]() + spec.per_message * run.n
+        work = (self.samplers[task]() + spec.per_message * run.n) * self.slowdown
         timeout = spec.execution_timeout
         timed_out = timeout is not None and work > timeout
         wait = timeout if timed_out and timeout is not None else work
@@ -318,27 +317,17 @@ class AirflowDagNode(DagRecords):
         self._record(run, run.n)
         if self.tracing:
             self.log("run end", run.item)
-        self._space_freed()
+        self.space_freed()
         self._launch()
 
     # ---- outages -------------------------------------------------------------------------
-    def go_down(self) -> None:
+    def on_down(self) -> None:
         """Scheduler down: no run and no task try starts; tries already running finish."""
-        self._down += 1
-        if self._down == 1 and self.tracing:
+        if self.tracing:
             self.log("scheduler down")
 
-    def go_up(self) -> None:
-        self._down -= 1
-        if self._down:
-            return
+    def on_up(self) -> None:
         if self.tracing:
             self.log("scheduler up")
         self._launch()
         self._dispatch()
-
-    def slow_down(self, factor: float) -> None:
-        """No brownout model for a scheduler: a slow scheduler only delays starts a little."""
-
-    def speed_up(self, factor: float) -> None:
-        """See slow_down."""

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from flowsim.cost import Price
 from flowsim.distributions import Constant, Exponential, _Dist
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 
 if TYPE_CHECKING:
     from flowsim.engine.context import SimContext
@@ -54,10 +54,16 @@ class NodeConfig(SpecModel):
     summary: ClassVar[str] = ""
     #: reference fields that carry control signals rather than data, and the kinds they may name
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: control signals the kind takes (its runtime implements `signal` for them)
+    signals_in: ClassVar[tuple[str, ...]] = ()
+
+    def runtime_class(self) -> type[NodeRuntime]:
+        """The kind's runtime (checked against the duties above when a model is built)."""
+        raise NotImplementedError(f"kind '{self.kind}' names no runtime class")
 
     def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
         """Build this node's behaviour for one replication."""
-        raise NotImplementedError
+        return self.runtime_class()(name, self, ctx)
 
     def external_rate(self) -> float:
         """Items per second this node creates on its own (sources)."""

@@ -28,8 +28,8 @@ class DelayConfig(NodeConfig):
     kind: Literal["delay"]
     time: Distribution = Field(description="how long each item is held")
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return DelayNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return DelayNode
 
     def queue_model(self) -> QueueModel:
         return QueueModel(math.inf, self.time)

@@ -43,6 +43,7 @@ class DriftMonitorConfig(NodeConfig):
     """
 
     summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"
+    signals_in = ("remediated",)
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"trigger": ("training",)}
 
     kind: Literal["drift_monitor"]
@@ -60,8 +61,8 @@ class DriftMonitorConfig(NodeConfig):
             raise ValueError("the mean time between drifts must be above 0")
         return self
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return DriftMonitorNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return DriftMonitorNode
 
     def node_references(self) -> dict[str, str]:
         return {"trigger": self.trigger} if self.trigger else {}

@@ -87,8 +87,8 @@ class FeatureStoreConfig(NodeConfig):
         "wait", description="reads beyond read_capacity: wait for a slot, or go on without features"
     )
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return FeatureStoreNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return FeatureStoreNode
 
     def events_per_item(self) -> float:
         return 1.0

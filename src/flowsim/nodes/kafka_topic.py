@@ -21,15 +21,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from flowsim.distributions import Constant, Distribution, block_sampler
+from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._kafka_consumers import ConsumerSide
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration, Rate, Size
 
 
@@ -137,8 +138,8 @@ class KafkaTopicConfig(NodeConfig):
             problems.append(("consumer_groups", f"group '{name}' is not the target of an out-edge", hint))
         return problems
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return KafkaTopicNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return KafkaTopicNode
 
     def events_per_item(self) -> float:
         return 3.0  # append, a share of batch writes and linger timers, and each group's polls
@@ -158,12 +159,10 @@ class KafkaTopicNode(ConsumerSide):
         self.groups: list[Group] = []
         self.buffered = 0
         self.buffer_max = 0
-        self.down = False
         super().__init__(name, config, ctx)
         self.write_rate = config.write_rate()
         self.block = config.on_buffer_full == "block"
         self._pick = self._picker(config, ctx)
-        self._down_since = 0.0
         self._parked_down: list[Consumer] = []
 
     def _picker(self, config: KafkaTopicConfig, ctx: SimContext) -> Any:
@@ -228,7 +227,7 @@ class KafkaTopicNode(ConsumerSide):
 
     def _kick(self, part: Partition) -> None:
         """Start writing the partition's oldest batch if it is ready and the partition is free."""
-        if self.down or part.writing is not None or not part.batches:
+        if self._faults or part.writing is not None or not part.batches:
             return
         if not part.batches[0].ready and len(part.batches) == 1:
             return
@@ -247,13 +246,16 @@ class KafkaTopicNode(ConsumerSide):
         self.write_busy_s += batch.n / self.write_rate
         self.buffered -= batch.n
         self.produced += batch.n
+        readers = 0
         for group in self.groups:
             if group.active:
+                readers += 1
                 group.advance(now)
                 group.backlog[part.index] += batch.n
                 group.lag_max = max(group.lag_max, group.lag)
                 p = part.index
                 group.partition_lag_max[p] = max(group.partition_lag_max[p], group.backlog[p])
+        self.created += batch.n * (readers - 1)  # each further group reads its own copy
         if self.tracing:
             self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
         parked, part.parked = part.parked, []
@@ -261,22 +263,12 @@ class KafkaTopicNode(ConsumerSide):
             if member.parked:
                 member.parked = False
                 self._poll(member)
-        self._wake_senders()
+        self.space_freed()
         self._kick(part)
 
-    def _wake_senders(self) -> None:
-        for _ in range(len(self._blocked)):
-            if not self._blocked or self.buffered >= self.config.buffer_messages:
-                return
-            self._blocked.popleft()()
-
     # ---- outages -------------------------------------------------------------------------
-    def go_down(self) -> None:
+    def on_down(self) -> None:
         """Brokers down: writes in flight are retried later, nothing is written or fetched."""
-        if self.down:
-            return
-        self.down = True
-        self._down_since = self.env.now
         if self.tracing:
             self.log("down")
         for part in self.parts:
@@ -285,11 +277,7 @@ class KafkaTopicNode(ConsumerSide):
                 part.batches.appendleft(part.writing)
                 part.writing = None
 
-    def go_up(self) -> None:
-        if not self.down:
-            return
-        self.down = False
-        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
+    def on_up(self) -> None:
         if self.tracing:
             self.log("up")
         for part in self.parts:
@@ -298,23 +286,18 @@ class KafkaTopicNode(ConsumerSide):
         for member in waiting:
             self._poll(member)
 
-    def slow_down(self, factor: float) -> None:
-        """A broker brownout: appends take `factor` times longer."""
-        self.write_rate /= factor
-
-    def speed_up(self, factor: float) -> None:
-        self.write_rate *= factor
+    def on_speed_change(self) -> None:
+        """A broker brownout: appends started from now on take `slowdown` times longer."""
+        self.write_rate = self.config.write_rate() / self.slowdown
 
     # ---- results -------------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
         self.produced = 0
-        self.downtime = 0.0
         self.write_busy_s = 0.0
         self.buffer_max = self.buffered
         self.buffer_at_start = self.buffered
         now = self.env.now
-        self._down_since = now
         for part in self.parts:
             part.written = 0
         for group in self.groups:
@@ -343,10 +326,8 @@ class KafkaTopicNode(ConsumerSide):
         span = window if window > 0 else 1.0
         now = self.env.now
         written = [part.written for part in self.parts]
-        downtime = self.downtime + (now - max(self._down_since, self.ctx.warmup) if self.down else 0.0)
         figures |= {
             "produced": self.produced,
-            "downtime_s": downtime,
             "buffer_max_messages": self.buffer_max,
             "buffer_at_start": self.buffer_at_start,
             "buffer_at_end": self.buffered,

@@ -12,15 +12,15 @@ end-to-end latency is the age of a promoted version (time since its training run
 
 from __future__ import annotations
 
-from array import array
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from flowsim.distributions import Constant, Distribution, block_sampler
+from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 
@@ -48,8 +48,8 @@ class ModelRegistryConfig(NodeConfig):
     pass_rate: float = Field(0.9, ge=0, le=1, description="probability that a version passes validation")
     deploy_to: str | None = Field(None, description="model_serving node that receives `promote` signals")
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return ModelRegistryNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return ModelRegistryNode
 
     def node_references(self) -> dict[str, str]:
         return {"deploy_to": self.deploy_to} if self.deploy_to else {}
@@ -62,6 +62,7 @@ class ModelRegistryNode(NodeRuntime):
     """Runtime of `model_registry`; see the module docstring."""
 
     config: ModelRegistryConfig
+    measures_latency = True
 
     def __init__(self, name: str, config: ModelRegistryConfig, ctx: SimContext) -> None:
         self.validating = 0
@@ -74,7 +75,6 @@ class ModelRegistryNode(NodeRuntime):
         super().reset_counters()
         self.promoted = 0
         self.rejected = 0
-        self.latencies: array[float] = array("d")
 
     def inside(self) -> int:
         return self.validating

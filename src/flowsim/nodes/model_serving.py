@@ -28,14 +28,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from flowsim.distributions import Distribution, LogNormal, block_sampler
+from flowsim.distributions import Distribution, LogNormal
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
 
 
@@ -77,6 +78,7 @@ class ModelServingConfig(NodeConfig):
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
+    signals_in = ("promote",)
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {
         "features_from": ("feature_store",),
         "notify": ("drift_monitor",),
@@ -105,8 +107,8 @@ class ModelServingConfig(NodeConfig):
             raise ValueError(f"replicas ({self.replicas}) must lie within autoscale min_replicas..max_replicas")
         return self
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return ModelServingNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return ModelServingNode
 
     def queue_model(self) -> QueueModel:
         """The starting replicas (an autoscaled pool's steady state depends on the load it meets)."""
@@ -218,7 +220,7 @@ class ModelServingNode(QueueingRuntime):
             self.log("leave", item)
         self.busy -= 1
         self._next()
-        self._space_freed()
+        self.space_freed()
 
     # ---- autoscaling ---------------------------------------------------------------------
     def start(self) -> None:

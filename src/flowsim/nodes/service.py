@@ -18,14 +18,15 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from flowsim.distributions import Distribution, block_sampler
+from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
-from flowsim.spec.policies import NO_RETRY, RetryPolicy
+from flowsim.policies import NO_RETRY, RetryPolicy
 
 
 @register
@@ -75,8 +76,8 @@ class ServiceConfig(NodeConfig):
     def policy(self) -> RetryPolicy:
         return self.retry if isinstance(self.retry, RetryPolicy) else NO_RETRY
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return ServiceNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return ServiceNode
 
     def queue_model(self) -> QueueModel:
         return QueueModel(self.servers, self.service_time, self.capacity)
@@ -121,16 +122,11 @@ class ServiceNode(QueueingRuntime):
         self._uniform_retry = block_sampler(ctx.rng(name, "retry").random)
         self._serving: dict[Item, None] = {}
         self._zombies: set[object] = set()
-        self._down = 0
-        self._down_since = 0.0
-        self._slowdown = 1.0
 
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
-        self.downtime = 0.0
         self.timeouts = 0
-        self._down_since = self.env.now
 
     # ---- data path -----------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
@@ -148,7 +144,7 @@ class ServiceNode(QueueingRuntime):
         return True
 
     def _attempt(self, item: Item) -> None:
-        if self._down and self.reject_when_down:
+        if self._faults and self.reject_when_down:
             self._failed(item)
             return
         item.t_queue = self.env.now
@@ -156,7 +152,7 @@ class ServiceNode(QueueingRuntime):
             timer = self.env.timeout(self.timeout, item)
             timer.callbacks.append(self._timed_out)
             item.timer = timer
-        if not self._down and self.busy < self.servers:
+        if not self._faults and self.busy < self.servers:
             self._start(item)
         else:
             self.queue.append(item)
@@ -168,14 +164,14 @@ class ServiceNode(QueueingRuntime):
         self.waits.append(now - item.t_queue)
         if self.tracing:
             self.log("start", item)
-        job = self.env.timeout(self.service_time() * self._slowdown, item)
+        job = self.env.timeout(self.service_time() * self.slowdown, item)
         job.callbacks.append(self._finished)
         item.job = job
         self._serving[item] = None
 
     def _next(self) -> None:
         queue = self.queue
-        while queue and self.busy < self.servers and not self._down:
+        while queue and self.busy < self.servers and not self._faults:
             item = queue.popleft()
             self.n_waiting -= item.n
             self._start(item)
@@ -219,7 +215,7 @@ class ServiceNode(QueueingRuntime):
         if self.queue:
             self._next()
         if self._blocked:
-            self._space_freed()
+            self.space_freed()
 
     # ---- failures ------------------------------------------------------------------------
     def _failed(self, item: Item) -> None:
@@ -236,7 +232,7 @@ class ServiceNode(QueueingRuntime):
         self.dead_lettered += item.n
         if self.tracing:
             self.log("dead_letter", item)
-        self._space_freed()
+        self.space_freed()
         self.send_dead_letter(item)
 
     def _retry(self, wake: object) -> None:
@@ -266,15 +262,11 @@ class ServiceNode(QueueingRuntime):
         self._failed(item)
 
     # ---- outages -------------------------------------------------------------------------
-    def go_down(self) -> None:
+    def on_down(self) -> None:
         """Stop serving; interrupted work is requeued or failed (see `interrupted`)."""
-        self._down += 1
-        if self._down > 1:
-            return
         self._advance()
         if self.tracing:
             self.log("down")
-        self._down_since = self.env.now
         self.busy -= len(self._zombies)
         self._zombies.clear()
         interrupted = list(self._serving)
@@ -291,31 +283,12 @@ class ServiceNode(QueueingRuntime):
                     item.timer = None
                 self._failed(item)
 
-    def go_up(self) -> None:
-        self._down -= 1
-        if self._down:
-            return
+    def on_up(self) -> None:
         self._advance()
         if self.tracing:
             self.log("up")
-        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
         self._next()
-
-    def slow_down(self, factor: float) -> None:
-        """A brownout: attempts started from now on take `factor` times longer."""
-        if self.tracing:
-            self.log(f"slowdown x{factor:g}")
-        self._slowdown *= factor
-
-    def speed_up(self, factor: float) -> None:
-        if self.tracing:
-            self.log("recovered")
-        self._slowdown /= factor
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
-        downtime = self.downtime + (self.env.now - max(self._down_since, self.ctx.warmup) if self._down else 0)
-        return super().figures(window) | self.queue_figures(window) | {
-            "timeouts": self.timeouts,
-            "downtime_s": downtime,
-        }
+        return super().figures(window) | self.queue_figures(window) | {"timeouts": self.timeouts}

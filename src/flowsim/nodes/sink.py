@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from array import array
 from typing import Literal
 
-from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
@@ -25,14 +23,12 @@ class SinkConfig(NodeConfig):
 
     kind: Literal["sink"]
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return SinkNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return SinkNode
 
 
 class SinkNode(NodeRuntime):
-    def reset_counters(self) -> None:
-        super().reset_counters()
-        self.latencies: array[float] = array("d")
+    measures_latency = True
 
     def try_put(self, item: Item) -> bool:
         self.arrivals += item.n

@@ -63,8 +63,8 @@ class SourceConfig(NodeConfig):
     def messages_per_item(self) -> float:
         return float(self.batch)
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return SourceNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return SourceNode
 
 
 class SourceNode(NodeRuntime):

@@ -68,8 +68,8 @@ class StreamProcessorConfig(NodeConfig):
             raise ValueError("micro_batch needs a per_event_cost above 0 (a batch of zero cost never ends)")
         return self
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return StreamProcessorNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return StreamProcessorNode
 
     def events_per_item(self) -> float:
         return 2.0  # processing end and hand-over (checkpoint timers are per interval, not per item)
@@ -101,8 +101,6 @@ class StreamProcessorNode(NodeRuntime):
         self._processed_at: dict[Item, float] = {}
         self._replays: set[Item] = set()
         self._generation = 0
-        self._down = False
-        self._down_since = 0.0
         self._batch_pending = False
 
     # ---- bookkeeping ---------------------------------------------------------------------
@@ -112,11 +110,9 @@ class StreamProcessorNode(NodeRuntime):
         self.reprocessed = 0
         self.checkpoints = 0
         self.restarts = 0
-        self.downtime = 0.0
         self.area_busy = 0.0
         self.added: list[float] = []
         self._t_last = self.env.now
-        self._down_since = self.env.now
 
     def _advance(self) -> None:
         now = self.env.now
@@ -124,9 +120,10 @@ class StreamProcessorNode(NodeRuntime):
         self._t_last = now
 
     def _cost_of(self, n: int) -> float:
+        """Task time for n events, `slowdown` times longer during a brownout."""
         if self._constant is not None:
-            return self._constant * n
-        return sum(self._cost() for _ in range(n))
+            return self._constant * n * self.slowdown
+        return sum(self._cost() for _ in range(n)) * self.slowdown
 
     def inside(self) -> int:
         return self.n_inside
@@ -161,7 +158,7 @@ class StreamProcessorNode(NodeRuntime):
 
     def _next(self) -> None:
         """per_event: start queued items on free tasks."""
-        while self.queue and not self._down and self.busy < self.config.parallelism:
+        while self.queue and not self._faults and self.busy < self.config.parallelism:
             item = self.queue.popleft()
             self._advance()
             self.busy += 1
@@ -193,7 +190,7 @@ class StreamProcessorNode(NodeRuntime):
 
     def _run_batch(self) -> None:
         self._batch_pending = False
-        if self._down or not self.queue:
+        if self._faults or not self.queue:
             return
         batch = list(self.queue)
         self.queue.clear()
@@ -228,7 +225,7 @@ class StreamProcessorNode(NodeRuntime):
                 self.log("hold", item)
             if free is not None:
                 free()
-            self._wake_senders()
+            self.space_freed()
             return
         self._emit(item, free)
 
@@ -254,19 +251,12 @@ class StreamProcessorNode(NodeRuntime):
             self.log("emit again" if again else "emit", item)
         if free is not None:
             free()
-        self._wake_senders()
-
-    def _wake_senders(self) -> None:
-        """Let blocked senders retry while there is room (each retry takes or re-queues)."""
-        for _ in range(len(self._blocked)):
-            if not self._blocked or self.n_inside - self.n_held >= self.config.capacity:
-                return
-            self._blocked.popleft()()
+        self.space_freed()
 
     # ---- checkpoints and crashes ---------------------------------------------------------
     def _checkpoint(self, _event: Any) -> None:
         self.env.timeout(self.config.checkpoint_interval).callbacks.append(self._checkpoint)
-        if self._down:
+        if self._faults:
             return
         self.checkpoints += 1
         committed, self._since_checkpoint = self._since_checkpoint, []
@@ -279,13 +269,9 @@ class StreamProcessorNode(NodeRuntime):
                 self.added.append(now - self._processed_at.pop(item))
                 self._emit(item, None)
 
-    def go_down(self) -> None:
+    def on_down(self) -> None:
         """A crash: work since the last checkpoint is lost and re-done after the restart."""
-        if self._down:
-            return
         self._advance()
-        self._down = True
-        self._down_since = self.env.now
         self._generation += 1
         self.restarts += 1
         if self.tracing:
@@ -311,14 +297,11 @@ class StreamProcessorNode(NodeRuntime):
                 copy.t_in = self.env.now
                 self._replays.add(copy)
                 self.n_inside += item.n
+                self.created += item.n
                 again.append(copy)
         return again
 
-    def go_up(self) -> None:
-        if not self._down:
-            return
-        self._down = False
-        self.downtime += self.env.now - max(self._down_since, self.ctx.warmup)
+    def on_up(self) -> None:
         if self.tracing:
             self.log("restart")
         if self.micro_batch:
@@ -326,21 +309,13 @@ class StreamProcessorNode(NodeRuntime):
         else:
             self._next()
 
-    def slow_down(self, factor: float) -> None:
-        """No brownout model: a slow job is a higher per_event_cost (use an override)."""
-
-    def speed_up(self, factor: float) -> None:
-        """See slow_down."""
-
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
         self._advance()
         figures = super().figures(window)
         span = window if window > 0 else 1.0
-        downtime = self.downtime + (self.env.now - max(self._down_since, self.ctx.warmup) if self._down else 0.0)
         return figures | {
             "utilization": self.area_busy / (self.config.parallelism * span),
-            "downtime_s": downtime,
             "duplicates": self.duplicates,
             "reprocessed": self.reprocessed,
             "checkpoints": self.checkpoints,

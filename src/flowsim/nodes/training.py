@@ -24,10 +24,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from flowsim.distributions import block_sampler
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -60,6 +60,7 @@ class TrainingConfig(NodeConfig):
     """
 
     summary = "training runs on a GPU pool: schedule or retrain signal, duration grows with data, versions out"
+    signals_in = ("retrain",)
 
     kind: Literal["training"]
     schedule: ScheduleText | None = Field(None, description="when scheduled runs start; none = only on signals")
@@ -82,8 +83,8 @@ class TrainingConfig(NodeConfig):
             )
         return self
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return TrainingNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return TrainingNode
 
     def pass_fraction(self) -> float:
         return 0.0  # many data messages merge into one rare version item

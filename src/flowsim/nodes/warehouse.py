@@ -87,8 +87,8 @@ class WarehouseConfig(NodeConfig):
             raise ValueError(f"load_slots ({self.load_slots}) is above slots ({self.slots}): a load could never start")
         return self
 
-    def runtime(self, name: str, ctx: SimContext) -> NodeRuntime:
-        return WarehouseNode(name, self, ctx)
+    def runtime_class(self) -> type[NodeRuntime]:
+        return WarehouseNode
 
     def queue_model(self) -> QueueModel:
         """The query path as c servers (loads are rare and counted in the simulation only)."""
@@ -211,7 +211,7 @@ class WarehouseNode(QueueingRuntime):
             self._left(left, t, load, need)
 
         target = self._loads_target if load else None
-        handed = self._deliver(target, item, done) if target is not None else self.forward(item, done)
+        handed = self.deliver(target, item, done) if target is not None else self.forward(item, done)
         if handed:
             self._left(item, t_in, load, need)
 
@@ -229,7 +229,7 @@ class WarehouseNode(QueueingRuntime):
             self.log("done load" if load else "done query", item)
         self.busy -= need
         self._next()
-        self._space_freed()
+        self.space_freed()
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:

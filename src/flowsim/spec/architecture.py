@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import discover
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 
 KINDS = discover()
 

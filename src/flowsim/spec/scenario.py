@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
-from flowsim.spec.base import SpecModel
-from flowsim.spec.policies import FaultSpec, RetryPolicy
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration, parse_duration
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
-from flowsim.spec.base import SpecModel
+from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
 
 

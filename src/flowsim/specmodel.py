@@ -1,4 +1,4 @@
-"""The base class of every spec model: unknown keys are errors, never silently ignored."""
+"""The base of every model a user writes in YAML: unknown keys are errors, never silently ignored."""
 
 from __future__ import annotations
 
