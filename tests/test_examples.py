@@ -91,3 +91,16 @@ def test_node_reference_is_generated_from_the_registry() -> None:
 
     committed = (ROOT / "docs" / "nodes.md").read_text()
     assert committed == kinds_markdown(), "run: flowsim kinds --markdown > docs/nodes.md"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_every_message_is_accounted_for(path: Path) -> None:
+    """The kernel's identity for every node of every kind, and the totals built from it."""
+    result = run(path.stem)
+    for name, n in result.nodes.items():
+        came = n.arrivals + n.created + n.inside_at_start
+        went = n.completed + n.dropped + n.dead_lettered + n.lost + n.inside_at_end
+        assert came == pytest.approx(went), f"{name} ({n.kind})"
+    t = result.totals
+    assert t.unaccounted == pytest.approx(0.0, abs=1e-6 * max(t.arrivals, 1.0))
+    assert t.lost == sum(n.lost for n in result.nodes.values())

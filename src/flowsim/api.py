@@ -15,6 +15,7 @@ from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import SimulationTooLarge
 from flowsim.results import (
+    EndToEnd,
     NodeResult,
     RunResult,
     Totals,
@@ -117,23 +118,36 @@ def _billed_units(nodes: dict[str, NodeResult]) -> dict[str, float]:
     return {n: r.kind_figures["billed_units"] for n, r in nodes.items() if "billed_units" in r.kind_figures}
 
 
+def _totals(nodes: dict[str, NodeResult], sources: list[str], delivered: list[EndToEnd]) -> Totals:
+    """The scenario's balance, summed from the identity every node keeps (see `Totals`)."""
+    every = nodes.values()
+    totals = Totals(
+        arrivals=sum(nodes[s].arrivals for s in sources),
+        copies=sum(n.created + n.fanout_copies for n in every),
+        delivered=sum(e.count for e in delivered),
+        dropped=sum(n.dropped for n in every),
+        dead_lettered=sum(n.dead_lettered for n in every),
+        lost=sum(n.lost for n in every),
+        merged=sum(n.merged for n in every),
+        retries=sum(n.retries for n in every),
+        inside_at_start=sum(n.inside_at_start for n in every),
+        inside_at_end=sum(n.inside_at_end for n in every),
+    )
+    came = totals.arrivals + totals.copies + totals.inside_at_start
+    went = totals.delivered + totals.dropped + totals.dead_lettered + totals.lost + totals.merged
+    went += totals.inside_at_end
+    totals.unaccounted = came - went
+    return totals
+
+
 def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: AnalyticView) -> RunResult:
     """Means over replications with 95% CIs, SLO verdicts, and the analytic view beside them."""
     arch = scenario.arch
     window = scenario.window
     nodes = {name: node_result(arch.nodes[name].kind, [_flat_node(o, name) for o in outputs]) for name in arch.nodes}
-    sinks = [name for name, config in arch.nodes.items() if not config.gives_output]
+    sinks = arch.sinks()
     end_to_end = {name: sink_result([_flat_sink(o, name, window) for o in outputs]) for name in sinks}
-    sources = [name for name, config in arch.nodes.items() if not config.takes_input]
-    dead_letter_sinks = {t for c in arch.nodes.values() for t in c.node_references().values()}
-    totals = Totals(
-        arrivals=sum(nodes[s].arrivals for s in sources),
-        delivered=sum(e.count for name, e in end_to_end.items() if name not in dead_letter_sinks),
-        dropped=sum(n.dropped for n in nodes.values()),
-        dead_lettered=sum(n.dead_lettered for n in nodes.values()),
-        retries=sum(n.retries for n in nodes.values()),
-        inside_at_end=sum(n.inside_at_end for n in nodes.values()),
-    )
+    totals = _totals(nodes, arch.sources(), [end_to_end[name] for name in arch.delivery_sinks()])
     result = RunResult(
         flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,
         seed=scenario.seed, replications=scenario.replications, duration_s=scenario.duration,
@@ -143,6 +157,7 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
     )  # fmt: skip
     result.slos = [evaluate(slo, result) for slo in scenario.slos]
     result._outputs = outputs
+    result.warnings += sorted({w for o in outputs for w in o.warnings})
     result._latencies = {s: np.concatenate([o.latencies[s] for o in outputs]) for s in sinks}
     result._extra = {n: [o.extra[n] for o in outputs if n in o.extra] for n in arch.nodes}
     return result

@@ -44,6 +44,10 @@ class NodeResult(BaseModel):
     arrivals: float = Field(description="messages that reached the node (first attempts)")
     completed: float = Field(description="messages that left the node on its out-edges")
     dropped: float = Field(description="messages refused because the node was full (on_full: drop)")
+    lost: float = Field(0.0, description="messages deleted before anyone read them (retention, expiry)")
+    created: float = Field(0.0, description="messages the node added itself (a topic's copy per further group)")
+    fanout_copies: float = Field(0.0, description="extra copies sent on fan-out out-edges")
+    merged: float = Field(0.0, description="completed messages handed on merged into fewer items")
     retries: float = Field(description="attempts after the first")
     failed_attempts: float = 0.0
     dead_lettered: float = Field(0.0, description="messages that ran out of attempts")
@@ -72,12 +76,20 @@ class EndToEnd(BaseModel):
 
 
 class Totals(BaseModel):
+    """The whole run's message balance: `arrivals + copies + inside_at_start == delivered + dropped
+    + dead_lettered + lost + merged + inside_at_end`, summed from the identity every node keeps."""
+
     arrivals: float = Field(description="messages created by sources")
+    copies: float = Field(0.0, description="messages nodes and fan-out edges added (each further reader's copy)")
     delivered: float = Field(description="messages that reached a sink (dead-letter sinks excluded)")
     dropped: float
     dead_lettered: float
+    lost: float = Field(0.0, description="messages deleted unread (retention, expiry)")
+    merged: float = Field(0.0, description="messages merged into fewer items (training data into a model)")
     retries: float
+    inside_at_start: float = 0.0
     inside_at_end: float
+    unaccounted: float = Field(0.0, description="what the balance leaves over (0 when every message is accounted for)")
 
 
 class SloVerdict(BaseModel):
@@ -89,6 +101,7 @@ class SloVerdict(BaseModel):
     ci95: float | None = None
     passed: bool
     uncertain: bool = Field(False, description="the threshold lies inside the value's 95% CI")
+    note: str = Field("", description="why a verdict has no value (e.g. 'no data': nothing was measured)")
 
 
 class RunResult(BaseModel):
@@ -152,7 +165,9 @@ class RunResult(BaseModel):
                     break
             else:
                 return None
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+            return None  # no data: a percentile of nothing is not a number
+        return float(value)
 
     def ci(self, path: str) -> float | None:
         """The CI half-width of the figure at `path`, when there are replications."""
@@ -198,6 +213,7 @@ def mean_and_ci(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[st
     for key in keys:
         values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
         if not values:
+            means[key] = math.nan  # measured in no replication: reported as no data (null)
             continue
         means[key] = float(np.mean(values))
         if len(values) > 1:

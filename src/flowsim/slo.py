@@ -15,7 +15,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 def evaluate(slo: SloSpec, result: RunResult) -> SloVerdict:
-    """A missing figure (e.g. p99 of a sink nothing reached) fails the SLO rather than passing it."""
+    """A figure with no data (e.g. p99 of a sink nothing reached) fails the SLO, saying so."""
     value = result.metric(slo.metric)
     halfwidth = result.ci(slo.metric)
     passed = value is not None and OPERATORS[slo.op](value, slo.value)
@@ -28,4 +28,5 @@ def evaluate(slo: SloSpec, result: RunResult) -> SloVerdict:
     return SloVerdict(
         slo=slo.label(), metric=slo.metric, op=slo.op, threshold=slo.value,
         value=value, ci95=halfwidth, passed=passed, uncertain=uncertain,
+        note="no data" if value is None else "",
     )  # fmt: skip

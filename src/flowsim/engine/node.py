@@ -18,7 +18,9 @@ What the kernel owns, written once here (the hooks a kind supplies are in `engin
 - counting: ``arrivals + created + inside_at_start == completed + dropped + dead_lettered + lost
   + inside_at_end`` per node, over the measured window (`created`: messages the node adds itself,
   such as a topic's copy for each further consumer group or a job's re-emitted duplicates).
-  Copies made on fan-out out-edges are `fanout_copies`, which the scenario totals add in.
+  Copies made on fan-out out-edges are `fanout_copies`, and completed messages handed on merged
+  into fewer items (training data into one model version) are `merged`: the scenario totals
+  add both in.
 
 No SimPy process per item: two callbacks per visit keep the kernel lean.
 """
@@ -295,6 +297,7 @@ class NodeRuntime:
         self.lost = 0
         self.created = 0
         self.fanout_copies = 0
+        self.merged = 0
         self.retries = 0
         self.failed_attempts = 0
         self.dead_lettered = 0
@@ -339,6 +342,7 @@ class NodeRuntime:
             "lost": self.lost,
             "created": self.created,
             "fanout_copies": self.fanout_copies,
+            "merged": self.merged,
             "retries": self.retries,
             "failed_attempts": self.failed_attempts,
             "dead_lettered": self.dead_lettered,

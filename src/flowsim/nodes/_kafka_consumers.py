@@ -39,6 +39,7 @@ class ConsumerSide(NodeRuntime):
             group.position[p] = group.committed[p] = offset
             group.backlog[p] = part.leo - offset
             self.created += part.leo - offset  # the retained log enters the group's scope
+        group.refresh_age(self.parts)
         group.active = True
         group.lag_max = max(group.lag_max, group.lag)
         if self.tracing:
@@ -115,6 +116,7 @@ class ConsumerSide(NodeRuntime):
         for p, offset, k in take:
             group.committed[p] = max(group.committed[p], offset + k)
             group.backlog[p] -= k
+        group.refresh_age(self.parts)
         group.consumed += item.n
         self.completed += item.n
         if self.tracing:
@@ -135,16 +137,20 @@ class ConsumerSide(NodeRuntime):
         self.env.timeout(config.retention_check_interval).callbacks.append(self._retention)
 
     def _lose(self, part: Partition) -> None:
-        """Groups that had not fetched the deleted messages lose them."""
+        """Groups that had not fetched the deleted messages lose them; every group's oldest
+        unread message may have changed (a fetched, uncommitted one can be deleted too)."""
         p = part.index
+        now = self.env.now
         for group in self.groups:
-            if not group.active or group.position[p] >= part.lso:
+            if not group.active:
                 continue
-            lost = part.lso - group.position[p]
-            group.advance(self.env.now)
-            group.lost += lost
-            self.lost += lost
-            group.backlog[p] -= lost
-            group.position[p] = part.lso
-            if self.tracing:
-                self.log(f"retention p{p} lost {lost} for {group.name}")
+            group.advance(now)
+            if group.position[p] < part.lso:
+                lost = part.lso - group.position[p]
+                group.lost += lost
+                self.lost += lost
+                group.backlog[p] -= lost
+                group.position[p] = part.lso
+                if self.tracing:
+                    self.log(f"retention p{p} lost {lost} for {group.name}")
+            group.refresh_age(self.parts)

@@ -110,6 +110,7 @@ class Group:
         self.committed = [0] * partitions  # next offset not yet handed downstream
         self.backlog = [0] * partitions  # written in scope, not consumed, not lost
         self.members = [Consumer(self, i, list(range(i, partitions, consumers))) for i in range(consumers)]
+        self.age_from: float | None = None  # creation time of the oldest message in scope not consumed
         self.reset(0.0)
 
     def reset(self, now: float) -> None:
@@ -118,9 +119,8 @@ class Group:
         self.lag_area = 0.0
         self.lag_max = self.backlog_at_start = sum(self.backlog)
         self.partition_lag_max = list(self.backlog)
-        self.seconds_max = 0.0
-        self.seconds_sum = 0.0
-        self.samples = 0
+        self.age_area = 0.0
+        self.age_max = now - self.age_from if self.age_from is not None else 0.0
         self.t_last = now
         for member in self.members:
             member.busy_s = 0.0
@@ -130,9 +130,28 @@ class Group:
         return sum(self.backlog)
 
     def advance(self, now: float) -> None:
-        """Accumulate the time-weighted lag up to `now` (call before the lag changes)."""
-        self.lag_area += self.lag * (now - self.t_last)
+        """Accumulate the time-weighted lag, in messages and in seconds, up to `now`.
+
+        Call it before the lag changes.  Between changes the oldest unread message stays the
+        same, so its age grows linearly: the seconds integral and maximum are exact, whatever
+        the sampling interval.
+        """
+        dt = now - self.t_last
+        self.lag_area += self.lag * dt
+        if self.age_from is not None:
+            self.age_area += dt * ((self.t_last + now) / 2 - self.age_from)
+            self.age_max = max(self.age_max, now - self.age_from)
         self.t_last = now
+
+    def refresh_age(self, parts: list[Partition]) -> None:
+        """After a change: find the oldest message in scope not yet consumed (None when none)."""
+        oldest: float | None = None
+        for p, part in enumerate(parts):
+            if self.backlog[p] > 0:
+                born = part.born[part.entry(max(self.committed[p], part.lso))]
+                if oldest is None or born < oldest:
+                    oldest = born
+        self.age_from = oldest
 
     def processing_time(self, n: int) -> float:
         if self.cost_constant is not None:
@@ -140,14 +159,9 @@ class Group:
         cost = self.cost
         return sum(cost() for _ in range(n))
 
-    def lag_seconds(self, parts: list[Partition], now: float) -> float:
-        """Age of the oldest message written in scope and not yet consumed."""
-        oldest = now
-        for p, part in enumerate(parts):
-            if self.backlog[p] > 0:
-                offset = max(self.committed[p], part.lso)
-                oldest = min(oldest, part.born[part.entry(offset)])
-        return now - oldest
+    def lag_seconds(self, now: float) -> float:
+        """Age of the oldest message written in scope and not yet consumed (0 when none)."""
+        return now - self.age_from if self.age_from is not None else 0.0
 
     def figures(self, span: float, now: float) -> dict[str, float]:
         """The group's kind figures, named `<figure>.<group>`."""
@@ -162,8 +176,8 @@ class Group:
             f"backlog_at_end.{name}": self.lag,
             f"lag_max_messages.{name}": self.lag_max,
             f"lag_mean_messages.{name}": self.lag_area / span,
-            f"lag_max_seconds.{name}": self.seconds_max,
-            f"lag_mean_seconds.{name}": self.seconds_sum / self.samples if self.samples else 0.0,
+            f"lag_max_seconds.{name}": self.age_max,
+            f"lag_mean_seconds.{name}": self.age_area / span,
             f"hot_partition_lag_share.{name}": max(self.partition_lag_max) / self.lag_max if self.lag_max else 0.0,
             f"idle_consumers.{name}": len(self.members) - len(working),
             f"consumer_utilization.{name}": busy / (len(working) * span) if working else 0.0,

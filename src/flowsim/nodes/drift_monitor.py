@@ -15,16 +15,15 @@ never remediated by the end is counted in `unremediated`.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Duration
@@ -160,8 +159,8 @@ class DriftMonitorNode(HoldingRuntime):
             "drifts_merged": self.drifts_merged,
             "detections": self.detections,
             "unremediated": sum(1 for r in measured if r["remediated_at"] is None),
-            "time_to_detect_mean_s": float(np.mean(detect)) if detect else math.nan,
-            "time_to_remediate_mean_s": float(np.mean(remedy)) if remedy else math.nan,
+            "time_to_detect_mean_s": mean_of(detect),
+            "time_to_remediate_mean_s": mean_of(remedy),
             "predictions_during_drift": self.during_drift,
         }
 

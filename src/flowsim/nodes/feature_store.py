@@ -14,19 +14,18 @@ are lookups and have their own counters; staleness is the age of the newest mate
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BeforeValidator, Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -48,11 +47,6 @@ def _every(value: Any) -> Any:
 
 
 EveryText = Annotated[ScheduleText, BeforeValidator(_every)]
-
-
-def percentile(values: array[float], q: float) -> float:
-    """A percentile of a sample; NaN (left out of the results) when it is empty."""
-    return float(np.percentile(np.frombuffer(values, dtype=float), q)) if len(values) else math.nan
 
 
 @register
@@ -196,9 +190,9 @@ class FeatureStoreNode(HoldingRuntime):
             "reads": self.reads,
             "reads_dropped": self.reads_dropped,
             "reads_cold": self.reads_cold,
-            "staleness_mean_s": float(np.mean(self.staleness)) if len(self.staleness) else math.nan,
-            "staleness_max_s": max(self.staleness, default=math.nan),
-            "read_latency_mean_s": float(np.mean(self.read_latencies)) if len(self.read_latencies) else math.nan,
-            "read_latency_p99_s": percentile(self.read_latencies, 99),
+            "staleness_mean_s": mean_of(self.staleness),
+            "staleness_max_s": max_of(self.staleness),
+            "read_latency_mean_s": mean_of(self.read_latencies),
+            "read_latency_p99_s": percentile_of(self.read_latencies, 99),
         }
         return figures

@@ -252,6 +252,8 @@ class KafkaTopicNode(ConsumerSide):
                 readers += 1
                 group.advance(now)
                 group.backlog[part.index] += batch.n
+                if group.age_from is None:
+                    group.age_from = batch.born
                 group.lag_max = max(group.lag_max, group.lag)
                 p = part.index
                 group.partition_lag_max[p] = max(group.partition_lag_max[p], group.backlog[p])
@@ -313,10 +315,7 @@ class KafkaTopicNode(ConsumerSide):
         row: dict[str, float] = {"buffer_messages": float(self.buffered)}
         now = self.env.now
         for group in self.groups:
-            seconds = group.lag_seconds(self.parts, now) if group.active else 0.0
-            group.seconds_max = max(group.seconds_max, seconds)
-            group.seconds_sum += seconds
-            group.samples += 1
+            seconds = group.lag_seconds(now)
             row[f"lag_messages.{group.name}"] = float(group.lag)
             row[f"lag_seconds.{group.name}"] = seconds
         return row

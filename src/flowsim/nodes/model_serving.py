@@ -34,6 +34,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.queueing import QueueingRuntime
 from flowsim.engine.sampling import block_sampler
+from flowsim.engine.stats import max_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
@@ -324,7 +325,7 @@ class ModelServingNode(QueueingRuntime):
             "replicas_max": self.replicas_max,
             "scale_ups": self.scale_ups,
             "scale_downs": self.scale_downs,
-            "stale_serving_max_s": max(self.stale_serving, default=math.nan),
+            "stale_serving_max_s": max_of(self.stale_serving),
             "promotions": self.promotions,
         }
         figures |= {f"requests_v{v}": float(count) for v, count in sorted(self.per_version.items())}

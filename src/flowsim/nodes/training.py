@@ -10,24 +10,24 @@ Item whose `payload` is the version info (`version`, `trained_at`, `data_up_to`,
 
 Counting (a merge): data messages count as completed when the run that took them produces a
 version, dead-lettered when that run fails for good; until then they are inside (accumulated
-or in a run).  The version items sent on are not part of the message balance.
+or in a run).  Each version sent on stands for the messages it merged (`merged` counts all
+but one of them, so the scenario totals balance).
 """
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
+from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -230,6 +230,7 @@ class TrainingNode(NodeRuntime):
         self.versions += 1
         self.in_runs -= run.messages
         self.completed += run.messages
+        self.merged += run.messages - 1  # the data leaves as one model version
         self.to_version.append(now - run.triggered_at)
         item = Item(now, 1, self.version)
         item.payload = run.info | {
@@ -253,6 +254,6 @@ class TrainingNode(NodeRuntime):
             "failures": self.failures,
             "versions": self.versions,
             "gpu_utilization": self.gpu_area / (self.config.gpus * window) if window > 0 else 0.0,
-            "trigger_to_version_mean_s": float(np.mean(self.to_version)) if len(self.to_version) else math.nan,
+            "trigger_to_version_mean_s": mean_of(self.to_version),
         }
         return figures

@@ -28,6 +28,7 @@ from flowsim.engine.context import SimContext
 from flowsim.engine.item import DataInterval, Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.units import TIME_UNITS, Size, parse_size
@@ -237,16 +238,16 @@ class WarehouseNode(QueueingRuntime):
         waits, sojourns = self.query_waits, self.query_sojourns
         figures |= {
             "queries_completed": float(len(sojourns)),
-            "query_wait_mean_s": _pct(waits, None),
-            "query_wait_p50_s": _pct(waits, 50),
-            "query_wait_p95_s": _pct(waits, 95),
-            "query_wait_p99_s": _pct(waits, 99),
-            "query_latency_p95_s": _pct(sojourns, 95),
+            "query_wait_mean_s": mean_of(waits),
+            "query_wait_p50_s": percentile_of(waits, 50),
+            "query_wait_p95_s": percentile_of(waits, 95),
+            "query_wait_p99_s": percentile_of(waits, 99),
+            "query_latency_p95_s": percentile_of(sojourns, 95),
             "loads_completed": float(len(self.load_durations)),
             "load_messages": float(self.load_messages),
-            "load_wait_mean_s": _pct(self.load_waits, None),
-            "load_duration_mean_s": _pct(self.load_durations, None),
-            "load_duration_max_s": max(self.load_durations, default=0.0),
+            "load_wait_mean_s": mean_of(self.load_waits),
+            "load_duration_mean_s": mean_of(self.load_durations),
+            "load_duration_max_s": max_of(self.load_durations),
         }
         return figures
 
@@ -255,11 +256,3 @@ class WarehouseNode(QueueingRuntime):
         recent, self._recent = self._recent, []
         p95 = float(np.percentile(recent, 95)) if recent else 0.0
         return {"query_wait_p95_s": p95, "loads_running": float(self.loads_running)}
-
-
-def _pct(values: array[float], q: float | None) -> float:
-    """Mean (q None) or a percentile of a sample; 0 when it is empty (kind figures are numbers)."""
-    if not len(values):
-        return 0.0
-    data = np.frombuffer(values, dtype=float)
-    return float(data.mean() if q is None else np.percentile(data, q))

@@ -27,6 +27,7 @@ from flowsim.units import format_duration
 
 Formatter = Callable[[float], str]
 _MISSING = "—"
+_NO_DATA = "no data"
 
 
 # ---- formatting -----------------------------------------------------------------------------
@@ -53,7 +54,12 @@ def is_time_metric(metric: str) -> bool:
 
 
 def cell(value: float | None, ci: float | None = None, fmt: Formatter = format_number) -> Text:
-    """A value with its CI half-width on a second, dimmed line (keeps wide tables narrow)."""
+    """A value with its CI half-width on a second, dimmed line (keeps wide tables narrow).
+
+    None is a figure that does not apply (a dash); NaN is one with no data (nothing measured).
+    """
+    if value is not None and math.isnan(value):
+        return Text(_NO_DATA, style="dim")
     if value is None or not math.isfinite(value):
         return Text(_MISSING, style="dim")
     text = Text(fmt(value))
@@ -62,8 +68,9 @@ def cell(value: float | None, ci: float | None = None, fmt: Formatter = format_n
     return text
 
 
-def _stat(percentiles: Percentiles | None, stat: str) -> float | None:
-    return None if percentiles is None else float(getattr(percentiles, stat))
+def _stat(percentiles: Percentiles | None, stat: str) -> float:
+    """A percentile of no samples is no data (NaN), shown as such rather than as 0."""
+    return math.nan if percentiles is None else float(getattr(percentiles, stat))
 
 
 def _ci_lookup(result: RunResult, ci95: dict[str, float]) -> Callable[[str], float | None]:
@@ -160,7 +167,7 @@ def _slo_value(verdict: SloVerdict) -> Text:
 
 def _slo_note(verdict: SloVerdict) -> Text:
     if verdict.value is None:
-        return Text("no data: the figure does not exist in this run", style="red")
+        return Text("no data: nothing was measured for this figure in the run", style="red")
     if verdict.uncertain:
         return Text("uncertain: threshold inside the 95% CI", style="yellow")
     return Text("")

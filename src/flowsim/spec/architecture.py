@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import BeforeValidator, Field, field_validator
 
 from flowsim.nodes.base import NodeConfig
-from flowsim.nodes.registry import discover
+from flowsim.nodes.registry import kinds
 from flowsim.specmodel import SpecModel
 
-KINDS = discover()
+KINDS = kinds()
 
 # A discriminated union of every registered kind's config; built from the registry so that a
 # new kind module is picked up without touching this file.
@@ -65,3 +65,20 @@ class Architecture(SpecModel):
 
     def node(self, name: str) -> NodeConfig:
         return self.nodes[name]
+
+    def sinks(self) -> list[str]:
+        """Nodes where items end (they give no output)."""
+        return [name for name, config in self.nodes.items() if not config.gives_output]
+
+    def sources(self) -> list[str]:
+        """Nodes where items begin (they take no input)."""
+        return [name for name, config in self.nodes.items() if not config.takes_input]
+
+    def dead_letter_sinks(self) -> set[str]:
+        """Sinks named as some node's `dead_letter`: what reaches them was not delivered."""
+        return {t for c in self.nodes.values() if (t := c.node_references().get("dead_letter")) is not None}
+
+    def delivery_sinks(self) -> list[str]:
+        """Sinks whose arrivals count as delivered (every sink but the dead-letter ones)."""
+        dead = self.dead_letter_sinks()
+        return [name for name in self.sinks() if name not in dead]
