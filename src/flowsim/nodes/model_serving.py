@@ -23,7 +23,6 @@ along `notify` (a drift_monitor).  Each request served carries its version as `p
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -32,7 +31,7 @@ from flowsim.distributions import Distribution, LogNormal
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.pool import ServerPool
 from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import max_of
 from flowsim.nodes.base import NodeConfig, QueueModel
@@ -127,16 +126,16 @@ class ModelServingConfig(NodeConfig):
         return float(self.replicas)
 
 
-class ModelServingNode(QueueingRuntime):
+class ModelServingNode(ServerPool):
     """Runtime of `model_serving`; see the module docstring."""
 
     config: ModelServingConfig
 
     def __init__(self, name: str, config: ModelServingConfig, ctx: SimContext) -> None:
-        self.queue: deque[Item] = deque()
-        self.warming = 0
         super().__init__(name, config, ctx, servers=config.replicas)
+        self.warming = 0
         self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
+        self.hold_sampler = self.service_time
         self._uniform = block_sampler(ctx.rng(name, "versions").random)
         self.current = config.initial_version
         self.candidate: int | None = None
@@ -177,16 +176,10 @@ class ModelServingNode(QueueingRuntime):
 
     def _enqueue(self, item: Item) -> None:
         self._advance()
-        item.t_queue = self.env.now
-        if self.busy < self.servers:
-            self._start(item)
-        else:
-            self.queue.append(item)
-            self.n_waiting += item.n
+        self.enqueue(item)
 
-    def _start(self, item: Item) -> None:
-        self.busy += 1
-        self.waits.append(self.env.now - item.t_queue)
+    def on_start(self, item: Item) -> None:
+        """Each request is served by the current version, or the candidate for its share."""
         version = self.current
         if self.candidate is not None and self._uniform() < self.share:
             version = self.candidate
@@ -194,34 +187,6 @@ class ModelServingNode(QueueingRuntime):
         self.per_version[version] = self.per_version.get(version, 0) + item.n
         if self.tracing:
             self.log(f"start v{version}", item)
-        self.env.timeout(self.service_time(), item).callbacks.append(self._finished)
-
-    def _next(self) -> None:
-        while self.queue and self.busy < self.servers:
-            item = self.queue.popleft()
-            self.n_waiting -= item.n
-            self._start(item)
-
-    def _finished(self, event: object) -> None:
-        item: Item = event._value  # type: ignore[attr-defined]
-        self._advance()
-        t_in = item.t_in
-        if self.forward(item, self._left_late):
-            self._left(item, t_in)
-
-    def _left_late(self, item: Item, t_in: float) -> None:
-        self._advance()
-        self._left(item, t_in)
-
-    def _left(self, item: Item, t_in: float) -> None:
-        self.n_inside -= item.n
-        self.completed += item.n
-        self.sojourns.append(self.env.now - t_in)
-        if self.tracing:
-            self.log("leave", item)
-        self.busy -= 1
-        self._next()
-        self.space_freed()
 
     # ---- autoscaling ---------------------------------------------------------------------
     def start(self) -> None:
@@ -263,7 +228,7 @@ class ModelServingNode(QueueingRuntime):
         self.warming -= count
         self._last_scale = self.env.now
         self._set_servers(self.servers + count)
-        self._next()
+        self.dispatch()
 
     def _set_servers(self, servers: int) -> None:
         self._advance()

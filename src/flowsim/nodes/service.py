@@ -13,7 +13,6 @@ The general G/G/c/K building block: an API, a database, a consumer pool.  Modell
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -22,7 +21,7 @@ from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.pool import ServerPool
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
@@ -102,13 +101,12 @@ class ServiceConfig(NodeConfig):
         return float(self.servers)
 
 
-class ServiceNode(QueueingRuntime):
+class ServiceNode(ServerPool):
     """Runtime of `service`; see the module docstring for the modelling choices."""
 
     config: ServiceConfig
 
     def __init__(self, name: str, config: ServiceConfig, ctx: SimContext) -> None:
-        self.queue: deque[Item] = deque()
         super().__init__(name, config, ctx, servers=config.servers)
         self.capacity = config.capacity
         self.block = config.on_full == "block"
@@ -118,10 +116,11 @@ class ServiceNode(QueueingRuntime):
         self.reject_when_down = config.on_down == "reject"
         self.requeue = config.interrupted == "requeue"
         self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
+        self.hold_sampler = self.service_time
         self._uniform_error = block_sampler(ctx.rng(name, "errors").random)
         self._uniform_retry = block_sampler(ctx.rng(name, "retry").random)
-        self._serving: dict[Item, None] = {}
         self._zombies: set[object] = set()
+        self._custom_served = bool(self.error_rate or self.timeout is not None)  # else nothing to check
 
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
@@ -147,75 +146,28 @@ class ServiceNode(QueueingRuntime):
         if self._faults and self.reject_when_down:
             self._failed(item)
             return
-        item.t_queue = self.env.now
         if self.timeout is not None:
             timer = self.env.timeout(self.timeout, item)
             timer.callbacks.append(self._timed_out)
             item.timer = timer
-        if not self._faults and self.busy < self.servers:
-            self._start(item)
-        else:
-            self.queue.append(item)
-            self.n_waiting += item.n
+        self.enqueue(item)
 
-    def _start(self, item: Item) -> None:
-        self.busy += 1
-        now = self.env.now
-        self.waits.append(now - item.t_queue)
-        if self.tracing:
-            self.log("start", item)
-        job = self.env.timeout(self.service_time() * self.slowdown, item)
-        job.callbacks.append(self._finished)
-        item.job = job
-        self._serving[item] = None
-
-    def _next(self) -> None:
-        queue = self.queue
-        while queue and self.busy < self.servers and not self._faults:
-            item = queue.popleft()
-            self.n_waiting -= item.n
-            self._start(item)
-
-    def _finished(self, job: object) -> None:
-        item: Item = job._value  # type: ignore[attr-defined]
-        self._advance()
-        if item.job is not job:
-            if job in self._zombies:  # a timed-out attempt's work is over: free the server
-                self._zombies.discard(job)
-                self.busy -= 1
-                self._next()
-            return
-        item.job = None
-        del self._serving[item]
+    def served(self, item: Item) -> bool:
         if self.timeout is not None:
             item.timer = None
         if self.error_rate and self._uniform_error() < self.error_rate:
             if self.tracing:
                 self.log("error", item)
-            self.busy -= 1
-            self._next()
+            self.free_servers(item)
             self._failed(item)
-            return
-        t_in = item.t_in
-        if self.forward(item, self._left_late):
-            self._left(item, t_in)
+            return False
+        return True
 
-    def _left_late(self, item: Item, t_in: float) -> None:
-        self._advance()
-        self._left(item, t_in)
-
-    def _left(self, item: Item, t_in: float) -> None:
-        n = item.n
-        self.n_inside -= n
-        self.completed += n
-        self.sojourns.append(self.env.now - t_in)
-        if self.tracing:
-            self.log("leave", item)
-        self.busy -= 1
-        if self.queue:
-            self._next()
-        if self._blocked:
-            self.space_freed()
+    def abandoned(self, job: object) -> None:
+        if job in self._zombies:  # a timed-out attempt's work is over: free the server
+            self._zombies.discard(job)
+            self.busy -= 1
+            self.dispatch()
 
     # ---- failures ------------------------------------------------------------------------
     def _failed(self, item: Item) -> None:
@@ -257,7 +209,7 @@ class ServiceNode(QueueingRuntime):
             self.n_waiting -= item.n
         else:  # in service: the server goes on with the work, the caller gives up
             self._zombies.add(item.job)
-            del self._serving[item]
+            del self.serving[item]
             item.job = None
         self._failed(item)
 
@@ -269,11 +221,7 @@ class ServiceNode(QueueingRuntime):
             self.log("down")
         self.busy -= len(self._zombies)
         self._zombies.clear()
-        interrupted = list(self._serving)
-        self._serving.clear()
-        self.busy -= len(interrupted)
-        for item in interrupted:
-            item.job = None
+        interrupted = self.interrupt()
         if self.requeue:
             self.queue.extendleft(reversed(interrupted))
             self.n_waiting += sum(item.n for item in interrupted)
@@ -287,7 +235,7 @@ class ServiceNode(QueueingRuntime):
         self._advance()
         if self.tracing:
             self.log("up")
-        self._next()
+        self.dispatch()
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:

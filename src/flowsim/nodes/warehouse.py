@@ -27,7 +27,7 @@ from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import DataInterval, Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.engine.queueing import QueueingRuntime
+from flowsim.engine.pool import ServerPool
 from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
@@ -109,16 +109,17 @@ class WarehouseConfig(NodeConfig):
         return float(self.slots)
 
 
-class WarehouseNode(QueueingRuntime):
+class WarehouseNode(ServerPool):
     """Runtime of `warehouse`; see the module docstring."""
 
     config: WarehouseConfig
+    unit_slots = False
 
     def __init__(self, name: str, config: WarehouseConfig, ctx: SimContext) -> None:
+        super().__init__(name, config, ctx, servers=config.slots)
         self.line: dict[bool, deque[Item]] = {True: deque(), False: deque()}  # is_load -> FIFO
         self.loads_running = 0
         self._recent: list[float] = []
-        super().__init__(name, config, ctx, servers=config.slots)
         self.query_time = config.query_time.sampler(ctx.rng(name, "queries"))
         self.overhead = config.load_overhead.sampler(ctx.rng(name, "loads"))
         self.per_message = config.message_size / config.load_throughput
@@ -155,82 +156,74 @@ class WarehouseNode(QueueingRuntime):
         self._advance()
         self.arrivals += item.n
         self.n_inside += item.n
-        self.n_waiting += item.n
         self._seq += 1
-        item.t_in = item.t_queue = self.env.now
+        item.t_in = self.env.now
         item.attempt = self._seq  # arrival order, for FIFO across the two lines
-        load = self.is_load(item)
         if self.tracing:
-            self.log("arrive load" if load else "arrive query", item)
-        self.line[load].append(item)
-        self._next()
+            self.log("arrive load" if self.is_load(item) else "arrive query", item)
+        self.enqueue(item)
         return True
 
-    def _head(self) -> bool | None:
-        """Which line's head goes next: queries first with priority, else the older head."""
+    def line_up(self, item: Item) -> None:
+        self.line[self.is_load(item)].append(item)
+        self.n_waiting += item.n
+
+    def peek(self) -> Item | None:
+        """Queries first with priority, else the older of the two lines' heads (no overtaking)."""
         loads, queries = self.line[True], self.line[False]
         if not loads or not queries:
-            return True if loads else (False if queries else None)
+            return loads[0] if loads else (queries[0] if queries else None)
         if self.config.query_priority:
-            return False
-        return loads[0].attempt < queries[0].attempt
+            return queries[0]
+        return loads[0] if loads[0].attempt < queries[0].attempt else queries[0]
 
-    def _next(self) -> None:
-        while (load := self._head()) is not None:
-            need = self.config.load_slots if load else 1
-            if self.busy + need > self.config.slots:
-                return
-            self._start(self.line[load].popleft(), load, need)
+    def pop(self) -> Item:
+        head = self.peek()
+        assert head is not None
+        return self.line[self.is_load(head)].popleft()
 
-    def _start(self, item: Item, load: bool, need: int) -> None:
+    def slots_for(self, item: Item) -> int:
+        return self.config.load_slots if self.is_load(item) else 1
+
+    def hold_time(self, item: Item) -> float:
+        if self.is_load(item):
+            return item.n * self.per_message + self.overhead()
+        return self.query_time()
+
+    def on_start(self, item: Item) -> None:
         now = self.env.now
         wait = now - item.t_queue
-        self.n_waiting -= item.n
-        self.busy += need
-        self.waits.append(wait)
+        load = self.is_load(item)
         if load:
             self.loads_running += 1
             self.load_waits.append(wait)
-            hold = item.n * self.per_message + self.overhead()
+            item.t_queue = now  # from here on: when the load started, for its duration
         else:
             self.query_waits.append(wait)
             self._recent.append(wait)
-            hold = self.query_time()
         if self.tracing:
             self.log("start load" if load else "start query", item)
-        self.env.timeout(hold, (item, load, need, now)).callbacks.append(self._finished)
 
-    def _finished(self, event: Any) -> None:
-        item, load, need, started = event._value
-        self._advance()
-        if load:
-            self.load_durations.append(self.env.now - started)
+    def served(self, item: Item) -> bool:
+        if self.is_load(item):
+            self.load_durations.append(self.env.now - item.t_queue)
             self.load_messages += item.n
-        t_in = item.t_in
+        return True
 
-        def done(left: Item, t: float) -> None:
-            self._left(left, t, load, need)
+    def route(self, item: Item, later: Any) -> bool:
+        """With `loads_to`, loads go to that out-edge; queries (and all without it) follow the routing."""
+        if self._loads_target is not None and self.is_load(item):
+            return self.deliver(self._loads_target, item, later)
+        return self.forward(item, later)
 
-        target = self._loads_target if load else None
-        handed = self.deliver(target, item, done) if target is not None else self.forward(item, done)
-        if handed:
-            self._left(item, t_in, load, need)
-
-    def _left(self, item: Item, t_in: float, load: bool, need: int) -> None:
-        self._advance()
-        self.n_inside -= item.n
-        self.completed += item.n
-        sojourn = self.env.now - t_in
-        self.sojourns.append(sojourn)
+    def on_left(self, item: Item, sojourn: float) -> None:
+        load = self.is_load(item)
         if load:
             self.loads_running -= 1
         else:
             self.query_sojourns.append(sojourn)
         if self.tracing:
             self.log("done load" if load else "done query", item)
-        self.busy -= need
-        self._next()
-        self.space_freed()
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
