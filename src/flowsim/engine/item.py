@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,15 +33,3 @@ class Item:
     def __repr__(self) -> str:
         return f"Item(born={self.born:g}, n={self.n})"
 
-
-@dataclass(frozen=True)
-class DataInterval:
-    """Payload of an item that stands for a batch of data: who produced it, which interval it covers.
-
-    Batch producers (a scheduled DAG run) attach it; consumers that treat bulk loads differently
-    from single requests (a warehouse) recognise it without knowing the producer's kind.
-    """
-
-    producer: str
-    start: float
-    end: float

@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from flowsim.engine.context import SimContext
-from flowsim.engine.item import DataInterval, Item
+from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.payloads import DataInterval
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, topological_order
 from flowsim.nodes._airflow_records import DagRecords

@@ -4,7 +4,7 @@ Items pass through unchanged (an inline tap, or fed by a fan-out copy).  The inp
 at `drift_at`, or at intervals drawn from `drift_every`; a drift is detected once `window` has
 elapsed since its onset and at least `min_samples` messages have passed since it (a statistical
 test needs both).  On detection the monitor sends `retrain` along `trigger` (a training node)
-with `{drift_at, detected_at}`; that info travels with the model version through the registry to
+with a `RetrainRequest(drift_at, detected_at)`; the drift onset travels with the model version through the registry to
 serving, and serving sends `remediated` back (its `notify` field names this monitor) when the
 new version serves 100%: remediation time = that moment - the drift onset.
 
@@ -23,6 +23,7 @@ from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -131,13 +132,13 @@ class DriftMonitorNode(HoldingRuntime):
         self.unremediated += 1
         if self.tracing:
             self.log("drift detected")
-        self.send_signal("trigger", "retrain", {"drift_at": drift["drift_at"], "detected_at": now})
+        self.send_signal("trigger", "retrain", RetrainRequest(drift_at=drift["drift_at"], detected_at=now))
 
     def signal(self, name: str, payload: Any, sender: str) -> None:
         """`remediated` (from model_serving): the version trained for a drift serves 100%."""
         if name != "remediated":
             super().signal(name, payload, sender)
-        drift_at = payload.get("drift_at") if isinstance(payload, dict) else None
+        drift_at = payload.drift_at if isinstance(payload, ModelVersion) else None
         for record in self.records:
             if record["drift_at"] == drift_at and record["detected_at"] is not None and record["remediated_at"] is None:
                 record["remediated_at"] = float(self.env.now)

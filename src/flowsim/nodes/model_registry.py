@@ -1,9 +1,9 @@
 """`model_registry`: the validation gate between training and serving.
 
-Each arriving model version (an Item whose payload is the version info, from `training`) is
+Each arriving model version (an Item whose payload is a `ModelVersion`, from `training`) is
 validated for `validation_time` (versions are validated in parallel); it passes with probability
 `pass_rate`.  A passing version is promoted: the control signal `promote` goes along `deploy_to`
-(a model_serving) with the version info plus `validated_at`.  A rejected version is counted.
+(a model_serving) with the `ModelVersion` stamped `validated_at`.  A rejected version is counted.
 
 The registry ends the model path (no data out-edges, so the results treat it as a sink): versions
 count in the message balance as completed when promoted and dropped when rejected, and its
@@ -20,6 +20,7 @@ from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.payloads import ModelVersion
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -93,8 +94,8 @@ class ModelRegistryNode(NodeRuntime):
         now = self.env.now
         self.validating -= item.n
         self.sojourns.append(now - item.t_in)
-        info = dict(item.payload) if isinstance(item.payload, dict) else {"version": item.key}
-        version = info.get("version", item.key)
+        info = item.payload if isinstance(item.payload, ModelVersion) else ModelVersion(item.key, item.born)
+        version = info.version
         if self._uniform() < self.config.pass_rate:
             self.completed += item.n
             self.promoted += 1
@@ -102,7 +103,7 @@ class ModelRegistryNode(NodeRuntime):
             self.timeline.append({"time_s": now, "version": version, "event": "passed"})
             if self.tracing:
                 self.log("pass", item)
-            self.send_signal("deploy_to", "promote", info | {"validated_at": now})
+            self.send_signal("deploy_to", "promote", info.stamped(validated_at=now))
         else:
             self.dropped += item.n
             self.rejected += 1

@@ -31,6 +31,7 @@ from flowsim.distributions import Distribution, LogNormal
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.payloads import ModelVersion
 from flowsim.engine.pool import ServerPool
 from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import max_of
@@ -243,8 +244,8 @@ class ModelServingNode(ServerPool):
         """`promote` (from a model_registry): roll the version in `payload` out."""
         if name != "promote":
             super().signal(name, payload, sender)
-        info = dict(payload) if isinstance(payload, dict) else {"version": payload}
-        version = int(info["version"])
+        info = payload if isinstance(payload, ModelVersion) else ModelVersion(int(payload), self.env.now)
+        version = info.version
         canary, split = self.config.canary, self.config.ab_split
         if canary is None and split is None:
             self._promote(version, info)
@@ -259,15 +260,14 @@ class ModelServingNode(ServerPool):
         if self.candidate == version:  # not replaced by a newer promotion meanwhile
             self._promote(version, info)
 
-    def _promote(self, version: int, info: dict[str, Any]) -> None:
+    def _promote(self, version: int, info: ModelVersion) -> None:
         now = self.env.now
         self.current, self.candidate, self.share = version, None, 0.0
         self.promotions += 1
         self._timeline(version, "promoted", 1.0)
-        since = info.get("drift_at", info.get("trained_at"))
-        if since is not None:
-            self.stale_serving.append(now - float(since))
-        self.send_signal("notify", "remediated", info | {"serving_at": now})
+        since = info.drift_at if info.drift_at is not None else info.trained_at
+        self.stale_serving.append(now - since)
+        self.send_signal("notify", "remediated", info.stamped(serving_at=now))
 
     def _timeline(self, version: int, event: str, share: float) -> None:
         if self.tracing:

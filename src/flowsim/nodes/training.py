@@ -5,8 +5,8 @@ accumulates until a run starts, and the run takes it all.  A run lasts `base_dur
 `per_message` x the messages it took, holds `gpus_per_run` of the `gpus` (runs beyond the pool
 wait, FIFO), and fails with `failure_rate`: a failed run is retried after `retry_delay` with the
 same data, up to `retries` times.  A successful run sends one model version downstream as an
-Item whose `payload` is the version info (`version`, `trained_at`, `data_up_to`, `triggered_at`,
-`trigger`, and `drift_at` when a drift monitor asked for it).
+Item whose `payload` is a `ModelVersion` (`version`, `trained_at`, `data_up_to`, `triggered_at`,
+`trigger`, and `drift_at` / `detected_at` when a drift monitor's `RetrainRequest` asked for it).
 
 Counting (a merge): data messages count as completed when the run that took them produces a
 version, dead-lettered when that run fails for good; until then they are inside (accumulated
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
@@ -43,7 +44,7 @@ class Run:
     messages: int = 0
     data_up_to: float = 0.0
     attempt: int = 0
-    info: dict[str, Any] = field(default_factory=dict)
+    request: RetrainRequest | None = None  # the drift that asked for this run, if one did
 
 
 @register
@@ -151,26 +152,26 @@ class TrainingNode(NodeRuntime):
         self.env.timeout(delay).callbacks.append(self._scheduled)
 
     def _scheduled(self, _event: object) -> None:
-        self.trigger("schedule", {})
+        self.trigger("schedule")
         self._next_scheduled()
 
     def signal(self, name: str, payload: Any, sender: str) -> None:
         """`retrain` (from a drift monitor): start, or join a run waiting for GPUs."""
         if name != "retrain":
             super().signal(name, payload, sender)
-        info = dict(payload) if isinstance(payload, dict) else {}
+        request = payload if isinstance(payload, RetrainRequest) else None
         if self.config.on_signal == "coalesce" and self.waiting_runs and self.waiting_runs[-1].attempt == 0:
-            self.waiting_runs[-1].info |= info
+            self.waiting_runs[-1].request = request or self.waiting_runs[-1].request
             if self.tracing:
                 self.log("trigger joins waiting run")
             return
-        self.trigger(f"signal from {sender}", info)
+        self.trigger(f"signal from {sender}", request)
 
-    def trigger(self, why: str, info: dict[str, Any]) -> None:
+    def trigger(self, why: str, request: RetrainRequest | None = None) -> None:
         """Ask for a run; it starts when enough GPUs are free."""
         if self.tracing:
             self.log(f"trigger ({why})")
-        self.waiting_runs.append(Run(why, self.env.now, info=info))
+        self.waiting_runs.append(Run(why, self.env.now, request=request))
         self._start_waiting()
 
     # ---- runs ----------------------------------------------------------------------------
@@ -233,14 +234,12 @@ class TrainingNode(NodeRuntime):
         self.merged += run.messages - 1  # the data leaves as one model version
         self.to_version.append(now - run.triggered_at)
         item = Item(now, 1, self.version)
-        item.payload = run.info | {
-            "version": self.version,
-            "trained_at": now,
-            "data_up_to": run.data_up_to,
-            "triggered_at": run.triggered_at,
-            "trigger": run.trigger,
-            "messages": run.messages,
-        }
+        request = run.request
+        item.payload = ModelVersion(
+            version=self.version, trained_at=now, data_up_to=run.data_up_to, triggered_at=run.triggered_at,
+            trigger=run.trigger, messages=run.messages,
+            drift_at=request.drift_at if request else None, detected_at=request.detected_at if request else None,
+        )  # fmt: skip
         if self.tracing:
             self.log(f"version {self.version}", item)
         self.forward(item, None)

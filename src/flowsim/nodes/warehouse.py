@@ -25,8 +25,9 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
-from flowsim.engine.item import DataInterval, Item
+from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.payloads import DataInterval
 from flowsim.engine.pool import ServerPool
 from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig, QueueModel
