@@ -15,7 +15,6 @@ from flowsim.engine.model import Model, Network, Progress, ReplicationOutput
 from flowsim.engine.node import NodeRuntime
 from flowsim.errors import FlowsimError
 from flowsim.nodes.base import NodeConfig
-from flowsim.policies import RetryPolicy
 from flowsim.spec.scenario import Scenario
 
 
@@ -29,21 +28,35 @@ def duties(config: NodeConfig) -> Duties:
     )
 
 
+def contract_problem(name: str, config: NodeConfig) -> str | None:
+    """What a node's kind declares but its runtime does not do, as one sentence (None when all is done)."""
+    try:
+        runtime = config.runtime_class()
+    except NotImplementedError as err:
+        return f"node '{name}' (kind '{config.kind}'): {err}; its config must return one from runtime_class()"
+    missing = missing_duties(runtime, duties(config))
+    if not missing:
+        return None
+    return (
+        f"node '{name}' (kind '{config.kind}'): its runtime {runtime.__name__} does not fulfil the kind's "
+        f"declared duties: {'; '.join(missing)}. Implement them, or change what the kind declares."
+    )
+
+
 def check_contract(name: str, config: NodeConfig) -> None:
     """Refuse a kind whose runtime lacks a duty its config declares (named, before the run)."""
-    runtime = config.runtime_class()
-    missing = missing_duties(runtime, duties(config))
-    if missing:
+    problem = contract_problem(name, config)
+    if problem is not None:
+        raise FlowsimError(problem)
+
+
+def _resolved(name: str, config: NodeConfig) -> NodeConfig:
+    """The loader replaces retry-policy names by the policies; a scenario built by hand may not."""
+    if isinstance(getattr(config, "retry", None), str):
         raise FlowsimError(
-            f"node '{name}' (kind '{config.kind}'): its runtime {runtime.__name__} does not fulfil the kind's "
-            f"declared duties: {'; '.join(missing)}. Implement them, or change what the kind declares."
+            f"node '{name}': retry names a policy that was never resolved; load the scenario with "
+            "flowsim.load_scenario, which resolves the names of retry_policies"
         )
-
-
-def _resolved(config: NodeConfig, policies: dict[str, RetryPolicy]) -> NodeConfig:
-    retry = getattr(config, "retry", None)
-    if isinstance(retry, str):
-        return config.model_copy(update={"retry": policies[retry]})
     return config
 
 
@@ -54,7 +67,7 @@ def _factory(config: NodeConfig, name: str, ctx: SimContext) -> NodeRuntime:
 def network(scenario: Scenario) -> Network:
     """The kernel's view of a scenario (checked against every kind's contract)."""
     arch = scenario.arch
-    configs = {name: _resolved(config, scenario.retry_policies) for name, config in arch.nodes.items()}
+    configs = {name: _resolved(name, config) for name, config in arch.nodes.items()}
     for name, config in configs.items():
         check_contract(name, config)
     return Network(

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from flowsim.build import contract_problem
 from flowsim.cost import COST_FIGURES
 from flowsim.errors import Problem, SpecError
 from flowsim.graph import graph_issues
@@ -90,6 +91,10 @@ def _validate_architecture(
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
+    for name, config in arch.nodes.items():
+        broken = contract_problem(name, config)
+        if broken is not None:
+            problems.append(_located(doc, (*prefix, "nodes", name, "kind"), broken, "a bug in the kind's package"))
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
