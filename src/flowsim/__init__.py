@@ -1,9 +1,9 @@
 """flowsim: architecture-as-code simulation of data and ML platforms.
 
-    >>> import flowsim
-    >>> scenario = flowsim.load_scenario("scenarios/baseline.yaml")
-    >>> result = flowsim.simulate(scenario, seed=7, replications=5)
-    >>> result.end_to_end["done"].latency_s.p99
+>>> import flowsim
+>>> scenario = flowsim.load_scenario("scenarios/baseline.yaml")
+>>> result = flowsim.simulate(scenario, seed=7, replications=5)
+>>> result.end_to_end["done"].latency_s.p99
 """
 
 from flowsim.api import __version__, aggregate, analyze_architecture, estimate_events, simulate

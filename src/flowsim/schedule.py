@@ -130,5 +130,3 @@ ScheduleText = Annotated[
     AfterValidator(_check),
     WithJsonSchema({"type": "string", "examples": ["@hourly", "*/15 * * * *", "every 6h"]}),
 ]
-
-

@@ -1,20 +1,23 @@
 """The analytic view of an architecture: what queueing theory predicts before anything runs.
 
-Arrival rates come from the traffic equations over the routing graph; each queue-like node is
-then matched with the strongest formula that applies (M/M/c, M/M/c/K, M/G/1, or the
-Allen-Cunneen approximation).  A prediction is marked `exact` only when the network is one the
-formula covers exactly (Poisson sources, no retries, product-form upstream).
+Arrival rates come from the traffic equations over the routing graph.  Every kind's flow law
+(`analysis.loads`) gives each node its offered load rho at every stage, so the bottleneck,
+the headroom and the overload warnings cover topics, streaming jobs and batch kinds too.  Each
+queue-like node is then matched with the strongest formula that applies (M/M/c, M/M/c/K,
+M/G/1, or the Allen-Cunneen approximation).  A prediction is marked `exact` only when the
+network is one the formula covers exactly (Poisson sources, no retries, product-form upstream);
+a node that blocks its senders when full is not a loss system, so M/M/c/K does not describe it.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
-from flowsim.errors import FlowsimError
+from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.spec.architecture import Architecture
 
@@ -37,12 +40,26 @@ class NodeAnalysis(BaseModel):
     servers: float | None = None
     utilization: float | None = Field(None, description="offered load rho = attempt rate x mean service / servers")
     prediction: Prediction | None = None
+    message_rate_per_s: float | None = Field(None, description="messages per second reaching the node")
+    offered_load: float | None = Field(
+        None, description="rho at the binding stage of the node's flow law: offered rate / capacity (any kind)"
+    )
+    binding_stage: str | None = Field(None, description="the stage with the largest rho, e.g. consumer group 'x'")
+    stage_loads: dict[str, float] = Field(default_factory=dict, description="rho at each stage of the flow law")
+    capacity_per_s: float | None = Field(
+        None, description="messages per second at which the node's own flow saturates (none: no limit)"
+    )
+    on_full: Literal["drop", "block", "queue"] | None = Field(
+        None, description="what the binding stage does when full: drop, block its senders, or let the backlog grow"
+    )
+    delay_s: float | None = Field(None, description="mean time in the node by its flow law, below saturation")
 
 
 class AnalyticView(BaseModel):
     nodes: dict[str, NodeAnalysis]
     bottleneck: str | None = None
     bottleneck_utilization: float | None = None
+    bottleneck_stage: str | None = Field(None, description="the bottleneck's binding stage")
     max_load_multiplier: float | None = Field(
         None, description="largest factor on every source's rate that keeps every node below rho = 1"
     )
@@ -53,28 +70,8 @@ class AnalyticView(BaseModel):
 
 def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str, float]:
     """Items per second reaching each node: the solution of lambda = gamma + P^T lambda."""
-    names = list(arch.nodes)
-    index = {name: i for i, name in enumerate(names)}
-    routing = np.zeros((len(names), len(names)))
-    outs: dict[str, list[tuple[str, float]]] = {name: [] for name in names}
-    for edge in arch.edges:
-        outs[edge.from_].append((edge.to, edge.weight))
-    for name, edges in outs.items():
-        config = arch.nodes[name]
-        total = sum(w for _, w in edges)
-        for target, weight in edges:
-            share = (
-                1.0
-                if config.routing == "fanout"
-                else (1.0 / len(edges) if config.routing == "round_robin" else weight / total)
-            )
-            routing[index[name], index[target]] += config.pass_fraction() * share
-    external = np.array([arch.nodes[n].external_rate() * load_multiplier for n in names])
-    try:
-        rates = q.traffic_equations(routing, external)
-    except ValueError as err:
-        raise FlowsimError(f"architecture '{arch.name}': {err}") from None
-    return {name: float(rates[index[name]]) for name in names}
+    external = {name: config.external_rate() * load_multiplier for name, config in arch.nodes.items()}
+    return solve_rates(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
 
 
 def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
@@ -107,8 +104,20 @@ def _keeps_poisson(config: NodeConfig) -> bool:
     return model.capacity is None and (model.exponential or math.isinf(model.servers))
 
 
-def predict(model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0) -> Prediction | None:
-    """The best formula for one node, or None when the node is saturated and unbounded."""
+def predict(
+    model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0, blocking: bool = False
+) -> Prediction | None:
+    """The best formula for one node, or None when the node is saturated and unbounded.
+
+    A node that blocks its senders when full loses nothing, so M/M/c/K's loss formula does not
+    describe it: it is approximated by the unbounded queue (senders held while it is full), never
+    exactly, with no drop probability, and has no prediction at rho >= 1.
+    """
+    if blocking and model.capacity is not None:
+        held = predict(QueueModel(model.servers, model.service), lam, poisson, ca2)
+        if held is not None and held.formula != "idle":
+            held.formula, held.exact = f"{held.formula} (blocking: senders held)", False
+        return held
     mean_s, var_s = model.service.mean(), model.service.variance()
     if lam <= 0:
         return Prediction(formula="idle", exact=True, wait_s=0, sojourn_s=mean_s, mean_queue_length=0, mean_in_node=0)
@@ -148,6 +157,7 @@ def predict(model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0) -> P
 def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
     """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design."""
     rates = arrival_rates(arch, load_multiplier)
+    flows = node_flows(arch, rates, load_multiplier)
     poisson = _poisson_inputs(arch)
     nodes: dict[str, NodeAnalysis] = {}
     warnings: list[str] = []
@@ -156,34 +166,66 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
         attempts = lam * config.attempts_per_item()
         model = config.queue_model()
         entry = NodeAnalysis(arrival_rate_per_s=lam, attempt_rate_per_s=attempts)
+        flow = flows.get(name)
         if model is not None:
             entry.servers = None if math.isinf(model.servers) else model.servers
             if not math.isinf(model.servers):
                 entry.utilization = attempts * model.service.mean() / model.servers
-            entry.prediction = predict(model, attempts, poisson[name] and attempts == lam)
-            if entry.utilization is not None and entry.utilization >= 1:
+            blocking = flow is not None and _blocks(flow)
+            entry.prediction = predict(model, attempts, poisson[name] and attempts == lam, blocking=blocking)
+            if flow is None and entry.utilization is not None and entry.utilization >= 1:
                 warnings.append(_overload_warning(name, entry.utilization, attempts, model))
+        if flow is not None:
+            _describe(entry, flow)
+            warning = flow.warning()
+            if warning is not None:
+                warnings.append(warning)
         nodes[name] = entry
     if warnings and not all(config.always_on() for config in arch.nodes.values()):
         warnings = [w + " (counting every time-limited source as running at once)" for w in warnings]
-    return _summarise(arch, nodes, warnings, load_multiplier)
+    loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
+    loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
+    return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+
+
+def _blocks(flow: NodeFlow) -> bool:
+    """True when a full node holds its senders rather than dropping (backpressure, not loss)."""
+    return any(stage.on_full == "block" and stage.buffer is not None for stage in flow.law.stages)
+
+
+def _describe(entry: NodeAnalysis, flow: NodeFlow) -> None:
+    """The flow law's figures for one node (an infinite rho is left out: JSON has no infinity)."""
+    entry.message_rate_per_s = flow.messages_per_s
+    entry.stage_loads = {name: rho for name, rho in flow.loads.items() if math.isfinite(rho)}
+    entry.capacity_per_s = flow.capacity_per_s
+    entry.delay_s = flow.delay_s()
+    stage, rho = flow.binding, flow.rho
+    if stage is not None and rho is not None:
+        entry.binding_stage, entry.on_full = stage.name, stage.on_full
+        entry.offered_load = rho if math.isfinite(rho) else None
 
 
 def _overload_warning(name: str, rho: float, attempts: float, model: QueueModel) -> str:
+    """For a kind with a queue model and no flow law."""
     need = math.floor(attempts * model.service.mean()) + 1
     effect = "drops or blocks upstream" if model.capacity is not None else "its queue grows without bound"
     return f"'{name}' is overloaded (rho = {rho:.2f} >= 1): {effect}; it needs at least {need} servers at this load"
 
 
 def _summarise(
-    arch: Architecture, nodes: dict[str, NodeAnalysis], warnings: list[str], load_multiplier: float
+    arch: Architecture,
+    nodes: dict[str, NodeAnalysis],
+    warnings: list[str],
+    load_multiplier: float,
+    loaded: dict[str, float],
 ) -> AnalyticView:
-    loaded = {n: a.utilization for n, a in nodes.items() if a.utilization}
+    """The bottleneck over every kind (rho at its binding stage) and the headroom it leaves."""
     view = AnalyticView(nodes=nodes, warnings=warnings)
     if loaded:
-        bottleneck = max(loaded, key=lambda n: loaded[n] or 0.0)
-        rho = loaded[bottleneck] or 0.0
-        view.bottleneck, view.bottleneck_utilization = bottleneck, rho
+        bottleneck = max(loaded, key=lambda n: loaded[n])
+        rho = loaded[bottleneck]
+        view.bottleneck, view.bottleneck_stage = bottleneck, nodes[bottleneck].binding_stage
+        view.bottleneck_utilization = rho if math.isfinite(rho) else None  # infinite: carries nothing at all
         view.max_load_multiplier = load_multiplier / rho
         external = sum(c.external_rate() * c.messages_per_item() for c in arch.nodes.values())
         view.max_input_rate_per_s = external * view.max_load_multiplier

@@ -32,4 +32,3 @@ class Item:
 
     def __repr__(self) -> str:
         return f"Item(born={self.born:g}, n={self.n})"
-

@@ -16,12 +16,15 @@ failed runs, inside = messages in the landing zone or in active runs.
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import DataInterval
@@ -89,6 +92,59 @@ class AirflowDagConfig(NodeConfig):
 
     def node_references(self) -> dict[str, str]:
         return {"dead_letter": self.dead_letter} if self.dead_letter else {}
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """The scheduled bulk law: not a per-message server, but runs that must keep pace with ticks.
+
+        A run of an interval P with m x P messages lasts A + B m P along its critical path (A:
+        expected fixed time of the path's tries and retry waits, B: their per-message time), and
+        `max_active_runs` R runs may overlap, so the DAG keeps up while A/P + B m <= R:
+        m <= (R - A/P) / B.  The path giving the least m binds.  Pools give the same law over the
+        tries that hold their slots.  Left out: execution timeouts and the scheduler's own delays.
+        """
+        period, cost = parse_schedule(self.schedule).mean_period(), self._task_costs()
+        active, catchup = self.max_active_runs, self.catchup
+        candidates = [
+            bulk(
+                "runs", active, sum(cost[t][0] for t in path) / period, sum(cost[t][1] for t in path),
+                unit_name="active runs", slows=False, on_full="queue" if catchup else "drop",
+                note=f"critical path {' -> '.join(path)}; "
+                + ("pending runs pile up and land ever later" if catchup else "pending intervals are skipped"),
+            )
+            for path in self._paths()
+        ]  # fmt: skip
+        runs = min(candidates, key=lambda stage: stage.capacity())
+        stages = [runs]
+        for pool, slots in self.pools.items():
+            tries = [name for name, task in self.tasks.items() if task.pool == pool]
+            held, per = sum(cost[t][2] for t in tries) / period, sum(cost[t][1] for t in tries)
+            note = "tries wait for a slot and runs last longer"
+            stages.append(bulk(f"pool '{pool}'", slots, held, per, unit_name="slots", slows=False, note=note))
+        passes = math.prod(1 - t.failure_rate ** (t.retries + 1) for t in self.tasks.values())
+        per_message = 1 / runs.rate if runs.rate > 0 else 0.0
+        delay = Delay(hold_s=period / 2 + runs.reserved * period, hold_per_rate_s=per_message * period)
+        return FlowLaw(tuple(stages), delay, passes=passes)
+
+    def _task_costs(self) -> dict[str, tuple[float, float, float]]:
+        """Per task: expected fixed seconds on its path (tries and retry waits), per-message seconds
+        (all tries), fixed seconds holding a pool slot (tries only)."""
+        costs = {}
+        for name, task in self.tasks.items():
+            f = task.failure_rate
+            tries = sum(f**k for k in range(task.retries + 1))
+            waits = sum(f**k * task.retry_wait(k) for k in range(1, task.retries + 1))
+            held = tries * task.duration.mean()
+            costs[name] = (held + waits, tries * task.per_message, held)
+        return costs
+
+    def _paths(self) -> list[list[str]]:
+        """Every path from a task with no dependencies to a task nothing depends on."""
+        children = {n: [c for c, t in self.tasks.items() if n in t.depends_on] for n in self.tasks}
+
+        def walk(name: str) -> list[list[str]]:
+            return [[name, *rest] for child in children[name] for rest in walk(child)] or [[name]]
+
+        return [p for root, task in self.tasks.items() if not task.depends_on for p in walk(root)]
 
 
 class AirflowDagNode(DagRecords):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from flowsim.cost import Price
 from flowsim.distributions import Constant, Exponential, _Dist
+from flowsim.engine.flow import FlowLaw
 from flowsim.specmodel import SpecModel
 
 if TYPE_CHECKING:
@@ -78,6 +80,14 @@ class NodeConfig(SpecModel):
 
     def queue_model(self) -> QueueModel | None:
         """The node as a queue, for the analytic view; None when it is not one."""
+        return None
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw | None:
+        """What the node can carry, how long it holds it and what it does when full (None: no law yet).
+
+        `outputs` names the out-edges' targets, for kinds with a stage per out-edge (a topic's
+        consumer groups); without them such a kind states the stages its configuration names.
+        """
         return None
 
     def pass_fraction(self) -> float:

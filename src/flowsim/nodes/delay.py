@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
@@ -33,6 +35,10 @@ class DelayConfig(NodeConfig):
 
     def queue_model(self) -> QueueModel:
         return QueueModel(math.inf, self.time)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """M/G/inf: every item waits its own draw, never behind another, so nothing limits the flow."""
+        return FlowLaw(delay=Delay(service_s=self.time.mean(), scv=self.time.scv()), note="M/G/inf: no capacity limit")
 
 
 class DelayNode(HoldingRuntime):

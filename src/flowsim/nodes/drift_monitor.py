@@ -15,12 +15,14 @@ never remediated by the end is counted in `unremediated`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.engine.payloads import ModelVersion, RetrainRequest
@@ -66,6 +68,10 @@ class DriftMonitorConfig(NodeConfig):
 
     def node_references(self) -> dict[str, str]:
         return {"trigger": self.trigger} if self.trigger else {}
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """A tap: items pass at once, so it neither limits nor delays the flow."""
+        return FlowLaw(note="a pass-through tap: no capacity limit, no delay")
 
 
 class DriftMonitorNode(HoldingRuntime):

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
 from flowsim.engine.stats import max_of, mean_of, percentile_of
@@ -86,6 +87,18 @@ class FeatureStoreConfig(NodeConfig):
 
     def events_per_item(self) -> float:
         return 1.0
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """Writes pass on at once (no limit); the online reads are the stage: read_capacity slots of
+        read_latency, offered the requests of every node naming this store in `features_from`."""
+        wait = self.on_read_full == "wait"
+        reads = Stage(
+            "online reads", self.read_capacity, per_second(self.read_latency.mean()), per="lookup",
+            unit_name="read slots", fed_by="features_from", buffer=None if wait else self.read_capacity,
+            on_full="queue" if wait else "drop", slows=False,
+            note="each waiting lookup adds to its request's latency" if wait else "requests go on without features",
+        )  # fmt: skip
+        return FlowLaw((reads,), note="writes pass on at once")
 
 
 class FeatureStoreNode(HoldingRuntime):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import itertools
 from bisect import bisect
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
@@ -31,7 +33,7 @@ from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration, Rate, Size
+from flowsim.units import Duration, Rate, Size, format_duration
 
 
 class ConsumerGroupSpec(SpecModel):
@@ -147,6 +149,38 @@ class KafkaTopicConfig(NodeConfig):
     def cost_units(self) -> float:
         """Partitions are billed (a managed service prices partitions or throughput units)."""
         return float(self.partitions)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """Partition writes, then one stage per consumer group (every group reads every message).
+
+        Writes: partitions x write_rate, or write_rate / the hot partition's share when the
+        partitioner is skewed.  A group: each consumer processes 1 / mean processing_time
+        messages a second on the partitions assigned to it, so the consumer holding the largest
+        share of the flow limits the group (consumers beyond the partition count sit idle).
+        """
+        weights = self.partition_weights()
+        hot = float(weights.max())
+        writes = Stage(
+            "partition writes", self.partitions, self.write_rate(), unit_name="partitions",
+            hot_share=hot if hot > 1.0 / self.partitions + 1e-12 else None,
+            buffer=self.buffer_messages, on_full=self.on_buffer_full,
+        )  # fmt: skip
+        note = "that is the group's lag"
+        if self.retention is not None:
+            note += f"; messages older than the {format_duration(self.retention)} retention are lost to it"
+        stages = [writes]
+        for name in outputs or list(self.consumer_groups):
+            spec = self.group(name)
+            shares = [float(weights[i :: spec.consumers].sum()) for i in range(spec.consumers)]
+            busiest = max(shares)
+            stages.append(
+                Stage(
+                    f"consumer group '{name}'", spec.consumers, per_second(spec.processing_time.mean()),
+                    unit_name="consumers", hot_share=busiest if busiest > 1.0 / spec.consumers + 1e-12 else None,
+                    slows=False, note=note,
+                )
+            )  # fmt: skip
+        return FlowLaw(tuple(stages), Delay(hold_s=self.linger))
 
 
 class KafkaTopicNode(ConsumerSide):

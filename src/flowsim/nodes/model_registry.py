@@ -12,12 +12,14 @@ end-to-end latency is the age of a promoted version (time since its training run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion
@@ -57,6 +59,11 @@ class ModelRegistryConfig(NodeConfig):
 
     def events_per_item(self) -> float:
         return 1.0
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """Versions are validated in parallel (M/G/inf): no limit, a validation's time each; they end here."""
+        law = self.validation_time
+        return FlowLaw(delay=Delay(service_s=law.mean(), scv=law.scv()), passes=0.0, note="parallel validation")
 
 
 class ModelRegistryNode(NodeRuntime):

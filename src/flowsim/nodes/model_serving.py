@@ -23,12 +23,14 @@ along `notify` (a drift_monitor).  Each request served carries its version as `p
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, LogNormal
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion
@@ -125,6 +127,18 @@ class ModelServingConfig(NodeConfig):
     def cost_units(self) -> float:
         """Replicas are billed: the starting count here; a run bills its time-weighted mean replicas."""
         return float(self.replicas)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """The starting replicas / mean service time (requests a second); the autoscaler's
+        max_replicas is the stage's ceiling, reached only after warm-up (feature lookups hold no replica)."""
+        scale = self.autoscale
+        replicas = Stage(
+            "replicas", self.replicas, per_second(self.service_time.mean()), per="item", unit_name="replicas",
+            buffer=self.capacity, on_full="drop" if self.capacity is not None else "queue", scalable=True,
+            ceiling=float(scale.max_replicas) if scale is not None else None,
+            note=f"the autoscaler adds replicas after a {scale.warm_up:g}s warm-up" if scale is not None else "",
+        )  # fmt: skip
+        return FlowLaw((replicas,), Delay(self.replicas, self.service_time.mean(), self.service_time.scv()))
 
 
 class ModelServingNode(ServerPool):

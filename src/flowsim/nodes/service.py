@@ -13,12 +13,14 @@ The general G/G/c/K building block: an API, a database, a consumer pool.  Modell
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.pool import ServerPool
@@ -99,6 +101,19 @@ class ServiceConfig(NodeConfig):
     def cost_units(self) -> float:
         """Every server is billed."""
         return float(self.servers)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """servers / (mean service x attempts per item) items a second; a retried item costs every try."""
+        work = self.service_time.mean() * self.attempts_per_item()
+        servers = Stage(
+            "servers", self.servers, per_second(work), per="item", buffer=self.capacity,
+            on_full=self.on_full if self.capacity is not None else "queue", scalable=True,
+        )  # fmt: skip
+        return FlowLaw(
+            (servers,),
+            Delay(self.servers, work, self.service_time.scv()),
+            passes=self.pass_fraction(),
+        )
 
 
 class ServiceNode(ServerPool):

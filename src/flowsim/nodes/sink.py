@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
+from flowsim.engine.flow import FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
@@ -25,6 +27,10 @@ class SinkConfig(NodeConfig):
 
     def runtime_class(self) -> type[NodeRuntime]:
         return SinkNode
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """Unbounded: items end here at once."""
+        return FlowLaw(passes=0.0, note="unbounded: items end here")
 
 
 class SinkNode(NodeRuntime):

@@ -6,12 +6,14 @@ on a full buffer) and resumes when room frees: blocked time is reported, nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, Exponential
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
@@ -65,6 +67,13 @@ class SourceConfig(NodeConfig):
 
     def runtime_class(self) -> type[NodeRuntime]:
         return SourceNode
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """Demand, not a limit: the law states only what it emits (items per second x batch)."""
+        return FlowLaw(
+            emits_per_s=self.external_rate() * self.batch,
+            note="demand: no capacity of its own; it pauses (nothing lost) while the next node blocks",
+        )
 
 
 class SourceNode(NodeRuntime):

@@ -12,6 +12,7 @@ keeps `arrivals + inside_at_start == completed + inside_at_end`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
@@ -77,6 +79,27 @@ class StreamProcessorConfig(NodeConfig):
     def cost_units(self) -> float:
         """Every task slot is billed."""
         return float(self.parallelism)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """parallelism / mean per_event_cost events a second, in either mode; a full buffer blocks upstream.
+
+        Delay: per_event queues items for the tasks (an item of n events holds one task for n
+        costs); micro_batch waits half a trigger interval, then the batch's run, which grows with
+        the rate (rate x interval x cost / parallelism); exactly-once holds output until the next
+        checkpoint commits it (half an interval on average).
+        """
+        cost = self.per_event_cost.mean()
+        tasks = Stage(
+            "tasks", self.parallelism, per_second(cost), unit_name="tasks",
+            buffer=self.capacity, on_full="block", scalable=True,
+        )  # fmt: skip
+        commit = self.checkpoint_interval / 2 if self.guarantee == "exactly_once" else 0.0
+        if self.mode == "micro_batch":
+            per_rate = self.batch_interval * cost / self.parallelism
+            delay = Delay(hold_s=self.batch_interval / 2 + commit, hold_per_rate_s=per_rate)
+        else:
+            delay = Delay(self.parallelism, cost, self.per_event_cost.scv(), per_message=True, hold_s=commit)
+        return FlowLaw((tasks,), delay)
 
 
 class StreamProcessorNode(NodeRuntime):

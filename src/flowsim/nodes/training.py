@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion, RetrainRequest
@@ -96,6 +98,24 @@ class TrainingConfig(NodeConfig):
     def cost_units(self) -> float:
         """The GPUs are billed."""
         return float(self.gpus)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """The scheduled bulk law of a GPU pool: gpus // gpus_per_run runs at once, each try holding its
+        GPUs for base_duration + per_message x its data, so the pool keeps up while
+        tries x (base / period + per_message x rate) <= concurrent runs.  Without a schedule runs
+        come only on signals, whose rate is unknown: the fixed part is left out then.  A merge:
+        no message goes on (the rare version items are not flow)."""
+        f = self.failure_rate
+        tries = sum(f**k for k in range(self.retries + 1))
+        period = parse_schedule(self.schedule).mean_period() if self.schedule else None
+        fixed = tries * self.base_duration / period if period else 0.0
+        pool = bulk(
+            "GPU pool", self.gpus // self.gpus_per_run, fixed, tries * self.per_message, unit_name="concurrent runs",
+            slows=False, note="runs wait for GPUs and each takes all the data since the last one",
+        )  # fmt: skip
+        wait = period / 2 if period else 0.0
+        delay = Delay(hold_s=wait + self.base_duration, hold_per_rate_s=self.per_message * (period or 0.0))
+        return FlowLaw((pool,), delay, passes=0.0)
 
 
 class TrainingNode(NodeRuntime):

@@ -18,6 +18,7 @@ import difflib
 import re
 from array import array
 from collections import deque
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -25,6 +26,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
+from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import DataInterval
@@ -108,6 +110,17 @@ class WarehouseConfig(NodeConfig):
 
     def cost_units(self) -> float:
         return float(self.slots)
+
+    def flow_law(self, outputs: Sequence[str] = ()) -> FlowLaw:
+        """The query path: slots / mean query time, queries a second.  Loads are rare and bulky: they
+        are left out of the steady state; while one runs, only slots - load_slots serve queries
+        (evaluate a load window with State(servers=slots - load_slots))."""
+        left = self.slots - self.load_slots
+        queries = Stage(
+            "query slots", self.slots, per_second(self.query_time.mean()), per="item", unit_name="slots",
+            scalable=True, note=f"while a load runs only {left} of the {self.slots} slots serve queries",
+        )  # fmt: skip
+        return FlowLaw((queries,), Delay(self.slots, self.query_time.mean(), self.query_time.scv()))
 
 
 class WarehouseNode(ServerPool):
