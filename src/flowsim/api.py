@@ -19,8 +19,8 @@ from flowsim.results import (
     NodeResult,
     RunResult,
     Totals,
-    _flat_node,
-    _flat_sink,
+    flat_node,
+    flat_sink,
     node_result,
     sink_result,
 )
@@ -72,12 +72,12 @@ def simulate(
         updates["replications"] = replications
     scenario = scenario.model_copy(update=updates) if updates else scenario
     view = analyze(scenario.arch, scenario.load.multiplier)
-    _check_size(scenario, view, max_events)
+    check_size(scenario, view, max_events)
     outputs = _run_all(scenario, workers, progress, executor)
     return aggregate(scenario, outputs, view)
 
 
-def _check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -> None:
+def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -> None:
     limit = max_events if max_events is not None else scenario.limits.max_events
     events = estimate_events(scenario, view)
     if not math.isfinite(events) or events > limit:
@@ -144,9 +144,9 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
     """Means over replications with 95% CIs, SLO verdicts, and the analytic view beside them."""
     arch = scenario.arch
     window = scenario.window
-    nodes = {name: node_result(arch.nodes[name].kind, [_flat_node(o, name) for o in outputs]) for name in arch.nodes}
+    nodes = {name: node_result(arch.nodes[name].kind, [flat_node(o, name) for o in outputs]) for name in arch.nodes}
     sinks = arch.sinks()
-    end_to_end = {name: sink_result([_flat_sink(o, name, window) for o in outputs]) for name in sinks}
+    end_to_end = {name: sink_result([flat_sink(o, name, window) for o in outputs]) for name in sinks}
     totals = _totals(nodes, arch.sources(), [end_to_end[name] for name in arch.delivery_sinks()])
     result = RunResult(
         flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,

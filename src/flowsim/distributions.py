@@ -18,7 +18,7 @@ from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
 
 
-class _Dist(SpecModel):
+class BaseDistribution(SpecModel):
     def mean(self) -> float:
         raise NotImplementedError
 
@@ -37,7 +37,7 @@ class _Dist(SpecModel):
         return block_sampler(lambda n: self.draw(rng, n))
 
 
-class Constant(_Dist):
+class Constant(BaseDistribution):
     """Always the same value (deterministic service, fixed schedule)."""
 
     dist: Literal["constant"] = "constant"
@@ -57,7 +57,7 @@ class Constant(_Dist):
         return lambda: value
 
 
-class Exponential(_Dist):
+class Exponential(BaseDistribution):
     """Memoryless: Poisson arrivals, M/M/c service. Give `mean` (a duration) or `rate`."""
 
     dist: Literal["exponential"] = "exponential"
@@ -80,7 +80,7 @@ class Exponential(_Dist):
         return rng.exponential(self.mean(), size)
 
 
-class Uniform(_Dist):
+class Uniform(BaseDistribution):
     """Equally likely anywhere in [low, high]."""
 
     dist: Literal["uniform"] = "uniform"
@@ -111,7 +111,7 @@ def _Phi(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
-class Normal(_Dist):
+class Normal(BaseDistribution):
     """Normal truncated at 0 (negative draws are redrawn), so durations stay non-negative."""
 
     dist: Literal["normal"] = "normal"
@@ -145,7 +145,7 @@ class Normal(_Dist):
         return self
 
 
-class LogNormal(_Dist):
+class LogNormal(BaseDistribution):
     """Heavy right tail, typical of request latencies; given by the mean and stdev of the value."""
 
     dist: Literal["lognormal"] = "lognormal"
@@ -167,7 +167,7 @@ class LogNormal(_Dist):
         return rng.lognormal(mu, sigma, size)
 
 
-class Gamma(_Dist):
+class Gamma(BaseDistribution):
     """Gamma by `shape` and `mean`; less variable than exponential when shape > 1."""
 
     dist: Literal["gamma"] = "gamma"
@@ -184,7 +184,7 @@ class Gamma(_Dist):
         return rng.gamma(self.shape, self.mean_ / self.shape, size)
 
 
-class Erlang(_Dist):
+class Erlang(BaseDistribution):
     """Sum of `k` exponential phases with total `mean` (gamma with integer shape)."""
 
     dist: Literal["erlang"] = "erlang"
@@ -201,7 +201,7 @@ class Erlang(_Dist):
         return rng.gamma(self.k, self.mean_ / self.k, size)
 
 
-class Empirical(_Dist):
+class Empirical(BaseDistribution):
     """Resample measured values (optionally weighted): replay what production showed."""
 
     dist: Literal["empirical"] = "empirical"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from flowsim.analysis.view import analyze
-from flowsim.api import _check_size, aggregate, estimate_events
+from flowsim.api import aggregate, check_size, estimate_events
 from flowsim.build import run_replication
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import FlowsimError
@@ -169,7 +169,7 @@ def run_scenarios(
     """
     views = [analyze(s.arch, s.load.multiplier) for s in scenarios]
     for scenario, view in zip(scenarios, views, strict=True):
-        _check_size(scenario, view, max_events)
+        check_size(scenario, view, max_events)
     events = [estimate_events(s, v) for s, v in zip(scenarios, views, strict=True)]
     tasks = plan_tasks(scenarios, events, parallelism(executor))
     outputs: list[list[ReplicationOutput]] = [[] for _ in scenarios]

@@ -189,7 +189,7 @@ def percentiles(samples: np.ndarray) -> dict[str, float]:
     }  # fmt: skip
 
 
-def _flat_node(out: ReplicationOutput, name: str) -> dict[str, float]:
+def flat_node(out: ReplicationOutput, name: str) -> dict[str, float]:
     flat = dict(out.figures[name])
     for label, samples in (("wait_s", out.waits.get(name)), ("sojourn_s", out.sojourns.get(name))):
         if samples is not None:
@@ -197,7 +197,7 @@ def _flat_node(out: ReplicationOutput, name: str) -> dict[str, float]:
     return flat
 
 
-def _flat_sink(out: ReplicationOutput, name: str, window: float) -> dict[str, float]:
+def flat_sink(out: ReplicationOutput, name: str, window: float) -> dict[str, float]:
     """Counts are messages (an item of batch n counts n); latency percentiles are per item."""
     samples = out.latencies[name]
     messages = out.figures[name]["completed"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from flowsim.cost import Price
-from flowsim.distributions import Constant, Exponential, _Dist
+from flowsim.distributions import BaseDistribution, Constant, Exponential
 from flowsim.engine.flow import FlowLaw
 from flowsim.specmodel import SpecModel
 
@@ -23,7 +23,7 @@ class QueueModel:
     """How the analytic view sees a node: c servers, a service-time law, a capacity."""
 
     servers: float  # math.inf for a pure delay
-    service: _Dist
+    service: BaseDistribution
     capacity: int | None = None
 
     @property

@@ -34,7 +34,7 @@ from flowsim.reports.app_diagram import (
 )
 from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
 from flowsim.reports.tables import (
-    _comparisons,  # the CLI's theory-vs-simulation rows, reused so both show the same figures
+    comparisons,  # the CLI's theory-vs-simulation rows, reused so both show the same figures
     format_number,
     format_rate,
     is_time_metric,
@@ -260,7 +260,7 @@ def theory_frame(result: RunResult) -> pd.DataFrame:
         prediction = analysis.prediction
         if prediction is None or name not in result.nodes:
             continue
-        for figure, predicted, simulated, fmt in _comparisons(result.nodes[name], analysis, prediction):
+        for figure, predicted, simulated, fmt in comparisons(result.nodes[name], analysis, prediction):
             rows.append({"node": name, "formula": prediction.formula,
                          "exact": "exact" if prediction.exact else "approx", "figure": figure,
                          "predicted": _text(predicted, fmt), "simulated": _text(simulated, fmt),

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowsim.analysis.view import NodeAnalysis, Prediction
-from flowsim.distributions import _Dist
+from flowsim.distributions import BaseDistribution
 from flowsim.nodes.base import NodeConfig
 from flowsim.results import NodeResult, Percentiles, RunResult, SloVerdict
 from flowsim.units import format_duration
@@ -220,7 +220,7 @@ def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | Non
     return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
 
 
-def _comparisons(
+def comparisons(
     node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
 ) -> list[tuple[str, float | None, float | None, Formatter]]:
     drop = node.dropped / node.arrivals if node.arrivals > 0 else None
@@ -238,7 +238,7 @@ def _theory_rows(
 ) -> list[list[RenderableType]]:
     quality = Text("exact", style="green") if prediction.exact else Text("approx", style="yellow")
     rows: list[list[RenderableType]] = []
-    for figure, theory, simulated, fmt in _comparisons(node, analysis, prediction):
+    for figure, theory, simulated, fmt in comparisons(node, analysis, prediction):
         lead: list[RenderableType] = [Text(name, style="bold"), prediction.formula, quality] if not rows else [""] * 3
         difference = _difference_cell(theory, simulated, absolute=figure == "drop probability")
         rows.append([*lead, figure, cell(theory, None, fmt), cell(simulated, None, fmt), difference])
@@ -363,7 +363,7 @@ def type_label(annotation: Any, metadata: list[Any] | None = None) -> str:
         return " | ".join(repr(a) for a in args)
     if origin in (Union, types.UnionType):
         members = [a for a in args if a is not type(None)]
-        if members and all(isinstance(m, type) and issubclass(m, _Dist) for m in members):
+        if members and all(isinstance(m, type) and issubclass(m, BaseDistribution) for m in members):
             label = "distribution"
         else:
             label = " | ".join(type_label(m) for m in members)
