@@ -1,0 +1,215 @@
+"""The kernel on its own: hand-written runtimes wired into a `Network`, no YAML and no node kinds.
+
+What every kind inherits is checked here against the contract in `flowsim.engine.node`: FIFO
+wake-ups of blocked senders, nested outages, blocked time still running at the end, deadlock
+detection, the window, and the duties check.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import pytest
+
+from flowsim.engine.context import SimContext
+from flowsim.engine.contract import Duties, missing_duties
+from flowsim.engine.item import Item
+from flowsim.engine.model import Model, Network
+from flowsim.engine.node import NodeRuntime
+
+
+class Emitter(NodeRuntime):
+    """Emits one item of `n` messages at each time in `at` (a blocked one waits, then the next)."""
+
+    def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
+        super().__init__(name, config, ctx)
+        self.times: deque[float] = deque(config["at"])
+        self.n = config.get("n", 1)
+        self.held = 0
+
+    def start(self) -> None:
+        self._next()
+
+    def _next(self) -> None:
+        if self.times:
+            self.env.timeout(max(self.times.popleft() - self.env.now, 0)).callbacks.append(self._emit)
+
+    def _emit(self, _event: Any) -> None:
+        item = Item(self.env.now, self.n, key=len(self.times))
+        self.arrivals += item.n
+        if self.tracing:
+            self.log("emit", item)
+        if self.forward(item, self._sent):
+            self._sent(item, 0.0)
+        else:
+            self.held = item.n
+
+    def _sent(self, item: Item, _t: float) -> None:
+        self.held = 0
+        self.completed += item.n
+        self._next()
+
+    def inside(self) -> int:
+        return self.held
+
+
+class Slot(NodeRuntime):
+    """Holds at most `room` messages for `hold` seconds each, then hands them on; can fail."""
+
+    def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
+        super().__init__(name, config, ctx)
+        self.room, self.hold = config["room"], config["hold"]
+        self.n_inside = 0
+        self.outages: list[tuple[str, float]] = []
+
+    def try_put(self, item: Item) -> bool:
+        if self.n_inside + item.n > self.room:
+            if self.tracing:
+                self.log("refuse", item)
+            return False
+        self.arrivals += item.n
+        self.n_inside += item.n
+        if self.tracing:
+            self.log("take", item)
+        self.env.timeout(self.hold, item).callbacks.append(self._done)
+        return True
+
+    def _done(self, event: Any) -> None:
+        item: Item = event.value
+        if self.forward(item, lambda i, _t: self._left(i)):
+            self._left(item)
+
+    def _left(self, item: Item) -> None:
+        self.n_inside -= item.n
+        self.completed += item.n
+        self.space_freed()
+
+    def inside(self) -> int:
+        return self.n_inside
+
+    def on_down(self) -> None:
+        self.outages.append(("down", self.env.now))
+
+    def on_up(self) -> None:
+        self.outages.append(("up", self.env.now))
+
+
+class End(NodeRuntime):
+    measures_latency = True
+
+    def try_put(self, item: Item) -> bool:
+        self.arrivals += item.n
+        self.completed += item.n
+        self.record_latency(item)
+        return True
+
+
+class Fault:
+    """A scheduled outage as the kernel reads it (what a scenario's FaultSpec provides)."""
+
+    def __init__(self, node: str, at: float, length: float) -> None:
+        self.node, self.at, self.for_ = node, at, length
+        self.every = self.mtbf = self.mttr = self.slowdown = None
+        self.start = 0.0
+
+
+def network(parts: dict[str, tuple[type[NodeRuntime], dict[str, Any]]], edges: list[tuple[str, str]],
+            duration: float, faults: list[Fault] | None = None) -> Network:  # fmt: skip
+    return Network(
+        factories={name: (lambda n, ctx, cls=cls, cfg=cfg: cls(n, cfg, ctx)) for name, (cls, cfg) in parts.items()},
+        edges=[(a, b, 1.0) for a, b in edges],
+        routing={},
+        references={},
+        faults=faults or [],
+        seed=1,
+        duration=duration,
+    )
+
+
+def test_blocked_senders_are_woken_in_arrival_order_and_a_refused_one_keeps_its_place() -> None:
+    # slot: room 2, hold 10.  a1 (1 msg) at 0, a2 (1) at 0 fill it.  b (2 msgs) refused at 1,
+    # c (1 msg) refused at 2.  At 10 both leave: the first freed message wakes b, which needs 2:
+    # refused again, it stays first; the second frees room for b (2 free now): b takes it; c is
+    # refused (full) and waits, first in line; at 20 b leaves and c gets in.
+    parts = {
+        "a": (Emitter, {"at": [0, 0]}),
+        "b": (Emitter, {"at": [1], "n": 2}),
+        "c": (Emitter, {"at": [2]}),
+        "slot": (Slot, {"room": 2, "hold": 10.0}),
+        "end": (End, {}),
+    }
+    model = Model(network(parts, [("a", "slot"), ("b", "slot"), ("c", "slot"), ("slot", "end")], 40.0), trace=True)
+    model.run()
+    slot = [(t, event) for t, node, event, _ in model.trace if node == "slot"]
+    assert slot == [
+        (0.0, "take"), (0.0, "take"), (1.0, "refuse"), (2.0, "refuse"),
+        (10.0, "refuse"),  # b woken by the first freed message: still does not fit
+        (10.0, "take"),  # b, woken by the second
+        (10.0, "refuse"),  # c, woken by the same room, now full: it waits first in line
+        (20.0, "take"),  # c
+    ]  # fmt: skip
+    assert model.nodes["b"].figures(40.0)["blocked_time_s"] == pytest.approx(9.0)
+    assert model.nodes["c"].figures(40.0)["blocked_time_s"] == pytest.approx(18.0)
+
+
+def test_nested_outages_reach_the_kind_once_and_downtime_includes_one_still_running() -> None:
+    parts = {"a": (Emitter, {"at": []}), "slot": (Slot, {"room": 1, "hold": 1.0}), "end": (End, {})}
+    faults = [Fault("slot", 10, 20), Fault("slot", 15, 30), Fault("slot", 50, 100)]
+    model = Model(network(parts, [("a", "slot"), ("slot", "end")], 60.0, faults))
+    model.run()
+    slot = model.nodes["slot"]
+    assert slot.outages == [("down", 10.0), ("up", 45.0), ("down", 50.0)]  # type: ignore[attr-defined]
+    assert slot.figures(60.0)["downtime_s"] == pytest.approx(35.0 + 10.0)  # 10..45, and 50..60 still down
+
+
+def test_blocked_time_counts_a_block_still_in_progress_and_the_window_clips_it() -> None:
+    # the slot holds its one item 100 s; a second is refused at 1 s and waits past the end (50 s)
+    parts = {"a": (Emitter, {"at": [0, 1]}), "slot": (Slot, {"room": 1, "hold": 100.0}), "end": (End, {})}
+    net = network(parts, [("a", "slot"), ("slot", "end")], 50.0)
+    model = Model(net)
+    model.run()
+    assert model.nodes["a"].figures(50.0)["blocked_time_s"] == pytest.approx(49.0)
+    net.warmup = 20.0  # the window opens at 20: only 30 s of the block fall inside it
+    model = Model(net)
+    model.run()
+    assert model.nodes["a"].figures(30.0)["blocked_time_s"] == pytest.approx(30.0)
+
+
+def test_a_cycle_of_full_nodes_is_reported_once_as_a_deadlock() -> None:
+    # x and y each hold one item and hand it to the other: each waits for room in the other
+    parts = {
+        "a": (Emitter, {"at": [0, 0.5]}),
+        "x": (Slot, {"room": 1, "hold": 1.0}),
+        "y": (Slot, {"room": 1, "hold": 1.0}),
+    }
+    net = network(parts, [("a", "x"), ("x", "y"), ("y", "x")], 100.0)
+    output = Model(net).run()
+    assert len(output.warnings) == 1
+    assert "x -> y -> x" in output.warnings[0] or "y -> x -> y" in output.warnings[0]
+
+
+def test_the_window_opens_after_every_node_is_built() -> None:
+    class Late(Slot):
+        def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
+            super().__init__(name, config, ctx)
+            self.extra_state = 7  # set after super().__init__: the base must not read it there
+
+        def inside(self) -> int:
+            return self.extra_state
+
+    parts = {"a": (Emitter, {"at": []}), "slot": (Late, {"room": 1, "hold": 1.0}), "end": (End, {})}
+    model = Model(network(parts, [("a", "slot"), ("slot", "end")], 10.0))
+    assert model.nodes["slot"].inside_at_start == 7
+
+
+def test_missing_duties_are_named() -> None:
+    class Nothing(NodeRuntime):
+        pass
+
+    assert missing_duties(
+        Nothing, Duties(takes_input=True, gives_output=False, can_fail=True, signals=frozenset({"go"}))
+    )
+    assert missing_duties(Nothing, Duties(takes_input=True)) == ["it takes input, but try_put is not implemented"]
+    assert missing_duties(Slot, Duties(takes_input=True, can_fail=True)) == []
+    assert missing_duties(End, Duties(gives_output=False)) == []
