@@ -15,10 +15,8 @@ The hooks a runtime supplies, by duty (everything else is the kernel's, in `Node
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from flowsim.engine.node import NodeRuntime
+from flowsim.engine.node import NodeRuntime
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,6 @@ class Duties:
 
 
 def _overrides(runtime: type[NodeRuntime], method: str) -> bool:
-    from flowsim.engine.node import NodeRuntime
-
     return getattr(runtime, method, None) is not getattr(NodeRuntime, method)
 
 

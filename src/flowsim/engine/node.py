@@ -358,7 +358,12 @@ class NodeRuntime:
         return (self.inside(), self.waiting(), self.busy_servers(), self.completed, self.dropped)
 
     def series_extra(self) -> dict[str, float]:
-        """Kind-specific gauges read with the time series (reads only: never changes state)."""
+        """Kind-specific gauges read with the time series.
+
+        Reading must not change what the node does or any of its figures (exact time-weighted
+        figures are kept on every change of state, not here); a gauge defined per sampling
+        interval, such as the p95 of the queries started since the last sample, may move its mark.
+        """
         return {}
 
     def extra(self) -> dict[str, Any]:
