@@ -143,7 +143,7 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     sink = main_sink(result, arch)
     throughput = result.totals.delivered / result.window_s
     p99 = _p99(result, sink)
-    lost = result.totals.dropped + result.totals.dead_lettered
+    lost = result.totals.dropped + result.totals.dead_lettered + result.totals.lost
     met = sum(v.passed for v in result.slos)
     return [
         Headline("Throughput", throughput, format_rate(throughput), "higher",
@@ -153,7 +153,8 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
                  "99% of delivered items took less than this from creation to the sink", format_duration),
         Headline("Messages lost", lost, format_number(lost), "lower",
                  f"dropped {format_number(result.totals.dropped)} + dead-lettered "
-                 f"{format_number(result.totals.dead_lettered)}"),
+                 f"{format_number(result.totals.dead_lettered)} + deleted unread (retention) "
+                 f"{format_number(result.totals.lost)}"),
         Headline("SLOs met", float(met) if result.slos else None,
                  f"{met} / {len(result.slos)}" if result.slos else "none defined", "higher",
                  "service-level objectives of the scenario that hold in this run"),
@@ -282,7 +283,7 @@ def _difference(figure: str, predicted: float | None, simulated: float | None) -
 # ---- comparison of two runs -----------------------------------------------------------------
 def comparison_metrics(a: RunResult, b: RunResult) -> list[str]:
     """Dotted paths worth comparing that exist in both runs: totals, sinks, loaded nodes."""
-    paths = [f"totals.{k}" for k in ("delivered", "dropped", "dead_lettered", "retries")]
+    paths = [f"totals.{k}" for k in ("delivered", "dropped", "dead_lettered", "lost", "retries")]
     for sink in (s for s in a.end_to_end if s in b.end_to_end):
         paths += [f"end_to_end.{sink}.throughput_per_s"]
         paths += [f"end_to_end.{sink}.latency_s.{q}" for q in ("p50", "p95", "p99")]

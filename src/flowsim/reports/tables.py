@@ -299,9 +299,12 @@ def header(result: RunResult) -> Text:
     text.append(
         f"arrivals {format_number(totals.arrivals)} · delivered {format_number(totals.delivered)} · "
         f"dropped {format_number(totals.dropped)} · dead-lettered {format_number(totals.dead_lettered)} · "
+        f"lost {format_number(totals.lost)} · inside at the end {format_number(totals.inside_at_end)} · "
         f"retries {format_number(totals.retries)}",
         style="dim",
     )
+    if abs(totals.unaccounted) > 1e-6 * max(totals.arrivals, 1.0):
+        text.append(f"\n{format_number(totals.unaccounted)} messages unaccounted for", style="bold red")
     return text
 
 
