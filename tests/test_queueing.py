@@ -103,9 +103,7 @@ def test_mm1_sojourn_distribution_is_exponential() -> None:
     assert m.w_quantile(0.5) == pytest.approx(math.log(2.0) / 0.1)
 
 
-@pytest.mark.parametrize(
-    ("lam", "mu", "c"), [(1.8, 1.0, 2), (1.0, 1.0, 2), (9.0, 1.0, 10), (190.0, 1.0, 200)]
-)
+@pytest.mark.parametrize(("lam", "mu", "c"), [(1.8, 1.0, 2), (1.0, 1.0, 2), (9.0, 1.0, 10), (190.0, 1.0, 200)])
 @pytest.mark.parametrize("q", [0.01, 0.5, 0.9, 0.99, 0.999999])
 def test_quantiles_invert_cdf(lam: float, mu: float, c: int, q: float) -> None:
     m = mmc(lam, mu, c)

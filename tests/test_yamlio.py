@@ -41,9 +41,7 @@ def only_problem(text: str, source: str = "spec.yaml") -> Problem:
 
 
 def test_plain_data_and_marks() -> None:
-    doc = load_yaml_text(
-        "name: two\nnodes:\n  api:\n    servers: 3\nedges:\n  - {src: api, dst: db}\n", "a.yaml"
-    )
+    doc = load_yaml_text("name: two\nnodes:\n  api:\n    servers: 3\nedges:\n  - {src: api, dst: db}\n", "a.yaml")
     assert doc.source == "a.yaml"
     assert doc.data == {
         "name": "two",
@@ -78,9 +76,7 @@ def test_duplicate_key_names_both_lines() -> None:
 
 def test_duplicate_key_in_nested_mapping() -> None:
     problem = only_problem("nodes:\n  api:\n    servers: 1\n    servers: 2\n")
-    assert (
-        str(problem) == "spec.yaml:4:5: nodes.api.servers: duplicate key 'servers' (first defined at line 3)"
-    )
+    assert str(problem) == "spec.yaml:4:5: nodes.api.servers: duplicate key 'servers' (first defined at line 3)"
 
 
 @pytest.mark.parametrize(
@@ -92,9 +88,7 @@ def test_duplicate_key_in_nested_mapping() -> None:
         "? !!python/name:os.system\n: 1\n",
     ],
 )
-def test_python_tags_are_rejected_without_running_anything(
-    text: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_python_tags_are_rejected_without_running_anything(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
     problem = only_problem(text)
@@ -359,9 +353,7 @@ edges:
 """
 
 
-def problems(
-    text: str, model: type[BaseModel] = Arch, source: str = "architectures/two.yaml"
-) -> list[Problem]:
+def problems(text: str, model: type[BaseModel] = Arch, source: str = "architectures/two.yaml") -> list[Problem]:
     doc = load_yaml_text(text, source)
     with pytest.raises(pydantic.ValidationError) as info:
         model.model_validate(doc.data)
@@ -375,8 +367,7 @@ def by_field(found: list[Problem]) -> dict[str, Problem]:
 def test_typical_report_reads_well() -> None:
     found = problems(TWO)
     assert (
-        str(found[1])
-        == "architectures/two.yaml:7:5: nodes.api.sever: unknown field 'sever' (did you mean 'servers'?)"
+        str(found[1]) == "architectures/two.yaml:7:5: nodes.api.sever: unknown field 'sever' (did you mean 'servers'?)"
     )
     assert str(SpecError(found)).splitlines() == [
         "architectures/two.yaml:6:5: nodes.api.servers: missing required field 'servers'",
@@ -474,9 +465,7 @@ class Open(BaseModel):
     def known_only(cls, value: Any) -> Any:
         for key in value:
             if key != "size":
-                raise PydanticCustomError(
-                    "unknown_field", "unknown field {field}", {"field": key, "allowed": ["size"]}
-                )
+                raise PydanticCustomError("unknown_field", "unknown field {field}", {"field": key, "allowed": ["size"]})
         return value
 
 
@@ -517,9 +506,7 @@ def test_prefix_locates_a_validated_subtree() -> None:
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
 values = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1, max_size=6), inner, max_size=3)
-    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1, max_size=6), inner, max_size=3),
     max_leaves=12,
 )
 
