@@ -12,31 +12,21 @@ import textwrap
 import pytest
 
 import flowsim
-from flowsim.build import build_model
 from flowsim.engine.model import Model
+from helpers import run_traced, scenario_yaml, traced_events
 
 H = 3600.0
 
 
 def model(dag: str, duration: str = "5h", extra: str = "", source: str = "interarrival: 10m") -> Model:
-    dag_lines = textwrap.indent(textwrap.dedent(dag).strip(), "      ")
-    lost = "    lost: {kind: sink}\n" if "dead_letter" in dag else ""
-    text = (
-        "name: trace\narchitecture:\n  name: tiny\n  nodes:\n"
-        f"    src: {{kind: source, {source}}}\n"
-        f"    etl:\n      kind: airflow_dag\n{dag_lines}\n"
-        f"    done: {{kind: sink}}\n{lost}"
-        "  edges: [src -> etl, etl -> done]\n"
-        f"duration: {duration}\n" + textwrap.dedent(extra)
-    )
-    m = build_model(flowsim.load_scenario(text), trace=True)
-    m.run()
-    return m
+    dag_lines = textwrap.indent(textwrap.dedent(dag).strip(), "  ")
+    lost = "lost: {kind: sink}\n" if "dead_letter" in dag else ""
+    nodes = f"src: {{kind: source, {source}}}\netl:\n  kind: airflow_dag\n{dag_lines}\ndone: {{kind: sink}}\n{lost}"
+    return run_traced(scenario_yaml(nodes, "[src -> etl, etl -> done]", duration, extra))[0]
 
 
 def dag_events(m: Model) -> list[tuple[float, str, int]]:
-    assert m.ctx.trace is not None
-    return [(round(t, 6), event, key) for t, node, event, key in m.ctx.trace if node == "etl"]
+    return [(t, event, key) for t, _, event, key in traced_events(m, {"etl"}, digits=6)]
 
 
 def test_tasks_run_in_depends_on_order() -> None:

@@ -12,24 +12,14 @@ import numpy as np
 import pytest
 
 import flowsim
-from flowsim.build import build_model
 from flowsim.errors import FlowsimError
 from flowsim.nodes.kafka_topic import KafkaTopicConfig
-
-Trace = list[tuple[float, str, str, int]]
+from helpers import Trace, run_traced, scenario_yaml
 
 
 def run(nodes: str, edges: str, duration: str = "12s", extra: str = "") -> tuple[Trace, dict[str, float]]:
-    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
-    text = (
-        f"name: trace\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
-        f"duration: {duration}\n" + textwrap.dedent(extra)
-    )
-    model = build_model(flowsim.load_scenario(text), trace=True)
-    out = model.run()
-    assert model.ctx.trace is not None
-    events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node != "src"]
-    return events, out.figures["topic"]
+    model, events = run_traced(scenario_yaml(nodes, edges, duration, extra))
+    return [e for e in events if e[1] != "src"], model.nodes["topic"].figures(model.network.window)
 
 
 def topic(fields: str) -> str:

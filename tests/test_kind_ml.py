@@ -6,27 +6,15 @@ Constant times everywhere; sources start at half-seconds so that no arrival ties
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import flowsim
-from flowsim.build import build_model
 from flowsim.engine.model import Model
-
-Trace = list[tuple[float, str, str, int]]
-
-
-def build(nodes: str, edges: str, duration: str = "60s", trace: bool = True) -> Model:
-    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
-    text = f"name: ml\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\nduration: {duration}\n"
-    return build_model(flowsim.load_scenario(text), trace=trace)
+from helpers import Trace, run_traced, scenario_yaml
 
 
-def run(model: Model) -> Trace:
-    model.run()
-    assert model.ctx.trace is not None
-    return [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace]
+def run(nodes: str, edges: str, duration: str = "60s") -> tuple[Model, Trace]:
+    return run_traced(scenario_yaml(nodes, edges, duration, name="ml"))
 
 
 def events(trace: Trace, node: str, *prefixes: str) -> list[tuple[float, str]]:
@@ -38,7 +26,7 @@ def test_scale_up_serves_only_after_its_warm_up() -> None:
     # 1 arrival/s, 2 s each: 2 replicas' worth of work on 1. At 10 the replica was busy 9 of 10 s:
     # ceil(0.9 x 1 / 0.5) = 2 -> +1, serving at 15. At 20 the queue kept it busy all along with a
     # mean of 1.5 ready replicas: ceil(1 x 1.5 / 0.5) = 3 -> +1, serving at 25. Then 3 = max.
-    model = build(
+    model, trace = run(
         """
         req: {kind: source, interarrival: 1s}
         serving: {kind: model_serving, replicas: 1, service_time: 2s,
@@ -49,7 +37,6 @@ def test_scale_up_serves_only_after_its_warm_up() -> None:
         "[req -> serving, serving -> out]",
         duration="40s",
     )
-    trace = run(model)
     assert events(trace, "serving", "scale", "replicas") == [
         (10.0, "scale up +1 (ready in 5s)"),
         (15.0, "replicas 2"),
@@ -70,7 +57,7 @@ def test_scale_up_serves_only_after_its_warm_up() -> None:
 def test_scale_down_waits_for_the_cool_down() -> None:
     # 0.1 arrival/s of 1 s: utilization ~0.03 on 3 replicas -> 1 wanted. No scaling action has
     # happened yet, so the cool-down does not hold the first evaluation back: 3 -> 1 at 10.
-    model = build(
+    model, trace = run(
         """
         req: {kind: source, interarrival: 10s, start: 0.5s}
         serving: {kind: model_serving, replicas: 3, service_time: 1s,
@@ -81,7 +68,6 @@ def test_scale_down_waits_for_the_cool_down() -> None:
         "[req -> serving, serving -> out]",
         duration="60s",
     )
-    trace = run(model)
     assert events(trace, "serving", "replicas") == [(10.0, "replicas 1")]
     figures = model.nodes["serving"].figures(60.0)
     assert figures["scale_downs"] == 1 and figures["replicas_mean"] == pytest.approx((3 * 10 + 50) / 60)
@@ -102,8 +88,9 @@ PIPELINE_EDGES = "[data -> train, train -> reg, req -> serving, serving -> out]"
 def test_training_run_grows_with_its_data_and_waits_for_gpus() -> None:
     # Run 1 at 100 takes the 99 batches written at 1.5..99.5 (990 messages): 10 + 99 = 109 s, to 209.
     # The 200 s trigger waits for the GPUs; at 209 run 2 takes the 109 batches of 100.5..208.5.
-    model = build(PIPELINE.format(pass_rate=1, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "340s")
-    trace = run(model)
+    model, trace = run(
+        PIPELINE.format(pass_rate=1, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "340s"
+    )
     assert events(trace, "train") == [
         (100.0, "trigger (schedule)"),
         (100.0, "run start (990 messages, 109s)"),
@@ -125,8 +112,9 @@ def test_training_run_grows_with_its_data_and_waits_for_gpus() -> None:
 
 def test_canary_share_then_promotion() -> None:
     # version 1 at 209, validated at 214: canary (half the requests) until 244, then all of them.
-    model = build(PIPELINE.format(pass_rate=1, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "300s")
-    trace = run(model)
+    model, trace = run(
+        PIPELINE.format(pass_rate=1, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "300s"
+    )
     assert events(trace, "reg") == [(209.0, "validate"), (214.0, "pass"), (214.0, "signal promote -> serving")]
     assert events(trace, "serving", "canary", "promoted") == [
         (214.0, "canary v1 share 0.5"),
@@ -149,8 +137,9 @@ def test_canary_share_then_promotion() -> None:
 
 
 def test_registry_rejection_is_counted_and_promotes_nothing() -> None:
-    model = build(PIPELINE.format(pass_rate=0, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "250s")
-    trace = run(model)
+    model, trace = run(
+        PIPELINE.format(pass_rate=0, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "250s"
+    )
     assert events(trace, "reg") == [(209.0, "validate"), (214.0, "reject")]
     assert not events(trace, "serving", "canary", "promoted")
     figures = model.nodes["reg"].figures(250.0)
@@ -158,10 +147,9 @@ def test_registry_rejection_is_counted_and_promotes_nothing() -> None:
 
 
 def test_immediate_switch_and_fixed_ab_split() -> None:
-    direct = run(build(PIPELINE.format(pass_rate=1, rollout="initial_version: 3"), PIPELINE_EDGES, "250s"))
+    _, direct = run(PIPELINE.format(pass_rate=1, rollout="initial_version: 3"), PIPELINE_EDGES, "250s")
     assert events(direct, "serving", "canary", "promoted") == [(214.0, "promoted v1 share 1")]
-    model = build(PIPELINE.format(pass_rate=1, rollout="ab_split: 0.25"), PIPELINE_EDGES, "2000s")
-    trace = run(model)
+    model, trace = run(PIPELINE.format(pass_rate=1, rollout="ab_split: 0.25"), PIPELINE_EDGES, "2000s")
     assert events(trace, "serving", "canary", "promoted")[0] == (214.0, "canary v1 share 0.25")
     figures = model.nodes["serving"].figures(2000.0)
     late = [e for t, e in events(trace, "serving", "start") if t > 214 and t < 309]  # before version 2
@@ -172,7 +160,7 @@ def test_immediate_switch_and_fixed_ab_split() -> None:
 def test_failed_run_is_retried_then_its_data_dead_lettered() -> None:
     # 9 batches (1.5..9.5) at 10: 10 + 9 = 19 s, fails at 29; retried at 34 with the same data,
     # fails at 53; out of retries: its 90 messages are dead-lettered, no version is produced.
-    model = build(
+    model, trace = run(
         """
         data: {kind: source, interarrival: 1s, start: 0.5s, batch: 10, limit: 9}
         train: {kind: training, schedule: every 1000s offset 10s, base_duration: 10s, per_message: 0.1s,
@@ -182,7 +170,6 @@ def test_failed_run_is_retried_then_its_data_dead_lettered() -> None:
         "[data -> train, train -> reg]",
         duration="60s",
     )
-    trace = run(model)
     runs = [(t, e) for t, e in events(trace, "train", "run")]
     assert runs[:4] == [
         (10.0, "run start (90 messages, 19s)"),
@@ -211,8 +198,7 @@ DRIFT_EDGES = "[req -> serving, serving -> drift, drift -> out, data -> train, t
 def test_drift_detected_after_the_window_then_remediated() -> None:
     # Onset 10, window to 15 (5 samples, 10.75..14.75, by then >= 3): detected at 15; run 15..25; validated 30;
     # canary 30..60: remediated 50 s after the onset = 5 + 10 + 5 + 30.
-    model = build(DRIFT.format(samples=3), DRIFT_EDGES, "70s")
-    trace = run(model)
+    model, trace = run(DRIFT.format(samples=3), DRIFT_EDGES, "70s")
     assert events(trace, "drift") == [
         (10.0, "drift"),
         (15.0, "drift detected"),
@@ -234,7 +220,7 @@ def test_drift_detected_after_the_window_then_remediated() -> None:
 
 def test_drift_detection_waits_for_enough_samples() -> None:
     # Requests reach the monitor at 1.75, 2.75, ...: the 20th after the onset at 10 s is at 29.75.
-    trace = run(build(DRIFT.format(samples=20), DRIFT_EDGES, "40s"))
+    _, trace = run(DRIFT.format(samples=20), DRIFT_EDGES, "40s")
     assert events(trace, "drift", "drift")[:2] == [(10.0, "drift"), (29.75, "drift detected")]
 
 
@@ -243,7 +229,7 @@ def test_feature_store_materialises_snapshots_and_reports_staleness() -> None:
     # Writes at 0.5, 1.5, ...; the job at 10 snapshots the write of 9.5 and publishes it at 12.
     # Reads (0.5 s) start at 1.25, 2.25, ... and end at 1.75, 2.75, ...: those before 12 are cold,
     # the next three (12.75, 13.75, 14.75) see the write of 9.5.
-    model = build(
+    model, trace = run(
         """
         writes: {kind: source, interarrival: 1s, start: 0.5s}
         fs: {kind: feature_store, materialize_every: 10s, materialize_duration: 2s,
@@ -256,7 +242,6 @@ def test_feature_store_materialises_snapshots_and_reports_staleness() -> None:
         "[writes -> fs, fs -> lake, req -> serving, serving -> out]",
         duration="15s",
     )
-    trace = run(model)
     assert events(trace, "fs", "materialize") == [(10.0, "materialize start"), (12.0, "materialized")]
     assert events(trace, "serving", "start")[0] == (1.75, "start v0")  # the lookup comes first
     figures = model.nodes["fs"].figures(15.0)
@@ -267,7 +252,7 @@ def test_feature_store_materialises_snapshots_and_reports_staleness() -> None:
 
 
 def test_feature_store_refuses_reads_beyond_capacity_when_asked() -> None:
-    model = build(
+    model, trace = run(
         """
         writes: {kind: source, interarrival: 1s, start: 0.5s}
         fs: {kind: feature_store, read_latency: 2.5s, read_capacity: 1, on_read_full: drop}
@@ -279,7 +264,6 @@ def test_feature_store_refuses_reads_beyond_capacity_when_asked() -> None:
         "[writes -> fs, fs -> lake, req -> serving, serving -> out]",
         duration="6s",
     )
-    trace = run(model)
     assert events(trace, "fs", "read") == [
         (1.25, "read"),
         (2.25, "read refused"),

@@ -7,37 +7,22 @@ task and restarts.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-import flowsim
-from flowsim.build import build_model
 from flowsim.nodes.stream_processor import StreamProcessorConfig
+from helpers import Trace, run_traced, scenario_yaml
 
-Trace = list[tuple[float, str, str, int]]
+NODES = """
+src: {{kind: source, interarrival: 1s, limit: 6}}
+job: {{kind: stream_processor, {job}}}
+done: {{kind: sink}}
+"""
 
 
 def run(job: str, duration: str = "14s", faults: str = "[{node: job, at: 6.2s, for: 1s}]") -> tuple[Trace, dict]:
-    text = textwrap.dedent(
-        f"""
-        name: trace
-        architecture:
-          name: tiny
-          nodes:
-            src: {{kind: source, interarrival: 1s, limit: 6}}
-            job: {{kind: stream_processor, {job}}}
-            done: {{kind: sink}}
-          edges: [src -> job, job -> done]
-        duration: {duration}
-        faults: {faults}
-        """
-    )
-    model = build_model(flowsim.load_scenario(text), trace=True)
-    out = model.run()
-    assert model.ctx.trace is not None
-    events = [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace if node == "job"]
-    return events, out.figures["job"]
+    text = scenario_yaml(NODES.format(job=job), "[src -> job, job -> done]", duration, f"faults: {faults}\n")
+    model, events = run_traced(text, nodes={"job"})
+    return events, model.nodes["job"].figures(model.network.window)
 
 
 JOB = "parallelism: 1, per_event_cost: 0.5s, checkpoint_interval: 4s"

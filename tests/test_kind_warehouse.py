@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import flowsim
-from flowsim.build import build_model
 from flowsim.engine.model import Model
 from flowsim.nodes.warehouse import parse_bandwidth
+from helpers import Trace, run_traced, scenario_yaml, traced_events
 
 # three 1 MB messages land in the DAG in [0, 60s); its run ends at 65s and sends one load item.
 # The load takes both slots for 3 x 1MB / 1MB/s + 7s = 10s. Dashboard queries take 2s each.
@@ -28,16 +26,11 @@ EDGES = "[src -> etl, etl -> wh, dash -> wh, wh -> served, wh -> tables]"
 def run(extra: str = "", old: str = "", new: str = "") -> Model:
     """Run the model above, with `extra` added to the warehouse and `old` replaced by `new`."""
     nodes = NODES.replace(" WAREHOUSE", extra).replace(old or "\0", new)
-    nodes = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
-    text = f"name: t\narchitecture:\n  name: tiny\n  nodes:\n{nodes}\n  edges: {EDGES}\nduration: 100s\n"
-    m = build_model(flowsim.load_scenario(text), trace=True)
-    m.run()
-    return m
+    return run_traced(scenario_yaml(nodes, EDGES, "100s", name="t"))[0]
 
 
-def wh_events(m: Model) -> list[tuple[float, str, str, int]]:
-    assert m.ctx.trace is not None
-    return [(round(t, 6), n, e, k) for t, n, e, k in m.ctx.trace if n in ("wh", "served", "tables")]
+def wh_events(m: Model) -> Trace:
+    return traced_events(m, {"wh", "served", "tables"}, digits=6)
 
 
 def test_a_query_waits_behind_a_load_that_holds_the_slots() -> None:
@@ -74,14 +67,12 @@ def test_query_priority_lets_queries_overtake_the_waiting_load() -> None:
 
 
 def test_items_of_many_messages_are_loads() -> None:
-    text = (
-        "name: t\narchitecture:\n  name: t\n  nodes:\n"
-        "    bulk: {kind: source, interarrival: 10s, batch: 1000, limit: 1}\n"
-        "    wh: {kind: warehouse, message_size: 1KB, load_throughput: 100KB/s, load_overhead: 0s}\n"
-        "    out: {kind: sink}\n  edges: [bulk -> wh, wh -> out]\nduration: 60s\n"
-    )
-    m = build_model(flowsim.load_scenario(text), trace=True)
-    m.run()
+    nodes = """
+    bulk: {kind: source, interarrival: 10s, batch: 1000, limit: 1}
+    wh: {kind: warehouse, message_size: 1KB, load_throughput: 100KB/s, load_overhead: 0s}
+    out: {kind: sink}
+    """
+    m, _ = run_traced(scenario_yaml(nodes, "[bulk -> wh, wh -> out]", "60s", name="t"))
     assert m.ctx.trace is not None
     assert [(t, e) for t, n, e, _ in m.ctx.trace if n == "wh"] == [
         (10.0, "arrive load"),

@@ -6,24 +6,14 @@ below is worked out by hand in the comments and must match to the event.
 
 from __future__ import annotations
 
-import textwrap
-
 import flowsim
-from flowsim.build import build_model
+from helpers import Trace, run_traced, scenario_yaml
 
 NEVER_SUCCEEDS = 0.999999999
 
 
-def trace(nodes: str, edges: str, duration: str = "30s", extra: str = "") -> list[tuple[float, str, str, int]]:
-    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
-    text = (
-        f"name: trace\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
-        f"duration: {duration}\n" + textwrap.dedent(extra)
-    )
-    model = build_model(flowsim.load_scenario(text), trace=True)
-    model.run()
-    assert model.ctx.trace is not None
-    return [(round(t, 9), node, event, key) for t, node, event, key in model.ctx.trace]
+def trace(nodes: str, edges: str, duration: str = "30s", extra: str = "") -> Trace:
+    return run_traced(scenario_yaml(nodes, edges, duration, extra))[1]
 
 
 def test_exponential_backoff_then_dead_letter() -> None:

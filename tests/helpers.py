@@ -1,0 +1,44 @@
+"""Shared test helpers: tiny scenarios written as YAML text, run once with tracing on.
+
+`run_traced` is the one way the trace tests build, run and read a model (`traced_events` reads
+the trace of a model already run); `scenario_yaml` writes the usual one-architecture scenario
+around a block of node lines.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Collection
+
+import flowsim
+from flowsim.build import build_model
+from flowsim.engine.model import Model
+
+Event = tuple[float, str, str, int]
+Trace = list[Event]
+
+
+def scenario_yaml(nodes: str, edges: str, duration: str, extra: str = "", name: str = "trace") -> str:
+    """A scenario named `name` around one architecture: `nodes` is a block of `name: {...}` lines,
+    `edges` a flow list such as `[src -> api, api -> done]`, `extra` more top-level scenario lines."""
+    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
+    return (
+        f"name: {name}\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
+        f"duration: {duration}\n" + textwrap.dedent(extra)
+    )
+
+
+def traced_events(model: Model, nodes: Collection[str] | None = None, digits: int = 9) -> Trace:
+    """The trace of a model built with tracing on, as `(time, node, event, key)` tuples with times
+    rounded to `digits`, only for `nodes` if given."""
+    return [
+        (round(t, digits), node, event, key) for t, node, event, key in model.trace if nodes is None or node in nodes
+    ]
+
+
+def run_traced(yaml_text: str, nodes: Collection[str] | None = None, digits: int = 9) -> tuple[Model, Trace]:
+    """Build the scenario in `yaml_text` with tracing on, run it once, and return the model (for its
+    nodes' figures: `model.nodes[name].figures(model.network.window)`) and its `traced_events`."""
+    model = build_model(flowsim.load_scenario(yaml_text), trace=True)
+    model.run()
+    return model, traced_events(model, nodes, digits)
