@@ -42,9 +42,10 @@ architecture:
 """
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"no Debian chromium at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Debian chromium at {CHROMIUM} (apt-get install chromium)"),
+]
 
 
 def free_port() -> int:

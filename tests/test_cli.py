@@ -277,6 +277,7 @@ def test_version() -> None:
     assert result.stdout.startswith("flowsim ")
 
 
+@pytest.mark.slow
 def test_out_writes_kind_timelines_for_ml_scenarios(tmp_path: Path) -> None:
     import json as _json
 

@@ -26,6 +26,7 @@ def test_architecture_validates(path: Path) -> None:
     assert arch.nodes and arch.description
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_scenario_runs_and_conserves(path: Path) -> None:
     result = run(path.stem)
@@ -36,6 +37,7 @@ def test_scenario_runs_and_conserves(path: Path) -> None:
             assert balance == pytest.approx(node.inside_at_end), name
 
 
+@pytest.mark.slow
 def test_baseline_meets_its_slos_and_matches_theory() -> None:
     result = run("baseline")
     assert result.passed()
@@ -45,6 +47,7 @@ def test_baseline_meets_its_slos_and_matches_theory() -> None:
     assert api.sojourn_s.mean == pytest.approx(predicted.sojourn_s, rel=0.1)
 
 
+@pytest.mark.slow
 def test_peak_overloads_and_drops() -> None:
     result = run("peak-3x")
     assert not result.passed()
@@ -54,6 +57,7 @@ def test_peak_overloads_and_drops() -> None:
     assert predicted is not None and drop_share == pytest.approx(predicted.drop_probability, abs=0.03)
 
 
+@pytest.mark.slow
 def test_outage_blocks_upstream_and_drops_at_the_gateway() -> None:
     baseline, outage = run("checkout-baseline"), run("checkout-outage")
     assert baseline.totals.dropped == 0 and outage.totals.dropped > 1000
@@ -61,6 +65,7 @@ def test_outage_blocks_upstream_and_drops_at_the_gateway() -> None:
     assert not outage.passed()
 
 
+@pytest.mark.slow
 def test_retry_storm_outlives_the_brownout_and_backoff_tames_it() -> None:
     storm, tamed = run("retry-storm"), run("retry-storm-tamed")
     assert storm.nodes["payments"].retries > 5 * tamed.nodes["payments"].retries

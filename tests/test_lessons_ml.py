@@ -9,6 +9,8 @@ import pytest
 
 import flowsim
 
+pytestmark = pytest.mark.slow  # each test runs whole shipped scenarios
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 import flowsim
 from flowsim.loading import _document
 
+pytestmark = pytest.mark.slow  # every shipped scenario, mutated and run
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 

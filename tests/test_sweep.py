@@ -84,12 +84,14 @@ def test_tasks_batch_short_runs_and_cover_every_replication(scenario_file: Path)
 
 
 # ---- identical numbers everywhere ----------------------------------------------------------
+@pytest.mark.slow
 def test_process_pool_gives_the_serial_table(scenario_file: Path) -> None:
     with make_executor("process", workers=2) as pool:
         parallel = sweep(scenario_file, GRID, executor=pool)
     pd.testing.assert_frame_equal(parallel.table, serial_sweep(scenario_file).table, check_exact=True)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_serial_table(scenario_file: Path) -> None:
     pytest.importorskip("distributed")
     with make_executor("dask", workers=1) as client:
@@ -200,6 +202,7 @@ def test_bare_objective_means_the_default() -> None:
     assert bare_objective(["--objective", "max throughput_per_s"]) == ["--objective", "max throughput_per_s"]
 
 
+@pytest.mark.slow
 def test_autoscaled_replicas_are_billed_as_they_ran() -> None:
     path = Path(__file__).resolve().parent.parent / "scenarios" / "autoscaling-warmup.yaml"
     result = flowsim.simulate(flowsim.load_scenario(path, {"nodes.serving.price": {"per_hour": 2.0}}))

@@ -348,6 +348,7 @@ def test_littles_law_per_node_on_a_mixed_network() -> None:
 
 
 # ---- the CI itself ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ci_coverage_of_mm1_wait() -> None:
     # 40 independent small experiments (different seeds) of M/M/1 with lam = 0.5, mu = 1, each with
     # 10 replications of 1500 s after a 100 s warm-up; Wq = rho/(mu - lam) = 1.0.  An honest 95% CI
