@@ -36,9 +36,14 @@ def traced_events(model: Model, nodes: Collection[str] | None = None, digits: in
     ]
 
 
-def run_traced(yaml_text: str, nodes: Collection[str] | None = None, digits: int = 9) -> tuple[Model, Trace]:
-    """Build the scenario in `yaml_text` with tracing on, run it once, and return the model (for its
-    nodes' figures: `model.nodes[name].figures(model.network.window)`) and its `traced_events`."""
-    model = build_model(flowsim.load_scenario(yaml_text), trace=True)
+def run_traced(
+    scenario: str | flowsim.Scenario, nodes: Collection[str] | None = None, digits: int = 9
+) -> tuple[Model, Trace]:
+    """Build the scenario (YAML text, or one already loaded) with tracing on, run it once, and return
+    the model (for its nodes' figures: `model.nodes[name].figures(model.network.window)`) and its
+    `traced_events`."""
+    if isinstance(scenario, str):
+        scenario = flowsim.load_scenario(scenario)
+    model = build_model(scenario, trace=True)
     model.run()
     return model, traced_events(model, nodes, digits)

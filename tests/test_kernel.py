@@ -7,28 +7,15 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 
 import pytest
 
 import flowsim
-from flowsim.build import build_model
-from flowsim.engine.model import Model
+from helpers import run_traced, scenario_yaml
 
 
 def scenario(nodes: str, edges: str, duration: str = "60s", extra: str = "") -> flowsim.Scenario:
-    node_lines = textwrap.indent(textwrap.dedent(nodes).strip(), "    ")
-    text = (
-        f"name: kernel\narchitecture:\n  name: tiny\n  nodes:\n{node_lines}\n  edges: {edges}\n"
-        f"duration: {duration}\n" + textwrap.dedent(extra)
-    )
-    return flowsim.load_scenario(text)
-
-
-def traced(s: flowsim.Scenario) -> tuple[Model, list[tuple[float, str, str, int]]]:
-    model = build_model(s, trace=True)
-    model.run()
-    return model, [(round(t, 9), node, event, key) for t, node, event, key in model.trace]
+    return flowsim.load_scenario(scenario_yaml(nodes, edges, duration, extra, name="kernel"))
 
 
 # ---- outages: nested and overlapping faults ---------------------------------------------------
@@ -67,7 +54,7 @@ faults:
 )
 def test_overlapping_faults_give_the_same_downtime_for_every_kind(kind: str, nodes: str, edges: str) -> None:
     # down 10..30 and 15..45 overlap: the node is down from 10 to 45, once: 35 s, up again at 45
-    model, events = traced(scenario(nodes, edges, extra=OVERLAPPING))
+    model, events = run_traced(scenario(nodes, edges, extra=OVERLAPPING))
     node = model.nodes["node"]
     assert node.figures(60.0)["downtime_s"] == pytest.approx(35.0)
     assert not node.down
@@ -103,7 +90,7 @@ def test_brownouts_multiply_and_reach_the_stream_processor() -> None:
         extra="faults:\n  - {node: job, at: 5s, for: 30s, slowdown: 2}\n"
         "  - {node: job, at: 15s, for: 10s, slowdown: 3}\n",
     )
-    _, events = traced(s)
+    _, events = run_traced(s)
     emits = [t for t, node, event, _ in events if node == "job" and event == "emit"]
     # arrivals at 10 (x2 -> 2 s), 20 (x6 -> 6 s), 30 (x2 -> 2 s)
     assert emits == [12.0, 26.0, 32.0]
@@ -127,7 +114,7 @@ def test_a_refused_waiter_keeps_its_place_and_every_freed_slot_wakes_the_next() 
         "[f1 -> gate, f2 -> gate, big -> gate, small -> gate, gate -> done]",
         duration="60s",
     )
-    _, events = traced(s)
+    _, events = run_traced(s)
     gate = [(t, e, k) for t, node, e, k in events if node == "gate" and e in ("arrive", "refuse")]
     assert gate == [
         (0.5, "arrive", 1),
