@@ -98,6 +98,7 @@ def test_node_reference_is_generated_from_the_registry() -> None:
     assert committed == kinds_markdown(), "run: flowsim kinds --markdown > docs/nodes.md"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_every_message_is_accounted_for(path: Path) -> None:
     """The kernel's identity for every node of every kind, and the totals built from it."""
