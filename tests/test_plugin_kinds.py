@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts flowsim in fresh interpreters
+
 PLUGIN = '''
 """Two kinds of a third-party package: one that works, one that forgets a duty."""
 
