@@ -41,6 +41,8 @@ else:
     AppTest = pytest.importorskip(
         "streamlit.testing.v1", reason="streamlit is not installed: pip install -e .[app]"
     ).AppTest
+pytestmark = pytest.mark.slow  # the app: simulated runs behind its views, and whole page runs in AppTest
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
@@ -201,7 +203,6 @@ def shown_nodes(at: AppTest) -> pd.DataFrame:
     return next(df.value for df in at.tabs[0].dataframe if df.value.index.name == "node")
 
 
-@pytest.mark.slow  # a whole page run in AppTest
 def test_page_shows_what_the_api_returns_for_the_same_scenario_and_seed() -> None:
     at = start_app()
     assert len(at.tabs[0].metric) >= 4  # the default scenario ran on first view
@@ -218,7 +219,6 @@ def test_page_shows_what_the_api_returns_for_the_same_scenario_and_seed() -> Non
     assert "nodes.api.servers: 3" in effective and "seed: 8" in effective
 
 
-@pytest.mark.slow  # a whole page run in AppTest
 def test_invalid_yaml_shows_located_errors_and_no_exception() -> None:
     at = start_app()
     text = str(at.text_area(key="yaml_text").value)
@@ -230,7 +230,6 @@ def test_invalid_yaml_shows_located_errors_and_no_exception() -> None:
     assert not at.exception and any("Line" in e.value for e in at.error)
 
 
-@pytest.mark.slow  # a whole page run in AppTest
 def test_a_run_too_large_is_refused_with_a_message() -> None:
     at = start_app()
     number_input(at, "Duration (s, warm-up included)").set_value(1800.0 * 50)
@@ -238,7 +237,6 @@ def test_a_run_too_large_is_refused_with_a_message() -> None:
     assert any("events" in e.value and "at most" in e.value for e in at.error)
 
 
-@pytest.mark.slow  # a whole page run in AppTest
 def test_two_runs_are_compared_side_by_side() -> None:
     at = start_app()
     at.selectbox(key="scenario_choice").select("baseline").run()
