@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from flowsim.analysis.view import AnalyticView, analyze
 from flowsim.build import run_replication
 from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
-from flowsim.errors import SimulationTooLarge
+from flowsim.errors import FlowsimError, SimulationTooLarge
 from flowsim.results import (
     EndToEnd,
     NodeResult,
@@ -29,6 +30,8 @@ from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 
 Progress = Callable[[float], None]
+Runner = Callable[[Scenario, int, Progress | None], ReplicationOutput]
+Engine = Literal["auto", "per_message", "fluid"]
 
 try:
     __version__ = version("flowsim")
@@ -59,11 +62,13 @@ def simulate(
     progress: Progress | None = None,
     max_events: int | None = None,
     executor: Executor | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Run a scenario's replications and aggregate them into one `RunResult`.
 
     Replication r always uses the r-th child of SeedSequence(seed), so the figures are the same
     whether replications run in this process, in `workers` processes, or on any `executor`.
+    `engine` (per_message, fluid or auto) wins over the scenario's `engine` field.
     """
     updates: dict[str, object] = {}
     if seed is not None:
@@ -72,9 +77,47 @@ def simulate(
         updates["replications"] = replications
     scenario = scenario.model_copy(update=updates) if updates else scenario
     view = analyze(scenario.arch, scenario.load.multiplier)
-    check_size(scenario, view, max_events)
+    chosen = choose_engine(scenario, view, max_events, engine)
+    if chosen == "fluid":
+        from flowsim.fluid import choose_step, run_fluid_replication
+
+        step, _reason = choose_step(scenario)
+        outputs = _run_all(scenario, workers, progress, executor, run_fluid_replication)
+        result = aggregate(scenario, outputs, view)
+        result.engine, result.fluid_step_s = "fluid", step
+        return result
     outputs = _run_all(scenario, workers, progress, executor)
     return aggregate(scenario, outputs, view)
+
+
+def choose_engine(
+    scenario: Scenario, view: AnalyticView, max_events: int | None = None, engine: Engine | None = None
+) -> Literal["per_message", "fluid"]:
+    """Which engine runs: the one asked for, or with `auto` per-message when the run fits the event
+    limit and fluid otherwise.  A kind the fluid engine cannot follow is refused before anything runs."""
+    from flowsim.fluid import fluid_problems
+
+    wanted = engine or scenario.engine
+    if wanted not in ("auto", "per_message", "fluid"):
+        raise FlowsimError(f"unknown engine {wanted!r}; choose auto, per_message or fluid")
+    if wanted == "per_message":
+        check_size(scenario, view, max_events)
+        return "per_message"
+    problems = fluid_problems(scenario)
+    if wanted == "fluid":
+        if problems:
+            raise FlowsimError("the fluid engine cannot run this scenario: " + "; ".join(problems))
+        return "fluid"
+    try:
+        check_size(scenario, view, max_events)
+        return "per_message"
+    except SimulationTooLarge as err:
+        if problems:
+            raise SimulationTooLarge(
+                f"{err} The fluid engine, which auto would pick for a run this large, cannot run it: "
+                + "; ".join(problems)
+            ) from None
+        return "fluid"
 
 
 def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -> None:
@@ -89,19 +132,23 @@ def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -
 
 
 def _run_all(
-    scenario: Scenario, workers: int, progress: Progress | None, executor: Executor | None
+    scenario: Scenario,
+    workers: int,
+    progress: Progress | None,
+    executor: Executor | None,
+    runner: Runner = run_replication,
 ) -> list[ReplicationOutput]:
     count = scenario.replications
     if executor is None and (workers <= 1 or count == 1):
         outputs = []
         for r in range(count):
             step = None if progress is None else (lambda f, r=r: progress((r + f) / count))
-            outputs.append(run_replication(scenario, r, step))
+            outputs.append(runner(scenario, r, step))
         return outputs
     own = executor is None
     pool = executor or ProcessPoolExecutor(max_workers=min(workers, count))
     try:
-        futures = [pool.submit(run_replication, scenario, r) for r in range(count)]
+        futures = [pool.submit(runner, scenario, r, None) for r in range(count)]
         outputs = []
         for done, future in enumerate(futures, start=1):
             outputs.append(future.result())

@@ -8,7 +8,7 @@ half-width of its 95% confidence interval sits beside it in ``ci95`` under the s
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -123,6 +123,10 @@ class RunResult(BaseModel):
     slos: list[SloVerdict] = Field(default_factory=list)
     analysis: AnalyticView
     warnings: list[str] = Field(default_factory=list)
+    engine: Literal["per_message", "fluid"] = Field(
+        "per_message", description="the engine that ran: per_message (discrete events) or fluid (rates, backlogs)"
+    )
+    fluid_step_s: float | None = Field(None, description="the fluid engine's time step (none: per_message)")
 
     _outputs: list[ReplicationOutput] = PrivateAttr(default_factory=list)
     _series: Any = PrivateAttr(default=None)

@@ -294,7 +294,10 @@ def header(result: RunResult) -> Text:
     text.append(f" · seed {result.seed} · {runs} · window {format_duration(result.window_s)}")
     if result.warmup_s > 0:
         text.append(f" after {format_duration(result.warmup_s)} warm-up")
-    text.append(f" · load {result.load_multiplier:g}x\n")
+    text.append(f" · load {result.load_multiplier:g}x")
+    if result.engine == "fluid" and result.fluid_step_s is not None:
+        text.append(f" · fluid engine, step {format_duration(result.fluid_step_s)}")
+    text.append("\n")
     totals = result.totals
     text.append(
         f"arrivals {format_number(totals.arrivals)} · delivered {format_number(totals.delivered)} · "

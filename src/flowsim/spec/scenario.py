@@ -88,6 +88,14 @@ class Scenario(SpecModel):
     slos: list[Slo] = Field(default_factory=list)
     sample_interval: Duration | None = Field(None, gt=0, description="time-series step; default window/200")
     limits: Limits = Field(default_factory=Limits)
+    engine: Literal["auto", "per_message", "fluid"] = Field(
+        "auto",
+        description="per_message: every message is an event; fluid: rates and backlogs in time steps "
+        "(see docs/fluid.md); auto: per_message when the run fits limits.max_events, else fluid",
+    )
+    step: Duration | None = Field(
+        None, gt=0, description="fluid engine: time step; default from the architecture's shortest time constant"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Scenario:

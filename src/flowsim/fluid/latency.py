@@ -1,0 +1,129 @@
+"""End-to-end latency by sampling routes backwards (in the spirit of Parsimon).
+
+A sample picks the step it reached the sink by the flow into the sink, then walks upstream:
+the edge it came on is drawn by the edges' flows at that step, its time at the sender is the FIFO
+wait of what the sender sent then plus a draw of the sender's stationary delay (wait with the
+M/M/c chance, exponential around its mean; service drawn from the kind's law; holds fixed),
+which gives the step it entered, and so on up to a source, or to a batch run that gives its data
+the interval's start as birth time.  Memory: a few arrays per step, none per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from flowsim.fluid.base import Record
+
+Service = Callable[[int], np.ndarray] | None
+
+
+def _pick_edges(
+    rec: Record, edges: np.ndarray, ks: np.ndarray, uniform: np.ndarray, fallback: np.ndarray,
+    by: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """For each sample, one of `edges` drawn by its flow (or `by`) at the sample's step."""
+    if len(edges) == 1:
+        return np.full(len(ks), edges[0])
+    flows = (rec.flow if by is None else by)[edges][:, ks].astype(float)
+    totals = flows.sum(axis=0)
+    empty = totals <= 0
+    if empty.any():
+        flows[:, empty] = fallback[:, None]
+        totals[empty] = fallback.sum()
+    cumulative = np.cumsum(flows, axis=0) / totals
+    picked: np.ndarray = edges[np.minimum((cumulative < uniform).sum(axis=0), len(edges) - 1)]
+    return picked
+
+
+def trace(
+    rec: Record, times: np.ndarray, sink_edges: list[int], edge_source: np.ndarray, in_edges: dict[int, np.ndarray],
+    is_source: np.ndarray, services: list[Service], stream: np.random.Generator, first_step: int, size: int,
+) -> np.ndarray:  # fmt: skip
+    """`size` end-to-end latencies of what reached a sink on `sink_edges` from step `first_step` on."""
+    sinks = np.asarray(sink_edges)
+    weights = rec.items[sinks, first_step:].astype(float).sum(axis=0)  # latency is per item, as the kernel's
+    total = float(weights.sum())
+    if total <= 0 or size <= 0:
+        return np.empty(0)
+    totals = rec.flow.astype(float).sum(axis=1)
+    dt = np.diff(times)
+    ks = first_step + stream.choice(len(weights), size=size, p=weights / total)
+    edges = _pick_edges(rec, sinks, ks, stream.random(size), totals[sinks], rec.items)
+    t = times[ks] + stream.random(size) * dt[ks]
+    end = t.copy()
+    latency = np.full(size, np.nan)
+    alive = np.ones(size, dtype=bool)
+    for _hop in range(256):
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        for edge, births in rec.born.items():
+            hit = idx[(edges[idx] == edge)]
+            if hit.size:
+                born = np.array([births.get(int(k), np.nan) for k in ks[hit]])
+                ok = ~np.isnan(born)
+                latency[hit[ok]] = end[hit[ok]] - born[ok]
+                alive[hit[ok]] = False
+        idx = np.flatnonzero(alive)
+        nodes = edge_source[edges[idx]]
+        start = is_source[nodes]
+        latency[idx[start]] = end[idx[start]] - t[idx[start]]
+        alive[idx[start]] = False
+        idx, nodes = idx[~start], nodes[~start]
+        if idx.size == 0:
+            break
+        k = ks[idx]
+        stay = rec.wait[edges[idx], k] + rec.hold[nodes, k]
+        waits = stream.random(idx.size) < rec.p_wait[nodes, k]
+        stay += np.where(waits, stream.exponential(1.0, idx.size) * rec.wq[nodes, k], 0.0)
+        for node in np.unique(nodes):
+            draw = services[int(node)]
+            if draw is not None:
+                mine = nodes == node
+                stay[mine] += draw(int(mine.sum())) * rec.slow[node, k[mine]]
+        t[idx] -= stay
+        early = t[idx] <= times[0]
+        latency[idx[early]] = end[idx[early]] - times[0]
+        alive[idx[early]] = False
+        idx, nodes = idx[~early], nodes[~early]
+        ks[idx] = np.clip(np.searchsorted(times, t[idx], side="right") - 1, 0, len(dt) - 1)
+        uniform = stream.random(idx.size)
+        for node in np.unique(nodes):
+            mine = nodes == node
+            choices = in_edges.get(int(node))
+            if choices is None or len(choices) == 0:
+                latency[idx[mine]] = end[idx[mine]] - t[idx[mine]]
+                alive[idx[mine]] = False
+                continue
+            edges[idx[mine]] = _pick_edges(rec, choices, ks[idx[mine]], uniform[mine], totals[choices])
+    latency[alive] = end[alive] - t[alive]
+    result: np.ndarray = latency[~np.isnan(latency)]
+    return result
+
+
+def stays(
+    rec: Record, out_edges: list[int], node: int, service: Service, stream: np.random.Generator, first_step: int,
+    size: int, with_service: bool,
+) -> np.ndarray:  # fmt: skip
+    """Waits (or times in node) of what a node sent on, sampled by its outflow."""
+    if not out_edges or size <= 0:
+        return np.empty(0)
+    edges = np.asarray(out_edges)
+    flows = rec.flow[edges, first_step:].astype(float)
+    weights = flows.sum(axis=0)
+    total = float(weights.sum())
+    if total <= 0:
+        return np.empty(0)
+    ks = first_step + stream.choice(len(weights), size=size, p=weights / total)
+    chosen = _pick_edges(rec, edges, ks, stream.random(size), flows.sum(axis=1))
+    stay = rec.wait[chosen, ks].astype(float)
+    waits = stream.random(size) < rec.p_wait[node, ks]
+    stay += np.where(waits, stream.exponential(1.0, size) * rec.wq[node, ks], 0.0)
+    if with_service:
+        stay += rec.hold[node, ks]
+        if service is not None:
+            stay += service(size) * rec.slow[node, ks]
+    result: np.ndarray = stay
+    return result

@@ -1,0 +1,291 @@
+"""Sources, sinks and queues (service, delay, stream_processor, any kind with a plain flow law).
+
+A queue moves served = min(backlog + inflow dt, capacity(state) dt, room downstream): the backlog
+is FIFO cohorts, so what leaves knows how long it waited.  Below saturation the wait inside the
+step comes from the stationary formula at the step's load (pointwise stationary approximation):
+M/M/c's chance to wait and mean wait, scaled by Allen-Cunneen's (1 + scv) / 2.  A bounded node
+that drops loses, below saturation, the M/M/c/K share of arrivals at the step's load, and the
+overflow above it; one that blocks limits its senders to its free room.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from flowsim.analysis.queueing import mmck
+from flowsim.engine.flow import FlowLaw, State
+from flowsim.fluid.base import TINY, Edge, Fifo, FluidNode, Record
+
+
+def erlang_c(c: int, a: float) -> float:
+    """The chance an arrival waits in M/M/c with offered load a (< c) erlangs."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1 - b))
+
+
+@lru_cache(maxsize=4096)
+def _loss(load: float, c: int, k: int) -> tuple[float, float]:
+    """M/M/c/K at offered load `load` erlangs (rounded by the caller): (p_block, mean in node)."""
+    metrics = mmck(load, 1.0, c, k)
+    return metrics.p_block, metrics.l
+
+
+def rate_at(config: Any, t: float) -> float:
+    """Items per second a source emits at time t (a profile, when the kind has one)."""
+    profile = getattr(config, "rate_at", None)
+    return float(profile(t)) if callable(profile) else float(config.external_rate())
+
+
+class SourceNode(FluidNode):
+    """Demand: rate x load multiplier x batch; a blocked source emits less and waits (nothing lost)."""
+
+    def __init__(self, *args: Any, multiplier: float = 1.0) -> None:
+        super().__init__(*args)
+        self.multiplier = multiplier
+        config = self.config
+        self.stop = config.stop if config.stop is not None else math.inf
+        self.left = config.limit * config.batch if config.limit is not None else math.inf
+
+    def item_size(self, edge: int) -> float | None:
+        return float(self.config.batch)
+
+    def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
+                rec: Record) -> None:  # fmt: skip
+        config = self.config
+        active = max(0.0, min(t + dt, self.stop) - max(t, config.start))
+        wanted = min(rate_at(config, t) * self.multiplier * config.batch * active, self.left)
+        sent = min(wanted, self.out_limit(allow)) if wanted > 0 else 0.0
+        self.left -= sent
+        self.c["arrivals"] += sent
+        self.c["completed"] += sent
+        self.hold_up(wanted, sent, dt)
+        self.send(sent, flows)
+
+
+class SinkNode(FluidNode):
+    def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
+                rec: Record) -> None:  # fmt: skip
+        self.c["arrivals"] += inflow
+        self.c["completed"] += inflow
+
+
+class QueueNode(FluidNode):
+    """Servers (or tasks, slots) behind a FIFO line, from the kind's flow law."""
+
+    def __init__(self, *args: Any, law: FlowLaw, per_item: float, service: Any = None, timeline: Any = None) -> None:
+        super().__init__(*args)
+        self.law, self.mpi = law, per_item
+        self.timeline = timeline
+        delay = law.delay
+        self.servers = delay.servers
+        self.units = delay.servers if math.isfinite(delay.servers) else 1.0
+        self.work_s = delay.service_s * (per_item if delay.per_message else 1.0)  # per item
+        self.scv = delay.scv
+        binding = min(law.stages, key=lambda s: s.capacity(State(), ) * (per_item if s.per == "item" else 1),
+                      default=None)  # fmt: skip
+        self.capacity = law.capacity(messages_per_item=per_item)  # messages per second, nominal
+        self.buffer = binding.buffer if binding is not None else None
+        self.on_full = binding.on_full if binding is not None else "queue"
+        self.blocks = self.on_full == "block" and self.buffer is not None
+        self.fifo = Fifo()
+        self.service = service  # a distribution of one attempt's time, for latency samples
+        self.retry_line = Fifo()  # failed attempts backing off: [due time, messages, next attempt]
+        self.busy_now = self.waiting_now = 0.0
+
+    # ---- hooks kinds with attempts override ------------------------------------------------
+    def cap(self, k: int) -> float:
+        factor = self.timeline.capacity[k] if self.timeline is not None else 1.0
+        return self.capacity * factor
+
+    def content(self) -> float:
+        return self.fifo.total + self.retry_line.total
+
+    def room(self, k: int, dt: float, allow: list[float]) -> float:
+        if not self.blocks or self.buffer is None:
+            return math.inf
+        out = min(self.cap(k) * dt, self.out_limit(allow))
+        return max(0.0, self.buffer - self.content() + out)
+
+    def admit(self, k: int, t: float, dt: float, inflow: float) -> float:
+        """Arrivals: counted, dropped (full, or the stationary loss share), queued."""
+        c = self.c
+        if inflow <= TINY:
+            return 0.0
+        dropped = 0.0
+        if self.on_full == "drop" and self.buffer is not None:
+            cap = self.cap(k)
+            if cap > 0 and math.isfinite(self.servers) and self.fifo.total < TINY:
+                items = inflow / dt / self.mpi
+                load = float(f"{items * self.work_s / max(cap / self.capacity, TINY):.3g}")
+                p_block, _ = _loss(load, int(self.servers), max(int(self.buffer / self.mpi), int(self.servers)))
+                dropped = inflow * p_block
+            room = self.buffer - self.content() + cap * dt
+            dropped = max(dropped, inflow - room)
+        c["arrivals"] += inflow
+        c["dropped"] += dropped
+        accepted = inflow - dropped
+        self.fifo.push(t, accepted)
+        return accepted
+
+    def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
+                rec: Record) -> None:  # fmt: skip
+        accepted = self.admit(k, t, dt, inflow)
+        cap = self.cap(k) * dt
+        limit = self.out_limit(allow)
+        wanted = min(self.fifo.total, cap)
+        served = min(wanted, limit)
+        waited = self.fifo.take(served, t)
+        self.hold_up(wanted, served, dt)
+        self.c["completed"] += served
+        self.send(served, flows)
+        self.record_wait(rec, k, waited, served)
+        self.stationary(k, t, dt, accepted, rec)
+        self.account(dt, served)
+
+    def stationary(self, k: int, t: float, dt: float, accepted: float, rec: Record) -> None:
+        """The sub-step delay at this step's load, for a node that is not backlogged."""
+        slow = self.timeline.slowdown[k] if self.timeline is not None else 1.0
+        rec.slow[self.index, k] = slow
+        law = self.law.delay
+        rate_msgs = accepted / dt
+        rec.hold[self.index, k] = law.hold_s + law.hold_per_rate_s * rate_msgs
+        self.waiting_now = self.fifo.total
+        if self.fifo.total > TINY or not math.isfinite(self.servers) or self.work_s <= 0 or rate_msgs <= 0:
+            return
+        items, work, c = rate_msgs / self.mpi, self.work_s * slow, int(self.servers)
+        a = items * work
+        if a >= c:
+            a = 0.98 * c
+            items = a / work
+        pw = erlang_c(c, a)
+        wq = 1.0 / (c / work - items) * (1 + self.scv) / 2
+        rec.p_wait[self.index, k], rec.wq[self.index, k] = pw, wq
+        self.waiting_now += pw * wq * rate_msgs
+
+    def account(self, dt: float, served: float) -> None:
+        if math.isfinite(self.servers) and self.work_s > 0:
+            self.busy_now = min(self.servers, served / dt / self.mpi * self.work_s)
+            if self.fifo.total > TINY and self.cap(0) > 0:
+                self.busy_now = self.servers
+        self.area_busy += self.busy_now * dt
+        self.area_waiting += self.waiting_now * dt
+        self.area_inside += (self.waiting_now + self.busy_now * self.mpi) * dt
+
+    def inside(self) -> float:
+        return self.content()
+
+    def waiting(self) -> float:
+        return self.waiting_now
+
+    def busy(self) -> float:
+        return self.busy_now
+
+    def figures(self, window: float) -> dict[str, float]:
+        figures = super().figures(window)
+        if self.timeline is not None:
+            figures["downtime_s"] = self.c["downtime_s"]
+        if math.isfinite(self.servers) and window > 0:
+            figures["utilization"] = self.area_busy / (self.servers * window)
+            figures["mean_queue_length"] = self.area_waiting / window
+            figures["mean_in_node"] = self.area_inside / window
+        return figures
+
+
+def service_draws(distribution: Any, stream: np.random.Generator, size: int = 4096) -> np.ndarray:
+    """Sorted draws of one attempt's service time: its tail gives the share that times out in service."""
+    return np.sort(np.asarray(distribution.draw(stream, size), dtype=float))
+
+
+def tail(sorted_draws: np.ndarray, x: float) -> float:
+    """P(S > x) from the sorted draws."""
+    if x <= 0:
+        return 1.0
+    return 1.0 - float(np.searchsorted(sorted_draws, x, side="right")) / len(sorted_draws)
+
+
+__all__ = ["Edge", "QueueNode", "SinkNode", "SourceNode", "erlang_c", "rate_at", "service_draws", "tail"]
+
+
+class ServiceNode(QueueNode):
+    """`service`: attempts are explicit.  Failed attempts (errors, attempts that waited past the
+    caller's timeout, attempts that time out in service: their work is still done) back off and
+    re-enter the line as flow, up to max_attempts; the rest are dead-lettered."""
+
+    def __init__(self, *args: Any, draws: np.ndarray, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = self.config
+        self.policy = config.policy()
+        self.error_rate = config.error_rate
+        self.timeout = self.policy.timeout
+        self.reject = config.on_down == "reject"
+        self.work_s = config.service_time.mean()
+        self.capacity = config.servers / self.work_s * self.mpi if self.work_s > 0 else math.inf
+        self.draws = draws
+        self.success = 1.0
+        self.attempts = bool(self.error_rate or self.timeout is not None or self.reject)
+        self._dead = 0.0
+
+    def fail(self, amount: float, attempt: int, now: float) -> None:
+        if amount <= TINY:
+            return
+        self.c["failed_attempts"] += amount
+        if attempt < self.policy.max_attempts:
+            self.c["retries"] += amount
+            self.retry_line.push(now + self.policy.delay(attempt, 0.5), amount, attempt + 1)
+        else:
+            self.c["dead_lettered"] += amount
+            self._dead += amount
+
+    def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
+                rec: Record) -> None:  # fmt: skip
+        if not self.attempts:
+            QueueNode.advance(self, k, t, dt, inflow, allow, flows, rec)
+            return
+        now = t + dt
+        self._dead = 0.0
+        for amount, attempt in self.retry_line.older_than(now):
+            self.fifo.push(t, amount, attempt)
+        accepted = self.admit(k, t, dt, inflow)
+        if self.reject and self.timeline is not None and accepted > 0:
+            share = self.timeline.down_s[k] / dt
+            if share > 0:
+                self.fifo.take(accepted * share, now)
+                self.fail(accepted * share, 1, now)
+        if self.timeout is not None:
+            for amount, attempt in self.fifo.older_than(now - self.timeout):
+                self.c["timeouts"] += amount
+                self.fail(amount, attempt, now)
+        limit = self.out_limit(allow)
+        wanted = min(self.fifo.total, self.cap(k) * dt)
+        serve = min(wanted, limit / max(self.success, 0.05))
+        pieces: list[tuple[float, float, int]] = []
+        waited = self.fifo.take(serve, t, pieces)
+        slow = self.timeline.slowdown[k] if self.timeline is not None else 1.0
+        good = 0.0
+        for part, wait, attempt in pieces:
+            late = tail(self.draws, (self.timeout - wait) / slow) if self.timeout is not None else 0.0
+            self.c["timeouts"] += part * late
+            bad = part * late + part * (1 - late) * self.error_rate
+            self.fail(bad, attempt, now)
+            good += part - bad
+        self.success = good / serve if serve > TINY else self.success
+        sent = min(good, limit)
+        self.fifo.push_front(now, good - sent)
+        self.hold_up(min(wanted, good) if good > 0 else wanted, sent, dt)
+        self.c["completed"] += sent
+        self.send(sent, flows)
+        if self._dead > 0:
+            self.dead_letter_flow(self._dead, flows)
+        self.record_wait(rec, k, waited, serve)
+        self.stationary(k, t, dt, accepted, rec)
+        self.account(dt, serve)
+
+    def dead_letter_flow(self, amount: float, flows: list[float]) -> None:
+        for edge in self.dead_edges:
+            flows[edge.index] += amount

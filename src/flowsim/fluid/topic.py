@@ -1,0 +1,211 @@
+"""`kafka_topic` as flows: a producer buffer written at the partitions' rate, then one backlog per
+consumer group (each group reads its own copy), read at the group's rate and as fast as the next
+node takes it.  Backlogs are FIFO cohorts stamped with the time they entered the topic and were
+written, so lag in seconds is the age of the oldest unread cohort and retention deletes, every
+`retention_check_interval`, the cohorts written more than `retention` ago (counted lost)."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from flowsim.engine.flow import FlowLaw, State
+from flowsim.fluid.base import TINY, Edge, Fifo, FluidNode, Record
+
+
+class Group:
+    def __init__(self, name: str, edge: Edge, capacity: float, consumers: int, spec: Any) -> None:
+        self.name, self.edge, self.capacity, self.consumers, self.spec = name, edge, capacity, consumers, spec
+        self.backlog = Fifo()  # [time entered the topic, messages, write time as attempt slot unused]
+        self.written_at: deque[list[float]] = deque()  # [write time, messages] in step with `backlog`
+        self.active = spec.start_at <= 0
+        self.polled = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.consumed = self.lost = 0.0
+        self.lag_area = self.age_area = self.lag_max = self.age_max = self.busy_area = 0.0
+        self.backlog_at_start = self.backlog.total
+
+
+class TopicNode(FluidNode):
+    def __init__(self, *args: Any, law: FlowLaw, timeline: Any = None) -> None:
+        super().__init__(*args)
+        config = self.config
+        self.law, self.timeline = law, timeline
+        self.write_capacity = law.stages[0].capacity(State())
+        self.buffer_limit = float(config.buffer_messages)
+        self.block = config.on_buffer_full == "block"
+        self.blocks = self.block
+        self.buffer = Fifo()
+        self.groups: list[Group] = []
+        for edge, stage in zip(self.edges, law.stages[1:], strict=True):
+            spec = config.group(edge.target)
+            self.groups.append(Group(edge.target, edge, stage.capacity(State()), spec.consumers, spec))
+        self.fanout = False  # each group's copy is `created`, not a fan-out copy
+        self.log: deque[list[float]] = deque()  # [write time, messages]: the retained log, for replays
+        self.keep_log = any(g.spec.start == "earliest" for g in self.groups)
+        self.next_check = config.retention_check_interval
+        self.reset_kind()
+
+    def reset_kind(self) -> None:
+        self.produced = self.write_busy = 0.0
+        self.buffer_max = self.buffer_at_start = self.buffer.total
+        for group in self.groups:
+            group.reset()
+
+    def open_window(self) -> None:
+        super().open_window()
+        self.reset_kind()
+
+    def factor(self, k: int) -> float:
+        return self.timeline.capacity[k] if self.timeline is not None else 1.0
+
+    def room(self, k: int, dt: float, allow: list[float]) -> float:
+        if not self.block:
+            return math.inf
+        return max(0.0, self.buffer_limit - self.buffer.total + self.write_capacity * self.factor(k) * dt)
+
+    def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
+                rec: Record) -> None:  # fmt: skip
+        c, now, factor = self.c, t + dt, self.factor(k)
+        up = 1.0 if self.timeline is None else 1.0 - self.timeline.down_s[k] / dt
+        writes_cap = self.write_capacity * factor * dt
+        dropped = 0.0 if self.block else max(0.0, inflow - (self.buffer_limit - self.buffer.total + writes_cap))
+        c["arrivals"] += inflow
+        c["dropped"] += dropped
+        self.in_rate = inflow / dt
+        self.buffer.push(t, inflow - dropped)
+        self.buffer_max = max(self.buffer_max, self.buffer.total)
+        pieces: list[tuple[float, float, int]] = []
+        written = min(self.buffer.total, writes_cap)
+        self.buffer.take(written, t, pieces)
+        self.produced += written
+        self.write_busy += written / self.write_capacity if self.write_capacity > 0 else 0.0
+        readers = 0
+        for group in self.groups:
+            if not group.active and group.spec.start_at < now:
+                self.activate(group, t)
+            if group.active:
+                readers += 1
+                for part, wait, _ in pieces:
+                    group.backlog.push(t - wait, part)
+                    group.written_at.append([now, part])
+        c["created"] += written * max(readers - 1, 0)
+        if self.keep_log and written > 0:
+            self.log.append([now, written])
+        if self.config.retention is not None and now >= self.next_check:
+            self.retain(now)
+        for group in self.groups:
+            self.read(group, k, dt, now, up, allow, flows, rec)
+        rec.hold[self.index, k] = self.law.delay.hold_s / 2
+
+    def activate(self, group: Group, t: float) -> None:
+        group.active = True
+        if group.spec.start == "earliest":
+            for at, amount in self.log:
+                group.backlog.push(at, amount)
+                group.written_at.append([at, amount])
+                self.c["created"] += amount
+
+    def retain(self, now: float) -> None:
+        config = self.config
+        while self.next_check <= now:
+            self.next_check += config.retention_check_interval
+        older = now - config.retention
+        while self.log and self.log[0][0] < older:
+            self.log.popleft()
+        for group in self.groups:
+            gone = 0.0
+            while group.written_at and group.written_at[0][0] < older:
+                amount = group.written_at.popleft()[1]
+                gone += amount
+            if gone > 0:
+                group.backlog.take(gone, now)
+                group.lost += gone
+                self.c["lost"] += gone
+
+    def read(self, group: Group, k: int, dt: float, now: float, up: float, allow: list[float], flows: list[float],
+             rec: Record) -> None:  # fmt: skip
+        before = group.backlog.total
+        if group.active and up > 0:
+            room = allow[group.edge.index]
+            wanted = min(before, group.capacity * up * dt)
+            amount = min(wanted, room)
+            waited = group.backlog.take(amount, now - dt)
+            taken = amount
+            while taken > TINY and group.written_at:  # keep write times in step with the backlog
+                head = group.written_at[0]
+                if head[1] <= taken + TINY:
+                    taken -= head[1]
+                    group.written_at.popleft()
+                else:
+                    head[1] -= taken
+                    taken = 0.0
+            if amount > TINY:
+                rec.wait[group.edge.index, k] = waited / amount
+            self.hold_up(wanted, amount, dt)
+            group.consumed += amount
+            group.busy_area += amount / group.capacity if math.isfinite(group.capacity) else 0.0
+            flows[group.edge.index] += amount
+            self.c["completed"] += amount
+        after = group.backlog.total
+        age_after = now - group.backlog.oldest() if after > TINY else 0.0  # type: ignore[operator]
+        group.lag_area += after * dt
+        group.age_area += (age_after - dt / 2) * dt if after > TINY else 0.0
+        group.lag_max = max(group.lag_max, after)
+        group.age_max = max(group.age_max, age_after)
+        group.polled = after > TINY
+
+    def item_size(self, edge: int) -> float | None:
+        """A poll: max_poll_records while backlogged, else what one write brought (a producer batch)."""
+        group = next(g for g in self.groups if g.edge.index == edge)
+        most = float(group.spec.max_poll_records)
+        if group.polled:
+            return most
+        fill = max(
+            self.in_size, min(self.config.batch_size, self.in_rate / self.config.partitions * self.config.linger)
+        )
+        return float(min(most, max(fill, 1.0)))
+
+    in_size = 1.0
+    in_rate = 0.0
+
+    def inside(self) -> float:
+        return self.buffer.total + sum(g.backlog.total for g in self.groups)
+
+    def waiting(self) -> float:
+        return self.buffer.total
+
+    def series_extra(self) -> dict[str, float]:
+        row = {"buffer_messages": self.buffer.total}
+        for group in self.groups:
+            oldest = group.backlog.oldest()
+            row[f"lag_messages.{group.name}"] = group.backlog.total
+            row[f"lag_seconds.{group.name}"] = self.now - oldest if oldest is not None else 0.0
+        return row
+
+    now = 0.0
+
+    def figures(self, window: float) -> dict[str, float]:
+        figures = super().figures(window)
+        span = window if window > 0 else 1.0
+        figures |= {
+            "produced": self.produced, "buffer_max_messages": self.buffer_max,
+            "buffer_at_start": self.buffer_at_start, "buffer_at_end": self.buffer.total,
+            "write_utilization": self.write_busy / (self.config.partitions * span),
+            "hot_partition_share": float(self.config.partition_weights().max()),
+            "lost_to_retention": sum(g.lost for g in self.groups),
+        }  # fmt: skip
+        for g in self.groups:
+            n = g.name
+            figures |= {
+                f"consumed.{n}": g.consumed, f"lost_to_retention.{n}": g.lost,
+                f"backlog_at_start.{n}": g.backlog_at_start, f"backlog_at_end.{n}": g.backlog.total,
+                f"lag_max_messages.{n}": g.lag_max, f"lag_mean_messages.{n}": g.lag_area / span,
+                f"lag_max_seconds.{n}": g.age_max, f"lag_mean_seconds.{n}": g.age_area / span,
+                f"consumer_utilization.{n}": g.busy_area / (min(g.consumers, self.config.partitions) * span),
+                f"idle_consumers.{n}": float(max(0, g.consumers - self.config.partitions)),
+            }  # fmt: skip
+        return figures
