@@ -1,0 +1,75 @@
+"""Fluid engine against the per-message engine on the same scenarios.
+
+Per-message figures are means over seeded replications with 95% CIs; the fluid figure is one
+run (it is deterministic without random faults).  Prints a Markdown table for docs/fluid.md.
+
+    PYTHONPATH=src python3 bench/fluid_accuracy.py [--replications 3] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import flowsim
+
+ROOT = Path(__file__).resolve().parent.parent
+T = "nodes.events_topic.kind_figures."
+#: (scenario, overrides, figures compared)
+CASES: list[tuple[str, str, dict[str, object], list[str]]] = [
+    ("kafka steady state", "kafka-baseline", {}, ["nodes.serving.throughput_per_s", "end_to_end.serving.latency_s.p99"]),
+    ("broker outage, backlog drains", "broker-outage", {},
+     ["nodes.serving.throughput_per_s", T + "lag_mean_messages.enrich", T + "lag_max_messages.enrich",
+      T + "lag_max_seconds.enrich", "end_to_end.serving.latency_s.p99"]),
+    ("retention loss (slow replay group)", "slow-consumer-retention", {},
+     [T + "lost_to_retention", T + "lag_mean_messages.replay_job", "nodes.serving_v2.throughput_per_s"]),
+    ("blocking backpressure (slow partitions)", "kafka-baseline",
+     {"nodes.events_topic.partition_write_rate": "150/s", "nodes.events_topic.buffer_messages": 2000},
+     ["nodes.events.throughput_per_s", "nodes.events.blocked_time_s", "end_to_end.serving.latency_s.p99"]),
+    ("saturating peak (3x)", "kafka-peak-3x", {},
+     ["nodes.serving.throughput_per_s", T + "lag_mean_messages.enrich", T + "lag_max_messages.enrich"]),
+    ("checkout at 1,000/s, drops at the gateway", "checkout-baseline",
+     {"nodes.requests.rate": "1000/s", "nodes.gateway.servers": 20, "nodes.orders.servers": 130,
+      "nodes.payments.servers": 150, "nodes.payments.capacity": 2000, "nodes.orders.capacity": 2000},
+     ["nodes.confirmed.throughput_per_s", "totals.dropped", "nodes.payments.dead_lettered",
+      "end_to_end.confirmed.latency_s.p99"]),
+    ("retry storm at 1,000/s", "retry-storm",
+     {"nodes.requests.rate": "1000/s", "nodes.gateway.servers": 25, "nodes.orders.servers": 130,
+      "nodes.payments.servers": 150, "nodes.payments.capacity": 3000, "nodes.orders.capacity": 2000},
+     ["nodes.confirmed.throughput_per_s", "nodes.payments.retries", "nodes.payments.dead_lettered"]),
+    ("Airflow batch window (lambda)", "lambda-baseline", {},
+     ["nodes.batch_views.throughput_per_s", "nodes.realtime_views.throughput_per_s",
+      "end_to_end.batch_views.latency_s.p99", "end_to_end.realtime_views.latency_s.p99"]),
+]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("--only", default=None)
+    args = parser.parse_args()
+    print("| scenario | figure | per-message (95% CI) | fluid | difference |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for label, name, overrides, figures in CASES:
+        if args.only and args.only not in label:
+            continue
+        scenario = flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides or None)
+        scenario = scenario.model_copy(update={"limits": scenario.limits.model_copy(update={"max_events": 10**12})})
+        start = time.perf_counter()
+        exact = flowsim.simulate(scenario, engine="per_message", replications=args.replications, workers=2)
+        middle = time.perf_counter()
+        fluid = flowsim.simulate(scenario, engine="fluid")
+        end = time.perf_counter()
+        for path in figures:
+            a, b, ci = exact.metric(path), fluid.metric(path), exact.ci(path)
+            diff = "" if a is None or b is None or a == 0 else f"{(b - a) / abs(a):+.1%}"
+            ci_text = f" ± {ci:.3g}" if ci is not None else ""
+            a_text = "no data" if a is None else f"{a:.4g}{ci_text}"
+            b_text = "no data" if b is None else f"{b:.4g}"
+            print(f"| {label} | `{path.split('.', 1)[1]}` | {a_text} | {b_text} | {diff} |")
+        print(f"| {label} | wall time | {middle - start:.1f}s | {end - middle:.2f}s | |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
