@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 T = "nodes.events_topic.kind_figures."
 #: (scenario, overrides, figures compared)
 CASES: list[tuple[str, str, dict[str, object], list[str]]] = [
-    ("kafka steady state", "kafka-baseline", {}, ["nodes.serving.throughput_per_s", "end_to_end.serving.latency_s.p99"]),
+    ("kafka steady state", "kafka-baseline", {},
+     ["nodes.serving.throughput_per_s", "end_to_end.serving.latency_s.p99"]),
     ("broker outage, backlog drains", "broker-outage", {},
      ["nodes.serving.throughput_per_s", T + "lag_mean_messages.enrich", T + "lag_max_messages.enrich",
       T + "lag_max_seconds.enrich", "end_to_end.serving.latency_s.p99"]),

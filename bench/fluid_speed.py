@@ -24,7 +24,7 @@ def timed(scenario: flowsim.Scenario, engine: str) -> tuple[float, flowsim.RunRe
 
 def main() -> None:
     feasible = flowsim.load_scenario(ROOT / "scenarios" / "broker-outage.yaml")
-    slow, exact = timed(feasible, "per_message")
+    slow, _ = timed(feasible, "per_message")
     fast, fluid = timed(feasible, "fluid")
     print(f"broker-outage (2,000 msg/s, 11 min): per-message {slow:.2f}s, fluid {fast:.2f}s "
           f"(step {fluid.fluid_step_s:.3g}s): {slow / fast:.1f}x")  # fmt: skip
