@@ -154,7 +154,8 @@ def test_parse_assignment_reads_yaml_values() -> None:
 def test_simulation_too_large_says_how_to_raise_the_limit() -> None:
     text = scenario_text("\n    src: {kind: source, rate: 1000000/s}\n    done: {kind: sink}", "[src -> done]")
     with pytest.raises(flowsim.SimulationTooLarge, match=r"about 1e\+08 events.*max_events"):
-        flowsim.simulate(flowsim.load_scenario(text))
+        flowsim.simulate(flowsim.load_scenario(text), engine="per_message")
+    assert flowsim.simulate(flowsim.load_scenario(text)).engine == "fluid"  # auto moves it to the fluid engine
 
 
 def test_capacity_below_servers_is_rejected() -> None:
