@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import flowsim
 from flowsim.cli import app
 from flowsim.cli_sweep import bare_objective
-from flowsim.executors import make_executor, plan_tasks, run_scenarios
+from flowsim.executors import ExecutorChoice, choose_executor, make_executor, plan_tasks
+from flowsim.multirun import run_scenarios
 from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, sweep
 
 # Two stages with prices: each API server costs 0.25/h, storage 2 GB at 0.5/GB-h (1.0/h).
@@ -81,6 +82,17 @@ def test_tasks_batch_short_runs_and_cover_every_replication(scenario_file: Path)
     assert covered == [(p, r) for p in (0, 1) for r in range(50)]
     assert len(plan_tasks(scenarios, [20_000.0, 20_000.0], workers=1)) == 100  # in-thread: one each
     assert len(plan_tasks(scenarios, [1e7, 1e7], workers=2)) == 100  # long runs: one each
+
+
+def test_one_rule_chooses_the_executor() -> None:
+    assert choose_executor(1) == ExecutorChoice("serial")  # one job: nothing to spread
+    assert choose_executor(12, workers=1) == choose_executor(12, "serial", workers=4) == ExecutorChoice("serial")
+    assert choose_executor(12, workers=4) == ExecutorChoice("process", 4)
+    assert choose_executor(3, workers=8) == ExecutorChoice("process", 3)  # no larger than the work
+    assert choose_executor(12, "dask", workers=2) == ExecutorChoice("dask", 2)
+    assert choose_executor(12, workers=2, scheduler_address="tcp://h:8786") == ExecutorChoice("dask", 2, "tcp://h:8786")
+    with pytest.raises(flowsim.FlowsimError, match="scheduler"):
+        choose_executor(12, "process", scheduler_address="tcp://h:8786")
 
 
 # ---- identical numbers everywhere ----------------------------------------------------------

@@ -8,7 +8,6 @@ rest of the CLI: 0 ok; 1 invalid input, or no point meets the SLOs with --object
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from flowsim.errors import FlowsimError, SpecError
-from flowsim.executors import ExecutorKind, make_executor
+from flowsim.executors import ExecutorKind, choose_executor, make_executor
 from flowsim.loading import load_scenario, parse_assignment
 from flowsim.sweep import (
     DEFAULT_OBJECTIVE,
@@ -83,25 +82,17 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | N
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
-_KINDS: dict[ExecutorChoice, ExecutorKind] = {
-    ExecutorChoice.serial: "serial",
-    ExecutorChoice.process: "process",
-    ExecutorChoice.dask: "dask",
-}
-
-
 @contextmanager
 def _executor(
     choice: ExecutorChoice | None, workers: int | None, scheduler: str | None, jobs: int
 ) -> Iterator[Executor]:
-    """--executor/--workers/--scheduler as an executor; a local pool is no larger than the work."""
-    if scheduler is not None and choice not in (None, ExecutorChoice.dask):
-        raise typer.BadParameter("--scheduler sends runs to Dask; drop --executor or use --executor dask")
-    kind = _KINDS[ExecutorChoice.dask if scheduler is not None else choice or ExecutorChoice.process]
-    if kind == "process" and (workers == 1 or jobs == 1):
-        kind = "serial"
-    size = workers or os.cpu_count() or 1
-    with make_executor(kind, min(size, jobs) if kind == "process" else workers, scheduler) as executor:
+    """--executor/--workers/--scheduler as an open executor; a contradiction among them is a usage error."""
+    kind: ExecutorKind | None = None if choice is None else choice.value
+    try:
+        chosen = choose_executor(jobs, kind, workers, scheduler)
+    except FlowsimError as exc:
+        raise typer.BadParameter(f"{exc}; drop --executor or use --executor dask", param_hint="'--scheduler'") from None
+    with make_executor(chosen.kind, chosen.workers, chosen.scheduler_address) as executor:
         yield executor
 
 

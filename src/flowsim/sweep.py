@@ -19,7 +19,6 @@ import difflib
 import itertools
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ import numpy as np
 import yaml
 
 from flowsim.errors import FlowsimError, Problem, SpecError
-from flowsim.executors import ExecutorKind, Progress, make_executor, run_scenarios
+from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, check_metric, load_scenario
+from flowsim.multirun import run_scenarios
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
 
@@ -159,16 +159,11 @@ def run_points(
     progress: Progress | None = None,
     max_events: int | None = None,
 ) -> SweepResult:
-    """Run loaded points (see `load_points`) on `executor`, or on a pool of `workers` made here."""
+    """Run loaded points (see `load_points`) on `executor`, or on the one `flowsim.executors` picks for `workers`."""
     if not scenarios:
         raise FlowsimError("the sweep has no points: give each --set at least one value")
-    if executor is not None:
-        results = run_scenarios(scenarios, executor, progress, max_events)
-    else:
-        count = sum(s.replications for s in scenarios)
-        kind: ExecutorKind = "serial" if workers == 1 or count == 1 else "process"
-        with make_executor(kind, min(workers or os.cpu_count() or 1, count)) as own:
-            results = run_scenarios(scenarios, own, progress, max_events)
+    with open_executor(sum(s.replications for s in scenarios), executor, workers=workers) as pool:
+        results = run_scenarios(scenarios, pool, progress, max_events)
     swept = [SweepPoint(dict(p), s, r) for p, s, r in zip(points, scenarios, results, strict=True)]
     return SweepResult(parameters, swept)
 
