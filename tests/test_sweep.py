@@ -15,7 +15,7 @@ from flowsim.cli import app
 from flowsim.cli_sweep import bare_objective
 from flowsim.executors import ExecutorChoice, choose_executor, make_executor, plan_tasks
 from flowsim.multirun import run_scenarios
-from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, sweep
+from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, plan_sweep, run_sweep, sweep
 
 # Two stages with prices: each API server costs 0.25/h, storage 2 GB at 0.5/GB-h (1.0/h).
 # At 1.6 arrivals/s and 1 s per request, 1 server is overloaded and 2 servers (rho 0.8) wait
@@ -93,6 +93,20 @@ def test_one_rule_chooses_the_executor() -> None:
     assert choose_executor(12, workers=2, scheduler_address="tcp://h:8786") == ExecutorChoice("dask", 2, "tcp://h:8786")
     with pytest.raises(flowsim.FlowsimError, match="scheduler"):
         choose_executor(12, "process", scheduler_address="tcp://h:8786")
+
+
+def test_plan_checks_everything_before_running(scenario_file: Path) -> None:
+    plan = plan_sweep(scenario_file, GRID, objective="min cost.per_hour")
+    assert plan.parameters == ["nodes.api.servers"] and plan.jobs == 4 * 3
+    assert [s.arch.nodes["api"].servers for s in plan.scenarios] == [1, 2, 3, 4]  # type: ignore[attr-defined]
+    with pytest.raises(flowsim.FlowsimError, match="objective"):
+        plan_sweep(scenario_file, GRID, objective="min end_to_end.nowhere.latency_s.p99")
+    with pytest.raises(flowsim.SpecError, match=r"nodes\.api\.servers=0"):
+        plan_sweep(scenario_file, {"nodes.api.servers": [0, 2]})
+    with pytest.raises(flowsim.FlowsimError, match="no points"):
+        plan_sweep(scenario_file, [])
+    run = run_sweep(plan_sweep(scenario_file, [{"nodes.api.servers": 3}]), workers=1)
+    pd.testing.assert_frame_equal(run.table, serial_sweep(scenario_file).table.iloc[[2]].reset_index(drop=True))
 
 
 # ---- identical numbers everywhere ----------------------------------------------------------

@@ -19,22 +19,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer.core import TyperCommand
 
 from flowsim.errors import FlowsimError, SpecError
 from flowsim.executors import ExecutorKind, choose_executor, make_executor
 from flowsim.loading import load_scenario, parse_assignment
-from flowsim.sweep import (
-    DEFAULT_OBJECTIVE,
-    SweepResult,
-    check_objective,
-    expand_grid,
-    load_points,
-    parse_objective,
-    parse_sets,
-    run_points,
-)
+from flowsim.reports.sweep_tables import comparison_table, sweep_table
+from flowsim.sweep import DEFAULT_OBJECTIVE, SweepResult, parse_objective, parse_sets, plan_sweep, run_sweep
 
 
 class OutputFormat(StrEnum):
@@ -165,18 +156,15 @@ def sweep_command(
     design, not by luck.
     """
     with _user_errors():
-        grid = parse_sets(sets or [])
-        points = expand_grid(grid)
-        scenarios = load_points(scenario, points, seed, replications)
-        if objective is not None:
-            check_objective(objective, scenarios[0])
-        jobs = sum(s.replications for s in scenarios)
-        label = f"sweeping {len(points)} points x {scenarios[0].replications} replications"
-        with _executor(executor, workers, scheduler, jobs) as pool, _progress(not quiet, label) as bar:
-            result = run_points(list(grid), points, scenarios, pool, progress=bar, max_events=max_events)
+        plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
+        label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
+        with _executor(executor, workers, scheduler, plan.jobs) as pool, _progress(not quiet, label) as bar:
+            result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events)
         best = result.best_index(objective) if objective is not None else None
         if out is not None:
-            written = result.write(out, objective=objective)
+            from flowsim.reports.export import write_sweep_outputs  # matplotlib loads only here
+
+            written = write_sweep_outputs(result, out, objective)
             if not quiet:
                 _say(f"wrote {len(written)} files to {escape(str(out))}", to_stderr=True)
     _report_sweep(result, objective, best, fmt)
@@ -196,56 +184,6 @@ def _report_sweep(result: SweepResult, objective: str | None, best: int | None, 
     Console(soft_wrap=False).print(sweep_table(result, best))
     if best is not None:
         _say(f"[bold green]best[/] ({escape(str(objective))}): {escape(result.points[best].label)}")
-
-
-def _num(value: float, digits: int = 3) -> str:
-    return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
-
-
-def _fmt(value: Any, ci: Any = None) -> str:
-    """A number for a table cell, with its 95% half-width when there is one."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    text = _num(value) if isinstance(value, float) else str(value)
-    return text + (f" ± {_num(ci, 2)}" if isinstance(ci, float) and ci == ci and ci > 0 else "")
-
-
-def sweep_table(result: SweepResult, best: int | None = None) -> Table:
-    """The figures people choose by: parameters, SLO verdict, cost, throughput, p99, losses, utilization.
-
-    Parameters that take one value are shown once, in the caption; only p99 carries its CI here
-    (every figure's CI is in --format json and the --out tables).
-    """
-    from flowsim.reports.sweep_plots import primary_latency
-
-    frame = result.table
-    varying = [p for p in result.parameters if frame[p].nunique(dropna=False) > 1]
-    fixed = [f"{p}={frame[p].iloc[0]}" for p in result.parameters if p not in varying]
-    latency = primary_latency(frame)
-    figures = [("cost.per_hour", "cost/h"), ("throughput_per_s", "out/s")]
-    figures += [(latency, "p99 " + latency.split(".")[1])] if latency else []
-    figures += [("totals.dropped", "dropped"), ("max_utilization", "max util")]
-    figures = [(c, h) for c, h in figures if c in frame.columns]
-    caption = "also: " + ", ".join(fixed) if fixed else None
-    table = Table(title=f"Sweep: {len(frame)} points", title_justify="left", caption=caption, caption_justify="left")
-    for name in varying:
-        table.add_column(_short(name, varying), style="cyan", no_wrap=True)
-    table.add_column("SLOs", no_wrap=True, min_width=4)
-    for _, header in figures:
-        table.add_column(header, justify="right", no_wrap=True, min_width=min(len(header), 8))
-    for index, row in frame.iterrows():
-        cells = [_fmt(row[p]) for p in varying]
-        verdict = "[green]✓[/]" if row["slo_passed"] else f"[red]✗ {row['slos_failed']}[/]"
-        cells.append(verdict + (" ★" if index == best else ""))
-        cells += [_fmt(row[c], row.get(c + "_ci95") if c == latency else None) for c, _ in figures]
-        table.add_row(*cells, style="bold" if index == best else None)
-    return table
-
-
-def _short(path: str, paths: list[str]) -> str:
-    """The last part of a parameter path, when that is enough to tell it from the others."""
-    last = path.rsplit(".", 1)[-1]
-    return last if sum(p.rsplit(".", 1)[-1] == last for p in paths) == 1 else path
 
 
 # ---- compare -------------------------------------------------------------------------------
@@ -284,15 +222,7 @@ def compare_command(
     if fmt is OutputFormat.json:
         typer.echo(comparison.model_dump_json(indent=2))
         return
-    table = Table(title=f"B - A: {comparison.b} vs {comparison.a}", title_justify="left")
-    table.add_column("figure", overflow="fold", min_width=24)
-    for header in ("A", "B", "B - A", "95% CI", "change", "sig."):
-        table.add_column(header, justify="right", no_wrap=True)
-    for d in comparison.differences:
-        change = "-" if d.relative is None else f"{d.relative:+.1%}"
-        mark = "[bold]yes[/]" if d.significant else "[dim]no[/]"
-        table.add_row(d.metric, _fmt(d.a), _fmt(d.b), _fmt(d.diff), "-" if d.ci95 is None else f"± {d.ci95:.2g}",
-                      change, mark)  # fmt: skip
+    table = comparison_table(comparison)
     Console(soft_wrap=False).print(table)
     _say(
         f"{comparison.replications} paired replications, seed {comparison.seed} (common random numbers); "
