@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import flowsim
 from flowsim.cli import app
-from flowsim.cli_sweep import bare_objective
+from flowsim.cli.sweeps import bare_objective
 from flowsim.executors import ExecutorChoice, choose_executor, make_executor, plan_tasks
 from flowsim.multirun import run_scenarios
 from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, plan_sweep, run_sweep, sweep

@@ -1,94 +1,72 @@
 """`flowsim sweep` and `flowsim compare`: choosing between designs from the command line.
 
-Registered on the main app by `register(app)` (called at the end of `flowsim.cli`).  The module
-imports nothing from `flowsim.cli`, so either can be imported first.  Exit codes follow the
-rest of the CLI: 0 ok; 1 invalid input, or no point meets the SLOs with --objective; 2 usage.
+Both are skins over `flowsim.sweep` (`plan_sweep`, then `run_sweep`) and `flowsim.compare`;
+where runs go is `flowsim.executors.choose_executor`'s decision, fed from --executor,
+--workers and --scheduler.  Exit codes follow the rest of the CLI: 0 ok; 1 invalid input, or
+no point meets the SLOs with --objective; 2 usage.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperCommand
 
-from flowsim.errors import FlowsimError, SpecError
-from flowsim.executors import ExecutorKind, choose_executor, make_executor
-from flowsim.loading import load_scenario, parse_assignment
-from flowsim.reports.sweep_tables import comparison_table, sweep_table
-from flowsim.sweep import DEFAULT_OBJECTIVE, SweepResult, parse_objective, parse_sets, plan_sweep, run_sweep
+from flowsim.cli.console import (
+    FormatOpt,
+    MaxEventsOpt,
+    OutputFormat,
+    QuietOpt,
+    ScenarioArg,
+    SeedOpt,
+    echo_json,
+    example,
+    fail,
+    progress,
+    say,
+    show,
+    user_errors,
+    warn,
+)
+from flowsim.errors import FlowsimError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from flowsim.executors import ExecutorKind
+    from flowsim.sweep import SweepResult
+
+#: what a bare --objective means (flowsim.sweep.DEFAULT_OBJECTIVE, spelt out so help costs no import)
+DEFAULT_OBJECTIVE = "min cost.per_hour"
 
 
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class ExecutorChoice(StrEnum):
+class ExecutorName(StrEnum):
     serial = "serial"
     process = "process"
     dask = "dask"
 
 
-# ---- console -------------------------------------------------------------------------------
-def _say(text: str, to_stderr: bool = False) -> None:
-    Console(stderr=to_stderr, soft_wrap=True).print(text, highlight=False)
-
-
-def _warn(text: str) -> None:
-    _say(f"[bold yellow]warning:[/] {escape(text)}", to_stderr=True)
-
-
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    """The command boundary: a `FlowsimError` becomes its message on stderr and exit code 1."""
-    try:
-        yield
-    except FlowsimError as exc:
-        lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else str(exc).splitlines()
-        for line in lines or [type(exc).__name__]:
-            _say(f"[bold red]error:[/] {escape(line)}", to_stderr=True)
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
-    """A progress bar on stderr, only where someone can see it (a terminal, not --quiet)."""
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    columns = (TextColumn(escape(label)), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=1.0)
-        yield lambda fraction: bar.update(task, completed=fraction)
-
-
-@contextmanager
-def _executor(
-    choice: ExecutorChoice | None, workers: int | None, scheduler: str | None, jobs: int
-) -> Iterator[Executor]:
+def _executor(name: ExecutorName | None, workers: int | None, scheduler: str | None, jobs: int) -> Iterator[Executor]:
     """--executor/--workers/--scheduler as an open executor; a contradiction among them is a usage error."""
-    kind: ExecutorKind | None = None if choice is None else choice.value
+    from flowsim.executors import choose_executor, make_executor
+
+    kind: ExecutorKind | None = None if name is None else name.value
     try:
-        chosen = choose_executor(jobs, kind, workers, scheduler)
+        choice = choose_executor(jobs, kind, workers, scheduler)
     except FlowsimError as exc:
         raise typer.BadParameter(f"{exc}; drop --executor or use --executor dask", param_hint="'--scheduler'") from None
-    with make_executor(chosen.kind, chosen.workers, chosen.scheduler_address) as executor:
+    with make_executor(choice.kind, choice.workers, choice.scheduler_address) as executor:
         yield executor
 
 
 # ---- options -------------------------------------------------------------------------------
-ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
 GridOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", metavar="PATH=V1,V2,...", help="a swept parameter and its values (repeatable)"),
@@ -96,17 +74,11 @@ GridOpt = Annotated[
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help="override in both designs (repeatable)")
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="local processes (default: all cores)")]
-ExecutorOpt = Annotated[
-    ExecutorChoice | None, typer.Option("--executor", "-e", help="where runs go (default: process)")
-]
+ExecutorOpt = Annotated[ExecutorName | None, typer.Option("--executor", "-e", help="where runs go (default: process)")]
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to")
 ]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
-MaxEventsOpt = Annotated[int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
 ObjectiveOpt = Annotated[
     str | None,
     typer.Option(
@@ -155,10 +127,12 @@ def sweep_command(
     Every combination of the --set values is a point; all points share the seed, so they differ by
     design, not by luck.
     """
-    with _user_errors():
+    from flowsim.sweep import parse_sets, plan_sweep, run_sweep
+
+    with user_errors():
         plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
         label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
-        with _executor(executor, workers, scheduler, plan.jobs) as pool, _progress(not quiet, label) as bar:
+        with _executor(executor, workers, scheduler, plan.jobs) as pool, progress(not quiet, label) as bar:
             result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events)
         best = result.best_index(objective) if objective is not None else None
         if out is not None:
@@ -166,24 +140,26 @@ def sweep_command(
 
             written = write_sweep_outputs(result, out, objective)
             if not quiet:
-                _say(f"wrote {len(written)} files to {escape(str(out))}", to_stderr=True)
+                say(f"wrote {len(written)} files to {escape(str(out))}", to_stderr=True)
     _report_sweep(result, objective, best, fmt)
     if objective is not None and best is None:
-        _say(f"[bold red]✗[/] no point meets every SLO ({len(result.points)} tried)", to_stderr=True)
-        raise typer.Exit(1)
+        raise fail(f"no point meets every SLO ({len(result.points)} tried)")
 
 
 def _report_sweep(result: SweepResult, objective: str | None, best: int | None, fmt: OutputFormat) -> None:
+    from flowsim.sweep import parse_objective
+
     about_cost = objective is not None and parse_objective(objective)[1].startswith("cost.")
     if about_cost and all(not p.result.cost or not p.result.cost.by_node for p in result.points):
-        _warn("no node has a price, so every point costs 0; add 'price: {per_hour: ...}' to nodes")
+        warn("no node has a price, so every point costs 0; add 'price: {per_hour: ...}' to nodes")
     if fmt is OutputFormat.json:
-        data = {"parameters": result.parameters, "objective": objective, "best": best, "points": result.records()}
-        typer.echo(json.dumps(data, indent=2, default=str))
+        echo_json({"parameters": result.parameters, "objective": objective, "best": best, "points": result.records()})
         return
-    Console(soft_wrap=False).print(sweep_table(result, best))
+    from flowsim.reports.sweep_tables import sweep_table
+
+    show(sweep_table(result, best))
     if best is not None:
-        _say(f"[bold green]best[/] ({escape(str(objective))}): {escape(result.points[best].label)}")
+        say(f"[bold green]best[/] ({escape(str(objective))}): {escape(result.points[best].label)}")
 
 
 # ---- compare -------------------------------------------------------------------------------
@@ -206,25 +182,24 @@ def compare_command(
     same names draw the same arrivals (common random numbers): differences are the designs'.
     """
     from flowsim.compare import compare
+    from flowsim.loading import load_scenario, parse_assignment
 
-    with _user_errors():
+    with user_errors():
         overrides = dict(parse_assignment(s) for s in sets or [])
         first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
-        with (
-            _executor(executor, workers, scheduler, 2 * replications) as pool,
-            _progress(not quiet, "comparing") as bar,
-        ):
+        with _executor(executor, workers, scheduler, 2 * replications) as pool, progress(not quiet, "comparing") as bar:
             comparison = compare(
                 first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events
             )
     for warning in comparison.warnings:
-        _warn(warning)
+        warn(warning)
     if fmt is OutputFormat.json:
-        typer.echo(comparison.model_dump_json(indent=2))
+        echo_json(comparison)
         return
-    table = comparison_table(comparison)
-    Console(soft_wrap=False).print(table)
-    _say(
+    from flowsim.reports.sweep_tables import comparison_table
+
+    show(comparison_table(comparison))
+    say(
         f"{comparison.replications} paired replications, seed {comparison.seed} (common random numbers); "
         "sig. = the 95% CI of B - A excludes 0"
     )
@@ -232,17 +207,13 @@ def compare_command(
 
 def register(app: typer.Typer) -> None:
     """Add `sweep` and `compare` to the `flowsim` app."""
-    app.command("sweep", cls=_SweepCommand, epilog=_example(
+    app.command("sweep", cls=_SweepCommand, epilog=example(
         "flowsim sweep scenarios/baseline.yaml --set nodes.api.servers=1,2,3,4 -r 5",
         "flowsim sweep scenarios/baseline.yaml -s nodes.api.servers=2,3 -s load.multiplier=1,1.5 --objective",
         "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --objective 'min end_to_end.done.latency_s.p99' -o out/",
         "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --scheduler tcp://10.0.0.5:8786",
     ))(sweep_command)  # fmt: skip
-    app.command("compare", epilog=_example(
+    app.command("compare", epilog=example(
         "flowsim compare scenarios/baseline.yaml scenarios/peak-3x.yaml",
         "flowsim compare a.yaml b.yaml -r 20 --format json",
     ))(compare_command)  # fmt: skip
-
-
-def _example(*lines: str) -> str:
-    return "[bold]Examples[/]\n\n" + "\n\n".join(f"  [cyan]{escape(line)}[/]" for line in lines)
