@@ -13,6 +13,8 @@ import pytest
 
 import flowsim
 
+pytestmark = pytest.mark.slow  # each test starts flowsim in fresh interpreters
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = Path(flowsim.__file__).resolve().parents[1]  # the flowsim these tests import, also in children
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -108,10 +110,3 @@ def test_import_flowsim_is_lazy_and_keeps_its_names() -> None:
         assert getattr(flowsim, name) is not None and name in dir(flowsim)
     with pytest.raises(AttributeError):
         _ = flowsim.no_such_name
-
-
-def test_cli_spells_the_default_objective_like_the_sweep() -> None:
-    from flowsim.cli.sweeps import DEFAULT_OBJECTIVE
-    from flowsim.sweep import DEFAULT_OBJECTIVE as API_DEFAULT
-
-    assert DEFAULT_OBJECTIVE == API_DEFAULT

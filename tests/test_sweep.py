@@ -228,6 +228,14 @@ def test_bare_objective_means_the_default() -> None:
     assert bare_objective(["--objective", "max throughput_per_s"]) == ["--objective", "max throughput_per_s"]
 
 
+def test_cli_spells_the_default_objective_like_the_sweep() -> None:
+    """The command states it without importing flowsim.sweep, so that its help starts at once."""
+    from flowsim.cli.sweeps import DEFAULT_OBJECTIVE
+    from flowsim.sweep import DEFAULT_OBJECTIVE as API_DEFAULT
+
+    assert DEFAULT_OBJECTIVE == API_DEFAULT
+
+
 @pytest.mark.slow
 def test_autoscaled_replicas_are_billed_as_they_ran() -> None:
     path = Path(__file__).resolve().parent.parent / "scenarios" / "autoscaling-warmup.yaml"
