@@ -28,6 +28,7 @@ from flowsim.cli.console import (
 )
 
 if TYPE_CHECKING:
+    from flowsim.api import Engine
     from flowsim.results import RunResult
 
 
@@ -71,10 +72,13 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
     for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
         warn(warning)
+    # --max-events promises to refuse a larger run: with the engine left to `auto`, going over it
+    # must not quietly hand the run to the fluid engine instead
+    engine: Engine | None = "per_message" if opts.max_events is not None and scenario.engine == "auto" else None
     with progress(not opts.quiet) as callback:
         result = simulate(
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
-            progress=callback, max_events=opts.max_events,
+            progress=callback, max_events=opts.max_events, engine=engine,
         )  # fmt: skip
     if opts.out is not None:
         from flowsim.reports.export import write_outputs  # pandas and matplotlib load only here
