@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 import flowsim
 from flowsim.cli import app
-from flowsim.cli_sweep import bare_objective
-from flowsim.executors import make_executor, plan_tasks, run_scenarios
-from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, sweep
+from flowsim.cli.sweeps import bare_objective
+from flowsim.executors import ExecutorChoice, choose_executor, make_executor, plan_tasks
+from flowsim.multirun import run_scenarios
+from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, plan_sweep, run_sweep, sweep
 
 # Two stages with prices: each API server costs 0.25/h, storage 2 GB at 0.5/GB-h (1.0/h).
 # At 1.6 arrivals/s and 1 s per request, 1 server is overloaded and 2 servers (rho 0.8) wait
@@ -81,6 +82,31 @@ def test_tasks_batch_short_runs_and_cover_every_replication(scenario_file: Path)
     assert covered == [(p, r) for p in (0, 1) for r in range(50)]
     assert len(plan_tasks(scenarios, [20_000.0, 20_000.0], workers=1)) == 100  # in-thread: one each
     assert len(plan_tasks(scenarios, [1e7, 1e7], workers=2)) == 100  # long runs: one each
+
+
+def test_one_rule_chooses_the_executor() -> None:
+    assert choose_executor(1) == ExecutorChoice("serial")  # one job: nothing to spread
+    assert choose_executor(12, workers=1) == choose_executor(12, "serial", workers=4) == ExecutorChoice("serial")
+    assert choose_executor(12, workers=4) == ExecutorChoice("process", 4)
+    assert choose_executor(3, workers=8) == ExecutorChoice("process", 3)  # no larger than the work
+    assert choose_executor(12, "dask", workers=2) == ExecutorChoice("dask", 2)
+    assert choose_executor(12, workers=2, scheduler_address="tcp://h:8786") == ExecutorChoice("dask", 2, "tcp://h:8786")
+    with pytest.raises(flowsim.FlowsimError, match="scheduler"):
+        choose_executor(12, "process", scheduler_address="tcp://h:8786")
+
+
+def test_plan_checks_everything_before_running(scenario_file: Path) -> None:
+    plan = plan_sweep(scenario_file, GRID, objective="min cost.per_hour")
+    assert plan.parameters == ["nodes.api.servers"] and plan.jobs == 4 * 3
+    assert [s.arch.nodes["api"].servers for s in plan.scenarios] == [1, 2, 3, 4]  # type: ignore[attr-defined]
+    with pytest.raises(flowsim.FlowsimError, match="objective"):
+        plan_sweep(scenario_file, GRID, objective="min end_to_end.nowhere.latency_s.p99")
+    with pytest.raises(flowsim.SpecError, match=r"nodes\.api\.servers=0"):
+        plan_sweep(scenario_file, {"nodes.api.servers": [0, 2]})
+    with pytest.raises(flowsim.FlowsimError, match="no points"):
+        plan_sweep(scenario_file, [])
+    run = run_sweep(plan_sweep(scenario_file, [{"nodes.api.servers": 3}]), workers=1)
+    pd.testing.assert_frame_equal(run.table, serial_sweep(scenario_file).table.iloc[[2]].reset_index(drop=True))
 
 
 # ---- identical numbers everywhere ----------------------------------------------------------
@@ -200,6 +226,14 @@ def test_bare_objective_means_the_default() -> None:
     assert bare_objective(["--objective", "-s", "a=1"])[0] == "--objective=min cost.per_hour"
     assert bare_objective(["--objective", "s.yaml"]) == ["--objective=min cost.per_hour", "s.yaml"]
     assert bare_objective(["--objective", "max throughput_per_s"]) == ["--objective", "max throughput_per_s"]
+
+
+def test_cli_spells_the_default_objective_like_the_sweep() -> None:
+    """The command states it without importing flowsim.sweep, so that its help starts at once."""
+    from flowsim.cli.sweeps import DEFAULT_OBJECTIVE
+    from flowsim.sweep import DEFAULT_OBJECTIVE as API_DEFAULT
+
+    assert DEFAULT_OBJECTIVE == API_DEFAULT
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
@@ -15,6 +15,7 @@ from flowsim.build import run_replication
 from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import FlowsimError, SimulationTooLarge
+from flowsim.executors import SerialExecutor, open_executor
 from flowsim.results import (
     EndToEnd,
     NodeResult,
@@ -138,16 +139,15 @@ def _run_all(
     executor: Executor | None,
     runner: Runner = run_replication,
 ) -> list[ReplicationOutput]:
+    """Every replication, in index order, on the executor `flowsim.executors` chooses."""
     count = scenario.replications
-    if executor is None and (workers <= 1 or count == 1):
-        outputs = []
-        for r in range(count):
-            step = None if progress is None else (lambda f, r=r: progress((r + f) / count))
-            outputs.append(runner(scenario, r, step))
-        return outputs
-    own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=min(workers, count))
-    try:
+    with open_executor(count, executor, workers=workers) as pool:
+        if isinstance(pool, SerialExecutor):  # in this thread: progress moves within each replication
+            outputs = []
+            for r in range(count):
+                step = None if progress is None else (lambda f, r=r: progress((r + f) / count))
+                outputs.append(runner(scenario, r, step))
+            return outputs
         futures = [pool.submit(runner, scenario, r, None) for r in range(count)]
         outputs = []
         for done, future in enumerate(futures, start=1):
@@ -155,9 +155,6 @@ def _run_all(
             if progress is not None:
                 progress(done / count)
         return outputs
-    finally:
-        if own:
-            pool.shutdown()
 
 
 def _billed_units(nodes: dict[str, NodeResult]) -> dict[str, float]:

@@ -14,7 +14,6 @@ narrower than two separate intervals: fewer replications tell a real difference 
 from __future__ import annotations
 
 import math
-import os
 import re
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from flowsim.analysis.queueing import student_t_halfwidth
-from flowsim.executors import ExecutorKind, Progress, make_executor, run_scenarios
+from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, load_scenario
+from flowsim.multirun import run_scenarios
 from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario
 from flowsim.sweep import replication_figures
@@ -97,12 +97,8 @@ def compare(
     common = {"seed": first.seed if seed is None else seed, "replications": replications}
     first, second = first.model_copy(update=common), second.model_copy(update=common)
     scenarios = [first, second]
-    if executor is not None:
-        result_a, result_b = run_scenarios(scenarios, executor, progress, max_events)
-    else:
-        kind: ExecutorKind = "serial" if workers == 1 else "process"
-        with make_executor(kind, min(workers or os.cpu_count() or 1, 2 * replications)) as own:
-            result_a, result_b = run_scenarios(scenarios, own, progress, max_events)
+    with open_executor(2 * replications, executor, workers=workers) as pool:
+        result_a, result_b = run_scenarios(scenarios, pool, progress, max_events)
     rows_a, rows_b = replication_figures(result_a, first), replication_figures(result_b, second)
     names = _compared(rows_a, rows_b)
     label_a, label_b = (

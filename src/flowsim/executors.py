@@ -6,6 +6,9 @@ seed and its index (`engine.model.replication_seed`), so the same numbers come b
 replication runs here, in a local process, or on a Dask worker, and however runs are batched.
 Short replications are packed into larger tasks so that per-task overhead (pickling, scheduling,
 a round trip to a Dask scheduler) stays small next to the simulation itself.
+
+Which executor to use for a piece of work is decided here and only here (`choose_executor`,
+`open_executor`): `simulate`, `sweep`, `compare` and the command line all ask this module.
 """
 
 from __future__ import annotations
@@ -13,20 +16,18 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from flowsim.analysis.view import analyze
-from flowsim.api import aggregate, check_size, estimate_events
 from flowsim.build import run_replication
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import FlowsimError
-from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario
 
 ExecutorKind = Literal["serial", "process", "dask"]
+EXECUTOR_KINDS: tuple[ExecutorKind, ...] = ("serial", "process", "dask")
 Progress = Callable[[float], None]
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,6 +53,59 @@ class SerialExecutor(Executor):
         return future
 
 
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Where a piece of work will run: what `make_executor` needs to open it."""
+
+    kind: ExecutorKind
+    workers: int | None = None
+    scheduler_address: str | None = None
+
+
+def choose_executor(
+    jobs: int,
+    kind: ExecutorKind | None = None,
+    workers: int | None = None,
+    scheduler_address: str | None = None,
+) -> ExecutorChoice:
+    """The one rule for where `jobs` replications run.
+
+    A scheduler address means Dask.  Otherwise the default is a local process pool of `workers`
+    (default: all cores) but never larger than the work; one worker or one job runs in this
+    thread, where there is nothing to gain from processes and tracebacks stay readable.
+    """
+    if kind is not None and kind not in EXECUTOR_KINDS:
+        raise FlowsimError(f"unknown executor '{kind}'; choose serial, process or dask")
+    if scheduler_address is not None:
+        if kind not in (None, "dask"):
+            raise FlowsimError(f"a scheduler address sends runs to Dask; it cannot go with the {kind} executor")
+        return ExecutorChoice("dask", workers, scheduler_address)
+    kind = kind or "process"
+    if kind == "serial" or (kind == "process" and (jobs <= 1 or (workers is not None and workers <= 1))):
+        return ExecutorChoice("serial")
+    if kind == "process":
+        return ExecutorChoice("process", min(workers or os.cpu_count() or 1, jobs))
+    return ExecutorChoice(kind, workers)
+
+
+@contextmanager
+def open_executor(
+    jobs: int,
+    executor: Executor | None = None,
+    *,
+    kind: ExecutorKind | None = None,
+    workers: int | None = None,
+    scheduler_address: str | None = None,
+) -> Iterator[Executor]:
+    """The caller's `executor` as it is, or the one `choose_executor` picks, opened here and shut down on exit."""
+    if executor is not None:
+        yield executor
+        return
+    choice = choose_executor(jobs, kind, workers, scheduler_address)
+    with make_executor(choice.kind, choice.workers, choice.scheduler_address) as made:
+        yield made
+
+
 @contextmanager
 def make_executor(
     kind: ExecutorKind = "process", workers: int | None = None, scheduler_address: str | None = None
@@ -65,6 +119,8 @@ def make_executor(
     if kind == "serial":
         yield SerialExecutor()
     elif kind == "process":
+        from concurrent.futures import ProcessPoolExecutor  # multiprocessing loads only when used
+
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             yield pool
     elif kind == "dask":
@@ -104,8 +160,9 @@ def parallelism(executor: Executor) -> int:
     """How many tasks the executor runs at once (used to size tasks); a guess for unknown kinds."""
     if isinstance(executor, SerialExecutor):
         return 1
-    if isinstance(executor, ProcessPoolExecutor):
-        return int(getattr(executor, "_max_workers", os.cpu_count() or 1))
+    pool_size = getattr(executor, "_max_workers", None)  # a local process or thread pool
+    if isinstance(pool_size, int):
+        return pool_size
     client = getattr(executor, "_client", None)  # a Dask ClientExecutor
     if client is not None:
         try:
@@ -156,41 +213,9 @@ def plan_tasks(scenarios: Sequence[Scenario], events: Sequence[float], workers: 
     return tasks
 
 
-def run_scenarios(
-    scenarios: Sequence[Scenario],
-    executor: Executor,
-    progress: Progress | None = None,
-    max_events: int | None = None,
-) -> list[RunResult]:
-    """Run every replication of every scenario on `executor`; one aggregated result per scenario.
-
-    Sizes are checked before anything runs.  Results do not depend on the executor, on how
-    work was batched, or on the order tasks finish: each point's replications are sorted by index.
-    """
-    views = [analyze(s.arch, s.load.multiplier) for s in scenarios]
-    for scenario, view in zip(scenarios, views, strict=True):
-        check_size(scenario, view, max_events)
-    events = [estimate_events(s, v) for s, v in zip(scenarios, views, strict=True)]
-    tasks = plan_tasks(scenarios, events, parallelism(executor))
-    outputs: list[list[ReplicationOutput]] = [[] for _ in scenarios]
-    total = sum(s.replications for s in scenarios)
-    done = 0
-    for batch in _as_finished(executor, tasks, window=2 * parallelism(executor)):
-        for point, output in batch:
-            outputs[point].append(output)
-        done += len(batch)
-        if progress is not None:
-            progress(done / total)
-    return [
-        aggregate(s, sorted(outs, key=lambda o: o.replication), view)
-        for s, outs, view in zip(scenarios, outputs, views, strict=True)
-    ]
-
-
-def _as_finished(
-    executor: Executor, tasks: list[list[Chunk]], window: int
-) -> Iterator[list[tuple[int, ReplicationOutput]]]:
-    """Task results as they finish, with at most `window` tasks in flight (bounded memory)."""
+def run_tasks(executor: Executor, tasks: list[list[Chunk]]) -> Iterator[list[tuple[int, ReplicationOutput]]]:
+    """Task results as they finish, with at most two tasks per worker in flight (bounded memory)."""
+    window = 2 * parallelism(executor)
     pending = iter(tasks)
     running: set[Future[list[tuple[int, ReplicationOutput]]]] = set()
     try:

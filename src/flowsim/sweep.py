@@ -6,6 +6,11 @@ point.  Each point is loaded with `load_scenario(path, overrides=point)`, so a b
 reported with the point that holds it, before anything runs.  All points' replications go
 through one executor (see `flowsim.executors`), and the numbers do not depend on which.
 
+`sweep` is `plan_sweep` (load and check every point and the objective: nothing runs) followed
+by `run_sweep`; callers that report mistakes before running, or size an executor to the work,
+call the two themselves.  Writing the plots of a sweep is the reports layer's business
+(`flowsim.reports.export.write_sweep_outputs`); nothing here draws.
+
     >>> from flowsim.sweep import sweep
     >>> result = sweep("scenarios/baseline.yaml", {"nodes.api.servers": [1, 2, 3]}, replications=5)
     >>> result.table                       # one row per point, figures with _ci95 columns
@@ -19,7 +24,6 @@ import difflib
 import itertools
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -31,8 +35,9 @@ import numpy as np
 import yaml
 
 from flowsim.errors import FlowsimError, Problem, SpecError
-from flowsim.executors import ExecutorKind, Progress, make_executor, run_scenarios
+from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, check_metric, load_scenario
+from flowsim.multirun import run_scenarios
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
 
@@ -126,7 +131,68 @@ def _at_points(problem: Problem, labels: list[str], count: int) -> Problem:
     return dataclasses.replace(problem, message=f"{where}: {problem.message}")
 
 
-# ---- running -------------------------------------------------------------------------------
+# ---- planning and running -----------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep ready to run: every point loaded and validated, the objective checked, nothing run.
+
+    Planning apart from running lets a caller report every input mistake before spending any
+    time, and size an executor to the work (`jobs`).
+    """
+
+    parameters: list[str]
+    points: list[dict[str, Any]]
+    scenarios: list[Scenario]
+    objective: str | None = None
+
+    @property
+    def jobs(self) -> int:
+        """Replications over all points: the work an executor is sized for."""
+        return sum(s.replications for s in self.scenarios)
+
+
+def plan_sweep(
+    scenario_path: PathLike,
+    grid: Grid | Sequence[Mapping[str, Any]],
+    replications: int | None = None,
+    *,
+    seed: int | None = None,
+    objective: str | None = None,
+) -> SweepPlan:
+    """Load the scenario at every grid point (a mapping of paths to value lists, or explicit points).
+
+    Every invalid point is reported at once, each named; an `objective` that names no figure
+    the sweep will have is refused here too, before anything runs.
+    """
+    points = expand_grid(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
+    if not points:
+        raise FlowsimError("the sweep has no points: give each parameter at least one value")
+    scenarios = load_points(scenario_path, points, seed, replications)
+    if objective is not None:
+        check_objective(objective, scenarios[0])
+    parameters = list(grid) if isinstance(grid, Mapping) else list(dict.fromkeys(k for p in points for k in p))
+    return SweepPlan(parameters, points, scenarios, objective)
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    max_events: int | None = None,
+) -> SweepResult:
+    """Run every point of `plan` on `executor`, or on the one `flowsim.executors` picks for `workers`.
+
+    Replication r of every point uses the same seed, so points differ by design, not by luck
+    (common random numbers).  Sizes are checked before anything runs.
+    """
+    with open_executor(plan.jobs, executor, workers=workers) as pool:
+        results = run_scenarios(plan.scenarios, pool, progress, max_events)
+    swept = [SweepPoint(dict(p), s, r) for p, s, r in zip(plan.points, plan.scenarios, results, strict=True)]
+    return SweepResult(list(plan.parameters), swept)
+
+
 def sweep(
     scenario_path: PathLike,
     grid: Grid | Sequence[Mapping[str, Any]],
@@ -138,39 +204,13 @@ def sweep(
     progress: Progress | None = None,
     max_events: int | None = None,
 ) -> SweepResult:
-    """Run the scenario at every grid point (a mapping of paths to value lists, or explicit points).
+    """Run the scenario at every grid point: `run_sweep(plan_sweep(...))`.
 
     Without an `executor`, runs go to a local process pool of `workers` (default: all cores);
-    `workers=1` runs in this thread.  Replication r of every point uses the same seed, so points
-    differ by design, not by luck (common random numbers).
+    `workers=1` runs in this thread.
     """
-    points = expand_grid(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
-    scenarios = load_points(scenario_path, points, seed, replications)
-    parameters = list(grid) if isinstance(grid, Mapping) else list(dict.fromkeys(k for p in points for k in p))
-    return run_points(parameters, points, scenarios, executor, workers, progress, max_events)
-
-
-def run_points(
-    parameters: list[str],
-    points: Sequence[Mapping[str, Any]],
-    scenarios: Sequence[Scenario],
-    executor: Executor | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    max_events: int | None = None,
-) -> SweepResult:
-    """Run loaded points (see `load_points`) on `executor`, or on a pool of `workers` made here."""
-    if not scenarios:
-        raise FlowsimError("the sweep has no points: give each --set at least one value")
-    if executor is not None:
-        results = run_scenarios(scenarios, executor, progress, max_events)
-    else:
-        count = sum(s.replications for s in scenarios)
-        kind: ExecutorKind = "serial" if workers == 1 or count == 1 else "process"
-        with make_executor(kind, min(workers or os.cpu_count() or 1, count)) as own:
-            results = run_scenarios(scenarios, own, progress, max_events)
-    swept = [SweepPoint(dict(p), s, r) for p, s, r in zip(points, scenarios, results, strict=True)]
-    return SweepResult(parameters, swept)
+    plan = plan_sweep(scenario_path, grid, replications, seed=seed)
+    return run_sweep(plan, executor=executor, workers=workers, progress=progress, max_events=max_events)
 
 
 # ---- figures -------------------------------------------------------------------------------
@@ -290,14 +330,8 @@ class SweepResult:
             raise FlowsimError(f"objective figure '{name}' is not in the results{hint}")
         return sense, [math.nan if v is None else v for v in values]
 
-    def write(
-        self,
-        out_dir: PathLike,
-        formats: Sequence[TableFormat] = ("csv", "parquet"),
-        plots: bool = True,
-        objective: str | None = None,
-    ) -> list[Path]:
-        """Write sweep.csv / sweep.parquet and the trade-off plots (best point per `objective` marked)."""
+    def write(self, out_dir: PathLike, formats: Sequence[TableFormat] = ("csv", "parquet")) -> list[Path]:
+        """Write the table as sweep.csv and/or sweep.parquet (the plots: `reports.export.write_sweep_outputs`)."""
         out = Path(out_dir)
         written: list[Path] = []
         try:
@@ -309,10 +343,6 @@ class SweepResult:
                 else:
                     self.table.to_csv(path, index=False)
                 written.append(path)
-            if plots:
-                from flowsim.reports.sweep_plots import save_sweep_plots
-
-                written += save_sweep_plots(self.table, self.parameters, out, self.best_index(objective))
         except OSError as exc:
             raise FlowsimError(f"cannot write sweep outputs to {exc.filename or out}: {exc.strerror or exc}") from None
         return written

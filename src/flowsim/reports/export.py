@@ -1,4 +1,4 @@
-"""Write a run to a directory: the JSON result, the time series, latency samples and the plots.
+"""Write a run or a sweep to a directory: the JSON result, the tables, and the plots.
 
 The files are meant for notebooks and CI artefacts, so they are plain formats (JSON, CSV or
 Parquet, PNG) with stable names; an unwritable directory is a user error, not a crash.
@@ -7,16 +7,21 @@ Parquet, PNG) with stable names; an unwritable directory is a user error, not a 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from flowsim.errors import FlowsimError
 from flowsim.reports.plots import save_all
+from flowsim.reports.sweep_plots import save_sweep_plots
 from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    from flowsim.sweep import SweepResult, TableFormat
 
 SeriesFormat = Literal["csv", "parquet"]
 
@@ -60,4 +65,21 @@ def write_outputs(
     except OSError as exc:
         where = exc.filename or out_dir
         raise FlowsimError(f"cannot write outputs to {where}: {exc.strerror or exc}") from None
+    return written
+
+
+def write_sweep_outputs(
+    result: SweepResult,
+    out_dir: Path,
+    objective: str | None = None,
+    formats: Sequence[TableFormat] = ("csv", "parquet"),
+) -> list[Path]:
+    """sweep.csv / sweep.parquet and the trade-off plots, the best point per `objective` marked."""
+    out_dir = Path(out_dir)
+    written = result.write(out_dir, formats)
+    try:
+        written += save_sweep_plots(result.table, result.parameters, out_dir, result.best_index(objective))
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise FlowsimError(f"cannot write sweep outputs to {where}: {exc.strerror or exc}") from None
     return written

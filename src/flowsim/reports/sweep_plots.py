@@ -17,19 +17,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from flowsim.reports.sweep_tables import primary_latency
+
 CI = "_ci95"
 COST = "cost.per_hour"
 MAX_LABELLED_POINTS = 20
-
-
-def primary_latency(table: pd.DataFrame, stat: str = "p99") -> str | None:
-    """The latency column of the busiest sink (most throughput): the one a trade-off is about."""
-    sinks = [c.split(".")[1] for c in table.columns if re.fullmatch(r"end_to_end\.[^.]+\.throughput_per_s", c)]
-    columns = [(s, f"end_to_end.{s}.latency_s.{stat}") for s in sinks]
-    columns = [(s, c) for s, c in columns if c in table.columns and table[c].notna().any()]
-    if not columns:
-        return None
-    return max(columns, key=lambda sc: float(table[f"end_to_end.{sc[0]}.throughput_per_s"].mean()))[1]
 
 
 def _is_numeric(values: pd.Series) -> bool:

@@ -1,0 +1,125 @@
+"""What every `flowsim` command shares: consoles, messages, the error boundary, --format, exit codes.
+
+Exit codes: 0 ok; 1 invalid input, failed SLO or refused run; 2 usage error (click's own).
+A `FlowsimError` is caught at the command boundary (`user_errors`) and printed without a
+traceback: a traceback from this command always means a bug in flowsim, never in the input.
+
+Only typer and rich are imported here; each command imports the simulator when it runs, so
+`flowsim --help` and `flowsim --version` start at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, RenderableType
+from rich.markup import escape
+
+from flowsim.errors import FlowsimError, SpecError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # invalid input, a failed SLO, no point meeting the SLOs, a run too large
+EXIT_USAGE = 2  # raised by click itself for bad options and arguments
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+# ---- options every command group uses -------------------------------------------------------
+ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
+MaxEventsOpt = Annotated[int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
+
+
+def example(*lines: str) -> str:
+    """The Examples section of a command's help."""
+    return "[bold]Examples[/]\n\n" + "\n\n".join(f"  [cyan]{escape(line)}[/]" for line in lines)
+
+
+# ---- output ---------------------------------------------------------------------------------
+def stdout() -> Console:
+    return Console(soft_wrap=False)
+
+
+def stderr() -> Console:
+    return Console(stderr=True)
+
+
+def show(renderable: RenderableType) -> None:
+    """A table (or any rich renderable) on stdout, at full width."""
+    stdout().print(renderable)
+
+
+def echo_json(data: Any) -> None:
+    """`--format json`: the document alone on stdout (status lines go to stderr), for jq and scripts."""
+    dump = getattr(data, "model_dump_json", None)
+    typer.echo(dump(indent=2) if callable(dump) else json.dumps(data, indent=2, default=str))
+
+
+def say(text: str, to_stderr: bool = False) -> None:
+    """Print a status line; soft-wrapped so paths and messages stay whole in logs."""
+    (stderr() if to_stderr else stdout()).print(text, soft_wrap=True, highlight=False)
+
+
+def warn(text: str) -> None:
+    say(f"[bold yellow]warning:[/] {escape(text)}", to_stderr=True)
+
+
+def error(text: str) -> None:
+    say(f"[bold red]error:[/] {escape(text)}", to_stderr=True)
+
+
+def report_error(exc: FlowsimError) -> None:
+    """Each located problem on its own line, so editors and CI logs can jump to it."""
+    lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else str(exc).splitlines()
+    for line in lines or [type(exc).__name__]:
+        error(line)
+
+
+def fail(message: str) -> typer.Exit:
+    """A red ✗ line on stderr and the exit (code 1) to raise: the check ran, and the answer is no."""
+    say(f"[bold red]✗[/] {message}", to_stderr=True)
+    return typer.Exit(EXIT_FAILED)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """The command boundary: input mistakes become a message and exit code 1, never a traceback."""
+    try:
+        yield
+    except FlowsimError as exc:
+        report_error(exc)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise FlowsimError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def progress(enabled: bool, label: str = "simulating") -> Iterator[Callable[[float], None] | None]:
+    """A progress bar on stderr, only where someone can see it (a terminal, not --quiet)."""
+    console = stderr()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn(escape(label)), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)

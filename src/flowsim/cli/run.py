@@ -1,0 +1,143 @@
+"""`flowsim run` and `flowsim check`: simulate one scenario, then report it or gate on its SLOs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from flowsim.cli.console import (
+    FormatOpt,
+    MaxEventsOpt,
+    OutputFormat,
+    QuietOpt,
+    ScenarioArg,
+    SeedOpt,
+    echo_json,
+    example,
+    fail,
+    progress,
+    say,
+    show,
+    user_errors,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from flowsim.api import Engine
+    from flowsim.results import RunResult
+
+
+class SeriesFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+_SET_HELP = "override a value, e.g. nodes.api.servers=4 (repeatable)"
+RepsOpt = Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs to average, with 95% CIs")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="processes for replications")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help=_SET_HELP)]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="also write result.json, series, plots here")]
+SeriesOpt = Annotated[SeriesFormat, typer.Option("--series-format", help="format of the tables in --out")]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything `run` and `check` share, gathered so helpers take one argument."""
+
+    seed: int | None
+    replications: int | None
+    workers: int
+    sets: list[str]
+    fmt: OutputFormat
+    out: Path | None
+    series_format: SeriesFormat
+    max_events: int | None
+    quiet: bool
+
+    @property
+    def json(self) -> bool:
+        return self.fmt is OutputFormat.json
+
+
+def _simulate(path: Path, opts: RunOptions) -> RunResult:
+    """Load, warn about overload before spending time, run, and write --out files if asked."""
+    from flowsim.api import analyze_architecture, simulate
+    from flowsim.loading import load_scenario, parse_assignment
+
+    scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
+    for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
+        warn(warning)
+    # --max-events promises to refuse a larger run: with the engine left to `auto`, going over it
+    # must not quietly hand the run to the fluid engine instead
+    engine: Engine | None = "per_message" if opts.max_events is not None and scenario.engine == "auto" else None
+    with progress(not opts.quiet) as callback:
+        result = simulate(
+            scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
+            progress=callback, max_events=opts.max_events, engine=engine,
+        )  # fmt: skip
+    if opts.out is not None:
+        from flowsim.reports.export import write_outputs  # pandas and matplotlib load only here
+
+        written = write_outputs(result, scenario, opts.out, opts.series_format.value)
+        if not opts.quiet:
+            say(f"wrote {len(written)} files to {escape(str(opts.out))}", to_stderr=opts.json)
+    return result
+
+
+def run(
+    scenario: ScenarioArg, seed: SeedOpt = None, replications: RepsOpt = None, workers: WorkersOpt = 1,
+    sets: SetOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Simulate a scenario and print per-node, end-to-end, SLO and theory tables (or JSON)."""
+    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet)
+    with user_errors():
+        result = _simulate(scenario, opts)
+    if opts.json:
+        echo_json(result)
+        return
+    from flowsim.reports.tables import report
+
+    show(report(result))
+
+
+def check(
+    scenario: ScenarioArg, seed: SeedOpt = None, replications: RepsOpt = None, workers: WorkersOpt = 1,
+    sets: SetOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Simulate a scenario and exit 1 if any SLO fails: a gate for CI."""
+    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet)
+    with user_errors():
+        result = _simulate(scenario, opts)
+    if not result.slos:
+        warn(f"scenario '{result.scenario}' defines no SLOs: nothing to check (add an 'slos:' list)")
+    if opts.json:
+        echo_json({"passed": result.passed(), "slos": [v.model_dump() for v in result.slos]})
+    elif result.slos:
+        from flowsim.reports.tables import slo_table
+
+        show(slo_table(result))
+    failed = sum(not v.passed for v in result.slos)
+    if failed:
+        raise fail(f"{failed} of {len(result.slos)} SLOs failed")
+    if result.slos:
+        say(f"[bold green]✓[/] all {len(result.slos)} SLOs passed", to_stderr=opts.json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and `check` to the `flowsim` app."""
+    app.command(epilog=example(
+        "flowsim run scenarios/baseline.yaml",
+        "flowsim run scenarios/baseline.yaml -r 10 -w 4 --set nodes.api.servers=3 --out results/",
+        "flowsim run scenarios/baseline.yaml --format json | jq .end_to_end",
+    ))(run)  # fmt: skip
+    app.command(epilog=example(
+        "flowsim check scenarios/baseline.yaml",
+        "flowsim check scenarios/baseline.yaml -r 20 --set load.multiplier=1.5 --format json",
+    ))(check)  # fmt: skip

@@ -1,0 +1,219 @@
+"""`flowsim sweep` and `flowsim compare`: choosing between designs from the command line.
+
+Both are skins over `flowsim.sweep` (`plan_sweep`, then `run_sweep`) and `flowsim.compare`;
+where runs go is `flowsim.executors.choose_executor`'s decision, fed from --executor,
+--workers and --scheduler.  Exit codes follow the rest of the CLI: 0 ok; 1 invalid input, or
+no point meets the SLOs with --objective; 2 usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperCommand
+
+from flowsim.cli.console import (
+    FormatOpt,
+    MaxEventsOpt,
+    OutputFormat,
+    QuietOpt,
+    ScenarioArg,
+    SeedOpt,
+    echo_json,
+    example,
+    fail,
+    progress,
+    say,
+    show,
+    user_errors,
+    warn,
+)
+from flowsim.errors import FlowsimError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from flowsim.executors import ExecutorKind
+    from flowsim.sweep import SweepResult
+
+#: what a bare --objective means (flowsim.sweep.DEFAULT_OBJECTIVE, spelt out so help costs no import)
+DEFAULT_OBJECTIVE = "min cost.per_hour"
+
+
+class ExecutorName(StrEnum):
+    serial = "serial"
+    process = "process"
+    dask = "dask"
+
+
+@contextmanager
+def _executor(name: ExecutorName | None, workers: int | None, scheduler: str | None, jobs: int) -> Iterator[Executor]:
+    """--executor/--workers/--scheduler as an open executor; a contradiction among them is a usage error."""
+    from flowsim.executors import choose_executor, make_executor
+
+    kind: ExecutorKind | None = None if name is None else name.value
+    try:
+        choice = choose_executor(jobs, kind, workers, scheduler)
+    except FlowsimError as exc:
+        raise typer.BadParameter(f"{exc}; drop --executor or use --executor dask", param_hint="'--scheduler'") from None
+    with make_executor(choice.kind, choice.workers, choice.scheduler_address) as executor:
+        yield executor
+
+
+# ---- options -------------------------------------------------------------------------------
+GridOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="PATH=V1,V2,...", help="a swept parameter and its values (repeatable)"),
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help="override in both designs (repeatable)")
+]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="local processes (default: all cores)")]
+ExecutorOpt = Annotated[ExecutorName | None, typer.Option("--executor", "-e", help="where runs go (default: process)")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to")
+]
+ObjectiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--objective",
+        metavar="[min|max FIGURE]",
+        help=f"pick the best point meeting every SLO; alone it means '{DEFAULT_OBJECTIVE}'",
+    ),
+]
+
+
+class _SweepCommand(TyperCommand):
+    """Lets `--objective` stand alone: with no value it means the default objective."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_objective(args))
+
+
+def bare_objective(args: list[str]) -> list[str]:
+    """`--objective` followed by nothing, another option or a YAML file gets the default value."""
+    fixed = list(args)
+    for i, arg in enumerate(fixed):
+        following = fixed[i + 1] if i + 1 < len(fixed) else None
+        bare = following is None or following.startswith("-") or following.endswith((".yaml", ".yml"))
+        if arg == "--objective" and bare:
+            fixed[i] = f"--objective={DEFAULT_OBJECTIVE}"
+    return fixed
+
+
+# ---- sweep ---------------------------------------------------------------------------------
+def sweep_command(
+    scenario: ScenarioArg,
+    sets: GridOpt = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs per point")] = None,
+    seed: SeedOpt = None,
+    objective: ObjectiveOpt = None,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write sweep.csv, sweep.parquet and plots")] = None,
+    max_events: MaxEventsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a scenario over a grid of parameter values; with --objective, pick the best design.
+
+    Every combination of the --set values is a point; all points share the seed, so they differ by
+    design, not by luck.
+    """
+    from flowsim.sweep import parse_sets, plan_sweep, run_sweep
+
+    with user_errors():
+        plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
+        label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
+        with _executor(executor, workers, scheduler, plan.jobs) as pool, progress(not quiet, label) as bar:
+            result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events)
+        best = result.best_index(objective) if objective is not None else None
+        if out is not None:
+            from flowsim.reports.export import write_sweep_outputs  # matplotlib loads only here
+
+            written = write_sweep_outputs(result, out, objective)
+            if not quiet:
+                say(f"wrote {len(written)} files to {escape(str(out))}", to_stderr=True)
+    _report_sweep(result, objective, best, fmt)
+    if objective is not None and best is None:
+        raise fail(f"no point meets every SLO ({len(result.points)} tried)")
+
+
+def _report_sweep(result: SweepResult, objective: str | None, best: int | None, fmt: OutputFormat) -> None:
+    from flowsim.sweep import parse_objective
+
+    about_cost = objective is not None and parse_objective(objective)[1].startswith("cost.")
+    if about_cost and all(not p.result.cost or not p.result.cost.by_node for p in result.points):
+        warn("no node has a price, so every point costs 0; add 'price: {per_hour: ...}' to nodes")
+    if fmt is OutputFormat.json:
+        echo_json({"parameters": result.parameters, "objective": objective, "best": best, "points": result.records()})
+        return
+    from flowsim.reports.sweep_tables import sweep_table
+
+    show(sweep_table(result, best))
+    if best is not None:
+        say(f"[bold green]best[/] ({escape(str(objective))}): {escape(result.points[best].label)}")
+
+
+# ---- compare -------------------------------------------------------------------------------
+def compare_command(
+    a: Annotated[Path, typer.Argument(metavar="A", help="scenario of design A", show_default=False)],
+    b: Annotated[Path, typer.Argument(metavar="B", help="scenario of design B", show_default=False)],
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, help="paired runs")] = 10,
+    seed: SeedOpt = None,
+    sets: SetOpt = None,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    max_events: MaxEventsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two designs under the same arrivals: B - A per figure, with paired 95% CIs.
+
+    Both run with A's seed (or --seed) and the same replication indices, so sources with the
+    same names draw the same arrivals (common random numbers): differences are the designs'.
+    """
+    from flowsim.compare import compare
+    from flowsim.loading import load_scenario, parse_assignment
+
+    with user_errors():
+        overrides = dict(parse_assignment(s) for s in sets or [])
+        first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
+        with _executor(executor, workers, scheduler, 2 * replications) as pool, progress(not quiet, "comparing") as bar:
+            comparison = compare(
+                first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events
+            )
+    for warning in comparison.warnings:
+        warn(warning)
+    if fmt is OutputFormat.json:
+        echo_json(comparison)
+        return
+    from flowsim.reports.sweep_tables import comparison_table
+
+    show(comparison_table(comparison))
+    say(
+        f"{comparison.replications} paired replications, seed {comparison.seed} (common random numbers); "
+        "sig. = the 95% CI of B - A excludes 0"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep` and `compare` to the `flowsim` app."""
+    app.command("sweep", cls=_SweepCommand, epilog=example(
+        "flowsim sweep scenarios/baseline.yaml --set nodes.api.servers=1,2,3,4 -r 5",
+        "flowsim sweep scenarios/baseline.yaml -s nodes.api.servers=2,3 -s load.multiplier=1,1.5 --objective",
+        "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --objective 'min end_to_end.done.latency_s.p99' -o out/",
+        "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --scheduler tcp://10.0.0.5:8786",
+    ))(sweep_command)  # fmt: skip
+    app.command("compare", epilog=example(
+        "flowsim compare scenarios/baseline.yaml scenarios/peak-3x.yaml",
+        "flowsim compare a.yaml b.yaml -r 20 --format json",
+    ))(compare_command)  # fmt: skip
