@@ -267,7 +267,7 @@ def test_bad_override_is_an_input_error() -> None:
 
 def test_too_large_run_is_refused() -> None:
     # the per-message engine refuses a run over the limit ...
-    result = invoke("run", BASELINE, "--max-events", "10", "--set", "engine=per_message")
+    result = invoke("run", BASELINE, "--max-events", "10", "--engine", "per_message")
     assert result.exit_code == 1
     assert "over the limit" in result.stderr
     # ... and `engine: auto` (the default) moves it to the fluid engine instead, saying so

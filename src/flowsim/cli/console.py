@@ -37,7 +37,26 @@ class OutputFormat(StrEnum):
 ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
-MaxEventsOpt = Annotated[int | None, typer.Option("--max-events", min=1, help="refuse larger runs (estimated)")]
+MaxEventsOpt = Annotated[
+    int | None,
+    typer.Option("--max-events", min=1, help="per-message event budget: above it auto runs fluid, per_message refuses"),
+]
+
+
+class EngineChoice(StrEnum):
+    auto = "auto"
+    per_message = "per_message"
+    fluid = "fluid"
+
+
+EngineOpt = Annotated[
+    EngineChoice | None,
+    typer.Option(
+        "--engine",
+        help="auto: per-message within the event budget, fluid above it; wins over the scenario's `engine`",
+        show_default=False,
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
 
 

@@ -11,6 +11,8 @@ import typer
 from rich.markup import escape
 
 from flowsim.cli.console import (
+    EngineChoice,
+    EngineOpt,
     FormatOpt,
     MaxEventsOpt,
     OutputFormat,
@@ -58,6 +60,7 @@ class RunOptions:
     series_format: SeriesFormat
     max_events: int | None
     quiet: bool
+    engine: EngineChoice | None = None
 
     @property
     def json(self) -> bool:
@@ -72,9 +75,7 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
     for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
         warn(warning)
-    # --max-events promises to refuse a larger run: with the engine left to `auto`, going over it
-    # must not quietly hand the run to the fluid engine instead
-    engine: Engine | None = "per_message" if opts.max_events is not None and scenario.engine == "auto" else None
+    engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
         result = simulate(
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
@@ -93,9 +94,10 @@ def run(
     scenario: ScenarioArg, seed: SeedOpt = None, replications: RepsOpt = None, workers: WorkersOpt = 1,
     sets: SetOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
+    engine: EngineOpt = None,
 ) -> None:  # fmt: skip
     """Simulate a scenario and print per-node, end-to-end, SLO and theory tables (or JSON)."""
-    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet)
+    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
     with user_errors():
         result = _simulate(scenario, opts)
     if opts.json:
@@ -110,9 +112,10 @@ def check(
     scenario: ScenarioArg, seed: SeedOpt = None, replications: RepsOpt = None, workers: WorkersOpt = 1,
     sets: SetOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
+    engine: EngineOpt = None,
 ) -> None:  # fmt: skip
     """Simulate a scenario and exit 1 if any SLO fails: a gate for CI."""
-    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet)
+    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
     with user_errors():
         result = _simulate(scenario, opts)
     if not result.slos:
