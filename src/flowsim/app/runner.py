@@ -53,8 +53,9 @@ def _run_cached(
 ) -> flowsim.RunResult:
     """Load and simulate; a FlowsimError propagates (and is not cached)."""
     scenario = flowsim.load_scenario(text, json.loads(overrides_json))
+    # the page keeps to the per-message engine and its event budget (an engine choice is not a control yet)
     return flowsim.simulate(scenario, seed=seed, replications=replications, progress=_progress,
-                            max_events=max_events_per_replication(replications))  # fmt: skip
+                            max_events=max_events_per_replication(replications), engine="per_message")  # fmt: skip
 
 
 def run(request: RunRequest, progress: Progress | None = None) -> flowsim.RunResult:
