@@ -83,10 +83,16 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 
 
 def _validate_architecture(
-    data: Any, doc: YamlDocument, prefix: tuple[str | int, ...], overrides: dict[str, Any] | None = None
+    data: Any,
+    doc: YamlDocument,
+    prefix: tuple[str | int, ...],
+    overrides: dict[str, Any] | None = None,
+    base: Path | None = None,
 ) -> Architecture:
+    """`base` is the folder of the file the nodes were written in: paths in them (a source's
+    `trace`) are relative to it."""
     try:
-        arch = Architecture.model_validate(data)
+        arch = Architecture.model_validate(data, context={"base_dir": base if base is not None else Path.cwd()})
     except ValidationError as err:
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
@@ -146,11 +152,11 @@ def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint:
 
 def load_architecture(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Architecture:
     """Read and validate an architecture file (or YAML text)."""
-    doc, _ = _document(path_or_text)
+    doc, path = _document(path_or_text)
     data = copy.deepcopy(doc.data)
-    for path, value in (overrides or {}).items():
-        _set_path(data, path.removeprefix("architecture."), value, doc.source)
-    return _validate_architecture(data, doc, (), overrides)
+    for key, value in (overrides or {}).items():
+        _set_path(data, key.removeprefix("architecture."), value, doc.source)
+    return _validate_architecture(data, doc, (), overrides, path.parent if path is not None else None)
 
 
 def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -209,11 +215,12 @@ def _resolve_architecture(
         data = copy.deepcopy(arch_doc.data)
         for key, value in overrides.items():
             _set_path(data, key, value, doc.source)
-        return _validate_architecture(data, arch_doc, (), overrides), arch_doc, ()
+        return _validate_architecture(data, arch_doc, (), overrides, target.parent), arch_doc, ()
     data = copy.deepcopy(ref)
     for key, value in overrides.items():
         _set_path(data, key, value, doc.source)
-    return _validate_architecture(data, doc, ("architecture",), overrides), doc, ("architecture",)
+    inline = path.parent if path is not None else None
+    return _validate_architecture(data, doc, ("architecture",), overrides, inline), doc, ("architecture",)
 
 
 # ---- cross-references ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ its rho = offered rate / capacity.  The stage with the largest rho binds the nod
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,14 +55,22 @@ def flow_laws(arch: Architecture) -> dict[str, FlowLaw | None]:
 
 
 def message_rates(
-    arch: Architecture, laws: Mapping[str, FlowLaw | None], load_multiplier: float = 1.0
+    arch: Architecture,
+    laws: Mapping[str, FlowLaw | None],
+    load_multiplier: float = 1.0,
+    only: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """Messages per second reaching each node: what sources emit (x batch), passed on per each law."""
+    """Messages per second reaching each node: what sources emit (x batch), passed on per each law.
+
+    With `only`, the other nodes emit nothing (the share of the flow those nodes cause).
+    """
 
     def emits(config: NodeConfig, law: FlowLaw | None) -> float:
         return law.emits_per_s if law is not None else config.external_rate() * config.messages_per_item()
 
-    external = {n: emits(c, laws[n]) * load_multiplier for n, c in arch.nodes.items()}
+    external = {
+        n: emits(c, laws[n]) * load_multiplier if only is None or n in only else 0.0 for n, c in arch.nodes.items()
+    }
     passes = {n: (law.passes if law is not None else arch.nodes[n].pass_fraction()) for n, law in laws.items()}
     return solve_rates(arch, external, passes)
 
@@ -116,8 +124,11 @@ class NodeFlow:
         mean = self.law.delay.mean_s(self.items_per_s, self.messages_per_item)
         return mean if math.isfinite(mean) else None
 
-    def warning(self) -> str | None:
-        """What happens at the binding stage when rho >= 1, or None below saturation."""
+    def warning(self, head: str | None = None) -> str | None:
+        """What happens at the binding stage when rho >= 1, or None below saturation.
+
+        `head` replaces the opening "'x' is overloaded (rho = ...)" (a time-varying load says when).
+        """
         stage, rho = self.binding, self.rho
         if stage is None or rho is None or rho < 1:
             return None
@@ -128,7 +139,8 @@ class NodeFlow:
                 f"{stage.units:g} {stage.unit_name}" + (f" ({stage.note})" if stage.note else "")
             )
         effect = _effect(stage, self.senders)
-        return f"'{self.name}' is overloaded (rho = {rho:.2f} >= 1) {where}: {effect}; {self._need(stage)}"
+        head = head or f"'{self.name}' is overloaded (rho = {rho:.2f} >= 1)"
+        return f"{head} {where}: {effect}; {self._need(stage)}"
 
     def _need(self, stage: Stage) -> str:
         offered = self.offered[stage.name]
@@ -154,11 +166,17 @@ def _effect(stage: Stage, senders: tuple[str, ...]) -> str:
 
 
 def node_flows(
-    arch: Architecture, item_rates: Mapping[str, float], load_multiplier: float = 1.0
+    arch: Architecture,
+    item_rates: Mapping[str, float],
+    load_multiplier: float = 1.0,
+    only: Collection[str] | None = None,
 ) -> dict[str, NodeFlow]:
-    """Every node with a flow law, with the offered load at each of its stages."""
+    """Every node with a flow law, with the offered load at each of its stages.
+
+    `only` restricts the messages emitted to those nodes (`item_rates` must match).
+    """
     laws = flow_laws(arch)
-    messages = message_rates(arch, laws, load_multiplier)
+    messages = message_rates(arch, laws, load_multiplier, only)
     lookups = lookup_rates(arch, item_rates)
     senders: dict[str, list[str]] = {name: [] for name in arch.nodes}
     for edge in arch.edges:

@@ -7,6 +7,11 @@ queue-like node is then matched with the strongest formula that applies (M/M/c, 
 M/G/1, or the Allen-Cunneen approximation).  A prediction is marked `exact` only when the
 network is one the formula covers exactly (Poisson sources, no retries, product-form upstream);
 a node that blocks its senders when full is not a loss system, so M/M/c/K does not describe it.
+
+A source whose rate varies over time (a profile, a trace, an MMPP) enters at its **peak** rate
+(`rate_basis: "peak"`): capacity is planned for the busiest moment, so rho, the bottleneck, the
+headroom and the predictions describe every source at its peak at once; each source's entry also
+gives its mean, and an overload warning says when the node first saturates (`analysis.timing`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
+from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
+from flowsim.nodes.source import SourceConfig
 from flowsim.spec.architecture import Architecture
 
 
@@ -53,10 +60,27 @@ class NodeAnalysis(BaseModel):
         None, description="what the binding stage does when full: drop, block its senders, or let the backlog grow"
     )
     delay_s: float | None = Field(None, description="mean time in the node by its flow law, below saturation")
+    mean_arrival_rate_per_s: float | None = Field(
+        None, description="items per second reaching the node with every source at its mean rate"
+    )
+    mean_rate_per_s: float | None = Field(None, description="a source: items per second on average over rate_window_s")
+    peak_rate_per_s: float | None = Field(None, description="a source: items per second at its busiest moment")
+    peak_at_s: float | None = Field(
+        None, description="a source: when its rate first peaks; an overloaded node: when its rho peaks over time"
+    )
+    rate_window_s: list[float] | None = Field(
+        None, description="a source: the span [from, to] its mean and peak describe (start..stop, or whole days)"
+    )
+    saturates_at_s: float | None = Field(
+        None, description="an overloaded node under time-varying sources: when its rho first reaches 1"
+    )
 
 
 class AnalyticView(BaseModel):
     nodes: dict[str, NodeAnalysis]
+    rate_basis: Literal["peak"] = Field(
+        "peak", description="sources whose rate varies enter at their peak rate (each source's mean is beside it)"
+    )
     bottleneck: str | None = None
     bottleneck_utilization: float | None = None
     bottleneck_stage: str | None = Field(None, description="the bottleneck's binding stage")
@@ -94,6 +118,8 @@ def _data_ancestors(graph: object, name: str) -> set[str]:
 
 def _keeps_poisson(config: NodeConfig) -> bool:
     if config.routing == "fanout" or config.attempts_per_item() != 1.0:
+        return False
+    if isinstance(config, SourceConfig) and config.time_varying():
         return False
     if not config.takes_input:
         law = getattr(config, "law", None)
@@ -157,15 +183,19 @@ def predict(
 def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
     """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design."""
     rates = arrival_rates(arch, load_multiplier)
+    means = _mean_rates(arch, load_multiplier)
     flows = node_flows(arch, rates, load_multiplier)
     poisson = _poisson_inputs(arch)
     nodes: dict[str, NodeAnalysis] = {}
     warnings: list[str] = []
+    timed = _timed_warnings(arch, flows, load_multiplier)
     for name, config in arch.nodes.items():
         lam = rates[name]
         attempts = lam * config.attempts_per_item()
         model = config.queue_model()
-        entry = NodeAnalysis(arrival_rate_per_s=lam, attempt_rate_per_s=attempts)
+        entry = NodeAnalysis(arrival_rate_per_s=lam, attempt_rate_per_s=attempts, mean_arrival_rate_per_s=means[name])
+        if isinstance(config, SourceConfig):
+            _describe_source(entry, config, load_multiplier)
         flow = flows.get(name)
         if model is not None:
             entry.servers = None if math.isinf(model.servers) else model.servers
@@ -178,14 +208,60 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
         if flow is not None:
             _describe(entry, flow)
             warning = flow.warning()
+            if name in timed:
+                warning, timing = timed[name]
+                entry.saturates_at_s, entry.peak_at_s = timing.saturates_at, timing.peak_at
             if warning is not None:
                 warnings.append(warning)
         nodes[name] = entry
     if warnings and not all(config.always_on() for config in arch.nodes.values()):
-        warnings = [w + " (counting every time-limited source as running at once)" for w in warnings]
+        said_when = {w for w, _ in timed.values()}  # these follow each source's start..stop already
+        suffix = " (counting every time-limited source as running at once)"
+        warnings = [w if w in said_when else w + suffix for w in warnings]
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+
+
+def _mean_rates(arch: Architecture, load_multiplier: float) -> dict[str, float]:
+    """The traffic equations with every source at its mean rate."""
+    external = {
+        n: (c.mean_rate() if isinstance(c, SourceConfig) else c.external_rate()) * load_multiplier
+        for n, c in arch.nodes.items()
+    }
+    return solve_rates(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
+
+
+def _describe_source(entry: NodeAnalysis, config: SourceConfig, load_multiplier: float) -> None:
+    peak, peak_at = config.peak_rate()
+    entry.peak_rate_per_s, entry.peak_at_s = peak * load_multiplier, peak_at
+    entry.mean_rate_per_s = config.mean_rate() * load_multiplier
+    entry.rate_window_s = list(config.rate_window()) if config.time_varying() else None
+
+
+def _timed_warnings(
+    arch: Architecture, flows: dict[str, NodeFlow], load_multiplier: float
+) -> dict[str, tuple[str | None, Timing]]:
+    """For nodes saturated at the peak under time-varying sources: the warning that says when."""
+    if not varies(arch):
+        return {}
+    hot = [n for n, f in flows.items() if f.rho is not None and 1 <= f.rho < math.inf]
+    result: dict[str, tuple[str | None, Timing]] = {}
+    for name, timing in load_timings(arch, load_multiplier, hot).items():
+        flow = flows[name]
+        if timing.saturates_at is not None:
+            head = (
+                f"'{name}' saturates at {clock(timing.saturates_at)} "
+                f"(rho = {timing.peak_rho:.2f} at the {clock(timing.peak_at)} peak)"
+            )
+            result[name] = (flow.warning(head), timing)
+        else:
+            note = (
+                f"'{name}' reaches rho = {flow.rho:.2f} only if every source peaked at once; following their "
+                f"profiles its rho peaks at {timing.peak_rho:.2f} at {clock(timing.peak_at)}, below saturation"
+            )
+            result[name] = (note, timing)
+    return result
 
 
 def _blocks(flow: NodeFlow) -> bool:
