@@ -154,9 +154,10 @@ def load_architecture(path_or_text: PathLike, overrides: dict[str, Any] | None =
     """Read and validate an architecture file (or YAML text)."""
     doc, path = _document(path_or_text)
     data = copy.deepcopy(doc.data)
-    for key, value in (overrides or {}).items():
+    base = path.parent if path is not None else Path.cwd()
+    for key, value in _rebased(overrides or {}, Path.cwd(), base).items():
         _set_path(data, key.removeprefix("architecture."), value, doc.source)
-    return _validate_architecture(data, doc, (), overrides, path.parent if path is not None else None)
+    return _validate_architecture(data, doc, (), overrides, base)
 
 
 def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -167,9 +168,12 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     """
     doc, path = _document(path_or_text)
     data = copy.deepcopy(doc.data)
-    merged = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
-    merged |= overrides or {}
-    arch_overrides, scenario_overrides = _split_overrides(merged)
+    written = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
+    merged = written | (overrides or {})
+    here = path.parent if path is not None else Path.cwd()
+    given = _rebased(overrides or {}, Path.cwd(), here)  # command-line paths are relative to the cwd
+    applied = {k: given[k] if k in given else written[k] for k in merged}
+    arch_overrides, scenario_overrides = _split_overrides(applied)
     for key, value in scenario_overrides.items():
         _set_path(data, key, value, doc.source)
     data.pop("overrides", None)
@@ -200,6 +204,23 @@ def _with_named_policies(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"architecture": arch})
 
 
+def _rebased(overrides: dict[str, Any], origin: Path, base: Path) -> dict[str, Any]:
+    """Trace paths set by overrides, made relative to `base` instead of where they were written.
+
+    A path in a scenario's `overrides:` is relative to the scenario file, one given on the command
+    line (`--set nodes.x.trace=...`) to the current directory; the loader resolves a node's paths
+    against the file of its architecture, so these are rewritten for it.
+    """
+    result = {}
+    for key, value in overrides.items():
+        parts = key.removeprefix("architecture.").split(".")
+        trace = len(parts) == 3 and parts[0] == "nodes" and parts[2] == "trace" and isinstance(value, str)
+        if trace and not os.path.isabs(value) and origin.resolve() != base.resolve():
+            value = os.path.relpath((origin / value).resolve(), base.resolve())
+        result[key] = value
+    return result
+
+
 def _resolve_architecture(
     ref: str | dict[str, Any], doc: YamlDocument, path: Path | None, overrides: dict[str, Any]
 ) -> tuple[Architecture, YamlDocument, tuple[str, ...]]:
@@ -213,7 +234,7 @@ def _resolve_architecture(
             raise SpecError([_located(doc, ("architecture",), message, hint)])
         arch_doc = load_yaml_file(target)
         data = copy.deepcopy(arch_doc.data)
-        for key, value in overrides.items():
+        for key, value in _rebased(overrides, base, target.parent).items():
             _set_path(data, key, value, doc.source)
         return _validate_architecture(data, arch_doc, (), overrides, target.parent), arch_doc, ()
     data = copy.deepcopy(ref)
