@@ -221,6 +221,13 @@ def test_trace_paths_are_relative_to_the_file_naming_them(tmp_path: Path) -> Non
     assert loaded.overrides == {"nodes.clicks.trace": "data/other.csv"}  # as written
 
 
+def test_yaml_text_reads_its_paths_from_base_dir() -> None:
+    # text has no file of its own: give the folder it stands for (the app runs edited scenario text)
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "kappa-clicks-trace.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert flowsim.load_scenario(text, base_dir=path.parent) == flowsim.load_scenario(path)
+
+
 # ---- the engine ---------------------------------------------------------------------------------
 def scenario(src: dict[str, Any], duration: float = 2000, **extra: Any) -> flowsim.Scenario:
     nodes = {"src": {"kind": "source", **src}, "done": {"kind": "sink"}}

@@ -150,27 +150,37 @@ def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint:
     )
 
 
-def load_architecture(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Architecture:
-    """Read and validate an architecture file (or YAML text)."""
+def load_architecture(
+    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+) -> Architecture:
+    """Read and validate an architecture file (or YAML text).
+
+    `base_dir`: for YAML given as text, the folder its relative paths (a source's `trace`) are
+    read from, as if the text were a file there (default: the current directory).
+    """
     doc, path = _document(path_or_text)
     data = copy.deepcopy(doc.data)
-    base = path.parent if path is not None else Path.cwd()
+    base = path.parent if path is not None else Path(base_dir if base_dir is not None else Path.cwd())
     for key, value in _rebased(overrides or {}, Path.cwd(), base).items():
         _set_path(data, key.removeprefix("architecture."), value, doc.source)
     return _validate_architecture(data, doc, (), overrides, base)
 
 
-def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+) -> Scenario:
     """Read a scenario, resolve its architecture, and check every cross-reference.
 
     `overrides` maps dotted paths to values (`nodes.api.servers`, `load.multiplier`, `duration`),
-    applied after the file's own `overrides:` section.
+    applied after the file's own `overrides:` section.  `base_dir`: for YAML given as text, the
+    folder its relative paths (`architecture:`, a source's `trace`, in the file's own `overrides:`
+    too) are resolved against, as if the text were a file there (default: the current directory).
     """
     doc, path = _document(path_or_text)
     data = copy.deepcopy(doc.data)
     written = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
     merged = written | (overrides or {})
-    here = path.parent if path is not None else Path.cwd()
+    here = path.parent if path is not None else Path(base_dir if base_dir is not None else Path.cwd())
     given = _rebased(overrides or {}, Path.cwd(), here)  # command-line paths are relative to the cwd
     applied = {k: given[k] if k in given else written[k] for k in merged}
     arch_overrides, scenario_overrides = _split_overrides(applied)
@@ -181,7 +191,7 @@ def load_scenario(path_or_text: PathLike, overrides: dict[str, Any] | None = Non
     arch_prefix: tuple[str, ...] = ("architecture",)
     ref = data.get("architecture")
     if isinstance(ref, str | dict):
-        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, path, arch_overrides)
+        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, here, arch_overrides)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -222,11 +232,13 @@ def _rebased(overrides: dict[str, Any], origin: Path, base: Path) -> dict[str, A
 
 
 def _resolve_architecture(
-    ref: str | dict[str, Any], doc: YamlDocument, path: Path | None, overrides: dict[str, Any]
+    ref: str | dict[str, Any], doc: YamlDocument, base: Path, overrides: dict[str, Any]
 ) -> tuple[Architecture, YamlDocument, tuple[str, ...]]:
-    """The architecture, the document it came from, and its path prefix inside that document."""
+    """The architecture, the document it came from, and its path prefix inside that document.
+
+    `base` is the scenario's folder: relative paths in it are resolved from there.
+    """
     if isinstance(ref, str):
-        base = path.parent if path is not None else Path.cwd()
         target = base / ref
         if not target.is_file():
             message = f"architecture file '{ref}' not found (looked at {target})"
@@ -240,8 +252,7 @@ def _resolve_architecture(
     data = copy.deepcopy(ref)
     for key, value in overrides.items():
         _set_path(data, key, value, doc.source)
-    inline = path.parent if path is not None else None
-    return _validate_architecture(data, doc, ("architecture",), overrides, inline), doc, ("architecture",)
+    return _validate_architecture(data, doc, ("architecture",), overrides, base), doc, ("architecture",)
 
 
 # ---- cross-references ---------------------------------------------------------------------
