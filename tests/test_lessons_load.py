@@ -11,6 +11,8 @@ import pytest
 import flowsim
 from flowsim.traffic.shapes import RateLaw
 
+pytestmark = pytest.mark.slow  # each test runs whole shipped scenarios
+
 ROOT = Path(__file__).resolve().parent.parent
 H, M = 3600.0, 60.0
 

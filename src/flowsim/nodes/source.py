@@ -124,6 +124,11 @@ class SourceConfig(NodeConfig):
         mean = self.law().mean()
         return 1.0 / mean if mean > 0 else float("inf")
 
+    def rate_at(self, t: float) -> float:
+        """Items per second expected at time t, load multiplier 1 (the fluid engine's demand; an MMPP
+        at its stationary mean; `start`/`stop` are left to the caller)."""
+        return self.rate_law("mean").at(t) if self.time_varying() else self.external_rate()
+
     def emits_at(self, t: float | np.ndarray) -> np.ndarray:
         """Messages per second expected at time(s) t, load multiplier 1 (0 outside start..stop)."""
         times = np.asarray(t, dtype=float)
