@@ -40,7 +40,7 @@ def main() -> None:
     times = np.arange(0, 86400, STEP_S)
     rng = np.random.Generator(np.random.PCG64(SEED))
     base = shape(times / 3600)
-    rates = PEAK_PER_S * base / base.max() * rng.lognormal(-0.05**2 / 2, 0.05, times.size)
+    rates = PEAK_PER_S * base / base.max() * rng.lognormal(-(0.05**2) / 2, 0.05, times.size)
     lines = [
         "# clicks.csv: a synthetic day of clicks, written by traces/make_clicks.py (seed 20240601).",
         "# 5-minute rows; rate = client batches per second (10 clicks each), piecewise constant per row.",
