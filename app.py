@@ -27,7 +27,7 @@ INTRO = (
 
 def load(text: str, overrides: dict[str, Any]) -> flowsim.Scenario | flowsim.FlowsimError:
     try:
-        return flowsim.load_scenario(text, overrides)
+        return flowsim.load_scenario(text, overrides, base_dir=SCENARIOS)  # relative paths as in scenarios/
     except flowsim.FlowsimError as exc:
         return exc
 
@@ -80,7 +80,7 @@ def settings_and_run(text: str, base: flowsim.Scenario, results_tab: Any, yaml_t
         return None
     with yaml_tab:
         views.effective_yaml_view(text, scenario)
-    request = runner.RunRequest.of(text, overrides, scenario)
+    request = runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS))
     if widgets.take_auto_run() or pressed:
         runner.execute(request, scenario, results_tab)
     return request

@@ -59,7 +59,7 @@ def test_shipped_scenario_inlined_is_the_same_scenario(path: Path) -> None:
     text = read_shipped(path)
     assert "yaml-language-server" not in text
     assert ("inlined from" in text) == ("architecture: ../" in path.read_text(encoding="utf-8"))
-    assert flowsim.load_scenario(text) == flowsim.load_scenario(path)
+    assert flowsim.load_scenario(text, base_dir=path.parent) == flowsim.load_scenario(path)
 
 
 def test_inline_leaves_unknown_references_for_the_loader_to_report(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_json_run_loads_no_plotting_or_table_libraries() -> None:
     ("argv", "code"),
     [
         (["run", "missing.yaml"], 1),  # invalid input
-        (["run", str(BASELINE), "--max-events", "10"], 1),  # run too large
+        (["run", str(BASELINE), "--max-events", "10", "--engine", "per_message"], 1),  # run too large
         (["run"], 2),  # usage: no scenario
         (["run", str(BASELINE), "--format", "xml"], 2),  # usage: no such format
     ],

@@ -316,12 +316,6 @@ def test_the_fluid_engine_follows_the_profile_through_rate_at() -> None:
     assert fluid.engine == "fluid" and fluid.nodes["src"].arrivals == pytest.approx(expected, rel=0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="the fluid source reads `batch` as a number; "
-    "it needs config.messages_per_item() (the mean of a drawn batch)",
-)
 def test_the_fluid_engine_takes_a_drawn_batch_at_its_mean() -> None:
     s = scenario({"rate": 2, "batch": {"dist": "geometric", "mean": 4}}, duration=1000)
     assert flowsim.simulate(s, engine="fluid").nodes["src"].arrivals == pytest.approx(2 * 4 * 1000, rel=0.01)

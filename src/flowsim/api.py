@@ -45,11 +45,18 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
     return analyze(arch, load_multiplier)
 
 
+def _mean_rate(view: AnalyticView, name: str) -> float:
+    """A node's mean arrival rate over the run (its peak overstates the work of a spiky profile)."""
+    entry = view.nodes[name]
+    mean = entry.mean_arrival_rate_per_s
+    return mean if mean is not None else entry.arrival_rate_per_s
+
+
 def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> float:
     """Rough count of simulation events per replication, from the traffic equations."""
     view = view or analyze(scenario.arch, scenario.load.multiplier)
     nodes = scenario.arch.nodes
-    per_second = sum(view.nodes[name].arrival_rate_per_s * config.events_per_item() for name, config in nodes.items())
+    per_second = sum(_mean_rate(view, name) * config.events_per_item() for name, config in nodes.items())
     samples = scenario.window / (scenario.sample_interval or scenario.window / 200)
     return per_second * scenario.duration + samples
 

@@ -32,10 +32,11 @@ class RunRequest:
     overrides_json: str
     seed: int
     replications: int
+    base_dir: str = "."  # where the text's relative paths (architecture, traces) are read from
 
     @classmethod
-    def of(cls, text: str, overrides: dict[str, Any], scenario: flowsim.Scenario) -> RunRequest:
-        return cls(text, json.dumps(overrides, sort_keys=True), scenario.seed, scenario.replications)
+    def of(cls, text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, base_dir: str = ".") -> RunRequest:
+        return cls(text, json.dumps(overrides, sort_keys=True), scenario.seed, scenario.replications, base_dir)
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -49,10 +50,10 @@ def max_events_per_replication(replications: int) -> int:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _run_cached(
-    text: str, overrides_json: str, seed: int, replications: int, _progress: Progress | None = None
+    text: str, overrides_json: str, seed: int, replications: int, base_dir: str, _progress: Progress | None = None
 ) -> flowsim.RunResult:
     """Load and simulate; a FlowsimError propagates (and is not cached)."""
-    scenario = flowsim.load_scenario(text, json.loads(overrides_json))
+    scenario = flowsim.load_scenario(text, json.loads(overrides_json), base_dir=base_dir)
     # the page keeps to the per-message engine and its event budget (an engine choice is not a control yet)
     return flowsim.simulate(scenario, seed=seed, replications=replications, progress=_progress,
                             max_events=max_events_per_replication(replications), engine="per_message")  # fmt: skip
@@ -60,7 +61,9 @@ def _run_cached(
 
 def run(request: RunRequest, progress: Progress | None = None) -> flowsim.RunResult:
     """The result for a request, from the cache or by simulating (raises FlowsimError)."""
-    return _run_cached(request.text, request.overrides_json, request.seed, request.replications, progress)
+    return _run_cached(
+        request.text, request.overrides_json, request.seed, request.replications, request.base_dir, progress
+    )
 
 
 def progress_bar(where: DeltaGenerator) -> Progress:

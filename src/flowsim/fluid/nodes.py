@@ -50,16 +50,16 @@ class SourceNode(FluidNode):
         self.multiplier = multiplier
         config = self.config
         self.stop = config.stop if config.stop is not None else math.inf
-        self.left = config.limit * config.batch if config.limit is not None else math.inf
+        self.left = config.limit * config.messages_per_item() if config.limit is not None else math.inf
 
     def item_size(self, edge: int) -> float | None:
-        return float(self.config.batch)
+        return float(self.config.messages_per_item())
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip
         config = self.config
         active = max(0.0, min(t + dt, self.stop) - max(t, config.start))
-        wanted = min(rate_at(config, t) * self.multiplier * config.batch * active, self.left)
+        wanted = min(rate_at(config, t) * self.multiplier * config.messages_per_item() * active, self.left)
         sent = min(wanted, self.out_limit(allow)) if wanted > 0 else 0.0
         self.left -= sent
         self.c["arrivals"] += sent
