@@ -102,17 +102,19 @@ def choose_engine(
     scenario: Scenario, view: AnalyticView, max_events: int | None = None, engine: Engine | None = None
 ) -> Literal["per_message", "fluid"]:
     """Which engine runs: the one asked for, or with `auto` per-message when the run fits the event
-    limit and fluid otherwise.  A kind the fluid engine cannot follow is refused before anything runs."""
-    from flowsim.fluid import fluid_problems
+    limit and fluid otherwise.  A kind the fluid engine cannot follow is refused before anything runs.
 
+    The fluid package is imported only when it may run, so a per-message run does not load it."""
     wanted = engine or scenario.engine
     if wanted not in ("auto", "per_message", "fluid"):
         raise FlowsimError(f"unknown engine {wanted!r}; choose auto, per_message or fluid")
     if wanted == "per_message":
         check_size(scenario, view, max_events)
         return "per_message"
-    problems = fluid_problems(scenario)
     if wanted == "fluid":
+        from flowsim.fluid import fluid_problems
+
+        problems = fluid_problems(scenario)
         if problems:
             raise FlowsimError("the fluid engine cannot run this scenario: " + "; ".join(problems))
         return "fluid"
@@ -120,6 +122,9 @@ def choose_engine(
         check_size(scenario, view, max_events)
         return "per_message"
     except SimulationTooLarge as err:
+        from flowsim.fluid import fluid_problems
+
+        problems = fluid_problems(scenario)
         if problems:
             raise SimulationTooLarge(
                 f"{err} The fluid engine, which auto would pick for a run this large, cannot run it: "

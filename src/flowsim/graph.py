@@ -7,11 +7,14 @@ as triggers and promotions) are kept apart so that drawings and checks can tell 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from flowsim.spec.architecture import Architecture
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Path = tuple[str | int, ...]
 
@@ -26,7 +29,13 @@ class GraphIssue:
 
 
 def build_graph(arch: Architecture) -> nx.MultiDiGraph:
-    """Nodes carry `kind` and `config`; edges carry `role` ('data' or the referencing field)."""
+    """Nodes carry `kind` and `config`; edges carry `role` ('data' or the referencing field).
+
+    For drawing; the checks below walk plain adjacency lists, so loading a design does not pay
+    for importing networkx.
+    """
+    import networkx as nx
+
     graph = nx.MultiDiGraph(name=arch.name)
     for name, config in arch.nodes.items():
         graph.add_node(name, kind=config.kind, config=config)
@@ -50,8 +59,40 @@ def graph_issues(arch: Architecture) -> list[GraphIssue]:
     issues = _endpoint_issues(arch) + _reference_issues(arch)
     if issues:  # degree and flow checks would only echo broken edges
         return issues
-    graph = build_graph(arch)
-    return _degree_issues(arch, graph) or _flow_issues(arch, graph)
+    return _degree_issues(arch) or _flow_issues(arch)
+
+
+def successors(arch: Architecture, data_only: bool = False) -> dict[str, list[str]]:
+    """Each node's out-neighbours: along data edges, and (unless `data_only`) reference fields."""
+    out: dict[str, list[str]] = {name: [] for name in arch.nodes}
+    for edge in arch.edges:
+        if edge.from_ in out and edge.to in out:
+            out[edge.from_].append(edge.to)
+    if not data_only:
+        for name, config in arch.nodes.items():
+            out[name] += [target for target in config.node_references().values() if target in out]
+    return out
+
+
+def predecessors(arch: Architecture, data_only: bool = False) -> dict[str, list[str]]:
+    """Each node's in-neighbours (the reverse of `successors`)."""
+    back: dict[str, list[str]] = {name: [] for name in arch.nodes}
+    for name, targets in successors(arch, data_only).items():
+        for target in targets:
+            back[target].append(name)
+    return back
+
+
+def reachable(neighbours: dict[str, list[str]], starts: Iterable[str]) -> set[str]:
+    """Every node reached from `starts` in one or more steps (a start only if a cycle returns to it)."""
+    seen: set[str] = set()
+    stack = [n for start in starts for n in neighbours.get(start, [])]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(neighbours.get(node, []))
+    return seen
 
 
 def _endpoint_issues(arch: Architecture) -> list[GraphIssue]:
@@ -100,12 +141,9 @@ def _reference_issues(arch: Architecture) -> list[GraphIssue]:
     return issues
 
 
-def _degree_issues(arch: Architecture, graph: nx.MultiDiGraph) -> list[GraphIssue]:
+def _degree_issues(arch: Architecture) -> list[GraphIssue]:
     issues: list[GraphIssue] = []
-    data_out = {name: 0 for name in arch.nodes}
-    for source, _target, role in graph.edges(data="role"):
-        if role == "data":
-            data_out[source] += 1
+    data_out = {name: len(targets) for name, targets in successors(arch, data_only=True).items()}
     for name, config in arch.nodes.items():
         if config.gives_output and data_out[name] == 0:
             issues.append(
@@ -123,20 +161,16 @@ def _degree_issues(arch: Architecture, graph: nx.MultiDiGraph) -> list[GraphIssu
     return issues
 
 
-def _flow_issues(arch: Architecture, graph: nx.MultiDiGraph) -> list[GraphIssue]:
+def _flow_issues(arch: Architecture) -> list[GraphIssue]:
     sources = [n for n, c in arch.nodes.items() if not c.takes_input]
     sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
-    reached: set[str] = set(sources)
-    for source in sources:
-        reached |= nx.descendants(graph, source)
+    reached: set[str] = set(sources) | reachable(successors(arch), sources)
     issues = [
         GraphIssue(("nodes", name), f"no source reaches '{name}'", "connect it, or remove it")
         for name in arch.nodes
         if name not in reached
     ]
-    can_exit: set[str] = set(sinks)
-    for sink in sinks:
-        can_exit |= nx.ancestors(graph, sink)
+    can_exit: set[str] = set(sinks) | reachable(predecessors(arch), sinks)
     issues += [
         GraphIssue(
             ("nodes", name),

@@ -100,20 +100,14 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
 
 def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
     """Which nodes see Poisson arrivals (Poisson sources; product-form, loss-free upstream)."""
-    from flowsim.graph import build_graph  # local: the graph layer sits beside this one
+    from flowsim.graph import predecessors, reachable  # local: the graph layer sits beside this one
 
-    graph = build_graph(arch)
+    upstream = predecessors(arch, data_only=True)
     result: dict[str, bool] = {}
     for name in arch.nodes:
-        result[name] = all(_keeps_poisson(arch.nodes[n]) for n in _data_ancestors(graph, name))
+        ancestors = reachable(upstream, [name]) - {name}
+        result[name] = all(_keeps_poisson(arch.nodes[n]) for n in ancestors)
     return result
-
-
-def _data_ancestors(graph: object, name: str) -> set[str]:
-    import networkx as nx
-
-    data_only = nx.subgraph_view(graph, filter_edge=lambda u, v, k: graph.edges[u, v, k]["role"] == "data")  # type: ignore[attr-defined]
-    return set(nx.ancestors(data_only, name))
 
 
 def _keeps_poisson(config: NodeConfig) -> bool:
