@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import simpy
 
+from flowsim.engine.clock import Clock
 from flowsim.engine.context import SimContext
 from flowsim.engine.faults import FaultPlan, start_fault
 from flowsim.engine.node import NodeRuntime
@@ -73,7 +73,7 @@ class Model:
     def __init__(self, network: Network, replication: int = 0, trace: bool = False) -> None:
         self.network = network
         self.replication = replication
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.ctx = SimContext(
             env=self.env,
             seed=replication_seed(network.seed, replication),
