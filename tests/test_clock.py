@@ -10,11 +10,13 @@ import random
 from collections.abc import Callable, Generator
 from typing import Any
 
+import numpy as np
 import pytest
 import simpy
 from simpy.events import URGENT
 
 from flowsim.engine.clock import Clock
+from flowsim.engine.context import SimContext
 
 Log = list[tuple[float, str]]
 
@@ -133,3 +135,14 @@ def test_a_failed_process_nobody_waits_for_crashes_the_run() -> None:
     env.process(broken(env))
     with pytest.raises(KeyError, match="boom"):
         env.run(until=5)
+
+
+@pytest.mark.parametrize("make", [Clock, simpy.Environment])
+def test_context_later_on_any_environment(make: Callable[[], simpy.Environment]) -> None:
+    env = make()
+    ctx = SimContext(env=env, seed=np.random.SeedSequence(1), warmup=0.0, horizon=10.0)
+    log: Log = []
+    event = ctx.later(2.0, lambda e: log.append((env.now, e._value)), "two")
+    ctx.later(1.0, lambda e: log.append((env.now, e._value)))
+    env.run(until=5)
+    assert log == [(1.0, None), (2.0, "two")] and event.processed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -12,6 +14,23 @@ import simpy
 def _key(text: str) -> int:
     """A stable 32-bit key for a name (Python's hash() differs between processes)."""
     return zlib.crc32(text.encode("utf-8"))
+
+
+class Later(Protocol):
+    """`later(delay, callback, value)`: call `callback(event)` after `delay`, with `event._value` = `value`."""
+
+    def __call__(self, delay: float, callback: Callable[[Any], None], value: Any = None, /) -> simpy.Event: ...
+
+
+def _later_on(env: simpy.Environment) -> Later:
+    """`later` for an environment without one: a timeout and its callback."""
+
+    def later(delay: float, callback: Callable[[Any], None], value: Any = None, /) -> simpy.Event:
+        event = env.timeout(delay, value)
+        event.callbacks.append(callback)
+        return event
+
+    return later
 
 
 @dataclass
@@ -31,6 +50,13 @@ class SimContext:
     #: when a list, nodes append (time, node, event, item key) to it: exact traces for tests and debugging
     trace: list[tuple[float, str, str, int]] | None = None
     streams: dict[tuple[str, str], np.random.Generator] = field(default_factory=dict)
+    #: schedule a callback: ``ctx.later(delay, callback, value)`` is
+    #: ``env.timeout(delay, value).callbacks.append(callback)`` in one call (the clock's own when it has one)
+    later: Later = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        own = getattr(self.env, "later", None)
+        self.later = own if own is not None else _later_on(self.env)
 
     def rng(self, node: str, purpose: str) -> np.random.Generator:
         key = (node, purpose)
