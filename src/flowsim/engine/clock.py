@@ -1,16 +1,17 @@
 """The kernel's clock: a `simpy.Environment` with a lean event loop and cheap timers.
 
-Everything SimPy offers keeps working (processes, resources, conditions, `run(until=event)`),
-and events are processed in exactly SimPy's order: by (time, priority, insertion id), with the
-ids drawn from the same counter, so a run gives the same trace event for event.  What it saves
-is what flowsim does not need on each event:
+Everything SimPy offers keeps working (processes, resources, conditions, `step`,
+`run(until=event)`), and events are processed in exactly SimPy's order: by (time, priority,
+insertion id), with the ids drawn from the same counter, so a run gives the same trace event for
+event.  What it saves is what flowsim does not need on each event:
 
-- `run(until=t)` is one loop over the heap: no `step()` call, no stop event and its
-  `StopSimulation` exception, no `EmptySchedule` check per event.  It still draws the id SimPy's
-  stop event would take, and stops exactly where that event would have been processed.
-- `now` is a plain attribute (SimPy's is a property), read several times per event by the nodes.
-- `timeout(delay, value)` builds the same `simpy.Timeout` without the constructor chain
-  (`Timeout.__init__` then `schedule`), and `later(delay, callback, value)` also attaches the
+- `run(until=t)` is one loop over the heap: no `step()` call per event, no stop event and its
+  `StopSimulation` exception, no `EmptySchedule` check.  It still draws the id SimPy's urgent
+  stop event at `t` would take, and stops exactly where that event would have been processed.
+- `now` is a plain attribute (SimPy's is a property), read several times per event by the nodes;
+  SimPy's own `_now` is an alias of it.
+- `timeout(delay, value)` builds a `simpy.Timeout` without the constructor chain
+  (`Timeout.__init__`, then `schedule`), and `later(delay, callback, value)` also attaches the
   callback: a timer in one call.
 """
 
@@ -22,21 +23,21 @@ from types import MethodType
 from typing import Any
 
 import simpy
-from simpy.core import EmptySchedule, SimTime, StopSimulation
+from simpy.core import SimTime
 from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, EventPriority, Process, Timeout
 
+Callback = Callable[[Any], None]
 _new_timeout = Timeout.__new__
 
 
 class Clock(simpy.Environment):
     """A `simpy.Environment` whose loop and timers cost less per event (same order of events)."""
 
-    #: the simulation time, a plain attribute kept equal to SimPy's `_now`
-    now: SimTime = 0
+    #: the simulation time, a plain attribute
+    now: SimTime = 0  # SimPy's is a read-only property
 
     def __init__(self, initial_time: SimTime = 0) -> None:
         super().__init__(initial_time)
-        self.now = initial_time
         # SimPy binds its event classes early only for the class's own attributes: bind the inherited ones.
         self.process = MethodType(Process, self)  # type: ignore[method-assign]
         self.event = MethodType(Event, self)  # type: ignore[method-assign]
@@ -53,12 +54,12 @@ class Clock(simpy.Environment):
         event.callbacks = []
         event._value = value
         event._delay = delay
-        event._ok = True
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
+        event._ok = True  # an instance attribute: a class default would make every read of it slower
+        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), event))
         return event
 
-    def later(self, delay: SimTime, callback: Callable[[Timeout], None], value: Any = None) -> Timeout:
-        """Call `callback(event)` after `delay`; `event._value` is `value`.
+    def later(self, delay: SimTime, callback: Callback, value: Any = None) -> Timeout:
+        """Call `callback(event)` after `delay`; `event.value` is `value`.
 
         The same as `timeout(delay, value).callbacks.append(callback)`, in one call.
         """
@@ -70,52 +71,47 @@ class Clock(simpy.Environment):
         event._value = value
         event._delay = delay
         event._ok = True
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
+        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), event))
         return event
 
     # ---- the loop ------------------------------------------------------------------------
-    def step(self) -> None:
-        """Process the next event: SimPy's `step`, keeping `now` in step."""
-        try:
-            self._now, _, _, event = heappop(self._queue)
-        except IndexError:
-            raise EmptySchedule from None
-        self.now = self._now
-        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-        try:
-            for callback in callbacks:
-                callback(event)
-        except StopSimulation:
-            # as SimPy: the remaining callbacks run when the simulation resumes
-            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
-            self.schedule(event, EventPriority(-1))
-            raise
-        if not event._ok and not hasattr(event, "_defused"):
-            _crash(event)
+    @property
+    def _now(self) -> SimTime:
+        """SimPy's own name for the time (its `step` and `schedule` use it): the same attribute."""
+        return self.now
+
+    @_now.setter
+    def _now(self, value: SimTime) -> None:
+        self.now = value
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: SimTime = 0) -> None:
+        heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
 
     def run(self, until: SimTime | Event | None = None) -> Any | None:
         """As SimPy's `run`; a numeric `until` takes the lean loop."""
         if until is None or isinstance(until, Event):
             return super().run(until)
         at: SimTime = until if isinstance(until, int) else float(until)
-        if at <= self._now:
+        if at <= self.now:
             raise ValueError(f"until ({at}) must be greater than the current simulation time")
-        # SimPy would schedule an URGENT stop event at `at` with the next id: stop where it would be.
+        # SimPy would schedule an urgent stop event at `at` with the next id and stop when it pops it.
+        # Drawing that id and comparing with it instead keeps the heap one entry smaller (cheaper
+        # pushes and pops while few events are pending, as in most flowsim models).
         stop = next(self._eid)
         queue = self._queue
         pop = heappop
         while queue:
             now, priority, eid, event = pop(queue)
             if now >= at and (now > at or priority > URGENT or eid > stop):
-                heappush(queue, (now, priority, eid, event))
+                heappush(queue, (now, priority, eid, event))  # after the stop: for the next run
                 break
-            self.now = self._now = now
+            self.now = now
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
                 _crash(event)
-        self.now = self._now = at
+        self.now = at
         return None
 
 
