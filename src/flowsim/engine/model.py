@@ -118,11 +118,12 @@ class Model:
             self.env.timeout(network.warmup).callbacks.append(self._begin_window)
         self._sample_every = network.sample_interval or network.window / 200
         self.env.timeout(network.warmup).callbacks.append(self._sample)
+        run, duration = self.env.run, network.duration
         paused = gc.isenabled()
         gc.disable()  # the kernel makes no reference cycles per item; the cyclic GC only costs time
         try:
             for step in range(1, steps + 1):
-                self.env.run(until=network.duration * step / steps)
+                run(until=duration * step / steps)
                 if progress is not None:
                     progress(step / steps)
         finally:
