@@ -1,7 +1,8 @@
 """The kernel's `Clock` processes events exactly as `simpy.Environment` does, in the same order.
 
 The same SimPy program (processes, resources, conditions, callbacks on timers, events at the
-very instant a `run(until=...)` stops) runs on both; the logs of (time, what) must be equal.
+very instant a `run(until=...)` stops) runs on both, the clock's `later` timers standing in for
+timeouts with a callback; the logs of (time, what) must be equal.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from flowsim.engine.clock import Clock
 from flowsim.engine.context import SimContext
 
 Log = list[tuple[float, str]]
+
+
+def after(env: simpy.Environment, delay: float, callback: Callable[[Any], None], value: Any) -> None:
+    """A callback after `delay`: the clock's `later` timer, or a SimPy timeout with the callback."""
+    if isinstance(env, Clock):
+        env.later(delay, callback, value)
+    else:
+        env.timeout(delay, value).callbacks.append(callback)
 
 
 def program(env: simpy.Environment, seed: int) -> Log:
@@ -43,10 +52,10 @@ def program(env: simpy.Environment, seed: int) -> Log:
             yield env.timeout(rng.choice([0, 0.5, 1.0]))
             env.process(customer(f"c{k}"))
 
-    def tick(event: simpy.Event) -> None:
+    def tick(event: Any) -> None:
         log.append((env.now, f"tick {event.value}"))
         if event.value < 40:
-            env.timeout(rng.choice([0.5, 1.0]), event.value + 1).callbacks.append(tick)
+            after(env, rng.choice([0.5, 1.0]), tick, event.value + 1)
 
     def urgent(event: simpy.Event) -> None:
         # scheduled by hand with URGENT priority on the stop times: from an integer time, in a later
@@ -59,7 +68,7 @@ def program(env: simpy.Environment, seed: int) -> Log:
             env.schedule(again, URGENT, 2.0 if event.value % 2 == 0 else 0.5)
 
     env.process(source())
-    env.timeout(0, 0).callbacks.append(tick)
+    after(env, 0, tick, 0)
     first = env.event()
     first._ok, first._value = True, 0
     first.callbacks.append(urgent)
@@ -85,8 +94,11 @@ def test_same_order_as_simpy_to_the_end_and_until_an_event() -> None:
     def run(env: simpy.Environment) -> Log:
         log = program(env, 7)
         stop = env.timeout(5.0, "five")
-        assert env.run(until=stop) == "five"
+        assert env.run(until=stop) == "five"  # SimPy's own loop, calling `step`: timers too
         log.append((env.now, "stop at the event"))
+        for _ in range(25):
+            env.step()
+            log.append((env.now, "step"))
         env.run()
         log.append((env.now, "empty"))
         return log
@@ -145,4 +157,4 @@ def test_context_later_on_any_environment(make: Callable[[], simpy.Environment])
     event = ctx.later(2.0, lambda e: log.append((env.now, e._value)), "two")
     ctx.later(1.0, lambda e: log.append((env.now, e._value)))
     env.run(until=5)
-    assert log == [(1.0, None), (2.0, "two")] and event.processed
+    assert log == [(1.0, None), (2.0, "two")] and event._value == "two"

@@ -11,8 +11,11 @@ event.  What it saves is what flowsim does not need on each event:
 - `now` is a plain attribute (SimPy's is a property), read several times per event by the nodes;
   SimPy's own `_now` is an alias of it.
 - `timeout(delay, value)` builds a `simpy.Timeout` without the constructor chain
-  (`Timeout.__init__`, then `schedule`), and `later(delay, callback, value)` also attaches the
-  callback: a timer in one call.
+  (`Timeout.__init__`, then `schedule`).
+- `later(delay, callback, value)` schedules a `Timer`: one callback and a value, no callback
+  list, no success flag, no environment.  It takes its place in the heap and the order like any
+  event (same id counter, normal priority); the loop calls its callback directly.  A `Timer` is
+  not a SimPy event: a process cannot yield it (use `timeout`).
 """
 
 from __future__ import annotations
@@ -30,11 +33,37 @@ Callback = Callable[[Any], None]
 _new_timeout = Timeout.__new__
 
 
+class Timer:
+    """A callback due at a time, made by `Clock.later`: `callback(timer)` runs then.
+
+    `_value` (also `value`) is what it carries, as a `simpy.Timeout`'s, so callbacks read
+    either the same way.  Identity is what tells timers apart (a node ignores a superseded one).
+    """
+
+    __slots__ = ("_value", "callback")
+
+    def __init__(self, callback: Callback, value: Any = None) -> None:
+        self.callback = callback
+        self._value = value
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Timer({getattr(self.callback, '__qualname__', self.callback)!r}, value={self._value!r})"
+
+
+_new_timer = Timer.__new__
+
+
 class Clock(simpy.Environment):
     """A `simpy.Environment` whose loop and timers cost less per event (same order of events)."""
 
     #: the simulation time, a plain attribute
     now: SimTime = 0  # SimPy's is a read-only property
+    #: SimPy's heap of (time, priority, id, event), where timers take their places too
+    _queue: list[tuple[SimTime, EventPriority, int, Event | Timer]]  # type: ignore[assignment]
 
     def __init__(self, initial_time: SimTime = 0) -> None:
         super().__init__(initial_time)
@@ -58,21 +87,19 @@ class Clock(simpy.Environment):
         heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), event))
         return event
 
-    def later(self, delay: SimTime, callback: Callback, value: Any = None) -> Timeout:
-        """Call `callback(event)` after `delay`; `event.value` is `value`.
+    def later(self, delay: SimTime, callback: Callback, value: Any = None) -> Timer:
+        """Call `callback(timer)` after `delay`; `timer.value` is `value`.
 
-        The same as `timeout(delay, value).callbacks.append(callback)`, in one call.
+        Where `timeout(delay, value).callbacks.append(callback)` would be processed, at a
+        fraction of the cost; returns the `Timer`.
         """
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
-        event = _new_timeout(Timeout)
-        event.env = self
-        event.callbacks = [callback]
-        event._value = value
-        event._delay = delay
-        event._ok = True
-        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), event))
-        return event
+        timer = _new_timer(Timer)
+        timer.callback = callback
+        timer._value = value
+        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), timer))
+        return timer
 
     # ---- the loop ------------------------------------------------------------------------
     @property
@@ -86,6 +113,16 @@ class Clock(simpy.Environment):
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: SimTime = 0) -> None:
         heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
+
+    def step(self) -> None:
+        """Process the next event or timer (SimPy's `step`, which `run(until=event)` uses)."""
+        if self._queue:
+            timer = self._queue[0][3]
+            if type(timer) is Timer:
+                self.now = heappop(self._queue)[0]
+                timer.callback(timer)
+                return
+        super().step()
 
     def run(self, until: SimTime | Event | None = None) -> Any | None:
         """As SimPy's `run`; a numeric `until` takes the lean loop."""
@@ -106,11 +143,15 @@ class Clock(simpy.Environment):
                 heappush(queue, (now, priority, eid, event))  # after the stop: for the next run
                 break
             self.now = now
-            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+            if type(event) is Timer:
+                event.callback(event)
+                continue
+            # a SimPy event (mypy does not narrow on `type(...) is` after the `continue`)
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[union-attr]
             for callback in callbacks:
                 callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                _crash(event)
+            if not event._ok and not hasattr(event, "_defused"):  # type: ignore[union-attr]
+                _crash(event)  # type: ignore[arg-type]
         self.now = at
         return None
 
