@@ -17,6 +17,7 @@ before and after says how busy the machine was.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import subprocess
@@ -68,13 +69,12 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def _child_env() -> dict[str, str]:
-    """The child interpreters find flowsim where this one does."""
+    """The child interpreters import the flowsim this one would (else the repository's)."""
     env = dict(os.environ)
-    src = str(ROOT / "src")
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if src not in paths:
-        paths.insert(0, src)
-    env["PYTHONPATH"] = os.pathsep.join(paths)
+    spec = importlib.util.find_spec("flowsim")
+    src = str(Path(spec.origin).parent.parent) if spec is not None and spec.origin else str(ROOT / "src")
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    env["PYTHONPATH"] = os.pathsep.join([src, *paths])
     return env
 
 
