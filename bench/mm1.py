@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import simpy
-from timing import Figures, Side, compare, parser
+from timing import Figures, Prepared, Side, compare, parser
 
 LAM, MU = 0.9, 1.0
 
@@ -85,7 +85,7 @@ def _sojourn(result: Any) -> float:
     return float(latency.mean)
 
 
-def flowsim_in_process(customers: int) -> Any:
+def flowsim_in_process(customers: int) -> Prepared:
     """Setup (loading the scenario) outside the timing; the timed part builds and runs one replication."""
     import flowsim
     from flowsim.build import run_replication
@@ -100,10 +100,14 @@ def flowsim_in_process(customers: int) -> Any:
     return run
 
 
+def hand_in_process(customers: int) -> Prepared:
+    return partial(hand_written, customers)
+
+
 def sides(customers: int) -> tuple[Side, Side]:
     kwargs = {"customers": customers}
-    hand = Side("SimPy", "mm1", "hand_written", kwargs, lambda: partial(hand_written, customers))
-    flow = Side("flowsim", "mm1", "with_flowsim", kwargs, lambda: flowsim_in_process(customers))
+    hand = Side("SimPy", "mm1", "hand_written", "hand_in_process", kwargs)
+    flow = Side("flowsim", "mm1", "with_flowsim", "flowsim_in_process", kwargs)
     return hand, flow
 
 
