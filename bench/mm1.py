@@ -1,48 +1,53 @@
 """flowsim against a hand-written SimPy M/M/1 of the same system, side by side.
 
-Both models simulate the same M/M/1 queue (lambda = 0.9/s, mu = 1/s) for N customers and
-report the mean wait.  Two ratios are printed (flowsim time / hand-written time):
-- whole process: each model started as `python -c ...` in a fresh interpreter, start-up and
-  imports included (what a user waits for);
-- in process: both models run here, one after the other, simulation only.
-Each measurement is the best of --repeat runs.  Usage: python bench/mm1.py [--customers N]
+Both models simulate one M/M/1 queue (lambda = 0.9/s, mu = 1/s) for N customers and report the
+mean wait and the mean sojourn; both are printed, with the theory, so that the two times are
+for the same work.  The hand-written model is the idiomatic SimPy one: a generator source, a
+process per customer and a `simpy.Resource` for the server.  See bench/timing.py for what is timed.
+
+Usage: PYTHONPATH=src python bench/mm1.py [--customers 200000] [--repeat 5]
 """
 
 from __future__ import annotations
 
-import argparse
 import random
-import subprocess
-import sys
-import time
+from functools import partial
+from typing import Any
 
 import simpy
+from timing import Figures, Prepared, Side, compare, parser
 
 LAM, MU = 0.9, 1.0
 
 
-def hand_written(customers: int, seed: int = 1) -> float:
+def hand_written(customers: int, seed: int = 1) -> Figures:
     """The idiomatic SimPy model: a process per customer and a Resource for the server."""
     rng = random.Random(seed)
     env = simpy.Environment()
     server = simpy.Resource(env, capacity=1)
     waits: list[float] = []
+    sojourns: list[float] = []
 
-    def customer(env: simpy.Environment):  # type: ignore[no-untyped-def]
+    def customer(env: simpy.Environment) -> Any:
         arrive = env.now
         with server.request() as request:
             yield request
             waits.append(env.now - arrive)
             yield env.timeout(rng.expovariate(MU))
+        sojourns.append(env.now - arrive)
 
-    def source(env: simpy.Environment):  # type: ignore[no-untyped-def]
+    def source(env: simpy.Environment) -> Any:
         for _ in range(customers):
             yield env.timeout(rng.expovariate(LAM))
             env.process(customer(env))
 
     env.process(source(env))
     env.run()
-    return sum(waits) / len(waits)
+    return {"customers": len(sojourns), "mean wait (s)": sum(waits) / len(waits), "mean sojourn (s)": _mean(sojourns)}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 SCENARIO = """
@@ -60,53 +65,59 @@ limits: {{max_events: 1000000000}}
 """
 
 
-def with_flowsim(customers: int) -> float:
+def scenario_text(customers: int) -> str:
+    # long enough for every customer to leave: the source stops after `customers` arrivals
+    return SCENARIO.format(lam=LAM, mean=1 / MU, customers=customers, duration=int(customers / LAM * 1.2) + 1000)
+
+
+def with_flowsim(customers: int) -> Figures:
+    """What a user runs: load the scenario, simulate, read the results."""
     import flowsim
 
-    text = SCENARIO.format(lam=LAM, mean=1 / MU, customers=customers, duration=int(customers / LAM * 1.2) + 1000)
-    result = flowsim.simulate(flowsim.load_scenario(text))
-    wait = result.nodes["server"].wait_s
-    assert wait is not None and result.nodes["server"].completed == customers
-    return wait.mean
+    result = flowsim.simulate(flowsim.load_scenario(scenario_text(customers)))
+    server = result.nodes["server"]
+    assert server.wait_s is not None and server.completed == customers
+    return {"customers": server.completed, "mean wait (s)": server.wait_s.mean, "mean sojourn (s)": _sojourn(result)}
 
 
-def _best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def _sojourn(result: Any) -> float:
+    latency = result.end_to_end["done"].latency_s
+    return float(latency.mean)
 
 
-def _process(code: str) -> None:
-    subprocess.run([sys.executable, "-c", code], check=True)
+def flowsim_in_process(customers: int) -> Prepared:
+    """Setup (loading the scenario) outside the timing; the timed part builds and runs one replication."""
+    import flowsim
+    from flowsim.build import run_replication
+
+    scenario = flowsim.load_scenario(scenario_text(customers))
+
+    def run() -> Figures:
+        out = run_replication(scenario)
+        waits, latencies = out.waits["server"], out.latencies["done"]
+        return {"customers": len(latencies), "mean wait (s)": waits.mean(), "mean sojourn (s)": latencies.mean()}
+
+    return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    n, repeat = args.customers, args.repeat
-    here = "import sys; sys.path.insert(0, 'bench'); import mm1; "
-    hand_proc = _best(lambda: _process(here + f"mm1.hand_written({n})"), repeat)
-    flow_proc = _best(lambda: _process(here + f"mm1.with_flowsim({n})"), repeat)
-    hand_in = _best(lambda: hand_written(n), repeat)
-    flow_in = _best(lambda: with_flowsim(n), repeat)
-    print(f"M/M/1, {n:,} customers, best of {repeat}")
-    print(
-        f"  whole process: hand-written SimPy {hand_proc:6.2f} s   flowsim {flow_proc:6.2f} s   "
-        f"ratio {flow_proc / hand_proc:.2f}"
-    )
-    print(
-        f"  in process:    hand-written SimPy {hand_in:6.2f} s   flowsim {flow_in:6.2f} s   "
-        f"ratio {flow_in / hand_in:.2f}"
-    )
-    print(
-        f"  mean wait: hand-written {hand_written(n):.3f} s, flowsim {with_flowsim(n):.3f} s, "
-        f"theory {LAM / (MU * (MU - LAM)):.3f} s"
-    )
+def hand_in_process(customers: int) -> Prepared:
+    return partial(hand_written, customers)
+
+
+def sides(customers: int) -> tuple[Side, Side]:
+    kwargs = {"customers": customers}
+    hand = Side("SimPy", "mm1", "hand_written", "hand_in_process", kwargs)
+    flow = Side("flowsim", "mm1", "with_flowsim", "flowsim_in_process", kwargs)
+    return hand, flow
+
+
+def main(argv: list[str] | None = None) -> None:
+    parse = parser(__doc__)
+    parse.add_argument("--customers", type=int, default=200_000)
+    args = parse.parse_args(argv)
+    theory = {"mean wait (s)": LAM / (MU * (MU - LAM)), "mean sojourn (s)": 1 / (MU - LAM)}
+    compare(f"M/M/1 (lambda {LAM}, mu {MU}), {args.customers:,} customers", *sides(args.customers),
+            repeat=args.repeat, skip_process=args.skip_process, theory=theory)  # fmt: skip
 
 
 if __name__ == "__main__":

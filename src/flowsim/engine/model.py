@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import simpy
 
+from flowsim.engine.clock import Clock
 from flowsim.engine.context import SimContext
 from flowsim.engine.faults import FaultPlan, start_fault
 from flowsim.engine.node import NodeRuntime
@@ -73,7 +73,7 @@ class Model:
     def __init__(self, network: Network, replication: int = 0, trace: bool = False) -> None:
         self.network = network
         self.replication = replication
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.ctx = SimContext(
             env=self.env,
             seed=replication_seed(network.seed, replication),
@@ -118,11 +118,12 @@ class Model:
             self.env.timeout(network.warmup).callbacks.append(self._begin_window)
         self._sample_every = network.sample_interval or network.window / 200
         self.env.timeout(network.warmup).callbacks.append(self._sample)
+        run, duration = self.env.run, network.duration
         paused = gc.isenabled()
         gc.disable()  # the kernel makes no reference cycles per item; the cyclic GC only costs time
         try:
             for step in range(1, steps + 1):
-                self.env.run(until=network.duration * step / steps)
+                run(until=duration * step / steps)
                 if progress is not None:
                     progress(step / steps)
         finally:
