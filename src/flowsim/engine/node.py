@@ -60,6 +60,8 @@ class NodeRuntime:
         self.config = config
         self.ctx = ctx
         self.env = ctx.env
+        #: ``call_later(delay, callback, value)``: the clock's cheapest timer (see `SimContext.later`)
+        self.call_later = ctx.later
         self._mode = _NONE
         self._targets: list[NodeRuntime] = []
         self._blocked: deque[Waiter] = deque()  # senders waiting for room here, oldest first

@@ -89,7 +89,8 @@ class ServerPool(QueueingRuntime):
             self._start(item)
         else:
             self.line_up(item)
-            self.dispatch()
+            if not self._fifo or (not self._faults and self.busy < self.servers):
+                self.dispatch()  # a kind's own order may start it at once; FIFO only if a server is free
 
     def line_up(self, item: Item) -> None:
         self.queue.append(item)
@@ -120,9 +121,7 @@ class ServerPool(QueueingRuntime):
         elif self.tracing:
             self.log("start", item)
         hold = self.hold_sampler() if self.hold_sampler is not None else self.hold_time(item)
-        job = self.env.timeout(hold * self.slowdown, item)
-        job.callbacks.append(self._finished)
-        item.job = job
+        item.job = self.call_later(hold * self.slowdown, self._finished, item)
         self.serving[item] = None
 
     def _finished(self, job: Any) -> None:

@@ -7,8 +7,10 @@ adds kinds by naming their config classes in the ``flowsim.kinds`` entry-point g
     [project.entry-points."flowsim.kinds"]
     echo = "mypackage.echo:EchoConfig"
 
-Kinds are loaded on first use (``kinds()``), not when this module is imported, so the kernel
-and the YAML layer can be imported and tested without them.
+Kinds are loaded on first use, not when this module is imported: ``kind_config(name)`` imports
+only the module of the kind a document names (a file with three kinds builds three kinds'
+models, not all of them: start-up time), ``kinds()`` loads them all.  A plugin cannot replace
+a built-in kind: ``kinds()`` (and ``flowsim kinds``) reports such a clash.
 """
 
 from __future__ import annotations
@@ -70,6 +72,26 @@ def _load_plugins() -> None:
             register(config_cls, origin)
         except TypeError as err:
             raise FlowsimError(f"{origin}: {err}") from None
+
+
+def _builtin(name: str) -> type[NodeConfig] | None:
+    """The built-in kind `name` (its module is named after it), imported on first use."""
+    if name in _KINDS or name in _SKIP or name.startswith("_") or not name.isidentifier():
+        return _KINDS.get(name)
+    try:
+        importlib.import_module(f"flowsim.nodes.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"flowsim.nodes.{name}":
+            raise  # the kind's module exists but one of its imports does not
+    return _KINDS.get(name)
+
+
+def kind_config(name: str) -> type[NodeConfig] | None:
+    """The config class of kind `name`, or None when no package defines it.
+
+    Built-in kinds load alone; a name that is not built in loads the plugins (and every kind).
+    """
+    return _builtin(name) or kinds().get(name)
 
 
 def kinds() -> dict[str, type[NodeConfig]]:

@@ -177,11 +177,10 @@ class SourceNode(NodeRuntime):
         self._offered = config.external_rate() * ctx.load_multiplier * config.messages_per_item()
 
     def start(self) -> None:
-        first = self.env.timeout(self.config.start + self.interarrival())
-        first.callbacks.append(self._arrive)
+        self.call_later(self.config.start + self.interarrival(), self._arrive)
 
     def _schedule(self) -> None:
-        self.env.timeout(self.interarrival()).callbacks.append(self._arrive)
+        self.call_later(self.interarrival(), self._arrive)
 
     def _arrive(self, _event: object) -> None:
         now = self.env.now
@@ -194,7 +193,7 @@ class SourceNode(NodeRuntime):
             self.log("emit", item)
         if self.forward(item, self._unblocked):
             self.completed += self.batch
-            self.env.timeout(self.interarrival()).callbacks.append(self._arrive)
+            self.call_later(self.interarrival(), self._arrive)
         else:
             self._holding = self.batch
 
@@ -249,12 +248,12 @@ class ShapedSourceNode(SourceNode):
     def start(self) -> None:
         first = self.config.start + self.interarrival() if self._law is None else self._point()
         if math.isfinite(first):
-            self.env.timeout(first).callbacks.append(self._arrive)
+            self.call_later(first, self._arrive)
 
     def _schedule(self) -> None:
         t = self._following()
         if math.isfinite(t):
-            self.env.timeout(t - self.env.now).callbacks.append(self._arrive)
+            self.call_later(t - self.env.now, self._arrive)
 
     def _arrive(self, _event: object) -> None:
         now = self.env.now

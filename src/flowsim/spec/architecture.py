@@ -5,20 +5,69 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, field_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from flowsim.nodes.base import NodeConfig
-from flowsim.nodes.registry import kinds
+from flowsim.nodes.registry import kind_config, kinds
 from flowsim.specmodel import SpecModel
 
-KINDS = kinds()
 
-# A discriminated union of every registered kind's config; built from the registry so that a
-# new kind module is picked up without touching this file.
+def _by_kind(value: Any, info: core_schema.ValidationInfo) -> NodeConfig:
+    """Validate one node with the model of the kind it names, as a discriminated union would.
+
+    Only the kinds a document uses get their models built (and their modules imported): a
+    union of every kind would build them all on the first load, most of flowsim's start-up.
+    """
+    if isinstance(value, NodeConfig):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("model_attributes_type", "Input should be a valid dictionary or object")
+    if "kind" not in value:
+        raise PydanticCustomError(
+            "union_tag_not_found", "Unable to extract tag using discriminator 'kind'",
+            {"discriminator": "'kind'", "expected_tags": _expected()},
+        )  # fmt: skip
+    tag = value["kind"]
+    config_cls = kind_config(tag) if isinstance(tag, str) else None
+    if config_cls is None:
+        raise PydanticCustomError(
+            "union_tag_invalid",
+            "Input tag {tag!r} found using 'kind' does not match any of the expected tags: {expected_tags}",
+            {"discriminator": "'kind'", "tag": str(tag), "expected_tags": _expected()},
+        )
+    return config_cls.model_validate(value, context=info.context)  # the loader's context: file, base dir
+
+
+def _expected() -> str:
+    return ", ".join(repr(name) for name in kinds())
+
+
+class _NodeByKind:
+    """The type of a node in `Architecture.nodes`: any registered kind, chosen by `kind`."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.with_info_plain_validator_function(_by_kind)
+
+    @classmethod
+    def resolve(cls, data: Any) -> type[NodeConfig] | None:
+        """The model `data` is validated with (for locating errors in it)."""
+        tag = data.get("kind") if isinstance(data, dict) else None
+        return kind_config(tag) if isinstance(tag, str) else None
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The schema is the discriminated union of every kind (built only when asked for)."""
+        union: Any = Annotated[Union[tuple(kinds().values())], Field(discriminator="kind")]  # noqa: UP007
+        return handler(TypeAdapter(union).core_schema)
+
+
 if TYPE_CHECKING:
     NodeSpec = NodeConfig
 else:
-    NodeSpec = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+    NodeSpec = Annotated[NodeConfig, _NodeByKind]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _ARROW = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>-][^\s>]*?)\s*$")

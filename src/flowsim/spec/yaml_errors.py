@@ -66,7 +66,15 @@ def _member_by_label(members: list[Any], label: str | int) -> Any:
 
 
 def _resolve(tp: Any, data: Any) -> Any:
-    """Pick the union member whose Literal field matches the data, like a discriminator would."""
+    """Pick the union member whose Literal field matches the data, like a discriminator would.
+
+    A type validated by a function says which model it chose through a `resolve(data)` method
+    of its Annotated metadata (`Architecture.nodes`: the model of the node's kind).
+    """
+    for meta in get_args(tp)[1:] if get_origin(tp) is Annotated else ():
+        chosen = meta.resolve(data) if callable(getattr(meta, "resolve", None)) else None
+        if chosen is not None:
+            return chosen
     for member in map(_unwrap, _members(tp)) if isinstance(data, dict) else ():
         if any(data.get(key) in values for key, values in _literal_fields(member).items()):
             return member
