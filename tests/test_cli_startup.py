@@ -76,6 +76,17 @@ def test_json_run_loads_no_plotting_or_table_libraries() -> None:
     assert not {m for m in modules if m.startswith(("flowsim.reports", "flowsim.app", "flowsim.sweep"))}
 
 
+def test_a_run_imports_only_the_kinds_its_file_uses() -> None:
+    """baseline.yaml uses source, service and sink: no other kind's module is imported or built."""
+    done, modules = flowsim_modules("run", BASELINE, *SHORT, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    kinds = {m.rsplit(".", 1)[1] for m in modules if m.startswith("flowsim.nodes.") and m.count(".") == 2}
+    assert kinds == {"base", "registry", "source", "service", "sink"}
+    done, modules = flowsim_modules("kinds", "--markdown")  # listing them loads them all
+    assert done.returncode == 0, done.stderr
+    assert {"flowsim.nodes.kafka_topic", "flowsim.nodes.airflow_dag", "flowsim.nodes.training"} <= modules
+
+
 @pytest.mark.parametrize(
     ("argv", "code"),
     [
