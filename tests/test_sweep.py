@@ -243,3 +243,25 @@ def test_autoscaled_replicas_are_billed_as_they_ran() -> None:
     mean_replicas = result.nodes["serving"].kind_figures["replicas_mean"]
     assert mean_replicas > result.analysis.nodes["serving"].servers  # it scaled up during the spike
     assert result.cost is not None and result.cost.per_hour == pytest.approx(2.0 * mean_replicas)
+
+
+# ---- engines -------------------------------------------------------------------------------
+def test_each_point_runs_on_the_engine_simulate_would_choose(scenario_file: Path) -> None:
+    """A grid over `engine` itself: each point's result says which engine ran it, and the fluid
+    point agrees with `simulate` on the same scenario (the same seeded fluid run)."""
+    result = sweep(scenario_file, {"engine": ["per_message", "fluid"], "nodes.api.servers": [3]}, 1, workers=1)
+    engines = [(p.result.engine, p.result.fluid_step_s is not None) for p in result.points]
+    assert engines == [("per_message", False), ("fluid", True)]
+    assert [row["engine"] for row in result.records()] == ["per_message", "fluid"]
+    fluid_point = result.points[1]
+    alone = flowsim.simulate(fluid_point.scenario)
+    assert alone.engine == "fluid" and alone.fluid_step_s == fluid_point.result.fluid_step_s
+    assert alone.totals.delivered == fluid_point.result.totals.delivered
+
+
+def test_engine_given_to_sweep_and_compare_wins_over_the_scenario(scenario_file: Path) -> None:
+    plan = plan_sweep(scenario_file, {"nodes.api.servers": [2, 3]}, 1)
+    assert {p.result.engine for p in run_sweep(plan, workers=1, engine="fluid").points} == {"fluid"}
+    a, b = plan.scenarios
+    comparison = flowsim.compare(a, b, 2, workers=1, engine="fluid")
+    assert {r.engine for r in comparison.results} == {"fluid"}

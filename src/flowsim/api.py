@@ -87,15 +87,27 @@ def simulate(
     view = analyze(scenario.arch, scenario.load.multiplier)
     chosen = choose_engine(scenario, view, max_events, engine)
     if chosen == "fluid":
-        from flowsim.fluid import choose_step, run_fluid_replication
+        from flowsim.fluid import run_fluid_replication
 
-        step, _reason = choose_step(scenario)
         outputs = _run_all(scenario, workers, progress, executor, run_fluid_replication)
-        result = aggregate(scenario, outputs, view)
-        result.engine, result.fluid_step_s = "fluid", step
-        return result
+        return mark_fluid(aggregate(scenario, outputs, view), scenario)
     outputs = _run_all(scenario, workers, progress, executor)
     return aggregate(scenario, outputs, view)
+
+
+def mark_fluid(result: RunResult, scenario: Scenario) -> RunResult:
+    """Say on a result that the fluid engine ran it, and at which time step."""
+    from flowsim.fluid import choose_step
+
+    result.engine, result.fluid_step_s = "fluid", choose_step(scenario)[0]
+    return result
+
+
+def fluid_work(scenario: Scenario) -> float:
+    """A fluid replication's work in event equivalents (steps x nodes), to size tasks by."""
+    from flowsim.fluid import choose_step
+
+    return scenario.window / choose_step(scenario)[0] * len(scenario.arch.nodes)
 
 
 def choose_engine(

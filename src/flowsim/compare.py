@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from flowsim.analysis.queueing import student_t_halfwidth
+from flowsim.api import Engine
 from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, load_scenario
 from flowsim.multirun import run_scenarios
@@ -91,6 +92,7 @@ def compare(
     workers: int | None = None,
     progress: Progress | None = None,
     max_events: int | None = None,
+    engine: Engine | None = None,
 ) -> Comparison:
     """Run A and B with common random numbers (A's seed unless `seed` is given) and compare them."""
     first, second = (s if isinstance(s, Scenario) else load_scenario(s) for s in (a, b))
@@ -98,7 +100,7 @@ def compare(
     first, second = first.model_copy(update=common), second.model_copy(update=common)
     scenarios = [first, second]
     with open_executor(2 * replications, executor, workers=workers) as pool:
-        result_a, result_b = run_scenarios(scenarios, pool, progress, max_events)
+        result_a, result_b = run_scenarios(scenarios, pool, progress, max_events, engine)
     rows_a, rows_b = replication_figures(result_a, first), replication_figures(result_b, second)
     names = _compared(rows_a, rows_b)
     label_a, label_b = (

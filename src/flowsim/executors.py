@@ -27,6 +27,7 @@ from flowsim.errors import FlowsimError
 from flowsim.spec.scenario import Scenario
 
 ExecutorKind = Literal["serial", "process", "dask"]
+EngineName = Literal["per_message", "fluid"]
 EXECUTOR_KINDS: tuple[ExecutorKind, ...] = ("serial", "process", "dask")
 Progress = Callable[[float], None]
 P = ParamSpec("P")
@@ -180,18 +181,33 @@ class Chunk:
     point: int
     scenario: Scenario
     replications: tuple[int, ...]
+    engine: EngineName = "per_message"
 
 
 def run_chunks(chunks: Sequence[Chunk]) -> list[tuple[int, ReplicationOutput]]:
-    """The task every executor runs: each replication, tagged with its grid point."""
-    return [(chunk.point, run_replication(chunk.scenario, r)) for chunk in chunks for r in chunk.replications]
+    """The task every executor runs: each replication, tagged with its grid point, by its engine."""
+    done = []
+    for chunk in chunks:
+        if chunk.engine == "fluid":
+            from flowsim.fluid import run_fluid_replication  # loaded only where a fluid point runs
+
+            done += [(chunk.point, run_fluid_replication(chunk.scenario, r)) for r in chunk.replications]
+        else:
+            done += [(chunk.point, run_replication(chunk.scenario, r)) for r in chunk.replications]
+    return done
 
 
-def plan_tasks(scenarios: Sequence[Scenario], events: Sequence[float], workers: int) -> list[list[Chunk]]:
-    """Pack replications into tasks of about equal work, in grid order.
+def plan_tasks(
+    scenarios: Sequence[Scenario],
+    events: Sequence[float],
+    workers: int,
+    engines: Sequence[EngineName] | None = None,
+) -> list[list[Chunk]]:
+    """Pack replications into tasks of about equal work (`events`: each point's cost), in grid order.
 
     In-thread (`workers == 1`) every replication is its own task, so progress moves smoothly.
     """
+    engine_of: list[EngineName] = list(engines) if engines is not None else ["per_message"] * len(scenarios)
     costs = [e + REPLICATION_OVERHEAD_EVENTS for e in events]
     total = sum(c * s.replications for c, s in zip(costs, scenarios, strict=True))
     target = 0.0 if workers <= 1 else min(TASK_EVENTS, total / (workers * TASKS_PER_WORKER))
@@ -203,11 +219,11 @@ def plan_tasks(scenarios: Sequence[Scenario], events: Sequence[float], workers: 
         for r in range(scenario.replications):
             load += cost
             if load >= target:
-                current.append(Chunk(point, scenario, tuple(range(start, r + 1))))
+                current.append(Chunk(point, scenario, tuple(range(start, r + 1)), engine_of[point]))
                 tasks.append(current)
                 current, load, start = [], 0.0, r + 1
         if start < scenario.replications:
-            current.append(Chunk(point, scenario, tuple(range(start, scenario.replications))))
+            current.append(Chunk(point, scenario, tuple(range(start, scenario.replications)), engine_of[point]))
     if current:
         tasks.append(current)
     return tasks

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from flowsim.analysis.view import analyze
-from flowsim.api import aggregate, check_size, estimate_events
+from flowsim.api import Engine, aggregate, choose_engine, estimate_events, fluid_work, mark_fluid
 from flowsim.engine.model import ReplicationOutput
 from flowsim.executors import Progress, parallelism, plan_tasks, run_tasks
 from flowsim.results import RunResult
@@ -23,17 +23,22 @@ def run_scenarios(
     executor: Executor,
     progress: Progress | None = None,
     max_events: int | None = None,
+    engine: Engine | None = None,
 ) -> list[RunResult]:
     """Run every replication of every scenario on `executor`; one aggregated result per scenario.
 
-    Sizes are checked before anything runs.  Results do not depend on the executor, on how
-    work was batched, or on the order tasks finish: each point's replications are sorted by index.
+    Each scenario runs on the engine `simulate` would choose for it (`engine` wins over the
+    scenario's own), and sizes are checked before anything runs.  Results do not depend on the
+    executor, on how work was batched, or on the order tasks finish: each point's replications
+    are sorted by index.
     """
     views = [analyze(s.arch, s.load.multiplier) for s in scenarios]
-    for scenario, view in zip(scenarios, views, strict=True):
-        check_size(scenario, view, max_events)
-    events = [estimate_events(s, v) for s, v in zip(scenarios, views, strict=True)]
-    tasks = plan_tasks(scenarios, events, parallelism(executor))
+    engines = [choose_engine(s, v, max_events, engine) for s, v in zip(scenarios, views, strict=True)]
+    events = [
+        estimate_events(s, v) if e == "per_message" else fluid_work(s)
+        for s, v, e in zip(scenarios, views, engines, strict=True)
+    ]
+    tasks = plan_tasks(scenarios, events, parallelism(executor), engines)
     outputs: list[list[ReplicationOutput]] = [[] for _ in scenarios]
     total = sum(s.replications for s in scenarios)
     done = 0
@@ -43,7 +48,8 @@ def run_scenarios(
         done += len(batch)
         if progress is not None:
             progress(done / total)
-    return [
-        aggregate(s, sorted(outs, key=lambda o: o.replication), view)
-        for s, outs, view in zip(scenarios, outputs, views, strict=True)
-    ]
+    results = []
+    for scenario, outs, view, chosen in zip(scenarios, outputs, views, engines, strict=True):
+        result = aggregate(scenario, sorted(outs, key=lambda o: o.replication), view)
+        results.append(mark_fluid(result, scenario) if chosen == "fluid" else result)
+    return results

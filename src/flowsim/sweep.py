@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import yaml
 
+from flowsim.api import Engine
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, check_metric, load_scenario
@@ -181,14 +182,16 @@ def run_sweep(
     workers: int | None = None,
     progress: Progress | None = None,
     max_events: int | None = None,
+    engine: Engine | None = None,
 ) -> SweepResult:
     """Run every point of `plan` on `executor`, or on the one `flowsim.executors` picks for `workers`.
 
     Replication r of every point uses the same seed, so points differ by design, not by luck
-    (common random numbers).  Sizes are checked before anything runs.
+    (common random numbers).  Sizes are checked before anything runs.  Each point runs on the
+    engine `simulate` would choose for it; `engine` wins over the scenario's `engine`.
     """
     with open_executor(plan.jobs, executor, workers=workers) as pool:
-        results = run_scenarios(plan.scenarios, pool, progress, max_events)
+        results = run_scenarios(plan.scenarios, pool, progress, max_events, engine)
     swept = [SweepPoint(dict(p), s, r) for p, s, r in zip(plan.points, plan.scenarios, results, strict=True)]
     return SweepResult(list(plan.parameters), swept)
 
@@ -203,6 +206,7 @@ def sweep(
     workers: int | None = None,
     progress: Progress | None = None,
     max_events: int | None = None,
+    engine: Engine | None = None,
 ) -> SweepResult:
     """Run the scenario at every grid point: `run_sweep(plan_sweep(...))`.
 
@@ -210,7 +214,7 @@ def sweep(
     `workers=1` runs in this thread.
     """
     plan = plan_sweep(scenario_path, grid, replications, seed=seed)
-    return run_sweep(plan, executor=executor, workers=workers, progress=progress, max_events=max_events)
+    return run_sweep(plan, executor=executor, workers=workers, progress=progress, max_events=max_events, engine=engine)
 
 
 # ---- figures -------------------------------------------------------------------------------
@@ -266,7 +270,8 @@ class SweepPoint:
         means, halfwidths = mean_and_ci(replication_figures(self.result, self.scenario))
         result = self.result
         row: dict[str, Any] = dict(self.params)
-        row |= {"replications": result.replications, "seed": result.seed, "slo_passed": result.passed(),
+        row |= {"replications": result.replications, "seed": result.seed, "engine": result.engine,
+                "slo_passed": result.passed(),
                 "slos_failed": sum(not v.passed for v in result.slos),
                 "slo_uncertain": any(v.uncertain for v in result.slos)}  # fmt: skip
         for name in _ordered(means):

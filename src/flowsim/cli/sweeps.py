@@ -19,6 +19,8 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from flowsim.cli.console import (
+    EngineChoice,
+    EngineOpt,
     FormatOpt,
     MaxEventsOpt,
     OutputFormat,
@@ -39,6 +41,7 @@ from flowsim.errors import FlowsimError
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+    from flowsim.api import Engine
     from flowsim.executors import ExecutorKind
     from flowsim.sweep import SweepResult
 
@@ -108,6 +111,10 @@ def bare_objective(args: list[str]) -> list[str]:
 
 
 # ---- sweep ---------------------------------------------------------------------------------
+def _engine(choice: EngineChoice | None) -> Engine | None:
+    return choice.value if choice is not None else None
+
+
 def sweep_command(
     scenario: ScenarioArg,
     sets: GridOpt = None,
@@ -120,6 +127,7 @@ def sweep_command(
     fmt: FormatOpt = OutputFormat.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write sweep.csv, sweep.parquet and plots")] = None,
     max_events: MaxEventsOpt = None,
+    engine: EngineOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run a scenario over a grid of parameter values; with --objective, pick the best design.
@@ -133,7 +141,7 @@ def sweep_command(
         plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
         label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
         with _executor(executor, workers, scheduler, plan.jobs) as pool, progress(not quiet, label) as bar:
-            result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events)
+            result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events, engine=_engine(engine))
         best = result.best_index(objective) if objective is not None else None
         if out is not None:
             from flowsim.reports.export import write_sweep_outputs  # matplotlib loads only here
@@ -174,6 +182,7 @@ def compare_command(
     scheduler: SchedulerOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     max_events: MaxEventsOpt = None,
+    engine: EngineOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Compare two designs under the same arrivals: B - A per figure, with paired 95% CIs.
@@ -189,8 +198,9 @@ def compare_command(
         first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
         with _executor(executor, workers, scheduler, 2 * replications) as pool, progress(not quiet, "comparing") as bar:
             comparison = compare(
-                first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events
-            )
+                first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events,
+                engine=_engine(engine),
+            )  # fmt: skip
     for warning in comparison.warnings:
         warn(warning)
     if fmt is OutputFormat.json:
