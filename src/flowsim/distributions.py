@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
 from flowsim.engine.sampling import Sampler, block_sampler
-from flowsim.specmodel import SpecModel
+from flowsim.specmodel import AlsoAccepts, SpecModel
 from flowsim.units import Duration
 
 
@@ -246,4 +246,6 @@ _Tagged = Annotated[
     Constant | Exponential | Uniform | Normal | LogNormal | Gamma | Erlang | Empirical,
     Field(discriminator="dist"),
 ]
-Distribution = Annotated[_Tagged, BeforeValidator(_shorthand)]
+#: a bare quantity is a constant: `2s`, `0.5`, `1KB`
+_CONSTANT = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "a constant, e.g. 2s"}
+Distribution = Annotated[_Tagged, BeforeValidator(_shorthand), AlsoAccepts(_CONSTANT)]

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 
 
 class SpecModel(BaseModel):
     """A part of an architecture or scenario file as the user writes it."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+@dataclass(frozen=True)
+class AlsoAccepts:
+    """Field metadata: the JSON Schema also accepts this shorthand, which a before-validator expands.
+
+    Without it a schema knows only the expanded form, and editors flag `a -> b` edges, string
+    SLOs and bare quantities that flowsim reads well.
+    """
+
+    shorthand: dict[str, Any] = field(default_factory=dict)
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [handler(core_schema), dict(self.shorthand)]}
+
+    def __hash__(self) -> int:
+        return hash(repr(self.shorthand))

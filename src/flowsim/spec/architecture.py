@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kind_config, kinds
-from flowsim.specmodel import SpecModel
+from flowsim.specmodel import AlsoAccepts, SpecModel
 
 
 def _by_kind(value: Any, info: core_schema.ValidationInfo) -> NodeConfig:
@@ -91,7 +91,7 @@ class EdgeSpec(SpecModel):
     weight: float = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
 
 
-Edge = Annotated[EdgeSpec, BeforeValidator(_edge_shorthand)]
+Edge = Annotated[EdgeSpec, BeforeValidator(_edge_shorthand), AlsoAccepts({"type": "string", "pattern": _ARROW.pattern})]
 
 
 class Architecture(SpecModel):

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
-from flowsim.specmodel import SpecModel
+from flowsim.specmodel import AlsoAccepts, SpecModel
 from flowsim.units import Duration, parse_duration
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
@@ -34,7 +34,7 @@ class SloSpec(SpecModel):
 
     metric: str = Field(description="a path into the JSON result, e.g. end_to_end.done.latency_s.p99")
     op: Literal["<", "<=", ">", ">=", "==", "!="]
-    value: float
+    value: Annotated[float, AlsoAccepts({"type": "string", "description": "a number, a duration (2s) or a share (5%)"})]
     name: str = ""
 
     @model_validator(mode="before")
@@ -52,7 +52,7 @@ class SloSpec(SpecModel):
         return self.name or f"{self.metric} {self.op} {self.value:g}"
 
 
-Slo = Annotated[SloSpec, BeforeValidator(_slo_shorthand)]
+Slo = Annotated[SloSpec, BeforeValidator(_slo_shorthand), AlsoAccepts({"type": "string", "pattern": _SLO.pattern})]
 
 
 class LoadSpec(SpecModel):

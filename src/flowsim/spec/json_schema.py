@@ -1,0 +1,53 @@
+"""The JSON Schemas of flowsim's files, as editors and validators read them.
+
+Generated from the same pydantic models that read the files, with three things pydantic leaves
+out: the shorthands (`AlsoAccepts` on the fields that take them), numeric limits in standard
+keywords (pydantic writes `gt`/`ge` beside a hand-written unit schema, which validators ignore),
+and `$schema`/`$id`, so a validator knows the dialect and a reference has a name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_LIMITS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+_NUMERIC = {"number", "integer"}
+
+
+def schema_id(name: str) -> str:
+    """A stable name for the schema of `name` files (a URN: flowsim publishes no web address)."""
+    return f"urn:flowsim:schema:{name}"
+
+
+class FlowsimJsonSchema(GenerateJsonSchema):
+    """pydantic's generator, with standard numeric keywords and the document header."""
+
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+        generated = _standard_limits(super().generate(schema, mode))
+        return {"$schema": DIALECT, **generated}
+
+
+def _standard_limits(node: Any) -> Any:
+    """Move pydantic's `gt`/`ge`/`lt`/`le` onto the numeric branches, in standard keywords."""
+    if isinstance(node, list):
+        return [_standard_limits(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _standard_limits(value) for key, value in node.items() if key not in _LIMITS}
+    limits = {_LIMITS[key]: value for key, value in node.items() if key in _LIMITS}
+    if limits:
+        branches = [b for b in out.get("anyOf", []) if isinstance(b, dict) and b.get("type") in _NUMERIC]
+        for branch in branches or [out]:
+            branch.update(limits)
+    return out
+
+
+def json_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """The JSON Schema of `model` for `name` files (architecture, scenario, result)."""
+    schema = model.model_json_schema(by_alias=True, schema_generator=FlowsimJsonSchema)
+    return {"$schema": schema.pop("$schema"), "$id": schema_id(name), **schema}
