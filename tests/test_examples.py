@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -110,3 +113,23 @@ def test_every_message_is_accounted_for(path: Path) -> None:
     t = result.totals
     assert t.unaccounted == pytest.approx(0.0, abs=1e-6 * max(t.arrivals, 1.0))
     assert t.lost == sum(n.lost for n in result.nodes.values())
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_under_spawn(tmp_path: Path) -> None:
+    """The README's example starts worker processes; under the spawn start method (macOS,
+    Windows, Python 3.14's forkserver alike) each worker imports the script, which only the
+    `__main__` guard makes safe.  Run it as written, with spawn forced, from the repository root."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = next(b for b in readme.split("```python\n")[1:] if "flowsim.simulate(" in b).split("```")[0]
+    script = tmp_path / "example.py"
+    force_spawn = 'import multiprocessing\nif __name__ == "__main__":\n    multiprocessing.set_start_method("spawn")\n'
+    script.write_text(force_spawn + example, encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(flowsim.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    p99 = float(done.stdout.split()[0])
+    assert 0 < p99 < 60  # baseline with 3 api servers: seconds, not minutes
