@@ -20,6 +20,7 @@ from flowsim.analysis.queueing import (
     mmck,
     retry_visits,
     student_t_halfwidth,
+    student_t_quantile,
     traffic_equations,
 )
 
@@ -286,3 +287,19 @@ def test_student_t_halfwidth() -> None:
     assert student_t_halfwidth([3.0, 3.0, 3.0]) == 0.0
     assert math.isnan(student_t_halfwidth([1.0]))
     assert math.isnan(student_t_halfwidth([]))
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 9, 19, 29, 99, 1000, 100_000])
+@pytest.mark.parametrize("p", [0.75, 0.9, 0.95, 0.975, 0.995, 0.9995])
+def test_student_t_quantile_matches_scipy(p: float, dof: int) -> None:
+    """flowsim computes t quantiles itself (no scipy at run time); scipy is the reference here."""
+    from scipy import stats
+
+    assert student_t_quantile(p, dof) == pytest.approx(float(stats.t.ppf(p, dof)), rel=1e-9)
+
+
+def test_student_t_quantile_known_values() -> None:
+    # closed forms: t_{1,p} = tan(pi (p - 1/2)); t_{2,p} = (2p - 1) sqrt(2 / (4p(1 - p))) = 0.95 x 4.52911 = 4.30265
+    assert student_t_quantile(0.975, 1) == pytest.approx(math.tan(0.475 * math.pi), rel=1e-10)
+    assert student_t_quantile(0.975, 2) == pytest.approx(4.302652729911275, rel=1e-10)
+    assert student_t_quantile(0.5, 7) == 0.0

@@ -265,3 +265,16 @@ def test_engine_given_to_sweep_and_compare_wins_over_the_scenario(scenario_file:
     a, b = plan.scenarios
     comparison = flowsim.compare(a, b, 2, workers=1, engine="fluid")
     assert {r.engine for r in comparison.results} == {"fluid"}
+
+
+def test_without_pyarrow_the_csv_is_written_and_parquet_is_refused_saying_which_extra(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    result = serial_sweep(scenario_file)
+    assert [p.name for p in result.write(tmp_path)] == ["sweep.csv"]
+    with pytest.raises(flowsim.FlowsimError, match=r"pip install 'flowsim-arch\[parquet\]'"):
+        result.write(tmp_path, ["parquet"])

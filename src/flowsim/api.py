@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import Executor
-from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
 import numpy as np
@@ -29,15 +28,11 @@ from flowsim.results import (
 from flowsim.slo import evaluate
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
+from flowsim.version import __version__
 
 Progress = Callable[[float], None]
 Runner = Callable[[Scenario, int, Progress | None], ReplicationOutput]
 Engine = Literal["auto", "per_message", "fluid"]
-
-try:
-    __version__ = version("flowsim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 
 def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:

@@ -39,6 +39,7 @@ from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, check_metric, load_scenario
 from flowsim.multirun import run_scenarios
+from flowsim.optional import have, need
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
 
@@ -335,8 +336,14 @@ class SweepResult:
             raise FlowsimError(f"objective figure '{name}' is not in the results{hint}")
         return sense, [math.nan if v is None else v for v in values]
 
-    def write(self, out_dir: PathLike, formats: Sequence[TableFormat] = ("csv", "parquet")) -> list[Path]:
-        """Write the table as sweep.csv and/or sweep.parquet (the plots: `reports.export.write_sweep_outputs`)."""
+    def write(self, out_dir: PathLike, formats: Sequence[TableFormat] | None = None) -> list[Path]:
+        """Write the table as sweep.csv and/or sweep.parquet (the plots: `reports.export.write_sweep_outputs`).
+
+        By default both, or only the CSV where pyarrow is not installed (the `parquet` extra).
+        """
+        formats = formats if formats is not None else ("csv", "parquet") if have("pyarrow") else ("csv",)
+        if "parquet" in formats:
+            need("pyarrow", "writing sweep.parquet")
         out = Path(out_dir)
         written: list[Path] = []
         try:

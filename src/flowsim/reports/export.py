@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from flowsim.errors import FlowsimError
+from flowsim.optional import need
 from flowsim.reports.plots import save_all
 from flowsim.reports.sweep_plots import save_sweep_plots
 from flowsim.results import RunResult
@@ -39,6 +40,7 @@ def latency_frame(result: RunResult) -> pd.DataFrame:
 
 def _write_table(frame: pd.DataFrame, path: Path, series_format: SeriesFormat) -> None:
     if series_format == "parquet":
+        need("pyarrow", "--series-format parquet")
         frame.to_parquet(path, engine="pyarrow", index=False)
     else:
         frame.to_csv(path, index=False)
@@ -72,9 +74,11 @@ def write_sweep_outputs(
     result: SweepResult,
     out_dir: Path,
     objective: str | None = None,
-    formats: Sequence[TableFormat] = ("csv", "parquet"),
+    formats: Sequence[TableFormat] | None = None,
 ) -> list[Path]:
-    """sweep.csv / sweep.parquet and the trade-off plots, the best point per `objective` marked."""
+    """sweep.csv / sweep.parquet and the trade-off plots, the best point per `objective` marked.
+
+    `formats` as `SweepResult.write`: both tables by default, only the CSV without pyarrow."""
     out_dir = Path(out_dir)
     written = result.write(out_dir, formats)
     try:

@@ -39,6 +39,8 @@ def _type(prop: dict[str, Any]) -> str:
         return "mapping"
     if "anyOf" in prop:
         parts = [_type(p) for p in prop["anyOf"] if p.get("type") != "null"]
+        if "distribution" in parts:  # its bare-quantity shorthand is explained once, above
+            return "distribution"
         return " or ".join(dict.fromkeys(parts))
     if prop.get("type") == "array":
         return "list"
