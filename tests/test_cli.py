@@ -293,3 +293,30 @@ def test_out_writes_kind_timelines_for_ml_scenarios(tmp_path: Path) -> None:
     timelines = _json.loads((out / "timelines.json").read_text())
     events = [entry["event"] for entry in timelines["serving"][0]["versions"]]
     assert events[0] == "serving" and "canary" in events and events[-1] == "promoted"
+
+
+def test_piped_tables_are_whole_not_cropped_at_80_columns() -> None:
+    """Into a pipe rich would assume 80 columns and crop the last ones (compare's significance
+    column); the table comes out as wide as it needs, each row complete."""
+    result = invoke("compare", BASELINE, BASELINE, "-r", "2", *SHORT, "--set", "nodes.api.servers=3", "-q")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "figure" in line)
+    assert len(header) > 80 and header.rstrip().endswith("┃") and "sig." in header
+    assert "…" not in result.stdout  # no cell cut short
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """`flowsim validate ... | head -1`: the command dies of SIGPIPE as `ls` would, no traceback."""
+    import subprocess
+    import sys
+
+    code = "from flowsim.cli import main; import sys; sys.argv = ['flowsim', 'validate', *sys.argv[1:]]; main()"
+    files = [str(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    with subprocess.Popen([sys.executable, "-c", code, *files], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        code_ = proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert code_ in (0, -13)  # finished before noticing, or ended by SIGPIPE (13) like any Unix filter

@@ -8,6 +8,7 @@ Commands import the simulator when they run, so `--help` and `--version` start a
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -25,7 +26,7 @@ HELP = (
 
 app = typer.Typer(
     name="flowsim", help=HELP, rich_markup_mode="rich", no_args_is_help=True,
-    add_completion=False, context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=True, context_settings={"help_option_names": ["-h", "--help"]},
 )  # fmt: skip
 
 
@@ -52,7 +53,13 @@ sweeps.register(app)
 
 
 def main() -> None:
-    """Console-script entry point (`flowsim = flowsim.cli:main`)."""
+    """Console-script entry point (`flowsim = flowsim.cli:main`).
+
+    A closed pipe (`flowsim validate ... | head -1`) ends the command quietly, as it ends `ls` or
+    `git log`, instead of an error and exit code 1 from a failed write.
+    """
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app(prog_name="flowsim")
 
 

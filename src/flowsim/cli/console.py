@@ -75,8 +75,18 @@ def stderr() -> Console:
 
 
 def show(renderable: RenderableType) -> None:
-    """A table (or any rich renderable) on stdout, at full width."""
-    stdout().print(renderable)
+    """A table (or any rich renderable) on stdout, at full width.
+
+    In a terminal rich fits it to the window; into a pipe or a file (where rich would assume 80
+    columns and crop the last ones) it is printed as wide as it needs, so nothing is lost.
+    """
+    console = stdout()
+    if not console.is_terminal:
+        from rich.measure import Measurement
+
+        wide = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
+        console = Console(soft_wrap=False, width=max(console.width, wide))
+    console.print(renderable)
 
 
 def echo_json(data: Any) -> None:
