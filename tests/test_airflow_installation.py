@@ -92,6 +92,12 @@ def test_parallelism_caps_the_whole_installation() -> None:
     # Airflow's default parallelism 32 runs all 32 at once: 600 s each
     m, _ = run_traced(scenario({"a": fan_out(16), "b": fan_out(16)}))
     assert (figures(m, "a")["run_duration_mean_s"], figures(m, "b")["run_duration_mean_s"]) == (600, 600)
+    # the installation can be set by an override too (as a sweep does): parallelism 20 again
+    loaded = flowsim.load_scenario(
+        scenario({"a": fan_out(16), "b": fan_out(16)}), overrides={"airflow.parallelism": 20}
+    )
+    m, _ = run_traced(loaded)
+    assert figures(m, "b")["run_duration_mean_s"] == 1200
 
 
 def test_tasks_without_a_pool_share_the_default_pool() -> None:

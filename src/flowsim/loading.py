@@ -28,7 +28,7 @@ from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
 
 PathLike = str | os.PathLike[str]
-_ARCH_ROOTS = ("nodes", "edges")
+_ARCH_ROOTS = ("nodes", "edges", "airflow")
 _ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
