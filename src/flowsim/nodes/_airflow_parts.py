@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -16,11 +16,17 @@ from flowsim.units import Duration
 #: Airflow's `[core] max_task_retry_delay` default (24 h): no backoff wait is longer
 MAX_TASK_RETRY_DELAY = 86400.0
 
+TriggerRule = Literal[
+    "all_success", "all_done", "one_failed", "one_success", "none_failed", "none_failed_min_one_success"
+]
+FAILED_STATES = frozenset({"failed", "upstream_failed"})  # Airflow's State.failed_states
+
 
 class TaskSpec(SpecModel):
     """One task of the DAG (an Airflow operator instance)."""
 
-    depends_on: list[str] = Field(default_factory=list, description="tasks that must succeed before this one")
+    depends_on: list[str] = Field(default_factory=list, description="upstream tasks (see trigger_rule)")
+    trigger_rule: TriggerRule = Field("all_success", description="when the upstream states let it run (Airflow's)")
     duration: Distribution = Field(
         default_factory=lambda: Constant(value=300.0), description="time of one try, before per-message work"
     )
@@ -76,12 +82,10 @@ class Run:
     state: str = "scheduled"
     started: float = 0.0
     n: int = 0
-    deps_left: dict[str, int] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
     #: task -> none, ready, running, up_for_retry, success, failed, upstream_failed (Airflow's states)
     states: dict[str, str] = field(default_factory=dict)
     finished: int = 0  # tasks in a final state: success, failed or upstream_failed
-    failed: bool = False  # a task failed: the run fails once every task is final
     running: list[Any] = field(default_factory=list)  # the tries running now (installation entries)
 
 
@@ -101,16 +105,35 @@ def check_dag(tasks: dict[str, TaskSpec], pools: dict[str, int]) -> None:
     topological_order(tasks)
 
 
-def downstream(children: dict[str, list[str]], task: str) -> list[str]:
-    """Every task that depends on `task`, directly or through others (each once)."""
-    seen: list[str] = []
-    stack = list(children[task])
-    while stack:
-        name = stack.pop()
-        if name not in seen:
-            seen.append(name)
-            stack.extend(children[name])
-    return seen
+def trigger_verdict(rule: TriggerRule, upstream: list[str]) -> str | None:
+    """What a task whose upstream tasks are in the states `upstream` becomes: "run", "skipped",
+    "upstream_failed", or None (wait), as Airflow 2's TriggerRuleDep decides (flag_upstream_failed)."""
+    total = len(upstream)
+    success = upstream.count("success")
+    skipped = upstream.count("skipped")
+    failed = sum(state in FAILED_STATES for state in upstream)
+    done = success + skipped + failed
+    all_done = done >= total
+    if rule == "all_success":
+        return "upstream_failed" if failed else "skipped" if skipped else "run" if success == total else None
+    if rule == "all_done":
+        return "run" if all_done else None
+    if rule == "one_failed":
+        return "run" if failed else "skipped" if all_done else None
+    if rule == "one_success":
+        if success:
+            return "run"
+        return None if not all_done else "skipped" if skipped == total else "upstream_failed"
+    if failed:  # none_failed, none_failed_min_one_success
+        return "upstream_failed"
+    if rule == "none_failed_min_one_success" and total and skipped == total:
+        return "skipped"
+    return "run" if all_done else None
+
+
+def run_outcome(states: dict[str, str], leaves: list[str]) -> str:
+    """A run whose tasks are all final fails when a leaf failed or is upstream_failed (DagRun.update_state)."""
+    return "failed" if any(states[leaf] in FAILED_STATES for leaf in leaves) else "success"
 
 
 def topological_order(tasks: dict[str, TaskSpec]) -> list[str]:

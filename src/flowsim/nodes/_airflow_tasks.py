@@ -2,10 +2,12 @@
 
 `AirflowDagNode` (in `airflow_dag`) inherits this and adds the schedule, the runs and outages.
 The installation (`_airflow_installation`) starts ready tries when its limits allow; these
-hooks follow each try to its end.  Airflow's all_success rule: a task runs once every task it
-depends on has succeeded; a task out of retries marks everything downstream of it
-upstream_failed, the other branches run on, and the run fails once every task is final (with
-`fail_fast`, Airflow's fail_stop, the run's running tries are killed and it fails at once).
+hooks follow each try to its end.  Each time a task reaches a final state (success, failed,
+upstream_failed, skipped) its downstream tasks are judged by their `trigger_rule`, as Airflow's
+TriggerRuleDep does: they become ready, or final themselves (skipped, upstream_failed), or
+wait.  Other branches run on after a failure; once every task is final the run fails if a leaf
+task failed or is upstream_failed, and succeeds otherwise (DagRun.update_state).  With
+`fail_fast` (Airflow's fail_stop) the run's running tries are killed and it fails at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from flowsim.engine.sampling import Sampler
 from flowsim.nodes._airflow_installation import DEFAULT_POOL, Installation, Ready
-from flowsim.nodes._airflow_parts import Run, TaskSpec, downstream
+from flowsim.nodes._airflow_parts import Run, TaskSpec, run_outcome, trigger_verdict
 from flowsim.nodes._airflow_records import DagRecords
 
 
@@ -24,6 +26,7 @@ class DagTasks(DagRecords):
 
     tasks: dict[str, TaskSpec]
     children: dict[str, list[str]]
+    leaves: list[str]
     samplers: dict[str, Sampler]
     _uniform: Callable[[], float]
     _jitter: Callable[[], float]
@@ -75,15 +78,9 @@ class DagTasks(DagRecords):
         self.installation.dispatch()
 
     def _task_succeeded(self, run: Run, task: str) -> None:
-        run.states[task] = "success"
-        run.finished += 1
         if self.tracing:
             self.log(f"task success {task}", run.item)
-        for child in self.children[task]:
-            run.deps_left[child] -= 1
-            if run.deps_left[child] == 0 and run.states[child] == "none":
-                self._make_ready(run, child)
-        self._maybe_done(run)
+        self._settle(run, task, "success")
 
     def _task_failed(self, run: Run, task: str, why: str) -> None:
         self.failed_attempts += 1
@@ -100,19 +97,36 @@ class DagTasks(DagRecords):
             return
         if self.tracing:
             self.log(f"task out of retries {task}", run.item)
-        run.states[task] = "failed"
-        run.finished += 1
-        run.failed = True
         if self.config.fail_fast:
+            run.states[task] = "failed"
             self._fail_now(run)
             return
-        for name in downstream(self.children, task):  # all_success: they can never run
-            if run.states[name] == "none":
-                run.states[name] = "upstream_failed"
-                run.finished += 1
-                if self.tracing:
-                    self.log(f"task upstream_failed {name}", run.item)
-        self._maybe_done(run)
+        self._settle(run, task, "failed")
+
+    def _settle(self, run: Run, task: str, state: str) -> None:
+        """`task` is final: judge its downstream tasks by their trigger rules, then maybe end the run."""
+        finals = [(task, state)]
+        while finals:
+            name, final = finals.pop()
+            run.states[name] = final
+            run.finished += 1
+            if final in ("skipped", "upstream_failed") and self.tracing:
+                self.log(f"task {final} {name}", run.item)
+            for child in self.children[name]:
+                if run.states[child] != "none":
+                    continue
+                spec = self.tasks[child]
+                verdict = trigger_verdict(spec.trigger_rule, [run.states[d] for d in spec.depends_on])
+                if verdict == "run":
+                    self._make_ready(run, child)
+                elif verdict is not None:
+                    run.states[child] = "judged"  # final at once; settled in turn below
+                    finals.append((child, verdict))
+        if run.finished == len(self.tasks) and run.state == "running":
+            if run_outcome(run.states, self.leaves) == "failed":
+                self._run_failed(run)
+            else:
+                self._finish(run)
 
     def _retry_due(self, event: Any) -> None:
         run, task = event._value
@@ -127,14 +141,6 @@ class DagTasks(DagRecords):
                 self.log(f"task killed {entry.task}", run.item)
         run.running.clear()
         self._run_failed(run)
-
-    def _maybe_done(self, run: Run) -> None:
-        if run.finished < len(self.tasks):
-            return
-        if run.failed:
-            self._run_failed(run)
-        else:
-            self._finish(run)
 
     def _finish(self, run: Run) -> None:
         raise NotImplementedError  # AirflowDagNode: the run succeeded, its item lands

@@ -50,15 +50,17 @@ class AirflowDagConfig(NodeConfig):
 
     Models: cron/`@hourly` schedules and data intervals; task order by `depends_on`; per-try
     duration growing with the interval's messages; retries with a fixed delay or Airflow's jittered
-    exponential backoff (capped); `execution_timeout`; random try failures; a failed task fails only
-    its downstream tasks (upstream_failed), the others run on, or `fail_fast` stops the run;
+    exponential backoff (capped); `execution_timeout`; random try failures; trigger rules
+    (all_success, all_done, one_failed, one_success, none_failed, none_failed_min_one_success): a
+    failed task fails only the tasks its rules reach, the others run on, and the run fails when
+    a leaf failed (or `fail_fast` stops it at the first failure);
     installation-wide pools and `parallelism`, `max_active_tasks` and `max_active_runs` per DAG;
     `catchup` (missed or queued intervals run one after another, or all but the newest are skipped
     and their data dropped); SLA misses (late, failed or skipped runs); freshness of landed data;
     scheduler outages (no run or task of the DAG starts while down).
 
-    Leaves out: sensors and deferrable tasks, trigger rules other than all_success, executor worker
-    slots and start-up latency, priority weights (ready tries start oldest first), backfills
+    Leaves out: sensors and deferrable tasks, branching operators (nothing is skipped by choice),
+    executor worker slots and start-up latency, priority weights (ready tries start oldest first), backfills
     triggered by hand, and partial reprocessing (a failed run's data is dead-lettered whole).
     """
 
@@ -84,6 +86,12 @@ class AirflowDagConfig(NodeConfig):
     @model_validator(mode="after")
     def _valid_dag(self) -> AirflowDagConfig:
         check_dag(self.tasks, self.pools)
+        ruled = sorted(name for name, task in self.tasks.items() if task.trigger_rule != "all_success")
+        if self.fail_fast and ruled:
+            raise ValueError(
+                f"fail_fast works only with all_success tasks (as Airflow's fail_stop); "
+                f"{', '.join(ruled)} set another trigger_rule"
+            )
         return self
 
     def join(self, settings: AirflowSettings) -> None:
@@ -184,6 +192,7 @@ class AirflowDagNode(DagTasks):
         self.tasks = config.tasks
         self.order = config.order()
         self.children = {n: [c for c, t in self.tasks.items() if n in t.depends_on] for n in self.tasks}
+        self.leaves = [n for n in self.tasks if not self.children[n]]
         self.samplers = {n: t.duration.sampler(ctx.rng(name, f"task {n}")) for n, t in self.tasks.items()}
         self._uniform = block_sampler(ctx.rng(name, "failures").random)
         self._jitter = block_sampler(ctx.rng(name, "retry jitter").random)
@@ -260,14 +269,13 @@ class AirflowDagNode(DagTasks):
         run.state, run.started = "running", self.env.now
         run.n = run.item.n = self._take(run.end)
         run.item.payload = DataInterval(self.name, run.start, run.end)
-        run.deps_left = {n: len(t.depends_on) for n, t in self.tasks.items()}
         run.tries = dict.fromkeys(self.tasks, 0)
         run.states = dict.fromkeys(self.tasks, "none")
         self._active.append(run)
         if self.tracing:
             self.log("run start", run.item)
         for name in self.order:
-            if run.deps_left[name] == 0:
+            if not self.tasks[name].depends_on:
                 self._make_ready(run, name)
 
     # ---- run ends ------------------------------------------------------------------------
