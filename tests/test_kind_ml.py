@@ -203,6 +203,26 @@ def test_failed_run_is_retried_then_its_data_dead_lettered() -> None:
     assert figures["arrivals"] == figures["completed"] + figures["dead_lettered"] + figures["inside_at_end"]
 
 
+def test_once_schedules_fire_a_single_job_at_the_start() -> None:
+    # `@once` (Airflow's OnceTimetable): one training run and one materialisation, both at t = 0,
+    # before any data (the first batch lands at 0.5 s): a 10 s run on 0 messages, a 2 s job
+    _, trace = run(
+        """
+        data: {kind: source, interarrival: 1s, start: 0.5s, batch: 10}
+        feat: {kind: feature_store, materialize_every: '@once', materialize_duration: 2s}
+        train: {kind: training, schedule: '@once', base_duration: 10s, per_message: 0.1s, gpus: 1, gpus_per_run: 1}
+        reg: {kind: model_registry, validation_time: 5s}
+        """,
+        "[data -> feat, feat -> train, train -> reg]",
+    )
+    assert events(trace, "train") == [
+        (0.0, "trigger (schedule)"),
+        (0.0, "run start (0 messages, 10s)"),
+        (10.0, "version 1"),
+    ]
+    assert events(trace, "feat", "materialize") == [(0.0, "materialize start"), (2.0, "materialized")]
+
+
 # ---- drift monitor ------------------------------------------------------------------------
 DRIFT = """
 req: {{kind: source, interarrival: 1s, start: 0.5s}}

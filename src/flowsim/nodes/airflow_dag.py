@@ -3,12 +3,12 @@
 Items arriving on data edges land in the DAG's landing zone.  Every schedule tick T closes the
 data interval [previous tick, T) and schedules a run for it; a run starts when fewer than
 `max_active_runs` runs are active and the scheduler is up, takes the messages that arrived in
-its interval, runs its tasks in `depends_on` order (pools, retries, timeouts), and when every
-task has succeeded forwards ONE item carrying n = the interval's messages.  Tries start through
-the architecture's Airflow installation (`_airflow_installation`): pools and `parallelism` are
-shared by every DAG, `max_active_tasks` is per DAG.  That item's `born` is the
-data-interval start (per-message birth times are not kept), so end-to-end latency downstream is
-the age of the run's oldest data when it lands.
+its interval, runs its tasks in `depends_on` order by their trigger rules (`_airflow_tasks`:
+pools, retries, timeouts), and when the run succeeds forwards ONE item carrying n = the
+interval's messages.  That item's `born` is the data-interval start (per-message birth times are
+not kept), so end-to-end latency downstream is the age of the run's oldest data when it lands.
+Tries start through the architecture's Airflow installation (`_airflow_installation`): pools
+and `parallelism` are shared by every DAG, `max_active_tasks` is per DAG.
 
 Counting: messages.  arrivals + inside_at_start == completed + dropped + dead_lettered +
 inside_at_end, where completed = messages forwarded by successful runs (one item per run),
