@@ -140,10 +140,31 @@ def test_registry_rejection_is_counted_and_promotes_nothing() -> None:
     model, trace = run(
         PIPELINE.format(pass_rate=0, rollout="canary: {share: 0.5, duration: 30s}"), PIPELINE_EDGES, "250s"
     )
-    assert events(trace, "reg") == [(209.0, "validate"), (214.0, "reject")]
+    # the rejection is told to serving (which would tell its drift monitor, if it named one)
+    assert events(trace, "reg") == [(209.0, "validate"), (214.0, "reject"), (214.0, "signal rejected -> serving")]
     assert not events(trace, "serving", "canary", "promoted")
     figures = model.nodes["reg"].figures(250.0)
     assert (figures["rejected"], figures["promoted"], figures["dropped"], figures["completed"]) == (1, 0, 1, 0)
+
+
+@pytest.mark.parametrize(("pass_rate", "promoted", "rejected"), [(1, 2, 0), (0, 0, 2)])
+def test_totals_count_model_versions_apart_from_data(pass_rate: int, promoted: int, rejected: int) -> None:
+    # Data: 339 batches of 10 (0.5 .. 338.5 s) = 3390 messages; requests: 339 (0.25 .. 338.25).
+    # Runs 1 and 2 merge 990 + 1090 = 2080 messages into versions 1 and 2; 1310 wait for run 3.
+    # Data balance: 3390 + 339 = 339 delivered + 2080 merged + 1310 inside (no version among them:
+    # before, versions counted as delivered, or as dropped when rejected).  Versions: 2 made, each
+    # promoted or rejected.
+    text = scenario_yaml(
+        PIPELINE.format(pass_rate=pass_rate, rollout="canary: {share: 0.5, duration: 30s}"),
+        PIPELINE_EDGES,
+        "340s",
+        name="ml",
+    )
+    totals = flowsim.simulate(flowsim.load_scenario(text)).totals
+    data = (totals.arrivals, totals.delivered, totals.merged, totals.dropped, totals.inside_at_end)
+    assert data == (3390 + 339, 339, 2080, 0, 1310) and totals.unaccounted == 0
+    versions = totals.model_versions
+    assert (versions.made, versions.promoted, versions.rejected, versions.unaccounted) == (2, promoted, rejected, 0)
 
 
 def test_immediate_switch_and_fixed_ab_split() -> None:
@@ -182,6 +203,26 @@ def test_failed_run_is_retried_then_its_data_dead_lettered() -> None:
     assert figures["arrivals"] == figures["completed"] + figures["dead_lettered"] + figures["inside_at_end"]
 
 
+def test_once_schedules_fire_a_single_job_at_the_start() -> None:
+    # `@once` (Airflow's OnceTimetable): one training run and one materialisation, both at t = 0,
+    # before any data (the first batch lands at 0.5 s): a 10 s run on 0 messages, a 2 s job
+    _, trace = run(
+        """
+        data: {kind: source, interarrival: 1s, start: 0.5s, batch: 10}
+        feat: {kind: feature_store, materialize_every: '@once', materialize_duration: 2s}
+        train: {kind: training, schedule: '@once', base_duration: 10s, per_message: 0.1s, gpus: 1, gpus_per_run: 1}
+        reg: {kind: model_registry, validation_time: 5s}
+        """,
+        "[data -> feat, feat -> train, train -> reg]",
+    )
+    assert events(trace, "train") == [
+        (0.0, "trigger (schedule)"),
+        (0.0, "run start (0 messages, 10s)"),
+        (10.0, "version 1"),
+    ]
+    assert events(trace, "feat", "materialize") == [(0.0, "materialize start"), (2.0, "materialized")]
+
+
 # ---- drift monitor ------------------------------------------------------------------------
 DRIFT = """
 req: {{kind: source, interarrival: 1s, start: 0.5s}}
@@ -207,6 +248,7 @@ def test_drift_detected_after_the_window_then_remediated() -> None:
     ]
     assert events(trace, "serving", "canary", "promoted", "signal") == [
         (30.0, "canary v1 share 0.5"),
+        (30.0, "signal canary -> drift"),  # the monitor stops counting v1's predictions as stale
         (60.0, "promoted v1 share 1"),
         (60.0, "signal remediated -> drift"),
     ]
@@ -216,6 +258,36 @@ def test_drift_detected_after_the_window_then_remediated() -> None:
     assert model.nodes["drift"].extra()["drifts"] == [
         {"drift_at": 10.0, "detected_at": 15.0, "remediated_at": 60.0, "samples": 5}
     ]
+
+
+def test_predictions_during_drift_are_the_stale_models_only() -> None:
+    # Requests start service at 10.5, 11.5, ... and reach the monitor 0.25 s later.  From the onset
+    # (10) to remediation (60): 10.75 .. 59.75, 50 predictions.  During the canary (30..60) the
+    # new version v1 served some of them (those whose service started with "start v1"); they are
+    # not the stale model's: predictions_during_drift = 50 - that count (it was 50 before)
+    model, trace = run(DRIFT.format(samples=3), DRIFT_EDGES, "70s")
+    by_v1 = [t for t, e in events(trace, "serving", "start v1") if t < 60]
+    assert 0 < len(by_v1) < 30 and min(by_v1) > 30
+    assert events(trace, "serving", "signal canary") == [(30.0, "signal canary -> drift")]
+    assert model.nodes["drift"].figures(70.0)["predictions_during_drift"] == 50 - len(by_v1)
+
+
+def test_a_drift_whose_version_is_rejected_is_detected_again() -> None:
+    # Detected at 15, trained 15..25, rejected at 30: the drift persists, so the monitor looks
+    # again (window 5 s from 30, 5 samples by 35): detected at 35, trained 35..45, rejected at
+    # 50, detected at 55.  All 60 predictions from 10.75 to 69.75 are the stale model's.
+    model, trace = run(DRIFT.format(samples=3).replace("pass_rate: 1", "pass_rate: 0"), DRIFT_EDGES, "70s")
+    assert events(trace, "drift", "drift") == [
+        (10.0, "drift"),
+        (15.0, "drift detected"),
+        (30.0, "drift persists (version rejected)"),
+        (35.0, "drift detected"),
+        (50.0, "drift persists (version rejected)"),
+        (55.0, "drift detected"),
+    ]
+    figures = model.nodes["drift"].figures(70.0)
+    assert (figures["detections"], figures["unremediated"], figures["predictions_during_drift"]) == (3, 1, 60)
+    assert figures["time_to_detect_mean_s"] == 5  # from the onset to the first detection
 
 
 def test_drift_detection_waits_for_enough_samples() -> None:

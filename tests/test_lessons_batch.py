@@ -80,6 +80,7 @@ def test_catchup_runs_missed_intervals_back_to_back_or_skips_them() -> None:
     assert (dag(on)["runs_succeeded"], dag(on)["runs_skipped"], dag(on)["messages_skipped"]) == (6, 0, 0)
     assert dag(on)["runs_queued_max"] == 3 and dag(on)["sla_misses"] == 3
     assert (dag(off)["runs_succeeded"], dag(off)["runs_skipped"]) == (4, 2)
+    assert dag(off)["sla_misses"] == 1 + 2  # one late run, and the two skipped intervals never land
     assert dag(off)["messages_skipped"] == pytest.approx(720_000, rel=0.02)
     delivered_on = on.end_to_end["batch_views"].count
     assert delivered_on - off.end_to_end["batch_views"].count == pytest.approx(dag(off)["messages_skipped"])

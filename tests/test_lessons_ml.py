@@ -50,6 +50,10 @@ def test_drift_is_remediated_after_detect_train_validate_and_canary() -> None:
     assert serving["stale_serving_max_s"] == pytest.approx(drift["time_to_remediate_mean_s"])
     # the canary and the detection window are most of the stale time, not the training run
     assert train < 900 + 1800
+    # the stale model's predictions: 10/s over the stale time, less the new version's 10% share of
+    # the 30-minute canary: 10 x 5098 - 0.1 x 1800 x 10 = 49,180 (Poisson requests: within 2%)
+    stale = 10 * drift["time_to_remediate_mean_s"] - 0.1 * 1800 * 10
+    assert result.nodes["drift"].kind_figures["predictions_during_drift"] == pytest.approx(stale, rel=0.02)
 
 
 def test_autoscaling_warm_up_decides_the_latency_spike() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Executor
 from typing import Literal
 
@@ -20,6 +20,7 @@ from flowsim.results import (
     NodeResult,
     RunResult,
     Totals,
+    VersionTotals,
     flat_node,
     flat_sink,
     node_result,
@@ -181,9 +182,17 @@ def _billed_units(nodes: dict[str, NodeResult]) -> dict[str, float]:
     return {n: r.kind_figures["billed_units"] for n, r in nodes.items() if "billed_units" in r.kind_figures}
 
 
-def _totals(nodes: dict[str, NodeResult], sources: list[str], delivered: list[EndToEnd]) -> Totals:
-    """The scenario's balance, summed from the identity every node keeps (see `Totals`)."""
-    every = nodes.values()
+def _totals(
+    nodes: dict[str, NodeResult],
+    sources: list[str],
+    delivered: list[EndToEnd],
+    control: Collection[str] = (),
+    control_sinks: Collection[str] = (),
+) -> Totals:
+    """The scenario's balance, summed from the identity every node keeps (see `Totals`).
+
+    The `control` nodes (only model versions reach them) are summed apart, in `model_versions`."""
+    every = [n for name, n in nodes.items() if name not in control]
     totals = Totals(
         arrivals=sum(nodes[s].arrivals for s in sources),
         copies=sum(n.created + n.fanout_copies for n in every),
@@ -200,7 +209,25 @@ def _totals(nodes: dict[str, NodeResult], sources: list[str], delivered: list[En
     went = totals.delivered + totals.dropped + totals.dead_lettered + totals.lost + totals.merged
     went += totals.inside_at_end
     totals.unaccounted = came - went
+    totals.model_versions = _versions(nodes, control, control_sinks)
     return totals
+
+
+def _versions(nodes: dict[str, NodeResult], control: Collection[str], sinks: Collection[str]) -> VersionTotals:
+    """Versions arriving at a control node are made upstream (training) unless another control node
+    handed them on; they are promoted where they end (a registry's completed)."""
+    chain = [nodes[n] for n in control]
+    handed_on = sum(nodes[n].completed for n in control if n not in sinks)
+    versions = VersionTotals(
+        made=sum(n.arrivals for n in chain) - handed_on,
+        promoted=sum(nodes[n].completed for n in sinks),
+        rejected=sum(n.dropped + n.dead_lettered + n.lost for n in chain),
+        inside_at_start=sum(n.inside_at_start for n in chain),
+        inside_at_end=sum(n.inside_at_end for n in chain),
+    )
+    went = versions.promoted + versions.rejected + versions.inside_at_end
+    versions.unaccounted = versions.made + versions.inside_at_start - went
+    return versions
 
 
 def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: AnalyticView) -> RunResult:
@@ -210,7 +237,9 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
     nodes = {name: node_result(arch.nodes[name].kind, [flat_node(o, name) for o in outputs]) for name in arch.nodes}
     sinks = arch.sinks()
     end_to_end = {name: sink_result([flat_sink(o, name, window) for o in outputs]) for name in sinks}
-    totals = _totals(nodes, arch.sources(), [end_to_end[name] for name in arch.delivery_sinks()])
+    control = arch.control_nodes()
+    delivered = [end_to_end[name] for name in arch.delivery_sinks()]
+    totals = _totals(nodes, arch.sources(), delivered, control, control & set(sinks))
     result = RunResult(
         flowsim_version=__version__, scenario=scenario.name, architecture=arch.name,
         seed=scenario.seed, replications=scenario.replications, duration_s=scenario.duration,

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flowsim.nodes._airflow_installation import DEFAULT_POOL, pool_conflicts
 from flowsim.spec.architecture import Architecture
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def _suggest(name: str, names: list[str]) -> str:
 
 def graph_issues(arch: Architecture) -> list[GraphIssue]:
     """Every structural problem at once, so a user fixes them in one pass."""
-    issues = _endpoint_issues(arch) + _reference_issues(arch)
+    issues = _endpoint_issues(arch) + _reference_issues(arch) + _pool_issues(arch)
     if issues:  # degree and flow checks would only echo broken edges
         return issues
     return _degree_issues(arch) or _flow_issues(arch)
@@ -138,6 +139,27 @@ def _reference_issues(arch: Architecture) -> list[GraphIssue]:
                 kind = arch.nodes[target].kind
                 message = f"'{target}' is a {kind}; {field} must name a {allowed}"
                 issues.append(GraphIssue(("nodes", name, field), message))
+    return issues
+
+
+def _pool_issues(arch: Architecture) -> list[GraphIssue]:
+    """Pools are installation-wide: one size per name, and every task's pool declared somewhere."""
+    dags = arch.dags()
+    issues = [
+        GraphIssue(("nodes", dag, "pools", pool), message)
+        for dag, pool, message in pool_conflicts(arch.airflow, {n: c.pools for n, c in dags.items()})
+    ]
+    for name, config in dags.items():
+        pools = config.installation().all_pools()
+        for task_name, task in config.tasks.items():
+            where = ("nodes", name, "tasks", task_name)
+            if task.pool is not None and task.pool not in pools:
+                hint = "declare it under the DAG's 'pools' or the architecture's airflow.pools"
+                issues.append(GraphIssue((*where, "pool"), f"task '{task_name}' uses unknown pool '{task.pool}'", hint))
+            elif task.pool_slots > pools[task.pool or DEFAULT_POOL]:
+                size = pools[task.pool or DEFAULT_POOL]
+                message = f"task '{task_name}' needs {task.pool_slots} slots of a pool that has {size}: it never starts"
+                issues.append(GraphIssue((*where, "pool_slots"), message, "lower pool_slots or enlarge the pool"))
     return issues
 
 

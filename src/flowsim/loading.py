@@ -22,13 +22,13 @@ from flowsim.build import contract_problem
 from flowsim.cost import COST_FIGURES
 from flowsim.errors import Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.results import NodeResult, Percentiles, Totals
+from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
 
 PathLike = str | os.PathLike[str]
-_ARCH_ROOTS = ("nodes", "edges")
+_ARCH_ROOTS = ("nodes", "edges", "airflow")
 _ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
@@ -303,8 +303,10 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
     parts = metric.split(".")
     head = parts[0]
     if head == "totals":
-        fields = list(Totals.model_fields)
+        fields = [f for f in Totals.model_fields if f != "model_versions"]
         if len(parts) == 2 and parts[1] in fields:
+            return "", ""
+        if len(parts) == 3 and parts[1] == "model_versions" and parts[2] in VersionTotals.model_fields:
             return "", ""
         return f"unknown metric '{metric}'", _close(parts[-1], fields)
     if head == "cost":

@@ -75,9 +75,24 @@ class EndToEnd(BaseModel):
     ci95: dict[str, float] = Field(default_factory=dict)
 
 
+class VersionTotals(BaseModel):
+    """Model versions, control payloads counted apart from data: `made + inside_at_start ==
+    promoted + rejected + inside_at_end` over the nodes only versions reach (a model registry)."""
+
+    made: float = Field(0.0, description="versions that reached those nodes (sent on by training)")
+    promoted: float = Field(0.0, description="versions that passed (a registry's completed)")
+    rejected: float = Field(0.0, description="versions turned down (a registry's dropped)")
+    inside_at_start: float = 0.0
+    inside_at_end: float = Field(0.0, description="versions still in validation at the end")
+    unaccounted: float = 0.0
+
+
 class Totals(BaseModel):
     """The whole run's message balance: `arrivals + copies + inside_at_start == delivered + dropped
-    + dead_lettered + lost + merged + inside_at_end`, summed from the identity every node keeps."""
+    + dead_lettered + lost + merged + inside_at_end`, summed from the identity every node keeps.
+
+    Data only: training's messages are `merged` into model versions, and the versions (control
+    payloads) are counted in `model_versions`, never as delivered or dropped messages."""
 
     arrivals: float = Field(description="messages created by sources")
     copies: float = Field(0.0, description="messages nodes and fan-out edges added (each further reader's copy)")
@@ -90,6 +105,7 @@ class Totals(BaseModel):
     inside_at_start: float = 0.0
     inside_at_end: float
     unaccounted: float = Field(0.0, description="what the balance leaves over (0 when every message is accounted for)")
+    model_versions: VersionTotals = Field(default_factory=VersionTotals, description="model versions, apart from data")
 
 
 class SloVerdict(BaseModel):

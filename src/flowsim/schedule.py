@@ -1,7 +1,8 @@
 """Schedules for batch work (Airflow DAGs, training jobs): cron, `@hourly`-style, or `every 15m`.
 
 Simulation time 0 is Monday 2024-01-01 00:00 (a Monday, so weekly schedules line up with the
-week); a schedule maps a time to the next firing time strictly after it.
+week); a schedule maps a time to the next firing time strictly after it.  `@once` fires once, at
+t = 0 (Airflow's `OnceTimetable`: one run at the start date).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ _ALIASES = {
     "@midnight": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
 }
+ONCE = "@once"
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
@@ -58,9 +62,12 @@ class Schedule:
     period: float | None = None
     offset: float = 0.0
     cron: tuple[frozenset[int], ...] | None = None
+    once: bool = False
 
     def next_after(self, t: float) -> float:
-        """The first firing time strictly after `t` (seconds since the epoch)."""
+        """The first firing time strictly after `t` (seconds since the epoch); inf when none is left."""
+        if self.once:
+            return 0.0 if t < 0 else math.inf
         if self.period is not None:
             k = math.floor((t - self.offset) / self.period) + 1
             return self.offset + max(k, 0) * self.period
@@ -82,8 +89,14 @@ class Schedule:
             day += timedelta(days=1)
         raise ValueError(f"schedule {self.text!r} never fires")
 
+    def first_from(self, t: float) -> float:
+        """The first firing time at or after `t` (a cron fires on whole minutes)."""
+        return self.next_after(t - 1e-6)
+
     def mean_period(self) -> float:
-        """Average time between firings (for estimates), measured over the first four weeks."""
+        """Average time between firings (for estimates), measured over the first four weeks (inf: `@once`)."""
+        if self.once:
+            return math.inf
         if self.period is not None:
             return self.period
         first = t = self.next_after(-1.0)
@@ -95,8 +108,10 @@ class Schedule:
 
 
 def parse_schedule(text: str) -> Schedule:
-    """`@hourly`, `*/15 * * * *`, `every 15m`, `every 1h offset 10m` -> a `Schedule`."""
+    """`@hourly`, `*/15 * * * *`, `every 15m`, `every 2h30m`, `every 1h offset 10m`, `@once` -> a `Schedule`."""
     raw = text.strip()
+    if raw == ONCE:
+        return Schedule(raw, once=True)
     if raw.startswith("every "):
         words = raw.split()
         if len(words) not in (2, 4) or (len(words) == 4 and words[2] != "offset"):
@@ -110,8 +125,8 @@ def parse_schedule(text: str) -> Schedule:
     parts = line.split()
     if len(parts) != 5:
         raise ValueError(
-            f"cannot read schedule {text!r}; use @hourly, @daily, @weekly, @monthly, a 5-field cron line "
-            "('*/15 * * * *') or 'every 15m'"
+            f"cannot read schedule {text!r}; use @hourly, @daily, @weekly, @monthly, @yearly, @once, "
+            "a 5-field cron line ('*/15 * * * *') or 'every 15m'"
         )
     try:
         cron = tuple(_field(part, i) for i, part in enumerate(parts))

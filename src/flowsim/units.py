@@ -31,6 +31,7 @@ SIZE_UNITS: dict[str, float] = {
 
 _DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]*)\s*$", re.IGNORECASE)
 _RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:/|per\s+)\s*({_NUMBER})?\s*([a-z]+)\s*$", re.IGNORECASE)
+_PART_RE = re.compile(rf"\s*({_NUMBER})\s*([a-zµ]+)", re.IGNORECASE)
 _SIZE_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
@@ -57,12 +58,26 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected a duration such as 500ms, 2s, 5m, 24h, 2d; got {value!r}")
     match = _DURATION_RE.match(value)
     unit = match.group(2).lower() if match else ""
+    if match is None:
+        compound = _compound_duration(value)
+        if compound is not None:
+            return compound
     if match is None or (unit and unit not in TIME_UNITS):
         raise ValueError(
             f"cannot read {value!r} as a duration; write a number with a unit: "
-            "us, ms, s, m/min, h, d, w (e.g. 500ms, 2s, 5m, 24h)"
+            "us, ms, s, m/min, h, d, w (e.g. 500ms, 2s, 5m, 24h, 2h30m)"
         )
     return _finite(float(match.group(1)) * TIME_UNITS.get(unit, 1.0), "a duration")
+
+
+def _compound_duration(text: str) -> float | None:
+    """'2h30m' or '1d 6h' (as Airflow users write timedeltas) -> seconds; None if not of that form."""
+    parts = _PART_RE.findall(text)
+    if len(parts) < 2 or "".join(_PART_RE.sub("", text).split()):
+        return None
+    if any(unit.lower() not in TIME_UNITS for _, unit in parts):
+        return None
+    return _finite(sum(float(number) * TIME_UNITS[unit.lower()] for number, unit in parts), "a duration")
 
 
 def parse_rate(value: Any) -> float:

@@ -56,6 +56,8 @@ class SimContext:
     #: when a list, nodes append (time, node, event, item key) to it: exact traces for tests and debugging
     trace: list[tuple[float, str, str, int]] | None = None
     streams: dict[tuple[str, str], np.random.Generator] = field(default_factory=dict)
+    #: state several nodes of one replication share, by name (the DAGs' Airflow installation)
+    shared: dict[str, Any] = field(default_factory=dict)
     #: schedule a callback: ``ctx.later(delay, callback, value)`` is processed where
     #: ``env.timeout(delay, value).callbacks.append(callback)`` would be, at less cost with the kernel's clock
     later: Later = field(init=False, repr=False, compare=False)

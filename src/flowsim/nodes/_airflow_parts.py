@@ -1,8 +1,10 @@
-"""Parts of the `airflow_dag` kind: a task's settings, a run's state, and the data-interval payload."""
+"""Parts of the `airflow_dag` kind: a task's settings (retry waits as Airflow draws them) and a run's state."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -11,27 +13,62 @@ from flowsim.engine.item import Item
 from flowsim.specmodel import SpecModel
 from flowsim.units import Duration
 
+#: Airflow's `[core] max_task_retry_delay` default (24 h): no backoff wait is longer
+MAX_TASK_RETRY_DELAY = 86400.0
+
+TriggerRule = Literal[
+    "all_success", "all_done", "one_failed", "one_success", "none_failed", "none_failed_min_one_success"
+]
+FAILED_STATES = frozenset({"failed", "upstream_failed"})  # Airflow's State.failed_states
+
 
 class TaskSpec(SpecModel):
     """One task of the DAG (an Airflow operator instance)."""
 
-    depends_on: list[str] = Field(default_factory=list, description="tasks that must succeed before this one")
+    depends_on: list[str] = Field(default_factory=list, description="upstream tasks (see trigger_rule)")
+    trigger_rule: TriggerRule = Field("all_success", description="when the upstream states let it run (Airflow's)")
     duration: Distribution = Field(
         default_factory=lambda: Constant(value=300.0), description="time of one try, before per-message work"
     )
     per_message: Duration = Field(0.0, ge=0, description="time added per message of the run's data interval")
     retries: int = Field(0, ge=0, description="tries after the first before the task fails the run")
     retry_delay: Duration = Field(300.0, ge=0, description="wait before a retry (Airflow default 5m)")
-    retry_exponential_backoff: bool = Field(False, description="double the wait on every further retry")
-    max_retry_delay: Duration | None = Field(None, gt=0, description="longest wait between tries")
+    retry_exponential_backoff: bool = Field(
+        False, description="wait after try k drawn in [d 2^(k-1), d 2^k), as Airflow's hash jitter"
+    )
+    max_retry_delay: Duration | None = Field(None, gt=0, description="longest backoff wait between tries")
     execution_timeout: Duration | None = Field(None, gt=0, description="a try running longer is killed and fails")
     failure_rate: float = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
-    pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = unlimited")
+    pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = default_pool")
+    pool_slots: int = Field(1, ge=1, description="slots of its pool one try holds (Airflow default 1)")
 
-    def retry_wait(self, try_number: int) -> float:
-        """Wait after failed try `try_number` (1-based); Airflow's hash jitter is left out."""
-        wait = self.retry_delay * (2 ** (try_number - 1) if self.retry_exponential_backoff else 1)
-        return min(wait, self.max_retry_delay) if self.max_retry_delay is not None else wait
+    def _backoff_cap(self) -> float:
+        cap = float(self.max_retry_delay) if self.max_retry_delay is not None else math.inf
+        return min(cap, MAX_TASK_RETRY_DELAY)
+
+    def retry_wait(self, try_number: int, draw: float = 0.0) -> float:
+        """Wait after failed try `try_number` (1-based), as Airflow 2's TaskInstance.next_retry_datetime.
+
+        Fixed: `retry_delay` (Airflow applies `max_retry_delay` only with backoff).  Exponential:
+        m = ceil(retry_delay x 2^(k-1)) whole seconds (at least 1), the wait is m + (hash mod m),
+        an integer in [m, 2m), then capped at 24 h and at `max_retry_delay`.  The hash of (DAG,
+        task, date, try) is uniform over the residues, so `draw` (uniform in [0, 1), from the run's
+        random stream) stands for it: m + floor(draw x m).
+        """
+        delay = float(self.retry_delay)
+        if not self.retry_exponential_backoff:
+            return delay
+        m = max(1, math.ceil(delay * 2.0 ** (try_number - 1)))
+        return min(float(m + math.floor(draw * m)), self._backoff_cap())
+
+    def mean_retry_wait(self, try_number: int) -> float:
+        """The mean of `retry_wait` over the draw: the integers m..2m-1, each capped."""
+        delay = float(self.retry_delay)
+        if not self.retry_exponential_backoff:
+            return delay
+        m, cap = max(1, math.ceil(delay * 2.0 ** (try_number - 1))), self._backoff_cap()
+        below = min(max(math.ceil(cap) - m, 0), m)  # draws m..m+below-1 lie under the cap
+        return (below * m + below * (below - 1) / 2 + (m - below) * cap) / m
 
 
 @dataclass(eq=False)
@@ -45,26 +82,58 @@ class Run:
     state: str = "scheduled"
     started: float = 0.0
     n: int = 0
-    deps_left: dict[str, int] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
-    busy: int = 0  # tasks ready, running or waiting for a retry
-    succeeded: int = 0
+    #: task -> none, ready, running, up_for_retry, success, failed, upstream_failed (Airflow's states)
+    states: dict[str, str] = field(default_factory=dict)
+    finished: int = 0  # tasks in a final state: success, failed or upstream_failed
+    running: list[Any] = field(default_factory=list)  # the tries running now (installation entries)
 
 
 def check_dag(tasks: dict[str, TaskSpec], pools: dict[str, int]) -> None:
-    """Refuse a DAG the scheduler could not run: no tasks, unknown names, empty pools, cycles."""
+    """Refuse a DAG the scheduler could not run: no tasks, unknown tasks, empty pools, cycles.
+
+    A task's pool may be the DAG's own or the installation's: the architecture checks the names."""
     if not tasks:
         raise ValueError("an airflow_dag needs at least one task")
     for name, task in tasks.items():
         for dep in task.depends_on:
             if dep not in tasks:
                 raise ValueError(f"task '{name}' depends on unknown task '{dep}'")
-        if task.pool is not None and task.pool not in pools:
-            raise ValueError(f"task '{name}' uses unknown pool '{task.pool}'; declare it under 'pools'")
     for pool, slots in pools.items():
         if slots < 1:
             raise ValueError(f"pool '{pool}' needs at least 1 slot")
     topological_order(tasks)
+
+
+def trigger_verdict(rule: TriggerRule, upstream: list[str]) -> str | None:
+    """What a task whose upstream tasks are in the states `upstream` becomes: "run", "skipped",
+    "upstream_failed", or None (wait), as Airflow 2's TriggerRuleDep decides (flag_upstream_failed)."""
+    total = len(upstream)
+    success = upstream.count("success")
+    skipped = upstream.count("skipped")
+    failed = sum(state in FAILED_STATES for state in upstream)
+    done = success + skipped + failed
+    all_done = done >= total
+    if rule == "all_success":
+        return "upstream_failed" if failed else "skipped" if skipped else "run" if success == total else None
+    if rule == "all_done":
+        return "run" if all_done else None
+    if rule == "one_failed":
+        return "run" if failed else "skipped" if all_done else None
+    if rule == "one_success":
+        if success:
+            return "run"
+        return None if not all_done else "skipped" if skipped == total else "upstream_failed"
+    if failed:  # none_failed, none_failed_min_one_success
+        return "upstream_failed"
+    if rule == "none_failed_min_one_success" and total and skipped == total:
+        return "skipped"
+    return "run" if all_done else None
+
+
+def run_outcome(states: dict[str, str], leaves: list[str]) -> str:
+    """A run whose tasks are all final fails when a leaf failed or is upstream_failed (DagRun.update_state)."""
+    return "failed" if any(states[leaf] in FAILED_STATES for leaf in leaves) else "success"
 
 
 def topological_order(tasks: dict[str, TaskSpec]) -> list[str]:

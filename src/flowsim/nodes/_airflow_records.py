@@ -52,8 +52,11 @@ class DagRecords(NodeRuntime):
         return sla is not None and now > run.end + sla
 
     def _record(self, run: Run, n: int) -> None:
+        """A run's line in the timeline.  With an `sla`, a run that failed or was skipped misses it
+        too (its data never lands), counted when it ends; a successful one when it lands late."""
         now = self.env.now
-        late = run.state == "success" and self._missed_sla(run, now)
+        never = run.state in ("failed", "skipped") and self.config.sla is not None
+        late = never or (run.state == "success" and self._missed_sla(run, now))
         if late:
             self.counts["sla_misses"] += 1
             if self.tracing:
@@ -73,6 +76,7 @@ class DagRecords(NodeRuntime):
         figures = super().figures(window)
         figures |= {k: float(v) for k, v in self.counts.items()}
         figures["sla_misses"] += self._open_sla_misses()
+        figures["timeouts"] = figures["task_timeouts"]  # the standard figure every kind reports
         figures |= {
             "runs_queued_max": float(self.pending_max),
             "runs_pending_at_end": float(len(self._pending)),

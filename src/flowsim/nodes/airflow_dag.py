@@ -3,10 +3,12 @@
 Items arriving on data edges land in the DAG's landing zone.  Every schedule tick T closes the
 data interval [previous tick, T) and schedules a run for it; a run starts when fewer than
 `max_active_runs` runs are active and the scheduler is up, takes the messages that arrived in
-its interval, runs its tasks in `depends_on` order (pools, retries, timeouts), and when the last
-task succeeds forwards ONE item carrying n = the interval's messages.  That item's `born` is the
-data-interval start (per-message birth times are not kept), so end-to-end latency downstream is
-the age of the run's oldest data when it lands.
+its interval, runs its tasks in `depends_on` order by their trigger rules (`_airflow_tasks`:
+pools, retries, timeouts), and when the run succeeds forwards ONE item carrying n = the
+interval's messages.  That item's `born` is the data-interval start (per-message birth times are
+not kept), so end-to-end latency downstream is the age of the run's oldest data when it lands.
+Tries start through the architecture's Airflow installation (`_airflow_installation`): pools
+and `parallelism` are shared by every DAG, `max_active_tasks` is per DAG.
 
 Counting: messages.  arrivals + inside_at_start == completed + dropped + dead_lettered +
 inside_at_end, where completed = messages forwarded by successful runs (one item per run),
@@ -21,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from flowsim.engine.context import SimContext
 from flowsim.engine.flow import Delay, FlowLaw, bulk
@@ -29,8 +31,9 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import DataInterval
 from flowsim.engine.sampling import block_sampler
+from flowsim.nodes._airflow_installation import AirflowSettings, Installation
 from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, topological_order
-from flowsim.nodes._airflow_records import DagRecords
+from flowsim.nodes._airflow_tasks import DagTasks
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -46,13 +49,18 @@ class AirflowDagConfig(NodeConfig):
     """A scheduled DAG of tasks that processes each data interval of a landing zone in one run.
 
     Models: cron/`@hourly` schedules and data intervals; task order by `depends_on`; per-try
-    duration growing with the interval's messages; retries with fixed or exponential delay (capped);
-    `execution_timeout`; random try failures; pools; `max_active_runs`; `catchup` (missed or queued
-    intervals run one after another, or all but the newest are skipped and their data dropped);
-    SLA misses; freshness of landed data; scheduler outages (no run or task starts while down).
+    duration growing with the interval's messages; retries with a fixed delay or Airflow's jittered
+    exponential backoff (capped); `execution_timeout`; random try failures; trigger rules
+    (all_success, all_done, one_failed, one_success, none_failed, none_failed_min_one_success): a
+    failed task fails only the tasks its rules reach, the others run on, and the run fails when
+    a leaf failed (or `fail_fast` stops it at the first failure);
+    installation-wide pools and `parallelism`, `max_active_tasks` and `max_active_runs` per DAG;
+    `catchup` (missed or queued intervals run one after another, or all but the newest are skipped
+    and their data dropped); SLA misses (late, failed or skipped runs); freshness of landed data;
+    scheduler outages (no run or task of the DAG starts while down).
 
-    Leaves out: Airflow's retry-delay hash jitter, sensors and deferrable tasks, trigger rules other
-    than all_success, worker slots and executor parallelism beyond pools, priority weights, backfills
+    Leaves out: sensors and deferrable tasks, branching operators (nothing is skipped by choice),
+    executor worker slots and start-up latency, priority weights (ready tries start oldest first), backfills
     triggered by hand, and partial reprocessing (a failed run's data is dead-lettered whole).
     """
 
@@ -63,16 +71,36 @@ class AirflowDagConfig(NodeConfig):
     kind: Literal["airflow_dag"]
     schedule: ScheduleText = Field("@hourly", description="when data intervals close: cron, @hourly, every 15m")
     tasks: dict[str, TaskSpec] = Field(default_factory=_default_tasks, description="task name -> task")
-    pools: dict[str, int] = Field(default_factory=dict, description="pool name -> slots")
+    pools: dict[str, int] = Field(
+        default_factory=dict, description="pool name -> slots; installation-wide, shared by name with other DAGs"
+    )
     max_active_runs: int = Field(16, ge=1, description="runs active at once (Airflow default 16)")
+    max_active_tasks: int = Field(16, ge=1, description="task tries of this DAG running at once (Airflow default 16)")
+    fail_fast: bool = Field(False, description="a task out of retries kills the run's other tries and fails it")
     catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
     sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
     dead_letter: str | None = Field(None, description="node that receives the data of failed runs")
 
+    _installation: AirflowSettings | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _valid_dag(self) -> AirflowDagConfig:
         check_dag(self.tasks, self.pools)
+        ruled = sorted(name for name, task in self.tasks.items() if task.trigger_rule != "all_success")
+        if self.fail_fast and ruled:
+            raise ValueError(
+                f"fail_fast works only with all_success tasks (as Airflow's fail_stop); "
+                f"{', '.join(ruled)} set another trigger_rule"
+            )
         return self
+
+    def join(self, settings: AirflowSettings) -> None:
+        """The architecture hands every DAG its installation (its `airflow:` block, all DAGs' pools)."""
+        self._installation = settings
+
+    def installation(self) -> AirflowSettings:
+        """The installation this DAG runs in (alone: Airflow's defaults with its own pools)."""
+        return self._installation if self._installation is not None else AirflowSettings(pools=self.pools)
 
     def order(self) -> list[str]:
         return topological_order(self.tasks)
@@ -103,6 +131,9 @@ class AirflowDagConfig(NodeConfig):
         tries that hold their slots.  Left out: execution timeouts and the scheduler's own delays.
         """
         period, cost = parse_schedule(self.schedule).mean_period(), self._task_costs()
+        passes = math.prod(1 - t.failure_rate ** (t.retries + 1) for t in self.tasks.values())
+        if math.isinf(period):
+            return FlowLaw(passes=passes, note="@once: a single run, no steady flow")
         active, catchup = self.max_active_runs, self.catchup
         candidates = [
             bulk(
@@ -120,7 +151,6 @@ class AirflowDagConfig(NodeConfig):
             held, per = sum(cost[t][2] for t in tries) / period, sum(cost[t][1] for t in tries)
             note = "tries wait for a slot and runs last longer"
             stages.append(bulk(f"pool '{pool}'", slots, held, per, unit_name="slots", slows=False, note=note))
-        passes = math.prod(1 - t.failure_rate ** (t.retries + 1) for t in self.tasks.values())
         per_message = 1 / runs.rate if runs.rate > 0 else 0.0
         delay = Delay(hold_s=period / 2 + runs.reserved * period, hold_per_rate_s=per_message * period)
         return FlowLaw(tuple(stages), delay, passes=passes)
@@ -132,7 +162,7 @@ class AirflowDagConfig(NodeConfig):
         for name, task in self.tasks.items():
             f = task.failure_rate
             tries = sum(f**k for k in range(task.retries + 1))
-            waits = sum(f**k * task.retry_wait(k) for k in range(1, task.retries + 1))
+            waits = sum(f**k * task.mean_retry_wait(k) for k in range(1, task.retries + 1))
             held = tries * task.duration.mean()
             costs[name] = (held + waits, tries * task.per_message, held)
         return costs
@@ -147,7 +177,7 @@ class AirflowDagConfig(NodeConfig):
         return [p for root, task in self.tasks.items() if not task.depends_on for p in walk(root)]
 
 
-class AirflowDagNode(DagRecords):
+class AirflowDagNode(DagTasks):
     """Runtime of `airflow_dag`; see the module docstring for the counting."""
 
     config: AirflowDagConfig
@@ -162,10 +192,13 @@ class AirflowDagNode(DagRecords):
         self.tasks = config.tasks
         self.order = config.order()
         self.children = {n: [c for c, t in self.tasks.items() if n in t.depends_on] for n in self.tasks}
+        self.leaves = [n for n in self.tasks if not self.children[n]]
         self.samplers = {n: t.duration.sampler(ctx.rng(name, f"task {n}")) for n, t in self.tasks.items()}
         self._uniform = block_sampler(ctx.rng(name, "failures").random)
-        self.pool_free = dict(config.pools)
-        self._ready: deque[tuple[Run, str]] = deque()
+        self._jitter = block_sampler(ctx.rng(name, "retry jitter").random)
+        self.installation = Installation.of(ctx, config.installation())
+        self.max_active_tasks = config.max_active_tasks
+        self.running_tasks = 0
         self._last_tick = 0.0
         self._runs = 0
 
@@ -185,11 +218,21 @@ class AirflowDagNode(DagRecords):
 
     # ---- scheduling ----------------------------------------------------------------------
     def start(self) -> None:
-        self._arm()
+        """The first data interval starts at the first firing at or after t = 0 (Airflow aligns the
+        start date to the schedule): `10 * * * *` runs [00:10, 01:10) at 01:10.  `@once` runs once at 0."""
+        first = self.schedule.first_from(0.0)
+        if math.isinf(first):
+            return
+        self._last_tick = first
+        if self.schedule.once:
+            self.env.timeout(first, first).callbacks.append(self._tick)
+        else:
+            self._arm()
 
     def _arm(self) -> None:
         tick = self.schedule.next_after(self._last_tick)
-        self.env.timeout(tick - self.env.now, tick).callbacks.append(self._tick)
+        if not math.isinf(tick):
+            self.env.timeout(tick - self.env.now, tick).callbacks.append(self._tick)
 
     def _tick(self, event: Any) -> None:
         tick: float = event._value
@@ -226,133 +269,27 @@ class AirflowDagNode(DagRecords):
         run.state, run.started = "running", self.env.now
         run.n = run.item.n = self._take(run.end)
         run.item.payload = DataInterval(self.name, run.start, run.end)
-        run.deps_left = {n: len(t.depends_on) for n, t in self.tasks.items()}
         run.tries = dict.fromkeys(self.tasks, 0)
+        run.states = dict.fromkeys(self.tasks, "none")
         self._active.append(run)
         if self.tracing:
             self.log("run start", run.item)
         for name in self.order:
-            if run.deps_left[name] == 0:
+            if not self.tasks[name].depends_on:
                 self._make_ready(run, name)
-        self._dispatch()
-
-    # ---- tasks ---------------------------------------------------------------------------
-    def _make_ready(self, run: Run, task: str) -> None:
-        run.busy += 1
-        self._ready.append((run, task))
-
-    def _dispatch(self) -> None:
-        """Start ready tries in FIFO order, each when its pool has a free slot."""
-        if self._faults:
-            return
-        waiting: deque[tuple[Run, str]] = deque()
-        while self._ready:
-            run, task = self._ready.popleft()
-            pool = self.tasks[task].pool
-            if run.state != "running":
-                run.busy -= 1
-                self._settle(run)
-            elif pool is not None and self.pool_free[pool] == 0:
-                waiting.append((run, task))
-            else:
-                if pool is not None:
-                    self.pool_free[pool] -= 1
-                self._try(run, task)
-        self._ready = waiting
-
-    def _try(self, run: Run, task: str) -> None:
-        spec = self.tasks[task]
-        run.tries[task] += 1
-        self.counts["task_tries"] += 1
-        if self.tracing:
-            self.log(f"task start {task}", run.item)
-        work = (self.samplers[task]() + spec.per_message * run.n) * self.slowdown
-        timeout = spec.execution_timeout
-        timed_out = timeout is not None and work > timeout
-        wait = timeout if timed_out and timeout is not None else work
-        self.env.timeout(wait, (run, task, timed_out)).callbacks.append(self._try_ended)
-
-    def _try_ended(self, event: Any) -> None:
-        run, task, timed_out = event._value
-        spec = self.tasks[task]
-        if spec.pool is not None:
-            self.pool_free[spec.pool] += 1
-        if timed_out:
-            self.counts["task_timeouts"] += 1
-            self._task_failed(run, task, "timeout")
-        elif spec.failure_rate and self._uniform() < spec.failure_rate:
-            self._task_failed(run, task, "fail")
-        else:
-            self._task_succeeded(run, task)
-        self._dispatch()
-
-    def _task_succeeded(self, run: Run, task: str) -> None:
-        run.busy -= 1
-        run.succeeded += 1
-        if self.tracing:
-            self.log(f"task success {task}", run.item)
-        if run.state != "running":
-            self._settle(run)
-            return
-        for child in self.children[task]:
-            run.deps_left[child] -= 1
-            if run.deps_left[child] == 0:
-                self._make_ready(run, child)
-        if run.succeeded == len(self.tasks):
-            self._finish(run)
-
-    def _task_failed(self, run: Run, task: str, why: str) -> None:
-        self.failed_attempts += 1
-        spec = self.tasks[task]
-        if self.tracing:
-            self.log(f"task {why} {task}", run.item)
-        if run.state == "running" and run.tries[task] <= spec.retries:
-            self.retries += 1
-            wait = spec.retry_wait(run.tries[task])
-            if self.tracing:
-                self.log(f"task retry {task} in {wait:g}s", run.item)
-            self.env.timeout(wait, (run, task)).callbacks.append(self._retry_due)
-            return
-        run.busy -= 1
-        if run.state == "running":
-            if self.tracing:
-                self.log(f"task out of retries {task}", run.item)
-            run.state = "failing"
-            self._unready(run)
-        self._settle(run)
-
-    def _unready(self, run: Run) -> None:
-        """A failing run starts no more tasks: its ready tasks are dropped."""
-        kept: deque[tuple[Run, str]] = deque()
-        for entry in self._ready:
-            if entry[0] is run:
-                run.busy -= 1
-            else:
-                kept.append(entry)
-        self._ready = kept
-
-    def _retry_due(self, event: Any) -> None:
-        run, task = event._value
-        if run.state != "running":
-            run.busy -= 1
-            self._settle(run)
-            return
-        self._ready.append((run, task))
-        self._dispatch()
 
     # ---- run ends ------------------------------------------------------------------------
-    def _settle(self, run: Run) -> None:
-        """A failing run ends once none of its tasks is running or waiting for a retry."""
-        if run.state == "failing" and run.busy == 0:
-            run.state = "failed"
-            self._active.remove(run)
-            self.dead_lettered += run.n
-            self.counts["runs_failed"] += 1
-            self._record(run, run.n)
-            if self.tracing:
-                self.log("run failed", run.item)
-            self.send_dead_letter(run.item)
-            self._launch()
+    def _run_failed(self, run: Run) -> None:
+        """The run ends failed: its whole interval is dead-lettered (no partial reprocessing)."""
+        run.state = "failed"
+        self._active.remove(run)
+        self.dead_lettered += run.n
+        self.counts["runs_failed"] += 1
+        self._record(run, run.n)
+        if self.tracing:
+            self.log("run failed", run.item)
+        self.send_dead_letter(run.item)
+        self._launch()
 
     def _finish(self, run: Run) -> None:
         run.state = "landing"
@@ -379,7 +316,7 @@ class AirflowDagNode(DagRecords):
 
     # ---- outages -------------------------------------------------------------------------
     def on_down(self) -> None:
-        """Scheduler down: no run and no task try starts; tries already running finish."""
+        """Scheduler down: no run and no task try of this DAG starts; tries already running finish."""
         if self.tracing:
             self.log("scheduler down")
 
@@ -387,4 +324,4 @@ class AirflowDagNode(DagRecords):
         if self.tracing:
             self.log("scheduler up")
         self._launch()
-        self._dispatch()
+        self.installation.dispatch()

@@ -58,6 +58,9 @@ class NodeConfig(SpecModel):
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: control signals the kind takes (its runtime implements `signal` for them)
     signals_in: ClassVar[tuple[str, ...]] = ()
+    #: the items it sends on are control payloads (model versions), not data: the scenario totals
+    #: count them apart, on every node they alone reach (`Architecture.control_nodes`)
+    emits_control: ClassVar[bool] = False
 
     def runtime_class(self) -> type[NodeRuntime]:
         """The kind's runtime (checked against the duties above when a model is built)."""

@@ -10,7 +10,13 @@ new version serves 100%: remediation time = that moment - the drift onset.
 
 A drift that starts while an earlier one is still undetected merges into it (counted in
 `drifts_merged`).  Only the version trained for a drift's `retrain` remediates it; one that was
-never remediated by the end is counted in `unremediated`.
+never remediated by the end is counted in `unremediated`.  When that version is rejected (the
+registry's `rejected`, relayed by serving) the drift is still there: the monitor looks again and
+detects it once more after another `window` and `min_samples` (counted in `detections`).
+
+`predictions_during_drift` counts the stale model's predictions: those made from the onset until
+the drift is remediated, except the ones the version trained for it served (serving's `canary`
+signal names it when its canary or A/B share begins).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class DriftMonitorConfig(NodeConfig):
     """
 
     summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"
-    signals_in = ("remediated",)
+    signals_in = ("remediated", "canary", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"trigger": ("training",)}
 
     kind: Literal["drift_monitor"]
@@ -86,6 +92,7 @@ class DriftMonitorNode(HoldingRuntime):
         self.records: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None  # the drift not yet detected
         self.unremediated = 0  # detected drifts still waiting for their version
+        self.fresh: set[int] = set()  # versions trained for a drift not yet remediated: not stale
 
     def reset_counters(self) -> None:
         super().reset_counters()
@@ -96,7 +103,7 @@ class DriftMonitorNode(HoldingRuntime):
     def try_put(self, item: Item) -> bool:
         n = item.n
         self.admit(item)
-        if self.open is not None or self.unremediated:
+        if (self.open is not None or self.unremediated) and item.payload not in self.fresh:
             self.during_drift += n
         if self.open is not None:
             self.open["samples"] += n
@@ -121,7 +128,7 @@ class DriftMonitorNode(HoldingRuntime):
         now = float(self.env.now)
         if self.tracing:
             self.log("drift")
-        self.open = {"drift_at": now, "samples": 0, "detected_at": None, "remediated_at": None}
+        self.open = {"drift_at": now, "samples": 0, "detected_at": None, "remediated_at": None, "since": now}
         self.records.append(self.open)
         self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
 
@@ -129,10 +136,11 @@ class DriftMonitorNode(HoldingRuntime):
         drift = self.open
         if drift is None or drift["samples"] < self.config.min_samples:
             return
-        if self.env.now < drift["drift_at"] + self.config.window:
+        if self.env.now < drift["since"] + self.config.window:
             return
         now = float(self.env.now)
-        drift["detected_at"] = now
+        if drift["detected_at"] is None:  # time to detect counts from the onset to the first detection
+            drift["detected_at"] = now
         self.open = None
         self.detections += 1
         self.unremediated += 1
@@ -141,17 +149,41 @@ class DriftMonitorNode(HoldingRuntime):
         self.send_signal("trigger", "retrain", RetrainRequest(drift_at=drift["drift_at"], detected_at=now))
 
     def signal(self, name: str, payload: Any, sender: str) -> None:
-        """`remediated` (from model_serving): the version trained for a drift serves 100%."""
-        if name != "remediated":
+        """From model_serving: `remediated` (the version trained for a drift serves 100%), `canary`
+        (it serves a share), `rejected` (the registry turned it down: look for the drift again)."""
+        if name not in self.config.signals_in:
             super().signal(name, payload, sender)
+        record = self._waiting_for(payload)
+        if record is None:
+            return
+        version = payload.version
+        if name == "canary":
+            self.fresh.add(version)
+            return
+        self.fresh.discard(version)
+        self.unremediated -= 1
+        now = float(self.env.now)
+        if name == "remediated":
+            record["remediated_at"] = now
+            if self.tracing:
+                self.log("drift remediated")
+        elif self.open is None:  # rejected: the drift persists; a new window starts now
+            record["since"], record["samples"] = now, 0
+            self.open = record
+            if self.tracing:
+                self.log("drift persists (version rejected)")
+            self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
+        else:  # a newer onset is already open: the two drifts merge
+            self.drifts_merged += 1
+
+    def _waiting_for(self, payload: Any) -> dict[str, Any] | None:
+        """The detected, unremediated drift a version was trained for (None: not one of ours)."""
         drift_at = payload.drift_at if isinstance(payload, ModelVersion) else None
         for record in self.records:
-            if record["drift_at"] == drift_at and record["detected_at"] is not None and record["remediated_at"] is None:
-                record["remediated_at"] = float(self.env.now)
-                self.unremediated -= 1
-                if self.tracing:
-                    self.log("drift remediated")
-                return
+            waiting = record["detected_at"] is not None and record["remediated_at"] is None
+            if record["drift_at"] == drift_at and waiting and record is not self.open:
+                return record
+        return None
 
     # ---- results -------------------------------------------------------------------------
     def _measured(self) -> list[dict[str, Any]]:

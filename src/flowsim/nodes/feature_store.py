@@ -14,6 +14,7 @@ are lookups and have their own counters; staleness is the age of the newest mate
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -126,7 +127,10 @@ class FeatureStoreNode(HoldingRuntime):
         self.read_latencies: array[float] = array("d")
 
     def start(self) -> None:
-        self._next_job()
+        if self.schedule.once:  # `@once`: one job, at t = 0
+            self.env.timeout(0.0).callbacks.append(self._job_start)
+        else:
+            self._next_job()
 
     # ---- writes --------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
@@ -140,7 +144,8 @@ class FeatureStoreNode(HoldingRuntime):
     # ---- materialisation -----------------------------------------------------------------
     def _next_job(self) -> None:
         delay = self.schedule.next_after(self.env.now) - self.env.now
-        self.env.timeout(delay).callbacks.append(self._job_start)
+        if math.isfinite(delay):
+            self.env.timeout(delay).callbacks.append(self._job_start)
 
     def _job_start(self, _event: object) -> None:
         snapshot = self.last_write

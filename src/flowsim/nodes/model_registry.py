@@ -3,7 +3,8 @@
 Each arriving model version (an Item whose payload is a `ModelVersion`, from `training`) is
 validated for `validation_time` (versions are validated in parallel); it passes with probability
 `pass_rate`.  A passing version is promoted: the control signal `promote` goes along `deploy_to`
-(a model_serving) with the `ModelVersion` stamped `validated_at`.  A rejected version is counted.
+(a model_serving) with the `ModelVersion` stamped `validated_at`.  A rejected version is counted
+and `rejected` goes along `deploy_to` too (serving tells its drift monitor, which looks again).
 
 The registry ends the model path (no data out-edges, so the results treat it as a sink): versions
 count in the message balance as completed when promoted and dropped when rejected, and its
@@ -117,6 +118,7 @@ class ModelRegistryNode(NodeRuntime):
             self.timeline.append({"time_s": now, "version": version, "event": "rejected"})
             if self.tracing:
                 self.log("reject", item)
+            self.send_signal("deploy_to", "rejected", info.stamped(validated_at=now))
 
     def figures(self, window: float) -> dict[str, float]:
         return super().figures(window) | {"promoted": self.promoted, "rejected": self.rejected}

@@ -81,7 +81,7 @@ class ModelServingConfig(NodeConfig):
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
-    signals_in = ("promote",)
+    signals_in = ("promote", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {
         "features_from": ("feature_store",),
         "notify": ("drift_monitor",),
@@ -255,7 +255,11 @@ class ModelServingNode(ServerPool):
 
     # ---- rollouts ------------------------------------------------------------------------
     def signal(self, name: str, payload: Any, sender: str) -> None:
-        """`promote` (from a model_registry): roll the version in `payload` out."""
+        """`promote` (from a model_registry): roll the version in `payload` out.  `rejected`: the
+        registry turned a version down; the drift monitor in `notify` hears of it (it re-arms the drift)."""
+        if name == "rejected":
+            self.send_signal("notify", "rejected", payload)
+            return
         if name != "promote":
             super().signal(name, payload, sender)
         info = payload if isinstance(payload, ModelVersion) else ModelVersion(int(payload), self.env.now)
@@ -266,6 +270,7 @@ class ModelServingNode(ServerPool):
             return
         self.candidate, self.share = version, canary.share if canary is not None else float(split or 0)
         self._timeline(version, "canary", self.share)
+        self.send_signal("notify", "canary", info)  # its predictions are no longer the stale model's
         if canary is not None:
             self.env.timeout(canary.duration, (version, info)).callbacks.append(self._canary_over)
 

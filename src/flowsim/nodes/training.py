@@ -10,12 +10,13 @@ Item whose `payload` is a `ModelVersion` (`version`, `trained_at`, `data_up_to`,
 
 Counting (a merge): data messages count as completed when the run that took them produces a
 version, dead-lettered when that run fails for good; until then they are inside (accumulated
-or in a run).  Each version sent on stands for the messages it merged (`merged` counts all
-but one of them, so the scenario totals balance).
+or in a run).  All of them are `merged`: the data ends in the model.  The version sent on is a
+control payload, not data (`emits_control`): the scenario totals count versions apart.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ class TrainingConfig(NodeConfig):
     beyond the per-message cost.
     """
 
+    emits_control = True
     summary = "training runs on a GPU pool: schedule or retrain signal, duration grows with data, versions out"
     signals_in = ("retrain",)
 
@@ -108,6 +110,7 @@ class TrainingConfig(NodeConfig):
         f = self.failure_rate
         tries = sum(f**k for k in range(self.retries + 1))
         period = parse_schedule(self.schedule).mean_period() if self.schedule else None
+        period = period if period is not None and math.isfinite(period) else None  # `@once`: no steady rate
         fixed = tries * self.base_duration / period if period else 0.0
         pool = bulk(
             "GPU pool", self.gpus // self.gpus_per_run, fixed, tries * self.per_message, unit_name="concurrent runs",
@@ -157,8 +160,9 @@ class TrainingNode(NodeRuntime):
 
     # ---- data and triggers ---------------------------------------------------------------
     def start(self) -> None:
-        if self.schedule is not None:
-            self._next_scheduled()
+        if self.schedule is not None:  # `@once` fires at t = 0; other schedules first after it
+            first = self.schedule.first_from(0.0) if self.schedule.once else self.schedule.next_after(self.env.now)
+            self._at(first)
 
     def try_put(self, item: Item) -> bool:
         self.arrivals += item.n
@@ -168,8 +172,11 @@ class TrainingNode(NodeRuntime):
 
     def _next_scheduled(self) -> None:
         assert self.schedule is not None
-        delay = self.schedule.next_after(self.env.now) - self.env.now
-        self.env.timeout(delay).callbacks.append(self._scheduled)
+        self._at(self.schedule.next_after(self.env.now))
+
+    def _at(self, t: float) -> None:
+        if math.isfinite(t):  # `@once` has no next firing
+            self.env.timeout(t - self.env.now).callbacks.append(self._scheduled)
 
     def _scheduled(self, _event: object) -> None:
         self.trigger("schedule")
@@ -251,7 +258,7 @@ class TrainingNode(NodeRuntime):
         self.versions += 1
         self.in_runs -= run.messages
         self.completed += run.messages
-        self.merged += run.messages - 1  # the data leaves as one model version
+        self.merged += run.messages  # the data ends in the model; the version is not data
         self.to_version.append(now - run.triggered_at)
         item = Item(now, 1, self.version)
         request = run.request

@@ -306,6 +306,14 @@ def header(result: RunResult) -> Text:
         f"retries {format_number(totals.retries)}",
         style="dim",
     )
+    versions = totals.model_versions
+    if versions.made or versions.inside_at_start:
+        text.append(
+            f"\nmodel versions (apart from data): made {format_number(versions.made)} · promoted "
+            f"{format_number(versions.promoted)} · rejected {format_number(versions.rejected)} · "
+            f"in validation at the end {format_number(versions.inside_at_end)}",
+            style="dim",
+        )
     if abs(totals.unaccounted) > 1e-6 * max(totals.arrivals, 1.0):
         text.append(f"\n{format_number(totals.unaccounted)} messages unaccounted for", style="bold red")
     return text

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union, cast
 
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from flowsim.nodes._airflow_installation import AirflowSettings, merged_settings
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kind_config, kinds
 from flowsim.specmodel import AlsoAccepts, SpecModel
@@ -65,6 +74,8 @@ class _NodeByKind:
 
 
 if TYPE_CHECKING:
+    from flowsim.nodes.airflow_dag import AirflowDagConfig
+
     NodeSpec = NodeConfig
 else:
     NodeSpec = Annotated[NodeConfig, _NodeByKind]
@@ -101,6 +112,10 @@ class Architecture(SpecModel):
     description: str = ""
     nodes: dict[str, NodeSpec] = Field(min_length=1)
     edges: list[Edge] = Field(default_factory=list)
+    airflow: AirflowSettings = Field(
+        default_factory=AirflowSettings,
+        description="the Airflow installation its DAGs share: pools, parallelism, default_pool slots",
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -111,6 +126,37 @@ class Architecture(SpecModel):
                     f"node name {name!r} must start with a letter or '_' and hold only letters, digits, '_' or '-'"
                 )
         return nodes
+
+    @model_validator(mode="after")
+    def _one_installation(self) -> Architecture:
+        """Every airflow_dag runs in the one installation: the airflow block plus all DAGs' pools."""
+        dags = self.dags()
+        settings = merged_settings(self.airflow, [dag.pools for dag in dags.values()])
+        for dag in dags.values():
+            dag.join(settings)
+        return self
+
+    def dags(self) -> dict[str, AirflowDagConfig]:
+        """The airflow_dag nodes, by name (found by kind: their module loads only when one is used)."""
+        return {name: cast("AirflowDagConfig", c) for name, c in self.nodes.items() if c.kind == "airflow_dag"}
+
+    def control_nodes(self) -> set[str]:
+        """Nodes that only control payloads reach: every data edge into them comes from a kind that
+        `emits_control` (training's model versions) or from another such node (the registry)."""
+        feeds: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for edge in self.edges:
+            if edge.to in feeds:
+                feeds[edge.to].append(edge.from_)
+        control: set[str] = set()
+        grew = True
+        while grew:
+            grew = False
+            for name, senders in feeds.items():
+                by_control = all(s in control or (s in self.nodes and self.nodes[s].emits_control) for s in senders)
+                if name not in control and senders and by_control:
+                    control.add(name)
+                    grew = True
+        return control
 
     def node(self, name: str) -> NodeConfig:
         return self.nodes[name]
@@ -129,5 +175,5 @@ class Architecture(SpecModel):
 
     def delivery_sinks(self) -> list[str]:
         """Sinks whose arrivals count as delivered (every sink but the dead-letter ones)."""
-        dead = self.dead_letter_sinks()
+        dead = self.dead_letter_sinks() | self.control_nodes()
         return [name for name in self.sinks() if name not in dead]

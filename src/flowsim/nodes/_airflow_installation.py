@@ -1,0 +1,162 @@
+"""The Airflow installation every `airflow_dag` of an architecture runs in: pools and parallelism.
+
+In Airflow, pools are installation-wide (Admin -> Pools), `[core] parallelism` (default 32)
+caps the task instances running at once across the installation, and a task without a pool
+takes a slot of `default_pool` (128 slots by default).  Per DAG, `max_active_tasks` (default 16,
+`[core] max_active_tasks_per_dag`) caps its running task instances over all its runs.  So two
+DAGs that name the same pool share its slots, and a wide fan-out waits for these limits.
+
+The architecture's optional `airflow:` block declares the installation; a pool a DAG declares
+under its own `pools:` is an installation pool too (shared by name).  At run time the DAGs of a
+replication share one `Installation` (kept in the context's `shared` state): one line of ready
+task tries, oldest first, each started when its DAG's scheduler is up and every limit allows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Protocol
+
+from pydantic import Field, field_validator
+
+from flowsim.engine.context import SimContext
+from flowsim.specmodel import SpecModel
+
+DEFAULT_POOL = "default_pool"
+
+
+class AirflowSettings(SpecModel):
+    """The installation's shared limits (Airflow 2's defaults)."""
+
+    pools: dict[str, int] = Field(default_factory=dict, description="pool name -> slots, shared by every DAG")
+    parallelism: int = Field(32, ge=1, description="task tries running at once across the installation")
+    default_pool_slots: int = Field(128, ge=1, description="slots of default_pool (tasks that name no pool)")
+
+    @field_validator("pools")
+    @classmethod
+    def _slots(cls, pools: dict[str, int]) -> dict[str, int]:
+        for pool, slots in pools.items():
+            if slots < 1:
+                raise ValueError(f"pool '{pool}' needs at least 1 slot")
+        return pools
+
+    def all_pools(self) -> dict[str, int]:
+        return {DEFAULT_POOL: self.default_pool_slots} | self.pools
+
+
+def merged_settings(settings: AirflowSettings, dag_pools: Iterable[dict[str, int]]) -> AirflowSettings:
+    """The installation with every DAG's own pools added (the first size given for a name wins;
+    `pool_conflicts` reports a name given two sizes)."""
+    pools = dict(settings.pools)
+    for declared in dag_pools:
+        for name, slots in declared.items():
+            pools.setdefault(name, slots)
+    return settings.model_copy(update={"pools": pools})
+
+
+def pool_conflicts(settings: AirflowSettings, dag_pools: dict[str, dict[str, int]]) -> list[tuple[str, str, str]]:
+    """(dag, pool, message) for each pool a DAG sizes differently from the installation or an earlier DAG."""
+    known = {name: ("the airflow block", slots) for name, slots in settings.all_pools().items()}
+    problems = []
+    for dag, pools in dag_pools.items():
+        for name, slots in pools.items():
+            where, size = known.setdefault(name, (f"DAG '{dag}'", slots))
+            if size != slots:
+                message = (
+                    f"pool '{name}' has {slots} slots here but {size} in {where}; pools are installation-wide, "
+                    "so give every DAG the same size (or declare it once under the architecture's airflow.pools)"
+                )
+                problems.append((dag, name, message))
+    return problems
+
+
+class TaskRunner(Protocol):
+    """What the installation asks of a DAG about one of its ready tries."""
+
+    name: str
+    max_active_tasks: int
+    running_tasks: int
+
+    @property
+    def down(self) -> bool: ...
+
+    def still_wanted(self, entry: Ready) -> bool: ...
+
+    def start_try(self, entry: Ready) -> None: ...
+
+
+class Ready:
+    """A task try waiting to start: its DAG, its run, the task, the pool and slots it needs."""
+
+    __slots__ = ("dag", "pool", "run", "slots", "task")
+
+    def __init__(self, dag: TaskRunner, run: object, task: str, pool: str, slots: int) -> None:
+        self.dag, self.run, self.task, self.pool, self.slots = dag, run, task, pool, slots
+
+
+class Installation:
+    """One replication's scheduler limits, shared by its DAGs."""
+
+    def __init__(self, settings: AirflowSettings) -> None:
+        self.parallelism = settings.parallelism
+        self.slots = settings.all_pools()
+        self.free = dict(self.slots)
+        self.running = 0
+        self.ready: deque[Ready] = deque()
+        self._dispatching = False
+        self._again = False
+
+    @classmethod
+    def of(cls, ctx: SimContext, settings: AirflowSettings) -> Installation:
+        """The replication's installation, made by the first DAG that asks."""
+        found = ctx.shared.get("airflow")
+        if not isinstance(found, Installation):
+            found = ctx.shared["airflow"] = cls(settings)
+        return found
+
+    def submit(self, entry: Ready) -> None:
+        self.ready.append(entry)
+        self.dispatch()
+
+    def release(self, entry: Ready) -> None:
+        """A try ended (or was killed): its slots, its parallelism slot and its DAG's task slot free."""
+        self.free[entry.pool] += entry.slots
+        self.running -= 1
+        entry.dag.running_tasks -= 1
+
+    def dispatch(self) -> None:
+        """Start ready tries oldest first, each when its DAG is up and every limit has room."""
+        if self._dispatching:
+            self._again = True  # the loop further up the stack passes again
+            return
+        self._dispatching = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                self._pass()
+        finally:
+            self._dispatching = False
+
+    def _pass(self) -> None:
+        waiting: deque[Ready] = deque()
+        ready = self.ready
+        while ready:
+            entry = ready.popleft()
+            dag = entry.dag
+            if not dag.still_wanted(entry):
+                continue
+            if (
+                dag.down
+                or self.running >= self.parallelism
+                or dag.running_tasks >= dag.max_active_tasks
+                or self.free[entry.pool] < entry.slots
+            ):
+                waiting.append(entry)
+                continue
+            self.free[entry.pool] -= entry.slots
+            self.running += 1
+            dag.running_tasks += 1
+            dag.start_try(entry)
+        self.ready = waiting
