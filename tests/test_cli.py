@@ -320,3 +320,28 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
         code_ = proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert code_ in (0, -13)  # finished before noticing, or ended by SIGPIPE (13) like any Unix filter
+
+
+# ---- the event log ---------------------------------------------------------------------------
+def test_trace_writes_the_event_log_of_the_reported_run(tmp_path: Path) -> None:
+    """`--trace` keeps every event; tracing draws no random numbers, so the figures are the untraced run's."""
+    events_csv = tmp_path / "events.csv"
+    traced = run_json("-r", "2", "--trace", events_csv)
+    assert traced == run_json("-r", "2")
+    log = pd.read_csv(events_csv)
+    assert list(log.columns) == ["replication", "time_s", "node", "event", "item"]
+    assert set(log["replication"]) == {0, 1}
+    for _, one in log.groupby("replication"):
+        assert one["time_s"].is_monotonic_increasing  # the order the kernel processed them
+    # an item's life, in the kernel's order: the server logs its leave once the next node took
+    # the item (under backpressure that is later than the end of service), so `sink` comes first
+    first = log[(log["replication"] == 0) & (log["item"] == 1)]
+    assert list(first["event"]) == ["emit", "arrive", "start", "sink", "leave"]
+
+
+def test_trace_is_refused_when_the_log_would_be_too_long_or_the_name_is_wrong(tmp_path: Path) -> None:
+    long = invoke("run", BASELINE, "--set", "duration=10000000s", "--trace", tmp_path / "e.csv")
+    assert long.exit_code == 1 and "event log" in long.output and "events" in long.output
+    assert not (tmp_path / "e.csv").exists()
+    wrong = invoke("run", BASELINE, *SHORT, "--trace", tmp_path / "e.txt")
+    assert wrong.exit_code == 2 and ".csv or .parquet" in wrong.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -67,12 +68,14 @@ def simulate(
     max_events: int | None = None,
     executor: Executor | None = None,
     engine: Engine | None = None,
+    trace: bool = False,
 ) -> RunResult:
     """Run a scenario's replications and aggregate them into one `RunResult`.
 
     Replication r always uses the r-th child of SeedSequence(seed), so the figures are the same
     whether replications run in this process, in `workers` processes, or on any `executor`.
-    `engine` (per_message, fluid or auto) wins over the scenario's `engine` field.
+    `engine` (per_message, fluid or auto) wins over the scenario's `engine` field.  With `trace`
+    the run keeps every event (`RunResult.events`), refused when the log would pass `MAX_TRACE_EVENTS`.
     """
     updates: dict[str, object] = {}
     if seed is not None:
@@ -82,6 +85,10 @@ def simulate(
     scenario = scenario.model_copy(update=updates) if updates else scenario
     view = analyze(scenario.arch, scenario.load.multiplier)
     chosen = choose_engine(scenario, view, max_events, engine)
+    if trace:
+        check_trace_size(scenario, view, chosen)
+        outputs = _run_all(scenario, workers, progress, executor, partial(run_replication, trace=True))
+        return aggregate(scenario, outputs, view)
     if chosen == "fluid":
         from flowsim.fluid import run_fluid_replication
 
@@ -89,6 +96,23 @@ def simulate(
         return mark_fluid(aggregate(scenario, outputs, view), scenario)
     outputs = _run_all(scenario, workers, progress, executor)
     return aggregate(scenario, outputs, view)
+
+
+#: the most events a traced run keeps (about 100 bytes each in memory): a log is for small runs
+MAX_TRACE_EVENTS = 2_000_000
+
+
+def check_trace_size(scenario: Scenario, view: AnalyticView, engine: str) -> None:
+    """An event log is for a small per-message run: refuse a fluid run or a log too long to read."""
+    if engine != "per_message":
+        raise FlowsimError("an event log needs the per-message engine: add --engine per_message (or engine=...)")
+    events = estimate_events(scenario, view) * scenario.replications
+    if events > MAX_TRACE_EVENTS:
+        raise SimulationTooLarge(
+            f"the event log of scenario '{scenario.name}' would hold about {events:.3g} events "
+            f"({scenario.replications} replication(s)), over the {MAX_TRACE_EVENTS:,} a log keeps; "
+            "shorten 'duration' (--set duration=...), lower the load or run one replication (-r 1)"
+        )
 
 
 def mark_fluid(result: RunResult, scenario: Scenario) -> RunResult:

@@ -89,6 +89,12 @@ def build_model(scenario: Scenario, replication: int = 0, trace: bool = False) -
     return Model(network(scenario), replication, trace=trace)
 
 
-def run_replication(scenario: Scenario, replication: int = 0, progress: Progress | None = None) -> ReplicationOutput:
-    """Run replication `replication` of `scenario` (independent of any other replication)."""
-    return build_model(scenario, replication).run(progress)
+def run_replication(
+    scenario: Scenario, replication: int = 0, progress: Progress | None = None, trace: bool = False
+) -> ReplicationOutput:
+    """Run replication `replication` of `scenario` (independent of any other replication).
+
+    With `trace`, the output also holds every event (`ReplicationOutput.events`); tracing
+    draws no random numbers, so the figures are those of the same run untraced.
+    """
+    return build_model(scenario, replication, trace=trace).run(progress)

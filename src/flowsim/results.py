@@ -163,6 +163,14 @@ class RunResult(BaseModel):
         return self._latencies
 
     @property
+    def events(self) -> pd.DataFrame:
+        """The per-message event log of a traced run (`simulate(..., trace=True)`): one row per
+        event, in the order the kernel processed them (replication, time_s, node, event, item)."""
+        if any(o.events is None for o in self._outputs) or not self._outputs:
+            raise ValueError("this run kept no event log: run it with simulate(..., trace=True) or `--trace FILE`")
+        return event_frame(self._outputs)
+
+    @property
     def extra(self) -> dict[str, list[dict[str, Any]]]:
         """Kind-specific non-scalar results (e.g. timelines), per node, one entry per replication."""
         return self._extra
@@ -271,6 +279,19 @@ def sink_result(rows: list[dict[str, float]]) -> EndToEnd:
     nested = _nest(means, ("latency_s",))
     return EndToEnd(ci95=ci, latency_s=nested.get("latency_s"), count=nested["count"],
                     throughput_per_s=nested["throughput_per_s"])  # fmt: skip
+
+
+EVENT_COLUMNS = ("replication", "time_s", "node", "event", "item")
+
+
+def event_frame(outputs: list[ReplicationOutput]) -> pd.DataFrame:
+    """The traced events of every replication in long form (`EVENT_COLUMNS`); `item` is the
+    item's key at its source (-1 for node events such as an outage)."""
+    import pandas as pd
+
+    rows = [(o.replication, *event) for o in outputs for event in o.events or ()]
+    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    return frame.astype({"replication": "int64", "time_s": "float64", "item": "int64"})
 
 
 def series_frame(outputs: list[ReplicationOutput]) -> pd.DataFrame:

@@ -45,6 +45,15 @@ WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="process
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help=_SET_HELP)]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="also write result.json, series, plots here")]
 SeriesOpt = Annotated[SeriesFormat, typer.Option("--series-format", help="format of the tables in --out")]
+TraceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--trace", metavar="FILE", show_default=False,
+        help="write the per-message event log (time, node, event, item, replication) to FILE.csv or "
+        "FILE.parquet; for small runs (refused, with the estimate, above 2 million events)",
+    ),
+]  # fmt: skip
+TRACE_FORMATS = (".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class RunOptions:
     max_events: int | None
     quiet: bool
     engine: EngineChoice | None = None
+    trace: Path | None = None
 
     @property
     def json(self) -> bool:
@@ -79,8 +89,12 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     with progress(not opts.quiet) as callback:
         result = simulate(
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
-            progress=callback, max_events=opts.max_events, engine=engine,
+            progress=callback, max_events=opts.max_events, engine=engine, trace=opts.trace is not None,
         )  # fmt: skip
+    if opts.trace is not None:
+        _write_trace(result, opts.trace)
+        if not opts.quiet:
+            say(f"wrote {len(result.events):,} events to {escape(str(opts.trace))}", to_stderr=opts.json)
     if opts.out is not None:
         from flowsim.reports.export import write_outputs  # pandas and matplotlib load only here
 
@@ -90,14 +104,39 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     return result
 
 
+def _write_trace(result: RunResult, path: Path) -> None:
+    from flowsim.errors import FlowsimError
+    from flowsim.optional import need
+
+    events = result.events
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".parquet":
+            need("pyarrow", "--trace FILE.parquet")
+            events.to_parquet(path, engine="pyarrow", index=False)
+        else:
+            events.to_csv(path, index=False)
+    except OSError as exc:
+        raise FlowsimError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _trace_path(path: Path | None) -> Path | None:
+    """Refuse an event-log file name flowsim cannot write before any work is done."""
+    if path is not None and path.suffix.lower() not in TRACE_FORMATS:
+        raise typer.BadParameter(f"{path}: name a .csv or .parquet file, e.g. --trace events.csv", param_hint="--trace")
+    return path
+
+
 def run(
     scenario: ScenarioArg, seed: SeedOpt = None, replications: RepsOpt = None, workers: WorkersOpt = 1,
     sets: SetOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
-    engine: EngineOpt = None,
+    engine: EngineOpt = None, trace: TraceOpt = None,
 ) -> None:  # fmt: skip
     """Simulate a scenario and print per-node, end-to-end, SLO and theory tables (or JSON)."""
-    opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
+    opts = RunOptions(
+        seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine, _trace_path(trace)
+    )
     with user_errors():
         result = _simulate(scenario, opts)
     if opts.json:
@@ -138,6 +177,7 @@ def register(app: typer.Typer) -> None:
     app.command(epilog=example(
         "flowsim run scenarios/baseline.yaml",
         "flowsim run scenarios/baseline.yaml -r 10 -w 4 --set nodes.api.servers=3 --out results/",
+        "flowsim run scenarios/baseline.yaml --set duration=300s -r 1 --trace events.csv",
         "flowsim run scenarios/baseline.yaml --format json | jq .end_to_end",
     ))(run)  # fmt: skip
     app.command(epilog=example(

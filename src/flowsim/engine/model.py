@@ -60,6 +60,8 @@ class ReplicationOutput:
     series_extra: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # node -> one dict per sample
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: with tracing on, every event of the replication: (time, node, event, item key)
+    events: list[tuple[float, str, str, int]] | None = None
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -165,4 +167,5 @@ class Model:
             series_extra=self._extra_rows,
             extra={n: x for n, rt in self.nodes.items() if (x := rt.extra())},
             warnings=[self.deadlock] if self.deadlock else [],
+            events=self.ctx.trace,
         )
