@@ -230,9 +230,13 @@ def test_invalid_yaml_shows_located_errors_and_no_exception() -> None:
     assert not at.exception and any("Line" in e.value for e in at.error)
 
 
-def test_a_run_too_large_is_refused_with_a_message() -> None:
+def test_a_run_too_large_goes_to_the_fluid_engine_or_is_refused_on_request() -> None:
     at = start_app()
     number_input(at, "Duration (s, warm-up included)").set_value(1800.0 * 50)
+    run(at)  # engine auto, as the scenario says: the fluid engine runs it, and the page says so
+    assert not at.error
+    assert any("fluid engine" in i.value for i in at.info)
+    next(s for s in at.selectbox if s.label == "Engine").select("per_message")  # in the form: sent with Run
     run(at)
     assert any("events" in e.value and "at most" in e.value for e in at.error)
 

@@ -62,6 +62,9 @@ def _run_controls(scenario: Scenario) -> Iterator[Control]:
     yield Control("replications", "Replications", RUN, "int", scenario.replications, 1,
                   max(MAX_REPLICATIONS, scenario.replications), 1,
                   help="independent runs averaged; 2 or more give 95% confidence intervals")  # fmt: skip
+    yield Control("engine", "Engine", RUN, "choice", scenario.engine, options=("auto", "per_message", "fluid"),
+                  help="auto: per message within the page's event budget, the fluid engine (rates and backlogs "
+                  "in time steps) above it; per_message refuses a run too large")  # fmt: skip
 
 
 def _int_field(config: object, field: str) -> int | None:

@@ -54,9 +54,10 @@ def _run_cached(
 ) -> flowsim.RunResult:
     """Load and simulate; a FlowsimError propagates (and is not cached)."""
     scenario = flowsim.load_scenario(text, json.loads(overrides_json), base_dir=base_dir)
-    # the page keeps to the per-message engine and its event budget (an engine choice is not a control yet)
+    # the scenario's engine (the Engine control overrides it): with auto, a run over the page's event
+    # budget goes to the fluid engine instead of being refused
     return flowsim.simulate(scenario, seed=seed, replications=replications, progress=_progress,
-                            max_events=max_events_per_replication(replications), engine="per_message")  # fmt: skip
+                            max_events=max_events_per_replication(replications))  # fmt: skip
 
 
 def run(request: RunRequest, progress: Progress | None = None) -> flowsim.RunResult:

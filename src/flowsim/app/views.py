@@ -110,6 +110,12 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
     """Everything about one run, in the order a reviewer asks: how much, how fast, where, when."""
     result = kept.result
     st.caption(f"Showing run {kept.label}")
+    if result.engine == "fluid":
+        st.info(
+            f"The **fluid engine** ran this (time step {result.fluid_step_s:g} s): rates and backlogs, not single "
+            "messages, with latency percentiles from queueing theory. With Engine auto that happens when a run "
+            "is over the page's event budget; set Engine to per_message to be refused instead."
+        )
     if stale:
         st.info("The YAML or the settings changed since this run: press **▶ Run simulation** to see their effect.")
     for warning in result.warnings:
