@@ -1,0 +1,60 @@
+"""Plots say what the run shows: round time ticks in one unit, each kind's own figures, the tail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+import flowsim
+from flowsim.reports.plots import kind_panels, plot_kind_series, plot_throughput, save_all, time_unit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("span_s", "unit"),
+    [(2.0, "s"), (120.0, "s"), (600.0, "min"), (7200.0, "min"), (36_000.0, "h"), (86_400.0, "h"), (7 * 86_400.0, "d")],
+)
+def test_the_time_axis_reads_in_one_unit_with_at_least_three_of_it(span_s: float, unit: str) -> None:
+    assert time_unit(span_s)[0] == unit
+
+
+def _axes() -> Figure:
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    return figure
+
+
+@pytest.fixture(scope="module")
+def outage() -> tuple[flowsim.Scenario, flowsim.RunResult]:
+    scenario = flowsim.load_scenario(ROOT / "scenarios" / "broker-outage.yaml", {"replications": 2, "duration": "300s"})
+    return scenario, flowsim.simulate(scenario)
+
+
+def test_ticks_fall_on_round_minutes_and_the_caption_says_replications(
+    outage: tuple[flowsim.Scenario, flowsim.RunResult],
+) -> None:
+    _, result = outage
+    ax = plot_throughput(_axes().add_subplot(), result)
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ax.get_xlabel() == "simulated time (min)"
+    assert all((t / 60) == round(t / 60) for t in ticks)  # 2, 4, 6 min: never 33.3 min
+    assert "(mean of 2 replications)" in ax.get_title()
+
+
+def test_each_kind_contributes_its_own_panels(
+    outage: tuple[flowsim.Scenario, flowsim.RunResult], tmp_path: Path
+) -> None:
+    scenario, result = outage
+    panels = kind_panels(result)
+    assert {"buffer_messages", "lag_messages", "lag_seconds"} <= set(panels["events_topic"])
+    ax = plot_kind_series(_axes().add_subplot(), result, "events_topic", "lag_messages")
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    assert max(lines["enrich"]) > 1_000  # the broker outage's backlog, drained after it
+    written = {p.name for p in save_all(result, scenario, tmp_path)}
+    assert {"node_events_topic.png", "latency_tail.png"} <= written
+    assert all((tmp_path / name).stat().st_size > 1_000 for name in written)
