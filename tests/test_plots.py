@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,9 @@ def test_ticks_fall_on_round_minutes_and_the_caption_says_replications(
     ax.figure.canvas.draw()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ax.get_xlabel() == "simulated time (min)"
-    assert all((t / 60) == round(t / 60) for t in ticks)  # 2, 4, 6 min: never 33.3 min
+    steps = {round((b - a) / 60, 9) for a, b in itertools.pairwise(ticks)}
+    assert len(steps) == 1 and steps <= {0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50}  # round minutes: never 0.6 or 33.3
+    assert all(round(t / 60, 9) * 4 == round(t / 15) for t in ticks)  # each tick a whole quarter of a minute
     assert "(mean of 2 replications)" in ax.get_title()
 
 

@@ -52,7 +52,7 @@ class _UnitLocator(MaxNLocator):
     """Ticks at round numbers of the axis unit (every 30 min, not every 33.3 min)."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(nbins=8, steps=[1, 2, 2.5, 3, 5, 6, 10])
+        super().__init__(nbins=8, steps=[1, 2, 2.5, 5, 10])
         self.seconds = seconds
 
     def tick_values(self, vmin: float, vmax: float) -> list[float]:
