@@ -14,6 +14,8 @@ import pytest
 import flowsim
 from flowsim.errors import FlowsimError
 from flowsim.nodes.kafka_topic import KafkaTopicConfig
+from flowsim.reports.app_views import headline, nodes_frame
+from flowsim.reports.tables import node_flow_table
 from helpers import Trace, run_traced, scenario_yaml
 
 
@@ -98,6 +100,42 @@ def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only(
     assert figures["lost_to_retention.slow"] == 2 and figures["consumed.slow"] == 2
     assert figures["lost_to_retention.fast"] == 0 and figures["consumed.fast"] == 4
     assert figures["lost_to_retention"] == 2 and figures["produced"] == 4
+
+
+def test_retention_loss_is_a_loss_in_totals_slos_tables_and_the_headline() -> None:
+    # the slow/fast topic of the test above: 4 messages, the slow group loses offsets 1 and 2
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 1s, limit: 4}}
+            {
+                topic(
+                    "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
+                    "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
+                )
+            }
+            slow: {{kind: sink}}
+            fast: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> slow, topic -> fast]",
+            "12s",
+            extra="slos: ['totals.lost == 0', 'totals.dropped == 0']\n",
+        )
+    )
+    result = flowsim.simulate(scenario)
+    node, totals = result.nodes["topic"], result.totals
+    assert node.lost == 2 and totals.lost == 2 and totals.dropped == 0
+    # 4 arrivals + 4 copies (the second group's) == 6 delivered (slow 2 + fast 4) + 2 lost + 0 inside
+    assert totals.arrivals + totals.copies == totals.delivered + totals.lost + totals.inside_at_end
+    assert totals.delivered == 6 and totals.unaccounted == 0
+    lost_slo, dropped_slo = result.slos
+    assert not lost_slo.passed and lost_slo.value == 2 and dropped_slo.passed
+    figures = {h.label: h for h in headline(result, scenario.arch)}
+    assert figures["Messages lost"].value == 2  # dropped 0 + dead-lettered 0 + deleted unread 2
+    assert nodes_frame(result).loc["topic", "lost"] == 2
+    flow = node_flow_table(result)
+    lost_column = next(c for c in flow.columns if c.header == "lost")
+    assert str(list(lost_column.cells)[list(result.nodes).index("topic")]) == "2"
 
 
 def test_consumers_beyond_the_partition_count_sit_idle() -> None:

@@ -229,7 +229,7 @@ def nodes_frame(result: RunResult) -> pd.DataFrame:
 
 
 def _node_row(node: NodeResult) -> dict[str, Any]:
-    counts = ("arrivals", "completed", "dropped", "retries", "dead_lettered", "throughput_per_s")
+    counts = ("arrivals", "completed", "dropped", "lost", "retries", "dead_lettered", "throughput_per_s")
     row: dict[str, Any] = {"kind": node.kind} | {k: getattr(node, k) for k in counts}
     row |= {"utilization": node.utilization, "mean_queue_length": node.mean_queue_length}
     row |= {"wait_p99_s": _stat(node.wait_s, "p99"), "sojourn_mean_s": _stat(node.sojourn_s, "mean")}
