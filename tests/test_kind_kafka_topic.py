@@ -30,7 +30,8 @@ def topic(fields: str) -> str:
 
 def test_a_partition_is_consumed_in_offset_order() -> None:
     # five messages written at 0.101 .. 0.501; one consumer takes at most 2 per poll at 1 s each:
-    # offsets 0, then 1-2, then 3-4, each poll starting where the last commit ended
+    # offsets 0, then 1-2, then 3-4, each poll starting where the last commit ended; within a poll
+    # each record goes downstream as soon as it is processed (offset 1 at 2.101, offset 2 at 3.101)
     events, figures = run(
         f"""
         src: {{kind: source, interarrival: 0.1s, limit: 5}}
@@ -41,7 +42,8 @@ def test_a_partition_is_consumed_in_offset_order() -> None:
     )
     polls = [(t, e) for t, node, e, _ in events if e.startswith("poll")]
     assert polls == [(0.101, "poll done.0 p0@0+1"), (1.101, "poll done.0 p0@1+2"), (3.101, "poll done.0 p0@3+2")]
-    assert [(t, e) for t, node, e, _ in events if node == "done"] == [(1.101, "sink"), (3.101, "sink"), (5.101, "sink")]
+    sunk = [t for t, node, e, _ in events if node == "done"]
+    assert sunk == [1.101, 2.101, 3.101, 4.101, 5.101]
     assert figures["lag_max_messages.done"] == 5  # at 0.501: 5 written, none committed yet
     assert figures["consumed.done"] == 5 and figures["completed"] == 5
 
@@ -69,6 +71,29 @@ def test_linger_sends_a_partial_batch_and_a_full_batch_goes_at_once() -> None:
     )
     written = [e for e in events if e[2].startswith("written")]
     assert written == [(0.402, "topic", "written p0@0+2", 1), (1.101, "topic", "written p0@2+1", 3)]
+
+
+def test_each_message_keeps_its_own_birth_time_through_batching_and_polls() -> None:
+    # messages at 0.125, 0.25, .., 1.0 join the batch opened at 0.125; linger (1 s) sends it at
+    # 1.125 and its 8 messages take 8 ms to write: at 1.133 one poll takes all 8. Per message the
+    # ages are 1.133 - born = 1.008, 0.883, .., 0.133: mean 1.133 - 0.5625 = 0.5705, p50 the same
+    # (the middle pair 0.633 and 0.508), max 1.008; the batch's oldest message alone is 1.008.
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 0.125s, limit: 8}}
+            {topic("batch_size: 100, linger: 1s")}
+            done: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> done]",
+            "5s",
+        )
+    )
+    sink = flowsim.simulate(scenario).end_to_end["done"]
+    latency = sink.latency_s
+    assert latency is not None and sink.count == 8 and latency.count == 8  # messages, not polls (1)
+    assert latency.mean == pytest.approx(0.5705) and latency.p50 == pytest.approx(0.5705)
+    assert latency.max == pytest.approx(1.008)
 
 
 def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only() -> None:
@@ -288,3 +313,4 @@ def test_a_replay_group_starting_later_at_earliest_reads_the_retained_log() -> N
         (3.001, "commit replay.0"),
     ]
     assert figures["consumed.replay"] == figures["consumed.live"] == 3
+

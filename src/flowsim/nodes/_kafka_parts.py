@@ -6,19 +6,29 @@ the registry from treating it as a kind.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from flowsim.engine.item import Item
     from flowsim.engine.node import NodeRuntime
     from flowsim.engine.sampling import Sampler
 
 
-class Batch:
-    """A producer batch: messages bound for one partition, sent when full or when linger expires."""
+Piece = tuple[int, int, int, float, int]  # (partition, first offset, messages, born, key) of a poll
 
-    __slots__ = ("born", "key", "n", "partition", "ready")
+
+class Batch:
+    """A producer batch: messages bound for one partition, sent when full or when linger expires.
+
+    It keeps every appended item as a piece (its creation time, message count and key), so each
+    message keeps its own birth time through the log: end-to-end latency is per message, not
+    stamped with the batch's oldest.
+    """
+
+    __slots__ = ("born", "key", "n", "partition", "pieces", "ready")
 
     def __init__(self, partition: int, n: int, born: float, key: int, ready: bool) -> None:
         self.partition = partition
@@ -26,17 +36,23 @@ class Batch:
         self.born = born  # the oldest message's creation time
         self.key = key  # the first message's key (for traces)
         self.ready = ready
+        self.pieces: list[tuple[float, int, int]] = [(born, n, key)]  # (born, messages, key) in order
+
+    def add(self, n: int, born: float, key: int) -> None:
+        self.n += n
+        self.born = min(self.born, born)
+        self.pieces.append((born, n, key))
 
 
 class Partition:
-    """An ordered log: entries are written producer batches, addressed by offset."""
+    """An ordered log: entries are the pieces (producer items) of written batches, by offset."""
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.base: list[int] = []  # first offset of each entry
-        self.born: list[float] = []
-        self.key: list[int] = []
-        self.at: list[float] = []  # write time
+        self.base = array("q")  # first offset of each entry
+        self.born = array("d")  # its messages' creation time
+        self.key = array("q")
+        self.at = array("d")  # write time (the same for every piece of a batch)
         self.first = 0  # index of the oldest retained entry
         self.leo = 0  # log end offset: the next offset to write
         self.lso = 0  # log start offset: the oldest retained offset
@@ -44,25 +60,42 @@ class Partition:
         self.writing: Batch | None = None
         self.generation = 0  # bumped by an outage: a write started before it never lands
         self.written = 0  # messages written in the measured window
-        self.parked: list[Consumer] = []  # consumers waiting for data (long poll)
+        # consumers waiting for data (long poll), each once: a consumer parked on several
+        # partitions is woken by the first write and stays, stale, in the others' entries
+        self.parked: dict[Consumer, None] = {}
 
     def append(self, batch: Batch, now: float) -> int:
-        """Write a batch at the log end; returns its first offset."""
+        """Write a batch at the log end, one entry per piece; returns its first offset."""
         offset = self.leo
-        self.base.append(offset)
-        self.born.append(batch.born)
-        self.key.append(batch.key)
-        self.at.append(now)
-        self.leo += batch.n
+        for born, n, key in batch.pieces:
+            self.base.append(self.leo)
+            self.born.append(born)
+            self.key.append(key)
+            self.at.append(now)
+            self.leo += n
         self.written += batch.n
         return offset
+
+    def fetch(self, offset: int, k: int, into: deque[Piece]) -> None:
+        """Append the `k` messages from `offset` on to `into` as pieces, in offset order."""
+        base, index = self.base, self.index
+        e, end = bisect_right(base, offset, self.first) - 1, offset + k
+        last = len(base) - 1
+        while offset < end:
+            stop = base[e + 1] if e < last else self.leo
+            if stop > end:
+                stop = end
+            into.append((index, offset, stop - offset, self.born[e], self.key[e]))
+            offset = stop
+            e += 1
 
     def entry(self, offset: int) -> int:
         """Index of the entry that holds `offset` (a retained one)."""
         return bisect_right(self.base, offset, self.first) - 1
 
     def trim(self, older_than: float, max_messages: float) -> None:
-        """Delete whole entries written before `older_than` or beyond `max_messages` retained."""
+        """Delete whole entries written before `older_than` or beyond `max_messages` retained (the
+        pieces of one batch share their write time, so time retention deletes whole batches)."""
         while self.first < len(self.base):
             end = self.base[self.first + 1] if self.first + 1 < len(self.base) else self.leo
             if self.at[self.first] > older_than and self.leo - self.base[self.first] <= max_messages:
@@ -78,7 +111,7 @@ class Partition:
 class Consumer:
     """One member of a consumer group, with the partitions assigned to it."""
 
-    __slots__ = ("busy_s", "group", "index", "parked", "partitions", "turn")
+    __slots__ = ("busy_s", "group", "index", "parked", "partitions", "poll", "turn", "work")
 
     def __init__(self, group: Group, index: int, partitions: list[int]) -> None:
         self.group = group
@@ -87,6 +120,8 @@ class Consumer:
         self.turn = 0  # which assigned partition the next poll starts with
         self.parked = False
         self.busy_s = 0.0
+        self.work: deque[Piece] = deque()  # the last poll's pieces not yet handed downstream
+        self.poll: Item | None = None  # the last poll as a whole (for traces)
 
 
 class Group:

@@ -246,7 +246,7 @@ class KafkaTopicNode(ConsumerSide):
             if not last.ready:
                 self.env.timeout(self.config.linger, last).callbacks.append(self._lingered)
         else:
-            last.n += n
+            last.add(n, item.born, item.key)
         if last.n >= size:
             last.ready = True
         if self.tracing:
@@ -294,7 +294,7 @@ class KafkaTopicNode(ConsumerSide):
         self.created += batch.n * (readers - 1)  # each further group reads its own copy
         if self.tracing:
             self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
-        parked, part.parked = part.parked, []
+        parked, part.parked = part.parked, {}
         for member in parked:
             if member.parked:
                 member.parked = False
