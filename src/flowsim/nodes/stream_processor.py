@@ -5,8 +5,10 @@ rolls back to the last checkpoint: at-least-once puts the messages emitted since
 (counted `reprocessed`; emitting them again counts `duplicates`), so
 `arrivals + inside_at_start + reprocessed == completed + inside_at_end` (give or take the copies
 re-emitted before the window opened); exactly-once holds its output until a checkpoint commits
-it, re-processes the held output after a crash (counted `reprocessed`, never emitted twice), and
-keeps `arrivals + inside_at_start == completed + inside_at_end`.
+it (per_event, as Flink's two-phase-commit sinks do) or when its micro-batch ends (micro_batch,
+as Spark commits each batch), re-processes the held output after a crash (counted
+`reprocessed`, never emitted twice), and keeps `arrivals + inside_at_start == completed +
+inside_at_end`.  A crashed job takes no input: it waits upstream (in a topic: lag).
 """
 
 from __future__ import annotations
@@ -33,12 +35,17 @@ class StreamProcessorConfig(NodeConfig):
     """Models: a job of `parallelism` tasks that processes events one item at a time
     (`per_event`: an item goes to a free task) or in micro-batches (every `batch_interval` the
     queued items are split over the tasks); periodic checkpoints; and a crash (an outage) that
-    restarts from the last checkpoint and re-processes what followed it. At-least-once emits
-    at once and emits re-processed events again (duplicates); exactly-once emits only when a
-    checkpoint commits (added latency, no duplicates). A bounded input buffer backpressures.
+    restarts from the last checkpoint and re-processes what followed it; while down it takes no
+    input, so its input waits upstream (a topic's lag grows). At-least-once emits at once and
+    emits re-processed events again (duplicates); exactly-once emits per_event output when a
+    checkpoint commits (Flink) and micro_batch output when its batch ends (Spark): added
+    latency, no duplicates. A `slowdown` stretches work started during it. A bounded input
+    buffer backpressures.
 
     Leaves out: state size and checkpoint duration (a checkpoint is instantaneous), operator
-    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage.
+    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage,
+    and re-reading from the log after a crash (what followed the checkpoint is re-processed
+    from the job's memory, so a topic's lag does not show it a second time).
     """
 
     summary = "streaming job: parallel tasks, per-event or micro-batch, checkpoints, at-least/exactly-once"
@@ -85,8 +92,9 @@ class StreamProcessorConfig(NodeConfig):
 
         Delay: per_event queues items for the tasks (an item of n events holds one task for n
         costs); micro_batch waits half a trigger interval, then the batch's run, which grows with
-        the rate (rate x interval x cost / parallelism); exactly-once holds output until the next
-        checkpoint commits it (half an interval on average).
+        the rate (rate x interval x cost / parallelism); exactly-once per_event holds output until
+        the next checkpoint commits it (half an interval on average), micro_batch commits each batch
+        as it ends.
         """
         cost = self.per_event_cost.mean()
         tasks = Stage(
@@ -95,6 +103,7 @@ class StreamProcessorConfig(NodeConfig):
         )  # fmt: skip
         commit = self.checkpoint_interval / 2 if self.guarantee == "exactly_once" else 0.0
         if self.mode == "micro_batch":
+            commit = 0.0  # a micro-batch's output commits as the batch ends
             per_rate = self.batch_interval * cost / self.parallelism
             delay = Delay(hold_s=self.batch_interval / 2 + commit, hold_per_rate_s=per_rate)
         else:
@@ -164,8 +173,10 @@ class StreamProcessorNode(NodeRuntime):
 
     # ---- data path -----------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
+        """Take an item unless full, or down: a crashed job reads nothing, so its input waits
+        upstream (in Kafka: the group's lag grows at the input rate during the crash)."""
         buffered = self.n_inside - self.n_held
-        if buffered and buffered + item.n > self.config.capacity:
+        if self._faults or (buffered and buffered + item.n > self.config.capacity):
             if self.tracing:
                 self.log("refuse", item)
             return False
@@ -235,6 +246,8 @@ class StreamProcessorNode(NodeRuntime):
         self._processing.clear()
         for item in batch:
             self._processed(item, None)
+        if self.exactly_once:
+            self._commit()  # Spark commits a micro-batch's output (its sink's batch id) as it ends
         if self._batch_pending:
             self._run_batch()
 
@@ -282,15 +295,21 @@ class StreamProcessorNode(NodeRuntime):
         if self._faults:
             return
         self.checkpoints += 1
-        committed, self._since_checkpoint = self._since_checkpoint, []
         if self.tracing:
-            self.log(f"checkpoint {sum(item.n for item in committed)}")
+            self.log(f"checkpoint {sum(item.n for item in self._since_checkpoint)}")
         if self.exactly_once:
-            now = self.env.now
-            self.n_held = 0
-            for item in committed:
-                self.added.append(now - self._processed_at.pop(item))
-                self._emit(item, None)
+            self._commit()
+        else:
+            self._since_checkpoint = []
+
+    def _commit(self) -> None:
+        """Exactly-once: the held output commits and goes downstream."""
+        committed, self._since_checkpoint = self._since_checkpoint, []
+        now = self.env.now
+        self.n_held = 0
+        for item in committed:
+            self.added.append(now - self._processed_at.pop(item))
+            self._emit(item, None)
 
     def on_down(self) -> None:
         """A crash: work since the last checkpoint is lost and re-done after the restart."""
@@ -331,6 +350,7 @@ class StreamProcessorNode(NodeRuntime):
             self._run_batch()
         else:
             self._next()
+        self.space_freed()  # the senders refused during the crash
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
