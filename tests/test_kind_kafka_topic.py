@@ -314,3 +314,58 @@ def test_a_replay_group_starting_later_at_earliest_reads_the_retained_log() -> N
     ]
     assert figures["consumed.replay"] == figures["consumed.live"] == 3
 
+
+def test_hot_partition_lag_share_is_time_weighted_so_a_tiny_even_lag_is_not_hot() -> None:
+    # round robin over 2 partitions, one message a second: message k sits unread on its partition
+    # for the consumer's 0.5 s, so p0 and p1 each carry 1 message for 2 x 0.5 s: share 1.0 / 2.0
+    _, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 1000/s, consumer_defaults: {processing_time: 0.5s}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    assert figures["lag_max_messages.done"] == 1
+    assert figures["hot_partition_lag_share.done"] == pytest.approx(0.5)  # the peak alone read 1.0
+
+
+def test_blocked_consumers_count_once_in_blocked_time_and_as_busy() -> None:
+    # the job takes message 1 (p0, at 1.001) and works on it for 100 s with room for nothing else:
+    # consumer 1 is refused message 2 at 2.001, consumer 0 message 3 at 3.001, both until the end
+    _, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 1000/s, consumer_defaults: {consumers: 2}}
+        job: {kind: stream_processor, parallelism: 1, per_event_cost: 100s, capacity: 1}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        duration="10s",
+    )
+    # the topic is blocked from 2.001 to 10 (not 7.999 + 6.999 = 14.998, more than the window)
+    assert figures["blocked_time_s"] == pytest.approx(7.999)
+    # a blocked consumer holds its records: busy (6.999 + 7.999) / (2 consumers x 10 s)
+    assert figures["consumer_utilization.job"] == pytest.approx((6.999 + 7.999) / 20)
+
+
+def test_the_throughput_headline_counts_each_message_once_across_consumer_groups() -> None:
+    # 4 messages, two groups each delivering all 4: 8 deliveries, 4 messages in 12 s
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 1s, limit: 4}}
+            {topic("batch_size: 1, linger: 0s")}
+            a: {{kind: sink}}
+            b: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> a, topic -> b]",
+            "12s",
+        )
+    )
+    result = flowsim.simulate(scenario)
+    assert result.totals.delivered == 8
+    figures = {h.label: h for h in headline(result, scenario.arch)}
+    assert figures["Throughput"].value == pytest.approx(4 / 12)

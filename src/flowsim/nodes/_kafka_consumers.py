@@ -26,6 +26,9 @@ class ConsumerSide(NodeRuntime):
     parts: list[Partition]
     groups: list[Group]
     _parked_down: list[Consumer]
+    _consumers_blocked: int
+    _blocked_since: float
+    blocked_union_s: float
 
     # ---- group start ---------------------------------------------------------------------
     def _activate(self, event: Any) -> None:
@@ -35,7 +38,7 @@ class ConsumerSide(NodeRuntime):
         for p, part in enumerate(self.parts):
             offset = part.lso if earliest else part.leo
             group.position[p] = group.committed[p] = offset
-            group.backlog[p] = part.leo - offset
+            group.change(p, part.leo - offset - group.backlog[p], self.env.now)
             self.created += part.leo - offset  # the retained log enters the group's scope
         group.refresh_age(self.parts)
         group.active = True
@@ -136,9 +139,20 @@ class ConsumerSide(NodeRuntime):
             work.popleft()
             self._handed(member, p, offset, n)
             return True
+        member.blocked_since = now = self.env.now  # refused: the consumer holds it, busy
+        self._consumers_blocked += 1
+        if self._consumers_blocked == 1:
+            self._blocked_since = now
         return False
 
     def _handed_late(self, member: Consumer, _item: Item, _t_in: float) -> None:
+        now, start = self.env.now, self._window_start
+        assert member.blocked_since is not None
+        member.busy_s += now - max(member.blocked_since, start)
+        member.blocked_since = None
+        self._consumers_blocked -= 1
+        if self._consumers_blocked == 0:
+            self.blocked_union_s += now - max(self._blocked_since, start)
         p, offset, n, _born, _key = member.work.popleft()
         self._handed(member, p, offset, n)
         self._resume(member)
@@ -153,7 +167,7 @@ class ConsumerSide(NodeRuntime):
         group = member.group
         group.advance(self.env.now)
         group.committed[p] = max(group.committed[p], offset + n)
-        group.backlog[p] -= n
+        group.change(p, -n, self.env.now)
         group.refresh_age(self.parts)
         group.consumed += n
         self.completed += n
@@ -189,7 +203,7 @@ class ConsumerSide(NodeRuntime):
                 lost = part.lso - group.position[p]
                 group.lost += lost
                 self.lost += lost
-                group.backlog[p] -= lost
+                group.change(p, -lost, now)
                 group.position[p] = part.lso
                 if self.tracing:
                     self.log(f"retention p{p} lost {lost} for {group.name}")

@@ -111,7 +111,7 @@ class Partition:
 class Consumer:
     """One member of a consumer group, with the partitions assigned to it."""
 
-    __slots__ = ("busy_s", "group", "index", "parked", "partitions", "poll", "turn", "work")
+    __slots__ = ("blocked_since", "busy_s", "group", "index", "parked", "partitions", "poll", "turn", "work")
 
     def __init__(self, group: Group, index: int, partitions: list[int]) -> None:
         self.group = group
@@ -119,7 +119,8 @@ class Consumer:
         self.partitions = partitions
         self.turn = 0  # which assigned partition the next poll starts with
         self.parked = False
-        self.busy_s = 0.0
+        self.busy_s = 0.0  # processing, and holding a record downstream refused (blocked)
+        self.blocked_since: float | None = None  # when the open refused hand-over began
         self.work: deque[Piece] = deque()  # the last poll's pieces not yet handed downstream
         self.poll: Item | None = None  # the last poll as a whole (for traces)
 
@@ -144,6 +145,8 @@ class Group:
         self.position = [0] * partitions  # next offset to fetch
         self.committed = [0] * partitions  # next offset not yet handed downstream
         self.backlog = [0] * partitions  # written in scope, not consumed, not lost
+        self.part_area = [0.0] * partitions  # time-weighted backlog per partition (since part_t)
+        self.part_t = [0.0] * partitions
         self.members = [Consumer(self, i, list(range(i, partitions, consumers))) for i in range(consumers)]
         self.age_from: float | None = None  # creation time of the oldest message in scope not consumed
         self.reset(0.0)
@@ -154,11 +157,28 @@ class Group:
         self.lag_area = 0.0
         self.lag_max = self.backlog_at_start = sum(self.backlog)
         self.partition_lag_max = list(self.backlog)
+        self.part_area = [0.0] * len(self.backlog)
+        self.part_t = [now] * len(self.backlog)
         self.age_area = 0.0
         self.age_max = now - self.age_from if self.age_from is not None else 0.0
         self.t_last = now
         for member in self.members:
             member.busy_s = 0.0
+
+    def change(self, p: int, delta: int, now: float) -> None:
+        """Partition p's backlog changes by `delta` now (its time-weighted area is kept exact)."""
+        self.part_area[p] += self.backlog[p] * (now - self.part_t[p])
+        self.part_t[p] = now
+        self.backlog[p] += delta
+
+    def hot_lag_share(self, now: float) -> float:
+        """Share of the group's time-weighted lag on its hottest partition (0 without lag).
+
+        Time-weighted, so that a tiny lag that visits each partition in turn reads as spread
+        (1 / partitions), while a partition that keeps the lag reads near 1."""
+        areas = [a + b * (now - t) for a, b, t in zip(self.part_area, self.backlog, self.part_t, strict=True)]
+        total = sum(areas)
+        return max(areas) / total if total > 0 else 0.0
 
     @property
     def lag(self) -> int:
@@ -198,12 +218,13 @@ class Group:
         """Age of the oldest message written in scope and not yet consumed (0 when none)."""
         return now - self.age_from if self.age_from is not None else 0.0
 
-    def figures(self, span: float, now: float) -> dict[str, float]:
-        """The group's kind figures, named `<figure>.<group>`."""
+    def figures(self, span: float, now: float, start: float) -> dict[str, float]:
+        """The group's kind figures, named `<figure>.<group>` (`start`: the window's start)."""
         self.advance(now)
         name = self.name
         working = [member for member in self.members if member.partitions]
         busy = sum(member.busy_s for member in working)
+        busy += sum(now - max(m.blocked_since, start) for m in working if m.blocked_since is not None)
         return {
             f"consumed.{name}": self.consumed,
             f"lost_to_retention.{name}": self.lost,
@@ -213,7 +234,7 @@ class Group:
             f"lag_mean_messages.{name}": self.lag_area / span,
             f"lag_max_seconds.{name}": self.age_max,
             f"lag_mean_seconds.{name}": self.age_area / span,
-            f"hot_partition_lag_share.{name}": max(self.partition_lag_max) / self.lag_max if self.lag_max else 0.0,
+            f"hot_partition_lag_share.{name}": self.hot_lag_share(now),
             f"idle_consumers.{name}": len(self.members) - len(working),
             f"consumer_utilization.{name}": busy / (len(working) * span) if working else 0.0,
         }
