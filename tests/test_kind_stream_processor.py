@@ -11,6 +11,7 @@ import pytest
 
 import flowsim
 from flowsim.build import build_model
+from flowsim.distributions import Exponential
 from flowsim.nodes.stream_processor import StreamProcessorConfig
 from helpers import Trace, run_traced, scenario_yaml
 
@@ -150,3 +151,23 @@ def test_micro_batch_exactly_once_commits_each_batch_as_it_ends() -> None:
     )
     assert [t for t, _, e, _ in events if e == "emit"] == [2.5, 5.0, 5.0, 7.0, 7.0]
     assert figures["output_latency_added_max_s"] == 0 and figures["duplicates"] == 0
+
+
+def test_keyed_tasks_wait_for_their_own_task_while_others_are_free() -> None:
+    # events 1..6 at 1 s apart, 1.5 s each on 2 tasks. Keys 1..6 hash (splitmix64 mod 2) to tasks
+    # 1, 0, 1, 0, 0, 0: task 0 runs 2 (2-3.5), 4 (4-5.5), 5 (5.5-7), 6 (7-8.5) while task 1 is
+    # idle from 4.5; a shared queue gives 5 and 6 to the first free task (5-6.5, 6-7.5)
+    job = "parallelism: 2, per_event_cost: 1.5s, checkpoint_interval: 100s"
+    keyed, _ = run(job + ", task_routing: by_key", duration="10s", faults="[]")
+    assert [t for t, _, e, _ in keyed if e == "emit"] == [2.5, 3.5, 4.5, 5.5, 7.0, 8.5]
+    shared, _ = run(job, duration="10s", faults="[]")
+    assert [t for t, _, e, _ in shared if e == "emit"] == [2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
+
+
+def test_keyed_tasks_queue_as_one_server_each_in_theory() -> None:
+    # 2 tasks at 1 ms, 1,000 events/s: shared M/M/2 at rho 0.5 waits C(2, 1) / (2,000 - 1,000)
+    # = 1/3 ms; keyed, each task is an M/M/1 at 500/s: 0.5 / (1,000 - 500) = 1 ms
+    shared = StreamProcessorConfig(kind="stream_processor", parallelism=2, per_event_cost=Exponential(mean=0.001))
+    keyed = shared.model_copy(update={"task_routing": "by_key"})
+    assert shared.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001 / 3)
+    assert keyed.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001)

@@ -29,6 +29,8 @@ from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Duration
 
+_MASK = (1 << 64) - 1
+
 
 @register
 class StreamProcessorConfig(NodeConfig):
@@ -60,6 +62,11 @@ class StreamProcessorConfig(NodeConfig):
         "per_event", description="per_event: each item as it comes (Flink); micro_batch: every batch_interval (Spark)"
     )
     batch_interval: Duration = Field(1.0, gt=0, description="micro_batch: trigger interval")
+    task_routing: Literal["shared", "by_key"] = Field(
+        "shared",
+        description="per_event: shared = a free task takes the next item; by_key = the task the item's "
+        "key hashes to (Flink keyBy), waiting even while other tasks are free",
+    )
     checkpoint_interval: Duration = Field(
         10.0, gt=0, description="how often progress (and exactly-once output) commits"
     )
@@ -106,6 +113,8 @@ class StreamProcessorConfig(NodeConfig):
             commit = 0.0  # a micro-batch's output commits as the batch ends
             per_rate = self.batch_interval * cost / self.parallelism
             delay = Delay(hold_s=self.batch_interval / 2 + commit, hold_per_rate_s=per_rate)
+        elif self.task_routing == "by_key":  # one queue per task, each offered 1 / parallelism of the flow
+            delay = Delay(1, cost, self.per_event_cost.scv(), per_message=True, hold_s=commit, split=self.parallelism)
         else:
             delay = Delay(self.parallelism, cost, self.per_event_cost.scv(), per_message=True, hold_s=commit)
         return FlowLaw((tasks,), delay)
@@ -128,7 +137,10 @@ class StreamProcessorNode(NodeRuntime):
         cost = config.per_event_cost
         self._constant = cost.value if isinstance(cost, Constant) else None
         self._cost = cost.sampler(ctx.rng(name, "cost"))
-        self._processing: dict[Item, None] = {}  # items in a task (or in the running micro-batch)
+        self._processing: dict[Item, int] = {}  # items in a task (-1: shared or micro-batch) -> its task
+        self.keyed = config.task_routing == "by_key" and not self.micro_batch
+        self._lines: list[deque[Item]] = [deque() for _ in range(config.parallelism)] if self.keyed else []
+        self._task_busy = [False] * config.parallelism
         self._since_checkpoint: list[Item] = []  # emitted (at-least-once) or held (exactly-once)
         self._processed_at: dict[Item, float] = {}
         self._replays: set[Item] = set()
@@ -161,7 +173,15 @@ class StreamProcessorNode(NodeRuntime):
         return self.n_inside
 
     def waiting(self) -> int:
-        return sum(item.n for item in self.queue)
+        return sum(item.n for item in self.queue) + sum(item.n for line in self._lines for item in line)
+
+    def _line(self, item: Item) -> deque[Item]:
+        """by_key: the queue of the task the item's key hashes to (a splitmix64 mix of the key,
+        as Flink hashes keys into key groups: spread like random, the same key always alike)."""
+        z = (item.key + 0x9E3779B97F4A7C15) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return self._lines[(z ^ (z >> 31)) % len(self._lines)]
 
     def busy_servers(self) -> float:
         return self.busy
@@ -183,7 +203,7 @@ class StreamProcessorNode(NodeRuntime):
         self.arrivals += item.n
         self.n_inside += item.n
         item.t_in = self.env.now
-        self.queue.append(item)
+        (self._line(item) if self.keyed else self.queue).append(item)
         if self.tracing:
             self.log("arrive", item)
         if not self.micro_batch:
@@ -191,27 +211,37 @@ class StreamProcessorNode(NodeRuntime):
         return True
 
     def _next(self) -> None:
-        """per_event: start queued items on free tasks."""
+        """per_event: start queued items on free tasks (by_key: each task on its own queue)."""
+        if self.keyed:
+            for task, line in enumerate(self._lines):
+                if line and not self._faults and not self._task_busy[task]:
+                    self._task_busy[task] = True
+                    self._begin(line.popleft(), task)
+            return
         while self.queue and not self._faults and self.busy < self.config.parallelism:
-            item = self.queue.popleft()
-            self._advance()
-            self.busy += 1
-            self._processing[item] = None
-            if self.tracing:
-                self.log("start", item)
-            job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
-            job.callbacks.append(self._task_done)
+            self._begin(self.queue.popleft(), -1)
+
+    def _begin(self, item: Item, task: int) -> None:
+        self._advance()
+        self.busy += 1
+        self._processing[item] = task
+        if self.tracing:
+            self.log("start", item)
+        job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
+        job.callbacks.append(self._task_done)
 
     def _task_done(self, event: Any) -> None:
         item, generation = event._value
         if generation != self._generation:
             return  # the crash discarded this work
-        del self._processing[item]
-        self._processed(item, partial(self._task_free, item))
+        task = self._processing.pop(item)
+        self._processed(item, partial(self._task_free, task))
 
-    def _task_free(self, _item: Item) -> None:
+    def _task_free(self, task: int) -> None:
         self._advance()
         self.busy -= 1
+        if task >= 0:
+            self._task_busy[task] = False
         self._next()
 
     def _trigger(self, _event: Any) -> None:
@@ -231,7 +261,7 @@ class StreamProcessorNode(NodeRuntime):
         work = sum(self._cost_of(item.n) for item in batch)
         self._advance()
         self.busy = float(self.config.parallelism)
-        self._processing = dict.fromkeys(batch)
+        self._processing = dict.fromkeys(batch, -1)
         if self.tracing:
             self.log(f"batch {sum(item.n for item in batch)}")
         job = self.env.timeout(work / self.config.parallelism, (batch, self._generation))
@@ -319,10 +349,14 @@ class StreamProcessorNode(NodeRuntime):
         if self.tracing:
             self.log("crash")
         interrupted = list(self._processing)
+        for task in self._processing.values():
+            if task >= 0:
+                self._task_busy[task] = False
         self._processing.clear()
         self.busy = 0.0 if self.micro_batch else self.busy - len(interrupted)
         rolled_back = self._rolled_back()
-        self.queue.extendleft(reversed(rolled_back + interrupted))
+        for item in reversed(rolled_back + interrupted):
+            (self._line(item) if self.keyed else self.queue).appendleft(item)
 
     def _rolled_back(self) -> list[Item]:
         """Output since the last checkpoint goes back to the input, to be processed again."""
