@@ -14,6 +14,8 @@ import pytest
 import flowsim
 from flowsim.errors import FlowsimError
 from flowsim.nodes.kafka_topic import KafkaTopicConfig
+from flowsim.reports.app_views import headline, nodes_frame
+from flowsim.reports.tables import node_flow_table
 from helpers import Trace, run_traced, scenario_yaml
 
 
@@ -28,7 +30,8 @@ def topic(fields: str) -> str:
 
 def test_a_partition_is_consumed_in_offset_order() -> None:
     # five messages written at 0.101 .. 0.501; one consumer takes at most 2 per poll at 1 s each:
-    # offsets 0, then 1-2, then 3-4, each poll starting where the last commit ended
+    # offsets 0, then 1-2, then 3-4, each poll starting where the last commit ended; within a poll
+    # each record goes downstream as soon as it is processed (offset 1 at 2.101, offset 2 at 3.101)
     events, figures = run(
         f"""
         src: {{kind: source, interarrival: 0.1s, limit: 5}}
@@ -39,7 +42,8 @@ def test_a_partition_is_consumed_in_offset_order() -> None:
     )
     polls = [(t, e) for t, node, e, _ in events if e.startswith("poll")]
     assert polls == [(0.101, "poll done.0 p0@0+1"), (1.101, "poll done.0 p0@1+2"), (3.101, "poll done.0 p0@3+2")]
-    assert [(t, e) for t, node, e, _ in events if node == "done"] == [(1.101, "sink"), (3.101, "sink"), (5.101, "sink")]
+    sunk = [t for t, node, e, _ in events if node == "done"]
+    assert sunk == [1.101, 2.101, 3.101, 4.101, 5.101]
     assert figures["lag_max_messages.done"] == 5  # at 0.501: 5 written, none committed yet
     assert figures["consumed.done"] == 5 and figures["completed"] == 5
 
@@ -67,6 +71,29 @@ def test_linger_sends_a_partial_batch_and_a_full_batch_goes_at_once() -> None:
     )
     written = [e for e in events if e[2].startswith("written")]
     assert written == [(0.402, "topic", "written p0@0+2", 1), (1.101, "topic", "written p0@2+1", 3)]
+
+
+def test_each_message_keeps_its_own_birth_time_through_batching_and_polls() -> None:
+    # messages at 0.125, 0.25, .., 1.0 join the batch opened at 0.125; linger (1 s) sends it at
+    # 1.125 and its 8 messages take 8 ms to write: at 1.133 one poll takes all 8. Per message the
+    # ages are 1.133 - born = 1.008, 0.883, .., 0.133: mean 1.133 - 0.5625 = 0.5705, p50 the same
+    # (the middle pair 0.633 and 0.508), max 1.008; the batch's oldest message alone is 1.008.
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 0.125s, limit: 8}}
+            {topic("batch_size: 100, linger: 1s")}
+            done: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> done]",
+            "5s",
+        )
+    )
+    sink = flowsim.simulate(scenario).end_to_end["done"]
+    latency = sink.latency_s
+    assert latency is not None and sink.count == 8 and latency.count == 8  # messages, not polls (1)
+    assert latency.mean == pytest.approx(0.5705) and latency.p50 == pytest.approx(0.5705)
+    assert latency.max == pytest.approx(1.008)
 
 
 def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only() -> None:
@@ -98,6 +125,42 @@ def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only(
     assert figures["lost_to_retention.slow"] == 2 and figures["consumed.slow"] == 2
     assert figures["lost_to_retention.fast"] == 0 and figures["consumed.fast"] == 4
     assert figures["lost_to_retention"] == 2 and figures["produced"] == 4
+
+
+def test_retention_loss_is_a_loss_in_totals_slos_tables_and_the_headline() -> None:
+    # the slow/fast topic of the test above: 4 messages, the slow group loses offsets 1 and 2
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 1s, limit: 4}}
+            {
+                topic(
+                    "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
+                    "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
+                )
+            }
+            slow: {{kind: sink}}
+            fast: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> slow, topic -> fast]",
+            "12s",
+            extra="slos: ['totals.lost == 0', 'totals.dropped == 0']\n",
+        )
+    )
+    result = flowsim.simulate(scenario)
+    node, totals = result.nodes["topic"], result.totals
+    assert node.lost == 2 and totals.lost == 2 and totals.dropped == 0
+    # 4 arrivals + 4 copies (the second group's) == 6 delivered (slow 2 + fast 4) + 2 lost + 0 inside
+    assert totals.arrivals + totals.copies == totals.delivered + totals.lost + totals.inside_at_end
+    assert totals.delivered == 6 and totals.unaccounted == 0
+    lost_slo, dropped_slo = result.slos
+    assert not lost_slo.passed and lost_slo.value == 2 and dropped_slo.passed
+    figures = {h.label: h for h in headline(result, scenario.arch)}
+    assert figures["Messages lost"].value == 2  # dropped 0 + dead-lettered 0 + deleted unread 2
+    assert nodes_frame(result).loc["topic", "lost"] == 2
+    flow = node_flow_table(result)
+    lost_column = next(c for c in flow.columns if c.header == "lost")
+    assert str(list(lost_column.cells)[list(result.nodes).index("topic")]) == "2"
 
 
 def test_consumers_beyond_the_partition_count_sit_idle() -> None:
@@ -250,3 +313,59 @@ def test_a_replay_group_starting_later_at_earliest_reads_the_retained_log() -> N
         (3.001, "commit replay.0"),
     ]
     assert figures["consumed.replay"] == figures["consumed.live"] == 3
+
+
+def test_hot_partition_lag_share_is_time_weighted_so_a_tiny_even_lag_is_not_hot() -> None:
+    # round robin over 2 partitions, one message a second: message k sits unread on its partition
+    # for the consumer's 0.5 s, so p0 and p1 each carry 1 message for 2 x 0.5 s: share 1.0 / 2.0
+    _, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 1000/s, consumer_defaults: {processing_time: 0.5s}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    assert figures["lag_max_messages.done"] == 1
+    assert figures["hot_partition_lag_share.done"] == pytest.approx(0.5)  # the peak alone read 1.0
+
+
+def test_blocked_consumers_count_once_in_blocked_time_and_as_busy() -> None:
+    # the job takes message 1 (p0, at 1.001) and works on it for 100 s with room for nothing else:
+    # consumer 1 is refused message 2 at 2.001, consumer 0 message 3 at 3.001, both until the end
+    _, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 1000/s, consumer_defaults: {consumers: 2}}
+        job: {kind: stream_processor, parallelism: 1, per_event_cost: 100s, capacity: 1}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        duration="10s",
+    )
+    # the topic is blocked from 2.001 to 10 (not 7.999 + 6.999 = 14.998, more than the window)
+    assert figures["blocked_time_s"] == pytest.approx(7.999)
+    # a blocked consumer holds its records: busy (6.999 + 7.999) / (2 consumers x 10 s)
+    assert figures["consumer_utilization.job"] == pytest.approx((6.999 + 7.999) / 20)
+
+
+def test_the_throughput_headline_counts_each_message_once_across_consumer_groups() -> None:
+    # 4 messages, two groups each delivering all 4: 8 deliveries, 4 messages in 12 s
+    scenario = flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: 1s, limit: 4}}
+            {topic("batch_size: 1, linger: 0s")}
+            a: {{kind: sink}}
+            b: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> a, topic -> b]",
+            "12s",
+        )
+    )
+    result = flowsim.simulate(scenario)
+    assert result.totals.delivered == 8
+    figures = {h.label: h for h in headline(result, scenario.arch)}
+    assert figures["Throughput"].value == pytest.approx(4 / 12)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+import flowsim
+from flowsim.build import build_model
+from flowsim.distributions import Exponential
 from flowsim.nodes.stream_processor import StreamProcessorConfig
 from helpers import Trace, run_traced, scenario_yaml
 
@@ -103,3 +106,68 @@ def test_a_full_job_blocks_its_sender() -> None:
 def test_micro_batch_needs_a_cost() -> None:
     with pytest.raises(ValueError, match="micro_batch needs a per_event_cost above 0"):
         StreamProcessorConfig(kind="stream_processor", mode="micro_batch", per_event_cost=0)  # type: ignore[arg-type]
+
+
+def test_a_crashed_job_stops_consuming_so_its_kafka_lag_grows_at_the_input_rate() -> None:
+    # 1,000 messages/s written one by one to the job's topic; the job (10,000/s, room for 20,000)
+    # keeps up until it crashes at 10 s for 10 s. Down, it takes nothing: its input stays in Kafka,
+    # so the group's lag grows by 1,000/s to 10 s x 1,000/s = 10,000 messages (the oldest unread
+    # then 10 s old); a job that kept taking input while down would leave the lag near 0.
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 1ms}
+        topic: {kind: kafka_topic, partitions: 1, partition_write_rate: 1000000/s, batch_size: 1, linger: 0s}
+        job: {kind: stream_processor, parallelism: 1, per_event_cost: 0.1ms, capacity: 20000}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        "30s",
+        "faults: [{node: job, at: 10s, for: 10s}]\n",
+    )
+    model = build_model(flowsim.load_scenario(text))
+    model.run()
+    topic, job = (model.nodes[n].figures(model.network.window) for n in ("topic", "job"))
+    assert 9_990 <= topic["lag_max_messages.job"] <= 10_002
+    assert topic["lag_max_seconds.job"] == pytest.approx(10.0, abs=0.01)
+    # after the restart the job drains the 10,000 at 10,000 - 1,000 = 9,000/s net: about 1.1 s
+    assert topic["backlog_at_end.job"] <= 2 and job["completed"] >= 29_990
+
+
+def test_a_slowdown_stretches_the_work_started_during_it() -> None:
+    # events at 1..6, 0.5 s each on one task; slowed x2 from 2.7 to 4.7: event 3 (started at 3)
+    # and event 4 (started at 4, when 3 leaves) take 1 s; events 1, 2, 5, 6 take 0.5 s
+    events, _ = run(JOB, duration="8s", faults="[{node: job, at: 2.7s, for: 2s, slowdown: 2}]")
+    assert [t for t, _, e, _ in events if e == "emit"] == [1.5, 2.5, 4.0, 5.0, 5.5, 6.5]
+
+
+def test_micro_batch_exactly_once_commits_each_batch_as_it_ends() -> None:
+    # Spark commits a micro-batch's output when the batch ends, not at the checkpoint interval: the
+    # emits are those of the at-least-once test above (2.5; 5.0 twice; 7.0 twice), nothing held
+    events, figures = run(
+        "parallelism: 2, per_event_cost: 1s, mode: micro_batch, batch_interval: 2s, checkpoint_interval: 100s, "
+        "guarantee: exactly_once",
+        duration="7.5s",
+        faults="[]",
+    )
+    assert [t for t, _, e, _ in events if e == "emit"] == [2.5, 5.0, 5.0, 7.0, 7.0]
+    assert figures["output_latency_added_max_s"] == 0 and figures["duplicates"] == 0
+
+
+def test_keyed_tasks_wait_for_their_own_task_while_others_are_free() -> None:
+    # events 1..6 at 1 s apart, 1.5 s each on 2 tasks. Keys 1..6 hash (splitmix64 mod 2) to tasks
+    # 1, 0, 1, 0, 0, 0: task 0 runs 2 (2-3.5), 4 (4-5.5), 5 (5.5-7), 6 (7-8.5) while task 1 is
+    # idle from 4.5; a shared queue gives 5 and 6 to the first free task (5-6.5, 6-7.5)
+    job = "parallelism: 2, per_event_cost: 1.5s, checkpoint_interval: 100s"
+    keyed, _ = run(job + ", task_routing: by_key", duration="10s", faults="[]")
+    assert [t for t, _, e, _ in keyed if e == "emit"] == [2.5, 3.5, 4.5, 5.5, 7.0, 8.5]
+    shared, _ = run(job, duration="10s", faults="[]")
+    assert [t for t, _, e, _ in shared if e == "emit"] == [2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
+
+
+def test_keyed_tasks_queue_as_one_server_each_in_theory() -> None:
+    # 2 tasks at 1 ms, 1,000 events/s: shared M/M/2 at rho 0.5 waits C(2, 1) / (2,000 - 1,000)
+    # = 1/3 ms; keyed, each task is an M/M/1 at 500/s: 0.5 / (1,000 - 500) = 1 ms
+    shared = StreamProcessorConfig(kind="stream_processor", parallelism=2, per_event_cost=Exponential(mean=0.001))
+    keyed = shared.model_copy(update={"task_routing": "by_key"})
+    assert shared.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001 / 3)
+    assert keyed.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001)

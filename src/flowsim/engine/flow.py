@@ -94,7 +94,8 @@ class Delay:
     """Mean time in the node below saturation: a wait for one of `servers`, service, then holds.
 
     servers = math.inf is a pure delay (M/G/inf); finite servers wait as M/M/c (Erlang C) scaled
-    by the Allen-Cunneen factor (1 + scv) / 2.  `hold_s` adds a fixed wait (linger, a trigger, a
+    by the Allen-Cunneen factor (1 + scv) / 2; with `split` > 1 each of that many queues (a
+    keyed task) gets its share of the flow.  `hold_s` adds a fixed wait (linger, a trigger, a
     commit) and `hold_per_rate_s` one that grows with the arrival rate in messages per second
     (a micro-batch or a batch run takes longer the more data it gets).
     """
@@ -105,11 +106,13 @@ class Delay:
     per_message: bool = False
     hold_s: float = 0.0
     hold_per_rate_s: float = 0.0
+    split: float = 1.0  # the flow is spread evenly over this many independent queues (keyed tasks)
 
     def mean_s(self, items_per_s: float, messages_per_item: float = 1.0) -> float:
         """Mean seconds in the node (math.inf when the servers are saturated)."""
         service = self.service_s * (messages_per_item if self.per_message else 1.0)
         hold = self.hold_s + self.hold_per_rate_s * items_per_s * messages_per_item
+        items_per_s /= self.split
         if math.isinf(self.servers) or service <= 0 or items_per_s <= 0:
             return service + hold
         c, a = int(self.servers), items_per_s * service

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.nodes._kafka_parts import Consumer, Group, Partition
+from flowsim.nodes._kafka_parts import Consumer, Group, Partition, Piece
 
 if TYPE_CHECKING:
     from flowsim.nodes.kafka_topic import KafkaTopicConfig
-
-Take = list[tuple[int, int, int]]  # (partition, first offset, messages) fetched by one poll
 
 
 class ConsumerSide(NodeRuntime):
@@ -28,6 +26,9 @@ class ConsumerSide(NodeRuntime):
     parts: list[Partition]
     groups: list[Group]
     _parked_down: list[Consumer]
+    _consumers_blocked: int
+    _blocked_since: float
+    blocked_union_s: float
 
     # ---- group start ---------------------------------------------------------------------
     def _activate(self, event: Any) -> None:
@@ -37,7 +38,7 @@ class ConsumerSide(NodeRuntime):
         for p, part in enumerate(self.parts):
             offset = part.lso if earliest else part.leo
             group.position[p] = group.committed[p] = offset
-            group.backlog[p] = part.leo - offset
+            group.change(p, part.leo - offset - group.backlog[p], self.env.now)
             self.created += part.leo - offset  # the retained log enters the group's scope
         group.refresh_age(self.parts)
         group.active = True
@@ -50,78 +51,131 @@ class ConsumerSide(NodeRuntime):
 
     # ---- consumers -----------------------------------------------------------------------
     def _poll(self, member: Consumer) -> None:
-        if self._faults:
-            self._parked_down.append(member)
-            return
+        """Poll, process and hand over record by record, poll again: the consumer's loop.
+
+        A loop, not a recursion: polls whose records all go downstream at once (no processing
+        time, room downstream) follow each other here without an event each.
+        """
         group = member.group
-        take, n, born, key = self._fetch(member)
-        if n == 0:
-            interval = self.config.group(group.name).poll_interval
-            if interval > 0:
-                self.env.timeout(interval, member).callbacks.append(self._repoll)
-            else:
-                member.parked = True
-                for p in member.partitions:
-                    self.parts[p].parked.append(member)
-            return
-        item = Item(born, n, key)
-        if self.tracing:
-            self.log(f"poll {group.name}.{member.index} " + " ".join(f"p{p}@{o}+{k}" for p, o, k in take), item)
-        cost = group.processing_time(n)
-        member.busy_s += cost
-        done = self.env.timeout(cost, (member, item, take))
-        done.callbacks.append(self._processed)
+        while True:
+            if self._faults:
+                self._parked_down.append(member)
+                return
+            n = self._fetch(member)
+            if n == 0:
+                interval = self.config.group(group.name).poll_interval
+                if interval > 0:
+                    self.env.timeout(interval, member).callbacks.append(self._repoll)
+                else:
+                    member.parked = True
+                    for p in member.partitions:
+                        self.parts[p].parked[member] = None
+                return
+            if not self._work(member):
+                return  # processing, or waiting for room downstream: the callback goes on
 
     def _repoll(self, event: Any) -> None:
         self._poll(event._value)
 
-    def _fetch(self, member: Consumer) -> tuple[Take, int, float, int]:
-        """Up to max_poll_records from the assigned partitions, each in offset order."""
+    def _fetch(self, member: Consumer) -> int:
+        """Up to max_poll_records from the assigned partitions, each in offset order, as pieces."""
         group = member.group
+        position, parts, work = group.position, self.parts, member.work
         room = self.config.group(group.name).max_poll_records
-        take: Take = []
-        born, key = math.inf, -1
+        take: list[str] = []
         count = len(member.partitions)
         for step in range(count):
             p = member.partitions[(member.turn + step) % count]
-            part = self.parts[p]
-            offset = group.position[p]
+            part = parts[p]
+            offset = position[p]
             k = min(part.leo - offset, room)
             if k <= 0:
                 continue
-            entry = part.entry(offset)
-            if part.born[entry] < born:
-                born = part.born[entry]
-            key = part.key[entry] if key < 0 else key
-            take.append((p, offset, k))
-            group.position[p] = offset + k
+            part.fetch(offset, k, work)
+            position[p] = offset + k
+            if self.tracing:
+                take.append(f"p{p}@{offset}+{k}")
             room -= k
             if room == 0:
                 break
         member.turn = (member.turn + 1) % count
-        return take, sum(k for _, _, k in take), born, key
+        n = self.config.group(group.name).max_poll_records - room
+        if n and self.tracing:
+            member.poll = Item(min(piece[3] for piece in work), n, work[0][4])
+            self.log(f"poll {group.name}.{member.index} " + " ".join(take), member.poll)
+        return n
+
+    def _work(self, member: Consumer) -> bool:
+        """Process the poll's pieces in order, each handed downstream as soon as it is processed.
+
+        Returns True when the whole poll went downstream now; False when a piece is being
+        processed or waits for room downstream (its callback resumes the loop).
+        """
+        group = member.group
+        work = member.work
+        while work:
+            piece = work[0]
+            cost = group.processing_time(piece[2])
+            if cost > 0:
+                member.busy_s += cost
+                self.env.timeout(cost, member).callbacks.append(self._processed)
+                return False
+            if not self._hand(member, piece):
+                return False
+        self._committed(member)
+        return True
 
     def _processed(self, event: Any) -> None:
-        member, item, take = event._value
-        if self.deliver(member.group.target, item, partial(self._handed_late, member, take)):
-            self._handed(member, take, item)
+        member: Consumer = event._value
+        if self._hand(member, member.work[0]):
+            self._resume(member)
 
-    def _handed_late(self, member: Consumer, take: Take, item: Item, _t_in: float) -> None:
-        self._handed(member, take, item)
+    def _hand(self, member: Consumer, piece: Piece) -> bool:
+        """Hand one processed piece downstream; True when it went at once."""
+        work = member.work
+        p, offset, n, born, key = piece
+        item = Item(born, n, key)
+        if self.deliver(member.group.target, item, partial(self._handed_late, member)):
+            work.popleft()
+            self._handed(member, p, offset, n)
+            return True
+        member.blocked_since = now = self.env.now  # refused: the consumer holds it, busy
+        self._consumers_blocked += 1
+        if self._consumers_blocked == 1:
+            self._blocked_since = now
+        return False
 
-    def _handed(self, member: Consumer, take: Take, item: Item) -> None:
-        """The batch is downstream: commit its offsets and poll again."""
+    def _handed_late(self, member: Consumer, _item: Item, _t_in: float) -> None:
+        now, start = self.env.now, self._window_start
+        assert member.blocked_since is not None
+        member.busy_s += now - max(member.blocked_since, start)
+        member.blocked_since = None
+        self._consumers_blocked -= 1
+        if self._consumers_blocked == 0:
+            self.blocked_union_s += now - max(self._blocked_since, start)
+        p, offset, n, _born, _key = member.work.popleft()
+        self._handed(member, p, offset, n)
+        self._resume(member)
+
+    def _resume(self, member: Consumer) -> None:
+        """A piece went downstream after a wait: go on with the poll, then poll again."""
+        if self._work(member):
+            self._poll(member)
+
+    def _handed(self, member: Consumer, p: int, offset: int, n: int) -> None:
+        """A piece is downstream: it leaves the group's backlog (it is consumed)."""
         group = member.group
         group.advance(self.env.now)
-        for p, offset, k in take:
-            group.committed[p] = max(group.committed[p], offset + k)
-            group.backlog[p] -= k
+        group.committed[p] = max(group.committed[p], offset + n)
+        group.change(p, -n, self.env.now)
         group.refresh_age(self.parts)
-        group.consumed += item.n
-        self.completed += item.n
+        group.consumed += n
+        self.completed += n
+
+    def _committed(self, member: Consumer) -> None:
+        """The whole poll is downstream: its offsets are committed."""
         if self.tracing:
-            self.log(f"commit {group.name}.{member.index}", item)
-        self._poll(member)
+            self.log(f"commit {member.group.name}.{member.index}", member.poll)
 
     # ---- retention -----------------------------------------------------------------------
     def _retention(self, _event: Any) -> None:
@@ -149,7 +203,7 @@ class ConsumerSide(NodeRuntime):
                 lost = part.lso - group.position[p]
                 group.lost += lost
                 self.lost += lost
-                group.backlog[p] -= lost
+                group.change(p, -lost, now)
                 group.position[p] = part.lso
                 if self.tracing:
                     self.log(f"retention p{p} lost {lost} for {group.name}")

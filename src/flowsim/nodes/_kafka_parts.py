@@ -6,19 +6,29 @@ the registry from treating it as a kind.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from flowsim.engine.item import Item
     from flowsim.engine.node import NodeRuntime
     from flowsim.engine.sampling import Sampler
 
 
-class Batch:
-    """A producer batch: messages bound for one partition, sent when full or when linger expires."""
+Piece = tuple[int, int, int, float, int]  # (partition, first offset, messages, born, key) of a poll
 
-    __slots__ = ("born", "key", "n", "partition", "ready")
+
+class Batch:
+    """A producer batch: messages bound for one partition, sent when full or when linger expires.
+
+    It keeps every appended item as a piece (its creation time, message count and key), so each
+    message keeps its own birth time through the log: end-to-end latency is per message, not
+    stamped with the batch's oldest.
+    """
+
+    __slots__ = ("born", "key", "n", "partition", "pieces", "ready")
 
     def __init__(self, partition: int, n: int, born: float, key: int, ready: bool) -> None:
         self.partition = partition
@@ -26,17 +36,23 @@ class Batch:
         self.born = born  # the oldest message's creation time
         self.key = key  # the first message's key (for traces)
         self.ready = ready
+        self.pieces: list[tuple[float, int, int]] = [(born, n, key)]  # (born, messages, key) in order
+
+    def add(self, n: int, born: float, key: int) -> None:
+        self.n += n
+        self.born = min(self.born, born)
+        self.pieces.append((born, n, key))
 
 
 class Partition:
-    """An ordered log: entries are written producer batches, addressed by offset."""
+    """An ordered log: entries are the pieces (producer items) of written batches, by offset."""
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.base: list[int] = []  # first offset of each entry
-        self.born: list[float] = []
-        self.key: list[int] = []
-        self.at: list[float] = []  # write time
+        self.base = array("q")  # first offset of each entry
+        self.born = array("d")  # its messages' creation time
+        self.key = array("q")
+        self.at = array("d")  # write time (the same for every piece of a batch)
         self.first = 0  # index of the oldest retained entry
         self.leo = 0  # log end offset: the next offset to write
         self.lso = 0  # log start offset: the oldest retained offset
@@ -44,25 +60,42 @@ class Partition:
         self.writing: Batch | None = None
         self.generation = 0  # bumped by an outage: a write started before it never lands
         self.written = 0  # messages written in the measured window
-        self.parked: list[Consumer] = []  # consumers waiting for data (long poll)
+        # consumers waiting for data (long poll), each once: a consumer parked on several
+        # partitions is woken by the first write and stays, stale, in the others' entries
+        self.parked: dict[Consumer, None] = {}
 
     def append(self, batch: Batch, now: float) -> int:
-        """Write a batch at the log end; returns its first offset."""
+        """Write a batch at the log end, one entry per piece; returns its first offset."""
         offset = self.leo
-        self.base.append(offset)
-        self.born.append(batch.born)
-        self.key.append(batch.key)
-        self.at.append(now)
-        self.leo += batch.n
+        for born, n, key in batch.pieces:
+            self.base.append(self.leo)
+            self.born.append(born)
+            self.key.append(key)
+            self.at.append(now)
+            self.leo += n
         self.written += batch.n
         return offset
+
+    def fetch(self, offset: int, k: int, into: deque[Piece]) -> None:
+        """Append the `k` messages from `offset` on to `into` as pieces, in offset order."""
+        base, index = self.base, self.index
+        e, end = bisect_right(base, offset, self.first) - 1, offset + k
+        last = len(base) - 1
+        while offset < end:
+            stop = base[e + 1] if e < last else self.leo
+            if stop > end:
+                stop = end
+            into.append((index, offset, stop - offset, self.born[e], self.key[e]))
+            offset = stop
+            e += 1
 
     def entry(self, offset: int) -> int:
         """Index of the entry that holds `offset` (a retained one)."""
         return bisect_right(self.base, offset, self.first) - 1
 
     def trim(self, older_than: float, max_messages: float) -> None:
-        """Delete whole entries written before `older_than` or beyond `max_messages` retained."""
+        """Delete whole entries written before `older_than` or beyond `max_messages` retained (the
+        pieces of one batch share their write time, so time retention deletes whole batches)."""
         while self.first < len(self.base):
             end = self.base[self.first + 1] if self.first + 1 < len(self.base) else self.leo
             if self.at[self.first] > older_than and self.leo - self.base[self.first] <= max_messages:
@@ -78,7 +111,7 @@ class Partition:
 class Consumer:
     """One member of a consumer group, with the partitions assigned to it."""
 
-    __slots__ = ("busy_s", "group", "index", "parked", "partitions", "turn")
+    __slots__ = ("blocked_since", "busy_s", "group", "index", "parked", "partitions", "poll", "turn", "work")
 
     def __init__(self, group: Group, index: int, partitions: list[int]) -> None:
         self.group = group
@@ -86,7 +119,10 @@ class Consumer:
         self.partitions = partitions
         self.turn = 0  # which assigned partition the next poll starts with
         self.parked = False
-        self.busy_s = 0.0
+        self.busy_s = 0.0  # processing, and holding a record downstream refused (blocked)
+        self.blocked_since: float | None = None  # when the open refused hand-over began
+        self.work: deque[Piece] = deque()  # the last poll's pieces not yet handed downstream
+        self.poll: Item | None = None  # the last poll as a whole (for traces)
 
 
 class Group:
@@ -109,6 +145,8 @@ class Group:
         self.position = [0] * partitions  # next offset to fetch
         self.committed = [0] * partitions  # next offset not yet handed downstream
         self.backlog = [0] * partitions  # written in scope, not consumed, not lost
+        self.part_area = [0.0] * partitions  # time-weighted backlog per partition (since part_t)
+        self.part_t = [0.0] * partitions
         self.members = [Consumer(self, i, list(range(i, partitions, consumers))) for i in range(consumers)]
         self.age_from: float | None = None  # creation time of the oldest message in scope not consumed
         self.reset(0.0)
@@ -119,11 +157,28 @@ class Group:
         self.lag_area = 0.0
         self.lag_max = self.backlog_at_start = sum(self.backlog)
         self.partition_lag_max = list(self.backlog)
+        self.part_area = [0.0] * len(self.backlog)
+        self.part_t = [now] * len(self.backlog)
         self.age_area = 0.0
         self.age_max = now - self.age_from if self.age_from is not None else 0.0
         self.t_last = now
         for member in self.members:
             member.busy_s = 0.0
+
+    def change(self, p: int, delta: int, now: float) -> None:
+        """Partition p's backlog changes by `delta` now (its time-weighted area is kept exact)."""
+        self.part_area[p] += self.backlog[p] * (now - self.part_t[p])
+        self.part_t[p] = now
+        self.backlog[p] += delta
+
+    def hot_lag_share(self, now: float) -> float:
+        """Share of the group's time-weighted lag on its hottest partition (0 without lag).
+
+        Time-weighted, so that a tiny lag that visits each partition in turn reads as spread
+        (1 / partitions), while a partition that keeps the lag reads near 1."""
+        areas = [a + b * (now - t) for a, b, t in zip(self.part_area, self.backlog, self.part_t, strict=True)]
+        total = sum(areas)
+        return max(areas) / total if total > 0 else 0.0
 
     @property
     def lag(self) -> int:
@@ -163,12 +218,13 @@ class Group:
         """Age of the oldest message written in scope and not yet consumed (0 when none)."""
         return now - self.age_from if self.age_from is not None else 0.0
 
-    def figures(self, span: float, now: float) -> dict[str, float]:
-        """The group's kind figures, named `<figure>.<group>`."""
+    def figures(self, span: float, now: float, start: float) -> dict[str, float]:
+        """The group's kind figures, named `<figure>.<group>` (`start`: the window's start)."""
         self.advance(now)
         name = self.name
         working = [member for member in self.members if member.partitions]
         busy = sum(member.busy_s for member in working)
+        busy += sum(now - max(m.blocked_since, start) for m in working if m.blocked_since is not None)
         return {
             f"consumed.{name}": self.consumed,
             f"lost_to_retention.{name}": self.lost,
@@ -178,7 +234,7 @@ class Group:
             f"lag_mean_messages.{name}": self.lag_area / span,
             f"lag_max_seconds.{name}": self.age_max,
             f"lag_mean_seconds.{name}": self.age_area / span,
-            f"hot_partition_lag_share.{name}": max(self.partition_lag_max) / self.lag_max if self.lag_max else 0.0,
+            f"hot_partition_lag_share.{name}": self.hot_lag_share(now),
             f"idle_consumers.{name}": len(self.members) - len(working),
             f"consumer_utilization.{name}": busy / (len(working) * span) if working else 0.0,
         }

@@ -198,6 +198,8 @@ class KafkaTopicNode(ConsumerSide):
         self.block = config.on_buffer_full == "block"
         self._pick = self._picker(config, ctx)
         self._parked_down: list[Consumer] = []
+        self._consumers_blocked = 0  # consumers holding a record downstream refused
+        self._blocked_since = 0.0  # since when at least one has been
 
     def _picker(self, config: KafkaTopicConfig, ctx: SimContext) -> Any:
         if config.partitioner == "round_robin":
@@ -246,7 +248,7 @@ class KafkaTopicNode(ConsumerSide):
             if not last.ready:
                 self.env.timeout(self.config.linger, last).callbacks.append(self._lingered)
         else:
-            last.n += n
+            last.add(n, item.born, item.key)
         if last.n >= size:
             last.ready = True
         if self.tracing:
@@ -285,7 +287,7 @@ class KafkaTopicNode(ConsumerSide):
             if group.active:
                 readers += 1
                 group.advance(now)
-                group.backlog[part.index] += batch.n
+                group.change(part.index, batch.n, now)
                 if group.age_from is None:
                     group.age_from = batch.born
                 group.lag_max = max(group.lag_max, group.lag)
@@ -294,7 +296,7 @@ class KafkaTopicNode(ConsumerSide):
         self.created += batch.n * (readers - 1)  # each further group reads its own copy
         if self.tracing:
             self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
-        parked, part.parked = part.parked, []
+        parked, part.parked = part.parked, {}
         for member in parked:
             if member.parked:
                 member.parked = False
@@ -329,6 +331,7 @@ class KafkaTopicNode(ConsumerSide):
     # ---- results -------------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
+        self.blocked_union_s = 0.0
         self.produced = 0
         self.write_busy_s = 0.0
         self.buffer_max = self.buffered
@@ -341,6 +344,13 @@ class KafkaTopicNode(ConsumerSide):
 
     def inside(self) -> int:
         return self.buffered + sum(group.lag for group in self.groups)
+
+    def blocked_time_s(self) -> float:
+        """Time at least one consumer was blocked by backpressure, so never more than the window
+        (the kernel's sum over hand-overs would add up consumers blocked at the same time)."""
+        if self._consumers_blocked:
+            return self.blocked_union_s + self.env.now - max(self._blocked_since, self._window_start)
+        return self.blocked_union_s
 
     def waiting(self) -> int:
         return self.buffered
@@ -369,7 +379,7 @@ class KafkaTopicNode(ConsumerSide):
             "lost_to_retention": sum(group.lost for group in self.groups),
         }
         for group in self.groups:
-            figures |= group.figures(span, now)
+            figures |= group.figures(span, now, self._window_start)
         return figures
 
     def extra(self) -> dict[str, Any]:

@@ -5,8 +5,10 @@ rolls back to the last checkpoint: at-least-once puts the messages emitted since
 (counted `reprocessed`; emitting them again counts `duplicates`), so
 `arrivals + inside_at_start + reprocessed == completed + inside_at_end` (give or take the copies
 re-emitted before the window opened); exactly-once holds its output until a checkpoint commits
-it, re-processes the held output after a crash (counted `reprocessed`, never emitted twice), and
-keeps `arrivals + inside_at_start == completed + inside_at_end`.
+it (per_event, as Flink's two-phase-commit sinks do) or when its micro-batch ends (micro_batch,
+as Spark commits each batch), re-processes the held output after a crash (counted
+`reprocessed`, never emitted twice), and keeps `arrivals + inside_at_start == completed +
+inside_at_end`.  A crashed job takes no input: it waits upstream (in a topic: lag).
 """
 
 from __future__ import annotations
@@ -27,18 +29,25 @@ from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Duration
 
+_MASK = (1 << 64) - 1
+
 
 @register
 class StreamProcessorConfig(NodeConfig):
     """Models: a job of `parallelism` tasks that processes events one item at a time
     (`per_event`: an item goes to a free task) or in micro-batches (every `batch_interval` the
     queued items are split over the tasks); periodic checkpoints; and a crash (an outage) that
-    restarts from the last checkpoint and re-processes what followed it. At-least-once emits
-    at once and emits re-processed events again (duplicates); exactly-once emits only when a
-    checkpoint commits (added latency, no duplicates). A bounded input buffer backpressures.
+    restarts from the last checkpoint and re-processes what followed it; while down it takes no
+    input, so its input waits upstream (a topic's lag grows). At-least-once emits at once and
+    emits re-processed events again (duplicates); exactly-once emits per_event output when a
+    checkpoint commits (Flink) and micro_batch output when its batch ends (Spark): added
+    latency, no duplicates. A `slowdown` stretches work started during it. A bounded input
+    buffer backpressures.
 
     Leaves out: state size and checkpoint duration (a checkpoint is instantaneous), operator
-    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage.
+    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage,
+    and re-reading from the log after a crash (what followed the checkpoint is re-processed
+    from the job's memory, so a topic's lag does not show it a second time).
     """
 
     summary = "streaming job: parallel tasks, per-event or micro-batch, checkpoints, at-least/exactly-once"
@@ -53,6 +62,11 @@ class StreamProcessorConfig(NodeConfig):
         "per_event", description="per_event: each item as it comes (Flink); micro_batch: every batch_interval (Spark)"
     )
     batch_interval: Duration = Field(1.0, gt=0, description="micro_batch: trigger interval")
+    task_routing: Literal["shared", "by_key"] = Field(
+        "shared",
+        description="per_event: shared = a free task takes the next item; by_key = the task the item's "
+        "key hashes to (Flink keyBy), waiting even while other tasks are free",
+    )
     checkpoint_interval: Duration = Field(
         10.0, gt=0, description="how often progress (and exactly-once output) commits"
     )
@@ -85,8 +99,9 @@ class StreamProcessorConfig(NodeConfig):
 
         Delay: per_event queues items for the tasks (an item of n events holds one task for n
         costs); micro_batch waits half a trigger interval, then the batch's run, which grows with
-        the rate (rate x interval x cost / parallelism); exactly-once holds output until the next
-        checkpoint commits it (half an interval on average).
+        the rate (rate x interval x cost / parallelism); exactly-once per_event holds output until
+        the next checkpoint commits it (half an interval on average), micro_batch commits each batch
+        as it ends.
         """
         cost = self.per_event_cost.mean()
         tasks = Stage(
@@ -95,8 +110,11 @@ class StreamProcessorConfig(NodeConfig):
         )  # fmt: skip
         commit = self.checkpoint_interval / 2 if self.guarantee == "exactly_once" else 0.0
         if self.mode == "micro_batch":
+            commit = 0.0  # a micro-batch's output commits as the batch ends
             per_rate = self.batch_interval * cost / self.parallelism
             delay = Delay(hold_s=self.batch_interval / 2 + commit, hold_per_rate_s=per_rate)
+        elif self.task_routing == "by_key":  # one queue per task, each offered 1 / parallelism of the flow
+            delay = Delay(1, cost, self.per_event_cost.scv(), per_message=True, hold_s=commit, split=self.parallelism)
         else:
             delay = Delay(self.parallelism, cost, self.per_event_cost.scv(), per_message=True, hold_s=commit)
         return FlowLaw((tasks,), delay)
@@ -119,7 +137,10 @@ class StreamProcessorNode(NodeRuntime):
         cost = config.per_event_cost
         self._constant = cost.value if isinstance(cost, Constant) else None
         self._cost = cost.sampler(ctx.rng(name, "cost"))
-        self._processing: dict[Item, None] = {}  # items in a task (or in the running micro-batch)
+        self._processing: dict[Item, int] = {}  # items in a task (-1: shared or micro-batch) -> its task
+        self.keyed = config.task_routing == "by_key" and not self.micro_batch
+        self._lines: list[deque[Item]] = [deque() for _ in range(config.parallelism)] if self.keyed else []
+        self._task_busy = [False] * config.parallelism
         self._since_checkpoint: list[Item] = []  # emitted (at-least-once) or held (exactly-once)
         self._processed_at: dict[Item, float] = {}
         self._replays: set[Item] = set()
@@ -152,7 +173,15 @@ class StreamProcessorNode(NodeRuntime):
         return self.n_inside
 
     def waiting(self) -> int:
-        return sum(item.n for item in self.queue)
+        return sum(item.n for item in self.queue) + sum(item.n for line in self._lines for item in line)
+
+    def _line(self, item: Item) -> deque[Item]:
+        """by_key: the queue of the task the item's key hashes to (a splitmix64 mix of the key,
+        as Flink hashes keys into key groups: spread like random, the same key always alike)."""
+        z = (item.key + 0x9E3779B97F4A7C15) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return self._lines[(z ^ (z >> 31)) % len(self._lines)]
 
     def busy_servers(self) -> float:
         return self.busy
@@ -164,15 +193,17 @@ class StreamProcessorNode(NodeRuntime):
 
     # ---- data path -----------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
+        """Take an item unless full, or down: a crashed job reads nothing, so its input waits
+        upstream (in Kafka: the group's lag grows at the input rate during the crash)."""
         buffered = self.n_inside - self.n_held
-        if buffered and buffered + item.n > self.config.capacity:
+        if self._faults or (buffered and buffered + item.n > self.config.capacity):
             if self.tracing:
                 self.log("refuse", item)
             return False
         self.arrivals += item.n
         self.n_inside += item.n
         item.t_in = self.env.now
-        self.queue.append(item)
+        (self._line(item) if self.keyed else self.queue).append(item)
         if self.tracing:
             self.log("arrive", item)
         if not self.micro_batch:
@@ -180,27 +211,37 @@ class StreamProcessorNode(NodeRuntime):
         return True
 
     def _next(self) -> None:
-        """per_event: start queued items on free tasks."""
+        """per_event: start queued items on free tasks (by_key: each task on its own queue)."""
+        if self.keyed:
+            for task, line in enumerate(self._lines):
+                if line and not self._faults and not self._task_busy[task]:
+                    self._task_busy[task] = True
+                    self._begin(line.popleft(), task)
+            return
         while self.queue and not self._faults and self.busy < self.config.parallelism:
-            item = self.queue.popleft()
-            self._advance()
-            self.busy += 1
-            self._processing[item] = None
-            if self.tracing:
-                self.log("start", item)
-            job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
-            job.callbacks.append(self._task_done)
+            self._begin(self.queue.popleft(), -1)
+
+    def _begin(self, item: Item, task: int) -> None:
+        self._advance()
+        self.busy += 1
+        self._processing[item] = task
+        if self.tracing:
+            self.log("start", item)
+        job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
+        job.callbacks.append(self._task_done)
 
     def _task_done(self, event: Any) -> None:
         item, generation = event._value
         if generation != self._generation:
             return  # the crash discarded this work
-        del self._processing[item]
-        self._processed(item, partial(self._task_free, item))
+        task = self._processing.pop(item)
+        self._processed(item, partial(self._task_free, task))
 
-    def _task_free(self, _item: Item) -> None:
+    def _task_free(self, task: int) -> None:
         self._advance()
         self.busy -= 1
+        if task >= 0:
+            self._task_busy[task] = False
         self._next()
 
     def _trigger(self, _event: Any) -> None:
@@ -220,7 +261,7 @@ class StreamProcessorNode(NodeRuntime):
         work = sum(self._cost_of(item.n) for item in batch)
         self._advance()
         self.busy = float(self.config.parallelism)
-        self._processing = dict.fromkeys(batch)
+        self._processing = dict.fromkeys(batch, -1)
         if self.tracing:
             self.log(f"batch {sum(item.n for item in batch)}")
         job = self.env.timeout(work / self.config.parallelism, (batch, self._generation))
@@ -235,6 +276,8 @@ class StreamProcessorNode(NodeRuntime):
         self._processing.clear()
         for item in batch:
             self._processed(item, None)
+        if self.exactly_once:
+            self._commit()  # Spark commits a micro-batch's output (its sink's batch id) as it ends
         if self._batch_pending:
             self._run_batch()
 
@@ -282,15 +325,21 @@ class StreamProcessorNode(NodeRuntime):
         if self._faults:
             return
         self.checkpoints += 1
-        committed, self._since_checkpoint = self._since_checkpoint, []
         if self.tracing:
-            self.log(f"checkpoint {sum(item.n for item in committed)}")
+            self.log(f"checkpoint {sum(item.n for item in self._since_checkpoint)}")
         if self.exactly_once:
-            now = self.env.now
-            self.n_held = 0
-            for item in committed:
-                self.added.append(now - self._processed_at.pop(item))
-                self._emit(item, None)
+            self._commit()
+        else:
+            self._since_checkpoint = []
+
+    def _commit(self) -> None:
+        """Exactly-once: the held output commits and goes downstream."""
+        committed, self._since_checkpoint = self._since_checkpoint, []
+        now = self.env.now
+        self.n_held = 0
+        for item in committed:
+            self.added.append(now - self._processed_at.pop(item))
+            self._emit(item, None)
 
     def on_down(self) -> None:
         """A crash: work since the last checkpoint is lost and re-done after the restart."""
@@ -300,10 +349,14 @@ class StreamProcessorNode(NodeRuntime):
         if self.tracing:
             self.log("crash")
         interrupted = list(self._processing)
+        for task in self._processing.values():
+            if task >= 0:
+                self._task_busy[task] = False
         self._processing.clear()
         self.busy = 0.0 if self.micro_batch else self.busy - len(interrupted)
         rolled_back = self._rolled_back()
-        self.queue.extendleft(reversed(rolled_back + interrupted))
+        for item in reversed(rolled_back + interrupted):
+            (self._line(item) if self.keyed else self.queue).appendleft(item)
 
     def _rolled_back(self) -> list[Item]:
         """Output since the last checkpoint goes back to the input, to be processed again."""
@@ -331,6 +384,7 @@ class StreamProcessorNode(NodeRuntime):
             self._run_batch()
         else:
             self._next()
+        self.space_freed()  # the senders refused during the crash
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:

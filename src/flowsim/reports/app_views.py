@@ -138,16 +138,54 @@ def _p99(result: RunResult, sink: str | None) -> float | None:
     return None if latency is None else latency.p99
 
 
+def delivered_once(result: RunResult, arch: Architecture) -> float:
+    """Messages delivered, each counted once however many copies reached sinks.
+
+    Below a node that copies (a topic's consumer groups, fan-out edges) into branches that reach
+    separate sinks, every branch carries the same messages: only the branch that delivered most
+    counts.  Below any other node the branches share the messages and add up (as do branches
+    that meet again in a sink, whose count cannot be split).  `totals.delivered` counts every copy.
+    """
+    counts = {s: result.end_to_end[s].count for s in delivery_sinks(arch) if s in result.end_to_end}
+    below: dict[str, list[str]] = {}
+    for edge in arch.edges:
+        below.setdefault(edge.from_, []).append(edge.to)
+    memo: dict[str, tuple[float, frozenset[str]]] = {}
+    extra = 0.0
+
+    def reached(name: str, path: frozenset[str]) -> tuple[float, frozenset[str]]:
+        nonlocal extra
+        if name in counts:
+            return counts[name], frozenset({name})
+        if name in memo:
+            return memo[name]
+        branches = [reached(t, path | {name}) for t in below.get(name, []) if t not in path]
+        values = [v for v, _ in branches]
+        sinks = frozenset().union(*(b for _, b in branches))
+        copies = arch.nodes[name].routing == "fanout" and len(branches) > 1
+        if copies and sum(len(b) for _, b in branches) == len(sinks):  # the branches reach separate sinks
+            extra += sum(values) - max(values)
+            memo[name] = (max(values), sinks)
+        else:
+            memo[name] = (sum(values), sinks)
+        return memo[name]
+
+    for source in arch.sources():
+        reached(source, frozenset())
+    return sum(counts.values()) - extra
+
+
 def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     """Throughput, end-to-end p99, messages lost, SLOs met: what a design review asks first."""
     sink = main_sink(result, arch)
-    throughput = result.totals.delivered / result.window_s
+    throughput = delivered_once(result, arch) / result.window_s
     p99 = _p99(result, sink)
     lost = result.totals.dropped + result.totals.dead_lettered + result.totals.lost
     met = sum(v.passed for v in result.slos)
     return [
         Headline("Throughput", throughput, format_rate(throughput), "higher",
-                 "items per second reaching the sinks (dead letters excluded)", format_rate),
+                 "messages per second reaching the sinks, each counted once however many consumer groups or "
+                 "fan-out branches delivered a copy (dead letters excluded)", format_rate),
         Headline(f"End-to-end p99 ({sink})" if sink else "End-to-end p99", p99,
                  format_duration(p99) if p99 is not None else "—", "lower",
                  "99% of delivered items took less than this from creation to the sink", format_duration),
@@ -229,7 +267,7 @@ def nodes_frame(result: RunResult) -> pd.DataFrame:
 
 
 def _node_row(node: NodeResult) -> dict[str, Any]:
-    counts = ("arrivals", "completed", "dropped", "retries", "dead_lettered", "throughput_per_s")
+    counts = ("arrivals", "completed", "dropped", "lost", "retries", "dead_lettered", "throughput_per_s")
     row: dict[str, Any] = {"kind": node.kind} | {k: getattr(node, k) for k in counts}
     row |= {"utilization": node.utilization, "mean_queue_length": node.mean_queue_length}
     row |= {"wait_p99_s": _stat(node.wait_s, "p99"), "sojourn_mean_s": _stat(node.sojourn_s, "mean")}

@@ -89,7 +89,7 @@ def new_table(title: str) -> Table:
 
 _COUNTS = (
     ("arrivals", "arrivals"), ("completed", "completed"), ("dropped", "dropped"),
-    ("retries", "retries"), ("dead_lettered", "dead-\nlettered"),
+    ("lost", "lost"), ("retries", "retries"), ("dead_lettered", "dead-\nlettered"),
 )  # fmt: skip
 _TIMES = (
     ("wait_s", "p50", "wait\np50"), ("wait_s", "p95", "wait\np95"), ("wait_s", "p99", "wait\np99"),
