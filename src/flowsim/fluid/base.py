@@ -33,9 +33,12 @@ class Record:
     items: np.ndarray  # edges x steps, items (a source's batch, a poll, a run) sent in the step
     wait: np.ndarray  # edges x steps, mean FIFO wait at the sender of what was sent
     p_wait: np.ndarray  # nodes x steps
-    wq: np.ndarray  # nodes x steps, mean wait of those who wait
+    wq: np.ndarray  # nodes x steps, mean wait of those who wait (a bounded room: the decay of its law)
+    wcap: np.ndarray  # nodes x steps, the longest wait a bounded room allows (inf: unbounded)
     hold: np.ndarray  # nodes x steps
     slow: np.ndarray  # nodes x steps, service stretch (brownouts)
+    size: np.ndarray  # nodes x steps, mean messages per arriving item
+    size_scv: np.ndarray  # nodes x steps, squared coefficient of variation of arriving item sizes
     born: dict[int, dict[int, float]] = field(default_factory=dict)  # edge -> step -> birth time
 
 
@@ -154,6 +157,19 @@ class FluidNode:
     def item_size(self, edge: int) -> float | None:
         """Messages per item it sends on `edge` (None: the size of what came in)."""
         return None
+
+    def item_scv(self, edge: int) -> float | None:
+        """Squared coefficient of variation of those sizes (None: that of what came in)."""
+        return None
+
+    def item_ca2(self, edge: int) -> float | None:
+        """Squared coefficient of variation of the gaps between those items, in the asymptotic
+        sense of heavy traffic (None: that of what came in; a source's Poisson items: 1)."""
+        return None
+
+    in_size = 1.0
+    in_scv = 0.0
+    in_ca2 = 1.0
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip
