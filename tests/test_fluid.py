@@ -174,3 +174,18 @@ def test_mmpp_source_follows_one_path_of_its_hidden_state() -> None:
     # the stationary mean (275/s x 600 s = 165,000) is far from what this path gave (seed 3: about
     # 105,000, mostly quiet), so following the mean rate instead would fail the 2% above
     assert abs(arrivals - 275.0 * 600) > 0.2 * 275.0 * 600
+
+
+def test_retention_and_exactly_once_commits_follow_the_flow_arithmetic() -> None:
+    # slow-consumer-retention: 2,000/s written, the v2 job reads 1,000/s (2 tasks at 2 ms) from
+    # t = 0, retention 2 min checked every 30 s, 8 min run.  The check at 450 s (the one at 480 s,
+    # the end, does not happen) deletes what was written before 330 s, 660,000, less what the group
+    # had read by then: 450 s x 1,000/s through the job plus its 10,000-message buffer, so
+    # 660,000 - 460,000 = 200,000 lost (per-message: 202,000 +- 17,000 over 2 runs).
+    result = flowsim.simulate(load("slow-consumer-retention"), engine="fluid")
+    topic = result.nodes["events_topic"].kind_figures
+    assert topic["lost_to_retention"] == pytest.approx(2000 * 330 - (1000 * 450 + 10_000), rel=0.02)
+    # exactly-once output reaches the sink at checkpoints (every 30 s): the last is at 450 s, so
+    # 450 s x 1,000/s over the 480 s window = 937.5/s (per-message: 936.4 +- 4.2)
+    assert result.nodes["serving_v2"].throughput_per_s == pytest.approx(1000 * 450 / 480, rel=0.01)
+    assert result.nodes["replay_job"].inside_at_end == pytest.approx(30 * 1000 + 10_000, rel=0.02)

@@ -40,6 +40,10 @@ class Record:
     size: np.ndarray  # nodes x steps, mean messages per arriving item
     size_scv: np.ndarray  # nodes x steps, squared coefficient of variation of arriving item sizes
     born: dict[int, dict[int, float]] = field(default_factory=dict)  # edge -> step -> birth time
+    #: topics whose full buffer spreads waits over partitions: node -> (partitions, batch_size)
+    closed: dict[int, tuple[int, float]] = field(default_factory=dict)
+    closed_n: np.ndarray | None = None  # nodes x steps, client batches buffered (0: not full)
+    closed_unit: np.ndarray | None = None  # nodes x steps, seconds of writes per client batch
 
 
 class Fifo:
@@ -93,6 +97,30 @@ class Fifo:
             _, amount, attempt = self.cohorts.popleft()
             self.total -= amount
             gone.append((amount, attempt))
+        if not self.cohorts:
+            self.total = 0.0
+        return gone
+
+    def expire(self, before: float, span: float) -> list[tuple[float, int]]:
+        """Remove what entered before `before`, a cohort's arrivals spread evenly over the `span`
+        after its time (a step), so a cohort straddling `before` loses its older share."""
+        gone = []
+        while self.cohorts:
+            head = self.cohorts[0]
+            share = (before - head[0]) / span if span > 0 else float(head[0] < before)
+            if share <= 0:
+                break
+            if share >= 1:
+                self.cohorts.popleft()
+                self.total -= head[1]
+                gone.append((head[1], head[2]))
+                continue
+            part = head[1] * share
+            head[1] -= part
+            head[0] = before  # what is left came later
+            self.total -= part
+            gone.append((part, head[2]))
+            break
         if not self.cohorts:
             self.total = 0.0
         return gone

@@ -12,6 +12,7 @@ partitions write X(n) < their nominal rate.  With equal shares X(n) = c mu n / (
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -49,3 +50,31 @@ class PartitionSpread:
         low = math.floor(items)
         frac = items - low
         return float(self.table[low] * (1 - frac) + self.table[min(low + 1, MVA_ITEMS)] * frac)
+
+
+@lru_cache(maxsize=1024)
+def _poll_law(items: int, c: int, batch: int) -> np.ndarray:
+    """Cumulative law of j, the client batches queued at the partition a poll comes from, with
+    `items` over c equal partitions: the closed network's marginal P(j) ~ C(items - j + c - 2, c - 2),
+    weighted by polls, a partition with j queued writing batches of min(j, batch) at a time."""
+    j = np.arange(items + 1, dtype=float)
+    logs = np.array([math.lgamma(items - k + c - 1) - math.lgamma(items - k + 1) for k in range(items + 1)])
+    weights = np.exp(logs - logs.max()) / np.maximum(np.minimum(j, batch), 1.0)
+    weights[0] = 0.0
+    cumulative: np.ndarray = np.cumsum(weights) / weights.sum()
+    return cumulative
+
+
+def poll_waits(items: np.ndarray, unit: np.ndarray, c: int, batch: np.ndarray,
+               stream: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """Waits in a full buffer spread over c equal partitions, per poll (latency is per item): j
+    client batches ahead at its partition (see `_poll_law`), each `unit` seconds of writes."""
+    out = np.zeros(len(items))
+    n = np.maximum(np.rint(items), 1).astype(int)
+    b = np.maximum(np.rint(batch), 1).astype(int)
+    u = stream.random(len(items))
+    for key in set(zip(n.tolist(), b.tolist(), strict=True)):
+        mine = (n == key[0]) & (b == key[1])
+        law = _poll_law(min(key[0], 20_000), c, key[1])
+        out[mine] = np.searchsorted(law, u[mine]) * unit[mine]
+    return out

@@ -18,6 +18,7 @@ from flowsim.fluid.base import Edge, FluidNode, Record
 from flowsim.fluid.batch import DagNode, WarehouseNode
 from flowsim.fluid.latency import Service, stays, trace
 from flowsim.fluid.nodes import QueueNode, ServiceNode, SinkNode, SourceNode, service_draws, step_rates
+from flowsim.fluid.stream import StreamJobNode
 from flowsim.fluid.support import choose_step, fluid_problems, rng
 from flowsim.fluid.timeline import timelines
 from flowsim.fluid.topic import TopicNode
@@ -79,6 +80,8 @@ class FluidModel:
             wcap=np.full((n_nodes, steps), np.inf, dtype=np.float32),
             hold=np.zeros((n_nodes, steps), dtype=np.float32), slow=np.ones((n_nodes, steps), dtype=np.float32),
             size=np.ones((n_nodes, steps), dtype=np.float32), size_scv=np.zeros((n_nodes, steps), dtype=np.float32),
+            closed_n=np.zeros((n_nodes, steps), dtype=np.float32),
+            closed_unit=np.zeros((n_nodes, steps), dtype=np.float32),
         )  # fmt: skip
         flows = node_flows(arch, arrival_rates(arch, scenario.load.multiplier), scenario.load.multiplier)
         lines = timelines(scenario.faults, self.times, self.seed)
@@ -100,7 +103,7 @@ class FluidModel:
             elif config.kind == "sink":
                 node = SinkNode(*args)
             elif config.kind == "kafka_topic":
-                node = TopicNode(*args, law=law, timeline=tl)
+                node = TopicNode(*args, law=law, timeline=tl, horizon=scenario.duration)
             elif config.kind == "airflow_dag":
                 node = DagNode(*args, timeline=tl)
             elif config.kind == "service":
@@ -110,6 +113,8 @@ class FluidModel:
                 service = getattr(config, "query_time", None)
                 loads = [e.index for e in edges if e.target == name and arch.nodes[e.source].kind == "airflow_dag"]
                 node = WarehouseNode(*args, law=law, per_item=mpi, timeline=tl, load_edges=loads)
+            elif config.kind == "stream_processor":
+                node = StreamJobNode(*args, law=law, per_item=mpi, timeline=tl, horizon=scenario.duration)
             else:
                 service = getattr(config, "time", None)
                 node = QueueNode(*args, law=law, per_item=mpi, timeline=tl)

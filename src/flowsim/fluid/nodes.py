@@ -42,7 +42,8 @@ class SourceNode(FluidNode):
         self.stop = config.stop if config.stop is not None else math.inf
         self.left = config.limit * config.messages_per_item() if config.limit is not None else math.inf
         batch = config.batch
-        mean = config.messages_per_item()
+        mean = self.mean_batch = config.messages_per_item()
+        self.constant = rate_at(config, 0.0) if rates is None else 0.0  # a constant source's rate
         self.scv = 0.0 if isinstance(batch, int) else float(batch.variance()) / mean**2
 
     def item_size(self, edge: int) -> float | None:
@@ -55,8 +56,8 @@ class SourceNode(FluidNode):
                 rec: Record) -> None:  # fmt: skip
         config = self.config
         active = max(0.0, min(t + dt, self.stop) - max(t, config.start))
-        rate = float(self.rates[k]) if self.rates is not None else rate_at(config, t)
-        wanted = min(rate * self.multiplier * config.messages_per_item() * active, self.left)
+        rate = float(self.rates[k]) if self.rates is not None else self.constant
+        wanted = min(rate * self.multiplier * self.mean_batch * active, self.left)
         sent = min(wanted, self.out_limit(allow)) if wanted > 0 else 0.0
         self.left -= sent
         self.c["arrivals"] += sent
@@ -239,6 +240,10 @@ class QueueNode(FluidNode):
         return figures
 
 
+#: eight equally likely points of the triangle on [-1, 1]: the spread of a cohort's waits, in steps
+SPREAD = np.array([-1 + math.sqrt(2 * p) if p < 0.5 else 1 - math.sqrt(2 * (1 - p)) for p in (np.arange(8) + 0.5) / 8])
+
+
 def service_draws(distribution: Any, stream: np.random.Generator, size: int = 4096) -> np.ndarray:
     """Sorted draws of one attempt's service time: its tail gives the share that times out in service."""
     return np.sort(np.asarray(distribution.draw(stream, size), dtype=float))
@@ -299,10 +304,12 @@ class ServiceNode(QueueNode):
             if share > 0:
                 self.fifo.take(accepted * share, now)
                 self.fail(accepted * share, 1, now)
+        expired = 0.0
         if self.timeout is not None:
-            for amount, attempt in self.fifo.older_than(now - self.timeout):
+            for amount, attempt in self.fifo.expire(now - self.timeout, dt):
                 self.c["timeouts"] += amount
                 self.fail(amount, attempt, now)
+                expired += amount
         limit = self.out_limit(allow)
         wanted = min(self.fifo.total, self.cap(k) * dt)
         serve = min(wanted, limit / max(self.success, 0.05))
@@ -310,8 +317,9 @@ class ServiceNode(QueueNode):
         waited = self.fifo.take(serve, t, pieces)
         slow = self.timeline.slowdown[k] if self.timeline is not None else 1.0
         good = 0.0
+        limit_late = self.late_at_limit(dt * serve / (serve + expired), slow) if expired > TINY else None
         for part, wait, attempt in pieces:
-            late = tail(self.draws, (self.timeout - wait) / slow) if self.timeout is not None else 0.0
+            late = 0.0 if self.timeout is None else limit_late if limit_late is not None else self.late(wait, dt, slow)
             self.c["timeouts"] += part * late
             bad = part * late + part * (1 - late) * self.error_rate
             self.fail(bad, attempt, now)
@@ -327,6 +335,25 @@ class ServiceNode(QueueNode):
         self.record_wait(rec, k, waited, serve)
         self.stationary(k, t, dt, accepted, rec)
         self.account(dt, serve)
+
+    def late(self, wait: float, dt: float, slow: float) -> float:
+        """The share of a cohort served this step whose caller gives up before its service ends.
+
+        The cohort's attempts came spread over a step and are served spread over this one, so
+        their waits spread around `wait` as the difference of two uniforms (a triangle of
+        half-width dt); each is late when its service exceeds the patience left."""
+        assert self.timeout is not None
+        left = (self.timeout - wait - SPREAD * dt) / slow
+        shares = 1.0 - np.searchsorted(self.draws, left, side="right") / len(self.draws)
+        return float(np.where(left <= 0, 1.0, shares).mean())
+
+    def late_at_limit(self, span: float, slow: float) -> float:
+        """The late share when the line's head is at the callers' patience (attempts time out in
+        the line this step): the servers take the oldest attempts still waited for, whose patience
+        left is spread evenly over the `span` of arrival time they cover, near 0 in a storm."""
+        left = (np.arange(8) + 0.5) / 8 * span / slow
+        shares = 1.0 - np.searchsorted(self.draws, left, side="right") / len(self.draws)
+        return float(shares.mean())
 
     def dead_letter_flow(self, amount: float, flows: list[float]) -> None:
         for edge in self.dead_edges:

@@ -31,8 +31,9 @@ class Group:
 
 
 class TopicNode(FluidNode):
-    def __init__(self, *args: Any, law: FlowLaw, timeline: Any = None) -> None:
+    def __init__(self, *args: Any, law: FlowLaw, timeline: Any = None, horizon: float = math.inf) -> None:
         super().__init__(*args)
+        self.horizon = horizon  # a check due at the very end of the run does not happen (the kernel's)
         config = self.config
         self.law, self.timeline = law, timeline
         self.write_capacity = law.stages[0].capacity(State())
@@ -84,6 +85,12 @@ class TopicNode(FluidNode):
         c, now = self.c, t + dt
         up = 1.0 if self.timeline is None else 1.0 - self.timeline.down_s[k] / dt
         writes_cap = self.writes(k) * dt
+        if self.block and self.spread.uniform and rec.closed_n is not None and rec.closed_unit is not None:
+            full = self.buffer.total + inflow >= self.buffer_limit * 0.99  # a blocked producer keeps it full
+            if full and writes_cap > 0:
+                rec.closed[self.index] = (self.config.partitions, float(self.config.batch_size))
+                rec.closed_n[self.index, k] = self.buffer.total / max(self.in_size, 1.0)
+                rec.closed_unit[self.index, k] = max(self.in_size, 1.0) * self.config.partitions / self.write_capacity
         dropped = 0.0 if self.block else max(0.0, inflow - (self.buffer_limit - self.buffer.total + writes_cap))
         c["arrivals"] += inflow
         c["dropped"] += dropped
@@ -107,11 +114,12 @@ class TopicNode(FluidNode):
         c["created"] += written * max(readers - 1, 0)
         if self.keep_log and written > 0:
             self.log.append([now, written])
-        if self.config.retention is not None and now >= self.next_check:
+        if self.config.retention is not None and now >= self.next_check and self.next_check < self.horizon - 1e-9:
             self.retain(now)
         for group in self.groups:
             self.read(group, k, dt, now, up, allow, flows, rec)
-        rec.hold[self.index, k] = self.batching()[2]
+        self.batch_now = self.batching()  # once a step: item_size, item_scv and item_ca2 read it
+        rec.hold[self.index, k] = self.batch_now[2]
 
     def activate(self, group: Group, t: float) -> None:
         group.active = True
@@ -201,17 +209,18 @@ class TopicNode(FluidNode):
         """A poll: max_poll_records while backlogged, else one producer batch."""
         group = next(g for g in self.groups if g.edge.index == edge)
         most = float(group.spec.max_poll_records)
-        return most if group.polled else float(min(most, self.batching()[0]))
+        return most if group.polled else float(min(most, self.batch_now[0]))
 
     def item_scv(self, edge: int) -> float | None:
         group = next(g for g in self.groups if g.edge.index == edge)
-        return 0.0 if group.polled else self.batching()[1]
+        return 0.0 if group.polled else self.batch_now[1]
 
     def item_ca2(self, edge: int) -> float | None:
         group = next(g for g in self.groups if g.edge.index == edge)
-        return 1.0 if group.polled else self.batching()[3]
+        return 1.0 if group.polled else self.batch_now[3]
 
     in_rate = 0.0
+    batch_now = (1.0, 0.0, 0.0, 1.0)
 
     def inside(self) -> float:
         return self.buffer.total + sum(g.backlog.total for g in self.groups)
