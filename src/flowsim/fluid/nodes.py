@@ -249,14 +249,7 @@ def service_draws(distribution: Any, stream: np.random.Generator, size: int = 40
     return np.sort(np.asarray(distribution.draw(stream, size), dtype=float))
 
 
-def tail(sorted_draws: np.ndarray, x: float) -> float:
-    """P(S > x) from the sorted draws."""
-    if x <= 0:
-        return 1.0
-    return 1.0 - float(np.searchsorted(sorted_draws, x, side="right")) / len(sorted_draws)
-
-
-__all__ = ["Edge", "QueueNode", "SinkNode", "SourceNode", "erlang_c", "rate_at", "service_draws", "tail"]
+__all__ = ["Edge", "QueueNode", "SinkNode", "SourceNode", "erlang_c", "rate_at", "service_draws"]
 
 
 class ServiceNode(QueueNode):
