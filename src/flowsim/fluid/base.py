@@ -33,10 +33,17 @@ class Record:
     items: np.ndarray  # edges x steps, items (a source's batch, a poll, a run) sent in the step
     wait: np.ndarray  # edges x steps, mean FIFO wait at the sender of what was sent
     p_wait: np.ndarray  # nodes x steps
-    wq: np.ndarray  # nodes x steps, mean wait of those who wait
+    wq: np.ndarray  # nodes x steps, mean wait of those who wait (a bounded room: the decay of its law)
+    wcap: np.ndarray  # nodes x steps, the longest wait a bounded room allows (inf: unbounded)
     hold: np.ndarray  # nodes x steps
     slow: np.ndarray  # nodes x steps, service stretch (brownouts)
+    size: np.ndarray  # nodes x steps, mean messages per arriving item
+    size_scv: np.ndarray  # nodes x steps, squared coefficient of variation of arriving item sizes
     born: dict[int, dict[int, float]] = field(default_factory=dict)  # edge -> step -> birth time
+    #: topics whose full buffer spreads waits over partitions: node -> (partitions, batch_size)
+    closed: dict[int, tuple[int, float]] = field(default_factory=dict)
+    closed_n: np.ndarray | None = None  # nodes x steps, client batches buffered (0: not full)
+    closed_unit: np.ndarray | None = None  # nodes x steps, seconds of writes per client batch
 
 
 class Fifo:
@@ -90,6 +97,30 @@ class Fifo:
             _, amount, attempt = self.cohorts.popleft()
             self.total -= amount
             gone.append((amount, attempt))
+        if not self.cohorts:
+            self.total = 0.0
+        return gone
+
+    def expire(self, before: float, span: float) -> list[tuple[float, int]]:
+        """Remove what entered before `before`, a cohort's arrivals spread evenly over the `span`
+        after its time (a step), so a cohort straddling `before` loses its older share."""
+        gone = []
+        while self.cohorts:
+            head = self.cohorts[0]
+            share = (before - head[0]) / span if span > 0 else float(head[0] < before)
+            if share <= 0:
+                break
+            if share >= 1:
+                self.cohorts.popleft()
+                self.total -= head[1]
+                gone.append((head[1], head[2]))
+                continue
+            part = head[1] * share
+            head[1] -= part
+            head[0] = before  # what is left came later
+            self.total -= part
+            gone.append((part, head[2]))
+            break
         if not self.cohorts:
             self.total = 0.0
         return gone
@@ -154,6 +185,19 @@ class FluidNode:
     def item_size(self, edge: int) -> float | None:
         """Messages per item it sends on `edge` (None: the size of what came in)."""
         return None
+
+    def item_scv(self, edge: int) -> float | None:
+        """Squared coefficient of variation of those sizes (None: that of what came in)."""
+        return None
+
+    def item_ca2(self, edge: int) -> float | None:
+        """Squared coefficient of variation of the gaps between those items, in the asymptotic
+        sense of heavy traffic (None: that of what came in; a source's Poisson items: 1)."""
+        return None
+
+    in_size = 1.0
+    in_scv = 0.0
+    in_ca2 = 1.0
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip

@@ -17,7 +17,8 @@ from flowsim.engine.model import ReplicationOutput, replication_seed
 from flowsim.fluid.base import Edge, FluidNode, Record
 from flowsim.fluid.batch import DagNode, WarehouseNode
 from flowsim.fluid.latency import Service, stays, trace
-from flowsim.fluid.nodes import QueueNode, ServiceNode, SinkNode, SourceNode, service_draws
+from flowsim.fluid.nodes import QueueNode, ServiceNode, SinkNode, SourceNode, service_draws, step_rates
+from flowsim.fluid.stream import StreamJobNode
 from flowsim.fluid.support import choose_step, fluid_problems, rng
 from flowsim.fluid.timeline import timelines
 from flowsim.fluid.topic import TopicNode
@@ -76,7 +77,11 @@ class FluidModel:
             flow=np.zeros((len(edges), steps), dtype=np.float32), items=np.zeros((len(edges), steps), dtype=np.float32),
             wait=np.zeros((len(edges), steps), dtype=np.float32),
             p_wait=np.zeros((n_nodes, steps), dtype=np.float32), wq=np.zeros((n_nodes, steps), dtype=np.float32),
+            wcap=np.full((n_nodes, steps), np.inf, dtype=np.float32),
             hold=np.zeros((n_nodes, steps), dtype=np.float32), slow=np.ones((n_nodes, steps), dtype=np.float32),
+            size=np.ones((n_nodes, steps), dtype=np.float32), size_scv=np.zeros((n_nodes, steps), dtype=np.float32),
+            closed_n=np.zeros((n_nodes, steps), dtype=np.float32),
+            closed_unit=np.zeros((n_nodes, steps), dtype=np.float32),
         )  # fmt: skip
         flows = node_flows(arch, arrival_rates(arch, scenario.load.multiplier), scenario.load.multiplier)
         lines = timelines(scenario.faults, self.times, self.seed)
@@ -93,11 +98,12 @@ class FluidModel:
             node: FluidNode
             service: Any = None
             if config.kind == "source":
-                node = SourceNode(*args, multiplier=scenario.load.multiplier)
+                rates = step_rates(config, self.times, rng(self.seed, name, "mmpp"))
+                node = SourceNode(*args, multiplier=scenario.load.multiplier, rates=rates)
             elif config.kind == "sink":
                 node = SinkNode(*args)
             elif config.kind == "kafka_topic":
-                node = TopicNode(*args, law=law, timeline=tl)
+                node = TopicNode(*args, law=law, timeline=tl, horizon=scenario.duration)
             elif config.kind == "airflow_dag":
                 node = DagNode(*args, timeline=tl)
             elif config.kind == "service":
@@ -107,10 +113,12 @@ class FluidModel:
                 service = getattr(config, "query_time", None)
                 loads = [e.index for e in edges if e.target == name and arch.nodes[e.source].kind == "airflow_dag"]
                 node = WarehouseNode(*args, law=law, per_item=mpi, timeline=tl, load_edges=loads)
+            elif config.kind == "stream_processor":
+                node = StreamJobNode(*args, law=law, per_item=mpi, timeline=tl, horizon=scenario.duration)
             else:
                 service = getattr(config, "time", None)
                 node = QueueNode(*args, law=law, per_item=mpi, timeline=tl)
-            self.services.append(_service(service, stream, node))
+            self.services.append(_service(service, stream, node, self.rec))
             self.nodes.append(node)
         self.order = self._order()
         position = {n: i for i, n in enumerate(self.order)}
@@ -157,6 +165,8 @@ class FluidModel:
         last = [0.0] * n_edges
         previous = [0.0] * n_edges
         previous_items = [0.0] * n_edges
+        previous_scv = [0.0] * n_edges
+        previous_ca2 = [1.0] * n_edges
         edge_target = [self.index[e.target] for e in self.edges]
         sharing = {i: [e.index for e in es] for i, es in self.in_edges.items() if len(es) > 1}
         reverse = self.order[::-1]
@@ -181,22 +191,35 @@ class FluidModel:
                 room[i] = nodes[i].room(k, dt, allow)
             flows = [0.0] * n_edges
             items = [0.0] * n_edges
+            scvs = [0.0] * n_edges
+            ca2s = [1.0] * n_edges
             for i in self.order:
-                inflow = in_items = 0.0
+                inflow = in_items = second = spread = 0.0
                 for e, back in ins[i]:
-                    inflow += previous[e] if back else flows[e]
-                    in_items += previous_items[e] if back else items[e]
+                    f, n = (previous[e], previous_items[e]) if back else (flows[e], items[e])
+                    inflow += f
+                    in_items += n
+                    if n > 0:  # E[size^2] of the mixture of the in-edges' items
+                        second += f * f / n * (1.0 + (previous_scv[e] if back else scvs[e]))
+                        spread += n * (previous_ca2[e] if back else ca2s[e])
                 node = nodes[i]
                 if in_items > 0:
-                    node.in_size = inflow / in_items  # type: ignore[attr-defined]
+                    node.in_size = inflow / in_items
+                    node.in_scv = max(0.0, second / in_items / node.in_size**2 - 1.0)
+                    node.in_ca2 = spread / in_items  # a superposition: the item-weighted scvs (Whitt)
+                rec.size[i, k], rec.size_scv[i, k] = node.in_size, node.in_scv
                 node.advance(k, t, dt, inflow, allow, flows, rec)
                 for e in outs[i]:
                     if flows[e] > 0:
-                        size = node.item_size(e) or float(getattr(node, "in_size", 1.0))
+                        size = node.item_size(e) or node.in_size
                         items[e] = flows[e] / max(size, 1e-9)
+                        scv = node.item_scv(e)
+                        scvs[e] = node.in_scv if scv is None else scv
+                        ca2 = node.item_ca2(e)
+                        ca2s[e] = node.in_ca2 if ca2 is None else ca2
             rec.flow[:, k] = flows
             rec.items[:, k] = items
-            previous_items = items
+            previous_items, previous_scv, previous_ca2 = items, scvs, ca2s
             last, previous = flows, flows
             if k >= self.first:
                 for node, down_s in downs:
@@ -264,22 +287,41 @@ class FluidModel:
         )  # fmt: skip
 
 
-def _service(distribution: Any, stream: np.random.Generator, node: FluidNode) -> Service:
-    """Draws of one visit's service (a kind's law, or its flow law's mean work), for latency samples."""
+def _service(distribution: Any, stream: np.random.Generator, node: FluidNode, rec: Record) -> Service:
+    """Draws of one visit's service (a kind's law, or its flow law's mean work), for latency samples.
+
+    A node whose work is per message (a stream job: an item of n events holds a task n costs)
+    draws n from the sizes of the items it got at that step: a gamma law of their mean and scv."""
     if distribution is not None:
 
-        def draw(size: int) -> np.ndarray:
-            return np.asarray(distribution.draw(stream, size), dtype=float)
+        def draw(ks: np.ndarray) -> np.ndarray:
+            return np.asarray(distribution.draw(stream, len(ks)), dtype=float)
 
         return draw
+    if isinstance(node, QueueNode) and node.per_message and node.cost_s > 0:
+        cost, index = node.cost_s, node.index
+
+        def sized(ks: np.ndarray) -> np.ndarray:
+            return cost * item_sizes(rec.size[index, ks], rec.size_scv[index, ks], stream)
+
+        return sized
     if isinstance(node, QueueNode) and node.work_s > 0:
         work = node.work_s
 
-        def fixed(size: int) -> np.ndarray:
-            return np.full(size, work)
+        def fixed(ks: np.ndarray) -> np.ndarray:
+            return np.full(len(ks), work)
 
         return fixed
     return None
+
+
+def item_sizes(mean: np.ndarray, scv: np.ndarray, stream: np.random.Generator) -> np.ndarray:
+    """Item sizes of the given means and scvs (gamma; the mean itself where the scv is 0)."""
+    mean, scv = mean.astype(float), scv.astype(float)
+    shape = np.where(scv > 1e-9, 1.0 / np.maximum(scv, 1e-9), 1.0)
+    drawn = stream.gamma(shape) * mean / shape
+    result: np.ndarray = np.where(scv > 1e-9, drawn, mean)
+    return result
 
 
 def run_fluid_replication(

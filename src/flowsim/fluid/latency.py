@@ -15,8 +15,28 @@ from collections.abc import Callable
 import numpy as np
 
 from flowsim.fluid.base import Record
+from flowsim.fluid.closed import poll_waits
 
-Service = Callable[[int], np.ndarray] | None
+Service = Callable[[np.ndarray], np.ndarray] | None  # the steps of the visits -> their service times
+
+
+def queue_waits(scale: np.ndarray, cap: np.ndarray, stream: np.random.Generator) -> np.ndarray:
+    """Waits of those who wait: exponential of mean `scale` (Erlang C's tail C e^{-(c mu - lambda) t});
+    in a bounded room the same law cut at `cap`, the longest wait the room allows, with `scale`
+    the decay (negative above saturation, where a full room is the likeliest)."""
+    scale, cap = scale.astype(float), cap.astype(float)
+    u = stream.random(len(scale))
+    bounded = np.isfinite(cap)
+    waits = -np.log1p(-u) * scale
+    if bounded.any():
+        s, t, v = scale[bounded], cap[bounded], u[bounded]
+        theta = np.divide(1.0, s, out=np.zeros_like(s), where=s != 0)
+        flat = np.abs(theta * t) < 1e-6
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            cut = -np.log1p(-v * -np.expm1(-theta * t)) / np.where(flat, 1.0, theta)
+        waits[bounded] = np.where(flat, v * t, np.clip(cut, 0.0, t))
+    result: np.ndarray = waits
+    return result
 
 
 def _pick_edges(
@@ -77,12 +97,20 @@ def trace(
         k = ks[idx]
         stay = rec.wait[edges[idx], k] + rec.hold[nodes, k]
         waits = stream.random(idx.size) < rec.p_wait[nodes, k]
-        stay += np.where(waits, stream.exponential(1.0, idx.size) * rec.wq[nodes, k], 0.0)
+        stay += np.where(waits, queue_waits(rec.wq[nodes, k], rec.wcap[nodes, k], stream), 0.0)
+        for node, (partitions, batch) in rec.closed.items():  # a full producer buffer: waits by partition
+            assert rec.closed_n is not None and rec.closed_unit is not None
+            mine = (nodes == node) & (rec.closed_n[node, k] > 0)
+            if mine.any():
+                km = k[mine]
+                stay[mine] = rec.hold[node, km] + poll_waits(
+                    rec.closed_n[node, km], rec.closed_unit[node, km], partitions, batch / rec.size[node, km], stream
+                )
         for node in np.unique(nodes):
             draw = services[int(node)]
             if draw is not None:
                 mine = nodes == node
-                stay[mine] += draw(int(mine.sum())) * rec.slow[node, k[mine]]
+                stay[mine] += draw(k[mine]) * rec.slow[node, k[mine]]
         t[idx] -= stay
         early = t[idx] <= times[0]
         latency[idx[early]] = end[idx[early]] - times[0]
@@ -120,10 +148,10 @@ def stays(
     chosen = _pick_edges(rec, edges, ks, stream.random(size), flows.sum(axis=1))
     stay = rec.wait[chosen, ks].astype(float)
     waits = stream.random(size) < rec.p_wait[node, ks]
-    stay += np.where(waits, stream.exponential(1.0, size) * rec.wq[node, ks], 0.0)
+    stay += np.where(waits, queue_waits(rec.wq[node, ks], rec.wcap[node, ks], stream), 0.0)
     if with_service:
         stay += rec.hold[node, ks]
         if service is not None:
-            stay += service(size) * rec.slow[node, ks]
+            stay += service(ks) * rec.slow[node, ks]
     result: np.ndarray = stay
     return result

@@ -11,29 +11,14 @@ overflow above it; one that blocks limits its senders to its free room.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from flowsim.analysis.queueing import mmck
 from flowsim.engine.flow import FlowLaw, State
 from flowsim.fluid.base import TINY, Edge, Fifo, FluidNode, Record
-
-
-def erlang_c(c: int, a: float) -> float:
-    """The chance an arrival waits in M/M/c with offered load a (< c) erlangs."""
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    return c * b / (c - a * (1 - b))
-
-
-@lru_cache(maxsize=4096)
-def _loss(load: float, c: int, k: int) -> tuple[float, float]:
-    """M/M/c/K at offered load `load` erlangs (rounded by the caller): (p_block, mean in node)."""
-    metrics = mmck(load, 1.0, c, k)
-    return metrics.p_block, metrics.l
+from flowsim.fluid.queues import bounded, erlang_c, variability
+from flowsim.traffic.shapes import RateLaw
 
 
 def rate_at(config: Any, t: float) -> float:
@@ -43,29 +28,60 @@ def rate_at(config: Any, t: float) -> float:
 
 
 class SourceNode(FluidNode):
-    """Demand: rate x load multiplier x batch; a blocked source emits less and waits (nothing lost)."""
+    """Demand: rate x load multiplier x batch; a blocked source emits less and waits (nothing lost).
 
-    def __init__(self, *args: Any, multiplier: float = 1.0) -> None:
+    `rates` gives the items per second of each step averaged over the step (a profile, a trace, and
+    an MMPP along one realisation of its hidden state, drawn from the kernel's own stream for it, so
+    both engines follow the same bursts); without it the rate at the step's start."""
+
+    def __init__(self, *args: Any, multiplier: float = 1.0, rates: np.ndarray | None = None) -> None:
         super().__init__(*args)
         self.multiplier = multiplier
+        self.rates = rates
         config = self.config
         self.stop = config.stop if config.stop is not None else math.inf
         self.left = config.limit * config.messages_per_item() if config.limit is not None else math.inf
+        batch = config.batch
+        mean = self.mean_batch = config.messages_per_item()
+        self.constant = rate_at(config, 0.0) if rates is None else 0.0  # a constant source's rate
+        self.scv = 0.0 if isinstance(batch, int) else float(batch.variance()) / mean**2
 
     def item_size(self, edge: int) -> float | None:
         return float(self.config.messages_per_item())
+
+    def item_scv(self, edge: int) -> float | None:
+        return self.scv
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip
         config = self.config
         active = max(0.0, min(t + dt, self.stop) - max(t, config.start))
-        wanted = min(rate_at(config, t) * self.multiplier * config.messages_per_item() * active, self.left)
+        rate = float(self.rates[k]) if self.rates is not None else self.constant
+        wanted = min(rate * self.multiplier * self.mean_batch * active, self.left)
         sent = min(wanted, self.out_limit(allow)) if wanted > 0 else 0.0
         self.left -= sent
         self.c["arrivals"] += sent
         self.c["completed"] += sent
         self.hold_up(wanted, sent, dt)
         self.send(sent, flows)
+
+
+def step_rates(config: Any, times: np.ndarray, stream: np.random.Generator) -> np.ndarray | None:
+    """A time-varying source's items per second per step, averaged over each step (exact for
+    steps and traces, the midpoint rule between knots for smooth shapes); None for a constant one.
+    An MMPP follows one path of its hidden state drawn from `stream` (the kernel's "mmpp" stream)."""
+    if not config.time_varying():
+        return None
+    law = config.rate_law("mean")
+    if config.mmpp is not None:
+        path = config.mmpp.path(stream, float(times[-1]))
+        law = RateLaw(1.0, (path, *law.shapes))
+    a, b = float(times[0]), float(times[-1])
+    cuts = np.unique(np.concatenate([times, law.edges(a, b)]))
+    mids = (cuts[:-1] + cuts[1:]) / 2
+    area = np.concatenate([[0.0], np.cumsum(law.values(mids) * np.diff(cuts))])
+    result: np.ndarray = np.diff(np.interp(times, cuts, area)) / np.diff(times)
+    return result
 
 
 class SinkNode(FluidNode):
@@ -85,7 +101,8 @@ class QueueNode(FluidNode):
         delay = law.delay
         self.servers = delay.servers
         self.units = delay.servers if math.isfinite(delay.servers) else 1.0
-        self.work_s = delay.service_s * (per_item if delay.per_message else 1.0)  # per item
+        self.work_s = delay.service_s * (per_item if delay.per_message else 1.0)  # per item, nominal
+        self.per_message, self.cost_s = delay.per_message, delay.service_s
         self.scv = delay.scv
         binding = min(law.stages, key=lambda s: s.capacity(State(), ) * (per_item if s.per == "item" else 1),
                       default=None)  # fmt: skip
@@ -97,6 +114,12 @@ class QueueNode(FluidNode):
         self.service = service  # a distribution of one attempt's time, for latency samples
         self.retry_line = Fifo()  # failed attempts backing off: [due time, messages, next attempt]
         self.busy_now = self.waiting_now = 0.0
+        #: a dropping room's P(wait), mean wait, decay and longest wait this step
+        self.finite: tuple[float, float, float, float] | None = None
+        self.out_ca2: float | None = None  # the scv of the gaps between departures (None: as arrivals)
+
+    def item_ca2(self, edge: int) -> float | None:
+        return self.out_ca2
 
     # ---- hooks kinds with attempts override ------------------------------------------------
     def cap(self, k: int) -> float:
@@ -118,13 +141,15 @@ class QueueNode(FluidNode):
         if inflow <= TINY:
             return 0.0
         dropped = 0.0
+        self.finite = None
         if self.on_full == "drop" and self.buffer is not None:
             cap = self.cap(k)
-            if cap > 0 and math.isfinite(self.servers) and self.fifo.total < TINY:
-                items = inflow / dt / self.mpi
-                load = float(f"{items * self.work_s / max(cap / self.capacity, TINY):.3g}")
-                p_block, _ = _loss(load, int(self.servers), max(int(self.buffer / self.mpi), int(self.servers)))
-                dropped = inflow * p_block
+            if cap > 0 and math.isfinite(self.servers) and self.fifo.total < TINY and self.work_s > 0:
+                a, scv, work = self.offered(inflow / dt, cap / self.capacity)
+                places = max(int(self.buffer / self.mpi), int(self.servers))
+                loss, p_wait, wq, decay, longest = bounded(a, int(self.servers), places, self.in_ca2, scv)
+                self.finite = (p_wait, wq * work, decay * work, longest * work)
+                dropped = inflow * loss
             room = self.buffer - self.content() + cap * dt
             dropped = max(dropped, inflow - room)
         c["arrivals"] += inflow
@@ -156,17 +181,35 @@ class QueueNode(FluidNode):
         rate_msgs = accepted / dt
         rec.hold[self.index, k] = law.hold_s + law.hold_per_rate_s * rate_msgs
         self.waiting_now = self.fifo.total
+        self.out_ca2 = None
         if self.fifo.total > TINY or not math.isfinite(self.servers) or self.work_s <= 0 or rate_msgs <= 0:
             return
-        items, work, c = rate_msgs / self.mpi, self.work_s * slow, int(self.servers)
-        a = items * work
-        if a >= c:
-            a = 0.98 * c
-            items = a / work
+        if self.finite is not None:  # a dropping room: its M/M/c/K' wait at the offered load
+            p_wait, mean, decay, longest = self.finite
+            rec.p_wait[self.index, k], rec.wq[self.index, k], rec.wcap[self.index, k] = p_wait, decay, longest
+            self.waiting_now += p_wait * mean * rate_msgs
+            return
+        a, scv, work = self.offered(rate_msgs, 1.0 / slow)
+        c = int(self.servers)
+        a = min(a, 0.98 * c)
+        rho = a / c  # departures' scv (Whitt's QNA): 1 + (1 - rho^2)(ca^2 - 1) + rho^2 (cs^2 - 1) / sqrt(c)
+        self.out_ca2 = max(0.0, 1 + (1 - rho**2) * (self.in_ca2 - 1) + rho**2 * (scv - 1) / math.sqrt(c))
         pw = erlang_c(c, a)
-        wq = 1.0 / (c / work - items) * (1 + self.scv) / 2
+        wq = work / (c - a) * variability(self.in_ca2, scv)  # 1 / (c mu - lambda), Allen-Cunneen
         rec.p_wait[self.index, k], rec.wq[self.index, k] = pw, wq
         self.waiting_now += pw * wq * rate_msgs
+
+    def offered(self, rate_msgs: float, speed: float) -> tuple[float, float, float]:
+        """(erlangs, service scv, mean service of an item) at `rate_msgs` messages a second.  Work
+        per message (a stream job) holds a server for n costs an item of n messages: its scv is
+        scv_cost / n + scv_n (a random sum)."""
+        if self.per_message:
+            size = max(self.in_size, TINY)
+            work, scv = self.cost_s * size, self.scv / max(size, 1.0) + self.in_scv
+        else:
+            size, work, scv = self.mpi, self.work_s, self.scv
+        work /= max(speed, TINY)
+        return rate_msgs / size * work, scv, work
 
     def account(self, dt: float, served: float) -> None:
         if math.isfinite(self.servers) and self.work_s > 0:
@@ -197,19 +240,16 @@ class QueueNode(FluidNode):
         return figures
 
 
+#: eight equally likely points of the triangle on [-1, 1]: the spread of a cohort's waits, in steps
+SPREAD = np.array([-1 + math.sqrt(2 * p) if p < 0.5 else 1 - math.sqrt(2 * (1 - p)) for p in (np.arange(8) + 0.5) / 8])
+
+
 def service_draws(distribution: Any, stream: np.random.Generator, size: int = 4096) -> np.ndarray:
     """Sorted draws of one attempt's service time: its tail gives the share that times out in service."""
     return np.sort(np.asarray(distribution.draw(stream, size), dtype=float))
 
 
-def tail(sorted_draws: np.ndarray, x: float) -> float:
-    """P(S > x) from the sorted draws."""
-    if x <= 0:
-        return 1.0
-    return 1.0 - float(np.searchsorted(sorted_draws, x, side="right")) / len(sorted_draws)
-
-
-__all__ = ["Edge", "QueueNode", "SinkNode", "SourceNode", "erlang_c", "rate_at", "service_draws", "tail"]
+__all__ = ["Edge", "QueueNode", "SinkNode", "SourceNode", "erlang_c", "rate_at", "service_draws"]
 
 
 class ServiceNode(QueueNode):
@@ -257,10 +297,12 @@ class ServiceNode(QueueNode):
             if share > 0:
                 self.fifo.take(accepted * share, now)
                 self.fail(accepted * share, 1, now)
+        expired = 0.0
         if self.timeout is not None:
-            for amount, attempt in self.fifo.older_than(now - self.timeout):
+            for amount, attempt in self.fifo.expire(now - self.timeout, dt):
                 self.c["timeouts"] += amount
                 self.fail(amount, attempt, now)
+                expired += amount
         limit = self.out_limit(allow)
         wanted = min(self.fifo.total, self.cap(k) * dt)
         serve = min(wanted, limit / max(self.success, 0.05))
@@ -268,8 +310,9 @@ class ServiceNode(QueueNode):
         waited = self.fifo.take(serve, t, pieces)
         slow = self.timeline.slowdown[k] if self.timeline is not None else 1.0
         good = 0.0
+        limit_late = self.late_at_limit(dt * serve / (serve + expired), slow) if expired > TINY else None
         for part, wait, attempt in pieces:
-            late = tail(self.draws, (self.timeout - wait) / slow) if self.timeout is not None else 0.0
+            late = 0.0 if self.timeout is None else limit_late if limit_late is not None else self.late(wait, dt, slow)
             self.c["timeouts"] += part * late
             bad = part * late + part * (1 - late) * self.error_rate
             self.fail(bad, attempt, now)
@@ -285,6 +328,25 @@ class ServiceNode(QueueNode):
         self.record_wait(rec, k, waited, serve)
         self.stationary(k, t, dt, accepted, rec)
         self.account(dt, serve)
+
+    def late(self, wait: float, dt: float, slow: float) -> float:
+        """The share of a cohort served this step whose caller gives up before its service ends.
+
+        The cohort's attempts came spread over a step and are served spread over this one, so
+        their waits spread around `wait` as the difference of two uniforms (a triangle of
+        half-width dt); each is late when its service exceeds the patience left."""
+        assert self.timeout is not None
+        left = (self.timeout - wait - SPREAD * dt) / slow
+        shares = 1.0 - np.searchsorted(self.draws, left, side="right") / len(self.draws)
+        return float(np.where(left <= 0, 1.0, shares).mean())
+
+    def late_at_limit(self, span: float, slow: float) -> float:
+        """The late share when the line's head is at the callers' patience (attempts time out in
+        the line this step): the servers take the oldest attempts still waited for, whose patience
+        left is spread evenly over the `span` of arrival time they cover, near 0 in a storm."""
+        left = (np.arange(8) + 0.5) / 8 * span / slow
+        shares = 1.0 - np.searchsorted(self.draws, left, side="right") / len(self.draws)
+        return float(shares.mean())
 
     def dead_letter_flow(self, amount: float, flows: list[float]) -> None:
         for edge in self.dead_edges:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flowsim.engine.flow import FlowLaw, State
 from flowsim.fluid.base import TINY, Edge, Fifo, FluidNode, Record
+from flowsim.fluid.closed import PartitionSpread
 
 
 class Group:
@@ -30,11 +31,13 @@ class Group:
 
 
 class TopicNode(FluidNode):
-    def __init__(self, *args: Any, law: FlowLaw, timeline: Any = None) -> None:
+    def __init__(self, *args: Any, law: FlowLaw, timeline: Any = None, horizon: float = math.inf) -> None:
         super().__init__(*args)
+        self.horizon = horizon  # a check due at the very end of the run does not happen (the kernel's)
         config = self.config
         self.law, self.timeline = law, timeline
         self.write_capacity = law.stages[0].capacity(State())
+        self.spread = PartitionSpread(config.partition_weights())
         self.buffer_limit = float(config.buffer_messages)
         self.block = config.on_buffer_full == "block"
         self.blocks = self.block
@@ -62,16 +65,32 @@ class TopicNode(FluidNode):
     def factor(self, k: int) -> float:
         return self.timeline.capacity[k] if self.timeline is not None else 1.0
 
+    def writes(self, k: int) -> float:
+        """Messages a second the partitions write this step.  With a backlog carried over, the
+        closed-network rate of the items buffered (see `closed`); with none, the topic keeps up
+        and sub-step queueing at the partitions is left to the stationary delay."""
+        nominal = self.write_capacity * self.factor(k)
+        carried = self.buffer.total
+        if carried <= TINY:
+            return nominal
+        return nominal * self.spread.share(carried / max(self.in_size, 1.0))
+
     def room(self, k: int, dt: float, allow: list[float]) -> float:
         if not self.block:
             return math.inf
-        return max(0.0, self.buffer_limit - self.buffer.total + self.write_capacity * self.factor(k) * dt)
+        return max(0.0, self.buffer_limit - self.buffer.total + self.writes(k) * dt)
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip
-        c, now, factor = self.c, t + dt, self.factor(k)
+        c, now = self.c, t + dt
         up = 1.0 if self.timeline is None else 1.0 - self.timeline.down_s[k] / dt
-        writes_cap = self.write_capacity * factor * dt
+        writes_cap = self.writes(k) * dt
+        if self.block and self.spread.uniform and rec.closed_n is not None and rec.closed_unit is not None:
+            full = self.buffer.total + inflow >= self.buffer_limit * 0.99  # a blocked producer keeps it full
+            if full and writes_cap > 0:
+                rec.closed[self.index] = (self.config.partitions, float(self.config.batch_size))
+                rec.closed_n[self.index, k] = self.buffer.total / max(self.in_size, 1.0)
+                rec.closed_unit[self.index, k] = max(self.in_size, 1.0) * self.config.partitions / self.write_capacity
         dropped = 0.0 if self.block else max(0.0, inflow - (self.buffer_limit - self.buffer.total + writes_cap))
         c["arrivals"] += inflow
         c["dropped"] += dropped
@@ -95,11 +114,12 @@ class TopicNode(FluidNode):
         c["created"] += written * max(readers - 1, 0)
         if self.keep_log and written > 0:
             self.log.append([now, written])
-        if self.config.retention is not None and now >= self.next_check:
+        if self.config.retention is not None and now >= self.next_check and self.next_check < self.horizon - 1e-9:
             self.retain(now)
         for group in self.groups:
             self.read(group, k, dt, now, up, allow, flows, rec)
-        rec.hold[self.index, k] = self.law.delay.hold_s / 2
+        self.batch_now = self.batching()  # once a step: item_size, item_scv and item_ca2 read it
+        rec.hold[self.index, k] = self.batch_now[2]
 
     def activate(self, group: Group, t: float) -> None:
         group.active = True
@@ -158,19 +178,49 @@ class TopicNode(FluidNode):
         group.age_max = max(group.age_max, age_after)
         group.polled = after > TINY
 
+    def batching(self) -> tuple[float, float, float, float]:
+        """A producer batch while the topic keeps up: (messages, their scv, seconds its oldest
+        message waited: linger or filling, plus the write; the scv of the gaps between batches).
+
+        Items of s messages reach a partition as Poisson at r / s a second (r its share of the
+        rate); a batch opens with one and takes the m = (r / s) linger others that come before
+        linger ends, so it holds s (1 + m) messages (compound Poisson: scv ((1 + m) scv_s + m) /
+        (1 + m)^2), unless batch_size B fills first, after (B - s) / r seconds.  Latency counts
+        from a poll's oldest message, as the kernel's.  A partition's batches come linger +
+        Exp(s / r) apart (scv (s/r)^2 / (linger + s/r)^2), or every B / s items (scv s / B); the
+        partitions' superposition keeps that scv in heavy traffic (Whitt's asymptotic method),
+        which is where the wait it feeds matters."""
+        config = self.config
+        s, scv = max(self.in_size, 1.0), self.in_scv
+        rate = self.in_rate / config.partitions
+        write = self.write_capacity / config.partitions
+        if rate <= 0:
+            return s, scv, config.linger + s / write, 1.0
+        m, gap = rate / s * config.linger, s / rate
+        if s * (1 + m) >= config.batch_size:
+            size, scv, wait = float(config.batch_size), 0.0, max(0.0, (config.batch_size - s) / rate)
+            ca2 = s / config.batch_size
+        else:
+            size, scv, wait = s * (1 + m), ((1 + m) * scv + m) / (1 + m) ** 2, config.linger
+            ca2 = gap**2 / (config.linger + gap) ** 2
+        return size, scv, wait + size / write, ca2
+
     def item_size(self, edge: int) -> float | None:
-        """A poll: max_poll_records while backlogged, else what one write brought (a producer batch)."""
+        """A poll: max_poll_records while backlogged, else one producer batch."""
         group = next(g for g in self.groups if g.edge.index == edge)
         most = float(group.spec.max_poll_records)
-        if group.polled:
-            return most
-        fill = max(
-            self.in_size, min(self.config.batch_size, self.in_rate / self.config.partitions * self.config.linger)
-        )
-        return float(min(most, max(fill, 1.0)))
+        return most if group.polled else float(min(most, self.batch_now[0]))
 
-    in_size = 1.0
+    def item_scv(self, edge: int) -> float | None:
+        group = next(g for g in self.groups if g.edge.index == edge)
+        return 0.0 if group.polled else self.batch_now[1]
+
+    def item_ca2(self, edge: int) -> float | None:
+        group = next(g for g in self.groups if g.edge.index == edge)
+        return 1.0 if group.polled else self.batch_now[3]
+
     in_rate = 0.0
+    batch_now = (1.0, 0.0, 0.0, 1.0)
 
     def inside(self) -> float:
         return self.buffer.total + sum(g.backlog.total for g in self.groups)

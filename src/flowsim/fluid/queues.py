@@ -1,0 +1,66 @@
+"""The stationary queue formulas the fluid engine evaluates at each step's load.
+
+Infinite waiting room: M/M/c's chance to wait (Erlang C) and the mean wait of those who wait,
+1 / (c mu - lambda), scaled by Allen-Cunneen's (ca^2 + cs^2) / 2 for general arrivals and service.
+
+A finite room (K in the node) that drops: M/M/c/K with its waiting room scaled by
+2 / (ca^2 + cs^2).  In heavy traffic the queue is a reflected Brownian motion whose variance
+grows with (ca^2 + cs^2) / 2 (Whitt, "Heavy-traffic limits for loss proportions in single-server
+queues", Queueing Systems 46, 2004); M/M/c/K' with K' - c = (K - c) 2 / (ca^2 + cs^2) has the
+same loss to that order (at rho = 1 the loss is about 1 / (waiting room): scaling the room by
+the variability scales the loss by it), and its waits, counted in the scaled room, are
+multiplied back by (ca^2 + cs^2) / 2.  With Poisson arrivals and exponential service it is
+M/M/c/K itself.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+
+def erlang_c(c: int, a: float) -> float:
+    """The chance an arrival waits in M/M/c with offered load a (< c) erlangs."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1 - b))
+
+
+@lru_cache(maxsize=8192)
+def finite(a: float, c: int, k: int) -> tuple[float, float, float]:
+    """M/M/c/K at a erlangs (time in mean services): (P(full) = the loss, the chance an admitted
+    arrival waits, the mean wait of those who wait).  Log space, as analysis.queueing.mmck."""
+    if a <= 0:
+        return 0.0, 0.0, 0.0
+    logs = [n * math.log(a) - math.lgamma(n + 1) for n in range(c + 1)]
+    logs += [logs[c] + (n - c) * math.log(a / c) for n in range(c + 1, k + 1)]
+    top = max(logs)
+    weights = [math.exp(x - top) for x in logs]
+    total = math.fsum(weights)
+    p = [x / total for x in weights]
+    admitted = 1.0 - p[k]
+    p_wait = math.fsum(p[c:k]) / admitted if admitted > 0 else 1.0
+    lq = math.fsum((n - c) * p[n] for n in range(c + 1, k + 1))
+    wq = lq / (a * admitted) if admitted > 0 else 0.0  # Little, over the admitted
+    return p[k], p_wait, (wq / p_wait if p_wait > 0 else 0.0)
+
+
+def variability(ca2: float, cs2: float) -> float:
+    """(ca^2 + cs^2) / 2, kept off 0 (a deterministic D/D/c never queues; the room never fills)."""
+    return max((ca2 + cs2) / 2, 0.02)
+
+
+def bounded(a: float, c: int, k: int, ca2: float, cs2: float) -> tuple[float, float, float, float, float]:
+    """A dropping node of K places at a erlangs: (loss share, P(wait), mean wait when waiting, the
+    decay of the wait's law, its longest wait), times in mean services, by M/M/c/K with the waiting
+    room scaled by the variability (module docstring).  Those who wait find j others waiting with
+    chance proportional to rho^j (j < K - c), each a 1 / c service ahead: an exponential law of
+    decay spread / (c ln(1 / rho)) cut at (K - c) / c."""
+    spread = variability(ca2, cs2)
+    room = max(0, round((k - c) / spread))
+    rounded = float(f"{a:.3g}")
+    loss, p_wait, wq = finite(rounded, c, c + room)
+    rho = rounded / c
+    decay = spread / (c * -math.log(rho)) if rho > 0 and rho != 1 else math.inf
+    return loss, p_wait, wq * spread, decay, (k - c) / c
