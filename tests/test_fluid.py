@@ -105,14 +105,16 @@ def test_broker_outage_agrees_with_the_per_message_engine() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the fluid engine's p99 (103 s) is 13% below the per-message one (118.7 s)")
-def test_broker_outage_p99_agrees_with_the_per_message_engine() -> None:
-    # the per-message p99 is checked by hand in the test above; the fluid engine's is not there yet
+def test_broker_outage_latency_agrees_with_the_per_message_engine() -> None:
+    """Each message's own latency: the fluid topic hands a poll on record by record, as the kernel
+    does, so a drain's large polls weigh by their messages (per poll, the fluid mean was 5.3 s
+    where the per-message one is 48.9 s, and its p99 103 s against 118.7 s)."""
     scenario = load("broker-outage")
     fluid = flowsim.simulate(scenario, engine="fluid")
     exact = flowsim.simulate(scenario, engine="per_message", replications=2)
-    p99 = "end_to_end.serving.latency_s.p99"
-    assert fluid.metric(p99) == pytest.approx(exact.metric(p99), rel=0.10)
+    p99, mean = "end_to_end.serving.latency_s.p99", "end_to_end.serving.latency_s.mean"
+    assert fluid.metric(p99) == pytest.approx(exact.metric(p99), rel=0.02)  # measured: -0.3%
+    assert fluid.metric(mean) == pytest.approx(exact.metric(mean), rel=0.06)  # measured: -3.6%
 
 
 # ---- accuracy against theory, on small cases --------------------------------------------------

@@ -206,14 +206,11 @@ class TopicNode(FluidNode):
         return size, scv, wait + size / write, ca2
 
     def item_size(self, edge: int) -> float | None:
-        """A poll: max_poll_records while backlogged, else one producer batch."""
-        group = next(g for g in self.groups if g.edge.index == edge)
-        most = float(group.spec.max_poll_records)
-        return most if group.polled else float(min(most, self.batch_now[0]))
+        """The producer's items: a consumer hands its poll on record by record, as the kernel does."""
+        return max(self.in_size, 1.0)
 
     def item_scv(self, edge: int) -> float | None:
-        group = next(g for g in self.groups if g.edge.index == edge)
-        return 0.0 if group.polled else self.batch_now[1]
+        return self.in_scv
 
     def item_ca2(self, edge: int) -> float | None:
         group = next(g for g in self.groups if g.edge.index == edge)
