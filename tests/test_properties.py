@@ -20,6 +20,7 @@ import flowsim
 from flowsim.build import run_replication
 from flowsim.engine.model import ReplicationOutput
 from flowsim.results import RunResult
+from flowsim.units import TINY
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -144,7 +145,8 @@ def random_scenarios(draw: st.DrawFn, fanout: bool = True, faults: bool = True) 
                 }
             )
         else:
-            fault_list.append({"node": target, "at": draw(st.floats(0.0, 20.0)), "for": draw(st.floats(0.5, 10.0))})
+            at = draw(st.floats(0.0, 20.0).filter(lambda x: x == 0 or x >= TINY))  # the range every number has
+            fault_list.append({"node": target, "at": at, "for": draw(st.floats(0.5, 10.0))})
 
     duration = draw(st.floats(20.0, 80.0))
     doc: dict[str, Any] = {

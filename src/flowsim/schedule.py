@@ -32,6 +32,12 @@ def _field(text: str, index: int) -> frozenset[int]:
     values: set[int] = set()
     for part in text.split(","):
         body, _, step_text = part.partition("/")
+        numbers = [n for n in (*body.split("-", 1), step_text) if n and n != "*"]
+        if not all(n.isdigit() and len(n) <= 3 for n in numbers):
+            raise ValueError(
+                f"cron {_NAMES[index]} field {part!r} is not a number, '*', a range a-b or a step */n "
+                "(names such as MON or JAN are not supported)"
+            )
         step = int(step_text) if step_text else 1
         if body == "*":
             start, stop = low, high
@@ -80,7 +86,7 @@ class Schedule:
                         if moment >= start:
                             return (moment - EPOCH).total_seconds()
             day += timedelta(days=1)
-        raise ValueError(f"schedule {self.text!r} never fires")
+        raise ValueError(f"schedule {self.text!r} never fires (no date in five years matches it)")
 
     def mean_period(self) -> float:
         """Average time between firings (for estimates), measured over the first four weeks."""
@@ -121,7 +127,8 @@ def parse_schedule(text: str) -> Schedule:
 
 
 def _check(text: str) -> str:
-    parse_schedule(text)
+    """A schedule must read and fire: `0 0 31 2 *` (February 31st) reads but never runs."""
+    parse_schedule(text).next_after(-1.0)
     return text
 
 

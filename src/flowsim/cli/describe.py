@@ -104,15 +104,17 @@ def schema(
 
     [cyan]# yaml-language-server: $schema=../schemas/scenario.schema.json[/]
     """
+    from flowsim.specmodel import json_schema
+
     models = _schemas()
     if out is None:
         model = models[(kind or SchemaKind.scenario).value]
-        typer.echo(json.dumps(model.model_json_schema(by_alias=True), indent=2))
+        typer.echo(json.dumps(json_schema(model), indent=2))
         return
     chosen = [kind.value] if kind else list(models)
     with user_errors():
         for name in chosen:
-            text = json.dumps(models[name].model_json_schema(by_alias=True), indent=2) + "\n"
+            text = json.dumps(json_schema(models[name]), indent=2) + "\n"
             write_text(out / f"{name}.schema.json", text)
             say(f"wrote {escape(str(out / f'{name}.schema.json'))}")
 

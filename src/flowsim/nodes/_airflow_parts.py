@@ -9,7 +9,7 @@ from pydantic import Field
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.item import Item
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number
 
 
 class TaskSpec(SpecModel):
@@ -20,12 +20,12 @@ class TaskSpec(SpecModel):
         default_factory=lambda: Constant(value=300.0), description="time of one try, before per-message work"
     )
     per_message: Duration = Field(0.0, ge=0, description="time added per message of the run's data interval")
-    retries: int = Field(0, ge=0, description="tries after the first before the task fails the run")
+    retries: Count = Field(0, ge=0, description="tries after the first before the task fails the run")
     retry_delay: Duration = Field(300.0, ge=0, description="wait before a retry (Airflow default 5m)")
     retry_exponential_backoff: bool = Field(False, description="double the wait on every further retry")
     max_retry_delay: Duration | None = Field(None, gt=0, description="longest wait between tries")
     execution_timeout: Duration | None = Field(None, gt=0, description="a try running longer is killed and fails")
-    failure_rate: float = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
+    failure_rate: Number = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
     pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = unlimited")
 
     def retry_wait(self, try_number: int) -> float:

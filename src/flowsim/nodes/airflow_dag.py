@@ -34,7 +34,7 @@ from flowsim.nodes._airflow_records import DagRecords
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import Duration
+from flowsim.units import Count, Duration
 
 
 def _default_tasks() -> dict[str, TaskSpec]:
@@ -63,8 +63,8 @@ class AirflowDagConfig(NodeConfig):
     kind: Literal["airflow_dag"]
     schedule: ScheduleText = Field("@hourly", description="when data intervals close: cron, @hourly, every 15m")
     tasks: dict[str, TaskSpec] = Field(default_factory=_default_tasks, description="task name -> task")
-    pools: dict[str, int] = Field(default_factory=dict, description="pool name -> slots")
-    max_active_runs: int = Field(16, ge=1, description="runs active at once (Airflow default 16)")
+    pools: dict[str, Count] = Field(default_factory=dict, description="pool name -> slots")
+    max_active_runs: Count = Field(16, ge=1, description="runs active at once (Airflow default 16)")
     catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
     sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
     dead_letter: str | None = Field(None, description="node that receives the data of failed runs")

@@ -25,7 +25,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import Duration
+from flowsim.units import Count, Duration
 
 
 @register
@@ -45,7 +45,7 @@ class StreamProcessorConfig(NodeConfig):
     can_fail = True
 
     kind: Literal["stream_processor"]
-    parallelism: int = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
+    parallelism: Count = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
     per_event_cost: Distribution = Field(
         Constant(value=0.001), description="task time per event (an item of n events costs n draws)"
     )
@@ -60,7 +60,7 @@ class StreamProcessorConfig(NodeConfig):
         "at_least_once",
         description="at_least_once: emit at once, duplicates after a crash; exactly_once: emit on commit",
     )
-    capacity: int = Field(
+    capacity: Count = Field(
         10_000, ge=1, description="messages buffered in the job (input, in a task); then it blocks upstream"
     )
 

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kinds
 from flowsim.specmodel import SpecModel
+from flowsim.units import Number
 
 KINDS = kinds()
 
@@ -39,7 +40,7 @@ class EdgeSpec(SpecModel):
 
     from_: str = Field(alias="from")
     to: str
-    weight: float = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
+    weight: Number = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
 
 
 Edge = Annotated[EdgeSpec, BeforeValidator(_edge_shorthand)]

@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration, parse_duration
+from flowsim.units import Count, Duration, Number, parse_duration
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
 MAX_SAMPLES = 100_000
@@ -34,7 +34,7 @@ class SloSpec(SpecModel):
 
     metric: str = Field(description="a path into the JSON result, e.g. end_to_end.done.latency_s.p99")
     op: Literal["<", "<=", ">", ">=", "==", "!="]
-    value: float
+    value: Number
     name: str = ""
 
     @model_validator(mode="before")
@@ -58,13 +58,13 @@ Slo = Annotated[SloSpec, BeforeValidator(_slo_shorthand)]
 class LoadSpec(SpecModel):
     """Scales every source's arrival rate (3 = three times the designed peak)."""
 
-    multiplier: float = Field(1.0, gt=0)
+    multiplier: Number = Field(1.0, gt=0)
 
 
 class Limits(SpecModel):
     """Guards against runs that would not finish; raise them deliberately."""
 
-    max_events: int = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
+    max_events: Count = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
 
 
 class Scenario(SpecModel):
@@ -77,8 +77,8 @@ class Scenario(SpecModel):
     )
     duration: Duration = Field(gt=0, description="simulated time, warm-up included")
     warmup: Duration = Field(0.0, ge=0, description="figures cover only the time after warm-up")
-    seed: int = Field(0, ge=0)
-    replications: int = Field(1, ge=1, le=10_000)
+    seed: Count = Field(0, ge=0)
+    replications: Count = Field(1, ge=1, le=10_000)
     load: LoadSpec = Field(default_factory=LoadSpec)
     faults: list[FaultSpec] = Field(default_factory=list)
     retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)

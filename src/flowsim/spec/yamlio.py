@@ -11,6 +11,7 @@ in spec.yaml_errors; both are re-exported here, the import path callers use.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -44,6 +45,11 @@ _STR_TAGS = frozenset(_Y + t for t in ("str", "timestamp", "value", "merge"))
 _CONSTRUCTOR = SafeConstructor()
 _SCALAR_BUILDERS = {_Y + t: getattr(_CONSTRUCTOR, f"construct_yaml_{t}") for t in ("null", "bool", "int", "float")}
 _SPLIT = "split it into smaller files"
+# Scalars that read as what they look like; anything else YAML 1.1 resolved (NO, on, 0x10, 1_000,
+# 1:30, 010, .NaN) is recorded so an error about its value can say how it was read.
+_PLAIN = re.compile(
+    r"true|false|null|~|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?(?:0|[1-9][0-9]*)|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+)
 
 
 def _mark(node: Node) -> Mark:
@@ -67,6 +73,7 @@ class _Builder:
         self.source = source
         self.marks: dict[DataPath, Mark] = {}
         self.key_marks: dict[DataPath, Mark] = {}
+        self.surprises: dict[DataPath, str] = {}
         self.seen: set[int] = set()
         self.active: set[int] = set()
         self.expanded = 0
@@ -127,9 +134,12 @@ class _Builder:
         if builder is None:
             raise self._tag_error(node, path)
         try:
-            return builder(node)
+            value = builder(node)
         except (ValueError, KeyError, ConstructorError):
             raise self._err(f"cannot read {node.value!r} as {_show_tag(node.tag)}", node, path) from None
+        if node.style is None and not _PLAIN.fullmatch(str(node.value)):
+            self.surprises[path] = str(node.value)
+        return value
 
     def _key(self, node: Node, path: DataPath) -> str:
         """Keys stay the text the user wrote, so YAML 1.1 never turns ``on:`` into ``True``."""
@@ -236,7 +246,7 @@ def load_yaml_text(text: str, source: str = "<input>") -> YamlDocument:
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
         raise _fail(source, f"the top level must be a mapping, not {kind}", root, (), "expected 'key: value' lines")
-    return YamlDocument(source, data, builder.marks, builder.key_marks)
+    return YamlDocument(source, data, builder.marks, builder.key_marks, builder.surprises)
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> YamlDocument:
