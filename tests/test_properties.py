@@ -154,7 +154,11 @@ def random_scenarios(draw: st.DrawFn, fanout: bool = True, faults: bool = True) 
         "architecture": {
             "name": "random",
             "nodes": nodes,
-            "edges": [{"from": f, "to": t, "weight": w} for (f, t), w in edges.items()],
+            # a weight is read only under random routing; elsewhere the loader refuses it as meaningless
+            "edges": [
+                {"from": f, "to": t, "weight": w} if f not in routing else {"from": f, "to": t}
+                for (f, t), w in edges.items()
+            ],
         },
         "duration": duration,
         "warmup": draw(st.sampled_from([0.0, 0.0, duration / 4])),

@@ -73,6 +73,8 @@ class FaultSpec(SpecModel):
             raise ValueError("a scheduled outage needs both 'at' and 'for'")
         if random and (self.mtbf is None or self.mttr is None):
             raise ValueError("random failures need both 'mtbf' and 'mttr'")
+        if self.mtbf is not None and self.mttr is not None and self.mtbf.mean() + self.mttr.mean() <= 0:
+            raise ValueError("'mtbf' and 'mttr' both average 0: the node would fail and recover forever at one instant")
         if self.every is not None and self.for_ is not None and self.every <= self.for_:
             raise ValueError("'every' must be longer than 'for'")
         return self

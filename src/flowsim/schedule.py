@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from flowsim.units import parse_duration
+from flowsim.units import TIMER, parse_duration
 
 EPOCH = datetime(2024, 1, 1)
 _ALIASES = {
@@ -135,5 +135,6 @@ def _check(text: str) -> str:
 ScheduleText = Annotated[
     str,
     AfterValidator(_check),
+    TIMER,
     WithJsonSchema({"type": "string", "examples": ["@hourly", "*/15 * * * *", "every 6h"]}),
 ]

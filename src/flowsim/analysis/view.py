@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
+from flowsim.analysis.network import reached_by_others
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.source import SourceConfig
@@ -100,14 +101,11 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
 
 def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
     """Which nodes see Poisson arrivals (Poisson sources; product-form, loss-free upstream)."""
-    from flowsim.graph import predecessors, reachable  # local: the graph layer sits beside this one
+    from flowsim.graph import successors  # local: the graph layer sits beside this one
 
-    upstream = predecessors(arch, data_only=True)
-    result: dict[str, bool] = {}
-    for name in arch.nodes:
-        ancestors = reachable(upstream, [name]) - {name}
-        result[name] = all(_keeps_poisson(arch.nodes[n]) for n in ancestors)
-    return result
+    breakers = [name for name, config in arch.nodes.items() if not _keeps_poisson(config)]
+    spoiled = reached_by_others(successors(arch, data_only=True), breakers)
+    return {name: name not in spoiled for name in arch.nodes}
 
 
 def _keeps_poisson(config: NodeConfig) -> bool:
@@ -152,8 +150,8 @@ def predict(
         )
     c = int(model.servers)
     if model.capacity is not None:
-        if not model.exponential:
-            return None
+        if not model.exponential or model.capacity + 1 > q.MAX_STATES:
+            return None  # M/M/c/K sums one term per state: past MAX_STATES no formula is offered
         f = q.mmck(lam, 1 / mean_s, c, model.capacity)
         return Prediction(
             formula="M/M/c/K", exact=poisson, wait_s=f.wq, sojourn_s=f.w,

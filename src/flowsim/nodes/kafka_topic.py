@@ -33,14 +33,14 @@ from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
-from flowsim.units import Count, Duration, Number, Rate, Size, format_duration
+from flowsim.units import Count, Duration, Number, Period, Rate, Size, format_duration
 
 
 class ConsumerGroupSpec(SpecModel):
     """How one consumer group (one out-edge of the topic) reads."""
 
     consumers: Count = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
-    poll_interval: Duration = Field(
+    poll_interval: Period = Field(
         0.0, ge=0, description="after an empty poll: 0 = long poll (woken by new data), else sleep this long"
     )
     max_poll_records: Count = Field(500, ge=1, description="most messages one poll returns")
@@ -92,7 +92,7 @@ class KafkaTopicConfig(NodeConfig):
     )
     retention: Duration | None = Field(604800.0, gt=0, description="messages older than this are deleted; none = keep")
     retention_bytes: Size | None = Field(None, gt=0, description="per partition: oldest data deleted beyond this")
-    retention_check_interval: Duration = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
+    retention_check_interval: Period = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
     consumer_groups: dict[str, ConsumerGroupSpec] = Field(
         default_factory=dict, description="settings per group, by the name of the out-edge's target node"
     )

@@ -40,7 +40,7 @@ from flowsim.engine.stats import max_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
-from flowsim.units import Count, Duration, Number
+from flowsim.units import Count, Duration, Number, Period
 
 
 class AutoscaleSpec(SpecModel):
@@ -49,7 +49,7 @@ class AutoscaleSpec(SpecModel):
     target_utilization: Number = Field(0.6, gt=0, le=1, description="utilization the autoscaler aims for")
     min_replicas: Count = Field(1, ge=1)
     max_replicas: Count = Field(10, ge=1)
-    evaluation_interval: Duration = Field(30.0, gt=0, description="how often utilization is measured")
+    evaluation_interval: Period = Field(30.0, gt=0, description="how often utilization is measured")
     warm_up: Duration = Field(120.0, ge=0, description="from the scale-up decision until the replica serves")
     cool_down: Duration = Field(300.0, ge=0, description="no scale-down this soon after a scaling decision")
 

@@ -25,7 +25,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import Count, Duration
+from flowsim.units import Count, Period
 
 
 @register
@@ -52,10 +52,8 @@ class StreamProcessorConfig(NodeConfig):
     mode: Literal["per_event", "micro_batch"] = Field(
         "per_event", description="per_event: each item as it comes (Flink); micro_batch: every batch_interval (Spark)"
     )
-    batch_interval: Duration = Field(1.0, gt=0, description="micro_batch: trigger interval")
-    checkpoint_interval: Duration = Field(
-        10.0, gt=0, description="how often progress (and exactly-once output) commits"
-    )
+    batch_interval: Period = Field(1.0, gt=0, description="micro_batch: trigger interval")
+    checkpoint_interval: Period = Field(10.0, gt=0, description="how often progress (and exactly-once output) commits")
     guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="at_least_once: emit at once, duplicates after a crash; exactly_once: emit on commit",

@@ -65,6 +65,7 @@ class Limits(SpecModel):
     """Guards against runs that would not finish; raise them deliberately."""
 
     max_events: Count = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
+    max_points: Count = Field(1_000, ge=1, description="refuse sweeps with more grid points than this")
 
 
 class Scenario(SpecModel):
