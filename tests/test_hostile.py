@@ -48,6 +48,24 @@ nodes:
   done: {kind: sink}
 edges: [src -> events, events -> done]
 """
+CYCLE = """\
+name: c
+nodes:
+  src: {kind: source, rate: 1/s}
+  a: {kind: service, servers: 2, service_time: {dist: exponential, mean: 10ms}, routing: fanout}
+  b: {kind: service, servers: 2, service_time: {dist: exponential, mean: 10ms}}
+  done: {kind: sink}
+edges: [src -> a, a -> b, a -> done, b -> a]
+"""
+
+
+def with_dag(schedule: str) -> str:
+    """ARCH with an Airflow DAG on `schedule` at line 4, fed by the source."""
+    dag = f"  dag: {{kind: airflow_dag, schedule: {schedule}, tasks: {{a: {{}}}}}}"
+    arch = ARCH.replace("rate: 0.9/s}\n", "rate: 0.9/s}\n" + dag + "\n")
+    return arch.replace("  - arrivals -> api", "  - arrivals -> api\n  - arrivals -> dag\n  - dag -> done")
+
+
 EXCEPTION = re.compile(r"Traceback|Error:|Exception|pydantic|Input should")
 
 
@@ -130,10 +148,7 @@ CASES = [
         VALIDATE_A,
         "never fires",
         4,
-        arch_text=ARCH.replace(
-            "  arrivals: {kind: source, rate: 0.9/s}",
-            "  arrivals: {kind: source, rate: 0.9/s}\n  dag: {kind: airflow_dag, schedule: '0 0 31 2 *', tasks: {a: {}}}",
-        ).replace("  - arrivals -> api", "  - arrivals -> api\n  - arrivals -> dag\n  - dag -> done"),
+        arch_text=with_dag("'0 0 31 2 *'"),
     ),
     Case(
         "extreme",
@@ -141,10 +156,7 @@ CASES = [
         VALIDATE_A,
         "is not a number",
         4,
-        arch_text=ARCH.replace(
-            "  arrivals: {kind: source, rate: 0.9/s}",
-            "  arrivals: {kind: source, rate: 0.9/s}\n  dag: {kind: airflow_dag, schedule: 'x * * * *', tasks: {a: {}}}",
-        ).replace("  - arrivals -> api", "  - arrivals -> api\n  - arrivals -> dag\n  - dag -> done"),
+        arch_text=with_dag("'x * * * *'"),
     ),
     Case(
         "extreme",
@@ -326,6 +338,16 @@ CASES = [
         "is not a flowsim architecture",
         2,
         scen=("architecture: arch.yaml", "architecture: other.yaml"),
+    ),
+    Case("unclear", "a cycle that multiplies its flow", VALIDATE_A, "the cycle through", 7, arch_text=CYCLE),
+    Case("unclear", "run --out names a file", ("run", "{s}", "-q", "--out", "{a}"), "is a file", exit_code=2),
+    Case(
+        "extreme",
+        "an architecture path 300 characters long",
+        VALIDATE_S,
+        "not found",
+        2,
+        scen=("architecture: arch.yaml", "architecture: " + "x" * 300),
     ),
     Case("unclear", "unknown kind argument", ("kinds", "servce"), "did you mean 'service'?", exit_code=2),
     Case("unclear", "typo in a node", VALIDATE_A, "did you mean 'servers'?", 4, arch=("servers: 2", "sevrers: 2")),

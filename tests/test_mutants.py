@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,13 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, root / folder)
     return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tally() -> Iterator[None]:
+    """With -s, how the mutants were answered: exit 0 (still valid) and exit 1 (refused, located)."""
+    yield
+    print(f"\nmutants validated: {len(SEEN)}; still valid: {SEEN.count(0)}; refused: {SEEN.count(1)}")
 
 
 @st.composite

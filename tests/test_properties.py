@@ -167,7 +167,11 @@ def random_scenarios(draw: st.DrawFn, fanout: bool = True, faults: bool = True) 
         "faults": fault_list,
         "limits": {"max_events": 200_000},
     }
-    s = flowsim.load_scenario(_text(doc))
+    try:
+        s = flowsim.load_scenario(_text(doc))
+    except flowsim.SpecError as err:  # the loader refuses a cycle with no finite traffic solution
+        assume("no finite solution" not in str(err))
+        raise
     try:  # fan-out copies around a cycle can multiply without bound: no finite traffic solution
         flowsim.analyze_architecture(s.arch)
     except (ValueError, flowsim.FlowsimError):

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from flowsim.build import contract_problem
 from flowsim.cost import COST_FIGURES
-from flowsim.errors import Problem, SpecError
+from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
 from flowsim.results import NodeResult, Percentiles, Totals
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
@@ -110,6 +110,8 @@ def _validate_architecture(
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
+    if not problems:
+        problems += _traffic_problems(arch, doc, prefix)
     for name, config in arch.nodes.items():
         broken = contract_problem(name, config)
         if broken is not None:
@@ -117,6 +119,18 @@ def _validate_architecture(
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
+    """A cycle that keeps or multiplies its flow has no steady state: said at the edges, in the file."""
+    from flowsim.analysis.view import arrival_rates  # local: the analytic layer loads only to check
+
+    try:
+        arrival_rates(arch)
+    except FlowsimError as err:
+        hint = "give the cycle an exit edge, lower its weights, or drop fan-out copies around it"
+        return [_located(doc, (*prefix, "edges"), str(err).removeprefix(f"architecture '{arch.name}': "), hint)]
+    return []
 
 
 def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
@@ -277,8 +291,8 @@ def _resolve_architecture(
     """
     if isinstance(ref, str):
         target = base / ref
-        if not target.is_file():
-            what = "is a directory, not a file" if target.is_dir() else "not found"
+        if not os.path.isfile(target):  # os.path: a name too long is "not found", not an OSError
+            what = "is a directory, not a file" if os.path.isdir(target) else "not found"
             message = f"architecture file '{ref}' {what} (looked at {target})"
             hint = "give a path relative to the scenario file, or write the architecture inline"
             raise SpecError([_located(doc, ("architecture",), message, hint)])

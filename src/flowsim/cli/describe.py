@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -130,7 +131,7 @@ def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
         if fmt is GraphFormat.png:
             raise typer.BadParameter("--format png needs a file, e.g. --out design.png", param_hint="--out")
         return
-    if out.is_dir():
+    if os.path.isdir(out):
         raise typer.BadParameter(
             f"{out} is a directory; give a file name, e.g. {out / 'design.png'}", param_hint="--out"
         )
