@@ -24,7 +24,7 @@ from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
 from flowsim.results import NodeResult, Percentiles, Totals
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
-from flowsim.spec.architecture import Architecture
+from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
 
@@ -107,6 +107,10 @@ def _validate_architecture(
         arch = Architecture.model_validate(data, context={"base_dir": base if base is not None else Path.cwd()})
     except ValidationError as err:
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
+        named = _name_problems(data, doc, prefix)
+        if named:  # each bad name at its own key, not one problem at the first node
+            whole = format_path((*prefix, "nodes"))
+            problems = named + [p for p in problems if not (p.field == whole and p.message.startswith("node name"))]
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
@@ -131,6 +135,21 @@ def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str |
         hint = "give the cycle an exit edge, lower its weights, or drop fan-out copies around it"
         return [_located(doc, (*prefix, "edges"), str(err).removeprefix(f"architecture '{arch.name}': "), hint)]
     return []
+
+
+def _name_problems(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
+        return []
+    return [
+        _located(
+            doc,
+            (*prefix, "nodes", name),
+            f"node name {name!r} is not allowed",
+            "start with an ASCII letter or '_'; then ASCII letters, digits, '_' or '-'",
+        )
+        for name in data["nodes"]
+        if not NODE_NAME.match(str(name))
+    ]
 
 
 def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:

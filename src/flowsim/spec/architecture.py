@@ -22,6 +22,7 @@ else:
     NodeSpec = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+NODE_NAME = _NAME  # what a node name may be, for the loader to check each key where it is written
 _ARROW = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>-][^\s>]*?)\s*$")
 
 
@@ -60,7 +61,8 @@ class Architecture(SpecModel):
         for name in nodes:
             if not _NAME.match(name):
                 raise ValueError(
-                    f"node name {name!r} must start with a letter or '_' and hold only letters, digits, '_' or '-'"
+                    f"node name {name!r} must start with an ASCII letter or '_' and hold only ASCII letters, "
+                    "digits, '_' or '-'"
                 )
         return nodes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
@@ -98,10 +98,17 @@ class Scenario(SpecModel):
         None, gt=0, description="fluid engine: time step; default from the architecture's shortest time constant"
     )
 
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_inside(cls, warmup: float, info: ValidationInfo) -> float:
+        """A field validator, so the error points at `warmup:`, not at the top of the file."""
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
+        return warmup
+
     @model_validator(mode="after")
     def _window(self) -> Scenario:
-        if self.warmup >= self.duration:
-            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
         if self.sample_interval is not None and self.window / self.sample_interval > MAX_SAMPLES:
             raise ValueError(
                 f"sample_interval {self.sample_interval:g}s gives over {MAX_SAMPLES:,} time-series samples; "

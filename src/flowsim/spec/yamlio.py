@@ -212,6 +212,10 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
     if exc.problem and "\\t" in exc.problem:
         hint = "indent with spaces, not tabs"
     message = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+    start = exc.context_mark
+    long_key = start is not None and mark is not None and mark.line == start.line and mark.column - start.column > 1024
+    if exc.problem == "could not find expected ':'" and long_key:  # YAML caps a simple key at 1024 characters
+        message, hint, mark = "invalid YAML: a key longer than 1024 characters", "shorten the key", start
     where: tuple[int | None, int | None] = (mark.line + 1, mark.column + 1) if mark else (None, None)
     return Problem(message, source, *where, "", hint)
 
