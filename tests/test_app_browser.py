@@ -102,7 +102,7 @@ def upload_an_invalid_scenario(page: Any, tmp_path: Path) -> None:
     page.get_by_text("The scenario YAML has problems").wait_for()
     page.get_by_role("tab", name="Scenario YAML").click()
     page.get_by_text("Line 7, column").wait_for()
-    assert page.get_by_text("architecture.nodes.api.servers: Input should be greater than").count() == 1
+    assert page.get_by_text("architecture.nodes.api.servers: must be greater than").count() == 1
 
 
 def test_a_scenario_runs_through_the_page(app_url: str, tmp_path: Path) -> None:

@@ -241,8 +241,9 @@ def test_kind_fields() -> None:
 
 def test_unknown_kind() -> None:
     result = invoke("kinds", "servic")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a wrong argument is a usage error, like a wrong option
     assert "unknown node kind" in result.stderr
+    assert "did you mean 'service'?" in result.stderr
 
 
 # ---- errors and usage -----------------------------------------------------------------------

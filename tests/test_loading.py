@@ -176,9 +176,9 @@ def test_fanout_amplifying_around_a_cycle_is_an_error_not_a_crash() -> None:
     nodes = (
         "\n    src: {kind: source, rate: 1/s}\n    f: {kind: delay, time: 1s, routing: fanout}\n    done: {kind: sink}"
     )
-    scenario = flowsim.load_scenario(scenario_text(nodes, "[src -> f, f -> f, f -> done]"))
-    with pytest.raises(flowsim.FlowsimError, match="no finite solution"):
-        flowsim.simulate(scenario)
+    with pytest.raises(flowsim.SpecError, match="no finite solution") as info:  # refused at load, located
+        flowsim.load_scenario(scenario_text(nodes, "[src -> f, f -> f, f -> done]"))
+    assert info.value.problems[0].field == "architecture.edges" and info.value.problems[0].line is not None
 
 
 def test_batched_messages_are_counted_as_messages_at_sinks() -> None:

@@ -16,6 +16,7 @@ from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import FlowsimError, SimulationTooLarge
 from flowsim.executors import SerialExecutor, open_executor
+from flowsim.loading import with_settings
 from flowsim.results import (
     EndToEnd,
     NodeResult,
@@ -27,6 +28,7 @@ from flowsim.results import (
     node_result,
     sink_result,
 )
+from flowsim.sizing import sample_events, timer_events
 from flowsim.slo import evaluate
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
@@ -50,12 +52,17 @@ def _mean_rate(view: AnalyticView, name: str) -> float:
 
 
 def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> float:
-    """Rough count of simulation events per replication, from the traffic equations."""
+    """Rough count of simulation events per replication: traffic (from the traffic equations),
+    timers, schedules and faults (flowsim.sizing), and time-series samples."""
+    return sum(event_sources(scenario, view).values())
+
+
+def event_sources(scenario: Scenario, view: AnalyticView | None = None) -> dict[str, float]:
+    """The estimate by what makes the events: 'traffic', 'samples', and each timer's field path."""
     view = view or analyze(scenario.arch, scenario.load.multiplier)
     nodes = scenario.arch.nodes
     per_second = sum(_mean_rate(view, name) * config.events_per_item() for name, config in nodes.items())
-    samples = scenario.window / (scenario.sample_interval or scenario.window / 200)
-    return per_second * scenario.duration + samples
+    return {"traffic": per_second * scenario.duration, "samples": sample_events(scenario)} | timer_events(scenario)
 
 
 def simulate(
@@ -82,7 +89,7 @@ def simulate(
         updates["seed"] = seed
     if replications is not None:
         updates["replications"] = replications
-    scenario = scenario.model_copy(update=updates) if updates else scenario
+    scenario = with_settings(scenario, **updates)
     view = analyze(scenario.arch, scenario.load.multiplier)
     chosen = choose_engine(scenario, view, max_events, engine)
     if trace:
@@ -167,11 +174,15 @@ def choose_engine(
 
 def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -> None:
     limit = max_events if max_events is not None else scenario.limits.max_events
-    events = estimate_events(scenario, view)
+    sources = event_sources(scenario, view)
+    events = sum(sources.values())
     if not math.isfinite(events) or events > limit:
+        biggest = max(sources, key=lambda k: sources[k])
+        cause = {"traffic": "the traffic", "samples": "time-series samples ('sample_interval')"}.get(biggest, biggest)
         raise SimulationTooLarge(
             f"scenario '{scenario.name}' would take about {events:.3g} events per replication, "
-            f"over the limit of {limit:.3g}. Shorten 'duration', lower the load, or raise the limit "
+            f"over the limit of {limit:.3g}; most come from {cause} ({sources[biggest]:.3g}). "
+            "Shorten 'duration', lengthen that interval, lower the load, or raise the limit "
             "(scenario 'limits: {max_events: N}' or --max-events N) if you mean it."
         )
 

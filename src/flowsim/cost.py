@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from flowsim.specmodel import SpecModel
+from flowsim.units import Number
 
 if TYPE_CHECKING:
     from flowsim.spec.architecture import Architecture
@@ -31,9 +32,9 @@ COST_FIGURES = ("total", "per_hour")
 class Price(SpecModel):
     """The price of one node, e.g. `{per_hour: 0.12}` per server or `{per_hour: 2.5, unit: gpu}`."""
 
-    per_hour: float = Field(ge=0, description="currency units per billed unit per hour")
+    per_hour: Number = Field(ge=0, description="currency units per billed unit per hour")
     unit: Unit = Field("server", description="what one unit is: server, replica, partition, slot, gpu, node, gb")
-    units: float | None = Field(
+    units: Number | None = Field(
         None, gt=0, description="units billed; default: what the kind counts (a service's servers), else 1"
     )
 
@@ -50,7 +51,7 @@ class CostReport(BaseModel):
     """What the run's design costs: per hour, over the measured window, and per priced node."""
 
     total: float = Field(description="cost of the measured window (per_hour x window hours)")
-    per_hour: float = Field(description="cost of one hour of the design")
+    per_hour: Number = Field(description="cost of one hour of the design")
     hours: float = Field(description="length of the measured window in hours")
     by_node: dict[str, float] = Field(default_factory=dict, description="per-hour cost of each priced node")
 

@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from flowsim.engine.sampling import Sampler, block_sampler
 from flowsim.specmodel import AlsoAccepts, SpecModel
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number
 
 
 class BaseDistribution(SpecModel):
@@ -62,7 +62,7 @@ class Exponential(BaseDistribution):
 
     dist: Literal["exponential"] = "exponential"
     mean_: Duration | None = Field(default=None, alias="mean", gt=0)
-    rate: float | None = Field(default=None, gt=0, description="events per second")
+    rate: Number | None = Field(default=None, gt=0, description="events per second")
 
     @model_validator(mode="after")
     def _one_of(self) -> Exponential:
@@ -171,7 +171,7 @@ class Gamma(BaseDistribution):
     """Gamma by `shape` and `mean`; less variable than exponential when shape > 1."""
 
     dist: Literal["gamma"] = "gamma"
-    shape: float = Field(gt=0)
+    shape: Number = Field(gt=0)
     mean_: Duration = Field(alias="mean", gt=0)
 
     def mean(self) -> float:
@@ -188,7 +188,7 @@ class Erlang(BaseDistribution):
     """Sum of `k` exponential phases with total `mean` (gamma with integer shape)."""
 
     dist: Literal["erlang"] = "erlang"
-    k: int = Field(ge=1)
+    k: Count = Field(ge=1)
     mean_: Duration = Field(alias="mean", gt=0)
 
     def mean(self) -> float:
@@ -206,7 +206,7 @@ class Empirical(BaseDistribution):
 
     dist: Literal["empirical"] = "empirical"
     values: list[Duration] = Field(min_length=1)
-    weights: list[float] | None = None
+    weights: list[Number] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Empirical:

@@ -175,8 +175,9 @@ def _degree_issues(arch: Architecture) -> list[GraphIssue]:
                     "add an edge from it, or end the path with a node of kind 'sink'",
                 )
             )
+    data_targets = successors(arch, data_only=True)  # one pass over the edges, not one per node
     for name, config in arch.nodes.items():
-        outputs = [edge.to for edge in arch.edges if edge.from_ == name]
+        outputs = data_targets[name]
         issues += [GraphIssue(("nodes", name, f), m, h) for f, m, h in config.edge_problems(outputs)]
     if not any(not config.takes_input for config in arch.nodes.values()):
         issues.append(GraphIssue(("nodes",), "the architecture has no source", "add a node of kind 'source'"))

@@ -13,17 +13,18 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from flowsim.build import contract_problem
 from flowsim.cost import COST_FIGURES
-from flowsim.errors import Problem, SpecError
+from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
 from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
-from flowsim.spec.architecture import Architecture
+from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
+from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
 
@@ -53,6 +54,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return path.strip(), value
+
+
+def _override(data: Any, path: str, value: Any, doc: YamlDocument, written: tuple[str, ...] = ()) -> None:
+    """Apply one override; a problem with one written in the file points at its line there."""
+    try:
+        _set_path(data, path, value, doc.source)
+    except SpecError as err:
+        key = next((k for k in written if k == path or k.removeprefix("architecture.") == path), None)
+        if key is None:
+            raise
+        raise SpecError([_located(doc, ("overrides", key), p.message, p.hint) for p in err.problems]) from None
 
 
 def _set_path(data: Any, path: str, value: Any, source: str) -> None:
@@ -95,8 +107,15 @@ def _validate_architecture(
         arch = Architecture.model_validate(data, context={"base_dir": base if base is not None else Path.cwd()})
     except ValidationError as err:
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
+        named = _name_problems(data, doc, prefix)
+        if named:  # each bad name at its own key, not one problem at the first node
+            whole = format_path((*prefix, "nodes"))
+            problems = named + [p for p in problems if not (p.field == whole and p.message.startswith("node name"))]
         raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
+    problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
+    if not problems:
+        problems += _traffic_problems(arch, doc, prefix)
     for name, config in arch.nodes.items():
         broken = contract_problem(name, config)
         if broken is not None:
@@ -104,6 +123,33 @@ def _validate_architecture(
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
+    """A cycle that keeps or multiplies its flow has no steady state: said at the edges, in the file."""
+    from flowsim.analysis.view import arrival_rates  # local: the analytic layer loads only to check
+
+    try:
+        arrival_rates(arch)
+    except FlowsimError as err:
+        hint = "give the cycle an exit edge, lower its weights, or drop fan-out copies around it"
+        return [_located(doc, (*prefix, "edges"), str(err).removeprefix(f"architecture '{arch.name}': "), hint)]
+    return []
+
+
+def _name_problems(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
+        return []
+    return [
+        _located(
+            doc,
+            (*prefix, "nodes", name),
+            f"node name {name!r} is not allowed",
+            "start with an ASCII letter or '_'; then ASCII letters, digits, '_' or '-'",
+        )
+        for name in data["nodes"]
+        if not NODE_NAME.match(str(name))
+    ]
 
 
 def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
@@ -159,6 +205,9 @@ def load_architecture(
     read from, as if the text were a file there (default: the current directory).
     """
     doc, path = _document(path_or_text)
+    wrong = wrong_document(doc, "architecture")
+    if wrong is not None:
+        raise wrong
     data = copy.deepcopy(doc.data)
     base = path.parent if path is not None else Path(base_dir if base_dir is not None else Path.cwd())
     for key, value in _rebased(overrides or {}, Path.cwd(), base).items():
@@ -177,6 +226,9 @@ def load_scenario(
     too) are resolved against, as if the text were a file there (default: the current directory).
     """
     doc, path = _document(path_or_text)
+    wrong = wrong_document(doc, "scenario")
+    if wrong is not None:
+        raise wrong
     data = copy.deepcopy(doc.data)
     written = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
     merged = written | (overrides or {})
@@ -184,14 +236,15 @@ def load_scenario(
     given = _rebased(overrides or {}, Path.cwd(), here)  # command-line paths are relative to the cwd
     applied = {k: given[k] if k in given else written[k] for k in merged}
     arch_overrides, scenario_overrides = _split_overrides(applied)
+    from_file = tuple(k for k in written if k not in (overrides or {}))
     for key, value in scenario_overrides.items():
-        _set_path(data, key, value, doc.source)
+        _override(data, key, value, doc, from_file)
     data.pop("overrides", None)
     arch_doc: YamlDocument = doc
     arch_prefix: tuple[str, ...] = ("architecture",)
     ref = data.get("architecture")
     if isinstance(ref, str | dict):
-        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, here, arch_overrides)
+        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, here, arch_overrides, from_file)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -201,6 +254,23 @@ def load_scenario(
     if problems:
         raise SpecError(problems)
     return _with_named_policies(scenario)
+
+
+def with_settings(scenario: Scenario, **updates: Any) -> Scenario:
+    """The scenario with `seed`/`replications` given beside the file (command line, API), held to
+    the same bounds as in the file: `-r 1000000000` is refused like `replications: 1000000000`."""
+    problems = []
+    for name, value in updates.items():
+        info = Scenario.model_fields[name]
+        try:
+            TypeAdapter(Annotated[info.annotation, *info.metadata]).validate_python(value)
+        except ValidationError as err:
+            message = re.sub(r"^(Value error, |Input should be )", "", err.errors()[0]["msg"])
+            problems.append(Problem(f"must be {message}" if "should" in err.errors()[0]["msg"] else message,
+                                    f"--{name}", hint=f"got {value!r}"))  # fmt: skip
+    if problems:
+        raise SpecError(problems)
+    return scenario.model_copy(update=updates) if updates else scenario
 
 
 def _with_named_policies(scenario: Scenario) -> Scenario:
@@ -232,7 +302,7 @@ def _rebased(overrides: dict[str, Any], origin: Path, base: Path) -> dict[str, A
 
 
 def _resolve_architecture(
-    ref: str | dict[str, Any], doc: YamlDocument, base: Path, overrides: dict[str, Any]
+    ref: str | dict[str, Any], doc: YamlDocument, base: Path, overrides: dict[str, Any], written: tuple[str, ...] = ()
 ) -> tuple[Architecture, YamlDocument, tuple[str, ...]]:
     """The architecture, the document it came from, and its path prefix inside that document.
 
@@ -240,18 +310,23 @@ def _resolve_architecture(
     """
     if isinstance(ref, str):
         target = base / ref
-        if not target.is_file():
-            message = f"architecture file '{ref}' not found (looked at {target})"
+        if not os.path.isfile(target):  # os.path: a name too long is "not found", not an OSError
+            what = "is a directory, not a file" if os.path.isdir(target) else "not found"
+            message = f"architecture file '{ref}' {what} (looked at {target})"
             hint = "give a path relative to the scenario file, or write the architecture inline"
             raise SpecError([_located(doc, ("architecture",), message, hint)])
         arch_doc = load_yaml_file(target)
+        wrong = wrong_document(arch_doc, "architecture", ref)
+        if wrong is not None:  # said at the scenario's `architecture:` line, where the fix is
+            problem = wrong.problems[0]
+            raise SpecError([_located(doc, ("architecture",), problem.message, problem.hint)])
         data = copy.deepcopy(arch_doc.data)
         for key, value in _rebased(overrides, base, target.parent).items():
-            _set_path(data, key, value, doc.source)
+            _override(data, key, value, doc, written)
         return _validate_architecture(data, arch_doc, (), overrides, target.parent), arch_doc, ()
     data = copy.deepcopy(ref)
     for key, value in overrides.items():
-        _set_path(data, key, value, doc.source)
+        _override(data, key, value, doc, written)
     return _validate_architecture(data, doc, ("architecture",), overrides, base), doc, ("architecture",)
 
 
@@ -268,6 +343,7 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
             kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
             problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
                                      "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
+    problems += [_located(doc, path, message, hint) for path, message, hint in scenario_issues(scenario)]
     for index, slo in enumerate(scenario.slos):
         message, hint = check_metric(slo.metric, arch)
         if message:

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number
 
 
 class RetryPolicy(SpecModel):
@@ -18,10 +18,10 @@ class RetryPolicy(SpecModel):
     node's `dead_letter` node if it has one).
     """
 
-    max_attempts: int = Field(3, ge=1, description="attempts in all, the first included")
+    max_attempts: Count = Field(3, ge=1, description="attempts in all, the first included")
     backoff: Literal["fixed", "exponential"] = "exponential"
     base: Duration = Field(0.1, ge=0, description="first backoff delay")
-    multiplier: float = Field(2.0, ge=1, description="growth per attempt (exponential backoff)")
+    multiplier: Number = Field(2.0, ge=1, description="growth per attempt (exponential backoff)")
     cap: Duration | None = Field(None, gt=0, description="longest backoff delay")
     jitter: Literal["none", "full", "equal"] = Field(
         "full", description="none: exact delay; full: uniform in [0, d]; equal: d/2 + uniform [0, d/2]"
@@ -59,7 +59,7 @@ class FaultSpec(SpecModel):
     mtbf: Distribution | None = None
     mttr: Distribution | None = None
     start: Duration = Field(0.0, ge=0, description="random failures begin after this time")
-    slowdown: float | None = Field(
+    slowdown: Number | None = Field(
         None, gt=1, description="instead of going down, the node works this many times slower (a brownout)"
     )
 
@@ -73,6 +73,8 @@ class FaultSpec(SpecModel):
             raise ValueError("a scheduled outage needs both 'at' and 'for'")
         if random and (self.mtbf is None or self.mttr is None):
             raise ValueError("random failures need both 'mtbf' and 'mttr'")
+        if self.mtbf is not None and self.mttr is not None and self.mtbf.mean() + self.mttr.mean() <= 0:
+            raise ValueError("'mtbf' and 'mttr' both average 0: the node would fail and recover forever at one instant")
         if self.every is not None and self.for_ is not None and self.every <= self.for_:
             raise ValueError("'every' must be longer than 'for'")
         return self

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from flowsim.units import parse_duration
+from flowsim.units import TIMER, parse_duration
 
 EPOCH = datetime(2024, 1, 1)
 _ALIASES = {
@@ -36,6 +36,12 @@ def _field(text: str, index: int) -> frozenset[int]:
     values: set[int] = set()
     for part in text.split(","):
         body, _, step_text = part.partition("/")
+        numbers = [n for n in (*body.split("-", 1), step_text) if n and n != "*"]
+        if not all(n.isdigit() and len(n) <= 3 for n in numbers):
+            raise ValueError(
+                f"cron {_NAMES[index]} field {part!r} is not a number, '*', a range a-b or a step */n "
+                "(names such as MON or JAN are not supported)"
+            )
         step = int(step_text) if step_text else 1
         if body == "*":
             start, stop = low, high
@@ -87,7 +93,7 @@ class Schedule:
                         if moment >= start:
                             return (moment - EPOCH).total_seconds()
             day += timedelta(days=1)
-        raise ValueError(f"schedule {self.text!r} never fires")
+        raise ValueError(f"schedule {self.text!r} never fires (no date in five years matches it)")
 
     def first_from(self, t: float) -> float:
         """The first firing time at or after `t` (a cron fires on whole minutes)."""
@@ -136,12 +142,14 @@ def parse_schedule(text: str) -> Schedule:
 
 
 def _check(text: str) -> str:
-    parse_schedule(text)
+    """A schedule must read and fire: `0 0 31 2 *` (February 31st) reads but never runs."""
+    parse_schedule(text).next_after(-1.0)
     return text
 
 
 ScheduleText = Annotated[
     str,
     AfterValidator(_check),
+    TIMER,
     WithJsonSchema({"type": "string", "examples": ["@hourly", "*/15 * * * *", "every 6h"]}),
 ]

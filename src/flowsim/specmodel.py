@@ -1,4 +1,9 @@
-"""The base of every model a user writes in YAML: unknown keys are errors, never silently ignored."""
+"""The base of every model a user writes in YAML: unknown keys are errors, never silently ignored.
+
+Numbers follow one rule (flowsim.units: Number, Count and the unit types): finite, in a stated
+range, never a boolean.  `allow_inf_nan=False` backs it up for a float field a plug-in kind
+declares without those types.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pydantic.json_schema import JsonSchemaValue
 class SpecModel(BaseModel):
     """A part of an architecture or scenario file as the user writes it."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import yaml
 from flowsim.api import Engine
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.executors import Progress, open_executor
-from flowsim.loading import PathLike, check_metric, load_scenario
+from flowsim.loading import PathLike, check_metric, load_scenario, with_settings
 from flowsim.multirun import run_scenarios
 from flowsim.optional import have, need
 from flowsim.results import RunResult, mean_and_ci, percentiles
@@ -121,7 +121,7 @@ def load_points(
             for problem in err.problems:
                 found.setdefault(problem, []).append(point_label(point))
             continue
-        scenarios.append(scenario.model_copy(update=updates) if updates else scenario)
+        scenarios.append(with_settings(scenario, **updates))
     if found:
         raise SpecError([_at_points(problem, labels, len(points)) for problem, labels in found.items()])
     return scenarios
@@ -153,6 +153,9 @@ class SweepPlan:
         return sum(s.replications for s in self.scenarios)
 
 
+MAX_POINTS_FLOOR = 100  # grids this small are never refused, so the scenario is not read for its limit
+
+
 def plan_sweep(
     scenario_path: PathLike,
     grid: Grid | Sequence[Mapping[str, Any]],
@@ -166,6 +169,16 @@ def plan_sweep(
     Every invalid point is reported at once, each named; an `objective` that names no figure
     the sweep will have is refused here too, before anything runs.
     """
+    if isinstance(grid, Mapping) and not grid:
+        raise FlowsimError("the sweep has no grid: give at least one parameter, e.g. --set nodes.api.servers=1,2,4")
+    count = math.prod(len(v) for v in grid.values()) if isinstance(grid, Mapping) else len(grid)
+    limit = load_scenario(scenario_path).limits.max_points if count > MAX_POINTS_FLOOR else count
+    if count > limit:
+        sizes = " x ".join(str(len(v)) for v in grid.values()) if isinstance(grid, Mapping) else str(count)
+        raise FlowsimError(
+            f"the sweep has {count:,} points ({sizes}), over the limit of {limit:,}; use fewer values, "
+            "or raise the limit in the scenario ('limits: {max_points: N}') if you mean it"
+        )
     points = expand_grid(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
     if not points:
         raise FlowsimError("the sweep has no points: give each parameter at least one value")

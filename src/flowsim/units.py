@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
@@ -35,17 +36,66 @@ _PART_RE = re.compile(rf"\s*({_NUMBER})\s*([a-zµ]+)", re.IGNORECASE)
 _SIZE_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
+#: The range every number a user types must fall in: finite, at most HUGE in magnitude, and zero
+#: or at least TINY.  Past it a float is no longer a quantity of a platform but an overflow (1e308
+#: doubled is inf) or an underflow (1 / 1e-320 is inf) waiting to happen.
+HUGE = 1e15
+TINY = 1e-12
+_BOOLEAN = "expected a number, got a boolean"
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """Marks a field type that checks the shared range; a test finds unchecked numbers by its absence."""
+
+    what: str
+
+
+#: Marks a field whose value sets a timer (a period, a schedule): the run-size estimate counts it.
+@dataclass(frozen=True)
+class Timer:
+    """A field that makes a node act on its own every so often, whatever the traffic."""
+
+
+TIMER = Timer()
+
+
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
-        raise ValueError("expected a quantity, got a boolean")
+        raise ValueError(_BOOLEAN)
     if isinstance(value, int | float):
         return float(value)
     return None
 
 
-def _finite(value: float, what: str) -> float:
+def checked(value: float, what: str) -> float:
+    """The shared range: finite, |value| <= HUGE, and 0 or |value| >= TINY."""
     if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite")
+        raise ValueError(f"{what} must be finite, not {value}")
+    if abs(value) > HUGE:
+        raise ValueError(f"{what} of {value:g} is out of range; the largest accepted is {HUGE:g}")
+    if value != 0 and abs(value) < TINY:
+        raise ValueError(f"{what} of {value:g} is out of range; write 0 or at least {TINY:g}")
+    return value
+
+
+def _number(value: Any) -> Any:
+    """Before the float parse: no booleans; after it (pydantic turns '3' into 3.0): the range."""
+    if isinstance(value, bool):
+        raise ValueError(_BOOLEAN)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value  # pydantic reports the text as not a number
+    return checked(float(value), "a number") if isinstance(value, int | float) else value
+
+
+def _count(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, got a boolean")
+    if isinstance(value, int) and abs(value) > HUGE:
+        raise ValueError(f"a count of {value} is out of range; the largest accepted is {HUGE:.0e}")
     return value
 
 
@@ -53,7 +103,7 @@ def parse_duration(value: Any) -> float:
     """'250ms' -> 0.25; '5m' -> 300; a plain number is seconds."""
     number = _as_number(value)
     if number is not None:
-        return _finite(number, "a duration")
+        return checked(number, "a duration")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 500ms, 2s, 5m, 24h, 2d; got {value!r}")
     match = _DURATION_RE.match(value)
@@ -67,7 +117,7 @@ def parse_duration(value: Any) -> float:
             f"cannot read {value!r} as a duration; write a number with a unit: "
             "us, ms, s, m/min, h, d, w (e.g. 500ms, 2s, 5m, 24h, 2h30m)"
         )
-    return _finite(float(match.group(1)) * TIME_UNITS.get(unit, 1.0), "a duration")
+    return checked(float(match.group(1)) * TIME_UNITS.get(unit, 1.0), "a duration")
 
 
 def _compound_duration(text: str) -> float | None:
@@ -77,43 +127,43 @@ def _compound_duration(text: str) -> float | None:
         return None
     if any(unit.lower() not in TIME_UNITS for _, unit in parts):
         return None
-    return _finite(sum(float(number) * TIME_UNITS[unit.lower()] for number, unit in parts), "a duration")
+    return checked(sum(float(number) * TIME_UNITS[unit.lower()] for number, unit in parts), "a duration")
 
 
 def parse_rate(value: Any) -> float:
     """'250/s' -> 250; '15000/min' -> 250; a plain number is per second."""
     number = _as_number(value)
     if number is not None:
-        return _finite(number, "a rate")
+        return checked(number, "a rate")
     if not isinstance(value, str):
         raise ValueError(f"expected a rate such as 250/s or 15000/min; got {value!r}")
     match = _RATE_RE.match(value)
     if match is None:
         try:
-            return _finite(float(value), "a rate")
+            number = float(value)  # YAML 1.1 reads `1e3` (no dot) as text
         except ValueError:
-            pass
-        raise ValueError(f"cannot read {value!r} as a rate; write count/unit, e.g. 250/s, 15000/min, 3/h")
+            raise ValueError(f"cannot read {value!r} as a rate; write count/unit, e.g. 250/s, 15000/min, 3/h") from None
+        return checked(number, "a rate")
     count, per, unit = match.groups()
     unit = unit.lower()
     if unit not in TIME_UNITS:
         raise ValueError(f"unknown time unit {unit!r} in rate {value!r}; use s, min, h or d")
     span = (float(per) if per else 1.0) * TIME_UNITS[unit]
-    return _finite(float(count) / span, "a rate")
+    return checked(float(count) / span, "a rate")
 
 
 def parse_size(value: Any) -> float:
     """'1GB' -> 1e9 bytes, '512MiB' -> 2**29; a plain number is bytes."""
     number = _as_number(value)
     if number is not None:
-        return _finite(number, "a size")
+        return checked(number, "a size")
     if not isinstance(value, str):
         raise ValueError(f"expected a size such as 500MB or 1GiB; got {value!r}")
     match = _SIZE_RE.match(value)
     unit = match.group(2).lower() if match else ""
     if match is None or (unit and unit not in SIZE_UNITS):
         raise ValueError(f"cannot read {value!r} as a size; use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
-    return _finite(float(match.group(1)) * SIZE_UNITS.get(unit, 1.0), "a size")
+    return checked(float(match.group(1)) * SIZE_UNITS.get(unit, 1.0), "a size")
 
 
 def _schema(example: str, description: str) -> WithJsonSchema:
@@ -126,9 +176,20 @@ def _schema(example: str, description: str) -> WithJsonSchema:
     )
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), _schema("500ms", "duration; plain number = seconds")]
-Rate = Annotated[float, BeforeValidator(parse_rate), _schema("250/s", "rate; plain number = per second")]
-Size = Annotated[float, BeforeValidator(parse_size), _schema("1GB", "size; plain number = bytes")]
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), NumberRule("duration"), _schema("500ms", "duration; plain number = seconds")
+]
+Rate = Annotated[
+    float, BeforeValidator(parse_rate), NumberRule("rate"), _schema("250/s", "rate; plain number = per second")
+]
+Size = Annotated[float, BeforeValidator(parse_size), NumberRule("size"), _schema("1GB", "size; plain number = bytes")]
+#: Every plain float a user types: a number in the shared range, never a boolean.  One
+#: BeforeValidator (not an AfterValidator), so `gt=0` on `Number | None` stays a JSON-schema bound.
+Number = Annotated[float, BeforeValidator(_number), NumberRule("number")]
+#: Every int a user types: a whole number, never a boolean (`servers: yes` is not one server).
+Count = Annotated[int, BeforeValidator(_count), NumberRule("count")]
+#: A duration that is the period of a timer (a poll, a trigger, a check): the estimate counts it.
+Period = Annotated[Duration, TIMER]
 
 
 def format_duration(seconds: float) -> str:

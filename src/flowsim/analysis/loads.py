@@ -12,9 +12,7 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from flowsim.analysis import queueing as q
+from flowsim.analysis.network import solve_blocks
 from flowsim.engine.flow import FlowLaw, Stage, State
 from flowsim.errors import FlowsimError
 from flowsim.nodes.base import NodeConfig
@@ -23,27 +21,29 @@ from flowsim.spec.architecture import Architecture
 
 def solve_rates(arch: Architecture, external: Mapping[str, float], passes: Mapping[str, float]) -> dict[str, float]:
     """Rates reaching each node: the solution of lambda = gamma + P^T lambda over the routing graph."""
-    names = list(arch.nodes)
-    index = {name: i for i, name in enumerate(names)}
-    routing = np.zeros((len(names), len(names)))
-    outs: dict[str, list[tuple[str, float]]] = {name: [] for name in names}
+    outs: dict[str, list[tuple[str, float]]] = {name: [] for name in arch.nodes}
     for edge in arch.edges:
         outs[edge.from_].append((edge.to, edge.weight))
+    shares: dict[str, list[tuple[str, float]]] = {}
     for name, edges in outs.items():
         config = arch.nodes[name]
         total = sum(w for _, w in edges)
-        for target, weight in edges:
-            share = (
-                1.0
-                if config.routing == "fanout"
-                else (1.0 / len(edges) if config.routing == "round_robin" else weight / total)
+        shares[name] = [
+            (
+                target,
+                passes[name]
+                * (
+                    1.0
+                    if config.routing == "fanout"
+                    else (1.0 / len(edges) if config.routing == "round_robin" else weight / total)
+                ),
             )
-            routing[index[name], index[target]] += passes[name] * share
+            for target, weight in edges
+        ]
     try:
-        rates = q.traffic_equations(routing, np.array([external[n] for n in names]))
+        return solve_blocks(shares, external)
     except ValueError as err:
         raise FlowsimError(f"architecture '{arch.name}': {err}") from None
-    return {name: float(rates[index[name]]) for name in names}
 
 
 def flow_laws(arch: Architecture) -> dict[str, FlowLaw | None]:

@@ -61,10 +61,25 @@ def erlang_b(c: int, a: float) -> float:
     if c < 0 or int(c) != c:
         raise ValueError(f"number of servers c must be an integer >= 0, got {c!r}")
     _check_nonneg("offered load a", a)
+    if c > _RECURSION_UP_TO and a > 0:
+        return _erlang_b_closed(int(c), a)
     b = 1.0
     for k in range(1, int(c) + 1):
         b = a * b / (k + a * b)
     return b
+
+
+MAX_STATES = 1_000_000  # M/M/c/K evaluates one term per state; bigger capacities get no formula
+_RECURSION_UP_TO = 10_000  # the recursion costs one step per server; past this, the closed form
+
+
+def _erlang_b_closed(c: int, a: float) -> float:
+    """B(c, a) = P(N = c) / P(N <= c) for N ~ Poisson(a), in log space: O(1) for 10^12 servers."""
+    from scipy.special import gammaincc, gammaln  # local: only designs this large pay the import
+
+    log_pmf = -a + c * math.log(a) - float(gammaln(c + 1))
+    cdf = float(gammaincc(c + 1, a))  # regularised upper incomplete gamma = P(N <= c)
+    return math.exp(log_pmf) / cdf if cdf > 0 else 1.0
 
 
 def erlang_c(c: int, a: float) -> float:

@@ -23,10 +23,13 @@ from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
+from flowsim.analysis.network import reached_by_others
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.source import SourceConfig
+from flowsim.policies import RetryPolicy
 from flowsim.spec.architecture import Architecture
+from flowsim.units import format_duration
 
 
 class Prediction(BaseModel):
@@ -100,14 +103,11 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
 
 def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
     """Which nodes see Poisson arrivals (Poisson sources; product-form, loss-free upstream)."""
-    from flowsim.graph import predecessors, reachable  # local: the graph layer sits beside this one
+    from flowsim.graph import successors  # local: the graph layer sits beside this one
 
-    upstream = predecessors(arch, data_only=True)
-    result: dict[str, bool] = {}
-    for name in arch.nodes:
-        ancestors = reachable(upstream, [name]) - {name}
-        result[name] = all(_keeps_poisson(arch.nodes[n]) for n in ancestors)
-    return result
+    breakers = [name for name, config in arch.nodes.items() if not _keeps_poisson(config)]
+    spoiled = reached_by_others(successors(arch, data_only=True), breakers)
+    return {name: name not in spoiled for name in arch.nodes}
 
 
 def _keeps_poisson(config: NodeConfig) -> bool:
@@ -152,8 +152,8 @@ def predict(
         )
     c = int(model.servers)
     if model.capacity is not None:
-        if not model.exponential:
-            return None
+        if not model.exponential or model.capacity + 1 > q.MAX_STATES:
+            return None  # M/M/c/K sums one term per state: past MAX_STATES no formula is offered
         f = q.mmck(lam, 1 / mean_s, c, model.capacity)
         return Prediction(
             formula="M/M/c/K", exact=poisson, wait_s=f.wq, sojourn_s=f.w,
@@ -199,6 +199,9 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
             entry.prediction = predict(model, attempts, poisson[name] and attempts == lam, blocking=blocking)
             if flow is None and entry.utilization is not None and entry.utilization >= 1:
                 warnings.append(_overload_warning(name, entry.utilization, attempts, model))
+            storm = _retry_storm(name, config, model)
+            if storm is not None:
+                warnings.append(storm)
         if flow is not None:
             _describe(entry, flow)
             warning = flow.warning()
@@ -215,6 +218,23 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+
+
+def _retry_storm(name: str, config: NodeConfig, model: QueueModel) -> str | None:
+    """A timeout below the mean service time, several attempts and no jitter: most attempts time
+    out, the server finishes them anyway, and the retries arrive together (a retry storm)."""
+    retry = getattr(config, "retry", None)
+    if not isinstance(retry, RetryPolicy) or retry.timeout is None or retry.max_attempts < 2:
+        return None
+    mean = model.service.mean()
+    if retry.timeout >= mean or retry.jitter != "none":
+        return None
+    return (
+        f"'{name}': the retry timeout ({format_duration(retry.timeout)}) is below the mean service time "
+        f"({format_duration(mean)}) with {retry.max_attempts} attempts and no jitter: most attempts time out "
+        "while the server still works on them, and the retries arrive together (a retry storm); "
+        "lengthen the timeout, add jitter, or allow fewer attempts"
+    )
 
 
 def _mean_rates(arch: Architecture, load_multiplier: float) -> dict[str, float]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -119,10 +121,32 @@ def schema(
             say(f"wrote {escape(str(out / f'{name}.schema.json'))}")
 
 
+_GRAPH_SUFFIXES = {GraphFormat.png: (".png",), GraphFormat.dot: (".dot", ".gv"), GraphFormat.mermaid: (".mmd", ".md")}
+
+
+def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
+    """--out must agree with --format before any work: `--format png --out design.txt` would
+    write a PNG under a text name, `--out x.svg` an SVG-named PNG, `--out DIR` a file beside DIR."""
+    if out is None:
+        if fmt is GraphFormat.png:
+            raise typer.BadParameter("--format png needs a file, e.g. --out design.png", param_hint="--out")
+        return
+    if os.path.isdir(out):
+        raise typer.BadParameter(
+            f"{out} is a directory; give a file name, e.g. {out / 'design.png'}", param_hint="--out"
+        )
+    wanted = _GRAPH_SUFFIXES[fmt]
+    if out.suffix.lower() not in wanted:
+        raise typer.BadParameter(
+            f"--format {fmt.value} writes {' or '.join(wanted)} files, not '{out.suffix or out.name}'; "
+            f"name it e.g. {out.with_suffix(wanted[0]).name}, or choose the --format that matches",
+            param_hint="--out",
+        )
+
+
 def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt = None) -> None:
     """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG."""
-    if fmt is GraphFormat.png and out is None:
-        raise typer.BadParameter("--format png needs a file, e.g. --out design.png", param_hint="--out")
+    _check_graph_out(fmt, out)
     with user_errors():
         _, _, arch, _ = _architecture_of(file)
         if fmt is GraphFormat.png:
@@ -159,9 +183,10 @@ def list_kinds(
         for name, config in registry.items():
             say(f"[bold cyan]{name:<{width}}[/]  {escape(config.summary)}")
         return
-    if kind not in registry:
-        with user_errors():
-            raise FlowsimError(f"unknown node kind '{kind}'; known kinds: {', '.join(registry)}")
+    if kind not in registry:  # a wrong argument is a usage error (exit 2), like a wrong option
+        close = difflib.get_close_matches(kind, list(registry), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
+        raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
     from flowsim.reports.tables import kind_table
 
     show(kind_table(kind, registry[kind]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -82,6 +83,9 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     from flowsim.api import analyze_architecture, simulate
     from flowsim.loading import load_scenario, parse_assignment
 
+    if opts.out is not None and os.path.exists(opts.out) and not os.path.isdir(opts.out):
+        raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
+                                 param_hint="--out")  # fmt: skip
     scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
     for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
         warn(warning)

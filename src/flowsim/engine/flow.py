@@ -118,9 +118,9 @@ class Delay:
         c, a = int(self.servers), items_per_s * service
         if a >= c:
             return math.inf
-        erlang_b = 1.0
-        for k in range(1, c + 1):  # B(k) = a B(k-1) / (k + a B(k-1)): stable for any c
-            erlang_b = a * erlang_b / (k + a * erlang_b)
+        from flowsim.analysis.queueing import erlang_b as loss  # local: the analytic layer imports this one
+
+        erlang_b = loss(c, a)  # the recursion, or the closed form past 10,000 servers
         erlang_c = c * erlang_b / (c - a * (1 - erlang_b))
         wait = erlang_c / (c / service - items_per_s)  # Wq = C / (c mu - lambda)
         return service + wait * (1 + self.scv) / 2 + hold

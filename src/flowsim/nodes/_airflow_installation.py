@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 
 from flowsim.engine.context import SimContext
 from flowsim.specmodel import SpecModel
+from flowsim.units import Count
 
 DEFAULT_POOL = "default_pool"
 
@@ -29,9 +30,9 @@ DEFAULT_POOL = "default_pool"
 class AirflowSettings(SpecModel):
     """The installation's shared limits (Airflow 2's defaults)."""
 
-    pools: dict[str, int] = Field(default_factory=dict, description="pool name -> slots, shared by every DAG")
-    parallelism: int = Field(32, ge=1, description="task tries running at once across the installation")
-    default_pool_slots: int = Field(128, ge=1, description="slots of default_pool (tasks that name no pool)")
+    pools: dict[str, Count] = Field(default_factory=dict, description="pool name -> slots, shared by every DAG")
+    parallelism: Count = Field(32, ge=1, description="task tries running at once across the installation")
+    default_pool_slots: Count = Field(128, ge=1, description="slots of default_pool (tasks that name no pool)")
 
     @field_validator("pools")
     @classmethod

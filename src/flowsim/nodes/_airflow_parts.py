@@ -11,7 +11,7 @@ from pydantic import Field
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.item import Item
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number
 
 #: Airflow's `[core] max_task_retry_delay` default (24 h): no backoff wait is longer
 MAX_TASK_RETRY_DELAY = 86400.0
@@ -31,16 +31,16 @@ class TaskSpec(SpecModel):
         default_factory=lambda: Constant(value=300.0), description="time of one try, before per-message work"
     )
     per_message: Duration = Field(0.0, ge=0, description="time added per message of the run's data interval")
-    retries: int = Field(0, ge=0, description="tries after the first before the task fails the run")
+    retries: Count = Field(0, ge=0, description="tries after the first before the task fails the run")
     retry_delay: Duration = Field(300.0, ge=0, description="wait before a retry (Airflow default 5m)")
     retry_exponential_backoff: bool = Field(
         False, description="wait after try k drawn in [d 2^(k-1), d 2^k), as Airflow's hash jitter"
     )
     max_retry_delay: Duration | None = Field(None, gt=0, description="longest backoff wait between tries")
     execution_timeout: Duration | None = Field(None, gt=0, description="a try running longer is killed and fails")
-    failure_rate: float = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
+    failure_rate: Number = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
     pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = default_pool")
-    pool_slots: int = Field(1, ge=1, description="slots of its pool one try holds (Airflow default 1)")
+    pool_slots: Count = Field(1, ge=1, description="slots of its pool one try holds (Airflow default 1)")
 
     def _backoff_cap(self) -> float:
         cap = float(self.max_retry_delay) if self.max_retry_delay is not None else math.inf

@@ -37,7 +37,7 @@ from flowsim.nodes._airflow_tasks import DagTasks
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import Duration
+from flowsim.units import Count, Duration
 
 
 def _default_tasks() -> dict[str, TaskSpec]:
@@ -71,11 +71,11 @@ class AirflowDagConfig(NodeConfig):
     kind: Literal["airflow_dag"]
     schedule: ScheduleText = Field("@hourly", description="when data intervals close: cron, @hourly, every 15m")
     tasks: dict[str, TaskSpec] = Field(default_factory=_default_tasks, description="task name -> task")
-    pools: dict[str, int] = Field(
+    pools: dict[str, Count] = Field(
         default_factory=dict, description="pool name -> slots; installation-wide, shared by name with other DAGs"
     )
-    max_active_runs: int = Field(16, ge=1, description="runs active at once (Airflow default 16)")
-    max_active_tasks: int = Field(16, ge=1, description="task tries of this DAG running at once (Airflow default 16)")
+    max_active_runs: Count = Field(16, ge=1, description="runs active at once (Airflow default 16)")
+    max_active_tasks: Count = Field(16, ge=1, description="task tries of this DAG running at once (Airflow default 16)")
     fail_fast: bool = Field(False, description="a task out of retries kills the run's other tries and fails it")
     catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
     sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")

@@ -22,7 +22,7 @@ signal names it when its canary or A/B share begins).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -35,7 +35,7 @@ from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import Duration
+from flowsim.units import TIMER, Count, Duration
 
 
 @register
@@ -56,9 +56,9 @@ class DriftMonitorConfig(NodeConfig):
 
     kind: Literal["drift_monitor"]
     drift_at: Duration | None = Field(None, ge=0, description="a drift starts at this time")
-    drift_every: Distribution | None = Field(None, description="time between random drift onsets")
+    drift_every: Annotated[Distribution | None, TIMER] = Field(None, description="time between random drift onsets")
     window: Duration = Field(900.0, ge=0, description="time after the onset before a test can flag the drift")
-    min_samples: int = Field(1000, ge=0, description="messages after the onset that the test needs")
+    min_samples: Count = Field(1000, ge=0, description="messages after the onset that the test needs")
     trigger: str | None = Field(None, description="training node that receives `retrain`")
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import parse_duration
+from flowsim.units import Count, parse_duration
 
 ReadDone = Callable[[Item], None]
 
@@ -78,7 +78,7 @@ class FeatureStoreConfig(NodeConfig):
         default_factory=lambda: Constant(value=0.005),
         description="time one online read holds a read slot",
     )
-    read_capacity: int = Field(64, ge=1, description="concurrent online reads (connection pool, read units)")
+    read_capacity: Count = Field(64, ge=1, description="concurrent online reads (connection pool, read units)")
     on_read_full: Literal["wait", "drop"] = Field(
         "wait", description="reads beyond read_capacity: wait for a slot, or go on without features"
     )

@@ -33,17 +33,17 @@ from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration, Rate, Size, format_duration
+from flowsim.units import Count, Duration, Number, Period, Rate, Size, format_duration
 
 
 class ConsumerGroupSpec(SpecModel):
     """How one consumer group (one out-edge of the topic) reads."""
 
-    consumers: int = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
-    poll_interval: Duration = Field(
+    consumers: Count = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
+    poll_interval: Period = Field(
         0.0, ge=0, description="after an empty poll: 0 = long poll (woken by new data), else sleep this long"
     )
-    max_poll_records: int = Field(500, ge=1, description="most messages one poll returns")
+    max_poll_records: Count = Field(500, ge=1, description="most messages one poll returns")
     processing_time: Distribution = Field(Constant(value=0.0), description="consumer time per message before hand-over")
     start: Literal["latest", "earliest"] = Field(
         "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
@@ -71,7 +71,7 @@ class KafkaTopicConfig(NodeConfig):
 
     kind: Literal["kafka_topic"]
     routing: Literal["fanout"] = Field("fanout", description="every consumer group (out-edge) reads every message")
-    partitions: int = Field(12, ge=1, description="ordered logs; a group's consumers share them")
+    partitions: Count = Field(12, ge=1, description="ordered logs; a group's consumers share them")
     partition_write_rate: Rate = Field(10000.0, gt=0, description="messages per second one partition can append")
     partition_write_bandwidth: Size | None = Field(
         None, gt=0, description="bytes per second one partition can append (with message_size), e.g. 10MB"
@@ -80,19 +80,19 @@ class KafkaTopicConfig(NodeConfig):
     partitioner: Literal["uniform", "round_robin", "skewed"] = Field(
         "uniform", description="how producers pick a partition: random keys, in turn, or skewed keys"
     )
-    hot_share: float = Field(0.5, ge=0, le=1, description="skewed: share of messages whose key maps to partition 0")
-    zipf_exponent: float | None = Field(
+    hot_share: Number = Field(0.5, ge=0, le=1, description="skewed: share of messages whose key maps to partition 0")
+    zipf_exponent: Number | None = Field(
         None, gt=0, description="skewed: Zipf key popularity (partition k gets 1/k^s) instead of hot_share"
     )
-    batch_size: int = Field(100, ge=1, description="messages per producer batch (a batch is sent when full)")
+    batch_size: Count = Field(100, ge=1, description="messages per producer batch (a batch is sent when full)")
     linger: Duration = Field(0.005, ge=0, description="a producer batch is sent at the latest this long after it opens")
-    buffer_messages: int = Field(100_000, ge=1, description="producer buffer: messages not yet written")
+    buffer_messages: Count = Field(100_000, ge=1, description="producer buffer: messages not yet written")
     on_buffer_full: Literal["block", "drop"] = Field(
         "block", description="block: hold the sender (backpressure); drop: refuse and count"
     )
     retention: Duration | None = Field(604800.0, gt=0, description="messages older than this are deleted; none = keep")
     retention_bytes: Size | None = Field(None, gt=0, description="per partition: oldest data deleted beyond this")
-    retention_check_interval: Duration = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
+    retention_check_interval: Period = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
     consumer_groups: dict[str, ConsumerGroupSpec] = Field(
         default_factory=dict, description="settings per group, by the name of the out-edge's target node"
     )

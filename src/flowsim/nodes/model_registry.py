@@ -27,6 +27,7 @@ from flowsim.engine.payloads import ModelVersion
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
+from flowsim.units import Number
 
 
 @register
@@ -49,7 +50,7 @@ class ModelRegistryConfig(NodeConfig):
     validation_time: Distribution = Field(
         default_factory=lambda: Constant(value=600.0), description="time to validate one version"
     )
-    pass_rate: float = Field(0.9, ge=0, le=1, description="probability that a version passes validation")
+    pass_rate: Number = Field(0.9, ge=0, le=1, description="probability that a version passes validation")
     deploy_to: str | None = Field(None, description="model_serving node that receives `promote` signals")
 
     def runtime_class(self) -> type[NodeRuntime]:

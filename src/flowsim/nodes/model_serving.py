@@ -40,16 +40,16 @@ from flowsim.engine.stats import max_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number, Period
 
 
 class AutoscaleSpec(SpecModel):
     """A target-tracking autoscaler (as the Kubernetes HPA on CPU)."""
 
-    target_utilization: float = Field(0.6, gt=0, le=1, description="utilization the autoscaler aims for")
-    min_replicas: int = Field(1, ge=1)
-    max_replicas: int = Field(10, ge=1)
-    evaluation_interval: Duration = Field(30.0, gt=0, description="how often utilization is measured")
+    target_utilization: Number = Field(0.6, gt=0, le=1, description="utilization the autoscaler aims for")
+    min_replicas: Count = Field(1, ge=1)
+    max_replicas: Count = Field(10, ge=1)
+    evaluation_interval: Period = Field(30.0, gt=0, description="how often utilization is measured")
     warm_up: Duration = Field(120.0, ge=0, description="from the scale-up decision until the replica serves")
     cool_down: Duration = Field(300.0, ge=0, description="no scale-down this soon after a scaling decision")
 
@@ -63,7 +63,7 @@ class AutoscaleSpec(SpecModel):
 class CanarySpec(SpecModel):
     """A canary rollout: a share of requests to the new version, then all of them."""
 
-    share: float = Field(0.1, gt=0, lt=1, description="share of requests the new version serves meanwhile")
+    share: Number = Field(0.1, gt=0, lt=1, description="share of requests the new version serves meanwhile")
     duration: Duration = Field(1800.0, ge=0, description="how long the canary lasts before full promotion")
 
 
@@ -88,15 +88,15 @@ class ModelServingConfig(NodeConfig):
     }
 
     kind: Literal["model_serving"]
-    replicas: int = Field(2, ge=1, description="ready replicas at the start (servers)")
+    replicas: Count = Field(2, ge=1, description="ready replicas at the start (servers)")
     service_time: Distribution = Field(
         default_factory=lambda: LogNormal(mean_=0.05, stdev=0.03), description="time one request holds a replica"
     )
-    capacity: int | None = Field(None, ge=1, description="most requests in the node; arrivals beyond are dropped")
+    capacity: Count | None = Field(None, ge=1, description="most requests in the node; arrivals beyond are dropped")
     autoscale: AutoscaleSpec | None = Field(None, description="target-utilization autoscaling; none = fixed")
     canary: CanarySpec | None = Field(None, description="roll promoted versions out as a canary first")
-    ab_split: float | None = Field(None, gt=0, lt=1, description="fixed share of requests to the newest version")
-    initial_version: int = Field(0, ge=0, description="the version serving at the start")
+    ab_split: Number | None = Field(None, gt=0, lt=1, description="fixed share of requests to the newest version")
+    initial_version: Count = Field(0, ge=0, description="the version serving at the start")
     features_from: str | None = Field(None, description="feature_store each request reads its features from")
     notify: str | None = Field(None, description="drift_monitor told (`remediated`) when a version serves 100%")
 

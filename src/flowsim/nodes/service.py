@@ -28,6 +28,7 @@ from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.policies import NO_RETRY, RetryPolicy
+from flowsim.units import Count, Number
 
 
 @register
@@ -47,13 +48,13 @@ class ServiceConfig(NodeConfig):
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
     kind: Literal["service"]
-    servers: int = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")
+    servers: Count = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")
     service_time: Distribution = Field(description="time one attempt occupies a server")
-    capacity: int | None = Field(None, ge=1, description="most messages in the node; none = unbounded")
+    capacity: Count | None = Field(None, ge=1, description="most messages in the node; none = unbounded")
     on_full: Literal["drop", "block"] = Field(
         "drop", description="drop: refuse and count; block: hold the sender (backpressure)"
     )
-    error_rate: float = Field(0.0, ge=0, lt=1, description="probability that an attempt fails")
+    error_rate: Number = Field(0.0, ge=0, lt=1, description="probability that an attempt fails")
     retry: RetryPolicy | str | None = Field(
         None, description="retry policy, inline or the name of one in the scenario's retry_policies"
     )

@@ -31,7 +31,7 @@ from flowsim.traffic.mmpp import Mmpp
 from flowsim.traffic.profiles import ProfileFactor
 from flowsim.traffic.shapes import RateLaw
 from flowsim.traffic.traces import TraceFile
-from flowsim.units import Duration, Rate
+from flowsim.units import Count, Duration, Rate
 
 Level = Literal["peak", "mean"]
 
@@ -58,12 +58,12 @@ class SourceConfig(NodeConfig):
     profile: list[ProfileFactor] | None = Field(
         None, min_length=1, description="factors on the rate over time (diurnal, steps, ramp, spike); they multiply"
     )
-    batch: Annotated[int, Field(ge=1)] | BatchSize = Field(
+    batch: Annotated[Count, Field(ge=1)] | BatchSize = Field(
         1, description="messages per work item (producer batching): a number or a distribution"
     )
     start: Duration = Field(0.0, ge=0, description="first arrival not before this time")
     stop: Duration | None = Field(None, gt=0, description="no arrivals after this time")
-    limit: int | None = Field(None, ge=1, description="stop after this many items")
+    limit: Count | None = Field(None, ge=1, description="stop after this many items")
 
     @model_validator(mode="after")
     def _one_law(self) -> SourceConfig:

@@ -27,7 +27,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import Duration
+from flowsim.units import Count, Period
 
 _MASK = (1 << 64) - 1
 
@@ -54,27 +54,25 @@ class StreamProcessorConfig(NodeConfig):
     can_fail = True
 
     kind: Literal["stream_processor"]
-    parallelism: int = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
+    parallelism: Count = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
     per_event_cost: Distribution = Field(
         Constant(value=0.001), description="task time per event (an item of n events costs n draws)"
     )
     mode: Literal["per_event", "micro_batch"] = Field(
         "per_event", description="per_event: each item as it comes (Flink); micro_batch: every batch_interval (Spark)"
     )
-    batch_interval: Duration = Field(1.0, gt=0, description="micro_batch: trigger interval")
+    batch_interval: Period = Field(1.0, gt=0, description="micro_batch: trigger interval")
     task_routing: Literal["shared", "by_key"] = Field(
         "shared",
         description="per_event: shared = a free task takes the next item; by_key = the task the item's "
         "key hashes to (Flink keyBy), waiting even while other tasks are free",
     )
-    checkpoint_interval: Duration = Field(
-        10.0, gt=0, description="how often progress (and exactly-once output) commits"
-    )
+    checkpoint_interval: Period = Field(10.0, gt=0, description="how often progress (and exactly-once output) commits")
     guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="at_least_once: emit at once, duplicates after a crash; exactly_once: emit on commit",
     )
-    capacity: int = Field(
+    capacity: Count = Field(
         10_000, ge=1, description="messages buffered in the job (input, in a task); then it blocks upstream"
     )
 

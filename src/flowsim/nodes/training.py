@@ -35,7 +35,7 @@ from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import Duration
+from flowsim.units import Count, Duration, Number
 
 
 @dataclass
@@ -71,10 +71,10 @@ class TrainingConfig(NodeConfig):
     schedule: ScheduleText | None = Field(None, description="when scheduled runs start; none = only on signals")
     base_duration: Duration = Field(1800.0, ge=0, description="fixed part of a run (setup, evaluation)")
     per_message: Duration = Field(0.001, ge=0, description="run time added per message of training data")
-    gpus: int = Field(8, ge=1, description="GPUs in the pool")
-    gpus_per_run: int = Field(8, ge=1, description="GPUs one run holds from start to end")
-    failure_rate: float = Field(0.0, ge=0, lt=1, description="probability that a run fails (found at its end)")
-    retries: int = Field(2, ge=0, description="re-runs after a failure before the run is given up")
+    gpus: Count = Field(8, ge=1, description="GPUs in the pool")
+    gpus_per_run: Count = Field(8, ge=1, description="GPUs one run holds from start to end")
+    failure_rate: Number = Field(0.0, ge=0, lt=1, description="probability that a run fails (found at its end)")
+    retries: Count = Field(2, ge=0, description="re-runs after a failure before the run is given up")
     retry_delay: Duration = Field(300.0, ge=0, description="wait before a failed run is re-run")
     on_signal: Literal["queue", "coalesce"] = Field(
         "coalesce", description="a retrain signal while a run waits for GPUs: queue another, or join the waiting one"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
@@ -34,7 +34,7 @@ from flowsim.engine.pool import ServerPool
 from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
-from flowsim.units import TIME_UNITS, Size, parse_size
+from flowsim.units import TIME_UNITS, Count, NumberRule, Size, checked, parse_size
 
 
 def parse_bandwidth(value: Any) -> float:
@@ -50,6 +50,8 @@ def parse_bandwidth(value: Any) -> float:
 Bandwidth = Annotated[
     float,
     BeforeValidator(parse_bandwidth),
+    AfterValidator(lambda v: checked(v, "a throughput")),
+    NumberRule("throughput"),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "examples": ["200MB/s"]}),
 ]
 
@@ -70,8 +72,8 @@ class WarehouseConfig(NodeConfig):
     summary = "warehouse slots shared by batch loads and dashboard queries (FIFO or query priority)"
 
     kind: Literal["warehouse"]
-    slots: int = Field(8, ge=1, description="statements running at once (Snowflake's default concurrency 8)")
-    load_slots: int = Field(1, ge=1, description="slots one load occupies (a bulk load may take them all)")
+    slots: Count = Field(8, ge=1, description="statements running at once (Snowflake's default concurrency 8)")
+    load_slots: Count = Field(1, ge=1, description="slots one load occupies (a bulk load may take them all)")
     message_size: Size = Field(1000.0, gt=0, description="bytes per message loaded, e.g. 1KB")
     load_throughput: Bandwidth = Field(200e6, gt=0, description="bytes per second one load writes, e.g. 200MB/s")
     load_overhead: Distribution = Field(

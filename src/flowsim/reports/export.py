@@ -7,6 +7,8 @@ Parquet, PNG) with stable names; an unwritable directory is a user error, not a 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -49,10 +51,16 @@ def _write_table(frame: pd.DataFrame, path: Path, series_format: SeriesFormat) -
 def write_outputs(
     result: RunResult, scenario: Scenario, out_dir: Path, series_format: SeriesFormat = "csv"
 ) -> list[Path]:
-    """Create out_dir and write result.json, timeseries.*, latencies.*, timelines.json and the PNG plots."""
-    out_dir = Path(out_dir)
+    """Create out_dir and write result.json, timeseries.*, latencies.*, timelines.json and the PNG plots.
+
+    Everything is written to a hidden folder beside out_dir first and moved in at the end, so a
+    failure half-way (a full disk, a plot that cannot be drawn) leaves no half-written outputs.
+    """
+    final = Path(out_dir)
+    out_dir = final.parent / f".{final.name}.partial-{os.getpid()}"
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        final.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(exist_ok=True)
         written = [out_dir / "result.json"]
         written[0].write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
         for stem, frame in (("timeseries", result.series), ("latencies", latency_frame(result))):
@@ -64,10 +72,15 @@ def write_outputs(
             written.append(out_dir / "timelines.json")
             written[-1].write_text(json.dumps(timelines, indent=2, default=float) + "\n", encoding="utf-8")
         written += save_all(result, scenario, out_dir)
+        moved = [final / path.name for path in written]
+        for path, target in zip(written, moved, strict=True):
+            os.replace(path, target)
     except OSError as exc:
-        where = exc.filename or out_dir
+        where = exc.filename or final
         raise FlowsimError(f"cannot write outputs to {where}: {exc.strerror or exc}") from None
-    return written
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return moved
 
 
 def write_sweep_outputs(

@@ -11,6 +11,7 @@ from typing import Any
 
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kinds
+from flowsim.spec.json_schema import json_schema
 
 _COMMON = {"kind", "description", "routing", "price"}
 HEADER = """# Node kinds
@@ -57,7 +58,7 @@ def _default(name: str, prop: dict[str, Any], required: set[str]) -> str:
 
 
 def kind_section(name: str, config: type[NodeConfig]) -> str:
-    schema = config.model_json_schema(by_alias=True)
+    schema = json_schema(config)
     required = set(schema.get("required", []))
     lines = [f"## `{name}`", "", config.summary[:1].upper() + config.summary[1:] + ".", ""]
     lines += [inspect.cleandoc(config.__doc__ or ""), ""]

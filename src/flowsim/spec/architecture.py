@@ -21,6 +21,7 @@ from flowsim.nodes._airflow_installation import AirflowSettings, merged_settings
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kind_config, kinds
 from flowsim.specmodel import AlsoAccepts, SpecModel
+from flowsim.units import Number
 
 
 def _by_kind(value: Any, info: core_schema.ValidationInfo) -> NodeConfig:
@@ -81,6 +82,7 @@ else:
     NodeSpec = Annotated[NodeConfig, _NodeByKind]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+NODE_NAME = _NAME  # what a node name may be, for the loader to check each key where it is written
 _ARROW = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>-][^\s>]*?)\s*$")
 
 
@@ -99,7 +101,7 @@ class EdgeSpec(SpecModel):
 
     from_: str = Field(alias="from")
     to: str
-    weight: float = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
+    weight: Number = Field(1.0, gt=0, description="relative share of the sender's items (random routing)")
 
 
 Edge = Annotated[EdgeSpec, BeforeValidator(_edge_shorthand), AlsoAccepts({"type": "string", "pattern": _ARROW.pattern})]
@@ -123,7 +125,8 @@ class Architecture(SpecModel):
         for name in nodes:
             if not _NAME.match(name):
                 raise ValueError(
-                    f"node name {name!r} must start with a letter or '_' and hold only letters, digits, '_' or '-'"
+                    f"node name {name!r} must start with an ASCII letter or '_' and hold only ASCII letters, "
+                    "digits, '_' or '-'"
                 )
         return nodes
 

@@ -47,7 +47,8 @@ def _standard_limits(node: Any) -> Any:
     return out
 
 
-def json_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
-    """The JSON Schema of `model` for `name` files (architecture, scenario, result)."""
+def json_schema(model: type[BaseModel], name: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of `model`; for `name` files (architecture, scenario, result) with its `$id`."""
     schema = model.model_json_schema(by_alias=True, schema_generator=FlowsimJsonSchema)
-    return {"$schema": schema.pop("$schema"), "$id": schema_id(name), **schema}
+    head = {"$schema": schema.pop("$schema")} | ({"$id": schema_id(name)} if name else {})
+    return head | schema

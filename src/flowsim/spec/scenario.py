@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
 from flowsim.specmodel import AlsoAccepts, SpecModel
-from flowsim.units import Duration, parse_duration
+from flowsim.units import Count, Duration, Number, parse_duration
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
 MAX_SAMPLES = 100_000
@@ -34,7 +34,9 @@ class SloSpec(SpecModel):
 
     metric: str = Field(description="a path into the JSON result, e.g. end_to_end.done.latency_s.p99")
     op: Literal["<", "<=", ">", ">=", "==", "!="]
-    value: Annotated[float, AlsoAccepts({"type": "string", "description": "a number, a duration (2s) or a share (5%)"})]
+    value: Annotated[
+        Number, AlsoAccepts({"type": "string", "description": "a number, a duration (2s) or a share (5%)"})
+    ]
     name: str = ""
 
     @model_validator(mode="before")
@@ -58,13 +60,14 @@ Slo = Annotated[SloSpec, BeforeValidator(_slo_shorthand), AlsoAccepts({"type": "
 class LoadSpec(SpecModel):
     """Scales every source's arrival rate (3 = three times the designed peak)."""
 
-    multiplier: float = Field(1.0, gt=0)
+    multiplier: Number = Field(1.0, gt=0)
 
 
 class Limits(SpecModel):
     """Guards against runs that would not finish; raise them deliberately."""
 
-    max_events: int = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
+    max_events: Count = Field(50_000_000, ge=1, description="refuse runs estimated above this many events")
+    max_points: Count = Field(1_000, ge=1, description="refuse sweeps with more grid points than this")
 
 
 class Scenario(SpecModel):
@@ -77,8 +80,8 @@ class Scenario(SpecModel):
     )
     duration: Duration = Field(gt=0, description="simulated time, warm-up included")
     warmup: Duration = Field(0.0, ge=0, description="figures cover only the time after warm-up")
-    seed: int = Field(0, ge=0)
-    replications: int = Field(1, ge=1, le=10_000)
+    seed: Count = Field(0, ge=0)
+    replications: Count = Field(1, ge=1, le=10_000)
     load: LoadSpec = Field(default_factory=LoadSpec)
     faults: list[FaultSpec] = Field(default_factory=list)
     retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)
@@ -97,10 +100,17 @@ class Scenario(SpecModel):
         None, gt=0, description="fluid engine: time step; default from the architecture's shortest time constant"
     )
 
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_inside(cls, warmup: float, info: ValidationInfo) -> float:
+        """A field validator, so the error points at `warmup:`, not at the top of the file."""
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
+        return warmup
+
     @model_validator(mode="after")
     def _window(self) -> Scenario:
-        if self.warmup >= self.duration:
-            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
         if self.sample_interval is not None and self.window / self.sample_interval > MAX_SAMPLES:
             raise ValueError(
                 f"sample_interval {self.sample_interval:g}s gives over {MAX_SAMPLES:,} time-series samples; "

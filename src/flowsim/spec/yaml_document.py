@@ -27,6 +27,8 @@ class YamlDocument:
     data: Any
     marks: dict[DataPath, Mark] = field(default_factory=dict)  # where each value starts
     key_marks: dict[DataPath, Mark] = field(default_factory=dict)  # where each mapping key starts
+    #: plain scalars YAML 1.1 read as something other than they look (NO -> false, 0x10 -> 16): their text
+    surprises: dict[DataPath, str] = field(default_factory=dict)
 
     def mark_for(self, path: DataPath) -> Mark | None:
         """Position of the deepest known prefix, so errors about absent values still land nearby."""

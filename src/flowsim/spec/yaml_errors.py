@@ -21,6 +21,22 @@ from flowsim.spec.yaml_document import DataPath, Mark, YamlDocument, format_path
 _LABEL = re.compile(r"\[key\]|[\w-]+\[.*\]")  # pydantic's loc labels: dict keys, validators, union members
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _MISSING: Any = object()
+# pydantic's type errors, in the words of a YAML file
+_PLAIN_WORDS = {
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number, not a fraction",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "must be finite (not .inf or .nan)",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "dict_type": "expected a mapping (key: value lines or {key: value})",
+    "model_type": "expected a mapping (key: value lines or {key: value})",
+    "model_attributes_type": "expected a mapping (key: value lines or {key: value})",
+    "list_type": "expected a list (- item lines or [a, b])",
+}
 
 
 def _is_model(tp: Any) -> bool:
@@ -177,9 +193,27 @@ def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Foun
         close = difflib.get_close_matches(str(value), _quoted(ctx.get("expected")), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected {ctx.get('expected')}"
         return path, doc.mark_for(path), f"invalid value {_short(value)}", hint
-    message = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+    message = _PLAIN_WORDS.get(kind) or re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+    message = re.sub(r"^Input should be ", "must be ", message)
     scalar = isinstance(value, str | int | float | bool) and not kind.endswith("_error")
     return path, doc.mark_for(path), message, f"got {_short(value)}" if scalar else ""
+
+
+def _with_yaml_note(hint: str, doc: YamlDocument, path: DataPath) -> str:
+    """YAML 1.1 reads `NO` as false and `0x10` as 16: say so when such a value is refused."""
+    raw = doc.surprises.get(path)
+    if raw is None:
+        return hint
+    value = _step_path(doc.data, path)
+    shown = "true" if value is True else "false" if value is False else repr(value)
+    note = f'YAML reads the unquoted {raw} as {shown}; write "{raw}" in quotes if you meant the text'
+    return f"{hint}; {note}" if hint else note
+
+
+def _step_path(data: Any, path: DataPath) -> Any:
+    for part in path:
+        data = _step(data, part)
+    return data
 
 
 def problems_from_validation(
@@ -203,6 +237,7 @@ def problems_from_validation(
     for error in err.errors(include_url=False):
         found = _locate(tuple(error["loc"]), model, data, keep_last=error["type"] == "missing")
         path, mark, message, hint = _describe(error, doc, (*prefix, *found[0]), found)
+        hint = _with_yaml_note(hint, doc, path)
         line, column = (mark.line, mark.column) if mark else (None, None)
         problems.append(Problem(message, doc.source, line, column, format_path(path), hint))
     unique = list(dict.fromkeys(problems))

@@ -10,7 +10,9 @@ in spec.yaml_errors; both are re-exported here, the import path callers use.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from typing import Any
 
 import yaml
@@ -44,6 +46,12 @@ _STR_TAGS = frozenset(_Y + t for t in ("str", "timestamp", "value", "merge"))
 _CONSTRUCTOR = SafeConstructor()
 _SCALAR_BUILDERS = {_Y + t: getattr(_CONSTRUCTOR, f"construct_yaml_{t}") for t in ("null", "bool", "int", "float")}
 _SPLIT = "split it into smaller files"
+_FAST_FROM = 16 * 1024  # below this the Python composer takes milliseconds; above it libyaml is used
+# Scalars that read as what they look like; anything else YAML 1.1 resolved (NO, on, 0x10, 1_000,
+# 1:30, 010, .NaN) is recorded so an error about its value can say how it was read.
+_PLAIN = re.compile(
+    r"true|false|null|~|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?(?:0|[1-9][0-9]*)|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+)
 
 
 def _mark(node: Node) -> Mark:
@@ -67,6 +75,7 @@ class _Builder:
         self.source = source
         self.marks: dict[DataPath, Mark] = {}
         self.key_marks: dict[DataPath, Mark] = {}
+        self.surprises: dict[DataPath, str] = {}
         self.seen: set[int] = set()
         self.active: set[int] = set()
         self.expanded = 0
@@ -127,9 +136,12 @@ class _Builder:
         if builder is None:
             raise self._tag_error(node, path)
         try:
-            return builder(node)
+            value = builder(node)
         except (ValueError, KeyError, ConstructorError):
             raise self._err(f"cannot read {node.value!r} as {_show_tag(node.tag)}", node, path) from None
+        if node.style is None and not _PLAIN.fullmatch(str(node.value)):
+            self.surprises[path] = str(node.value)
+        return value
 
     def _key(self, node: Node, path: DataPath) -> str:
         """Keys stay the text the user wrote, so YAML 1.1 never turns ``on:`` into ``True``."""
@@ -200,12 +212,50 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
     if exc.problem and "\\t" in exc.problem:
         hint = "indent with spaces, not tabs"
     message = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+    start = exc.context_mark
+    long_key = start is not None and mark is not None and mark.line == start.line and mark.column - start.column > 1024
+    if exc.problem == "could not find expected ':'" and long_key:  # YAML caps a simple key at 1024 characters
+        message, hint, mark = "invalid YAML: a key longer than 1024 characters", "shorten the key", start
     where: tuple[int | None, int | None] = (mark.line + 1, mark.column + 1) if mark else (None, None)
     return Problem(message, source, *where, "", hint)
 
 
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _fast_compose(text: str) -> Node | bool | None:
+    """libyaml's composer (10x faster on big files) for plain, shallow, single documents; False
+    when the text needs the careful path (its errors are worded by the Python parser, and its C
+    composer recurses, so a document nested past MAX_DEPTH must never reach it)."""
+    if not getattr(yaml, "__with_libyaml__", False) or _NON_PRINTABLE.search(text):
+        return False
+    try:
+        events, depth, documents = yaml.CSafeLoader(text), 0, 0
+        try:
+            while events.check_event():
+                event = events.get_event()
+                depth += isinstance(event, _OPEN) - isinstance(event, _CLOSE)
+                documents += isinstance(event, yaml.DocumentStartEvent)
+                if depth > MAX_DEPTH or documents > 1:
+                    return False
+        finally:
+            events.dispose()
+        loader = yaml.CSafeLoader(text)
+        try:
+            return loader.get_node() if loader.check_node() else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError:
+        return False
+
+
 def _compose(text: str, source: str) -> Node | None:
     """Compose exactly one document; composing constructs nothing, so no tag can run code."""
+    fast = _fast_compose(text) if len(text) > _FAST_FROM else False
+    if not isinstance(fast, bool):
+        return fast
     try:
         loader = yaml.SafeLoader(text)  # its reader already rejects control characters
         try:
@@ -232,11 +282,11 @@ def load_yaml_text(text: str, source: str = "<input>") -> YamlDocument:
     builder = _Builder(source)
     data = None if root is None else builder.build(root, ())
     if data is None:
-        raise _fail(source, "the document is empty", root, (), "expected 'key: value' lines")
+        raise _fail(source, "the document is empty", root or Mark(1, 1), (), "expected 'key: value' lines")
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
         raise _fail(source, f"the top level must be a mapping, not {kind}", root, (), "expected 'key: value' lines")
-    return YamlDocument(source, data, builder.marks, builder.key_marks)
+    return YamlDocument(source, data, builder.marks, builder.key_marks, builder.surprises)
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> YamlDocument:
@@ -261,4 +311,12 @@ def load_yaml_file(path: str | os.PathLike[str]) -> YamlDocument:
         at = Mark(raw.count(b"\n", 0, exc.start) + 1, exc.start - raw.rfind(b"\n", 0, exc.start))
         message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
         raise _fail(source, message, at, hint="save the file with UTF-8 encoding") from None
-    return load_yaml_text(text, source)
+    key = (source, hashlib.blake2b(raw, digest_size=16).digest())
+    if key not in _RECENT:  # `validate` reads a file to tell its kind, then loads it: parse once
+        _RECENT.clear()
+        _RECENT[key] = load_yaml_text(text, source)
+    return _RECENT[key]
+
+
+# The last document read, by path and content; callers copy `data` before changing it.
+_RECENT: dict[tuple[str, bytes], YamlDocument] = {}

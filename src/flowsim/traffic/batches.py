@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from flowsim.engine.sampling import block_sampler
 from flowsim.specmodel import SpecModel
+from flowsim.units import Count, Number
 
 SizeSampler = Callable[[], int]
 
@@ -37,7 +38,7 @@ class ConstantBatch(_Batch):
     """Always `value` messages."""
 
     dist: Literal["constant"]
-    value: int = Field(ge=1)
+    value: Count = Field(ge=1)
 
     def mean(self) -> float:
         return float(self.value)
@@ -53,7 +54,7 @@ class GeometricBatch(_Batch):
     """1, 2, 3, ... with P(k) = p (1 - p)^(k - 1), p = 1 / mean: many small batches, a few large."""
 
     dist: Literal["geometric"]
-    mean_: float = Field(alias="mean", ge=1, description="mean messages per arrival")
+    mean_: Number = Field(alias="mean", ge=1, description="mean messages per arrival")
 
     def mean(self) -> float:
         return self.mean_
@@ -70,7 +71,7 @@ class PoissonBatch(_Batch):
     """1 + Poisson(mean - 1): sizes close to the mean (variance mean - 1)."""
 
     dist: Literal["poisson"]
-    mean_: float = Field(alias="mean", ge=1, description="mean messages per arrival")
+    mean_: Number = Field(alias="mean", ge=1, description="mean messages per arrival")
 
     def mean(self) -> float:
         return self.mean_
@@ -86,8 +87,8 @@ class UniformBatch(_Batch):
     """Any whole number from `low` to `high`, both included, equally likely."""
 
     dist: Literal["uniform"]
-    low: int = Field(ge=1)
-    high: int = Field(ge=1)
+    low: Count = Field(ge=1)
+    high: Count = Field(ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformBatch:
@@ -109,8 +110,8 @@ class EmpiricalBatch(_Batch):
     """Sizes seen in production, resampled (optionally weighted)."""
 
     dist: Literal["empirical"]
-    values: list[int] = Field(min_length=1)
-    weights: list[float] | None = None
+    values: list[Count] = Field(min_length=1)
+    weights: list[Number] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> EmpiricalBatch:

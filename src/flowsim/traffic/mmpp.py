@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from flowsim.specmodel import SpecModel
 from flowsim.traffic.shapes import Piecewise
-from flowsim.units import Duration, Rate
+from flowsim.units import Duration, Number, Rate
 
 
 class MmppState(SpecModel):
@@ -29,7 +29,7 @@ class Mmpp(SpecModel):
     """A Markov-modulated Poisson process: states with their rates and mean sojourns."""
 
     states: list[MmppState] = Field(min_length=2, description="the regimes, visited in turn unless `transitions`")
-    transitions: list[list[float]] | None = Field(
+    transitions: list[list[Number]] | None = Field(
         None, description="row i: probabilities of jumping from state i to each state (diagonal 0, rows sum to 1)"
     )
 

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from flowsim.specmodel import SpecModel
 from flowsim.traffic.shapes import Cosine, Linear, Piecewise, Shape
-from flowsim.units import Duration
+from flowsim.units import Duration, Number
 
 HOUR = 3600.0
 
@@ -31,9 +31,9 @@ class Diurnal(SpecModel):
     `hourly` factors are piecewise constant: hour h's factor holds from h:00 to h+1:00.
     """
 
-    low: float | None = Field(None, ge=0, le=1, description="the factor at the trough (the peak is 1)")
+    low: Number | None = Field(None, ge=0, le=1, description="the factor at the trough (the peak is 1)")
     peak_at: Duration | None = Field(None, ge=0, description="time of day of the peak, e.g. 14h")
-    hourly: list[float] | None = Field(None, description="one factor per hour of the period (24 for a day)")
+    hourly: list[Number] | None = Field(None, description="one factor per hour of the period (24 for a day)")
     period: Duration = Field(86400.0, gt=0, description="length of the cycle: 24h, or 7d for a weekly shape")
 
     @model_validator(mode="after")
@@ -65,7 +65,7 @@ class Step(SpecModel):
     """From `at` on, the factor is `factor` (until the next step)."""
 
     at: Duration = Field(ge=0)
-    factor: float = Field(ge=0)
+    factor: Number = Field(ge=0)
 
 
 def _steps_shape(steps: list[Step]) -> Shape:
@@ -76,8 +76,8 @@ def _steps_shape(steps: list[Step]) -> Shape:
 class Ramp(SpecModel):
     """`from` until `at`, a straight line to `to` at `until`, then `to`."""
 
-    from_: float = Field(alias="from", ge=0, description="the factor before `at`")
-    to: float = Field(ge=0, description="the factor from `until` on")
+    from_: Number = Field(alias="from", ge=0, description="the factor before `at`")
+    to: Number = Field(ge=0, description="the factor from `until` on")
     at: Duration = Field(ge=0, description="the ramp begins")
     until: Duration = Field(description="the ramp ends")
 
@@ -96,7 +96,7 @@ class Spike(SpecModel):
 
     at: Duration = Field(ge=0)
     for_: Duration = Field(alias="for", gt=0, description="how long the spike lasts")
-    factor: float = Field(ge=0)
+    factor: Number = Field(ge=0)
 
     def shape(self) -> Shape:
         return Piecewise(np.array([self.at, self.at + self.for_]), np.array([self.factor, 1.0]))

@@ -21,6 +21,7 @@ A path is relative to the YAML file that names it.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,7 @@ def parse_trace(text: str, name: str) -> tuple[list[float], list[float]]:
 def read_trace(path: str, base: Path) -> Trace:
     """Read the file at `path` (relative to `base`, the folder of the YAML file naming it)."""
     target = base / path
-    if not target.is_file():
+    if not os.path.isfile(target):  # os.path: an over-long or NUL-holding name is not an OSError
         raise TraceError(f"trace file '{path}' not found (looked at {target}); give a path relative to this YAML file")
     if target.stat().st_size > MAX_BYTES:
         raise TraceError(f"trace file '{path}' is larger than {MAX_BYTES // 2**20} MB; resample it")

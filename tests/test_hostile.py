@@ -1,0 +1,473 @@
+"""Hostile and careless input: a table of bad files and commands, each with the answer it must get.
+
+Every row is one case: what is written (a change to a small valid architecture or scenario),
+the command, a fragment of the message, the line it must point at, and the exit code (0 ok, 1
+refused input, 2 usage).  No row may print a Python exception.  The rows are grouped by the cause
+they guard against: extreme values (formerly tracebacks), runs too large (formerly hangs), silent
+nonsense, and unclear answers.  A generated table then puts `.inf` and `yes` into every number
+field of every kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowsim.cli import app
+from flowsim.errors import SpecError
+from flowsim.loading import load_architecture
+from flowsim.nodes.registry import kinds
+from flowsim.units import NumberRule
+
+ARCH = """\
+name: t
+nodes:
+  arrivals: {kind: source, rate: 0.9/s}
+  api: {kind: service, servers: 2, service_time: {dist: exponential, mean: 1s}, capacity: 20, on_full: drop}
+  done: {kind: sink}
+edges:
+  - arrivals -> api
+  - {from: api, to: done, weight: 1}
+"""
+SCEN = """\
+name: s
+architecture: arch.yaml
+duration: 100s
+slos:
+  - totals.dropped == 0
+"""
+TOPIC = """\
+name: k
+nodes:
+  src: {kind: source, rate: 5/s}
+  events: {kind: kafka_topic, partitions: 4}
+  done: {kind: sink}
+edges: [src -> events, events -> done]
+"""
+CYCLE = """\
+name: c
+nodes:
+  src: {kind: source, rate: 1/s}
+  a: {kind: service, servers: 2, service_time: {dist: exponential, mean: 10ms}, routing: fanout}
+  b: {kind: service, servers: 2, service_time: {dist: exponential, mean: 10ms}}
+  done: {kind: sink}
+edges: [src -> a, a -> b, a -> done, b -> a]
+"""
+
+
+def with_dag(schedule: str) -> str:
+    """ARCH with an Airflow DAG on `schedule` at line 4, fed by the source."""
+    dag = f"  dag: {{kind: airflow_dag, schedule: {schedule}, tasks: {{a: {{}}}}}}"
+    arch = ARCH.replace("rate: 0.9/s}\n", "rate: 0.9/s}\n" + dag + "\n")
+    return arch.replace("  - arrivals -> api", "  - arrivals -> api\n  - arrivals -> dag\n  - dag -> done")
+
+
+EXCEPTION = re.compile(r"Traceback|Error:|Exception|pydantic|Input should")
+
+
+@dataclass(frozen=True)
+class Case:
+    cause: str  # extreme | large | nonsense | unclear
+    name: str
+    command: tuple[str, ...]  # {s} = the scenario file, {a} = the architecture file, {d} = the folder
+    fragment: str
+    line: int | None = None  # the line the message points at (None: not a file's line)
+    exit_code: int = 1
+    arch: tuple[str, str] = ("", "")  # (old, new) text replaced in ARCH
+    scen: tuple[str, str] = ("", "")  # (old, new) text replaced in SCEN
+    arch_text: str | None = None  # the whole architecture instead
+
+
+RUN = ("run", "{s}", "-q", "--engine", "per_message")
+VALIDATE_A = ("validate", "{a}")
+VALIDATE_S = ("validate", "{s}")
+CASES = [
+    # 1. values that are infinite or extreme: formerly tracebacks, now located refusals
+    Case("extreme", "rate 1e308", VALIDATE_A, "out of range", 3, arch=("rate: 0.9/s", "rate: 1e308")),
+    Case("extreme", "exponential rate inf", VALIDATE_A, "must be finite", 4, arch=("mean: 1s}", "rate: .inf}")),
+    Case(
+        "extreme",
+        "gamma shape inf",
+        VALIDATE_A,
+        "must be finite",
+        4,
+        arch=("{dist: exponential, mean: 1s}", "{dist: gamma, shape: .inf, mean: 1s}"),
+    ),
+    Case("extreme", "edge weight nan", VALIDATE_A, "must be finite", 8, arch=("weight: 1}", "weight: .nan}")),
+    Case("extreme", "edge weight 1e308", VALIDATE_A, "out of range", 8, arch=("weight: 1}", "weight: 1e308}")),
+    Case("extreme", "mean 1e-320s", VALIDATE_A, "write 0 or at least", 4, arch=("mean: 1s", "mean: 1e-320s")),
+    Case("extreme", "servers 10^16", VALIDATE_A, "out of range", 4, arch=("servers: 2", "servers: 10000000000000000")),
+    Case("extreme", "SLO threshold nan", VALIDATE_S, "must be finite", 5, scen=("== 0", "< nan")),
+    Case(
+        "extreme",
+        "load multiplier inf",
+        VALIDATE_S,
+        "must be finite",
+        4,
+        scen=("slos:", "load: {multiplier: .inf}\nslos:"),
+    ),
+    Case(
+        "extreme",
+        "price inf",
+        VALIDATE_A,
+        "must be finite",
+        5,
+        arch=("done: {kind: sink}", "done: {kind: sink, price: {per_hour: .inf}}"),
+    ),
+    Case(
+        "extreme",
+        "price not a mapping",
+        VALIDATE_A,
+        "expected a mapping",
+        5,
+        arch=("done: {kind: sink}", "done: {kind: sink, price: .inf}"),
+    ),
+    Case(
+        "extreme",
+        "retry multiplier inf",
+        VALIDATE_S,
+        "must be finite",
+        4,
+        scen=("slos:", "retry_policies: {r: {multiplier: .inf}}\nslos:"),
+    ),
+    Case(
+        "extreme",
+        "slowdown inf",
+        VALIDATE_S,
+        "must be finite",
+        4,
+        scen=("slos:", "faults: [{node: api, at: 1s, for: 1s, slowdown: .inf}]\nslos:"),
+    ),
+    Case(
+        "extreme",
+        "cron never fires",
+        VALIDATE_A,
+        "never fires",
+        4,
+        arch_text=with_dag("'0 0 31 2 *'"),
+    ),
+    Case(
+        "extreme",
+        "cron field not a number",
+        VALIDATE_A,
+        "is not a number",
+        4,
+        arch_text=with_dag("'x * * * *'"),
+    ),
+    Case(
+        "extreme",
+        "png named .txt",
+        ("graph", "{a}", "--format", "png", "--out", "{d}/design.txt"),
+        "writes .png files",
+        exit_code=2,
+    ),
+    # 2. runs too large: formerly hangs, now refused with the estimate and how to raise the limit
+    Case(
+        "large",
+        "micro-batch every 1us",
+        RUN,
+        "batch_interval",
+        None,
+        arch_text=TOPIC.replace(
+            "events: {kind: kafka_topic, partitions: 4}",
+            "events: {kind: stream_processor, mode: micro_batch, batch_interval: 1us}",
+        ),
+    ),
+    Case(
+        "large",
+        "retention check every 1us",
+        RUN,
+        "retention_check_interval",
+        None,
+        arch_text=TOPIC.replace("partitions: 4}", "partitions: 4, retention_check_interval: 1us}"),
+    ),
+    Case(
+        "large",
+        "autoscaler every 1us",
+        RUN,
+        "evaluation_interval",
+        None,
+        arch_text=TOPIC.replace(
+            "events: {kind: kafka_topic, partitions: 4}",
+            "events: {kind: model_serving, replicas: 1, autoscale: {evaluation_interval: 1us, max_replicas: 3}}",
+        ),
+    ),
+    Case(
+        "large",
+        "scheduled outage every 1us",
+        RUN,
+        "faults[0]",
+        None,
+        scen=("slos:", "faults: [{node: api, at: 1s, for: 0.5us, every: 1us}]\nslos:"),
+    ),
+    Case(
+        "large",
+        "mtbf and mttr 0",
+        VALIDATE_S,
+        "fail and recover forever",
+        4,
+        scen=(
+            "slos:",
+            "faults: [{node: api, mtbf: {dist: constant, value: 0}, mttr: {dist: constant, value: 0}}]\nslos:",
+        ),
+    ),
+    Case(
+        "large",
+        "replications from the command line",
+        ("run", "{s}", "-q", "-r", "1000000000"),
+        "less than or equal to 10000",
+    ),
+    Case(
+        "large",
+        "replications in the file",
+        VALIDATE_S,
+        "less than or equal to 10000",
+        4,
+        scen=("slos:", "replications: 1000000000\nslos:"),
+    ),
+    Case(
+        "large",
+        "a 1000 x 1000 sweep grid",
+        (
+            "sweep",
+            "{s}",
+            "--set",
+            "nodes.api.servers=" + ",".join(map(str, range(2, 1002))),
+            "--set",
+            "duration=" + ",".join(f"{n}s" for n in range(100, 1100)),
+        ),
+        "1,000,000 points",
+    ),
+    Case("large", "huge traffic", RUN, "the traffic", None, arch=("rate: 0.9/s", "rate: 1e9/s")),
+    # 3. silent nonsense: now refused, located
+    Case("nonsense", "servers: yes", VALIDATE_A, "got a boolean", 4, arch=("servers: 2", "servers: yes")),
+    Case("nonsense", "capacity: true", VALIDATE_A, "got a boolean", 4, arch=("capacity: 20", "capacity: true")),
+    Case(
+        "nonsense",
+        "stop before start",
+        VALIDATE_A,
+        "stops",
+        3,
+        arch=("rate: 0.9/s}", "rate: 0.9/s, start: 50s, stop: 10s}"),
+    ),
+    Case(
+        "nonsense",
+        "outage after the run",
+        VALIDATE_S,
+        "after the run ends",
+        4,
+        scen=("slos:", "faults: [{node: api, at: 1h, for: 1s}]\nslos:"),
+    ),
+    Case(
+        "nonsense",
+        "random failures after the run",
+        VALIDATE_S,
+        "after the run ends",
+        4,
+        scen=(
+            "slos:",
+            "faults: [{node: api, mtbf: {dist: exponential, mean: 10s}, "
+            "mttr: {dist: exponential, mean: 1s}, start: 1h}]\nslos:",
+        ),
+    ),
+    Case(
+        "nonsense",
+        "hot_share without skew",
+        VALIDATE_A,
+        "only applies with partitioner: skewed",
+        4,
+        arch_text=TOPIC.replace("partitions: 4}", "partitions: 4, hot_share: 0.9}"),
+    ),
+    Case(
+        "nonsense",
+        "weights under fan-out",
+        VALIDATE_A,
+        "weights are never read",
+        9,
+        arch_text=ARCH.replace("on_full: drop}", "on_full: drop, routing: fanout}")
+        .replace(
+            "  - {from: api, to: done, weight: 1}",
+            "  - {from: api, to: done, weight: 1}\n  - {from: api, to: done2, weight: 3}",
+        )
+        .replace("  done: {kind: sink}", "  done: {kind: sink}\n  done2: {kind: sink}"),
+    ),
+    Case(
+        "nonsense",
+        "a retry storm by design (warned, still valid)",
+        VALIDATE_A,
+        "(a retry storm)",
+        None,
+        exit_code=0,
+        arch=("on_full: drop}", "on_full: drop, retry: {max_attempts: 3, timeout: 500ms, jitter: none}}"),
+    ),
+    Case("nonsense", "a sweep without a grid", ("sweep", "{s}"), "has no grid"),
+    Case(
+        "nonsense",
+        "svg named png",
+        ("graph", "{a}", "--out", "{d}/x.svg", "--format", "png"),
+        "writes .png",
+        exit_code=2,
+    ),
+    Case(
+        "nonsense",
+        "graph --out a folder",
+        ("graph", "{a}", "--format", "png", "--out", "{d}"),
+        "is a directory",
+        exit_code=2,
+    ),
+    # 4. unclear answers: now said plainly
+    Case("unclear", "NO read as false", VALIDATE_A, 'write "NO" in quotes', 4, arch=("on_full: drop", "on_full: NO")),
+    Case("unclear", "0x10 read as 16", VALIDATE_A, 'write "0x10" in quotes', 1, arch=("name: t", "name: 0x10")),
+    Case("unclear", "weight text", VALIDATE_A, "expected a number", 8, arch=("weight: 1}", "weight: heavy}")),
+    Case(
+        "unclear",
+        "scenario where an architecture belongs",
+        VALIDATE_S,
+        "is a scenario, not an architecture",
+        2,
+        scen=("architecture: arch.yaml", "architecture: scen.yaml"),
+    ),
+    Case("unclear", "architecture run as a scenario", ("run", "{a}"), "is an architecture, not a scenario", 1),
+    Case(
+        "unclear",
+        "a folder as the architecture",
+        VALIDATE_S,
+        "is a directory",
+        2,
+        scen=("architecture: arch.yaml", "architecture: sub"),
+    ),
+    Case(
+        "unclear",
+        "not a flowsim file",
+        VALIDATE_S,
+        "is not a flowsim architecture",
+        2,
+        scen=("architecture: arch.yaml", "architecture: other.yaml"),
+    ),
+    Case("unclear", "a cycle that multiplies its flow", VALIDATE_A, "the cycle through", 7, arch_text=CYCLE),
+    Case("unclear", "run --out names a file", ("run", "{s}", "-q", "--out", "{a}"), "is a file", exit_code=2),
+    Case(
+        "extreme",
+        "an architecture path 300 characters long",
+        VALIDATE_S,
+        "not found",
+        2,
+        scen=("architecture: arch.yaml", "architecture: " + "x" * 300),
+    ),
+    Case(
+        "unclear",
+        "warmup longer than the run",
+        VALIDATE_S,
+        "must be shorter than duration",
+        4,
+        scen=("slos:", "warmup: 1h\nslos:"),
+    ),
+    Case(
+        "unclear",
+        "a node name with a space",
+        VALIDATE_A,
+        "node name 'bad name' is not allowed",
+        6,
+        arch=("  done: {kind: sink}", "  done: {kind: sink}\n  bad name: {kind: sink}"),
+    ),
+    Case(
+        "unclear",
+        "a node name in unicode",
+        VALIDATE_A,
+        "ASCII letter",
+        6,
+        arch=("  done: {kind: sink}", "  done: {kind: sink}\n  émile: {kind: sink}"),
+    ),
+    Case(
+        "unclear",
+        "a 2,000-character key",
+        VALIDATE_A,
+        "a key longer than 1024 characters",
+        6,
+        arch=("  done: {kind: sink}", "  done: {kind: sink}\n  " + "k" * 2000 + ": {kind: sink}"),
+    ),
+    Case("unclear", "unknown kind argument", ("kinds", "servce"), "did you mean 'service'?", exit_code=2),
+    Case("unclear", "typo in a node", VALIDATE_A, "did you mean 'servers'?", 4, arch=("servers: 2", "sevrers: 2")),
+]
+
+
+def _write(case: Case, folder: Path) -> dict[str, str]:
+    arch = case.arch_text if case.arch_text is not None else ARCH
+    if case.arch[0]:
+        assert case.arch[0] in arch, case.name
+        arch = arch.replace(case.arch[0], case.arch[1], 1)
+    scen = SCEN.replace(*case.scen, 1) if case.scen[0] else SCEN
+    assert not case.scen[0] or case.scen[0] in SCEN, case.name
+    (folder / "arch.yaml").write_text(arch)
+    (folder / "scen.yaml").write_text(scen)
+    (folder / "other.yaml").write_text("secret_key: hunter2\nroot: x\n")  # must never be echoed
+    (folder / "sub").mkdir(exist_ok=True)
+    return {"{a}": str(folder / "arch.yaml"), "{s}": str(folder / "scen.yaml"), "{d}": str(folder)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.cause}: {c.name}" for c in CASES])
+def test_bad_input_gets_a_clear_located_answer(case: Case, tmp_path: Path) -> None:
+    names = _write(case, tmp_path)
+    args = [names.get(a, a).replace("{d}", names["{d}"]) for a in case.command]
+    result = CliRunner().invoke(app, args)
+    output = result.stdout + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert result.exit_code == case.exit_code, output
+    flat = " ".join(output.split()).replace("│ ", "").replace(" │", "")
+    assert case.fragment in flat, output
+    assert not EXCEPTION.search(output), output
+    assert "hunter2" not in output
+    if case.line is not None:
+        assert re.search(rf"\.yaml:{case.line}:\d+: ", output), output
+
+
+def test_the_corpus_covers_every_cause() -> None:
+    counts = {cause: sum(c.cause == cause for c in CASES) for cause in ("extreme", "large", "nonsense", "unclear")}
+    assert min(counts.values()) >= 8, counts
+
+
+# ---- every number field of every kind ---------------------------------------------------------
+def _number_fields() -> list[tuple[str, str]]:
+    found = []
+    for kind, config in kinds().items():
+        for name, info in config.model_fields.items():
+            marked = any(isinstance(m, NumberRule) for m in info.metadata) or "NumberRule" in repr(info.annotation)
+            if marked:
+                found.append((kind, info.alias or name))
+    return found
+
+
+NUMBER_FIELDS = _number_fields()
+
+
+@pytest.mark.parametrize("value", [".inf", "-.nan", "yes", "1e308"])
+@pytest.mark.parametrize(("kind", "field"), NUMBER_FIELDS, ids=[f"{k}.{f}" for k, f in NUMBER_FIELDS])
+def test_every_number_field_of_every_kind_refuses_hostile_values(kind: str, field: str, value: str) -> None:
+    text = f"name: t\nnodes:\n  x:\n    kind: {kind}\n    {field}: {value}\n"
+    with pytest.raises(SpecError) as info:
+        load_architecture(text)
+    mine = [p for p in info.value.problems if p.field == f"nodes.x.{field}"]
+    assert mine, str(info.value)
+    assert mine[0].line == 5 and mine[0].column is not None  # the value's own line
+    assert not EXCEPTION.search(str(mine[0]))
+
+
+def test_the_field_table_reaches_every_kind() -> None:
+    # a sink has no numbers of its own, a delay only its distribution (covered by the rule's own test)
+    assert {k for k, _ in NUMBER_FIELDS} >= set(kinds()) - {"sink", "delay"}
+    assert len(NUMBER_FIELDS) > 40
+
+
+def test_validate_goes_on_after_a_bad_file(tmp_path: Path) -> None:
+    """A cron that never fires is one file's error; the files after it are still validated."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CASES[[c.name for c in CASES].index("cron never fires")].arch_text or "")
+    good = Path(__file__).resolve().parent.parent / "architectures" / "two-stage.yaml"
+    result = CliRunner().invoke(app, ["validate", str(bad), str(good)])
+    assert result.exit_code == 1
+    assert "never fires" in result.stderr
+    assert "two-stage.yaml: architecture 'two-stage'" in result.stdout  # the good one was checked too
