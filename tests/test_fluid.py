@@ -52,7 +52,10 @@ def test_default_step_is_bounded_by_the_window() -> None:
     assert reason
 
 
-@pytest.mark.parametrize("name", SUPPORTED)
+HEAVY = {"checkout-baseline", "lambda-baseline"}  # several seconds each: the full run only
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in SUPPORTED])
 def test_every_message_is_accounted_for_by_the_fluid_engine(name: str) -> None:
     result = flowsim.simulate(load(name), engine="fluid")
     for node_name, n in result.nodes.items():
@@ -62,6 +65,7 @@ def test_every_message_is_accounted_for_by_the_fluid_engine(name: str) -> None:
     assert result.totals.unaccounted == pytest.approx(0.0, abs=1e-6 * max(result.totals.arrivals, 1.0))
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers() -> None:
     scenario = load("broker-outage")
     a = flowsim.simulate(scenario, engine="fluid").model_dump_json()

@@ -35,6 +35,7 @@ def outage() -> tuple[flowsim.Scenario, flowsim.RunResult]:
     return scenario, flowsim.simulate(scenario)
 
 
+@pytest.mark.slow  # the broker-outage run, twice
 def test_ticks_fall_on_round_minutes_and_the_caption_says_replications(
     outage: tuple[flowsim.Scenario, flowsim.RunResult],
 ) -> None:
@@ -49,6 +50,7 @@ def test_ticks_fall_on_round_minutes_and_the_caption_says_replications(
     assert "(mean of 2 replications)" in ax.get_title()
 
 
+@pytest.mark.slow
 def test_each_kind_contributes_its_own_panels(
     outage: tuple[flowsim.Scenario, flowsim.RunResult], tmp_path: Path
 ) -> None:
