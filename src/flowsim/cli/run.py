@@ -82,7 +82,12 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     """Load, warn about overload before spending time, run, and write --out files if asked."""
     from flowsim.api import analyze_architecture, simulate
     from flowsim.loading import load_scenario, parse_assignment
+    from flowsim.optional import need
 
+    if opts.out is not None and opts.series_format is SeriesFormat.parquet:
+        need("pyarrow", "--series-format parquet")  # before the run, not after it
+    if opts.trace is not None and opts.trace.suffix.lower() == ".parquet":
+        need("pyarrow", "--trace FILE.parquet")
     if opts.out is not None and os.path.exists(opts.out) and not os.path.isdir(opts.out):
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
