@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,19 +146,24 @@ class MMcMetrics(QueueMetrics):
             return 0.0
         if self.c == 1:
             return -math.log1p(-q) / self.drain_rate
-        target = 1.0 - q
-        lo, hi = 0.0, 1.0 / min(self.mu, self.drain_rate)
-        while self.w_survival(hi) > target:
-            lo, hi = hi, 2.0 * hi
-        for _ in range(_BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            if self.w_survival(mid) > target:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo <= 1e-15 * hi:
-                break
-        return 0.5 * (lo + hi)
+        return _solve_decreasing(self.w_survival, 1.0 - q, 1.0 / min(self.mu, self.drain_rate), 1e-15)
+
+
+def _solve_decreasing(f: Callable[[float], float], target: float, high: float, tolerance: float) -> float:
+    """The x >= 0 with f(x) = target for a decreasing f (f(0) > target): bracket by doubling
+    `high`, then bisect to a relative width of `tolerance`."""
+    low = 0.0
+    while f(high) > target:
+        low, high = high, 2.0 * high
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (low + high)
+        if f(mid) > target:
+            low = mid
+        else:
+            high = mid
+        if high - low <= tolerance * high:
+            break
+    return 0.5 * (low + high)
 
 
 def mmc(lam: float, mu: float, c: int) -> MMcMetrics:
@@ -384,19 +389,8 @@ def student_t_quantile(p: float, dof: int) -> float:
         raise ValueError(f"need 0.5 <= p < 1 and dof >= 1, got p={p!r}, dof={dof!r}")
     if p == 0.5:
         return 0.0
-    tail = 2.0 * (1.0 - p)  # I_x(dof/2, 1/2) at the answer
-    low, high = 0.0, 1.0
-    while _beta_reg(dof / (dof + high * high), dof / 2.0, 0.5) > tail:
-        high *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        if _beta_reg(dof / (dof + mid * mid), dof / 2.0, 0.5) > tail:
-            low = mid
-        else:
-            high = mid
-        if high - low <= 1e-13 * high:
-            break
-    return 0.5 * (low + high)
+    tail = 2.0 * (1.0 - p)  # I_x(dof/2, 1/2) at the answer; it falls as t grows
+    return _solve_decreasing(lambda t: _beta_reg(dof / (dof + t * t), dof / 2.0, 0.5), tail, 1.0, 1e-13)
 
 
 def _beta_reg(x: float, a: float, b: float) -> float:
