@@ -1,8 +1,9 @@
 """Runs for the app: cached on (scenario text, overrides, seed, replications), bounded in size.
 
 The cache is `st.cache_data`, shared by every session of the server: a class that opens the
-same shipped scenario runs it once.  Each run is bounded to `EVENT_BUDGET` estimated events
-over all its replications; `flowsim.simulate` refuses bigger ones with `SimulationTooLarge`.
+same shipped scenario runs it once.  Each per-message run is bounded to `EVENT_BUDGET` estimated
+events over all its replications: with the scenario's engine `auto` a bigger one goes to the fluid
+engine, with `per_message` `flowsim.simulate` refuses it with `SimulationTooLarge`.
 """
 
 from __future__ import annotations
