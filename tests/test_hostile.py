@@ -471,3 +471,26 @@ def test_validate_goes_on_after_a_bad_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "never fires" in result.stderr
     assert "two-stage.yaml: architecture 'two-stage'" in result.stdout  # the good one was checked too
+
+
+def test_a_service_that_takes_no_time_is_predicted_and_run() -> None:
+    """`service_time: 0` (a constant 0) is a legal instant service: the analytic view says nothing
+    waits instead of raising on a mean of 0 (found by the mutation hunt of test_robustness)."""
+    import flowsim
+
+    text = """
+name: instant
+architecture:
+  name: instant
+  nodes:
+    src: {kind: source, rate: 5/s}
+    api: {kind: service, servers: 1, service_time: 0}
+    done: {kind: sink}
+  edges: [src -> api, api -> done]
+duration: 200s
+"""
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    prediction = result.analysis.nodes["api"].prediction
+    assert prediction is not None and prediction.formula == "instant" and prediction.wait_s == 0
+    assert result.nodes["api"].completed == result.nodes["api"].arrivals > 0
+    assert result.end_to_end["done"].latency_s is not None and result.end_to_end["done"].latency_s.max == 0

@@ -71,6 +71,6 @@ def test_mutated_scenarios_run_or_fail_cleanly(path: Path, data: st.DataObject) 
     text = yaml.safe_dump(scenario, sort_keys=False)
     try:
         loaded = flowsim.load_scenario(text)
-        flowsim.simulate(loaded, max_events=3_000_000)
+        flowsim.simulate(loaded, max_events=600_000)  # above it, auto runs the fluid engine: both are hunted
     except flowsim.FlowsimError as err:
         assert str(err).strip()

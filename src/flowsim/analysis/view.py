@@ -141,6 +141,8 @@ def predict(
     mean_s, var_s = model.service.mean(), model.service.variance()
     if lam <= 0:
         return Prediction(formula="idle", exact=True, wait_s=0, sojourn_s=mean_s, mean_queue_length=0, mean_in_node=0)
+    if mean_s <= 0:  # service takes no time (a constant 0): nothing ever waits
+        return Prediction(formula="instant", exact=True, wait_s=0, sojourn_s=0, mean_queue_length=0, mean_in_node=0)
     if math.isinf(model.servers):
         return Prediction(
             formula="M/G/inf",
