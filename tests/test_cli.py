@@ -97,6 +97,7 @@ def test_out_writes_json_csv_and_plots(tmp_path: Path) -> None:
     assert str(out) in result.output
 
 
+@pytest.mark.slow
 def test_out_parquet(tmp_path: Path) -> None:
     result = invoke("run", BASELINE, *SHORT, "--out", tmp_path, "--series-format", "parquet", "--quiet")
     assert result.exit_code == 0, result.output

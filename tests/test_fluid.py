@@ -52,7 +52,8 @@ def test_default_step_is_bounded_by_the_window() -> None:
     assert reason
 
 
-HEAVY = {"checkout-baseline", "lambda-baseline"}  # several seconds each: the full run only
+# seconds each: the full run only
+HEAVY = {"checkout-baseline", "lambda-baseline", "kafka-baseline", "broker-outage", "warehouse-contention"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in SUPPORTED])
@@ -72,6 +73,7 @@ def test_same_seed_same_numbers() -> None:
     assert a == flowsim.simulate(scenario, engine="fluid").model_dump_json()
 
 
+@pytest.mark.slow
 def test_blocking_source_emits_less_and_records_blocked_time() -> None:
     scenario = load(
         "kafka-baseline",
@@ -196,6 +198,7 @@ def test_mmpp_source_follows_one_path_of_its_hidden_state() -> None:
     assert abs(arrivals - 275.0 * 600) > 0.2 * 275.0 * 600
 
 
+@pytest.mark.slow
 def test_retention_and_exactly_once_commits_follow_the_flow_arithmetic() -> None:
     # slow-consumer-retention: 2,000/s written, the v2 job reads 1,000/s (2 tasks at 2 ms) from
     # t = 0, retention 2 min checked every 30 s, 8 min run.  The check at 450 s (the one at 480 s,

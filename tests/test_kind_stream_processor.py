@@ -108,6 +108,7 @@ def test_micro_batch_needs_a_cost() -> None:
         StreamProcessorConfig(kind="stream_processor", mode="micro_batch", per_event_cost=0)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_crashed_job_stops_consuming_so_its_kafka_lag_grows_at_the_input_rate() -> None:
     # 1,000 messages/s written one by one to the job's topic; the job (10,000/s, room for 20,000)
     # keeps up until it crashes at 10 s for 10 s. Down, it takes nothing: its input stays in Kafka,
