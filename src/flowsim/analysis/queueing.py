@@ -166,6 +166,17 @@ def _solve_decreasing(f: Callable[[float], float], target: float, high: float, t
     return 0.5 * (low + high)
 
 
+def mmck_states(a: float, c: int, k: int) -> list[float]:
+    """P(n in system), n = 0..K, of M/M/c/K at offered load a > 0 erlangs, in log space so that
+    large c and K neither overflow nor underflow: p_n ∝ a^n/n! (n <= c), p_c (a/c)^(n-c) above."""
+    logs = [n * math.log(a) - math.lgamma(n + 1) for n in range(c + 1)]
+    logs += [logs[c] + (n - c) * math.log(a / c) for n in range(c + 1, k + 1)]
+    top = max(logs)
+    weights = [math.exp(x - top) for x in logs]
+    total = math.fsum(weights)
+    return [x / total for x in weights]
+
+
 def mmc(lam: float, mu: float, c: int) -> MMcMetrics:
     """M/M/c via Erlang C: Wq = C / (c mu - lam), Lq = lam Wq, W = Wq + 1/mu, L = lam W [GH ch. 2]."""
     _check_nonneg("arrival rate lam", lam)
@@ -211,12 +222,7 @@ def mmck(lam: float, mu: float, c: int, k: int) -> FiniteQueueMetrics:
     if lam == 0.0:
         return FiniteQueueMetrics(0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0 / mu, 0.0, 0.0)
     a = lam / mu
-    logs = [n * math.log(a) - math.lgamma(n + 1) for n in range(c + 1)]
-    logs += [logs[c] + (n - c) * math.log(a / c) for n in range(c + 1, k + 1)]
-    top = max(logs)
-    weights = [math.exp(x - top) for x in logs]
-    total = math.fsum(weights)
-    p = [x / total for x in weights]
+    p = mmck_states(a, c, k)
     lam_eff = lam * (1.0 - p[k])
     l_sys = math.fsum(n * pn for n, pn in enumerate(p))
     lq = math.fsum((n - c) * p[n] for n in range(c + 1, k + 1))

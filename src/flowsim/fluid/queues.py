@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+from flowsim.analysis.queueing import mmck_states
+
 
 def erlang_c(c: int, a: float) -> float:
     """The chance an arrival waits in M/M/c with offered load a (< c) erlangs."""
@@ -30,15 +32,10 @@ def erlang_c(c: int, a: float) -> float:
 @lru_cache(maxsize=8192)
 def finite(a: float, c: int, k: int) -> tuple[float, float, float]:
     """M/M/c/K at a erlangs (time in mean services): (P(full) = the loss, the chance an admitted
-    arrival waits, the mean wait of those who wait).  Log space, as analysis.queueing.mmck."""
+    arrival waits, the mean wait of those who wait), from the same state distribution as mmck."""
     if a <= 0:
         return 0.0, 0.0, 0.0
-    logs = [n * math.log(a) - math.lgamma(n + 1) for n in range(c + 1)]
-    logs += [logs[c] + (n - c) * math.log(a / c) for n in range(c + 1, k + 1)]
-    top = max(logs)
-    weights = [math.exp(x - top) for x in logs]
-    total = math.fsum(weights)
-    p = [x / total for x in weights]
+    p = mmck_states(a, c, k)
     admitted = 1.0 - p[k]
     p_wait = math.fsum(p[c:k]) / admitted if admitted > 0 else 1.0
     lq = math.fsum((n - c) * p[n] for n in range(c + 1, k + 1))
