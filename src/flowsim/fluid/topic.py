@@ -213,8 +213,13 @@ class TopicNode(FluidNode):
         return self.in_scv
 
     def item_ca2(self, edge: int) -> float | None:
+        """The producer's items keep their gaps' variability: a batch of 1 + Poisson(m) items
+        every linger + Exp(gap) has index of dispersion m/(1 + m) + (1 + m)·1/(1 + m)² = 1 for
+        Poisson items (and a batch of B/s items every Erlang(B/s) gap: 0 + (B/s)(s/B) = 1), so
+        delaying items into batches leaves their long-run variability as it came in; a group
+        reading a backlog at its capacity hands on a Poisson-like stream."""
         group = next(g for g in self.groups if g.edge.index == edge)
-        return 1.0 if group.polled else self.batch_now[3]
+        return 1.0 if group.polled else self.in_ca2
 
     in_rate = 0.0
     batch_now = (1.0, 0.0, 0.0, 1.0)
