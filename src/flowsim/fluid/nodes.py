@@ -203,6 +203,8 @@ class QueueNode(FluidNode):
         wq = work / (c - a) * variability(self.in_ca2, scv)  # 1 / (c mu - lambda), Allen-Cunneen
         rec.p_wait[self.index, k], rec.wq[self.index, k] = pw, wq
         self.waiting_now += pw * wq * rate_msgs
+        if self.in_burst > 0 and rec.burst is not None:  # behind the items delivered with it, c at a time
+            rec.burst[self.index, k] = self.in_burst * work / c
 
     def offered(self, rate_msgs: float, speed: float) -> tuple[float, float, float]:
         """(erlangs, service scv, mean service of an item) at `rate_msgs` messages a second.  Work

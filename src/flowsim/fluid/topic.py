@@ -221,6 +221,21 @@ class TopicNode(FluidNode):
         group = next(g for g in self.groups if g.edge.index == edge)
         return 1.0 if group.polled else self.in_ca2
 
+    def item_burst(self, edge: int) -> float:
+        """A consumer's fetch hands its items on together: while its group keeps up, one producer
+        batch as written (1 + Poisson(m) items: E[X(X - 1)]/(2E[X]) = m(2 + m)/(2(1 + m)); B/s
+        items when batch_size fills: (X - 1)/2); reading a backlog, a poll of max_poll_records."""
+        group = next(g for g in self.groups if g.edge.index == edge)
+        s = max(self.in_size, 1.0)
+        if group.polled:
+            return max(group.spec.max_poll_records / s - 1.0, 0.0) / 2.0
+        size = self.batch_now[0]
+        x = max(size / s, 1.0)
+        if size >= self.config.batch_size - 1e-9:
+            return (x - 1.0) / 2.0
+        m = x - 1.0
+        return m * (2.0 + m) / (2.0 * (1.0 + m))
+
     in_rate = 0.0
     batch_now = (1.0, 0.0, 0.0, 1.0)
 
