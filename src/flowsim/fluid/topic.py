@@ -228,7 +228,7 @@ class TopicNode(FluidNode):
         group = next(g for g in self.groups if g.edge.index == edge)
         s = max(self.in_size, 1.0)
         if group.polled:
-            return max(group.spec.max_poll_records / s - 1.0, 0.0) / 2.0
+            return max(float(group.spec.max_poll_records) / s - 1.0, 0.0) / 2.0
         size = self.batch_now[0]
         x = max(size / s, 1.0)
         if size >= self.config.batch_size - 1e-9:
