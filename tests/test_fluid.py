@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -248,3 +249,24 @@ def test_retention_and_exactly_once_commits_follow_the_flow_arithmetic() -> None
     # 450 s x 1,000/s over the 480 s window = 937.5/s (per-message: 936.4 +- 4.2)
     assert result.nodes["serving_v2"].throughput_per_s == pytest.approx(1000 * 450 / 480, rel=0.01)
     assert result.nodes["replay_job"].inside_at_end == pytest.approx(30 * 1000 + 10_000, rel=0.02)
+
+
+def test_full_buffer_waits_follow_the_arrival_theorem() -> None:
+    # 200 client batches over 12 equal partitions, 1/15 s of writes per client batch at a partition.
+    # An arriving batch sees the other 199 spread as in equilibrium: 199/12 = 16.58 ahead on average,
+    # so its mean wait is (16.58 + 1) / 15 = 1.172 s, Little's N / X(N) with X(N) = 12 x 15 x 200 / 211
+    # = 170.6 batches/s: 200 / 170.6 = 1.172 s.  Fixed-time writes halve the variance of the share
+    # at its partition: the product form (Beta(1, 11)) has var 11/(144 x 13) = 0.005876 of the
+    # share, the kernel-like writes 0.002938.
+    from numpy.random import default_rng
+
+    from flowsim.fluid.closed import item_waits
+
+    n, unit, c = np.full(200_000, 200.0), np.full(200_000, 1 / 15), 12
+    exponential = item_waits(n, unit, c, 1.0, default_rng(1))
+    fixed = item_waits(n, unit, c, 0.0, default_rng(2))
+    assert exponential.mean() == pytest.approx((199 / 12 + 1) / 15, rel=0.01)
+    assert fixed.mean() == pytest.approx((199 / 12 + 1) / 15, rel=0.01)
+    share_var = lambda waits: (waits * 15 - 1).var() / 199**2  # noqa: E731
+    assert share_var(exponential) == pytest.approx(11 / (144 * 13), rel=0.03)
+    assert share_var(fixed) == pytest.approx(11 / (144 * 13) / 2, rel=0.03)
