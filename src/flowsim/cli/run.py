@@ -80,7 +80,7 @@ class RunOptions:
 
 def _simulate(path: Path, opts: RunOptions) -> RunResult:
     """Load, warn about overload before spending time, run, and write --out files if asked."""
-    from flowsim.api import analyze_architecture, simulate
+    from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario, parse_assignment
     from flowsim.optional import need
 
@@ -92,7 +92,7 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
     scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
-    for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
+    for warning in analyze_scenario(scenario).warnings:
         warn(warning)
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
