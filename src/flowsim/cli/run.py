@@ -100,6 +100,12 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
             progress=callback, max_events=opts.max_events, engine=engine, trace=opts.trace is not None,
         )  # fmt: skip
+    if result.engine == "fluid" and (engine or scenario.engine) == "auto":
+        limit = opts.max_events if opts.max_events is not None else scenario.limits.max_events
+        warn(
+            f"ran on the fluid engine (step {result.fluid_step_s:.3g}s): the per-message run is estimated above "
+            f"limits.max_events ({limit:,}); --engine per_message with a larger --max-events runs every message"
+        )
     if opts.trace is not None:
         _write_trace(result, opts.trace)
         if not opts.quiet:
