@@ -14,7 +14,9 @@ becoming ready).  The analytic view sees the starting `replicas`.
 
 Rollouts: a `promote` signal (from a model_registry) starts a canary (`canary.share` of requests
 to the new version for `canary.duration`, then 100%), a fixed A/B split (`ab_split`: the share
-stays until the next promotion), or, with neither, an immediate switch.  When a version reaches
+stays until the next promotion), a blue/green deployment (`blue_green`), or, with none, an
+immediate switch; a canary or blue/green `alarm` rolls a bad version back, and each prediction
+is wrong with its version's error rate (see `_serving_rollout`).  When a version reaches
 100% the node records how long the stale model kept serving (from the version's `drift_at`,
 when a drift monitor caused the retraining, else from `trained_at`) and sends `remediated`
 along `notify` (a drift_monitor).  Each request served carries its version as `payload`.
@@ -65,11 +67,12 @@ class ModelServingConfig(NodeConfig):
 
     Models: a FIFO queue in front of `replicas` servers; a target-utilization autoscaler whose new
     replicas serve only after a warm-up; optional feature lookups in a feature store; rollout of
-    promoted versions (canary, fixed A/B split, or immediate), requests per version, and how long a
-    stale model kept serving.
+    promoted versions (canary, fixed A/B split, blue/green with traffic shifting, or immediate),
+    wrong predictions per version, alarm rollback, the billed green fleet, requests per version,
+    and how long a stale model kept serving.
 
-    Leaves out: prediction quality (versions differ only in name), per-version latency, GPU batching,
-    load-balancer imbalance between replicas, and rollback of a bad canary.
+    Leaves out: per-version latency, GPU batching, load-balancer imbalance between replicas, and
+    the green fleet's own queue (its replicas are billed, not added to the pool requests wait for).
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
