@@ -332,3 +332,53 @@ def test_fluid_engine_refuses_the_ml_lifecycle_and_data_quality() -> None:
     ]
     ml = flowsim.load_scenario(scenario_yaml(SWEEP.format(priority="fifo"), "[data -> train, train -> reg]", "80s"))
     assert any("sweep trials" in problem for problem in fluid_problems(ml))
+
+
+def test_blue_green_canary_traffic_bakes_the_canary_then_shifts_the_rest() -> None:
+    # canary mode: 20% at 214, baked 10 s; the rest at 224, baked 10 s; blue terminated at 234
+    rollout = "blue_green: {traffic: canary, canary_size: 0.2, wait_interval: 10s}"
+    model, trace = run(PIPELINE.format(error=0, rollout=rollout), EDGES, "300s")
+    assert events(trace, "serving", "shift", "promoted") == [
+        (214.0, "shift v1 share 0.2"),
+        (224.0, "shift v1 share 1"),
+        (234.0, "promoted v1 share 1"),
+    ]
+    assert model.nodes["serving"].figures(300.0)["replicas_mean"] == pytest.approx((300 + 20) / 300)
+
+
+def test_a_data_quality_check_takes_its_time_per_item() -> None:
+    # every record passes (fail_rate 0); each item is held 2 s: batches of 1.5 .. 9.5 leave at 3.5 .. 11.5
+    model, _ = run(DQ.format(batch=3, rate=0, extra="check_time: 2s,"), DQ_EDGES, "10s")
+    f = model.nodes["check"].figures(10.0)
+    # arrivals 1.5 .. 9.5 (9 batches of 3); done by 10: those that arrived by 8 (7 batches)
+    assert (f["arrivals"], f["completed"], f["dead_lettered"], f["inside_at_end"]) == (27, 21, 0, 6)
+
+
+@pytest.mark.parametrize(
+    ("node", "where", "message"),
+    [
+        ("{kind: model_serving, blue_green: {alarm: {threshold: 1.5}}}", "4:60", "threshold: must be less than 1"),
+        ("{kind: model_serving, blue_green: {traffic: linear, linear_step: 0.7}}", "4:71", "less than or equal to 0.5"),
+        (
+            "{kind: model_serving, canary: {alarm: {threshold: 0.1, evaluation_periods: 2, datapoints_to_alarm: 3}}}",
+            "4:44",
+            "datapoints_to_alarm (3) exceeds evaluation_periods (2)",
+        ),
+        ("{kind: model_serving, canary: {share: 0.1}, blue_green: {}}", "4:6", "give at most one of 'canary'"),
+        ("{kind: drift_monitor, check_offset: 5m}", "4:6", "'check_offset' needs 'check_every'"),
+        (
+            "{kind: training, gpus: 2, gpus_per_run: 1, sweeps: [{trials: 2, gpus_per_trial: 4}]}",
+            "4:6",
+            "gpus_per_trial (4) exceeds the pool (gpus: 2)",
+        ),
+        ("{kind: training, priority: urgent}", "4:33", "expected 'fifo' or 'retrain_first'"),
+        ("{kind: data_quality, dead_letter: src}", "4:27", "'src' is a source; dead_letter must name a sink"),
+        ("{kind: feature_store, ttl: 0s}", "4:33", "ttl: must be greater than 0"),
+    ],
+)
+def test_bad_lifecycle_settings_are_refused_where_they_are(node: str, where: str, message: str) -> None:
+    text = f"name: bad\nnodes:\n  src: {{kind: source, rate: 1/s}}\n  x: {node}\n  out: {{kind: sink}}\n"
+    text += "edges: [src -> out]\n"
+    with pytest.raises(flowsim.SpecError) as caught:
+        flowsim.load_architecture(text)
+    assert str(caught.value).startswith(f"<input>:{where}: ") and message in str(caught.value)
