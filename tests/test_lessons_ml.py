@@ -101,6 +101,24 @@ def test_a_bad_model_is_rolled_back_by_its_canary_alarm() -> None:
     assert guarded.totals.unaccounted == open_door.totals.unaccounted == 0
 
 
+def test_blue_green_all_at_once_exposes_all_traffic_and_bills_a_second_fleet() -> None:
+    alarm = {"threshold": 0.1, "period": "5m", "evaluation_periods": 2, "datapoints_to_alarm": 2}
+    blue_green = {"traffic": "all_at_once", "wait_interval": "30m", "alarm": alarm}
+    overrides = {"nodes.serving.canary": None, "nodes.serving.blue_green": blue_green}
+    result = flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / "canary-rollback.yaml", overrides))
+    (timeline,) = result.extra["serving"]
+    events = [(v["version"], v["event"]) for v in timeline["versions"]]
+    assert events == [(0, "serving"), (1, "shift"), (1, "rolled back")]
+    served = result.nodes["serving"].kind_figures
+    # the same 600 s to the alarm, but with all the traffic: 10/s x 600 s = 6,000 requests on v1
+    # (Poisson sd 77), 30% wrong = 1,800 (ten times the canary's 180)
+    assert served["requests_v1"] == pytest.approx(6000, abs=4 * 77)
+    assert served["errors_v1"] == pytest.approx(0.3 * served["requests_v1"], abs=4 * (0.21 * 6000) ** 0.5)
+    # a green fleet of the 2 blue replicas ran those 600 s: 2 + 2 x 600 / 13,200 = 2.091 replicas billed
+    assert served["billed_units"] == pytest.approx(2 + 2 * 600 / 13_200) and served["replicas_max"] == 4
+    assert result.totals.unaccounted == 0
+
+
 def test_a_sweep_delays_the_urgent_retrain_unless_retrains_go_first() -> None:
     fifo = run_with("sweep-delays-retrain")
     first = run_with("sweep-delays-retrain", ("nodes.training.priority", "retrain_first"))
