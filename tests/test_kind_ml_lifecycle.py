@@ -104,6 +104,16 @@ def test_canary_alarm_rolls_back_on_the_same_replicas() -> None:
     assert figures["replicas_mean"] == 1  # a canary shares the replicas: no second fleet
 
 
+@pytest.mark.parametrize(("error", "verdict"), [(0.3, "pass"), (0.31, "reject")])
+def test_the_registry_gate_rejects_a_version_above_its_error_rate(error: float, verdict: str) -> None:
+    # error_rate is a constant here, so version 1's is exactly `error`; the gate passes <= 0.3
+    nodes = PIPELINE.format(error=error, rollout="initial_version: 0").replace(
+        "deploy_to: serving", "deploy_to: serving, max_error_rate: 0.3"
+    )
+    _, trace = run(nodes, EDGES, "250s")
+    assert events(trace, "reg", "pass", "reject") == [(214.0, verdict)]
+
+
 def test_blue_green_shares_and_alarm_datapoints() -> None:
     assert BlueGreenSpec(traffic="canary", canary_size=0.2).steps() == [0.2, 1.0]
     assert BlueGreenSpec(traffic="linear", linear_step=0.3).steps() == [0.3, 0.6, 0.9, 1.0]  # ceil(1/0.3) = 4
