@@ -164,10 +164,33 @@ def test_an_hourly_monitor_detects_later_and_costs_wrong_predictions() -> None:
     assert extra == pytest.approx(0.2 * 10 * (9180 - 5220), rel=0.05)
 
 
+def test_whole_batch_failures_quarantine_three_times_the_failure_rate() -> None:
+    import math
+
+    result = run_with("data-quality-quarantine")
+    check = result.nodes["check"]
+    batches = check.arrivals / 50
+    # X ~ Bin(50, 0.08) failures per batch; a batch fails whole when X > 5 (more than 10%)
+    pmf = [math.comb(50, k) * 0.08**k * 0.92 ** (50 - k) for k in range(51)]
+    p_whole = sum(pmf[6:])  # 0.2081
+    per_batch = 50 * p_whole + sum(k * pmf[k] for k in range(6))  # 10.41 + 2.58 = 12.99 records
+    second = sum((50 if k > 5 else k) ** 2 * pmf[k] for k in range(51))
+    sd = math.sqrt(batches * (second - per_batch**2))  # 19.0 per batch: ~1,620 over ~7,200 batches
+    assert check.dead_lettered == pytest.approx(batches * per_batch, abs=4 * sd)
+    assert check.kind_figures["batches_failed"] == pytest.approx(
+        batches * p_whole, abs=4 * math.sqrt(batches * p_whole * (1 - p_whole))
+    )
+    # the lesson: 8% of records fail, about 26% are quarantined
+    assert 0.24 < check.dead_lettered / check.arrivals < 0.28
+    # nothing vanishes: every quarantined record is in the quarantine table, counted as dead-lettered
+    assert result.nodes["quarantine"].arrivals == check.dead_lettered == result.totals.dead_lettered
+    assert check.completed + check.dead_lettered == check.arrivals and result.totals.unaccounted == 0
+
+
 @pytest.mark.parametrize(
     "name",
     ["ml-baseline", "drift-retraining", "autoscaling-warmup", "canary-rollback", "sweep-delays-retrain",
-     "drift-hourly-monitor"],
+     "drift-hourly-monitor", "data-quality-quarantine"],
 )  # fmt: skip
 def test_ml_kinds_keep_the_message_balance(name: str) -> None:
     ml_kinds = ("feature_store", "training", "model_registry", "model_serving", "drift_monitor", "data_quality")
