@@ -392,3 +392,20 @@ def test_bad_lifecycle_settings_are_refused_where_they_are(node: str, where: str
     with pytest.raises(flowsim.SpecError) as caught:
         flowsim.load_architecture(text)
     assert str(caught.value).startswith(f"<input>:{where}: ") and message in str(caught.value)
+
+
+def test_wrong_predictions_of_a_batch_are_one_binomial_draw() -> None:
+    # 100 items of 100 requests (1.5 .. 100.5 s) on a model erring on 25%: 10,000 x 0.25 = 2,500
+    # wrong, sd sqrt(10,000 x 0.25 x 0.75) = 43.3
+    model, _ = run(
+        """
+        req: {kind: source, interarrival: 1s, start: 0.5s, batch: 100}
+        serving: {kind: model_serving, replicas: 1, service_time: 0.5s, initial_error_rate: 0.25}
+        out: {kind: sink}
+        """,
+        "[req -> serving, serving -> out]",
+        "101s",
+    )
+    figures = model.nodes["serving"].figures(101.0)
+    assert figures["requests_v0"] == 10_000 and abs(figures["errors_v0"] - 2500) < 4 * 43.3
+    assert figures["error_rate"] == figures["errors_v0"] / 10_000

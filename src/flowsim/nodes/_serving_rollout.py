@@ -112,6 +112,7 @@ class RolloutRuntime(ServerPool):
         super().__init__(name, config, ctx, servers)
         self._uniform = block_sampler(ctx.rng(name, "versions").random)
         self._wrong = block_sampler(ctx.rng(name, "errors").random)
+        self._wrong_counts = ctx.rng(name, "error counts")  # items of many requests: one binomial draw
         self.current = config.initial_version
         self.candidate: int | None = None
         self.share = 0.0
@@ -157,7 +158,10 @@ class RolloutRuntime(ServerPool):
         n = item.n
         self.per_version[version] = self.per_version.get(version, 0) + n
         rate = self.error_rate(version)
-        wrong = 0 if rate <= 0 else n if rate >= 1 else sum(1 for _ in range(n) if self._wrong() < rate)
+        if rate <= 0 or rate >= 1:
+            wrong = n if rate >= 1 else 0
+        else:
+            wrong = int(self._wrong() < rate) if n == 1 else int(self._wrong_counts.binomial(n, rate))
         if wrong:
             self.errors_by_version[version] = self.errors_by_version.get(version, 0) + wrong
         if self.alarm is not None and version == self.candidate:
