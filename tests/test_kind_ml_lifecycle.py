@@ -219,7 +219,7 @@ reg: {{kind: model_registry, validation_time: 5s}}
 
 
 def test_a_sweep_delays_the_retrain_queued_behind_its_trials() -> None:
-    # 1 GPU, 2 agents: trials 1 and 2 queue at 0, trial 1 runs 0..20; the retrain triggered at 15
+    # 1 GPU, 2 workers: trials 1 and 2 queue at 0, trial 1 runs 0..20; the retrain triggered at 15
     # queues behind trial 2 (FIFO), which runs 20..40; trial 3 (queued at 20, when trial 1 ended)
     # comes after the retrain: retrain 40..50 after a 25 s wait, trial 3 50..70
     model, trace = run(SWEEP.format(priority="fifo"), "[data -> train, train -> reg]", "80s")

@@ -1,6 +1,6 @@
 """The jobs of a `training` node's GPU pool: training runs and hyperparameter-sweep trials.
 
-A sweep follows W&B sweeps and Optuna studies run by `parallelism` agents: each agent runs one
+A sweep follows W&B sweeps and Optuna studies run by `parallelism` workers: each worker runs one
 trial after another, so at most `parallelism` trials of a sweep are queued or running at once.
 """
 
@@ -33,11 +33,11 @@ class Run:
 
 
 class SweepSpec(SpecModel):
-    """A hyperparameter sweep: `trials` runs by `parallelism` agents, sharing the training GPU pool."""
+    """A hyperparameter sweep: `trials` runs by `parallelism` workers, sharing the training GPU pool."""
 
-    at: Duration = Field(0.0, ge=0, description="when the sweep's agents start")
+    at: Duration = Field(0.0, ge=0, description="when the sweep's workers start")
     trials: Count = Field(10, ge=1, description="trials the sweep runs in all")
-    parallelism: Count = Field(1, ge=1, description="agents: trials queued or running at once")
+    parallelism: Count = Field(1, ge=1, description="workers: trials queued or running at once")
     trial_duration: Distribution = Field(
         default_factory=lambda: Constant(value=1800.0), description="how long one trial holds its GPUs"
     )

@@ -12,7 +12,7 @@ Quality: each version (and each sweep trial) draws an `error_rate` from the conf
 (clipped to [0, 1]); it travels in the `ModelVersion`, so serving can count wrong predictions and
 its rollout alarm can roll a bad version back.
 
-Sweeps (a W&B sweep, an Optuna study): from `at`, `parallelism` agents each run trials one after
+Sweeps (a W&B sweep, an Optuna study): from `at`, `parallelism` workers each run trials one after
 another until `trials` have run.  A trial is a job of `trial_duration` holding `gpus_per_trial`
 of the same pool, queued with the training runs: FIFO (`priority: fifo`, an urgent retrain waits
 behind the trials queued before it) or retrains first (`retrain_first`).  A trial takes no data
@@ -231,7 +231,7 @@ class TrainingNode(NodeRuntime):
             self._next_trial(index)
 
     def _next_trial(self, index: int) -> None:
-        """An agent asks for its next trial (none once the sweep has launched them all)."""
+        """A worker asks for its next trial (none once the sweep has launched them all)."""
         sweep = self.config.sweeps[index]
         if self._launched[index] >= sweep.trials:
             return
@@ -301,7 +301,7 @@ class TrainingNode(NodeRuntime):
         self._record(run, "trial", error)
         if self.tracing:
             self.log(f"trial {run.sweep}.{run.trial} done (error rate {error:g})")
-        self._next_trial(run.sweep)  # the agent that ran it asks for the next one
+        self._next_trial(run.sweep)  # the worker that ran it asks for the next one
 
     def _record(self, run: Run, outcome: str, error: float | None, version: int | None = None) -> None:
         now = float(self.env.now)
