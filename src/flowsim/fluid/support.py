@@ -24,10 +24,12 @@ NATIVE = frozenset(
 #: kinds whose behaviour is not a flow: model versions, signals, lookups, detection
 REFUSED = {
     "feature_store": "its reads are lookups made by other nodes, not a flow through it",
-    "training": "it turns data into model versions and control signals, not a flow",
+    "training": "it turns data into model versions and control signals, not a flow (sweep trials and version "
+    "quality included)",
     "model_registry": "it gates model versions by signals, not a flow",
-    "model_serving": "autoscaling and model versions follow per-request decisions",
-    "drift_monitor": "drift detection depends on individual samples",
+    "model_serving": "autoscaling, model versions, wrong predictions and rollout alarms follow per-request decisions",
+    "drift_monitor": "drift detection depends on individual samples and its scheduled checks on their counts",
+    "data_quality": "each item's failed records are drawn and quarantined one item at a time",
 }
 MIN_STEP, MAX_STEP = 0.001, 60.0
 #: at least this many steps in the window (resolution), at most this many (wall time)
