@@ -85,7 +85,7 @@ class LogSpec(SpecModel):
         "delete", description="delete: closed segments past retention go; compact: keep the latest record per key"
     )
     keys: Count | None = Field(
-        None, ge=1, description="compact: distinct keys the producers write (message k carries key k mod keys)"
+        None, ge=1, description="distinct keys: item k carries key k mod keys, on partition key mod partitions"
     )
     min_cleanable_dirty_ratio: Number = Field(
         0.5, gt=0, lt=1, description="compact: clean once the uncompacted share of closed segments reaches this"

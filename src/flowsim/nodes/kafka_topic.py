@@ -218,6 +218,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
         super().__init__(name, config, ctx)
         self.setup_brokers()
         self.setup_log()
+        self.key_count = config.log.keys if config.log is not None else None  # keyed: a key keeps its partition
         self.write_rate = config.write_rate()
         self.block = config.on_buffer_full == "block"
         self._pick = self._picker(config, ctx)
@@ -267,7 +268,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
         self.buffered += n
         self.held += n
         self.buffer_max = max(self.buffer_max, self.held)
-        part = self.parts[self._pick()]
+        part = self.parts[self._pick() if self.key_count is None else item.key % self.key_count % len(self.parts)]
         size = self.config.batch_size
         last = part.batches[-1] if part.batches else None
         if last is None or last.n + n > size:
