@@ -346,6 +346,11 @@ def report(result: RunResult) -> Group:
     theory = theory_table(result)
     if theory is not None:
         parts.append(theory)
+    from flowsim.reports.streaming import streaming_table  # it builds on this module's helpers
+
+    groups = streaming_table(result)
+    if groups is not None:
+        parts.append(groups)
     parts.append(analysis_summary(result))
     spaced: list[RenderableType] = []
     for part in parts:
