@@ -235,3 +235,26 @@ def test_the_fluid_engine_refuses_the_per_batch_settings() -> None:
     )
     with pytest.raises(FlowsimError, match="brokers settings act per batch and per broker"):
         flowsim.simulate(flowsim.load_scenario(text))
+
+
+def test_the_demand_a_blocked_source_never_generated_is_reported() -> None:
+    # a buffer of 5 fills with the messages at 1.1 .. 1.5 while the only broker is down; the send
+    # at 1.6 blocks the source until the broker returns at 11.05 and the first write (1 ms) frees
+    # room at 11.051: 10 messages/s x (11.051 - 1.6) s = 94.51 were never generated
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, interarrival: 0.1s, limit: 200}}
+        topic: {{kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, batch_size: 1, linger: 0s,
+                 buffer_messages: 5, {ONE_BROKER_DOWN}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+        "20s",
+    )
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    assert result.nodes["src"].kind_figures["unmet_demand"] == pytest.approx(10 * (11.051 - 1.6))
+    assert result.totals.unmet_demand == pytest.approx(94.51) and result.totals.unaccounted == 0
+    assert result.nodes["src"].arrivals == pytest.approx(20 * 10 - 1 - 94, abs=1)  # what was generated
+    from flowsim.reports.tables import header
+
+    assert "unmet demand (blocked sources) 94.5" in header(result).plain
