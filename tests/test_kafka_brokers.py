@@ -258,3 +258,24 @@ def test_the_demand_a_blocked_source_never_generated_is_reported() -> None:
     from flowsim.reports.tables import header
 
     assert "unmet demand (blocked sources) 94.5" in header(result).plain
+
+
+def test_a_time_varying_source_counts_the_arrival_times_it_skipped_while_blocked() -> None:
+    # Poisson arrivals at 10/s (the spike comes after the block): the source blocks once the
+    # buffer of 5 is full and stays blocked until the broker returns at 11.05; the arrival times
+    # drawn meanwhile are skipped and counted, about 10/s x the blocked time (a Poisson count of
+    # about 95: 3 standard deviations are 30%)
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, rate: 10/s, profile: [{{spike: {{at: 15s, for: 2s, factor: 2}}}}]}}
+        topic: {{kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, batch_size: 1, linger: 0s,
+                 buffer_messages: 5, {ONE_BROKER_DOWN}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+        "14s",
+    )
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    blocked = result.nodes["src"].blocked_time_s
+    assert 9 < blocked < 10.05  # from the 6th arrival (after 1.05 s) to 11.05 s
+    assert result.totals.unmet_demand == pytest.approx(10 * blocked, rel=0.3)
