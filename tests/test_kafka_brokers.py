@@ -204,6 +204,10 @@ def test_compaction_keeps_one_record_per_key_in_closed_segments() -> None:
         ("brokers: {count: 3, replication_factor: 2, min_insync_replicas: 3}", "min_insync_replicas (3) is above"),
         ("brokers: {count: 3, outages: [{broker: 3, at: 1s, for: 1s}]}", "brokers are numbered 0 .. 2"),
         ("log: {cleanup_policy: compact}", "needs 'keys'"),
+        (
+            "brokers: {count: 3, outages: [{broker: 1, at: 1s, for: 5s}, {broker: 1, at: 3s, for: 1s}]}",
+            "two outages of broker 1 overlap",
+        ),
         ("producer: {acks: 2}", "acks"),
     ],
 )

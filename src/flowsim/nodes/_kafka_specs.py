@@ -16,8 +16,8 @@ from flowsim.units import Count, Duration, Number, Size
 
 
 class ProducerSpec(SpecModel):
-    """How the producer client sends: Kafka's `acks`, `delivery.timeout.ms`, `max.block.ms`,
-    `enable.idempotence`."""
+    """How the producer client sends: Kafka's `acks`, `delivery.timeout.ms` and `max.block.ms`
+    (retries never duplicate: a resent batch had not landed, as with `enable.idempotence`)."""
 
     acks: Literal[0, 1, "all"] = Field(
         "all", description="0: no wait; 1: the leader's write; all: every in-sync replica (Kafka's default since 3.0)"
@@ -27,9 +27,6 @@ class ProducerSpec(SpecModel):
     )
     max_block: Duration | None = Field(
         60.0, gt=0, description="a send blocked on a full buffer this long fails (counted dropped); none = forever"
-    )
-    idempotence: bool = Field(
-        True, description="retries after a lost acknowledgement are deduplicated by the broker (no duplicates)"
     )
 
 
@@ -69,9 +66,13 @@ class BrokerSpec(SpecModel):
                 f"min_insync_replicas ({self.min_insync_replicas}) is above replication_factor "
                 f"({self.replication_factor}): every acks=all write would be refused"
             )
-        for outage in self.outages:
+        ends: dict[int, float] = {}
+        for outage in sorted(self.outages, key=lambda o: (o.broker, o.at)):
             if outage.broker >= self.count:
                 raise ValueError(f"outage of broker {outage.broker}: brokers are numbered 0 .. {self.count - 1}")
+            if outage.at < ends.get(outage.broker, -1.0):
+                raise ValueError(f"two outages of broker {outage.broker} overlap: merge them into one")
+            ends[outage.broker] = outage.at + outage.for_
         return self
 
 
