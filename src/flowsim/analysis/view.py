@@ -238,7 +238,7 @@ def analyze(
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     view = _summarise(arch, nodes, warnings, load_multiplier, loaded)
-    view.streaming = group_estimates(arch, flows, outages)
+    view.streaming = [e for e in group_estimates(arch, flows, outages) if e.group not in idle]  # not read in the run
     return view
 
 
