@@ -20,7 +20,6 @@ The leading underscore keeps the registry from treating this module as a kind.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from flowsim.engine.node import NodeRuntime, Waiter
@@ -236,7 +235,7 @@ class BrokerSide(NodeRuntime):
             "lost_to_failover": self.lost_to_failover,
             "leader_elections": self.elections,
             "partition_offline_s": self.partition_offline_s(),
-            "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else math.nan,
+            "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else 0.0,
         }
 
     # ---- supplied by the kind ------------------------------------------------------------
