@@ -283,3 +283,23 @@ def test_a_time_varying_source_counts_the_arrival_times_it_skipped_while_blocked
     blocked = result.nodes["src"].blocked_time_s
     assert 9 < blocked < 10.05  # from the 6th arrival (after 1.05 s) to 11.05 s
     assert result.totals.unmet_demand == pytest.approx(10 * blocked, rel=0.3)
+
+
+def test_a_fault_on_the_topic_still_takes_every_broker_down() -> None:
+    # a topic fault 1.05 .. 3.05 s: with or without a brokers block (no broker outage of its
+    # own), the 20 messages sent meanwhile wait in the producer and are written at 3.05 s
+    fault = "faults:\n  - {node: topic, at: 1.05s, for: 2s}\n"
+    plain = run_traced(scenario_yaml(TOPIC_AND_SINK.format(fields=""), EDGES, "5s", fault))[1]
+    spread = run_traced(scenario_yaml(TOPIC_AND_SINK.format(fields="brokers: {count: 3, replication_factor: 3}"),
+                                      EDGES, "5s", fault))[1]  # fmt: skip
+    written = [(t, e) for t, node, e, _ in spread if e.startswith("written")]
+    assert written == [(t, e) for t, node, e, _ in plain if e.startswith("written")]
+    assert sum(1 for t, e in written if t == pytest.approx(3.051, abs=0.03)) == 20  # 1 ms each from 3.05
+
+
+EDGES = "[src -> topic, topic -> done]"
+TOPIC_AND_SINK = """
+src: {{kind: source, interarrival: 0.1s, limit: 40}}
+topic: {{kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, batch_size: 1, linger: 0s, {fields}}}
+done: {{kind: sink}}
+"""
