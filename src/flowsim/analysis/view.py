@@ -17,6 +17,7 @@ gives its mean, and an overload warning says when the node first saturates (`ana
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 from flowsim.analysis import queueing as q
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
 from flowsim.analysis.network import reached_by_others
+from flowsim.analysis.streaming import GroupEstimate, group_estimates
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.source import SourceConfig
@@ -93,6 +95,9 @@ class AnalyticView(BaseModel):
     max_input_rate_per_s: float | None = None
     network_sojourn_s: float | None = Field(None, description="mean time in the network (Little's law)")
     warnings: list[str] = Field(default_factory=list)
+    streaming: list[GroupEstimate] = Field(
+        default_factory=list, description="each consumer group's lag growth and drain time (analysis.streaming)"
+    )
 
 
 def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str, float]:
@@ -176,11 +181,17 @@ def predict(
     )
 
 
-def analyze(arch: Architecture, load_multiplier: float = 1.0, horizon: float = math.inf) -> AnalyticView:
+def analyze(
+    arch: Architecture,
+    load_multiplier: float = 1.0,
+    horizon: float = math.inf,
+    outages: Mapping[str, float] | None = None,
+) -> AnalyticView:
     """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design.
 
     With a run's `horizon` (its duration), a node that only edges starting at or after it feed (a
-    consumer group that starts late) is said to receive nothing rather than warned as overloaded."""
+    consumer group that starts late) is said to receive nothing rather than warned as overloaded.
+    `outages`: the longest scheduled outage per node, for the consumer groups' drain times."""
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier)
     flows = node_flows(arch, rates, load_multiplier)
@@ -226,7 +237,9 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0, horizon: float = m
         warnings = [w if w in said_when else w + suffix for w in warnings]
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
-    return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+    view = _summarise(arch, nodes, warnings, load_multiplier, loaded)
+    view.streaming = [e for e in group_estimates(arch, flows, outages) if e.group not in idle]  # not read in the run
+    return view
 
 
 def _idle(arch: Architecture, horizon: float) -> dict[str, str]:

@@ -90,7 +90,8 @@ def _problem(config: NodeConfig) -> str | None:
     if config.kind in REFUSED:
         return REFUSED[config.kind]
     if config.kind in NATIVE:
-        return None
+        refusal = getattr(config, "fluid_refusal", None)  # settings of a native kind it cannot follow
+        return refusal() if callable(refusal) else None
     law = config.flow_law()
     if law is None:
         return "the kind states no flow law (flow_law() returns None)"
