@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import FLUID, PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -65,6 +66,25 @@ class AirflowDagConfig(NodeConfig):
     """
 
     summary = "scheduled batch DAG: data intervals, task deps, retries, pools, catchup, SLA, freshness"
+    kind_figures = (
+        Figure("runs", "runs", "runs finished (the fluid engine does not tell outcomes apart)", engines=FLUID),
+        Figure("runs_succeeded", "runs", "runs whose every task succeeded", engines=PER_MESSAGE),
+        Figure("runs_failed", "runs", "runs with a task out of tries", True, engines=PER_MESSAGE),
+        Figure("runs_skipped", "runs", "never started (catchup off, or a failed upstream)", True, engines=PER_MESSAGE),
+        Figure("sla_misses", "runs", "runs that landed later than interval end + sla, or never", True),
+        Figure("task_tries", "tries", "task attempts, retries included", engines=PER_MESSAGE),
+        Figure("task_timeouts", "tries", "task attempts cut off by execution_timeout", engines=PER_MESSAGE),
+        Figure("runs_queued_max", "runs", "most runs waiting for a free active-run slot", engines=PER_MESSAGE),
+        Figure("runs_pending_at_end", "runs", "runs scheduled or waiting when the run ended"),
+        Figure("messages_skipped", "messages", "data of skipped or failed runs (its dropped)", engines=PER_MESSAGE),
+        Figure("freshness_mean_s", "s", "mean age of the newest landed data, sampled at each landing",
+               engines=PER_MESSAGE),
+        Figure("freshness_max_s", "s", "age of the newest landed data at its worst", True, engines=PER_MESSAGE),
+        Figure("oldest_age_mean_s", "s", "mean age of the oldest message of a landing", engines=PER_MESSAGE),
+        Figure("oldest_age_max_s", "s", "age of the oldest message of a landing at its worst", engines=PER_MESSAGE),
+        Figure("run_duration_mean_s", "s", "mean time from a run's start to its end"),
+        Figure("run_duration_max_s", "s", "longest run"),
+    )  # fmt: skip
     can_fail = True
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 

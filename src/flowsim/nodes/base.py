@@ -10,6 +10,7 @@ from pydantic import Field
 
 from flowsim.cost import Price
 from flowsim.distributions import BaseDistribution, Constant, Exponential
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw
 from flowsim.specmodel import SpecModel
 
@@ -61,6 +62,9 @@ class NodeConfig(SpecModel):
     #: the items it sends on are control payloads (model versions), not data: the scenario totals
     #: count them apart, on every node they alone reach (`Architecture.control_nodes`)
     emits_control: ClassVar[bool] = False
+    #: the figures of its own the kind reports in `kind_figures` (flowsim.engine.figures): its
+    #: runtime's `figures()` returns exactly these beside the figures every kind reports
+    kind_figures: ClassVar[tuple[Figure, ...]] = ()
 
     def runtime_class(self) -> type[NodeRuntime]:
         """The kind's runtime (checked against the duties above when a model is built)."""

@@ -37,6 +37,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
@@ -60,6 +61,15 @@ class DriftMonitorConfig(NodeConfig):
     """
 
     summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"
+    kind_figures = (
+        Figure("drifts", "drifts", "drift onsets in the window"),
+        Figure("drifts_merged", "drifts", "onsets that came while a drift was still open"),
+        Figure("detections", "drifts", "drifts detected"),
+        Figure("unremediated", "drifts", "drifts not remediated by a promoted model when the run ended", True),
+        Figure("time_to_detect_mean_s", "s", "mean time from a drift's onset to its detection", True),
+        Figure("time_to_remediate_mean_s", "s", "mean time from onset to a retrained model serving", True),
+        Figure("predictions_during_drift", "messages", "predictions made by the stale model after an onset", True),
+    )  # fmt: skip
     signals_in = ("remediated", "canary", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"trigger": ("training",)}
 

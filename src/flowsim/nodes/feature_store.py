@@ -30,6 +30,7 @@ from pydantic import BeforeValidator, Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
@@ -71,6 +72,16 @@ class FeatureStoreConfig(NodeConfig):
     """
 
     summary = "offline writes, scheduled materialisation to an online store, online reads with staleness"
+    kind_figures = (
+        Figure("materialisations", "jobs", "materialisation jobs completed"),
+        Figure("reads", "reads", "online lookups"),
+        Figure("reads_dropped", "reads", "lookups refused with every read slot busy (on_read_full: drop)", True),
+        Figure("reads_cold", "reads", "lookups before the first materialisation (no features online)"),
+        Figure("staleness_mean_s", "s", "mean age of the newest materialised write at a read"),
+        Figure("staleness_max_s", "s", "age of the newest materialised write at a read, at its worst", True),
+        Figure("read_latency_mean_s", "s", "mean lookup time, waiting for a slot included"),
+        Figure("read_latency_p99_s", "s", "99th percentile of the lookup time"),
+    )  # fmt: skip
 
     kind: Literal["feature_store"]
     materialize_every: EveryText = Field(

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -47,6 +48,10 @@ class ModelRegistryConfig(NodeConfig):
     """
 
     summary = "validates model versions (time, pass rate) and promotes passing ones to serving"
+    kind_figures = (
+        Figure("promoted", "versions", "model versions that passed validation"),
+        Figure("rejected", "versions", "model versions turned down", True),
+    )  # fmt: skip
     gives_output = False
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"deploy_to": ("model_serving",)}
 

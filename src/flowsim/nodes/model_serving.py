@@ -32,6 +32,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, LogNormal
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -76,6 +77,16 @@ class ModelServingConfig(NodeConfig):
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
+    kind_figures = (
+        Figure("replicas_mean", "replicas", "time-weighted mean replicas running"),
+        Figure("billed_units", "replicas", "replicas billed (the time-weighted mean that ran)"),
+        Figure("replicas_max", "replicas", "most replicas running at once"),
+        Figure("scale_ups", "events", "autoscaler scale-ups"),
+        Figure("scale_downs", "events", "autoscaler scale-downs"),
+        Figure("stale_serving_max_s", "s", "longest time from drift (or training) to the new version serving", True),
+        Figure("promotions", "versions", "versions promoted to full traffic"),
+        Figure("requests_v", "messages", "requests served by model version N (requests_vN)", per="version"),
+    )  # fmt: skip
     signals_in = ("promote", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {
         "features_from": ("feature_store",),

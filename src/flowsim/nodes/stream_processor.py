@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -51,6 +52,15 @@ class StreamProcessorConfig(NodeConfig):
     """
 
     summary = "streaming job: parallel tasks, per-event or micro-batch, checkpoints, at-least/exactly-once"
+    kind_figures = (
+        Figure("duplicates", "messages", "emitted again after a crash (at-least-once)", True, engines=PER_MESSAGE),
+        Figure("reprocessed", "messages", "processed again after a rollback to a checkpoint", engines=PER_MESSAGE),
+        Figure("checkpoints", "checkpoints", "checkpoints completed", engines=PER_MESSAGE),
+        Figure("restarts", "restarts", "restarts after a crash", True, engines=PER_MESSAGE),
+        Figure("output_latency_added_mean_s", "s", "mean time output waited for its commit (exactly-once)",
+               engines=PER_MESSAGE),
+        Figure("output_latency_added_max_s", "s", "longest time output waited for its commit", engines=PER_MESSAGE),
+    )  # fmt: skip
     can_fail = True
 
     kind: Literal["stream_processor"]

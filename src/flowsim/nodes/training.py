@@ -36,6 +36,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -67,6 +68,13 @@ class TrainingConfig(NodeConfig):
 
     emits_control = True
     summary = "training runs on a GPU pool: schedule or retrain signal, duration grows with data, versions out"
+    kind_figures = (
+        Figure("runs", "runs", "training runs finished"),
+        Figure("failures", "runs", "training runs that failed", True),
+        Figure("versions", "versions", "model versions sent on"),
+        Figure("gpu_utilization", "share", "time-weighted busy share of the GPUs"),
+        Figure("trigger_to_version_mean_s", "s", "mean time from a trigger to its model version", True),
+    )  # fmt: skip
     signals_in = ("retrain",)
 
     kind: Literal["training"]

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, mod
 
 from flowsim.distributions import Constant, Distribution, LogNormal
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -70,6 +71,19 @@ class WarehouseConfig(NodeConfig):
     """
 
     summary = "warehouse slots shared by batch loads and dashboard queries (FIFO or query priority)"
+    kind_figures = (
+        Figure("queries_completed", "queries", "dashboard queries finished", engines=PER_MESSAGE),
+        Figure("query_wait_mean_s", "s", "mean time a query waited for a slot", engines=PER_MESSAGE),
+        Figure("query_wait_p50_s", "s", "median query wait for a slot", engines=PER_MESSAGE),
+        Figure("query_wait_p95_s", "s", "95th percentile of the query wait", engines=PER_MESSAGE),
+        Figure("query_wait_p99_s", "s", "99th percentile of the query wait", True, engines=PER_MESSAGE),
+        Figure("query_latency_p95_s", "s", "95th percentile of a query's wait plus run time", engines=PER_MESSAGE),
+        Figure("loads_completed", "loads", "batch loads finished", engines=PER_MESSAGE),
+        Figure("load_messages", "messages", "messages the finished loads carried", engines=PER_MESSAGE),
+        Figure("load_wait_mean_s", "s", "mean time a load waited for its slots", engines=PER_MESSAGE),
+        Figure("load_duration_mean_s", "s", "mean time a load held its slots", engines=PER_MESSAGE),
+        Figure("load_duration_max_s", "s", "longest load", engines=PER_MESSAGE),
+    )  # fmt: skip
 
     kind: Literal["warehouse"]
     slots: Count = Field(8, ge=1, description="statements running at once (Snowflake's default concurrency 8)")
