@@ -68,3 +68,17 @@ def test_a_figure_matches_its_keys() -> None:
     version = Figure("requests_v", "messages", "", per="version")
     assert version.matches("requests_v12") and not version.matches("requests_vx")
     assert Figure("duplicates", "messages", "").matches("duplicates")
+
+
+def test_kinds_and_the_reference_list_each_kinds_figures_with_units() -> None:
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+    from flowsim.reports.kinds_doc import kinds_markdown
+
+    out = CliRunner().invoke(app, ["kinds", "kafka_topic"], env={"COLUMNS": "200"}).stdout
+    assert "lag_max_seconds.<group>" in out and "hot_partition_share" in out
+    markdown = kinds_markdown()
+    for kind, config in kinds().items():
+        for figure in config.kind_figures:
+            assert f"| `{figure.label}` | {figure.unit} |" in markdown, (kind, figure.name)

@@ -19,10 +19,9 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from flowsim.build import contract_problem
-from flowsim.cost import COST_FIGURES
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
+from flowsim.metric_paths import check_metric
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
 from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
@@ -367,52 +366,3 @@ def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, .
 def _close(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     return f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(options)
-
-
-_NODE_FIGURES = sorted(set(NodeResult.model_fields) - {"kind", "kind_figures", "ci95"})
-_STATS = sorted(set(Percentiles.model_fields))
-_SINK_FIGURES = ["count", "throughput_per_s", "latency_s"]
-
-
-def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
-    """('', '') when `metric` names a figure the result will have; else (message, hint)."""
-    parts = metric.split(".")
-    head = parts[0]
-    if head == "totals":
-        fields = [f for f in Totals.model_fields if f != "model_versions"]
-        if len(parts) == 2 and parts[1] in fields:
-            return "", ""
-        if len(parts) == 3 and parts[1] == "model_versions" and parts[2] in VersionTotals.model_fields:
-            return "", ""
-        return f"unknown metric '{metric}'", _close(parts[-1], fields)
-    if head == "cost":
-        if len(parts) == 2 and parts[1] in COST_FIGURES:
-            return "", ""
-        return f"unknown metric '{metric}'", _close(parts[-1], list(COST_FIGURES))
-    if head not in ("nodes", "end_to_end") or len(parts) < 3:
-        return (
-            f"unknown metric '{metric}'",
-            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure>, totals.<figure> or cost.<total|per_hour>",
-        )
-    name = parts[1]
-    if name not in arch.nodes:
-        return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))
-    if head == "end_to_end":
-        if arch.nodes[name].gives_output:
-            sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
-            return f"'{name}' is not a sink; end-to-end figures exist for sinks only", _close(name, sinks)
-        return _check_figure(metric, parts[2:], _SINK_FIGURES, "latency_s")
-    if parts[2] == "kind_figures" and len(parts) >= 4:
-        return "", ""
-    return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
-
-
-def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str) -> tuple[str, str]:
-    if rest[0] not in figures:
-        return f"unknown figure '{rest[0]}' in metric '{metric}'", _close(rest[0], figures)
-    if rest[0] in timed:
-        if len(rest) != 2 or rest[1] not in _STATS:
-            return f"'{rest[0]}' needs a statistic in metric '{metric}'", "one of: " + ", ".join(_STATS)
-    elif len(rest) != 1:
-        return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"
-    return "", ""

@@ -37,7 +37,8 @@ import yaml
 from flowsim.api import Engine
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.executors import Progress, open_executor
-from flowsim.loading import PathLike, check_metric, load_scenario, with_settings
+from flowsim.loading import PathLike, load_scenario, with_settings
+from flowsim.metric_paths import check_metric
 from flowsim.multirun import run_scenarios
 from flowsim.optional import have, need
 from flowsim.results import RunResult, mean_and_ci, percentiles

@@ -187,9 +187,12 @@ def list_kinds(
         close = difflib.get_close_matches(kind, list(registry), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
         raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
-    from flowsim.reports.tables import kind_table
+    from flowsim.reports.tables import declared_figures_table, kind_table
 
     show(kind_table(kind, registry[kind]))
+    figures = declared_figures_table(kind, registry[kind])
+    if figures is not None:
+        show(figures)
 
 
 def register(app: typer.Typer) -> None:

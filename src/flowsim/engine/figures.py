@@ -48,6 +48,15 @@ class Figure:
             return [f"{self.name}<version>"]
         return [self.name]
 
+    @property
+    def label(self) -> str:
+        """How references write it: `lag_max_seconds.<group>`, `requests_v<version>`."""
+        return self.keys(["<group>"])[0]
+
+    @property
+    def engines_text(self) -> str:
+        return "both" if self.engines == BOTH else "per-message only" if self.engines == PER_MESSAGE else "fluid only"
+
     def matches(self, key: str) -> bool:
         """Whether a reported key (`lag_max_seconds.enrich`, `requests_v2`) is this figure."""
         if self.per == "group":

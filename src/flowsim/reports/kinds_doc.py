@@ -67,7 +67,19 @@ def kind_section(name: str, config: type[NodeConfig]) -> str:
         if field not in _COMMON:
             description = str(prop.get("description", "")).replace("|", "/")
             lines.append(f"| `{field}` | {_type(prop)} | {_default(field, prop, required)} | {description} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _figure_lines(config)) + "\n"
+
+
+def _figure_lines(config: type[NodeConfig]) -> list[str]:
+    """The kind's own figures (`nodes.<node>.kind_figures.<figure>` in SLOs and lessons)."""
+    if not config.kind_figures:
+        return []
+    lines = ["", "Figures of its own (`nodes.<node>.kind_figures.<figure>`; headline: among a run's key figures):", ""]
+    lines += ["| figure | unit | headline | engines | meaning |", "| --- | --- | --- | --- | --- |"]
+    for f in config.kind_figures:
+        mark = "yes" if f.headline else ""
+        lines.append(f"| `{f.label}` | {f.unit} | {mark} | {f.engines_text} | {f.meaning.replace('|', '/')} |")
+    return lines
 
 
 def kinds_markdown() -> str:

@@ -413,3 +413,17 @@ def kind_table(kind: str, config: type[NodeConfig]) -> Table:
         label = escape(type_label(info.annotation, list(info.metadata)))
         table.add_row(f"[cyan]{info.alias or name}[/]", label, _default_text(info), escape(info.description or ""))
     return table
+
+
+def declared_figures_table(kind: str, config: type[NodeConfig]) -> Table | None:
+    """The figures a kind reports of its own, with units (what SLO and lesson paths may name)."""
+    if not config.kind_figures:
+        return None
+    table = new_table(f"{kind}: figures of its own (nodes.<node>.kind_figures.<figure>)")
+    for column in ("figure", "unit", "headline", "engines", "meaning"):
+        table.add_column(column, overflow="fold")
+    for f in config.kind_figures:
+        table.add_row(
+            f"[cyan]{escape(f.label)}[/]", f.unit, "yes" if f.headline else "", f.engines_text, escape(f.meaning)
+        )
+    return table

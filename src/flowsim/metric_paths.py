@@ -1,0 +1,100 @@
+"""Metric paths (SLOs, sweep measures, lessons) checked against the figures a result will have.
+
+A node's standard figures are `NodeResult`'s fields; its kind's own figures are what the kind
+declares (`NodeConfig.kind_figures`, flowsim.engine.figures), so a typo in
+`nodes.events.kind_figures.lag_mx_s` is refused when the scenario loads, naming the real ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from flowsim.cost import COST_FIGURES
+from flowsim.engine.figures import declared as declared_figure
+from flowsim.nodes.base import NodeConfig
+from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
+from flowsim.spec.architecture import Architecture
+
+
+def _close(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(options)
+
+
+_NODE_FIGURES = sorted(set(NodeResult.model_fields) - {"kind", "kind_figures", "ci95"})
+_STATS = sorted(set(Percentiles.model_fields))
+_SINK_FIGURES = ["count", "throughput_per_s", "latency_s"]
+
+
+def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
+    """('', '') when `metric` names a figure the result will have; else (message, hint)."""
+    parts = metric.split(".")
+    head = parts[0]
+    if head == "totals":
+        fields = [f for f in Totals.model_fields if f != "model_versions"]
+        if len(parts) == 2 and parts[1] in fields:
+            return "", ""
+        if len(parts) == 3 and parts[1] == "model_versions" and parts[2] in VersionTotals.model_fields:
+            return "", ""
+        return f"unknown metric '{metric}'", _close(parts[-1], fields)
+    if head == "cost":
+        if len(parts) == 2 and parts[1] in COST_FIGURES:
+            return "", ""
+        return f"unknown metric '{metric}'", _close(parts[-1], list(COST_FIGURES))
+    if head not in ("nodes", "end_to_end") or len(parts) < 3:
+        return (
+            f"unknown metric '{metric}'",
+            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure>, totals.<figure> or cost.<total|per_hour>",
+        )
+    name = parts[1]
+    if name not in arch.nodes:
+        return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))
+    if head == "end_to_end":
+        if arch.nodes[name].gives_output:
+            sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
+            return f"'{name}' is not a sink; end-to-end figures exist for sinks only", _close(name, sinks)
+        return _check_figure(metric, parts[2:], _SINK_FIGURES, "latency_s")
+    declared = kind_figure_keys(arch, name)
+    if parts[2] == "kind_figures" and len(parts) >= 4:
+        return _check_kind_figure(metric, ".".join(parts[3:]), arch.nodes[name], declared)
+    if parts[2] not in _NODE_FIGURES and any(f.matches(".".join(parts[2:])) for f in arch.nodes[name].kind_figures):
+        return f"unknown figure '{parts[2]}' in metric '{metric}'", f"a figure of its kind: write {_kind_path(metric)}"
+    return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
+
+
+def kind_figure_keys(arch: Architecture, name: str) -> list[str]:
+    """The keys of the figures node `name`'s kind declares (a topic's per group: one per out-edge)."""
+    groups = list(dict.fromkeys(edge.to for edge in arch.edges if edge.from_ == name))
+    return [key for figure in arch.nodes[name].kind_figures for key in figure.keys(groups)]
+
+
+def _kind_path(metric: str) -> str:
+    parts = metric.split(".")
+    return ".".join([*parts[:2], "kind_figures", *parts[2:]])
+
+
+def _check_kind_figure(metric: str, key: str, config: NodeConfig, declared: list[str]) -> tuple[str, str]:
+    """A `kind_figures` path against what the node's kind declares (flowsim.engine.figures)."""
+    figure = declared_figure(config.kind_figures, key)
+    if figure is not None and (figure.per != "group" or key in declared):
+        return "", ""
+    if not declared:
+        return (
+            f"kind '{config.kind}' reports no figures of its own, so metric '{metric}' never has a value",
+            "its figures are the node's own: " + ", ".join(_NODE_FIGURES),
+        )
+    message = f"'{key}' is not a figure of kind '{config.kind}' in metric '{metric}'"
+    close = difflib.get_close_matches(key, declared, n=1)
+    listed = ", ".join(declared)
+    return message, (f"did you mean '{close[0]}'? " if close else "") + f"its figures are: {listed}"
+
+
+def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str) -> tuple[str, str]:
+    if rest[0] not in figures:
+        return f"unknown figure '{rest[0]}' in metric '{metric}'", _close(rest[0], figures)
+    if rest[0] in timed:
+        if len(rest) != 2 or rest[1] not in _STATS:
+            return f"'{rest[0]}' needs a statistic in metric '{metric}'", "one of: " + ", ".join(_STATS)
+    elif len(rest) != 1:
+        return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"
+    return "", ""
