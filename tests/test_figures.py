@@ -82,3 +82,119 @@ def test_kinds_and_the_reference_list_each_kinds_figures_with_units() -> None:
     for kind, config in kinds().items():
         for figure in config.kind_figures:
             assert f"| `{figure.label}` | {figure.unit} |" in markdown, (kind, figure.name)
+
+
+# ---- key figures and honest headlines ------------------------------------------------------------
+FANOUT = """\
+name: fan
+duration: 1000s
+seed: 5
+replications: {reps}
+slos: [totals.dropped == 0]
+lesson:
+  text: A fan-out copies every message to each branch.
+  figures: [end_to_end.a.count, totals.delivered]
+architecture:
+  name: fan
+  nodes:
+    src: {{kind: source, rate: 10/s}}
+    split: {{kind: delay, time: 10ms, routing: fanout}}
+    api: {{kind: service, servers: 1, service_time: {{dist: exponential, mean: 200ms}}, capacity: 2, on_full: drop}}
+    a: {{kind: sink}}
+    b: {{kind: sink}}
+  edges: [src -> split, split -> a, split -> api, api -> b]
+"""
+
+
+def fanout(tmp_path: Path, reps: int = 1) -> tuple[Scenario, flowsim.RunResult]:
+    path = tmp_path / "fan.yaml"
+    path.write_text(FANOUT.format(reps=reps))
+    scenario = flowsim.load_scenario(path)
+    return scenario, flowsim.simulate(scenario)
+
+
+def test_the_lessons_figures_come_first_then_input_losses_and_slos(tmp_path: Path) -> None:
+    from flowsim.key_figures import key_figures
+
+    scenario, result = fanout(tmp_path)
+    figures = key_figures(result, scenario)
+    assert [f.path for f in figures[:2]] == ["end_to_end.a.count", "totals.delivered"]
+    assert [f.why for f in figures[:3]] == ["lesson", "lesson", "input"]
+    # the input is what the source produced, once: arrivals / window, not the copies at the sinks
+    t = result.totals
+    assert figures[2].value == pytest.approx(t.arrivals / result.window_s)
+    # 10/s over 1,000 s: 10,000 messages, Poisson sd 100, so the rate is 10 +- 0.3 (3 sd)
+    assert figures[2].value == pytest.approx(10.0, abs=0.3)
+    # every copy is delivered once per sink: a got every message, b what api did not drop
+    assert t.delivered == pytest.approx(result.end_to_end["a"].count + result.end_to_end["b"].count)
+    # the sum of copies the old headline showed: all of a, plus the 3/7 of them api passes to b
+    assert t.delivered == pytest.approx(t.arrivals * (1 + 3 / 7), rel=0.03)
+    # api (M/M/1/2 at rho = 10 x 0.2 = 2): drops (1 - rho) rho^2 / (1 - rho^3) = 4/7 of its arrivals
+    losses = {f.label: f for f in figures if f.why == "loss"}
+    assert losses["messages lost, every way"].value == t.dropped + t.dead_lettered + t.lost
+    assert losses["api: dropped"].value / result.nodes["api"].arrivals == pytest.approx(4 / 7, abs=0.03)
+    assert "dropped (node full)" in losses["messages lost, every way"].meaning
+    assert figures[-1].why == "slo" and figures[-1].verdict == "failed"  # api drops, so dropped == 0 fails
+
+
+def test_counts_over_replications_are_means_with_ci_and_unit(tmp_path: Path) -> None:
+    from flowsim.key_figures import key_figures
+    from flowsim.reports.key_tables import figure_text, sinks_frame
+
+    scenario, result = fanout(tmp_path, reps=3)
+    lost = next(f for f in key_figures(result, scenario) if f.label == "messages lost, every way")
+    assert lost.ci95 is not None and lost.ci95 > 0  # three replications differ in their drops
+    text = figure_text(lost, result.replications)
+    assert text.endswith("messages (mean of 3)") and " ± " in text
+    frame = sinks_frame(result, scenario)
+    assert list(frame["sink"]) == ["a", "b"] and frame["count"].str.endswith(" messages").all()
+    assert frame["throughput"].str.contains(" ± ").all()
+
+
+def test_headline_says_input_and_every_loss_with_units(tmp_path: Path) -> None:
+    from flowsim.reports.app_views import headline
+
+    scenario, result = fanout(tmp_path, reps=3)
+    shown = {h.label: h for h in headline(result, scenario.arch)}
+    assert "Throughput" not in shown and shown["Input rate"].text.endswith("messages/s")
+    assert shown["Input rate"].value == pytest.approx(result.totals.arrivals / result.window_s)
+    t = result.totals
+    assert shown["Messages lost"].value == t.dropped + t.dead_lettered + t.lost
+    assert " ± " in shown["Messages lost"].text and shown["Messages lost"].text.endswith(" messages")
+
+
+def test_a_lesson_figure_that_does_not_exist_is_a_located_error(tmp_path: Path) -> None:
+    from flowsim.errors import SpecError
+
+    path = tmp_path / "fan.yaml"
+    path.write_text(FANOUT.format(reps=1).replace("end_to_end.a.count", "end_to_end.a.cuont"))
+    with pytest.raises(SpecError, match=r"fan\.yaml:8:\d+: lesson\.figures\[0\].*did you mean 'count'"):
+        flowsim.load_scenario(path)
+
+
+@pytest.mark.slow
+def test_retention_losses_lead_the_slow_consumer_lesson() -> None:
+    """201,390 deleted unread were once shown as 'Messages lost 0'."""
+    from flowsim.key_figures import key_figures
+    from flowsim.reports.app_views import headline
+
+    scenario = flowsim.load_scenario(ROOT / "scenarios" / "slow-consumer-retention.yaml")
+    result = flowsim.simulate(scenario)
+    first = key_figures(result, scenario)[0]
+    assert first.path == "nodes.events_topic.kind_figures.lost_to_retention.replay_job" and first.value
+    assert first.value == result.totals.lost > 100_000  # 1,000/s short for 8 minutes, less the 2 min retention
+    lost = {h.label: h for h in headline(result, scenario.arch)}["Messages lost"]
+    assert lost.value == result.totals.lost + result.totals.dropped + result.totals.dead_lettered
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_lesson_and_its_key_figures() -> None:
+    testing = pytest.importorskip("streamlit.testing.v1")
+    at = testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.selectbox(key="scenario_choice").select("crash-at-least-once").run()
+    at.button(key="run_bottom").click().run()
+    assert not at.exception
+    assert any("at-least-once job that crashes" in m.value for m in at.markdown)
+    frames = [df.value for df in at.dataframe if "what it is" in df.value.columns]
+    assert frames and frames[0]["figure"].iloc[0] == "enrich: duplicates"
+    assert any("sink" in df.value.columns and "p99" in df.value.columns for df in at.dataframe)

@@ -28,6 +28,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "sweep.py": PRESENTATION,
     "compare.py": PRESENTATION,
     "executors.py": PRESENTATION,
+    "key_figures.py": PRESENTATION,
+    "metric_paths.py": PRESENTATION,
 }  # fmt: skip
 
 

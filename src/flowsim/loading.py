@@ -347,6 +347,10 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
         message, hint = check_metric(slo.metric, arch)
         if message:
             problems.append(_located(doc, ("slos", index), message, hint))
+    for index, metric in enumerate(scenario.lesson.figures if scenario.lesson else []):
+        message, hint = check_metric(metric, arch)
+        if message:
+            problems.append(_located(doc, ("lesson", "figures", index), message, hint))
     return problems
 
 

@@ -178,6 +178,10 @@ class RunResult(BaseModel):
         """Kind-specific non-scalar results (e.g. timelines), per node, one entry per replication."""
         return self._extra
 
+    def replications_figures(self) -> list[dict[str, dict[str, float]]]:
+        """Each replication's flat figures by node (empty for a result read back from JSON)."""
+        return [out.figures for out in self._outputs]
+
     def passed(self) -> bool:
         return all(v.passed for v in self.slos)
 

@@ -27,6 +27,7 @@ from flowsim.reports.app_views import (
     versions_frame,
 )
 from flowsim.reports.export import latency_frame
+from flowsim.reports.key_tables import key_figures_frame, sinks_frame
 from flowsim.reports.plots import plot_latency
 from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
@@ -121,7 +122,9 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
         st.info("The YAML or the settings changed since this run: press **▶ Run simulation** to see their effect.")
     for warning in result.warnings:
         st.warning(warning)
+    key_figures_view(kept)
     headline_metrics(kept, previous)
+    sinks_view(kept)
     st.image(png(kept, "topology"), width="content", caption=_TOPOLOGY_CAPTION)
     left, right = st.columns(2, gap="medium")
     with left:
@@ -224,3 +227,17 @@ def effective_yaml_view(text: str, scenario: Scenario) -> None:
     st.download_button("Download effective YAML", effective, file_name=f"{scenario.name}.yaml",
                        mime="application/x-yaml", on_click="ignore", key="download-effective")  # fmt: skip
     st.code(effective, language="yaml")
+
+
+# ---- key figures -------------------------------------------------------------------------------
+def key_figures_view(kept: KeptRun) -> None:
+    """The lesson's sentence and the run's key figures (the lesson's marked ▶), before anything else."""
+    lesson = kept.scenario.lesson
+    if lesson is not None:
+        st.markdown(f"**Lesson:** {lesson.text}")
+    st.dataframe(key_figures_frame(kept.result, kept.scenario), hide_index=True, width="stretch")
+
+
+def sinks_view(kept: KeptRun) -> None:
+    """What each sink received: count, rate, p50, p95, p99 (a fan-out's copies per sink, not summed)."""
+    st.dataframe(sinks_frame(kept.result, kept.scenario), hide_index=True, width="stretch")

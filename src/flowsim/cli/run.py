@@ -33,6 +33,7 @@ from flowsim.cli.console import (
 if TYPE_CHECKING:
     from flowsim.api import Engine
     from flowsim.results import RunResult
+    from flowsim.spec.scenario import Scenario
 
 
 class SeriesFormat(StrEnum):
@@ -78,7 +79,7 @@ class RunOptions:
         return self.fmt is OutputFormat.json
 
 
-def _simulate(path: Path, opts: RunOptions) -> RunResult:
+def _simulate(path: Path, opts: RunOptions) -> tuple[Scenario, RunResult]:
     """Load, warn about overload before spending time, run, and write --out files if asked."""
     from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario, parse_assignment
@@ -116,7 +117,7 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
         written = write_outputs(result, scenario, opts.out, opts.series_format.value)
         if not opts.quiet:
             say(f"wrote {len(written)} files to {escape(str(opts.out))}", to_stderr=opts.json)
-    return result
+    return scenario, result
 
 
 def _write_trace(result: RunResult, path: Path) -> None:
@@ -153,13 +154,13 @@ def run(
         seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine, _trace_path(trace)
     )
     with user_errors():
-        result = _simulate(scenario, opts)
+        loaded, result = _simulate(scenario, opts)
     if opts.json:
         echo_json(result)
         return
     from flowsim.reports.tables import report
 
-    show(report(result))
+    show(report(result, loaded))
 
 
 def check(
@@ -171,7 +172,7 @@ def check(
     """Simulate a scenario and exit 1 if any SLO fails: a gate for CI."""
     opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
     with user_errors():
-        result = _simulate(scenario, opts)
+        _, result = _simulate(scenario, opts)
     if not result.slos:
         warn(f"scenario '{result.scenario}' defines no SLOs: nothing to check (add an 'slos:' list)")
     if opts.json:

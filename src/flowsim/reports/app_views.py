@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from flowsim.key_figures import losses_ci, totals_ci
 from flowsim.reports.app_diagram import (
     LAG_FULL_SCALE_S,
     LOAD_COLORMAP,
@@ -32,6 +33,7 @@ from flowsim.reports.app_diagram import (
     node_loads,
     node_utilization,
 )
+from flowsim.reports.key_tables import with_ci
 from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
 from flowsim.reports.tables import (
     comparisons,  # the CLI's theory-vs-simulation rows, reused so both show the same figures
@@ -176,25 +178,33 @@ def delivered_once(result: RunResult, arch: Architecture) -> float:
 
 
 def headline(result: RunResult, arch: Architecture) -> list[Headline]:
-    """Throughput, end-to-end p99, messages lost, SLOs met: what a design review asks first."""
+    """Input rate, end-to-end p99, messages lost, SLOs met: what a design review asks first.
+
+    The input is what the sources produced (a fan-out's copies are not more work done: the
+    per-sink table says what each sink received); losses count every way a message is lost;
+    with replications each count is a mean, said with its 95% CI and unit."""
     sink = main_sink(result, arch)
-    throughput = delivered_once(result, arch) / result.window_s
+    window = result.window_s
+    rate = result.totals.arrivals / window if window > 0 else 0.0
+    rate_ci = totals_ci(result, arch, "arrivals")
     p99 = _p99(result, sink)
-    lost = result.totals.dropped + result.totals.dead_lettered + result.totals.lost
+    p99_ci = result.ci(f"end_to_end.{sink}.latency_s.p99") if sink else None
+    t = result.totals
+    lost = t.dropped + t.dead_lettered + t.lost
     met = sum(v.passed for v in result.slos)
+    means = f" (mean of {result.replications} replications, ± 95% CI)" if result.replications > 1 else ""
     return [
-        Headline("Throughput", throughput, format_rate(throughput), "higher",
-                 "messages per second reaching the sinks, each counted once however many consumer groups or "
-                 "fan-out branches delivered a copy (dead letters excluded)", format_rate),
+        Headline("Input rate", rate, with_ci(rate, rate_ci and rate_ci / window, "messages/s"), "higher",
+                 "messages the sources produced per second, each counted once (what each sink received, "
+                 "copies of consumer groups and fan-out included, is in the per-sink table)" + means, format_rate),
         Headline(f"End-to-end p99 ({sink})" if sink else "End-to-end p99", p99,
-                 format_duration(p99) if p99 is not None else "—", "lower",
-                 "99% of delivered items took less than this from creation to the sink", format_duration),
-        Headline("Messages lost", lost, format_number(lost), "lower",
-                 f"dropped {format_number(result.totals.dropped)} + dead-lettered "
-                 f"{format_number(result.totals.dead_lettered)} + deleted unread (retention, expiry, "
-                 f"failover) {format_number(result.totals.lost)}"
+                 with_ci(p99, p99_ci, "s") if p99 is not None else "—", "lower",
+                 "99% of delivered items took less than this from creation to the sink" + means, format_duration),
+        Headline("Messages lost", lost, with_ci(lost, losses_ci(result, arch), "messages"), "lower",
+                 f"dropped {format_number(t.dropped)} + dead-lettered {format_number(t.dead_lettered)} + "
+                 f"deleted unread (retention, expiry, failover) {format_number(t.lost)}" + means
                  + (f"; not counted: demand blocked sources never generated "
-                    f"{format_number(result.totals.unmet_demand)}" if result.totals.unmet_demand else "")),
+                    f"{format_number(t.unmet_demand)}" if t.unmet_demand else "")),
         Headline("SLOs met", float(met) if result.slos else None,
                  f"{met} / {len(result.slos)}" if result.slos else "none defined", "higher",
                  "service-level objectives of the scenario that hold in this run"),

@@ -23,6 +23,7 @@ from flowsim.analysis.view import NodeAnalysis, Prediction
 from flowsim.distributions import BaseDistribution
 from flowsim.nodes.base import NodeConfig
 from flowsim.results import NodeResult, Percentiles, RunResult, SloVerdict
+from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 
 Formatter = Callable[[float], str]
@@ -335,9 +336,15 @@ def kind_figures_table(result: RunResult) -> Table | None:
     return table
 
 
-def report(result: RunResult) -> Group:
-    """Everything `flowsim run` prints, in reading order, a blank line between parts."""
-    parts: list[RenderableType] = [header(result), node_flow_table(result), node_time_table(result)]
+def report(result: RunResult, scenario: Scenario | None = None) -> Group:
+    """Everything `flowsim run` prints, in reading order, a blank line between parts: with the
+    scenario, its key figures (the lesson's first) and the per-sink table lead."""
+    parts: list[RenderableType] = [header(result)]
+    if scenario is not None:
+        from flowsim.reports.key_tables import key_figures_table, sinks_table
+
+        parts += [key_figures_table(result, scenario), sinks_table(result, scenario)]
+    parts += [node_flow_table(result), node_time_table(result)]
     parts.append(end_to_end_table(result))
     kind = kind_figures_table(result)
     if kind is not None:

@@ -70,6 +70,16 @@ class Limits(SpecModel):
     max_points: Count = Field(1_000, ge=1, description="refuse sweeps with more grid points than this")
 
 
+class Lesson(SpecModel):
+    """What a teaching scenario is about: one sentence and the figures that show it, put first."""
+
+    text: str = Field(min_length=1, description="the lesson in one sentence, shown above its figures")
+    figures: list[str] = Field(
+        default_factory=list,
+        description="result paths the lesson is about, e.g. nodes.events_topic.kind_figures.lost_to_retention",
+    )
+
+
 class Scenario(SpecModel):
     """One experiment: an architecture, a horizon, load, faults, policies and SLOs."""
 
@@ -89,6 +99,7 @@ class Scenario(SpecModel):
         default_factory=dict, description="dotted paths set before validation, e.g. nodes.api.servers: 4"
     )
     slos: list[Slo] = Field(default_factory=list)
+    lesson: Lesson | None = Field(None, description="the sentence and figures the scenario teaches, shown first")
     sample_interval: Duration | None = Field(None, gt=0, description="time-series step; default window/200")
     limits: Limits = Field(default_factory=Limits)
     engine: Literal["auto", "per_message", "fluid"] = Field(
