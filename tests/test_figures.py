@@ -198,3 +198,63 @@ def test_the_page_shows_the_lesson_and_its_key_figures() -> None:
     frames = [df.value for df in at.dataframe if "what it is" in df.value.columns]
     assert frames and frames[0]["figure"].iloc[0] == "enrich: duplicates"
     assert any("sink" in df.value.columns and "p99" in df.value.columns for df in at.dataframe)
+
+
+# ---- theory rows: exact, approximate, not applicable -------------------------------------------
+THEORY = """\
+name: th
+duration: {duration}
+seed: 1
+{faults}
+architecture:
+  name: th
+  nodes:
+    src: {{kind: source, rate: 0.5/s, batch: 10}}
+    api: {{kind: service, servers: 1, service_time: {{dist: exponential, mean: 1s}}{extra}}}
+    done: {{kind: sink}}
+  edges: [src -> api, api -> done]
+"""
+
+
+def theory_run(tmp_path: Path, duration: str = "20000s", faults: str = "", extra: str = "") -> flowsim.RunResult:
+    path = tmp_path / "th.yaml"
+    path.write_text(THEORY.format(duration=duration, faults=faults, extra=extra))
+    return flowsim.simulate(flowsim.load_scenario(path))
+
+
+def test_theory_counts_a_batched_item_as_its_messages(tmp_path: Path) -> None:
+    from flowsim.reports.theory import theory_rows
+
+    rows = {row.figure: row for _, _, row in theory_rows(theory_run(tmp_path))}
+    queue = rows["queue length (messages)"]
+    # M/M/1 at rho = 0.5 items/s x 1 s: Lq = rho^2 / (1 - rho) = 0.5 items = 5 messages of 10
+    assert queue.predicted == pytest.approx(5.0)
+    assert queue.simulated == pytest.approx(5.0, rel=0.15)  # 20,000 s, relaxation ~12 s: a few % noise
+    assert queue.status == "exact" and "10 messages per item" in queue.why
+
+
+def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:
+    from flowsim.reports.theory import difference_text, theory_rows
+
+    result = theory_run(tmp_path, "2000s", "faults: [{node: api, at: 500s, for: 100s}]",
+                        ", capacity: 50, on_full: block")  # fmt: skip
+    rows = {row.figure: row for _, _, row in theory_rows(result)}
+    drop = rows["drop probability"]
+    assert drop.status == "not applicable" and "blocks its senders" in drop.why and difference_text(drop) == "—"
+    wait = rows["wait mean"]
+    assert wait.status == "approximate" and "ignores outages (down 100s)" in wait.why
+    assert "blocks its senders when full" in wait.why
+
+
+def test_the_theory_summary_and_the_diagram_name_one_bottleneck(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from flowsim.key_figures import bottleneck
+    from flowsim.reports.app_views import graph_figure
+    from flowsim.reports.tables import analysis_summary
+
+    scenario, result = fanout(tmp_path)
+    # api at rho = 2 is the analytic bottleneck; the diagram outlines and titles the same node
+    assert bottleneck(result) == result.analysis.bottleneck == "api"
+    assert "Bottleneck: api" in analysis_summary(result).plain
+    title = graph_figure(scenario.arch, result).axes[0].get_title()
+    assert "bottleneck api" in title

@@ -11,13 +11,14 @@ half-width of its 95% CI: a mean over three runs of 0.333 messages is said as su
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from flowsim.analysis.queueing import student_t_halfwidth
 from flowsim.engine.figures import declared
 from flowsim.nodes.registry import kinds
-from flowsim.results import RunResult, SloVerdict, Totals
+from flowsim.results import NodeResult, RunResult, SloVerdict, Totals
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 
@@ -166,3 +167,49 @@ def _slo(result: RunResult, verdict: SloVerdict) -> KeyFigure:
     target = f"{verdict.threshold:g}" + ("s" if unit == "s" else f" {unit}" if unit else "")
     return KeyFigure(verdict.metric, f"SLO {verdict.slo}", verdict.value, unit, f"target {verdict.op} {target}",
                      "slo", verdict.ci95, state)  # fmt: skip
+
+
+# ---- simulated load and the bottleneck -------------------------------------------------------------
+LAG_FULL_SCALE_S = 60.0  # in the diagram, a consumer group a minute behind is as red as a saturated server
+_LAG_FIGURES = ("lag_mean_seconds", "lag_seconds")
+
+
+def _kind_max(node: NodeResult, names: Callable[[str], bool]) -> float | None:
+    """Largest kind figure whose name (before any '.group' suffix) passes `names`."""
+    values = [v for k, v in node.kind_figures.items() if names(k.split(".")[0]) and math.isfinite(v)]
+    return max(values, default=None)
+
+
+def node_utilization(node: NodeResult) -> float | None:
+    """Busy fraction: the node's own, or the largest `*utilization` kind figure (consumers, GPUs, writes)."""
+    if node.utilization is not None:
+        return float(node.utilization)
+    return _kind_max(node, lambda name: name.endswith("utilization"))
+
+
+def node_lag_s(node: NodeResult) -> float | None:
+    """Mean consumer lag in seconds (the largest over consumer groups), for kinds that report one."""
+    return _kind_max(node, lambda name: name in _LAG_FIGURES)
+
+
+def node_load(node: NodeResult) -> float | None:
+    """Load in [0, 1]: utilization, or lag on a scale where LAG_FULL_SCALE_S behind counts as saturated."""
+    lag = node_lag_s(node)
+    present = [v for v in (node_utilization(node), None if lag is None else lag / LAG_FULL_SCALE_S) if v is not None]
+    return min(1.0, max(present)) if present else None
+
+
+def node_loads(result: RunResult) -> dict[str, float]:
+    return {name: load for name, node in result.nodes.items() if (load := node_load(node)) is not None}
+
+
+def bottleneck(result: RunResult) -> str | None:
+    """The node the design saturates first, named alike by the diagram, the theory summary and
+    the key figures: the analytic view's bottleneck (the highest offered load at its binding
+    stage, every kind through its flow law); when the analysis names none (no node with a
+    finite capacity), the node with the highest simulated load."""
+    named = result.analysis.bottleneck
+    if named is not None and named in result.nodes:
+        return named
+    loads = node_loads(result)
+    return max(loads, key=lambda n: loads[n], default=None)

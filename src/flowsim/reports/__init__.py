@@ -12,8 +12,8 @@ from flowsim.reports.tables import (
     node_time_table,
     report,
     slo_table,
-    theory_table,
 )
+from flowsim.reports.theory import theory_table
 
 __all__ = [
     "analysis_summary",

@@ -1,14 +1,11 @@
 """The topology of an architecture drawn with each node coloured by its simulated load.
 
 Load is a node's utilization, or its consumer lag on a scale where LAG_FULL_SCALE_S behind counts
-as saturated; the busiest node is outlined. Plain functions of results (no Streamlit), used by
+as saturated; the bottleneck is outlined. Plain functions of results (no Streamlit), used by
 `app_views.graph_figure` and the app's topology tab.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Callable
 
 import matplotlib
 import numpy as np
@@ -18,52 +15,22 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
+from flowsim.key_figures import (  # the simulated loads and the one bottleneck every view names
+    LAG_FULL_SCALE_S,
+    bottleneck,
+    node_lag_s,
+    node_loads,
+    node_utilization,
+)
 from flowsim.reports.diagram import DrawnEdge, edges, layers, layout
 from flowsim.reports.tables import format_number, format_percent
-from flowsim.results import NodeResult, RunResult
+from flowsim.results import RunResult
 from flowsim.spec.architecture import Architecture
 from flowsim.units import format_duration
 
 LOAD_COLORMAP = "RdYlGn_r"  # green = idle, red = saturated
 _IDLE_COLOR = "#d9d9d9"  # nodes without servers (sources, sinks, delays)
-LAG_FULL_SCALE_S = 60.0  # in the diagram, a consumer group a minute behind is as red as a saturated server
-_LAG_FIGURES = ("lag_mean_seconds", "lag_seconds")
 _SCALE_LABEL = f"utilization (or lag / {LAG_FULL_SCALE_S:g}s)"
-
-
-def _kind_max(node: NodeResult, names: Callable[[str], bool]) -> float | None:
-    """Largest kind figure whose name (before any '.group' suffix) passes `names`."""
-    values = [v for k, v in node.kind_figures.items() if names(k.split(".")[0]) and math.isfinite(v)]
-    return max(values, default=None)
-
-
-def node_utilization(node: NodeResult) -> float | None:
-    """Busy fraction: the node's own, or the largest `*utilization` kind figure (consumers, GPUs, writes)."""
-    if node.utilization is not None:
-        return float(node.utilization)
-    return _kind_max(node, lambda name: name.endswith("utilization"))
-
-
-def node_lag_s(node: NodeResult) -> float | None:
-    """Mean consumer lag in seconds (the largest over consumer groups), for kinds that report one."""
-    return _kind_max(node, lambda name: name in _LAG_FIGURES)
-
-
-def node_load(node: NodeResult) -> float | None:
-    """Load in [0, 1]: utilization, or lag on a scale where LAG_FULL_SCALE_S behind counts as saturated."""
-    lag = node_lag_s(node)
-    present = [v for v in (node_utilization(node), None if lag is None else lag / LAG_FULL_SCALE_S) if v is not None]
-    return min(1.0, max(present)) if present else None
-
-
-def node_loads(result: RunResult) -> dict[str, float]:
-    return {name: load for name, node in result.nodes.items() if (load := node_load(node)) is not None}
-
-
-def bottleneck(result: RunResult) -> str | None:
-    """The node with the highest simulated load, if any node has one."""
-    loads = node_loads(result)
-    return max(loads, key=lambda n: loads[n], default=None)
 
 
 def _node_label(name: str, result: RunResult) -> str:
@@ -95,7 +62,8 @@ def load_colormap() -> ListedColormap:
 
 
 def draw_load_graph(ax: Axes, arch: Architecture, result: RunResult) -> Axes:
-    """The topology with each node coloured by its simulated load; the busiest node is outlined."""
+    """The topology with each node coloured by its simulated load; the bottleneck (`key_figures.bottleneck`,
+    the node the theory summary names too) is outlined."""
     pos = layout(arch)
     loads = node_loads(result)
     cmap, norm = load_colormap(), Normalize(0.0, 1.0)
@@ -111,7 +79,9 @@ def draw_load_graph(ax: Axes, arch: Architecture, result: RunResult) -> Axes:
         _draw_edge(ax, edge, pos, boxes)
     ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.65, pad=0.01, label=_SCALE_LABEL,
                        format=FuncFormatter(lambda v, _p: f"{v:.0%}"))  # fmt: skip
-    title = arch.name if worst is None else f"{arch.name}: busiest node {worst} ({format_percent(loads[worst])})"
+    title = arch.name if worst is None else f"{arch.name}: bottleneck {worst}"
+    if worst is not None and worst in loads:
+        title += f" ({format_percent(loads[worst])} simulated load)"
     ax.set_title(title, fontsize=10)
     xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
     ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)

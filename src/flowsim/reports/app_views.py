@@ -20,28 +20,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from flowsim.key_figures import losses_ci, totals_ci
-from flowsim.reports.app_diagram import (
+from flowsim.key_figures import (
     LAG_FULL_SCALE_S,
-    LOAD_COLORMAP,
     bottleneck,
-    draw_load_graph,
-    graph_size,
-    load_colormap,
+    losses_ci,
     node_lag_s,
     node_load,
     node_loads,
     node_utilization,
+    totals_ci,
 )
+from flowsim.reports.app_diagram import LOAD_COLORMAP, draw_load_graph, graph_size, load_colormap
 from flowsim.reports.key_tables import with_ci
 from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
-from flowsim.reports.tables import (
-    comparisons,  # the CLI's theory-vs-simulation rows, reused so both show the same figures
-    format_number,
-    format_rate,
-    is_time_metric,
-    relative_difference,
-)
+from flowsim.reports.tables import format_number, format_rate, is_time_metric
+from flowsim.reports.theory import difference_text, relative_difference, theory_rows
 from flowsim.results import NodeResult, RunResult
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
@@ -305,32 +298,19 @@ def slo_frame(result: RunResult) -> pd.DataFrame:
 
 
 def theory_frame(result: RunResult) -> pd.DataFrame:
-    """Queueing-theory predictions beside the simulated figures (the CLI's theory table)."""
-    rows = []
-    for name, analysis in result.analysis.nodes.items():
-        prediction = analysis.prediction
-        if prediction is None or name not in result.nodes:
-            continue
-        for figure, predicted, simulated, fmt in comparisons(result.nodes[name], analysis, prediction):
-            rows.append({"node": name, "formula": prediction.formula,
-                         "exact": "exact" if prediction.exact else "approx", "figure": figure,
-                         "predicted": _text(predicted, fmt), "simulated": _text(simulated, fmt),
-                         "difference": _difference(figure, predicted, simulated)})  # fmt: skip
-    return pd.DataFrame(rows, columns=["node", "formula", "exact", "figure", "predicted", "simulated", "difference"])
+    """Queueing-theory predictions beside the simulated figures (the CLI's theory table), each row
+    exact, approximate or not applicable, and why."""
+    rows = [{"node": name, "formula": formula, "figure": row.figure,
+             "predicted": _text(row.predicted, row.fmt), "simulated": _text(row.simulated, row.fmt),
+             "difference": difference_text(row), "theory": f"{row.status}: {row.why}"}
+            for name, formula, row in theory_rows(result)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["node", "formula", "figure", "predicted", "simulated", "difference", "theory"])
 
 
 def _text(value: float | None, fmt: Formatter) -> str:
     return "—" if value is None or not math.isfinite(value) else fmt(value)
 
 
-def _difference(figure: str, predicted: float | None, simulated: float | None) -> str:
-    if figure == "drop probability":  # percentage points: tiny bases make ratios meaningless
-        return "—" if predicted is None or simulated is None else f"{(simulated - predicted) * 100:+.2f} pp"
-    diff = relative_difference(predicted, simulated)
-    return "—" if diff is None else f"{diff * 100:+.1f}%"
-
-
-# ---- comparison of two runs -----------------------------------------------------------------
 def comparison_metrics(a: RunResult, b: RunResult) -> list[str]:
     """Dotted paths worth comparing that exist in both runs: totals, sinks, loaded nodes."""
     paths = [f"totals.{k}" for k in ("delivered", "dropped", "dead_lettered", "lost", "retries")]

@@ -19,10 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from flowsim.analysis.view import NodeAnalysis, Prediction
 from flowsim.distributions import BaseDistribution
+from flowsim.key_figures import bottleneck
 from flowsim.nodes.base import NodeConfig
-from flowsim.results import NodeResult, Percentiles, RunResult, SloVerdict
+from flowsim.results import Percentiles, RunResult, SloVerdict
 from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 
@@ -190,86 +190,18 @@ def slo_table(result: RunResult) -> Table:
     return table
 
 
-# ---- theory vs simulation -------------------------------------------------------------------
-def relative_difference(predicted: float | None, simulated: float | None) -> float | None:
-    """(simulated - predicted) / predicted; None when either is missing or the base is zero."""
-    if predicted is None or simulated is None or not math.isfinite(predicted):
-        return None
-    if predicted == 0:
-        return 0.0 if simulated == 0 else None
-    return (simulated - predicted) / predicted
-
-
-def _difference_cell(predicted: float | None, simulated: float | None, absolute: bool) -> Text:
-    """Relative difference, or percentage points for probabilities (tiny bases make ratios wild)."""
-    if absolute:
-        if predicted is None or simulated is None:
-            return Text(_MISSING, style="dim")
-        points = (simulated - predicted) * 100
-        return Text(f"{points:+.2f} pp", style="green" if abs(points) <= 1 else "yellow")
-    diff = relative_difference(predicted, simulated)
-    if diff is None:
-        return Text(_MISSING, style="dim")
-    style = "green" if abs(diff) <= 0.05 else ("yellow" if abs(diff) <= 0.15 else "red")
-    return Text(f"{diff * 100:+.1f}%", style=style)
-
-
-def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | None:
-    """Busy fraction the formula implies: offered load minus what is dropped, at most 1."""
-    if analysis.utilization is None:
-        return None
-    return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
-
-
-def comparisons(
-    node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
-) -> list[tuple[str, float | None, float | None, Formatter]]:
-    drop = node.dropped / node.arrivals if node.arrivals > 0 else None
-    return [
-        ("utilization", _carried_load(analysis, prediction), node.utilization, format_percent),
-        ("wait mean", prediction.wait_s, _stat(node.wait_s, "mean"), format_duration),
-        ("sojourn mean", prediction.sojourn_s, _stat(node.sojourn_s, "mean"), format_duration),
-        ("queue length", prediction.mean_queue_length, node.mean_queue_length, format_number),
-        ("drop probability", prediction.drop_probability, drop, format_percent),
-    ]
-
-
-def _theory_rows(
-    name: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
-) -> list[list[RenderableType]]:
-    quality = Text("exact", style="green") if prediction.exact else Text("approx", style="yellow")
-    rows: list[list[RenderableType]] = []
-    for figure, theory, simulated, fmt in comparisons(node, analysis, prediction):
-        lead: list[RenderableType] = [Text(name, style="bold"), prediction.formula, quality] if not rows else [""] * 3
-        difference = _difference_cell(theory, simulated, absolute=figure == "drop probability")
-        rows.append([*lead, figure, cell(theory, None, fmt), cell(simulated, None, fmt), difference])
-    return rows
-
-
-def theory_table(result: RunResult) -> Table | None:
-    """Queueing-theory predictions beside the simulated figures; None when no node has one."""
-    table = new_table("Theory vs simulation")
-    for column in ("node", "formula", "", "figure"):
-        table.add_column(column)
-    for column in ("predicted", "simulated", "difference"):
-        table.add_column(column, justify="right")
-    for name, analysis in result.analysis.nodes.items():
-        if analysis.prediction is None or name not in result.nodes:
-            continue
-        rows = _theory_rows(name, result.nodes[name], analysis, analysis.prediction)
-        for index, row in enumerate(rows):
-            table.add_row(*row, end_section=index == len(rows) - 1)
-    return table if table.row_count else None
-
-
 # ---- summary --------------------------------------------------------------------------------
 def analysis_summary(result: RunResult) -> Text:
     """Where the design saturates first and how much headroom it has, before any simulation noise."""
     view = result.analysis
     text = Text()
-    if view.bottleneck is not None and view.bottleneck_utilization is not None:
-        text.append("Bottleneck: ", style="bold").append(view.bottleneck)
+    worst = bottleneck(result)  # the node the diagram outlines too
+    if worst is not None and worst == view.bottleneck and view.bottleneck_utilization is not None:
+        text.append("Bottleneck: ", style="bold").append(worst)
         text.append(f" (rho = {view.bottleneck_utilization:.2f})\n")
+    elif worst is not None:
+        text.append("Bottleneck: ", style="bold").append(worst)
+        text.append(" (the highest simulated load; theory gives no node a finite capacity)\n")
     else:
         text.append("Bottleneck: ", style="bold").append("none (no node with finite servers)\n")
     if view.max_load_multiplier is not None:
@@ -351,6 +283,8 @@ def report(result: RunResult, scenario: Scenario | None = None) -> Group:
         parts.append(kind)
     if result.slos:
         parts.append(slo_table(result))
+    from flowsim.reports.theory import theory_table
+
     theory = theory_table(result)
     if theory is not None:
         parts.append(theory)

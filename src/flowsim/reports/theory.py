@@ -1,0 +1,161 @@
+"""Theory beside simulation: each row says whether its formula is exact, approximate or does not
+apply here, and why, so a difference is read against what the formula leaves out.
+
+The reasons, per row: a formula exact only for Poisson arrivals (and, for M/M/c and M/M/c/K,
+exponential service) is approximate otherwise; a node that blocks its senders drops nothing,
+so a drop probability does not apply to it, and its waits are those of an unbounded queue only
+approximately; the formulas know nothing of outages, so a node that was down is approximate;
+and counts are in messages everywhere, a batched item counting its batch size (the formula's
+queue of items is multiplied by the messages per item the traffic equations give).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from flowsim.analysis.view import NodeAnalysis, Prediction
+from flowsim.reports.tables import Formatter, cell, format_number, format_percent, new_table
+from flowsim.results import NodeResult, Percentiles, RunResult
+from flowsim.units import format_duration
+
+Status = Literal["exact", "approximate", "not applicable"]
+_MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One figure of one node: predicted, simulated, and how far the prediction is to be trusted."""
+
+    figure: str
+    predicted: float | None
+    simulated: float | None
+    fmt: Formatter
+    status: Status
+    why: str
+
+
+def _mean(percentiles: Percentiles | None) -> float:
+    """A mean of no samples is no data (NaN), shown as such rather than as 0."""
+    return percentiles.mean if percentiles is not None else math.nan
+
+
+def relative_difference(predicted: float | None, simulated: float | None) -> float | None:
+    """(simulated - predicted) / predicted; None when either is missing or the base is zero."""
+    if predicted is None or simulated is None or not math.isfinite(predicted):
+        return None
+    if predicted == 0:
+        return 0.0 if simulated == 0 else None
+    return (simulated - predicted) / predicted
+
+
+def messages_per_item(analysis: NodeAnalysis) -> float:
+    """Messages an arriving item carries on average (a source's batch), from the traffic equations."""
+    items, messages = analysis.arrival_rate_per_s, analysis.message_rate_per_s
+    return messages / items if messages and items > 0 else 1.0
+
+
+def _formula_status(prediction: Prediction) -> tuple[Status, str]:
+    if prediction.exact:
+        return "exact", f"{prediction.formula} holds for Poisson arrivals and this service law"
+    if "blocking" in prediction.formula:
+        return "approximate", "it blocks its senders when full: treated as an unbounded queue"
+    if "Allen-Cunneen" in prediction.formula:
+        return "approximate", "Allen-Cunneen is an approximation for general service"
+    return "approximate", "its arrivals are not Poisson (a trace, a profile, a batch or an upstream queue's output)"
+
+
+def _status(figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction) -> tuple[Status, str]:
+    """Exact only when the formula is and nothing it leaves out happened; every reason said."""
+    blocking = analysis.on_full == "block" or "blocking" in prediction.formula
+    if figure == "drop probability" and blocking:
+        return "not applicable", "it blocks its senders instead of dropping"
+    status, why = _formula_status(prediction)
+    if node.downtime_s > 0:
+        outage = f"the formula ignores outages (down {format_duration(node.downtime_s)})"
+        return "approximate", outage if status == "exact" else f"{why}; {outage}"
+    return status, why
+
+
+def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | None:
+    """Busy fraction the formula implies: offered load minus what is dropped, at most 1."""
+    if analysis.utilization is None:
+        return None
+    return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
+
+
+def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction) -> list[Comparison]:
+    """The rows of one node, counts in messages (a batched item counts its batch size)."""
+    per_item = messages_per_item(analysis)
+    drop = node.dropped / node.arrivals if node.arrivals > 0 else None
+    rows: list[tuple[str, float | None, float | None, Formatter]] = [
+        ("utilization", _carried_load(analysis, prediction), node.utilization, format_percent),
+        ("wait mean", prediction.wait_s, _mean(node.wait_s), format_duration),
+        ("sojourn mean", prediction.sojourn_s, _mean(node.sojourn_s), format_duration),
+        ("queue length (messages)", prediction.mean_queue_length * per_item, node.mean_queue_length, format_number),
+        ("drop probability", prediction.drop_probability, drop, format_percent),
+    ]
+    found = []
+    for figure, predicted, simulated, fmt in rows:
+        status, why = _status(figure, node, analysis, prediction)
+        if figure.startswith("queue length") and per_item != 1:
+            why += f"; {format_number(per_item)} messages per item"
+        found.append(Comparison(figure, predicted, simulated, fmt, status, why))
+    return found
+
+
+def difference_text(row: Comparison) -> str:
+    """Relative difference, percentage points for probabilities; a dash where the row does not apply."""
+    if row.status == "not applicable" or row.predicted is None or row.simulated is None:
+        return _MISSING
+    if row.figure == "drop probability":  # percentage points: tiny bases make ratios meaningless
+        return f"{(row.simulated - row.predicted) * 100:+.2f} pp"
+    diff = relative_difference(row.predicted, row.simulated)
+    return _MISSING if diff is None else f"{diff * 100:+.1f}%"
+
+
+def _difference_cell(row: Comparison) -> Text:
+    text = difference_text(row)
+    if text == _MISSING:
+        return Text(text, style="dim")
+    if row.figure == "drop probability":
+        return Text(text, style="green" if abs(float(text.split()[0])) <= 1 else "yellow")
+    diff = abs(float(text.rstrip("%")))
+    return Text(text, style="green" if diff <= 5 else ("yellow" if diff <= 15 else "red"))
+
+
+def theory_rows(result: RunResult) -> list[tuple[str, str, Comparison]]:
+    """(node, formula, row) for every node with a prediction, in the order of the analysis."""
+    found = []
+    for name, analysis in result.analysis.nodes.items():
+        if analysis.prediction is not None and name in result.nodes:
+            found += [(name, analysis.prediction.formula, row)
+                      for row in comparisons(result.nodes[name], analysis, analysis.prediction)]  # fmt: skip
+    return found
+
+
+_STYLE = {"exact": "green", "approximate": "yellow", "not applicable": "dim"}
+
+
+def theory_table(result: RunResult) -> Table | None:
+    """Queueing-theory predictions beside the simulated figures; None when no node has one."""
+    table = new_table("Theory vs simulation")
+    for column in ("node", "formula", "figure"):
+        table.add_column(column)
+    for column in ("predicted", "simulated", "difference"):
+        table.add_column(column, justify="right")
+    table.add_column("theory", overflow="fold")
+    rows = theory_rows(result)
+    for index, (name, formula, row) in enumerate(rows):
+        first = index == 0 or rows[index - 1][0] != name
+        last = index == len(rows) - 1 or rows[index + 1][0] != name
+        lead: list[RenderableType] = [Text(name, style="bold"), formula] if first else ["", ""]
+        quality = Text(row.status, style=_STYLE[row.status]).append(f": {row.why}", style="dim")
+        table.add_row(*lead, row.figure, cell(row.predicted, None, row.fmt), cell(row.simulated, None, row.fmt),
+                      _difference_cell(row), quality, end_section=last)  # fmt: skip
+    return table if table.row_count else None
