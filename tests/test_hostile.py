@@ -311,6 +311,18 @@ CASES = [
     ),
     Case(
         "nonsense",
+        "an SLO on a figure the chosen engine does not compute",
+        VALIDATE_S,
+        "the fluid engine does not compute 'hot_partition_lag_share'",
+        6,
+        arch_text=TOPIC,
+        scen=(
+            "duration: 100s\nslos:\n  - totals.dropped == 0",
+            "duration: 100s\nengine: fluid\nslos:\n  - nodes.events.kind_figures.hot_partition_lag_share.done < 0.5",
+        ),
+    ),
+    Case(
+        "nonsense",
         "an SLO on a kind figure of a kind that has none",
         VALIDATE_S,
         "kind 'service' reports no figures of its own",

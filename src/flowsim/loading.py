@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from flowsim.build import contract_problem
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.metric_paths import check_metric
+from flowsim.metric_paths import check_metric, engine_gap
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
 from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
@@ -343,14 +343,14 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
             problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
                                      "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
     problems += [_located(doc, path, message, hint) for path, message, hint in scenario_issues(scenario)]
-    for index, slo in enumerate(scenario.slos):
-        message, hint = check_metric(slo.metric, arch)
-        if message:
-            problems.append(_located(doc, ("slos", index), message, hint))
-    for index, metric in enumerate(scenario.lesson.figures if scenario.lesson else []):
+    lesson = scenario.lesson.figures if scenario.lesson else []
+    paths: list[tuple[tuple[str | int, ...], str]] = [(("slos", i), slo.metric) for i, slo in enumerate(scenario.slos)]
+    paths += [(("lesson", "figures", i), metric) for i, metric in enumerate(lesson)]
+    for at, metric in paths:
         message, hint = check_metric(metric, arch)
+        message, hint = (message, hint) if message else engine_gap(metric, arch, scenario.engine)
         if message:
-            problems.append(_located(doc, ("lesson", "figures", index), message, hint))
+            problems.append(_located(doc, at, message, hint))
     return problems
 
 

@@ -62,6 +62,22 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
     return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
 
 
+def engine_gap(metric: str, arch: Architecture, engine: str) -> tuple[str, str]:
+    """('', '') unless `metric` is a kind figure that `engine` does not compute (then: message, hint)."""
+    parts = metric.split(".")
+    if engine not in ("per_message", "fluid") or parts[0] != "nodes" or parts[2:3] != ["kind_figures"]:
+        return "", ""
+    config = arch.nodes.get(parts[1])
+    if config is None:
+        return "", ""
+    figure = declared_figure(config.kind_figures, ".".join(parts[3:]))
+    if figure is None or engine in figure.engines:
+        return "", ""
+    message = f"the {engine} engine does not compute '{figure.name}' of kind '{config.kind}': '{metric}' has no data"
+    other = "per_message" if engine == "fluid" else "fluid"
+    return message, f"only the {other} engine does: set engine: {other} (or auto)"
+
+
 def kind_figure_keys(arch: Architecture, name: str) -> list[str]:
     """The keys of the figures node `name`'s kind declares (a topic's per group: one per out-edge)."""
     groups = list(dict.fromkeys(edge.to for edge in arch.edges if edge.from_ == name))

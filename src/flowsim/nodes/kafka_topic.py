@@ -83,7 +83,7 @@ class KafkaTopicConfig(NodeConfig):
         Figure("buffer_at_end", "messages", "in the producer buffer when the run ended"),
         Figure("write_utilization", "share", "time-weighted busy share of the partitions' appends"),
         Figure("hot_partition_share", "share", "the busiest partition's share of the writes (1/partitions: even)"),
-        Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups", True),
+        Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups"),
         Figure("consumed", "messages", "read and handed downstream by the group", per="group"),
         Figure("lost_to_retention", "messages", "deleted by retention before the group read them", per="group"),
         Figure("backlog_at_start", "messages", "the group's lag when the window opened", per="group"),
