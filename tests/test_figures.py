@@ -87,7 +87,7 @@ def test_kinds_and_the_reference_list_each_kinds_figures_with_units() -> None:
 # ---- key figures and honest headlines ------------------------------------------------------------
 FANOUT = """\
 name: fan
-duration: 1000s
+duration: {duration}
 seed: 5
 replications: {reps}
 slos: [totals.dropped == 0]
@@ -106,11 +106,17 @@ architecture:
 """
 
 
-def fanout(tmp_path: Path, reps: int = 1) -> tuple[Scenario, flowsim.RunResult]:
+def fanout(tmp_path: Path, reps: int = 1, duration: str = "1000s") -> tuple[Scenario, flowsim.RunResult]:
     path = tmp_path / "fan.yaml"
-    path.write_text(FANOUT.format(reps=reps))
+    path.write_text(FANOUT.format(reps=reps, duration=duration))
     scenario = flowsim.load_scenario(path)
     return scenario, flowsim.simulate(scenario)
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, flowsim.RunResult]:
+    """The fan-out over 300 s, three replications."""
+    return fanout(tmp_path_factory.mktemp("three"), reps=3, duration="300s")
 
 
 def test_the_lessons_figures_come_first_then_input_losses_and_slos(tmp_path: Path) -> None:
@@ -137,11 +143,11 @@ def test_the_lessons_figures_come_first_then_input_losses_and_slos(tmp_path: Pat
     assert figures[-1].why == "slo" and figures[-1].verdict == "failed"  # api drops, so dropped == 0 fails
 
 
-def test_counts_over_replications_are_means_with_ci_and_unit(tmp_path: Path) -> None:
+def test_counts_over_replications_are_means_with_ci_and_unit(three: tuple[Scenario, flowsim.RunResult]) -> None:
     from flowsim.key_figures import key_figures
     from flowsim.reports.key_tables import figure_text, sinks_frame
 
-    scenario, result = fanout(tmp_path, reps=3)
+    scenario, result = three
     lost = next(f for f in key_figures(result, scenario) if f.label == "messages lost, every way")
     assert lost.ci95 is not None and lost.ci95 > 0  # three replications differ in their drops
     text = figure_text(lost, result.replications)
@@ -151,10 +157,10 @@ def test_counts_over_replications_are_means_with_ci_and_unit(tmp_path: Path) -> 
     assert frame["throughput"].str.contains(" ± ").all()
 
 
-def test_headline_says_input_and_every_loss_with_units(tmp_path: Path) -> None:
+def test_headline_says_input_and_every_loss_with_units(three: tuple[Scenario, flowsim.RunResult]) -> None:
     from flowsim.reports.app_views import headline
 
-    scenario, result = fanout(tmp_path, reps=3)
+    scenario, result = three
     shown = {h.label: h for h in headline(result, scenario.arch)}
     assert "Throughput" not in shown and shown["Input rate"].text.endswith("messages/s")
     assert shown["Input rate"].value == pytest.approx(result.totals.arrivals / result.window_s)
@@ -167,7 +173,7 @@ def test_a_lesson_figure_that_does_not_exist_is_a_located_error(tmp_path: Path) 
     from flowsim.errors import SpecError
 
     path = tmp_path / "fan.yaml"
-    path.write_text(FANOUT.format(reps=1).replace("end_to_end.a.count", "end_to_end.a.cuont"))
+    path.write_text(FANOUT.format(reps=1, duration="1000s").replace("end_to_end.a.count", "end_to_end.a.cuont"))
     with pytest.raises(SpecError, match=r"fan\.yaml:8:\d+: lesson\.figures\[0\].*did you mean 'count'"):
         flowsim.load_scenario(path)
 

@@ -57,6 +57,8 @@ def unit_of(path: str, result: RunResult) -> str:
         return figure.unit if figure else ""
     if leaf == "throughput_per_s":
         return "messages/s"
+    if leaf in ("retries", "failed_attempts", "timeouts"):
+        return "attempts"
     if leaf == "utilization":
         return "share"
     if leaf != "count" and any(p.endswith("_s") and not p.endswith("per_s") for p in parts):
