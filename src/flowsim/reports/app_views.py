@@ -186,14 +186,15 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     lost = t.dropped + t.dead_lettered + t.lost
     met = sum(v.passed for v in result.slos)
     means = f" (mean of {result.replications} replications, ± 95% CI)" if result.replications > 1 else ""
+    mean_of = f" (mean of {result.replications})" if result.replications > 1 else ""
     return [
-        Headline("Input rate", rate, with_ci(rate, rate_ci and rate_ci / window, "messages/s"), "higher",
+        Headline("Input rate" + mean_of, rate, with_ci(rate, rate_ci and rate_ci / window, "messages/s"), "higher",
                  "messages the sources produced per second, each counted once (what each sink received, "
                  "copies of consumer groups and fan-out included, is in the per-sink table)" + means, format_rate),
         Headline(f"End-to-end p99 ({sink})" if sink else "End-to-end p99", p99,
                  with_ci(p99, p99_ci, "s") if p99 is not None else "—", "lower",
                  "99% of delivered items took less than this from creation to the sink" + means, format_duration),
-        Headline("Messages lost", lost, with_ci(lost, losses_ci(result, arch), "messages"), "lower",
+        Headline("Messages lost" + mean_of, lost, with_ci(lost, losses_ci(result, arch), "messages"), "lower",
                  f"dropped {format_number(t.dropped)} + dead-lettered {format_number(t.dead_lettered)} + "
                  f"deleted unread (retention, expiry, failover) {format_number(t.lost)}" + means
                  + (f"; not counted: demand blocked sources never generated "
@@ -300,11 +301,12 @@ def slo_frame(result: RunResult) -> pd.DataFrame:
 def theory_frame(result: RunResult) -> pd.DataFrame:
     """Queueing-theory predictions beside the simulated figures (the CLI's theory table), each row
     exact, approximate or not applicable, and why."""
-    rows = [{"node": name, "formula": formula, "figure": row.figure,
+    rows = [{"node": name, "figure": row.figure,
              "predicted": _text(row.predicted, row.fmt), "simulated": _text(row.simulated, row.fmt),
-             "difference": difference_text(row), "theory": f"{row.status}: {row.why}"}
+             "difference": difference_text(row), "theory": f"{row.status}: {row.why}", "formula": formula}
             for name, formula, row in theory_rows(result)]  # fmt: skip
-    return pd.DataFrame(rows, columns=["node", "formula", "figure", "predicted", "simulated", "difference", "theory"])
+    columns = ["node", "figure", "predicted", "simulated", "difference", "theory", "formula"]  # the long ones last
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _text(value: float | None, fmt: Formatter) -> str:
