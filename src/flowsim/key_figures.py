@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from flowsim.analysis.queueing import student_t_halfwidth
-from flowsim.engine.figures import declared
+from flowsim.engine.figures import Figure, declared
 from flowsim.nodes.registry import kinds
 from flowsim.results import NodeResult, RunResult, SloVerdict, Totals
 from flowsim.spec.architecture import Architecture
@@ -43,6 +43,12 @@ class KeyFigure:
     verdict: str = ""  # SLO rows: passed, failed, uncertain, no data
 
 
+def declared_of(kind: str) -> tuple[Figure, ...]:
+    """The figures a kind declares (none for a kind not installed here, e.g. a result read back)."""
+    config = kinds().get(kind)
+    return config.kind_figures if config is not None else ()
+
+
 def unit_of(path: str, result: RunResult) -> str:
     """The unit of the figure at a result path (kind figures: what the kind declares)."""
     parts = path.split(".")
@@ -53,7 +59,7 @@ def unit_of(path: str, result: RunResult) -> str:
         return "versions" if "model_versions" in parts else "messages"
     if head == "nodes" and parts[2:3] == ["kind_figures"]:
         node = result.nodes.get(parts[1])
-        figure = declared(kinds()[node.kind].kind_figures, ".".join(parts[3:])) if node else None
+        figure = declared(declared_of(node.kind), ".".join(parts[3:])) if node else None
         return figure.unit if figure else ""
     if leaf == "throughput_per_s":
         return "messages/s"
@@ -81,7 +87,7 @@ def key_figures(result: RunResult, scenario: Scenario) -> list[KeyFigure]:
 def _at(result: RunResult, scenario: Scenario, path: str, why: Why, label: str = "", meaning: str = "") -> KeyFigure:
     parts = path.split(".")
     if not meaning and parts[0] == "nodes" and len(parts) > 3 and parts[1] in result.nodes:
-        figure = declared(kinds()[result.nodes[parts[1]].kind].kind_figures, ".".join(parts[3:]))
+        figure = declared(declared_of(result.nodes[parts[1]].kind), ".".join(parts[3:]))
         meaning = figure.meaning if figure else ""
     ci = result.ci(path) if parts[0] != "totals" else totals_ci(result, scenario.arch, parts[1])
     if not meaning and parts[0] == "totals" and parts[1] in Totals.model_fields:
@@ -145,7 +151,7 @@ def losses_ci(result: RunResult, arch: Architecture) -> float | None:
 def _headlines(result: RunResult) -> list[KeyFigure]:
     rows = []
     for name, node in result.nodes.items():
-        figures = kinds()[node.kind].kind_figures if node.kind in kinds() else ()
+        figures = declared_of(node.kind)
         for key, value in node.kind_figures.items():
             figure = declared(figures, key)
             if figure is not None and figure.headline and math.isfinite(value) and value != 0:
