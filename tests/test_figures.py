@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
 
 
+@cache
 def short(name: str) -> Scenario:
     """The shipped scenario over a twentieth of its duration, one replication, no warm-up: the
     names a kind reports do not depend on how long it runs."""
@@ -264,3 +265,15 @@ def test_the_theory_summary_and_the_diagram_name_one_bottleneck(tmp_path: Path) 
     assert "Bottleneck: api" in analysis_summary(result).plain
     title = graph_figure(scenario.arch, result).axes[0].get_title()
     assert "bottleneck api" in title
+
+
+def test_flowsim_run_opens_with_the_lesson_and_key_figures(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+
+    (tmp_path / "fan.yaml").write_text(FANOUT.format(reps=1, duration="200s"))
+    out = CliRunner().invoke(app, ["run", str(tmp_path / "fan.yaml"), "-q"], env={"COLUMNS": "200"}).stdout
+    lesson, key, sinks, nodes = (out.index(s) for s in ("Lesson: A fan-out", "Key figures", "Per sink", "Nodes:"))
+    assert lesson < key < sinks < nodes
+    assert "messages lost, every way" in out and "api: dropped" in out and "input rate" in out
