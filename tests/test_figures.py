@@ -277,3 +277,26 @@ def test_flowsim_run_opens_with_the_lesson_and_key_figures(tmp_path: Path) -> No
     lesson, key, sinks, nodes = (out.index(s) for s in ("Lesson: A fan-out", "Key figures", "Per sink", "Nodes:"))
     assert lesson < key < sinks < nodes
     assert "messages lost, every way" in out and "api: dropped" in out and "input rate" in out
+
+
+LESSONS = [n for n in SCENARIOS if short(n).lesson is not None]
+
+
+def test_the_teaching_scenarios_name_their_lesson() -> None:
+    taught = {"slow-consumer-retention", "crash-at-least-once", "hot-partition", "lambda-vs-kappa-freshness",
+              "broker-outage", "retry-storm", "airflow-sla-miss", "drift-retraining",
+              "warehouse-contention"}  # fmt: skip
+    assert taught <= set(LESSONS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSONS)
+def test_every_lesson_figure_has_a_value_first_on_the_page(name: str) -> None:
+    from flowsim.key_figures import key_figures
+
+    scenario = flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    assert scenario.lesson is not None
+    figures = key_figures(flowsim.simulate(scenario), scenario)
+    lesson = figures[: len(scenario.lesson.figures)]
+    assert [f.path for f in lesson] == scenario.lesson.figures and all(f.why == "lesson" for f in lesson)
+    assert all(f.value is not None and f.unit for f in lesson), [(f.path, f.value, f.unit) for f in lesson]

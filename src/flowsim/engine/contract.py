@@ -10,6 +10,9 @@ The hooks a runtime supplies, by duty (everything else is the kernel's, in `Node
 - can fail: `on_down()` and `on_up()` (called once per outage, however faults nest), and reading
   `self.slowdown` when work starts (brownouts);
 - takes signals: `signal(name, payload, sender)`.
+
+What a kind reports of its own is declared beside its duties (`flowsim.engine.figures.Figure`,
+the config's `kind_figures`), and held to `figures()` by tests/test_figures.py.
 """
 
 from __future__ import annotations
