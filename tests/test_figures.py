@@ -40,7 +40,7 @@ def groups(scenario: Scenario, node: str) -> list[str]:
 
 
 #: the fast lane's share (every kind the shipped scenarios use, on both engines); the rest: full run
-FAST = ("airflow-sla-miss", "checkout-baseline", "drift-retraining")
+FAST = ("airflow-sla-miss", "checkout-baseline", "data-quality-quarantine", "drift-retraining")
 CASES = [(n, "per_message") for n in SCENARIOS] + [(n, "fluid") for n in SCENARIOS if not fluid_problems(short(n))]
 
 

@@ -7,8 +7,10 @@ test holds every kind's `figures()` to it on every shipped scenario, per engine.
 
 A figure may come once per consumer group (`per="group"`: reported as `<name>.<group>`, the
 group named after the out-edge's target) or once per model version (`per="version"`: reported
-as `<name><version>`, e.g. `requests_v2`).  The figures every kind reports (arrivals, completed,
-dropped, lost, waits...) are `NodeResult`'s fields, declared there, not here.
+as `<name><version>`, e.g. `requests_v2`); `only_with` names the option without which it is
+not reported (a topic's broker figures need a `brokers` or `producer` block).  The figures every
+kind reports (arrivals, completed, dropped, lost, waits...) are `NodeResult`'s fields, declared
+there, not here.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Figure:
     headline: bool = False
     per: Literal["", "group", "version"] = ""
     engines: frozenset[Engine] = BOTH
+    only_with: str = ""  # reported only when the node's config uses this (e.g. "brokers or producer")
 
     def keys(self, groups: Sequence[str] = ()) -> list[str]:
         """The result keys this figure appears under (a per-version figure: its pattern)."""
@@ -55,7 +58,8 @@ class Figure:
 
     @property
     def engines_text(self) -> str:
-        return "both" if self.engines == BOTH else "per-message only" if self.engines == PER_MESSAGE else "fluid only"
+        text = "both" if self.engines == BOTH else "per-message only" if self.engines == PER_MESSAGE else "fluid only"
+        return text + (f"; only with {self.only_with}" if self.only_with else "")
 
     def matches(self, key: str) -> bool:
         """Whether a reported key (`lag_max_seconds.enrich`, `requests_v2`) is this figure."""
@@ -82,7 +86,7 @@ def unreported(figures: Sequence[Figure], keys: Iterable[str], engine: Engine, g
     keys = set(keys)
     missing = []
     for figure in figures:
-        if engine not in figure.engines:
+        if engine not in figure.engines or figure.only_with:  # a conditional figure may be absent
             continue
         if figure.per == "version":
             if not any(figure.matches(key) for key in keys):

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import HoldingRuntime, NodeRuntime
@@ -43,6 +44,10 @@ class DataQualityConfig(NodeConfig):
     """
 
     summary = "data-quality check: failing records (or whole batches) quarantined to a dead-letter sink"
+    kind_figures = (
+        Figure("records_failed", "messages", "records that failed the check and were quarantined", True),
+        Figure("batches_failed", "items", "items quarantined whole (failed share above fail_batch_above)", True),
+    )  # fmt: skip
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
     kind: Literal["data_quality"]

@@ -69,6 +69,8 @@ class DriftMonitorConfig(NodeConfig):
         Figure("time_to_detect_mean_s", "s", "mean time from a drift's onset to its detection", True),
         Figure("time_to_remediate_mean_s", "s", "mean time from onset to a retrained model serving", True),
         Figure("predictions_during_drift", "messages", "predictions made by the stale model after an onset", True),
+        Figure("checks", "checks", "scheduled data checks run", only_with="check_every"),
+        Figure("violations", "checks", "checks that found a violation", True, only_with="check_every"),
     )  # fmt: skip
     signals_in = ("remediated", "canary", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"trigger": ("training",)}

@@ -81,6 +81,7 @@ class FeatureStoreConfig(NodeConfig):
         Figure("staleness_max_s", "s", "age of the newest materialised write at a read, at its worst", True),
         Figure("read_latency_mean_s", "s", "mean lookup time, waiting for a slot included"),
         Figure("read_latency_p99_s", "s", "99th percentile of the lookup time"),
+        Figure("reads_expired", "reads", "lookups of features older than their time to live", True),
     )  # fmt: skip
 
     kind: Literal["feature_store"]

@@ -24,13 +24,13 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
-from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._kafka_brokers import BrokerSide
 from flowsim.nodes._kafka_consumers import ConsumerSide
+from flowsim.nodes._kafka_figures import TOPIC_FIGURES
 from flowsim.nodes._kafka_log import LogSide
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec
@@ -76,27 +76,7 @@ class KafkaTopicConfig(NodeConfig):
     """
 
     summary = "partitioned log: producer batching and buffer, retention, consumer groups with lag"
-    kind_figures = (
-        Figure("produced", "messages", "written to the log (arrivals less the producer buffer's drops)"),
-        Figure("buffer_max_messages", "messages", "most messages waiting in the producer buffer at once"),
-        Figure("buffer_at_start", "messages", "in the producer buffer when the window opened"),
-        Figure("buffer_at_end", "messages", "in the producer buffer when the run ended"),
-        Figure("write_utilization", "share", "time-weighted busy share of the partitions' appends"),
-        Figure("hot_partition_share", "share", "the busiest partition's share of the writes (1/partitions: even)"),
-        Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups"),
-        Figure("consumed", "messages", "read and handed downstream by the group", per="group"),
-        Figure("lost_to_retention", "messages", "deleted by retention before the group read them", per="group"),
-        Figure("backlog_at_start", "messages", "the group's lag when the window opened", per="group"),
-        Figure("backlog_at_end", "messages", "the group's lag when the run ended", per="group"),
-        Figure("lag_max_messages", "messages", "the group's largest lag (written, not yet read)", True, "group"),
-        Figure("lag_mean_messages", "messages", "the group's time-weighted mean lag", per="group"),
-        Figure("lag_max_seconds", "s", "age of the oldest unread message at its worst", True, "group"),
-        Figure("lag_mean_seconds", "s", "time-weighted mean age of the oldest unread message", per="group"),
-        Figure("hot_partition_lag_share", "share", "the most lagging partition's share of the group's lag",
-               per="group", engines=PER_MESSAGE),
-        Figure("idle_consumers", "consumers", "consumers with no partition (beyond the partition count)", per="group"),
-        Figure("consumer_utilization", "share", "busy share of the group's working consumers", per="group"),
-    )  # fmt: skip
+    kind_figures = TOPIC_FIGURES
     can_fail = True
 
     kind: Literal["kafka_topic"]

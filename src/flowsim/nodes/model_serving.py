@@ -86,6 +86,11 @@ class ModelServingConfig(NodeConfig):
         Figure("stale_serving_max_s", "s", "longest time from drift (or training) to the new version serving", True),
         Figure("promotions", "versions", "versions promoted to full traffic"),
         Figure("requests_v", "messages", "requests served by model version N (requests_vN)", per="version"),
+        Figure("rollbacks", "versions", "canaries rolled back", True),
+        Figure("errors", "messages", "wrong predictions over every version"),
+        Figure("error_rate", "share", "wrong predictions / requests served"),
+        Figure("requests_rolled_back", "messages", "requests served by versions later rolled back"),
+        Figure("errors_v", "messages", "wrong predictions of model version N (errors_vN)", per="version"),
     )  # fmt: skip
     signals_in = ("promote", "rejected")
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {

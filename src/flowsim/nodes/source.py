@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, Exponential
 from flowsim.engine.context import SimContext
+from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import FlowLaw
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -48,6 +49,10 @@ class SourceConfig(NodeConfig):
     """
 
     summary = "external arrivals: Poisson `rate` (with a time `profile`), a `trace`, an `mmpp`, or `interarrival`"
+    kind_figures = (
+        Figure("unmet_demand", "messages", "messages not generated while blocked (outside the balance)", True,
+               engines=PER_MESSAGE),
+    )  # fmt: skip
     takes_input = False
 
     kind: Literal["source"]

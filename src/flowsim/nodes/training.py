@@ -74,6 +74,10 @@ class TrainingConfig(NodeConfig):
         Figure("versions", "versions", "model versions sent on"),
         Figure("gpu_utilization", "share", "time-weighted busy share of the GPUs"),
         Figure("trigger_to_version_mean_s", "s", "mean time from a trigger to its model version", True),
+        Figure("run_wait_mean_s", "s", "mean time a triggered run waited for GPUs"),
+        Figure("trials", "trials", "hyperparameter trials finished", only_with="sweeps"),
+        Figure("trial_duration_mean_s", "s", "mean time of a trial", only_with="sweeps"),
+        Figure("sweep_best_error_rate", "share", "the best trial's error rate", only_with="sweeps"),
     )  # fmt: skip
     signals_in = ("retrain",)
 

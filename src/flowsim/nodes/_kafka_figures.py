@@ -1,0 +1,51 @@
+"""What `kafka_topic` reports of its own (`KafkaTopicConfig.kind_figures`): per topic, per
+consumer group, and with the producer, brokers or log blocks (flowsim.engine.figures)."""
+
+from __future__ import annotations
+
+from flowsim.engine.figures import PER_MESSAGE, Figure
+
+TOPIC_FIGURES = (
+    Figure("produced", "messages", "written to the log (arrivals less the producer buffer's drops)"),
+    Figure("buffer_max_messages", "messages", "most messages waiting in the producer buffer at once"),
+    Figure("buffer_at_start", "messages", "in the producer buffer when the window opened"),
+    Figure("buffer_at_end", "messages", "in the producer buffer when the run ended"),
+    Figure("write_utilization", "share", "time-weighted busy share of the partitions' appends"),
+    Figure("hot_partition_share", "share", "the busiest partition's share of the writes (1/partitions: even)"),
+    Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups"),
+    Figure("consumed", "messages", "read and handed downstream by the group", per="group"),
+    Figure("lost_to_retention", "messages", "deleted by retention before the group read them", per="group"),
+    Figure("backlog_at_start", "messages", "the group's lag when the window opened", per="group"),
+    Figure("backlog_at_end", "messages", "the group's lag when the run ended", per="group"),
+    Figure("lag_max_messages", "messages", "the group's largest lag (written, not yet read)", True, "group"),
+    Figure("lag_mean_messages", "messages", "the group's time-weighted mean lag", per="group"),
+    Figure("lag_max_seconds", "s", "age of the oldest unread message at its worst", True, "group"),
+    Figure("lag_mean_seconds", "s", "time-weighted mean age of the oldest unread message", per="group"),
+    Figure("hot_partition_lag_share", "share", "the most lagging partition's share of the group's lag",
+           per="group", engines=PER_MESSAGE),
+    Figure("idle_consumers", "consumers", "consumers with no partition (beyond the partition count)", per="group"),
+    Figure("consumer_utilization", "share", "busy share of the group's working consumers", per="group"),
+    Figure("lost_to_expiry", "messages", "producer batches past delivery_timeout, never written", True,
+           engines=PER_MESSAGE, only_with="producer or brokers"),
+    Figure("failed_max_block", "messages", "sends failed after blocking max_block on a full buffer", True,
+           engines=PER_MESSAGE, only_with="producer or brokers"),
+    Figure("refused_min_isr", "messages", "writes refused with fewer in-sync replicas than min_insync",
+           engines=PER_MESSAGE, only_with="producer or brokers"),
+    Figure("lost_to_failover", "messages", "acknowledged writes lost when a leader failed over (acks=1)", True,
+           engines=PER_MESSAGE, only_with="producer or brokers"),
+    Figure("leader_elections", "elections", "partition leader elections", engines=PER_MESSAGE,
+           only_with="producer or brokers"),
+    Figure("partition_offline_s", "s", "partition-seconds with no leader", engines=PER_MESSAGE,
+           only_with="producer or brokers"),
+    Figure("ack_wait_mean_s", "s", "mean wait of an acknowledged batch for its acks", engines=PER_MESSAGE,
+           only_with="producer or brokers"),
+    Figure("log_messages_end", "messages", "messages in the log's segments when the run ended", engines=PER_MESSAGE,
+           only_with="log"),
+    Figure("log_messages_max", "messages", "most messages in the log's segments at once", engines=PER_MESSAGE,
+           only_with="log"),
+    Figure("segments_rolled", "segments", "segments closed and new ones opened", engines=PER_MESSAGE,
+           only_with="log"),
+    Figure("segments_deleted", "segments", "segments deleted by retention", engines=PER_MESSAGE, only_with="log"),
+    Figure("compactions", "compactions", "compaction passes over closed segments", engines=PER_MESSAGE,
+           only_with="log"),
+)  # fmt: skip
