@@ -103,6 +103,7 @@ class Run:
     finished: int = 0  # tasks in a final state: success, failed or upstream_failed
     running: list[Any] = field(default_factory=list)  # the tries running now (installation entries)
     cut: float = 0.0  # messages that landed before this time are the run's data
+    logical: float | None = None  # logical date: the interval start, or when datasets queued it
     previous: Run | None = None  # the run begun before it (depends_on_past looks at it)
     attempt: int = 0  # how many times it began (a cleared run begins again)
     sensing: dict[str, tuple[float, float]] = field(default_factory=dict)  # sensor -> (data lands, first poke)

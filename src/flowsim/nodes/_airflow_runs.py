@@ -36,7 +36,8 @@ class DagRuns(DagTasks):
         end = max(e for _, e in self._heard.values())
         self._heard = {}
         self._runs += 1
-        run = Run(self._runs, start, end, Item(start, 0, self._runs), cut=math.nextafter(self.env.now, math.inf))
+        now = self.env.now
+        run = Run(self._runs, start, end, Item(start, 0, self._runs), cut=math.nextafter(now, math.inf), logical=now)
         self._pending.append(run)
         self.pending_max = max(self.pending_max, len(self._pending))
         if self.tracing:

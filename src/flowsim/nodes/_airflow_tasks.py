@@ -54,7 +54,7 @@ class DagTasks(DagRecords):
             return
         run.states[task] = "ready"
         entry = Ready(self, run, task, spec.pool or DEFAULT_POOL, spec.pool_slots, run.attempt)
-        self.installation.submit(entry, self.weights[task], run.start)
+        self.installation.submit(entry, self.weights[task], run.start if run.logical is None else run.logical)
 
     def _past_done(self, run: Run, task: str) -> bool:
         """Airflow's PrevDagrunDep: the previous run's task succeeded or was skipped (and, with
