@@ -167,3 +167,16 @@ def test_an_older_run_goes_first_at_equal_weight() -> None:
         (2.5 * H + 600, "a", 1),
         (2.5 * H + 1200, "b", 2),
     ]
+
+
+def test_the_fluid_engine_follows_the_installation_outage_and_startup() -> None:
+    # the outage of the whole installation (0.5h..1.5h) is each DAG's downtime on the fluid engine
+    # too, and task_startup 30 s lengthens the 10m task's run to 630 s on both engines
+    task = "tasks: {load: {duration: 10m}}"
+    faults = "faults:\n  - {node: airflow, at: 0.5h, for: 1h}\n"
+    loaded = flowsim.load_scenario(scenario({"a": task, "b": task}, airflow="{task_startup: 30s}", extra=faults))
+    for engine in ("fluid", "per_message"):
+        result = flowsim.simulate(loaded, engine=engine)
+        for dag in ("a", "b"):
+            assert result.nodes[dag].downtime_s == 3600, engine
+            assert result.nodes[dag].kind_figures["run_duration_mean_s"] == 630, engine
