@@ -44,7 +44,7 @@ class TaskSpec(SpecModel):
     failure_rate: Number = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
     pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = default_pool")
     pool_slots: Count = Field(1, ge=1, description="slots of its pool one try holds (Airflow default 1)")
-    priority_weight: int = Field(1, description="queue priority among ready tries (Airflow default 1)")
+    priority_weight: Count = Field(1, description="queue priority among ready tries (Airflow default 1)")
     weight_rule: Literal["downstream", "upstream", "absolute"] = Field(
         "downstream", description="effective weight: own plus all downstream (default), all upstream, or own only"
     )

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.specmodel import SpecModel
-from flowsim.units import Duration
+from flowsim.units import Duration, Period
 
 #: BaseSensorOperator's defaults: poke every 60 s, time out after 7 days
 POKE_INTERVAL, SENSOR_TIMEOUT = 60.0, 7 * 86400.0
@@ -33,7 +33,7 @@ class SensorSpec(SpecModel):
     mode: Literal["poke", "reschedule"] = Field(
         "poke", description="poke holds its slots while waiting; reschedule frees them"
     )
-    poke_interval: Duration = Field(POKE_INTERVAL, gt=0, description="time between pokes (Airflow default 60 s)")
+    poke_interval: Period = Field(POKE_INTERVAL, gt=0, description="time between pokes (Airflow default 60 s)")
     timeout: Duration = Field(
         SENSOR_TIMEOUT, gt=0, description="a poke finding nothing this long after the first fails it"
     )
