@@ -97,6 +97,17 @@ def test_a_sensor_times_out_failed_or_skipped() -> None:
     assert (f["sensor_timeouts"], f["runs_failed"], f["runs_succeeded"]) == (1, 0, 1)
 
 
+def test_a_sensor_killed_by_dagrun_timeout_counts_only_what_it_did() -> None:
+    # data 2h late, pokes every 10m from 1h; dagrun_timeout 25m kills the run at 1h25m: pokes at
+    # 1h, 1h10m, 1h20m were made (3) and the slot was held 1,500 s, not the 40m it would have
+    text = scenario(sensed("poke", ", timeout: 30m"), late="2h").replace(
+        "schedule: every 1h,", "schedule: every 1h, dagrun_timeout: 25m,"
+    )
+    m, _ = run_traced(text)
+    f = figures(m)
+    assert (f["sensor_pokes"], f["sensor_slot_s"], f["runs_timed_out"], f["sensor_timeouts"]) == (3, 1500, 1, 0)
+
+
 def test_poke_arithmetic_ties_go_to_the_data() -> None:
     sensor = SensorSpec(poke_interval=600, timeout=1800)
     assert poke_outcome(sensor, 0, 0, 1500) == ("success", 1800)  # ceil(1500/600) = 3 pokes later
@@ -149,6 +160,32 @@ def test_a_late_producer_makes_the_consumer_late() -> None:
     assert first["ended_s"] - first["interval_end_s"] == 4500
 
 
+def waiting_on(mode: str, dataset: str = "raw") -> str:
+    """An hourly DAG whose sensor waits for the producer's update of `dataset` (every 3m)."""
+    sensor = f"{{mode: {mode}, poke_interval: 3m, dataset: {dataset}}}"
+    return datasets().replace(
+        "    consumer: {kind: airflow_dag, schedule_on: [raw], tasks: {use: {duration: 20m}}}",
+        f"    consumer: {{kind: airflow_dag, schedule: every 1h, tasks: {{wait: {{sensor: {sensor}}}, "
+        "use: {duration: 1m, depends_on: [wait]}}}",
+    )
+
+
+def test_a_sensor_waits_for_a_dataset_update() -> None:
+    # the producer's run [0, 1h) updates raw at 1h10m.  consumer's run [0, 1h) pokes at 1h, 1h03m,
+    # .., 1h09m (nothing), 1h12m (found: updated up to 1h); use 1h12m..1h13m: the run takes 780 s.
+    # Both modes find it at the same poke; poke mode held the slot 720 s, reschedule 0 s
+    for mode, held in (("poke", 720), ("reschedule", 0)):
+        m, trace = run_traced(waiting_on(mode))
+        run1 = [(t, e) for t, n, e, k in trace if n == "consumer" and k == 1 and e.startswith("task s")]
+        assert run1[-3:] == [(H + 720, "task success wait"), (H + 720, "task start use"), (H + 780, "task success use")]
+        f = m.nodes["consumer"].figures(m.network.window)
+        assert (f["sensor_pokes"], f["sensor_slot_s"]) == (2 * 5, 2 * held), mode  # runs 1 and 2 alike
+    # the producer's scheduler down 0.5h..1.5h: its run ends 1h40m; the poke at 1h42m finds it
+    late, _ = run_traced(waiting_on("poke") + "faults:\n  - {node: producer, at: 0.5h, for: 1h}\n")
+    first = next(r for r in late.nodes["consumer"].extra()["runs"] if r["run"] == 1)
+    assert first["ended_s"] == H + 42 * 60 + 60
+
+
 def test_an_unknown_dataset_is_named_with_a_did_you_mean() -> None:
     with pytest.raises(flowsim.SpecError) as err:
         flowsim.load_scenario(datasets("schedule_on: [rawx]"))
@@ -157,6 +194,8 @@ def test_an_unknown_dataset_is_named_with_a_did_you_mean() -> None:
     assert (
         problem.field == "architecture.nodes.consumer.schedule_on[0]" and problem.line == 7
     )  # name, architecture, name, nodes, src, producer, consumer
+    with pytest.raises(flowsim.SpecError, match="so the sensor only times out"):
+        flowsim.load_scenario(waiting_on("poke", dataset="rwa"))
     with pytest.raises(flowsim.SpecError, match="either 'schedule' or 'schedule_on'"):
         flowsim.load_scenario(datasets("schedule: every 1h, schedule_on: [raw]"))
 

@@ -169,14 +169,23 @@ def _dataset_issues(arch: Architecture) -> list[GraphIssue]:
     produced = sorted({d for config in dags.values() for d in config.outlets})
     issues = []
     for name, config in dags.items():
-        for index, dataset in enumerate(config.schedule_on):
+        wanted: list[tuple[Path, str, str]] = [
+            (("nodes", name, "schedule_on", index), dataset, f"'{name}' never runs")
+            for index, dataset in enumerate(config.schedule_on)
+        ]
+        wanted += [
+            (("nodes", name, "tasks", task_name, "sensor", "dataset"), task.sensor.dataset, "the sensor only times out")
+            for task_name, task in config.tasks.items()
+            if task.sensor is not None and task.sensor.dataset is not None
+        ]
+        for path, dataset, outcome in wanted:
             if dataset not in produced:
                 close = difflib.get_close_matches(dataset, produced, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else (
                     "datasets updated by a DAG's outlets: " + (", ".join(produced) or "none")
                 )  # fmt: skip
-                message = f"no DAG updates dataset '{dataset}' (none lists it in its outlets), so '{name}' never runs"
-                issues.append(GraphIssue(("nodes", name, "schedule_on", index), message, hint))
+                message = f"no DAG updates dataset '{dataset}' (none lists it in its outlets), so {outcome}"
+                issues.append(GraphIssue(path, message, hint))
     return issues
 
 

@@ -20,6 +20,7 @@ its DAG's scheduler is up and every limit allows; and the datasets DAGs update a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -105,11 +106,12 @@ class Ready:
     """A task try waiting to start: its DAG, its run, the task, the pool and slots it needs, and
     its place in the queue: (-effective priority_weight, the run's logical date, readiness)."""
 
-    __slots__ = ("attempt", "dag", "order", "pool", "run", "slots", "task")
+    __slots__ = ("attempt", "dag", "order", "pool", "run", "since", "slots", "task")
 
     def __init__(self, dag: TaskRunner, run: object, task: str, pool: str, slots: int, attempt: int = 0) -> None:
         self.dag, self.run, self.task, self.pool, self.slots = dag, run, task, pool, slots
         self.attempt = attempt  # the run's attempt it belongs to (a cleared run begins again)
+        self.since = 0.0  # when it took its slots
         self.order: tuple[float, float, int] = (0.0, 0.0, 0)
 
 
@@ -130,6 +132,7 @@ class Installation:
         self._dispatching = False
         self._again = False
         self.subscribers: dict[str, list[Callable[[str, float, float], None]]] = {}
+        self.updated_to: dict[str, float] = {}  # dataset -> the latest interval end its updates reached
 
     @classmethod
     def of(cls, ctx: SimContext, settings: AirflowSettings) -> Installation:
@@ -158,6 +161,7 @@ class Installation:
 
     def dataset_updated(self, dataset: str, start: float, end: float) -> None:
         """A producing run of data interval [start, end) succeeded: every consumer hears of it."""
+        self.updated_to[dataset] = max(end, self.updated_to.get(dataset, -math.inf))
         for hear in self.subscribers.get(dataset, []):
             hear(dataset, start, end)
 

@@ -70,9 +70,9 @@ class DagRecords(NodeRuntime):
 
     # ---- results -------------------------------------------------------------------------
     def _open_sla_misses(self) -> int:
-        """Runs still scheduled or active at the end whose SLA deadline has passed."""
+        """Runs still scheduled, active or waiting to be cleared at the end whose SLA deadline has passed."""
         now = self.env.now
-        return sum(self._missed_sla(r, now) for r in [*self._pending, *self._active])
+        return sum(self._missed_sla(r, now) for r in [*self._pending, *self._active, *self._cleared])
 
     def figures(self, window: float) -> dict[str, float]:
         figures = super().figures(window)

@@ -9,7 +9,9 @@ mode the try sleeps between pokes and keeps its worker and pool slots all along;
 the scheduler's queue, paying the installation's `task_startup` again.  Pokes take no time.
 
 The data the sensor waits for lands `data_late_by` after the run's data interval ends (drawn
-once per run), so a late upstream is a distribution of waits.
+once per run), so a late upstream is a distribution of waits; or, with `dataset`, when a run of
+the DAG that updates that dataset, for an interval reaching at least as far, succeeds (as an
+ExternalTaskSensor on the producing DAG): then each poke looks at the installation's datasets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.specmodel import SpecModel
@@ -42,6 +44,15 @@ class SensorSpec(SpecModel):
         default_factory=lambda: Constant(value=0.0),
         description="the awaited data lands this long after the run's data interval ends",
     )
+    dataset: str | None = Field(
+        None, description="wait instead for this dataset's update covering the run's interval (a producing DAG's run)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SensorSpec:
+        if self.dataset is not None and "data_late_by" in self.model_fields_set:
+            raise ValueError("a sensor waits either for 'data_late_by' or for a 'dataset', not both")
+        return self
 
 
 def poke_outcome(sensor: SensorSpec, first: float, now: float, lands: float) -> tuple[str, float]:

@@ -18,6 +18,7 @@ A try holds its slots from its start: the installation's `task_startup` passes, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -105,15 +106,16 @@ class DagTasks(DagRecords):
         sensor, task = self.tasks[entry.task].sensor, entry.task
         assert sensor is not None
         if task not in run.sensing:
-            run.sensing[task] = (run.end + self.late[task](), begins)
+            lands = math.inf if sensor.dataset is not None else run.end + self.late[task]()
+            run.sensing[task] = (lands, begins)
         lands, first = run.sensing[task]
-        if sensor.mode == "poke":
+        if sensor.dataset is not None:  # not known ahead: each poke looks at the dataset
+            outcome, at = "poke", begins
+        elif sensor.mode == "poke":
             outcome, at = poke_outcome(sensor, first, begins, lands)
-            self.counts["sensor_pokes"] += round((at - first) / float(sensor.poke_interval)) + 1
         else:
             outcome, at = next_poke(sensor, first, begins, lands), begins
-            self.counts["sensor_pokes"] += 1
-        self.counts["sensor_slot_s"] += at - self.env.now
+        entry.since = self.env.now  # its slot-seconds are counted when it ends or is killed
         self.env.timeout(at - self.env.now, (entry, "sensor " + outcome, run.attempt)).callbacks.append(self._try_ended)
 
     def _try_ended(self, event: Any) -> None:
@@ -121,6 +123,10 @@ class DagTasks(DagRecords):
         run: Run = entry.run
         if run.state != "running" or run.attempt != attempt:
             return  # killed when its run failed (fail_fast, dagrun_timeout): its slots are already free
+        if outcome == "sensor poke":
+            outcome = "sensor " + self._look(run, entry)
+            if outcome == "sensor hold":
+                return
         run.running.remove(entry)
         self.installation.release(entry)
         task, spec = entry.task, self.tasks[entry.task]
@@ -128,12 +134,38 @@ class DagTasks(DagRecords):
             self.counts["task_timeouts"] += 1
             self._task_failed(run, task, "timeout")
         elif outcome.startswith("sensor"):
+            self._sensor_stopped(run, entry)
             self._sensor_ended(run, task, outcome.removeprefix("sensor "))
         elif spec.failure_rate and self._uniform() < spec.failure_rate:
             self._task_failed(run, task, "fail")
         else:
             self._task_succeeded(run, task)
         self.installation.dispatch()
+
+    def _look(self, run: Run, entry: Ready) -> str:
+        """A dataset sensor's poke now: found once its dataset was updated up to the run's interval
+        end; otherwise a poke-mode try keeps its slot and pokes again after `poke_interval`."""
+        sensor, now = self.tasks[entry.task].sensor, self.env.now
+        assert sensor is not None and sensor.dataset is not None
+        found = self.installation.updated_to.get(sensor.dataset, -math.inf) >= run.end
+        outcome = next_poke(sensor, run.sensing[entry.task][1], now, now if found else math.inf)
+        if outcome == "reschedule" and sensor.mode == "poke":
+            value = (entry, "sensor poke", run.attempt)
+            self.env.timeout(float(sensor.poke_interval), value).callbacks.append(self._try_ended)
+            return "hold"
+        return outcome
+
+    def _sensor_stopped(self, run: Run, entry: Ready) -> None:
+        """A sensor's try ended or was killed: count its pokes made so far and its slot-seconds."""
+        sensor, now = self.tasks[entry.task].sensor, self.env.now
+        assert sensor is not None
+        begins = entry.since + self.installation.startup
+        if sensor.mode == "poke":
+            pokes = math.floor((now - begins) / float(sensor.poke_interval) + 1e-9) + 1 if now >= begins else 0
+        else:
+            pokes = 1 if now >= begins else 0
+        self.counts["sensor_pokes"] += pokes
+        self.counts["sensor_slot_s"] += now - entry.since
 
     def _sensor_ended(self, run: Run, task: str, outcome: str) -> None:
         sensor = self.tasks[task].sensor
@@ -243,6 +275,8 @@ class DagTasks(DagRecords):
     def _kill_running(self, run: Run) -> None:
         for entry in run.running:
             self.installation.release(entry)
+            if self.tasks[entry.task].sensor is not None:
+                self._sensor_stopped(run, entry)
             if self.tracing:
                 self.log(f"task killed {entry.task}", run.item)
         run.running.clear()
