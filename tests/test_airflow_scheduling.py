@@ -180,3 +180,27 @@ def test_the_fluid_engine_follows_the_installation_outage_and_startup() -> None:
         for dag in ("a", "b"):
             assert result.nodes[dag].downtime_s == 3600, engine
             assert result.nodes[dag].kind_figures["run_duration_mean_s"] == 630, engine
+
+
+def test_the_scheduler_queues_ready_tries_at_its_loop_ticks() -> None:
+    # scheduler_loop 1m: extract (10m30s) is queued at the 1h tick and ends at 1h10m30s; load is
+    # ready then but queued at the next loop, 1h11m, and ends 1h21m: 1,260 s (1,230 s at once).
+    # With task_startup 20 s as well: extract works 1h00m20s..1h10m50s, load is queued at 1h11m and
+    # works 1h11m20s..1h21m20s: 1,280 s
+    tasks = "tasks: {extract: {duration: 630s}, load: {duration: 10m, depends_on: [extract]}}"
+    m, trace = run_traced(scenario({"a": tasks}, airflow="{scheduler_loop: 1m}"))
+    assert starts(trace) == [(H, "a", "extract"), (H + 660, "a", "load")]
+    assert figures(m, "a")["run_duration_mean_s"] == 1260
+    m, _ = run_traced(scenario({"a": tasks}, airflow="{scheduler_loop: 1m, task_startup: 20s}"))
+    assert figures(m, "a")["run_duration_mean_s"] == 1280
+    m, _ = run_traced(scenario({"a": tasks}))
+    assert figures(m, "a")["run_duration_mean_s"] == 1230
+
+
+def test_the_fluid_engine_adds_half_a_scheduler_loop_per_try() -> None:
+    # the fluid engine has no loop ticks: each try waits its mean, half a loop, to be queued:
+    # 630 + 600 + 2 x 30 = 1,290 s (the event engine's exact figure above is 1,260 s)
+    tasks = "tasks: {extract: {duration: 630s}, load: {duration: 10m, depends_on: [extract]}}"
+    loaded = flowsim.load_scenario(scenario({"a": tasks}, airflow="{scheduler_loop: 1m}"))
+    result = flowsim.simulate(loaded, engine="fluid")
+    assert result.nodes["a"].kind_figures["run_duration_mean_s"] == 1290

@@ -7,8 +7,9 @@ takes a slot of `default_pool` (128 slots by default).  Per DAG, `max_active_tas
 DAGs that name the same pool share its slots, and a wide fan-out waits for these limits.
 
 The executor's worker slots (Celery `worker_concurrency` x workers, a Kubernetes pod quota)
-cap running tries too, and a try holds its slots from the moment it is queued: `task_startup`
-(the scheduler loop plus a worker or pod start) passes before its work begins.
+cap running tries too.  The scheduler queues ready tries (and fills freed slots) only at its
+loop ticks, every `scheduler_loop`; a try holds its slots from the moment it is queued, and
+`task_startup` (a worker or pod start) passes before its work begins.
 
 The architecture's optional `airflow:` block declares the installation; a pool a DAG declares
 under its own `pools:` is an installation pool too (shared by name).  At run time the DAGs of a
@@ -44,6 +45,9 @@ class AirflowSettings(SpecModel):
     default_pool_slots: Count = Field(128, ge=1, description="slots of default_pool (tasks that name no pool)")
     worker_slots: Count | None = Field(
         None, ge=1, description="executor slots (Celery worker_concurrency x workers, a pod quota); none = unbounded"
+    )
+    scheduler_loop: Duration = Field(
+        0.0, ge=0, description="the scheduler queues ready tries at multiples of this (its loop time); 0 = at once"
     )
     task_startup: Duration = Field(
         0.0, ge=0, description="from queued to running: scheduler loop + worker or pod start (slots held meanwhile)"
@@ -124,6 +128,7 @@ class Installation:
         self.parallelism = settings.parallelism
         self.workers = settings.worker_slots if settings.worker_slots is not None else settings.parallelism
         self.startup = float(settings.task_startup)
+        self.loop = float(settings.scheduler_loop)
         self.slots = settings.all_pools()
         self.free = dict(self.slots)
         self.running = 0
@@ -147,9 +152,17 @@ class Installation:
         self._seq += 1
         entry.order = (-weight, logical, self._seq)
         self.ready.append(entry)
-        if not self._loop_due:  # one scheduler loop after everything else due at this instant
-            self._loop_due = True
-            self.env.timeout(0).callbacks.append(self._loop)
+        self.wake()
+
+    def wake(self) -> None:
+        """Something may start: the scheduler's next loop queues it, after everything else due at
+        this instant (so one loop sees all of it), at the next multiple of `scheduler_loop`."""
+        if self._loop_due:
+            return
+        self._loop_due = True
+        now, loop = self.env.now, self.loop
+        wait = 0.0 if loop <= 0 else math.ceil(now / loop - 1e-9) * loop - now
+        self.env.timeout(max(wait, 0.0)).callbacks.append(self._loop)
 
     def _loop(self, _event: object) -> None:
         self._loop_due = False

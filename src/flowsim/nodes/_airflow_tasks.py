@@ -140,7 +140,7 @@ class DagTasks(DagRecords):
             self._task_failed(run, task, "fail")
         else:
             self._task_succeeded(run, task)
-        self.installation.dispatch()
+        self.installation.wake()
 
     def _look(self, run: Run, entry: Ready) -> str:
         """A dataset sensor's poke now: found once its dataset was updated up to the run's interval

@@ -189,15 +189,16 @@ class AirflowDagConfig(NodeConfig):
 
     def _task_costs(self) -> dict[str, tuple[float, float, float]]:
         """Per task: expected fixed seconds on its path (tries and retry waits), per-message seconds
-        (all tries), fixed seconds holding a pool slot (tries only)."""
-        costs = {}
+        (all tries), fixed seconds holding a pool slot (tries only).  A try waits half a
+        scheduler loop on average to be queued, then holds its slot through its start-up."""
+        costs, settings = {}, self.installation()
         for name, task in self.tasks.items():
             f = task.failure_rate
             tries = sum(f**k for k in range(task.retries + 1))
             waits = sum(f**k * task.mean_retry_wait(k) for k in range(1, task.retries + 1))
             work = task.sensor.data_late_by.mean() if task.sensor is not None else task.duration.mean()
-            held = tries * (work + float(self.installation().task_startup))
-            costs[name] = (held + waits, tries * task.per_message, held)
+            held = tries * (work + float(settings.task_startup))
+            costs[name] = (held + waits + tries * float(settings.scheduler_loop) / 2, tries * task.per_message, held)
         return costs
 
     def _paths(self) -> list[list[str]]:
@@ -398,4 +399,4 @@ class AirflowDagNode(DagRuns):
         if self.tracing:
             self.log("scheduler up")
         self._launch()
-        self.installation.dispatch()
+        self.installation.wake()
