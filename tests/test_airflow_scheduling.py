@@ -204,3 +204,16 @@ def test_the_fluid_engine_adds_half_a_scheduler_loop_per_try() -> None:
     loaded = flowsim.load_scenario(scenario({"a": tasks}, airflow="{scheduler_loop: 1m}"))
     result = flowsim.simulate(loaded, engine="fluid")
     assert result.nodes["a"].kind_figures["run_duration_mean_s"] == 1290
+
+
+def test_a_run_whose_last_task_ends_while_the_scheduler_is_down_ends_when_it_is_back() -> None:
+    # the 10m task runs 1h..1h10m on its worker; the scheduler is down 1h05m..1h30m, so the run is
+    # marked a success (and its data lands) only at 1h30m: run 1,800 s, freshness 1,800 s
+    task = "tasks: {load: {duration: 10m}}"
+    faults = "faults:\n  - {node: airflow, at: 65m, for: 25m}\n"
+    m, trace = run_traced(scenario({"a": task}, extra=faults))
+    assert [(t, e) for t, _, e, k in trace if k == 1 and e in ("task success load", "run end")] == [
+        (H + 600, "task success load"),
+        (1.5 * H, "run end"),
+    ]
+    assert figures(m, "a")["run_duration_mean_s"] == figures(m, "a")["freshness_mean_s"] == 1800

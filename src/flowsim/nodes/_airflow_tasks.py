@@ -241,10 +241,18 @@ class DagTasks(DagRecords):
         if self.blocked:
             self._past_settled(run)
         if run.finished == len(self.tasks) and run.state == "running":
-            if run_outcome(run.states, self.leaves) == "failed":
-                self._run_failed(run)
-            else:
-                self._finish(run)
+            self._conclude(run)
+
+    def _conclude(self, run: Run) -> None:
+        """Every task is final: the scheduler's DagRun.update_state fails or ends the run; while
+        it is down the run waits for it (its data lands when the scheduler is back)."""
+        if self.down:
+            run.state = "concluding"
+            return
+        if run_outcome(run.states, self.leaves) == "failed":
+            self._run_failed(run)
+        else:
+            self._finish(run)
 
     def _follow(self, run: Run, task: str, branch: dict[str, float]) -> list[tuple[str, str]]:
         """A branch task succeeded: draw the downstream task it follows; the others are skipped."""

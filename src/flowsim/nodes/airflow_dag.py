@@ -391,12 +391,16 @@ class AirflowDagNode(DagRuns):
 
     # ---- outages -------------------------------------------------------------------------
     def on_down(self) -> None:
-        """Scheduler down: no run and no task try of this DAG starts; tries already running finish."""
+        """Scheduler down: no run and no task try of this DAG starts; tries already running finish,
+        and a run whose last task ends meanwhile is marked done when the scheduler is back."""
         if self.tracing:
             self.log("scheduler down")
 
     def on_up(self) -> None:
         if self.tracing:
             self.log("scheduler up")
+        for run in [r for r in self._active if r.state == "concluding"]:
+            run.state = "running"
+            self._conclude(run)
         self._launch()
         self.installation.wake()
