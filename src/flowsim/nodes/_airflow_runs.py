@@ -1,5 +1,5 @@
-"""Runs of an `airflow_dag` beyond the schedule: dataset-triggered runs, `dagrun_timeout` and
-clearing a failed run (manual recovery).
+"""Runs of an `airflow_dag` beyond the schedule: dataset-triggered runs, `dagrun_timeout`, and
+failed runs: dead-lettered, or cleared to run again (manual recovery).
 
 `AirflowDagNode` (in `airflow_dag`) inherits this; it adds the schedule, landing and run ends.
 A dataset-scheduled DAG hears every update of its datasets through the installation; once
@@ -59,6 +59,31 @@ class DagRuns(DagTasks):
         run.state = "cleared"
         if self.tracing:
             self.log("run cleared", run.item)
+        self._launch()
+
+    def _run_failed(self, run: Run) -> None:
+        """The run ends failed: its whole interval is dead-lettered (no partial reprocessing),
+        unless it is to be cleared: then it waits `clear_failed_after` and is due again."""
+        self._active.remove(run)
+        self.blocked = [(r, t) for r, t in self.blocked if r is not run]
+        after = self.config.clear_failed_after
+        if after is not None and run.attempt <= self.config.max_clears:
+            run.state = "failed, to be cleared"
+            self._cleared.append(run)
+            self.counts["runs_cleared"] += 1
+            self._record(run, run.n)
+            if self.tracing:
+                self.log("run failed, to be cleared", run.item)
+            self.env.timeout(after, run).callbacks.append(self._clear)
+            self._launch()
+            return
+        run.state = "failed"
+        self.dead_lettered += run.n
+        self.counts["runs_failed"] += 1
+        self._record(run, run.n)
+        if self.tracing:
+            self.log("run failed", run.item)
+        self.send_dead_letter(run.item)
         self._launch()
 
     def _launch(self) -> None:

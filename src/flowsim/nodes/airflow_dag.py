@@ -339,31 +339,6 @@ class AirflowDagNode(DagRuns):
             if not self.tasks[name].depends_on:
                 self._make_ready(run, name)
 
-    def _run_failed(self, run: Run) -> None:
-        """The run ends failed: its whole interval is dead-lettered (no partial reprocessing),
-        unless it is to be cleared: then it waits `clear_failed_after` and is due again."""
-        self._active.remove(run)
-        self.blocked = [(r, t) for r, t in self.blocked if r is not run]
-        after = self.config.clear_failed_after
-        if after is not None and run.attempt <= self.config.max_clears:
-            run.state = "failed, to be cleared"
-            self._cleared.append(run)
-            self.counts["runs_cleared"] += 1
-            self._record(run, run.n)
-            if self.tracing:
-                self.log("run failed, to be cleared", run.item)
-            self.env.timeout(after, run).callbacks.append(self._clear)
-            self._launch()
-            return
-        run.state = "failed"
-        self.dead_lettered += run.n
-        self.counts["runs_failed"] += 1
-        self._record(run, run.n)
-        if self.tracing:
-            self.log("run failed", run.item)
-        self.send_dead_letter(run.item)
-        self._launch()
-
     def _finish(self, run: Run) -> None:
         run.state = "landing"
         if self.forward(run.item, self._landed_late):
