@@ -240,3 +240,11 @@ def test_the_same_seed_gives_the_same_branches_and_late_data() -> None:
     )
     first, second = run_traced(text)[1], run_traced(text)[1]
     assert first == second and sum("-> x" in e for _, _, e, _ in first) not in (0, 50)
+
+
+def test_the_fluid_engine_refuses_priorities_it_cannot_order() -> None:
+    # the fluid engine has no line of tries waiting for slots, so a priority it could not honour
+    # is refused by name rather than dropped
+    text = scenario("t: {priority_weight: 5}")
+    assert "tasks.t.priority_weight" in fluid_problems(flowsim.load_scenario(text))[0]
+    assert fluid_problems(flowsim.load_scenario(scenario("t: {}"))) == []

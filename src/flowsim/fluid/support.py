@@ -78,6 +78,8 @@ def dag_problem(config: NodeConfig) -> str | None:
     found = [f"{field} ({why})" for field, why in DAG_REFUSED.items() if getattr(config, field)]
     for name, task in getattr(config, "tasks", {}).items():
         found += [f"tasks.{name}.{field} ({why})" for field, why in TASK_REFUSED.items() if getattr(task, field)]
+        if task.priority_weight != 1 or task.weight_rule != "downstream":
+            found.append(f"tasks.{name}.priority_weight (the order of tries queued for slots)")
     if config.installation().worker_slots is not None:  # type: ignore[attr-defined]
         found.append("airflow.worker_slots (executor slots shared per try)")
     if not found:
