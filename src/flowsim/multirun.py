@@ -32,7 +32,7 @@ def run_scenarios(
     executor, on how work was batched, or on the order tasks finish: each point's replications
     are sorted by index.
     """
-    views = [analyze(s.arch, s.load.multiplier) for s in scenarios]
+    views = [analyze(s.arch, s.load.multiplier, s.duration) for s in scenarios]
     engines = [choose_engine(s, v, max_events, engine) for s, v in zip(scenarios, views, strict=True)]
     events = [
         estimate_events(s, v) if e == "per_message" else fluid_work(s)

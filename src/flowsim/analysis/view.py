@@ -176,8 +176,11 @@ def predict(
     )
 
 
-def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
-    """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design."""
+def analyze(arch: Architecture, load_multiplier: float = 1.0, horizon: float = math.inf) -> AnalyticView:
+    """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design.
+
+    With a run's `horizon` (its duration), a node that only edges starting at or after it feed (a
+    consumer group that starts late) is said to receive nothing rather than warned as overloaded."""
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier)
     flows = node_flows(arch, rates, load_multiplier)
@@ -213,6 +216,10 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
             if warning is not None:
                 warnings.append(warning)
         nodes[name] = entry
+    idle = _idle(arch, horizon)
+    if idle:
+        warnings = [w for w in warnings if not any(w.startswith(f"'{n}'") for n in idle)]
+        warnings += [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     if warnings and not all(config.always_on() for config in arch.nodes.values()):
         said_when = {w for w, _ in timed.values()}  # these follow each source's start..stop already
         suffix = " (counting every time-limited source as running at once)"
@@ -220,6 +227,39 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+
+
+def _idle(arch: Architecture, horizon: float) -> dict[str, str]:
+    """Nodes no flow reaches before `horizon`: every path to them passes an edge that starts later."""
+    if math.isinf(horizon):
+        return {}
+    late = {}
+    for edge in arch.edges:
+        start = arch.nodes[edge.from_].feeds_from(edge.to)
+        if start >= horizon:
+            late[(edge.from_, edge.to)] = start
+    if not late:
+        return {}
+    out: dict[str, list[str]] = {}
+    for edge in arch.edges:
+        if (edge.from_, edge.to) not in late:
+            out.setdefault(edge.from_, []).append(edge.to)
+    reached = {name for name, config in arch.nodes.items() if not config.takes_input}
+    frontier = list(reached)
+    while frontier:
+        for target in out.get(frontier.pop(), []):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    why = {
+        target: f"the edge from '{source}' starts at {format_duration(at)}, after the run's end"
+        for (source, target), at in late.items()
+    }
+    return {
+        name: why.get(name, "everything upstream of it starts after the run's end")
+        for name in arch.nodes
+        if name not in reached
+    }
 
 
 def _retry_storm(name: str, config: NodeConfig, model: QueueModel) -> str | None:

@@ -131,6 +131,9 @@ class KafkaTopicConfig(NodeConfig):
     def group(self, name: str) -> ConsumerGroupSpec:
         return self.consumer_groups.get(name, self.consumer_defaults)
 
+    def feeds_from(self, target: str) -> float:
+        return self.group(target).start_at
+
     def edge_problems(self, outputs: list[str]) -> list[tuple[str, str, str]]:
         """Each consumer group is an out-edge; a group with no edge is a typo or a missing edge."""
         problems = []
