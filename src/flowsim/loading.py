@@ -22,6 +22,7 @@ from flowsim.build import contract_problem
 from flowsim.cost import COST_FIGURES
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
+from flowsim.nodes._airflow_installation import INSTALLATION
 from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
 from flowsim.spec.architecture import NODE_NAME, Architecture
@@ -337,7 +338,11 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
     problems: list[Problem] = []
     for index, fault in enumerate(scenario.faults):
         where = ("faults", index, "node")
-        if fault.node not in arch.nodes:
+        if fault.node == INSTALLATION and fault.node not in arch.nodes:
+            if not arch.dags():
+                problems.append(_located(doc, where, "a fault on 'airflow' (the scheduler) needs an airflow_dag",
+                                         "add an airflow_dag node, or name the node to take down"))  # fmt: skip
+        elif fault.node not in arch.nodes:
             problems.append(_located(doc, where, f"unknown node '{fault.node}'", _close(fault.node, names)))
         elif not arch.nodes[fault.node].can_fail:
             kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})

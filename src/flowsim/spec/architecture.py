@@ -135,8 +135,12 @@ class Architecture(SpecModel):
         """Every airflow_dag runs in the one installation: the airflow block plus all DAGs' pools."""
         dags = self.dags()
         settings = merged_settings(self.airflow, [dag.pools for dag in dags.values()])
-        for dag in dags.values():
-            dag.join(settings)
+        periods: dict[str, float] = {}
+        for _ in dags:  # producers first: a chain of dataset-scheduled DAGs settles in as many passes
+            for dag in dags.values():
+                dag.join(settings, periods)
+                for dataset in dag.outlets:
+                    periods[dataset] = max(periods.get(dataset, 0.0), dag.mean_period())
         return self
 
     def dags(self) -> dict[str, AirflowDagConfig]:
