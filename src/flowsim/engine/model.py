@@ -104,7 +104,9 @@ class Model:
             for reference, target in network.references.get(name, {}).items():
                 runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(network.faults):
-            start_fault(fault, self.nodes[fault.node], self.ctx, index)
+            node = self.nodes[fault.node]
+            part = node.fault_target(fault) if fault.group is not None else None
+            start_fault(fault, part if part is not None else node, self.ctx, index)
 
     @property
     def trace(self) -> list[tuple[float, str, str, int]]:

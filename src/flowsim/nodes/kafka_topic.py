@@ -29,6 +29,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._kafka_consumers import ConsumerSide
+from flowsim.nodes._kafka_group_spec import MembershipSpec
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -49,6 +50,11 @@ class ConsumerGroupSpec(SpecModel):
         "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
     )
     start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
+    membership: MembershipSpec | None = Field(
+        None,
+        description="members that crash, get evicted, rebalance, commit and autoscale (Kafka's defaults); "
+        "none: a fixed assignment that never changes (unless a fault names the group)",
+    )
 
 
 @register
@@ -60,10 +66,15 @@ class KafkaTopicConfig(NodeConfig):
     consumers poll their round-robin-assigned partitions in offset order, process, hand over
     (respecting backpressure) and commit. Lag in messages and seconds per group; messages deleted
     by retention before a group read them are counted lost for it. Outages stop writes and reads.
+    A group's `membership` (or a fault naming the group) makes its consumers members that crash,
+    are detected after `session_timeout`, get evicted after `max_poll_interval`, rebalance (eager
+    or cooperative), commit (auto or per batch) and autoscale on lag; records handed on since
+    the last commit are delivered again to a partition's next owner.
 
     Leaves out: replication and leader election (an outage takes the whole topic down),
-    rebalances, compaction, transactions, per-message sizes (all are `message_size`), fetch
-    byte limits, and commit failures (a commit always succeeds).
+    compaction, transactions, per-message sizes (all are `message_size`), fetch byte limits,
+    static membership (`group.instance.id`), consumer start-up time, and commit failures other
+    than an evicted member's.
     """
 
     summary = "partitioned log: producer batching and buffer, retention, consumer groups with lag"
@@ -139,6 +150,24 @@ class KafkaTopicConfig(NodeConfig):
             hint = f"did you mean '{close[0]}'?" if close else f"add the edge '<topic> -> {name}'"
             problems.append(("consumer_groups", f"group '{name}' is not the target of an out-edge", hint))
         return problems
+
+    def fault_part_problem(self, group: str, first: int, count: int, outputs: list[str]) -> tuple[str, str, str] | None:
+        """The group must be an out-edge and the consumers within its most members."""
+        if group not in outputs:
+            close = difflib.get_close_matches(group, outputs, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "consumer groups: " + ", ".join(outputs or ["(none)"])
+            return "group", f"'{group}' is not a consumer group of this topic (an out-edge's target)", hint
+        spec = self.group(group)
+        scale = spec.membership.autoscale if spec.membership is not None else None
+        most = max(spec.consumers, scale.max_consumers if scale is not None else 0)
+        if first + count > most:
+            field = "consumer" if first >= most else "consumers"
+            return (
+                field,
+                f"consumers {first}..{first + count - 1} of '{group}' do not exist",
+                (f"the group has at most {most} consumer(s), numbered 0..{most - 1}"),
+            )
+        return None
 
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
@@ -224,6 +253,8 @@ class KafkaTopicNode(ConsumerSide):
             constant = cost.value if isinstance(cost, Constant) else None
             sampler = cost.sampler(self.ctx.rng(self.name, f"processing.{target.name}"))
             self.groups.append(Group(target.name, target, len(self.parts), spec.consumers, sampler, constant))
+            if spec.membership is not None:
+                self._member_group(self.groups[-1], spec.membership)
 
     def start(self) -> None:
         for group in self.groups:
@@ -341,6 +372,8 @@ class KafkaTopicNode(ConsumerSide):
             part.written = 0
         for group in self.groups:
             group.reset(now)
+            if group.ms is not None:
+                group.ms.reset(now)
 
     def inside(self) -> int:
         return self.buffered + sum(group.lag for group in self.groups)
@@ -362,6 +395,7 @@ class KafkaTopicNode(ConsumerSide):
             seconds = group.lag_seconds(now)
             row[f"lag_messages.{group.name}"] = float(group.lag)
             row[f"lag_seconds.{group.name}"] = seconds
+        self.membership_series(row)
         return row
 
     def figures(self, window: float) -> dict[str, float]:
@@ -380,7 +414,7 @@ class KafkaTopicNode(ConsumerSide):
         }
         for group in self.groups:
             figures |= group.figures(span, now, self._window_start)
-        return figures
+        return figures | self.membership_figures(span, now)
 
     def extra(self) -> dict[str, Any]:
         rows = []
