@@ -81,6 +81,9 @@ def test_a_crash_is_detected_a_session_timeout_after_the_last_heartbeat_and_eage
     assert sunk(events)[51] == [pytest.approx(53.5 + 0.1)]
     assert figures["rebalances.done"] == 2 and figures["rebalance_time_s.done"] == pytest.approx(3.0 + 3.0)
     assert figures["consumer_crashes.done"] == 1
+    # partition-seconds not consumed: p1 held by the dead session 20.5-30, both in the rounds 30-33
+    # and 50.5-53.5
+    assert figures["paused_partition_s.done"] == pytest.approx(9.5 + 2 * 3.0 + 2 * 3.0)
     # consumers over time: 2 until 20.5, 1 until 50.5, 2 until 80: mean (20.5 + 30 + 2 * 29.5) / 80
     assert figures["consumers_mean.done"] == pytest.approx((2 * 20.5 + 30 + 2 * 29.5) / 80)
     assert (figures["consumers_min.done"], figures["consumers_max.done"]) == (1, 2)
@@ -108,6 +111,10 @@ def test_cooperative_pauses_only_the_partitions_that_move() -> None:
     # rounds: cooperative 1 (leave) + 2 (join: revoke, assign) = 3 of 3 s; eager 1 + 1 = 2
     assert (coop_figures["rebalances.done"], coop_figures["rebalance_time_s.done"]) == (3, pytest.approx(9.0))
     assert (eager_figures["rebalances.done"], eager_figures["rebalance_time_s.done"]) == (2, pytest.approx(6.0))
+    # what the consumers feel: cooperative pauses p1 alone, 3 s after the leave and 3 s in round 2;
+    # eager pauses both partitions for both rounds
+    assert coop_figures["paused_partition_s.done"] == pytest.approx(3.0 + 3.0)
+    assert eager_figures["paused_partition_s.done"] == pytest.approx(2 * 3.0 + 2 * 3.0)
 
 
 @pytest.mark.parametrize(("commit", "redelivered"), [("per_batch", 3), ("auto", 4)])

@@ -56,6 +56,7 @@ class Membership:
         self.last_step = -math.inf  # the autoscaler's last step
         self.steps: list[tuple[float, int, int]] = []  # (time, consumers before, after)
         self.live = 0  # members alive and in the group
+        self.unowned = 0  # partitions no live member consumes now
         self.reset(0.0)
 
     def reset(self, now: float) -> None:
@@ -68,6 +69,13 @@ class Membership:
         self.live_t = now
         self.live_max = self.live_min = self.live
         self.window_steps = 0
+        self.paused_area = 0.0  # partition-seconds with no live owner
+        self.paused_t = now
+
+    def set_unowned(self, unowned: int, now: float) -> None:
+        self.paused_area += self.unowned * (now - self.paused_t)
+        self.paused_t = now
+        self.unowned = unowned
 
     def set_live(self, live: int, now: float) -> None:
         self.live_area += self.live * (now - self.live_t)
@@ -215,9 +223,13 @@ class MembershipSide(NodeRuntime):
         member.idle = head is None
 
     def _set_live(self, group: Group) -> None:
+        """After a membership or ownership change: members alive and in the group, partitions
+        no live member consumes (unassigned, held by a dead session, stopped by a rebalance)."""
         assert group.ms is not None
         live = sum(1 for m in group.members if m.alive and m.joined)
         group.ms.set_live(live, self.env.now)
+        owned = sum(len(m.partitions) for m in group.members if m.alive and m.joined)
+        group.ms.set_unowned(len(self.parts) - owned, self.env.now)
 
     # ---- rebalance rounds ----------------------------------------------------------------
     def _trigger(self, group: Group, why: str) -> None:
@@ -233,6 +245,7 @@ class MembershipSide(NodeRuntime):
                 if member.partitions:
                     self._revoke(member, member.partitions)
         ms.round += 1
+        self._set_live(group)
         if self.tracing:
             self.log(f"rebalance {group.name}: {why}")
         self.call_later(ms.spec.rebalance_time, self._round_end, (group, ms.round))
@@ -264,6 +277,7 @@ class MembershipSide(NodeRuntime):
             self._finish(group, plan)
             for member in members:
                 self._assign(member, plan[member.index])
+            self._set_live(group)
             return
         plan = sticky({m.index: m.partitions for m in members}, count)
         revoked: set[int] = set()
@@ -283,6 +297,7 @@ class MembershipSide(NodeRuntime):
             gain = [p for p in plan[member.index] if p not in member.partitions and p not in revoked]
             if gain:
                 self._assign(member, member.partitions + gain)
+        self._set_live(group)
 
     def _finish(self, group: Group, plan: dict[int, list[int]]) -> None:
         ms = group.ms

@@ -139,6 +139,7 @@ class ScalingSide(MembershipSide):
             if ms is None:
                 continue
             ms.set_live(ms.live, now)
+            ms.set_unowned(ms.unowned, now)
             running = now - max(ms.since, self._window_start) if ms.rebalancing else 0.0
             name = group.name
             figures |= {
@@ -148,6 +149,7 @@ class ScalingSide(MembershipSide):
                 f"evictions.{name}": ms.evictions,
                 f"consumer_crashes.{name}": ms.crashes,
                 f"scale_steps.{name}": ms.window_steps,
+                f"paused_partition_s.{name}": ms.paused_area,
                 f"consumers_mean.{name}": ms.live_area / span,
                 f"consumers_max.{name}": ms.live_max,
                 f"consumers_min.{name}": ms.live_min,
