@@ -21,9 +21,13 @@ from flowsim.units import Count, Duration, Period
 class AutoscaleSpec(SpecModel):
     """Lag-driven consumer autoscaling (KEDA's Kafka scaler driving the HPA)."""
 
-    target_lag: Count = Field(description="lag per consumer to aim at (KEDA's lagThreshold): wanted = ceil(lag / it)")
+    target_lag: Count = Field(
+        ge=1, description="lag per consumer to aim at (KEDA's lagThreshold): wanted = ceil(lag / it)"
+    )
     min_consumers: Count = Field(1, ge=1, description="never fewer (minReplicaCount)")
-    max_consumers: Count = Field(description="never more (maxReplicaCount); beyond the partition count they sit idle")
+    max_consumers: Count = Field(
+        ge=1, description="never more (maxReplicaCount); nor more than the partitions (KEDA: allowIdleConsumers false)"
+    )
     interval: Period = Field(30.0, gt=0, description="how often the lag is read (KEDA's pollingInterval)")
     cooldown: Duration = Field(
         300.0, ge=0, description="no scale-in within this long of the last step (HPA scale-down stabilisation)"

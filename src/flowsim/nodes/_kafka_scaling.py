@@ -4,7 +4,8 @@ A fault that names a `group` of a topic crashes (or, with `leave: true`, cleanly
 group's consumers `consumer` .. `consumer + consumers - 1` for its `for`, then restarts them; a
 `slowdown` fault stretches their processing instead (a poll that then outlasts
 `max_poll_interval` gets the member evicted).  The autoscaler reads the group's lag every
-`interval` and sets ceil(lag / target_lag) consumers within [min, max] (KEDA's Kafka scaler);
+`interval` and sets ceil(lag / target_lag) consumers within [min, max], and never more than the
+partitions (KEDA's Kafka scaler with `allowIdleConsumers: false`);
 a scale-in waits until `cooldown` has passed since the last step; every step is one
 membership change, so one rebalance.
 """
@@ -87,7 +88,8 @@ class ScalingSide(MembershipSide):
         now = self.env.now
         self.call_later(rule.interval, self._scale, group)
         running = [m for m in group.members if m.provisioned]
-        want = min(max(math.ceil(group.lag / rule.target_lag), rule.min_consumers), rule.max_consumers)
+        most = min(rule.max_consumers, len(self.parts))  # KEDA does not scale past the partitions
+        want = min(max(math.ceil(group.lag / rule.target_lag), rule.min_consumers), most)
         have = len(running)
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
