@@ -235,3 +235,18 @@ def test_the_fluid_engine_refuses_membership_and_consumer_faults() -> None:
     text = tiny("  - {node: topic, group: done, consumer: 1, at: 20.5s, for: 30s}\n") + "engine: fluid\n"
     with pytest.raises(FlowsimError, match=r"membership .* follows each member.*\n?.*faults\[0\] crashes consumers"):
         flowsim.simulate(flowsim.load_scenario(text))
+
+
+def test_a_restart_before_the_crash_is_detected_waits_for_the_old_session_to_expire() -> None:
+    # consumer 1 crashes at 20.5 and is back at 23.5, before its old session expires (20 + 10 = 30):
+    # its join starts a round (to 26.5) that cannot end while the dead session is open; the expiry
+    # at 30 restarts it, to 33. Eager: both partitions stop from the join at 23.5 to 33
+    events, figures = run(tiny("  - {node: topic, group: done, consumer: 1, at: 20.5s, for: 3s}\n"))
+    assert at(events, "rebalance done: done.1 joined") == [23.5]
+    assert at(events, "rebalance done waits for 1 session(s) to expire") == [26.5]
+    assert at(events, "rebalance done: session of done.1 expired") == [30.0]
+    assert at(events, "assigned done 0:0 1:1") == [33.0]
+    assert sunk(events)[25] == [pytest.approx(33.1)]  # p0 written at 25.001, read after the round
+    assert figures["rebalances.done"] == 2 and figures["rebalance_time_s.done"] == pytest.approx(33.0 - 23.5)
+    # p1 held by the dead session 20.5-23.5, then both partitions 23.5-33
+    assert figures["paused_partition_s.done"] == pytest.approx(3.0 + 2 * 9.5)
