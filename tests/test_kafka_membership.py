@@ -250,3 +250,29 @@ def test_a_restart_before_the_crash_is_detected_waits_for_the_old_session_to_exp
     assert figures["rebalances.done"] == 2 and figures["rebalance_time_s.done"] == pytest.approx(33.0 - 23.5)
     # p1 held by the dead session 20.5-23.5, then both partitions 23.5-33
     assert figures["paused_partition_s.done"] == pytest.approx(3.0 + 2 * 9.5)
+
+
+def test_a_group_that_starts_later_rebalances_but_reads_nothing_before_its_start() -> None:
+    # the group starts at 30 s from the earliest offset; consumer 1 crashes at 5 s (expiry at
+    # 5 + 10 = 15, a round to 18): nothing is fetched before 30, then the whole retained log is read
+    text = tiny(
+        "  - {node: topic, group: done, consumer: 1, at: 5s, for: 100s}\n",
+        duration="60s",
+        limit=20,
+    ).replace("processing_time: 0.1s,", "processing_time: 0.1s, start: earliest, start_at: 30s,")
+    events, figures = run(text)
+    assert at(events, "assigned done 0:0,1") == [18.0]
+    assert min(at(events, "poll")) == 30.0
+    assert figures["consumed.done"] == 20 and figures["redelivered.done"] == 0
+    accounted(text)
+
+
+def test_the_analytic_view_counts_an_autoscaled_group_at_its_most_consumers() -> None:
+    from flowsim.nodes.kafka_topic import KafkaTopicConfig
+
+    config = KafkaTopicConfig.model_validate(
+        {"kind": "kafka_topic", "partitions": 12, "consumer_defaults": {"consumers": 3, "processing_time": "2.5ms",
+         "membership": {"autoscale": {"target_lag": 5000, "max_consumers": 12}}}}
+    )  # fmt: skip
+    group = config.flow_law(["store"]).stages[1]
+    assert group.units == 12 and group.rate == pytest.approx(400.0)  # 12 x 400/s = 4,800/s, not the 3 it starts with

@@ -105,7 +105,8 @@ class Model:
                 runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(network.faults):
             node = self.nodes[fault.node]
-            part = node.fault_target(fault) if fault.group is not None else None
+            # a plan may name a part of the node (the scenario's faults name a topic's consumer group)
+            part = node.fault_target(fault) if getattr(fault, "group", None) is not None else None
             start_fault(fault, part if part is not None else node, self.ctx, index)
 
     @property

@@ -105,7 +105,7 @@ class MembershipSide(NodeRuntime):
     # ---- the poll loop's questions -------------------------------------------------------
     def _may_poll(self, member: Consumer, ms: Membership) -> bool:
         """Before a poll: may this member fetch?  Auto-commits when the interval has passed."""
-        if not member.alive:
+        if not member.alive or not member.group.active:  # (a group that starts later reads nothing yet)
             member.idle = True
             return False
         now = self.env.now

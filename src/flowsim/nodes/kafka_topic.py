@@ -50,6 +50,12 @@ class ConsumerGroupSpec(SpecModel):
         "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
     )
     start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
+
+    def most_consumers(self) -> int:
+        """The group's consumers at their most (an autoscaled group's max_consumers)."""
+        scale = self.membership.autoscale if self.membership is not None else None
+        return max(self.consumers, scale.max_consumers) if scale is not None else self.consumers
+
     membership: MembershipSpec | None = Field(
         None,
         description="members that crash, get evicted, rebalance, commit and autoscale (Kafka's defaults); "
@@ -157,9 +163,7 @@ class KafkaTopicConfig(NodeConfig):
             close = difflib.get_close_matches(group, outputs, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "consumer groups: " + ", ".join(outputs or ["(none)"])
             return "group", f"'{group}' is not a consumer group of this topic (an out-edge's target)", hint
-        spec = self.group(group)
-        scale = spec.membership.autoscale if spec.membership is not None else None
-        most = max(spec.consumers, scale.max_consumers if scale is not None else 0)
+        most = self.group(group).most_consumers()
         if first + count > most:
             field = "consumer" if first >= most else "consumers"
             return (
@@ -200,12 +204,13 @@ class KafkaTopicConfig(NodeConfig):
         stages = [writes]
         for name in outputs or list(self.consumer_groups):
             spec = self.group(name)
-            shares = [float(weights[i :: spec.consumers].sum()) for i in range(spec.consumers)]
+            consumers = spec.most_consumers()  # an autoscaled group at its most
+            shares = [float(weights[i::consumers].sum()) for i in range(consumers)]
             busiest = max(shares)
             stages.append(
                 Stage(
-                    f"consumer group '{name}'", spec.consumers, per_second(spec.processing_time.mean()),
-                    unit_name="consumers", hot_share=busiest if busiest > 1.0 / spec.consumers + 1e-12 else None,
+                    f"consumer group '{name}'", consumers, per_second(spec.processing_time.mean()),
+                    unit_name="consumers", hot_share=busiest if busiest > 1.0 / consumers + 1e-12 else None,
                     slows=False, note=note,
                 )
             )  # fmt: skip
