@@ -228,6 +228,8 @@ class ConsumerSide(ScalingSide):
             group.advance(now)
             if group.position[p] < part.lso:
                 lost = part.lso - group.position[p]
+                if group.committed[p] == group.position[p]:  # nothing of p in a consumer's hands
+                    group.committed[p] = part.lso
                 group.lost += lost
                 self.lost += lost
                 group.change(p, -lost, now)

@@ -221,6 +221,8 @@ class MembershipSide(NodeRuntime):
         if head is not None:
             work.append(head)
         member.idle = head is None
+        for p in member.partitions:  # read again from what was handed on
+            self._drop_fetched(member.group, p, head[2] if head is not None and head[0] == p else 0)
 
     def _set_live(self, group: Group) -> None:
         """After a membership or ownership change: members alive and in the group, partitions
@@ -257,9 +259,23 @@ class MembershipSide(NodeRuntime):
         self._commit(group, lose)
         self._stop(member)
         member.partitions = [p for p in member.partitions if p not in lose]
-        held = member.work[0][0] if member.work else None
-        for p in member.partitions:  # fetch the kept ones again from what was handed on
-            group.position[p] = group.committed[p] + (member.work[0][2] if p == held else 0)
+
+    def _drop_fetched(self, group: Group, p: int, held: int) -> None:
+        """Fetched records of p not handed on are dropped: p is read again from what was handed
+        on (and `held`, a record held downstream); those retention deleted meanwhile are lost."""
+        part = self.parts[p]
+        start = group.committed[p] + held
+        if start < part.lso:
+            now = self.env.now
+            gone = part.lso - start
+            group.advance(now)
+            group.change(p, -gone, now)
+            group.lost += gone
+            self.lost += gone
+            group.committed[p] += gone
+            start = part.lso
+            group.refresh_age(self.parts)
+        group.position[p] = start
 
     def _round_end(self, event: Any) -> None:
         group, generation = event._value
