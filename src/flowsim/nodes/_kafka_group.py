@@ -217,12 +217,25 @@ class MembershipSide(NodeRuntime):
         member.parked = False
         work = member.work
         head = work[0] if work and member.blocked_since is not None else None
+        dropped = list(work)[1:] if head is not None else list(work)
         work.clear()
         if head is not None:
             work.append(head)
         member.idle = head is None
-        for p in member.partitions:  # read again from what was handed on
-            self._drop_fetched(member.group, p, head[2] if head is not None and head[0] == p else 0)
+        group, parts, now = member.group, self.parts, self.env.now
+        for p, offset, n, _born, _key in dropped:
+            if p >= 0 and offset < parts[p].lso:  # deleted by retention while in its hands: gone now
+                group.advance(now)
+                group.change(p, -n, now)
+                group.lost += n
+                self.lost += n
+        for p in member.partitions:  # read again from what was handed on (and the record held)
+            held = head[2] if head is not None and head[0] == p else 0
+            group.position[p] = max(group.committed[p] + held, parts[p].lso)
+            if not held:
+                group.committed[p] = max(group.committed[p], parts[p].lso)
+        if dropped:
+            group.refresh_age(parts)
 
     def _set_live(self, group: Group) -> None:
         """After a membership or ownership change: members alive and in the group, partitions
@@ -259,23 +272,6 @@ class MembershipSide(NodeRuntime):
         self._commit(group, lose)
         self._stop(member)
         member.partitions = [p for p in member.partitions if p not in lose]
-
-    def _drop_fetched(self, group: Group, p: int, held: int) -> None:
-        """Fetched records of p not handed on are dropped: p is read again from what was handed
-        on (and `held`, a record held downstream); those retention deleted meanwhile are lost."""
-        part = self.parts[p]
-        start = group.committed[p] + held
-        if start < part.lso:
-            now = self.env.now
-            gone = part.lso - start
-            group.advance(now)
-            group.change(p, -gone, now)
-            group.lost += gone
-            self.lost += gone
-            group.committed[p] += gone
-            start = part.lso
-            group.refresh_age(self.parts)
-        group.position[p] = start
 
     def _round_end(self, event: Any) -> None:
         group, generation = event._value
@@ -342,14 +338,14 @@ class MembershipSide(NodeRuntime):
         again; records fetched but not handed on by the last owner are fetched again."""
         ms = group.ms
         assert ms is not None
-        for other in group.members:  # records of p still in a former owner's hands: duplicates now
-            if any(piece[0] == p for piece in other.work):
-                marked = [(-1 - q, *rest) if q == p else (q, *rest) for q, *rest in other.work]
+        part = self.parts[p]
+        start = max(ms.commit[p], part.lso)
+        for other in group.members:  # records of p still in a former owner's hands that the new
+            if any(piece[0] == p and piece[1] >= start for piece in other.work):  # one reads again
+                marked = [(-1 - q, o, *rest) if q == p and o >= start else (q, o, *rest) for q, o, *rest in other.work]
                 other.work.clear()
                 other.work.extend(marked)  # type: ignore[arg-type]
         now = self.env.now
-        part = self.parts[p]
-        start = max(ms.commit[p], part.lso)
         again = group.committed[p] - start
         group.advance(now)
         if again > 0:
@@ -358,10 +354,8 @@ class MembershipSide(NodeRuntime):
             ms.redelivered += again
             if self.tracing:
                 self.log(f"redeliver {group.name} p{p}@{start}+{again}")
-        elif again < 0:  # deleted by retention while in a dead owner's hands
-            group.change(p, again, now)
-            group.lost -= again
-            self.lost -= again
+        # (again < 0: what lies before `start` is lost already or still in an evicted member's
+        # hands, handed on by it once)
         group.committed[p] = group.position[p] = start
         group.refresh_age(self.parts)
 
