@@ -63,6 +63,10 @@ def test_autoscaling_on_lag_catches_the_peak_and_pays_a_rebalance_per_step() -> 
     assert figures["rebalance_time_s.store"] == pytest.approx(4 * 3.0)
     assert figures["paused_partition_s.store"] == pytest.approx(4 * 3.0 * 12)
     assert figures["lag_max_messages.store"] < 70_000 and figures["lag_max_seconds.store"] < 30
+    # the consumers over time: 3 before the first step, 12 through the first part of the peak
+    series = run("consumer-autoscaling").series
+    count = series[series.node == "orders_topic"].set_index("time_s")["consumers.store"]
+    assert count[count.index < 150].eq(3).all() and count[(count.index > 150) & (count.index < 450)].eq(12).all()
     # fixed at three: the lag grows at 1,800/s for the 360 s of the peak
     text = (SCENARIOS / "consumer-autoscaling.yaml").read_text()
     head, tail = text.split("  nodes.orders_topic.consumer_groups.store.membership:")
