@@ -178,10 +178,16 @@ def test_the_autoscaler_follows_ceil_lag_over_target_within_min_and_max() -> Non
     )
     events, figures = run(text)
     steps = [(t, e) for t, _n, e, _k in events if e.startswith("scale")]
-    # at 10 s: 1,000 written, about 333 consumed: ceil(667 / 100) = 7, capped at max 4
-    assert steps[0][0] == 10.0 and steps[0][1].startswith("scale done 1 -> 4")
-    lag = int(steps[0][1].split("lag ")[1].rstrip(")"))
-    assert 600 < lag < 700 and math.ceil(lag / 100) > 4
+    # at 10 s: 999 written (the message of 10.000 lands at 10.001), and the one consumer handed on
+    # floor((10 - 0.011) / 0.03) = 332: lag 667, ceil(667 / 100) = 7, capped at max 4
+    assert steps[0] == (10.0, "scale done 1 -> 4 (lag 667)")
+    # with 4 (133/s) the lag is gone by the reading at 40 = 10 + the 30 s cool-down: in to 1; with
+    # 1 (33/s) the next reading 10 s later is ~10 x 67 behind: out to 4; and so on until the
+    # source stops at 100 s
+    assert [(t, e.split(" (")[0]) for t, e in steps] == [
+        (10.0, "scale done 1 -> 4"), (40.0, "scale done 4 -> 1"), (50.0, "scale done 1 -> 4"),
+        (80.0, "scale done 4 -> 1"), (90.0, "scale done 1 -> 4"), (120.0, "scale done 4 -> 1"),
+    ]  # fmt: skip
     for t, event in steps:
         assert t % 10.0 == pytest.approx(0.0, abs=1e-9)  # only at evaluations
         _have, want = (int(x) for x in event.split(" (")[0].split()[2::2])
