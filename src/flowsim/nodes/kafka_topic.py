@@ -22,45 +22,18 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from flowsim.distributions import Constant, Distribution
+from flowsim.distributions import Constant
 from flowsim.engine.context import SimContext
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._kafka_consumers import ConsumerSide
-from flowsim.nodes._kafka_group_spec import MembershipSpec
+from flowsim.nodes._kafka_group_spec import ConsumerGroupSpec, consumer_fault_problem
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.specmodel import SpecModel
 from flowsim.units import Count, Duration, Number, Period, Rate, Size, format_duration
-
-
-class ConsumerGroupSpec(SpecModel):
-    """How one consumer group (one out-edge of the topic) reads."""
-
-    consumers: Count = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
-    poll_interval: Period = Field(
-        0.0, ge=0, description="after an empty poll: 0 = long poll (woken by new data), else sleep this long"
-    )
-    max_poll_records: Count = Field(500, ge=1, description="most messages one poll returns")
-    processing_time: Distribution = Field(Constant(value=0.0), description="consumer time per message before hand-over")
-    start: Literal["latest", "earliest"] = Field(
-        "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
-    )
-    start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
-
-    def most_consumers(self) -> int:
-        """The group's consumers at their most (an autoscaled group's max_consumers)."""
-        scale = self.membership.autoscale if self.membership is not None else None
-        return max(self.consumers, scale.max_consumers) if scale is not None else self.consumers
-
-    membership: MembershipSpec | None = Field(
-        None,
-        description="members that crash, get evicted, rebalance, commit and autoscale (Kafka's defaults); "
-        "none: a fixed assignment that never changes (unless a fault names the group)",
-    )
 
 
 @register
@@ -159,19 +132,7 @@ class KafkaTopicConfig(NodeConfig):
 
     def fault_part_problem(self, group: str, first: int, count: int, outputs: list[str]) -> tuple[str, str, str] | None:
         """The group must be an out-edge and the consumers within its most members."""
-        if group not in outputs:
-            close = difflib.get_close_matches(group, outputs, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "consumer groups: " + ", ".join(outputs or ["(none)"])
-            return "group", f"'{group}' is not a consumer group of this topic (an out-edge's target)", hint
-        most = self.group(group).most_consumers()
-        if first + count > most:
-            field = "consumer" if first >= most else "consumers"
-            return (
-                field,
-                f"consumers {first}..{first + count - 1} of '{group}' do not exist",
-                (f"the group has at most {most} consumer(s), numbered 0..{most - 1}"),
-            )
-        return None
+        return consumer_fault_problem(group, first, count, outputs, self.group)
 
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
