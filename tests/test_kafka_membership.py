@@ -355,3 +355,27 @@ def test_an_evicted_member_holding_records_retention_deletes_counts_each_once() 
     # per group: written + redelivered + backlog at start == consumed + lost + backlog at end
     written = f["produced"] + f["redelivered.done"] + f["backlog_at_start.done"]
     assert written == f["consumed.done"] + f["lost_to_retention.done"] + f["backlog_at_end.done"]
+
+
+@pytest.mark.parametrize(
+    ("membership", "message"),
+    [
+        ("{heartbeat_interval: 50s}", "membership: heartbeat_interval (50s) must be below session_timeout (45s)"),
+        ("{autoscale: {target_lag: 10, min_consumers: 5, max_consumers: 2}}", "max_consumers (2) is below min"),
+        ("{protocol: sticky}", "membership.protocol: invalid value 'sticky' (expected 'eager' or 'cooperative')"),
+        ("{autoscale: {target_lag: 0, max_consumers: 2}}", "membership.autoscale.target_lag"),
+    ],
+)
+def test_bad_membership_settings_are_located(membership: str, message: str) -> None:
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, interarrival: 1s, limit: 6}}
+        topic: {{kind: kafka_topic, partitions: 2, consumer_defaults: {{consumers: 2, membership: {membership}}}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+        "10s",
+    )
+    with pytest.raises(FlowsimError, match=r"<input>:6:\d+: architecture\.nodes\.topic\.consumer_defaults\.") as caught:
+        flowsim.load_scenario(text)
+    assert message in str(caught.value)
