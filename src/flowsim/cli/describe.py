@@ -56,14 +56,14 @@ def _document_kind(path: Path) -> DocKind:
 
 def _architecture_of(path: Path) -> tuple[DocKind, str, Architecture, list[str]]:
     """The architecture a file describes (itself, or a scenario's), and the analysis warnings."""
-    from flowsim.api import analyze_architecture
+    from flowsim.api import analyze_architecture, analyze_scenario
     from flowsim.loading import load_architecture, load_scenario
 
     if _document_kind(path) == "architecture":
         arch = load_architecture(path)
         return "architecture", arch.name, arch, analyze_architecture(arch).warnings
     scenario = load_scenario(path)
-    warnings = analyze_architecture(scenario.arch, scenario.load.multiplier).warnings
+    warnings = analyze_scenario(scenario).warnings
     return "scenario", scenario.name, scenario.arch, warnings
 
 

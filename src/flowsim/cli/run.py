@@ -80,7 +80,7 @@ class RunOptions:
 
 def _simulate(path: Path, opts: RunOptions) -> RunResult:
     """Load, warn about overload before spending time, run, and write --out files if asked."""
-    from flowsim.api import analyze_architecture, simulate
+    from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario, parse_assignment
     from flowsim.optional import need
 
@@ -92,7 +92,7 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
     scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
-    for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
+    for warning in analyze_scenario(scenario).warnings:
         warn(warning)
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
@@ -100,6 +100,12 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
             progress=callback, max_events=opts.max_events, engine=engine, trace=opts.trace is not None,
         )  # fmt: skip
+    if result.engine == "fluid" and (engine or scenario.engine) == "auto":
+        limit = opts.max_events if opts.max_events is not None else scenario.limits.max_events
+        warn(
+            f"ran on the fluid engine (step {result.fluid_step_s:.3g}s): the per-message run is estimated above "
+            f"limits.max_events ({limit:,}); --engine per_message with a larger --max-events runs every message"
+        )
     if opts.trace is not None:
         _write_trace(result, opts.trace)
         if not opts.quiet:
