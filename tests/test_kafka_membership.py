@@ -379,3 +379,11 @@ def test_bad_membership_settings_are_located(membership: str, message: str) -> N
     with pytest.raises(FlowsimError, match=r"<input>:6:\d+: architecture\.nodes\.topic\.consumer_defaults\.") as caught:
         flowsim.load_scenario(text)
     assert message in str(caught.value)
+
+
+def test_a_consumer_crash_is_not_a_topic_outage_for_the_drain_estimate() -> None:
+    from flowsim.api import outages
+
+    crash, outage = "{node: topic, group: done, consumer: 1, at: 20.5s, for: 30s}", "{node: topic, at: 5s, for: 2s}"
+    text = tiny(f"  - {crash}\n  - {outage}\n")
+    assert outages(flowsim.load_scenario(text)) == {"topic": 2.0}  # the 2 s outage, not the 30 s crash
