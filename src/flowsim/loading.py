@@ -348,6 +348,11 @@ def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
             kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
             problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
                                      "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
+        elif fault.group is not None:
+            outputs = [edge.to for edge in arch.edges if edge.from_ == fault.node]
+            found = arch.nodes[fault.node].fault_part_problem(fault.group, fault.consumer, fault.consumers, outputs)
+            if found is not None:
+                problems.append(_located(doc, ("faults", index, found[0]), found[1], found[2]))
     problems += [_located(doc, path, message, hint) for path, message, hint in scenario_issues(scenario)]
     for index, slo in enumerate(scenario.slos):
         message, hint = check_metric(slo.metric, arch)

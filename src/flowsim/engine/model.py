@@ -129,6 +129,12 @@ class Model:
             for reference, target in network.references.get(name, {}).items():
                 runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(network.faults):
+            if getattr(fault, "group", None) is not None:
+                # a plan may name a part of the node (the scenario's faults name a topic's consumer group)
+                node = self.nodes[fault.node]
+                part = node.fault_target(fault)
+                start_fault(fault, part if part is not None else node, self.ctx, index)
+                continue
             members = [self.nodes[name] for name in network.fault_groups.get(fault.node, [fault.node])]
             start_fault(fault, members[0] if len(members) == 1 else Together(members), self.ctx, index)
 

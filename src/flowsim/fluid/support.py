@@ -44,6 +44,15 @@ def fluid_problems(scenario: Scenario) -> list[str]:
         problem = _problem(config) or unfollowed(config, name in faulted)
         if problem is not None:
             problems.append(f"node '{name}' (kind '{config.kind}'): {problem}")
+        groups = {**getattr(config, "consumer_groups", {}), "defaults": getattr(config, "consumer_defaults", None)}
+        for group, spec in groups.items():
+            if getattr(spec, "membership", None) is not None:
+                problems.append(f"node '{name}' consumer group '{group}': membership (crashes, rebalances, "
+                                "commits, autoscaling) follows each member; use engine: per_message")  # fmt: skip
+    for index, fault in enumerate(scenario.faults):
+        if fault.group is not None:
+            problems.append(f"faults[{index}] crashes consumers of '{fault.node}' group '{fault.group}': "
+                            "the rebalances it causes follow each member; use engine: per_message")  # fmt: skip
     return problems
 
 
