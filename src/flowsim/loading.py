@@ -43,7 +43,7 @@ _ARCH_ROOTS = ("nodes", "edges", "airflow")
 _ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
-def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
+def _document(path_or_text: PathLike, source: str = "<input>") -> tuple[YamlDocument, Path | None]:
     """A path (existing file, or a name ending in .yaml/.yml) is read; other text is parsed."""
     if isinstance(path_or_text, os.PathLike):
         return load_yaml_file(path_or_text), Path(path_or_text)
@@ -51,7 +51,7 @@ def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
     looks_like_path = "\n" not in text and (text.endswith((".yaml", ".yml")) or os.path.exists(text))
     if looks_like_path:
         return load_yaml_file(text), Path(text)
-    return load_yaml_text(text), None
+    return load_yaml_text(text, source), None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -223,14 +223,19 @@ def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint:
 
 
 def load_architecture(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Architecture:
     """Read and validate an architecture file (or YAML text).
 
     `base_dir`: for YAML given as text, the folder its relative paths (a source's `trace`) are
-    read from, as if the text were a file there (default: the current directory).
+    read from, as if the text were a file there (default: the current directory); `source`, the
+    name its messages give it (`<stdin>` for `flowsim validate -`).
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "architecture")
     if wrong is not None:
         raise wrong
@@ -242,16 +247,21 @@ def load_architecture(
 
 
 def load_scenario(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Scenario:
     """Read a scenario, resolve its architecture, and check every cross-reference.
 
     `overrides` maps dotted paths to values (`nodes.api.servers`, `load.multiplier`, `duration`),
     applied after the file's own `overrides:` section.  `base_dir`: for YAML given as text, the
     folder its relative paths (`architecture:`, a source's `trace`, in the file's own `overrides:`
-    too) are resolved against, as if the text were a file there (default: the current directory).
+    too) are resolved against, as if the text were a file there (default: the current directory);
+    `source`, the name its messages give it.
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "scenario")
     if wrong is not None:
         raise wrong

@@ -34,7 +34,11 @@ class OutputFormat(StrEnum):
 
 
 # ---- options every command group uses -------------------------------------------------------
-ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
+STDIN = "-"
+STDIN_HELP = "'-' reads stdin (its relative paths are resolved from the current directory)"
+ScenarioArg = Annotated[
+    Path, typer.Argument(metavar="SCENARIO", help=f"scenario YAML file; {STDIN_HELP}", show_default=False)
+]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
 MaxEventsOpt = Annotated[
@@ -63,6 +67,29 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar o
 def example(*lines: str) -> str:
     """The Examples section of a command's help."""
     return "[bold]Examples[/]\n\n" + "\n\n".join(f"  [cyan]{escape(line)}[/]" for line in lines)
+
+
+def read_input(path: Path) -> Path | str:
+    """The file to load: the path itself, or for `-` the text of stdin.
+
+    Stdin text is given to the loaders as text (their `base_dir` is the current directory, so the
+    `architecture:` path of a scenario read from stdin is relative to where the command runs).
+    A trailing newline keeps a one-line text from being taken for a file name.
+    """
+    if str(path) != STDIN:
+        return path
+    import sys
+
+    try:
+        text = sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowsimError(f"<stdin>: cannot read standard input: {exc}") from None
+    return text if text.endswith("\n") else text + "\n"
+
+
+def source_name(path: Path) -> str:
+    """What messages call an input: its path, or `<stdin>` for `-`."""
+    return "<stdin>" if str(path) == STDIN else str(path)
 
 
 # ---- output ---------------------------------------------------------------------------------

@@ -12,8 +12,20 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.markup import escape
 
-from flowsim.cli.console import EXIT_FAILED, example, report_error, say, show, user_errors, warn, write_text
-from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.cli import validate as validating
+from flowsim.cli.console import (
+    STDIN_HELP,
+    FormatOpt,
+    OutputFormat,
+    echo_json,
+    example,
+    read_input,
+    say,
+    show,
+    source_name,
+    user_errors,
+    write_text,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -33,59 +45,25 @@ class GraphFormat(StrEnum):
     png = "png"
 
 
-FileArg = Annotated[Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help="YAML file", show_default=False)]
+FileArg = Annotated[
+    Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help=f"YAML file; {STDIN_HELP}", show_default=False)
+]
 GraphOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, or a png")]
 GraphOutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here, not to stdout (png needs it)")]
 DocKind = Literal["architecture", "scenario"]
 
 
-def _document_kind(path: Path) -> DocKind:
-    """An architecture has `nodes`; a scenario has `architecture` or `duration`."""
-    from flowsim.spec.yamlio import load_yaml_file
-
-    doc = load_yaml_file(path)
-    keys = set(doc.data)
-    if "nodes" in keys:
-        return "architecture"
-    if keys & {"architecture", "duration"}:
-        return "scenario"
-    hint = "an architecture has 'nodes:' and 'edges:'; a scenario has 'architecture:' and 'duration:'"
-    message = "cannot tell whether this is an architecture or a scenario"
-    raise SpecError([Problem(message, doc.source, 1, 1, hint=hint)])
-
-
-def _architecture_of(path: Path) -> tuple[DocKind, str, Architecture, list[str]]:
-    """The architecture a file describes (itself, or a scenario's), and the analysis warnings."""
-    from flowsim.api import analyze_architecture
+def _architecture_of(path: Path) -> Architecture:
+    """The architecture a file (or `-`, stdin) describes: itself, or a scenario's."""
     from flowsim.loading import load_architecture, load_scenario
+    from flowsim.semantics import document_kind
+    from flowsim.spec.yamlio import load_yaml_file, load_yaml_text
 
-    if _document_kind(path) == "architecture":
-        arch = load_architecture(path)
-        return "architecture", arch.name, arch, analyze_architecture(arch).warnings
-    scenario = load_scenario(path)
-    warnings = analyze_architecture(scenario.arch, scenario.load.multiplier).warnings
-    return "scenario", scenario.name, scenario.arch, warnings
-
-
-def validate(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="scenario or architecture YAML files")],
-) -> None:
-    """Check files without running them; every problem is reported with its line and column."""
-    invalid = 0
-    for path in files:
-        try:
-            kind, name, arch, warnings = _architecture_of(path)
-        except FlowsimError as exc:
-            invalid += 1
-            say(f"[bold red]✗[/] {escape(str(path))}", to_stderr=True)
-            report_error(exc)
-            continue
-        size = f"{len(arch.nodes)} nodes, {len(arch.edges)} edges"
-        say(f"[bold green]✓[/] {escape(str(path))}: {kind} '{escape(name)}' ({size})")
-        for warning in warnings:
-            warn(warning)
-    if invalid:
-        raise typer.Exit(EXIT_FAILED)
+    given, source = read_input(path), source_name(path)
+    doc = load_yaml_text(given, source) if isinstance(given, str) else load_yaml_file(given)
+    if document_kind(doc.data) == "architecture":
+        return load_architecture(given, source=source)
+    return load_scenario(given, source=source).arch
 
 
 def _schemas() -> dict[str, type[BaseModel]]:
@@ -148,7 +126,7 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
     """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG."""
     _check_graph_out(fmt, out)
     with user_errors():
-        _, _, arch, _ = _architecture_of(file)
+        arch = _architecture_of(file)
         if fmt is GraphFormat.png:
             from flowsim.reports.diagram import save_png
 
@@ -166,8 +144,11 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
 
 
 def list_kinds(
-    kind: Annotated[str | None, typer.Argument(help="show the fields of this kind")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="print the reference of every kind as Markdown")] = False,
+    kind: Annotated[str | None, typer.Argument(help="show the fields of this kind", show_default=False)] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", metavar="", help="print the reference of every kind as Markdown")
+    ] = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """List the node kinds an architecture can use, or the fields of one kind."""
     from flowsim.nodes.registry import kinds
@@ -178,15 +159,22 @@ def list_kinds(
 
         typer.echo(kinds_markdown(), nl=False)
         return
+    if kind is not None and kind not in registry:  # a wrong argument is a usage error (exit 2), like a wrong option
+        close = difflib.get_close_matches(kind, list(registry), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
+        raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
+    if fmt is OutputFormat.json:
+        from flowsim.reports.kinds_doc import kind_fields
+
+        chosen = [kind] if kind is not None else list(registry)
+        entries = [{"kind": k, "summary": registry[k].summary, "fields": kind_fields(registry[k])} for k in chosen]
+        echo_json({"kinds": entries})
+        return
     if kind is None:
         width = max(map(len, registry))
         for name, config in registry.items():
             say(f"[bold cyan]{name:<{width}}[/]  {escape(config.summary)}")
         return
-    if kind not in registry:  # a wrong argument is a usage error (exit 2), like a wrong option
-        close = difflib.get_close_matches(kind, list(registry), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
-        raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
     from flowsim.reports.tables import kind_table
 
     show(kind_table(kind, registry[kind]))
@@ -194,7 +182,11 @@ def list_kinds(
 
 def register(app: typer.Typer) -> None:
     """Add `validate`, `schema`, `graph` and `kinds` to the `flowsim` app."""
-    app.command(epilog=example("flowsim validate scenarios/*.yaml architectures/*.yaml"))(validate)
+    app.command("validate", epilog=example(
+        "flowsim validate scenarios/*.yaml architectures/*.yaml",
+        "flowsim validate --strict --format json scenarios/baseline.yaml | jq .files[0].warnings",
+        "cat design.yaml | flowsim validate -",
+    ))(validating.validate)  # fmt: skip
     app.command(epilog=example(
         "flowsim schema --kind scenario > scenario.schema.json",
         "flowsim schema --out schemas/",
@@ -204,4 +196,6 @@ def register(app: typer.Typer) -> None:
         "flowsim graph scenarios/baseline.yaml --format dot | dot -Tsvg -o design.svg",
         "flowsim graph architectures/two-stage.yaml --format png --out design.png",
     ))(graph)  # fmt: skip
-    app.command("kinds", epilog=example("flowsim kinds", "flowsim kinds service"))(list_kinds)
+    app.command("kinds", epilog=example(
+        "flowsim kinds", "flowsim kinds service", "flowsim kinds kafka_topic --format json",
+    ))(list_kinds)  # fmt: skip

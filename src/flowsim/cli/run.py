@@ -24,8 +24,10 @@ from flowsim.cli.console import (
     example,
     fail,
     progress,
+    read_input,
     say,
     show,
+    source_name,
     user_errors,
     warn,
 )
@@ -91,9 +93,10 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
     if opts.out is not None and os.path.exists(opts.out) and not os.path.isdir(opts.out):
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
-    scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
-    for warning in analyze_architecture(scenario.arch, scenario.load.multiplier).warnings:
-        warn(warning)
+    overrides = dict(parse_assignment(s) for s in opts.sets)
+    scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
+    for warning in dict.fromkeys(analyze_architecture(scenario.arch, scenario.load.multiplier).warnings):
+        warn(f"{source_name(path)}: {warning}")  # each once, named by its file
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
         result = simulate(
@@ -188,6 +191,7 @@ def register(app: typer.Typer) -> None:
         "flowsim run scenarios/baseline.yaml -r 10 -w 4 --set nodes.api.servers=3 --out results/",
         "flowsim run scenarios/baseline.yaml --set duration=300s -r 1 --trace events.csv",
         "flowsim run scenarios/baseline.yaml --format json | jq .end_to_end",
+        "cd scenarios && sed 's/multiplier: 3/multiplier: 2/' peak-3x.yaml | flowsim run -",
     ))(run)  # fmt: skip
     app.command(epilog=example(
         "flowsim check scenarios/baseline.yaml",

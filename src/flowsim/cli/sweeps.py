@@ -19,6 +19,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from flowsim.cli.console import (
+    STDIN_HELP,
     EngineChoice,
     EngineOpt,
     FormatOpt,
@@ -31,8 +32,10 @@ from flowsim.cli.console import (
     example,
     fail,
     progress,
+    read_input,
     say,
     show,
+    source_name,
     user_errors,
     warn,
 )
@@ -172,7 +175,7 @@ def _report_sweep(result: SweepResult, objective: str | None, best: int | None, 
 
 # ---- compare -------------------------------------------------------------------------------
 def compare_command(
-    a: Annotated[Path, typer.Argument(metavar="A", help="scenario of design A", show_default=False)],
+    a: Annotated[Path, typer.Argument(metavar="A", help=f"scenario of design A; {STDIN_HELP}", show_default=False)],
     b: Annotated[Path, typer.Argument(metavar="B", help="scenario of design B", show_default=False)],
     replications: Annotated[int, typer.Option("--replications", "-r", min=2, help="paired runs")] = 10,
     seed: SeedOpt = None,
@@ -195,7 +198,9 @@ def compare_command(
 
     with user_errors():
         overrides = dict(parse_assignment(s) for s in sets or [])
-        first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
+        if str(a) == str(b) == "-":
+            raise typer.BadParameter("only one of A and B can be '-' (stdin)", param_hint="B")
+        first, second = (load_scenario(read_input(p), overrides=overrides, source=source_name(p)) for p in (a, b))
         with _executor(executor, workers, scheduler, 2 * replications) as pool, progress(not quiet, "comparing") as bar:
             comparison = compare(
                 first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events,
