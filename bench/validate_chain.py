@@ -11,6 +11,7 @@ average, since on a shared machine CPU time is the steadier figure. Not a test: 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -29,7 +30,7 @@ def chain(nodes: int) -> str:
     service = "{kind: service, servers: 2, service_time: {dist: exponential, mean: 0.1s}}"
     lines += [f"  {name}: {service}" for name in names[1:-1]]
     lines += ["  done: {kind: sink}", "edges:"]
-    lines += [f"  - {a} -> {b}" for a, b in zip(names, names[1:], strict=False)]
+    lines += [f"  - {a} -> {b}" for a, b in itertools.pairwise(names)]
     return "\n".join(lines) + "\n"
 
 
