@@ -176,3 +176,41 @@ def test_usage_errors_exit_2() -> None:
     assert invoke("validate", "--strictly", str(TWO_STAGE)).exit_code == 2
     assert invoke("kinds", "servce", "--format", "json").exit_code == 2
     assert invoke("validate", "--format", "xml", str(TWO_STAGE)).exit_code == 2
+
+
+COMMANDS = ("run", "check", "validate", "schema", "graph", "kinds", "sweep", "compare")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_names_not_python_types_and_has_examples(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    for noise in ("<bool>", "<path>", "list[", "<int range>"):
+        assert noise not in result.stdout, (command, noise)
+    assert "Examples" in result.stdout and f"flowsim {command}" in result.stdout.split("Examples", 1)[1]
+
+
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source() -> None:
+    """typer's rich mode keeps a docstring's newlines: a paragraph written over two source lines
+    broke after 'differ by' at any width. Joined, at 200 columns it is one line."""
+    result = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert any("so they differ by design, not by luck" in line for line in result.stdout.splitlines())
+    root = runner.invoke(app, ["--help"], env={"COLUMNS": "80"})
+    assert "<bool>" not in root.stdout and "--install-completion" in root.stdout
+
+
+@pytest.mark.slow
+def test_version_is_answered_before_typer_and_rich_are_imported() -> None:
+    import subprocess
+    import sys
+
+    import flowsim
+
+    code = (
+        "import sys; sys.argv = ['flowsim', '--version']; from flowsim.cli import main; main(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click', 'pydantic')))"
+    )
+    src = str(Path(flowsim.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"flowsim {flowsim.__version__}", "[]"]

@@ -17,8 +17,8 @@ from flowsim.cli.console import (
     STDIN_HELP,
     FormatOpt,
     OutputFormat,
+    command,
     echo_json,
-    example,
     read_input,
     say,
     show,
@@ -49,7 +49,9 @@ FileArg = Annotated[
     Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help=f"YAML file; {STDIN_HELP}", show_default=False)
 ]
 GraphOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, or a png")]
-GraphOutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here, not to stdout (png needs it)")]
+GraphOutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", metavar="FILE", help="write here, not to stdout (png needs it)")
+]
 DocKind = Literal["architecture", "scenario"]
 
 
@@ -76,7 +78,9 @@ def _schemas() -> dict[str, type[BaseModel]]:
 
 def schema(
     kind: Annotated[SchemaKind | None, typer.Option("--kind", "-k", help="default: scenario")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write <kind>.schema.json files here")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="write <kind>.schema.json files here")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of architecture, scenario or result files, for editor completion.
 
@@ -144,7 +148,9 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
 
 
 def list_kinds(
-    kind: Annotated[str | None, typer.Argument(help="show the fields of this kind", show_default=False)] = None,
+    kind: Annotated[
+        str | None, typer.Argument(metavar="KIND", help="show the fields of this kind", show_default=False)
+    ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", metavar="", help="print the reference of every kind as Markdown")
     ] = False,
@@ -182,20 +188,34 @@ def list_kinds(
 
 def register(app: typer.Typer) -> None:
     """Add `validate`, `schema`, `graph` and `kinds` to the `flowsim` app."""
-    app.command("validate", epilog=example(
+    command(
+        app,
+        validating.validate,
+        "validate",
         "flowsim validate scenarios/*.yaml architectures/*.yaml",
         "flowsim validate --strict --format json scenarios/baseline.yaml | jq .files[0].warnings",
         "cat design.yaml | flowsim validate -",
-    ))(validating.validate)  # fmt: skip
-    app.command(epilog=example(
+    )
+    command(
+        app,
+        schema,
+        None,
         "flowsim schema --kind scenario > scenario.schema.json",
         "flowsim schema --out schemas/",
-    ))(schema)  # fmt: skip
-    app.command(epilog=example(
+    )
+    command(
+        app,
+        graph,
+        None,
         "flowsim graph architectures/two-stage.yaml",
         "flowsim graph scenarios/baseline.yaml --format dot | dot -Tsvg -o design.svg",
         "flowsim graph architectures/two-stage.yaml --format png --out design.png",
-    ))(graph)  # fmt: skip
-    app.command("kinds", epilog=example(
-        "flowsim kinds", "flowsim kinds service", "flowsim kinds kafka_topic --format json",
-    ))(list_kinds)  # fmt: skip
+    )
+    command(
+        app,
+        list_kinds,
+        "kinds",
+        "flowsim kinds",
+        "flowsim kinds service",
+        "flowsim kinds kafka_topic --format json",
+    )
