@@ -214,3 +214,13 @@ def test_version_is_answered_before_typer_and_rich_are_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"flowsim {flowsim.__version__}", "[]"]
+
+
+def test_result_json_carries_its_schema_version() -> None:
+    from flowsim.results import RESULT_SCHEMA_VERSION
+
+    result = invoke("run", ROOT / "scenarios" / "baseline.yaml", "--set", "duration=1500s", "-f", "json", "-q")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == RESULT_SCHEMA_VERSION == 1
+    assert list(doc)[0] == "schema_version"  # first, so a reader sees it before anything else
