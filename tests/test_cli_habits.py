@@ -223,4 +223,4 @@ def test_result_json_carries_its_schema_version() -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["schema_version"] == RESULT_SCHEMA_VERSION == 1
-    assert list(doc)[0] == "schema_version"  # first, so a reader sees it before anything else
+    assert next(iter(doc)) == "schema_version"  # first, so a reader sees it before anything else
