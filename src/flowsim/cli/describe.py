@@ -127,7 +127,11 @@ def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
 
 
 def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt = None) -> None:
-    """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG."""
+    """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG.
+
+    Each kind has its own colour and shape. The PNG is drawn by Graphviz when its `dot` program is
+    installed, by matplotlib otherwise.
+    """
     _check_graph_out(fmt, out)
     with user_errors():
         arch = _architecture_of(file)
@@ -135,7 +139,9 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
             from flowsim.reports.diagram import save_png
 
             assert out is not None  # checked above
-            save_png(arch, out)
+            drawn = save_png(arch, out)  # Graphviz when `dot` is installed, else matplotlib
+            say(f"wrote {escape(str(out))} (drawn with {drawn})")
+            return
         else:
             from flowsim.reports.diagram import to_dot, to_mermaid
 
