@@ -10,8 +10,11 @@ The JSON shape (`--format json`) is documented in docs/results.md ("validate --f
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -145,6 +148,20 @@ def check_file(path: Path) -> Report:
     return report
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Validation builds many small objects and frees them together; the cyclic collector, run
+    over and over while they pile up, was a third of `validate`'s time on a 1,500-node chain
+    (1.03 s -> 0.70 s CPU).  What it would collect is bounded by the file size cap."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _line(problem: dict[str, Any]) -> str:
     return str(Problem(problem["message"], problem["file"], problem["line"], problem["column"],
                        problem["field"] or "", problem["fix"] or ""))  # fmt: skip
@@ -173,7 +190,8 @@ def validate(
 
     Each file is checked on its own; exit 1 if any has an error (or, with --strict, a warning).
     """
-    reports = [check_file(path) for path in files]
+    with _no_cyclic_gc():
+        reports = [check_file(path) for path in files]
     failed = any(not r.valid or (strict and r.warnings) for r in reports)
     if fmt is OutputFormat.json:
         echo_json({
