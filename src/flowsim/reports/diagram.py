@@ -53,7 +53,8 @@ def edges(arch: Architecture) -> list[DrawnEdge]:
     """Data edges in file order, then reference edges."""
     graph = build_graph(arch)
     found = [DrawnEdge(u, v, str(d["role"]), float(d["weight"])) for u, v, d in graph.edges(data=True)]
-    return sorted(found, key=lambda e: (e.role != "data", list(arch.nodes).index(e.source)))
+    order = {name: i for i, name in enumerate(arch.nodes)}  # one lookup per edge, not a scan
+    return sorted(found, key=lambda e: (e.role != "data", order[e.source]))
 
 
 def kind_styles(arch: Architecture) -> dict[str, KindStyle]:
@@ -72,13 +73,15 @@ def kind_colors(arch: Architecture) -> dict[str, str]:
 def _mermaid_ids(arch: Architecture) -> dict[str, str]:
     """Plain ids: names may hold '-' (read as an arrow) or be keywords such as `end`."""
     ids: dict[str, str] = {}
+    taken: set[str] = set()
     for name in arch.nodes:
         base = "n_" + _UNSAFE_ID.sub("_", name)
         candidate, n = base, 1
-        while candidate in ids.values():
+        while candidate in taken:
             n += 1
             candidate = f"{base}_{n}"
         ids[name] = candidate
+        taken.add(candidate)
     return ids
 
 
