@@ -20,7 +20,7 @@ PEAK = ROOT / "scenarios" / "peak-3x.yaml"
 runner = CliRunner()
 
 # Eight problems on three layers: the node schema (servers), edge names, a source's contradiction,
-# the scenario schema (replications), fault and SLO names.  Each line number is where it is written.
+# the scenario schema (replications), fault and SLO names, an outage after the run.  Each line number is where it is written.
 SIX_LAYERS = textwrap.dedent(
     """\
     name: many
@@ -38,7 +38,7 @@ SIX_LAYERS = textwrap.dedent(
     replications: 0
     faults:
       - {node: apii, at: 10s, for: 5s}
-      - {node: api, at: 20s, for: 1s}
+      - {node: api, at: 1h, for: 1s}
     slos:
       - end_to_end.dnoe.latency_s.p99 < 6s
       - totals.droped == 0
@@ -50,6 +50,7 @@ EXPECTED = [  # (line, field, message fragment)
     (5, "architecture.nodes.arrivals.stop", "stops (10s) before it starts (50s)"),
     (13, "replications", "greater than or equal to 1"),
     (15, "faults[0].node", "unknown node 'apii' (did you mean 'api'?)"),
+    (16, "faults[1].at", "the outage starts at 60min, after the run ends (100s)"),
     (18, "slos[0]", "unknown node 'dnoe' in metric"),
     (19, "slos[1]", "unknown metric 'totals.droped' (did you mean 'dropped'?)"),
 ]
@@ -70,12 +71,12 @@ def test_validate_reports_every_layer_in_one_round(tmp_path: Path) -> None:
     result = invoke("validate", bad)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    # all seven in one round (before: the node schema first, then the scenario schema, then names)
+    # all eight in one round (before: the node schema first, then the scenario schema, then names)
     assert len(errors) == len(EXPECTED), result.stderr
     for line, field, fragment in EXPECTED:
         assert any(f"{bad}:{line}:" in e and f"{field}: " in e and fragment in e for e in errors), (line, field)
     # faults[1] names 'api', whose config the schema refused: not judged, so no false "unknown node"
-    assert "faults[1]" not in result.stderr
+    assert "faults[1].node" not in result.stderr
 
 
 def test_validate_json_has_one_object_per_problem(tmp_path: Path) -> None:

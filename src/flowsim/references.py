@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,7 +20,8 @@ from flowsim.cost import COST_FIGURES
 from flowsim.policies import FaultSpec
 from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
 from flowsim.spec.architecture import Architecture, Edge, EdgeSpec, NodeSpec
-from flowsim.spec.scenario import Slo, SloSpec
+from flowsim.spec.scenario import Scenario, Slo, SloSpec
+from flowsim.units import format_duration
 
 Issue = tuple[tuple[str | int, ...], str, str]
 
@@ -49,6 +50,8 @@ _NODE: TypeAdapter[Any] = TypeAdapter(NodeSpec)
 _EDGE: TypeAdapter[Any] = TypeAdapter(Edge)
 _FAULT: TypeAdapter[Any] = TypeAdapter(FaultSpec)
 _SLO: TypeAdapter[Any] = TypeAdapter(Slo)
+_DURATION_FIELD = Scenario.model_fields["duration"]
+_DURATION: TypeAdapter[Any] = TypeAdapter(Annotated[_DURATION_FIELD.annotation, *_DURATION_FIELD.metadata])
 
 
 def partial_architecture(data: Any, context: Mapping[str, Any]) -> Architecture | None:
@@ -127,7 +130,22 @@ def salvaged_scenario_issues(data: Any, arch: Architecture | None, written: list
         return []
     faults = valid_items(_FAULT, data.get("faults"))
     slos = valid_items(_SLO, data.get("slos"))
-    return fault_issues(faults, arch, written) + slo_issues(slos, arch, written)
+    return fault_issues(faults, arch, written) + slo_issues(slos, arch, written) + _late_faults(data, faults)
+
+
+def _late_faults(data: dict[str, Any], faults: Mapping[int, FaultSpec]) -> list[Issue]:
+    """Outages after the run ends, when the scenario's `duration` validates alone."""
+    try:
+        duration = float(_DURATION.validate_python(data.get("duration")))
+    except (ValidationError, ValueError, TypeError):
+        return []
+    end = format_duration(duration)
+    return [
+        (("faults", i, "at"), f"the outage starts at {format_duration(f.at)}, after the run ends ({end})",
+         "start it before 'duration'")
+        for i, f in faults.items()
+        if f.at is not None and f.at >= duration
+    ]  # fmt: skip
 
 
 # ---- metrics -------------------------------------------------------------------------------
