@@ -20,7 +20,8 @@ PEAK = ROOT / "scenarios" / "peak-3x.yaml"
 runner = CliRunner()
 
 # Eight problems on three layers: the node schema (servers), edge names, a source's contradiction,
-# the scenario schema (replications), fault and SLO names, an outage after the run.  Each line number is where it is written.
+# the scenario schema (replications), fault and SLO names, an outage after the run.
+# Each line number is where it is written.
 SIX_LAYERS = textwrap.dedent(
     """\
     name: many
