@@ -226,3 +226,22 @@ def test_result_json_carries_its_schema_version() -> None:
     doc = json.loads(result.stdout)
     assert doc["schema_version"] == RESULT_SCHEMA_VERSION == 1
     assert next(iter(doc)) == "schema_version"  # first, so a reader sees it before anything else
+
+
+def test_graph_json_lists_nodes_with_their_kinds_look_and_the_edges() -> None:
+    from flowsim.reports.kind_style import STYLES
+
+    result = invoke("graph", TWO_STAGE, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [(n["name"], n["kind"]) for n in doc["nodes"]] == [
+        ("arrivals", "source"),
+        ("api", "service"),
+        ("done", "sink"),
+    ]
+    assert doc["nodes"][1]["color"] == STYLES["service"].color
+    assert [(e["from"], e["to"], e["role"]) for e in doc["edges"]] == [
+        ("arrivals", "api", "data"),
+        ("api", "done", "data"),
+    ]
+    assert invoke("graph", TWO_STAGE, "--format", "json", "--out", "design.txt").exit_code == 2  # wrong extension

@@ -43,12 +43,15 @@ class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
     png = "png"
+    json = "json"
 
 
 FileArg = Annotated[
     Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help=f"YAML file; {STDIN_HELP}", show_default=False)
 ]
-GraphOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, or a png")]
+GraphOpt = Annotated[
+    GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, a png, or json (nodes, kinds, edges)")
+]
 GraphOutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", metavar="FILE", help="write here, not to stdout (png needs it)")
 ]
@@ -103,7 +106,12 @@ def schema(
             say(f"wrote {escape(str(out / f'{name}.schema.json'))}")
 
 
-_GRAPH_SUFFIXES = {GraphFormat.png: (".png",), GraphFormat.dot: (".dot", ".gv"), GraphFormat.mermaid: (".mmd", ".md")}
+_GRAPH_SUFFIXES = {
+    GraphFormat.png: (".png",),
+    GraphFormat.dot: (".dot", ".gv"),
+    GraphFormat.mermaid: (".mmd", ".md"),
+    GraphFormat.json: (".json",),
+}
 
 
 def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
@@ -143,9 +151,10 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
             say(f"wrote {escape(str(out))} (drawn with {drawn})")
             return
         else:
-            from flowsim.reports.diagram import to_dot, to_mermaid
+            from flowsim.reports.diagram import to_dot, to_json, to_mermaid
 
-            text = to_mermaid(arch) if fmt is GraphFormat.mermaid else to_dot(arch)
+            writers = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.json: to_json}
+            text = writers[fmt](arch)
             if out is None:
                 typer.echo(text, nl=False)
                 return

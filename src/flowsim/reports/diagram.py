@@ -136,6 +136,18 @@ def to_dot(arch: Architecture) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- JSON -----------------------------------------------------------------------------------
+def to_json(arch: Architecture) -> str:
+    """The drawing as data, for scripts: each node with its kind's colour and shapes, each edge."""
+    import json
+
+    looks = kind_styles(arch)
+    nodes = [{"name": n, "kind": c.kind, "color": looks[c.kind].color, "dot_shape": looks[c.kind].dot}
+             for n, c in arch.nodes.items()]  # fmt: skip
+    links = [{"from": e.source, "to": e.target, "role": e.role, "weight": e.weight} for e in edges(arch)]
+    return json.dumps({"name": arch.name, "nodes": nodes, "edges": links}, indent=2) + "\n"
+
+
 # ---- matplotlib -----------------------------------------------------------------------------
 def layers(arch: Architecture) -> dict[str, int]:
     """Column of each node: topological generation of the graph with every cycle collapsed.
