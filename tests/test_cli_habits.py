@@ -245,3 +245,13 @@ def test_graph_json_lists_nodes_with_their_kinds_look_and_the_edges() -> None:
         ("api", "done", "data"),
     ]
     assert invoke("graph", TWO_STAGE, "--format", "json", "--out", "design.txt").exit_code == 2  # wrong extension
+
+
+def test_sweep_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT / "scenarios")
+    text = (
+        (ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8").replace("replications: 1", "replications: 0")
+    )
+    result = invoke("sweep", "-", "-s", "nodes.api.servers=2,3", stdin=text)
+    assert result.exit_code == 1  # refused at loading, before any point runs
+    assert ":10:15: replications: at every grid point: must be greater than or equal to 1" in result.stderr

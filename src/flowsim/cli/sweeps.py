@@ -147,7 +147,8 @@ def sweep_command(
     from flowsim.sweep import parse_sets, plan_sweep, run_sweep
 
     with user_errors():
-        plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
+        given = read_input(scenario)  # a path, or the text of stdin for `-`
+        plan = plan_sweep(given, parse_sets(sets or []), replications, seed=seed, objective=objective)
         label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
         with _executor(executor, workers, scheduler, plan.jobs) as pool, progress(not quiet, label) as bar:
             result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events, engine=_engine(engine))
