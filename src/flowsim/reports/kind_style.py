@@ -1,7 +1,7 @@
 """One look per node kind, shared by every diagram: a colour and a shape in each format.
 
-The 13 built-in kinds get 13 distinct colours and, in each format, 13 distinct shapes (Mermaid,
-Graphviz, matplotlib markers), so a kind is recognised by either alone.  The app's load diagram
+Each built-in kind gets its own colour and, in each format, its own shape (Mermaid, Graphviz,
+matplotlib markers), so a kind is recognised by either alone; a new kind adds its row here.  The app's load diagram
 fills nodes by load, so there the kind shows as the frame's colour and box style.  A plugin kind
 gets a colour from a spare palette and the plain shape.
 """
@@ -37,6 +37,7 @@ STYLES: dict[str, KindStyle] = {
     "model_registry": KindStyle("#393b79", "note", (">", "]"), "d", "larrow"),
     "model_serving": KindStyle("#637939", "house", ("((", "))"), "*", "circle"),
     "drift_monitor": KindStyle("#e7ba52", "diamond", ("{", "}"), "X", "sawtooth"),
+    "data_quality": KindStyle("#17a589", "septagon", ("(((", ")))"), "P", "ellipse"),
 }
 _PLAIN = ("box", ("[", "]"), "s", "square")
 
