@@ -347,3 +347,14 @@ def test_trace_is_refused_when_the_log_would_be_too_long_or_the_name_is_wrong(tm
     assert not (tmp_path / "e.csv").exists()
     wrong = invoke("run", BASELINE, *SHORT, "--trace", tmp_path / "e.txt")
     assert wrong.exit_code == 2 and ".csv or .parquet" in wrong.output
+
+
+def test_auto_says_on_stderr_when_a_large_run_goes_fluid() -> None:
+    # baseline estimates ~10^5 events; a budget of 1,000 makes auto pick the fluid engine, which the
+    # result's `engine` records and stderr now says, with the way back to every message.
+    result = invoke("run", BASELINE, *SHORT, "--format", "json", "--max-events", "1000")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["engine"] == "fluid"
+    assert "ran on the fluid engine" in result.stderr and "--engine per_message" in result.stderr
+    asked = invoke("run", BASELINE, *SHORT, "--format", "json", "--engine", "fluid")
+    assert "ran on the fluid engine" not in asked.stderr  # asked for by name: nothing to say

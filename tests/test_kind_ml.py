@@ -358,7 +358,7 @@ SINK_AND_EDGE = "out: {kind: sink}\nedges: [src -> out]\n"
         ("{kind: training, gpus: 2, gpus_per_run: 4}", "gpus_per_run (4) exceeds the pool (gpus: 2)"),
         (
             "{kind: model_serving, canary: {share: 0.1}, ab_split: 0.5}",
-            "give at most one of 'canary' and 'ab_split'",
+            "give at most one of 'canary', 'ab_split' and 'blue_green'",
         ),
         (
             "{kind: model_serving, autoscale: {min_replicas: 4, max_replicas: 2}}",

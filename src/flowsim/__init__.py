@@ -18,7 +18,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowsim.api import aggregate, analyze_architecture, estimate_events, simulate
+    from flowsim.api import aggregate, analyze_architecture, analyze_scenario, estimate_events, simulate
     from flowsim.compare import Comparison, compare
     from flowsim.errors import FlowsimError, Problem, SimulationTooLarge, SpecError
     from flowsim.loading import load_architecture, load_scenario, parse_assignment
@@ -42,6 +42,7 @@ _HOMES: dict[str, str] = {
     "__version__": "flowsim.version",
     "aggregate": "flowsim.api",
     "analyze_architecture": "flowsim.api",
+    "analyze_scenario": "flowsim.api",
     "compare": "flowsim.compare",
     "estimate_events": "flowsim.api",
     "expand_grid": "flowsim.sweep",
@@ -65,6 +66,7 @@ __all__ = [
     "__version__",
     "aggregate",
     "analyze_architecture",
+    "analyze_scenario",
     "compare",
     "estimate_events",
     "expand_grid",

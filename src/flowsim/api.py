@@ -44,6 +44,21 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
     return analyze(arch, load_multiplier)
 
 
+def analyze_scenario(scenario: Scenario) -> AnalyticView:
+    """The analytic view of a scenario's design at its load, for its run's length (a consumer group
+    that starts after the end is said to receive nothing instead of warned as overloaded)."""
+    return analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
+
+
+def outages(scenario: Scenario) -> dict[str, float]:
+    """The longest scheduled outage of each node (a brownout is not one): for the drain estimates."""
+    longest: dict[str, float] = {}
+    for fault in scenario.faults:
+        if fault.for_ is not None and fault.slowdown is None:
+            longest[fault.node] = max(longest.get(fault.node, 0.0), fault.for_)
+    return longest
+
+
 def _mean_rate(view: AnalyticView, name: str) -> float:
     """A node's mean arrival rate over the run (its peak overstates the work of a spiky profile)."""
     entry = view.nodes[name]
@@ -59,7 +74,7 @@ def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> flo
 
 def event_sources(scenario: Scenario, view: AnalyticView | None = None) -> dict[str, float]:
     """The estimate by what makes the events: 'traffic', 'samples', and each timer's field path."""
-    view = view or analyze(scenario.arch, scenario.load.multiplier)
+    view = view or analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
     nodes = scenario.arch.nodes
     per_second = sum(_mean_rate(view, name) * config.events_per_item() for name, config in nodes.items())
     return {"traffic": per_second * scenario.duration, "samples": sample_events(scenario)} | timer_events(scenario)
@@ -90,7 +105,7 @@ def simulate(
     if replications is not None:
         updates["replications"] = replications
     scenario = with_settings(scenario, **updates)
-    view = analyze(scenario.arch, scenario.load.multiplier)
+    view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
     chosen = choose_engine(scenario, view, max_events, engine)
     if trace:
         check_trace_size(scenario, view, chosen)
@@ -244,6 +259,7 @@ def _totals(
     went = totals.delivered + totals.dropped + totals.dead_lettered + totals.lost + totals.merged
     went += totals.inside_at_end
     totals.unaccounted = came - went
+    totals.unmet_demand = sum(nodes[s].kind_figures.get("unmet_demand", 0.0) for s in sources)
     totals.model_versions = _versions(nodes, control, control_sinks)
     return totals
 

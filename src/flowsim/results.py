@@ -105,6 +105,9 @@ class Totals(BaseModel):
     inside_at_start: float = 0.0
     inside_at_end: float
     unaccounted: float = Field(0.0, description="what the balance leaves over (0 when every message is accounted for)")
+    unmet_demand: float = Field(
+        0.0, description="messages sources would have sent while blocked (never created, so not in the balance)"
+    )
     model_versions: VersionTotals = Field(default_factory=VersionTotals, description="model versions, apart from data")
 
 

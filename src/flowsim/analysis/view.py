@@ -17,6 +17,7 @@ gives its mean, and an overload warning says when the node first saturates (`ana
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 from flowsim.analysis import queueing as q
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
 from flowsim.analysis.network import reached_by_others
+from flowsim.analysis.streaming import GroupEstimate, group_estimates
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.source import SourceConfig
@@ -93,6 +95,9 @@ class AnalyticView(BaseModel):
     max_input_rate_per_s: float | None = None
     network_sojourn_s: float | None = Field(None, description="mean time in the network (Little's law)")
     warnings: list[str] = Field(default_factory=list)
+    streaming: list[GroupEstimate] = Field(
+        default_factory=list, description="each consumer group's lag growth and drain time (analysis.streaming)"
+    )
 
 
 def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str, float]:
@@ -176,8 +181,17 @@ def predict(
     )
 
 
-def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
-    """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design."""
+def analyze(
+    arch: Architecture,
+    load_multiplier: float = 1.0,
+    horizon: float = math.inf,
+    outages: Mapping[str, float] | None = None,
+) -> AnalyticView:
+    """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design.
+
+    With a run's `horizon` (its duration), a node that only edges starting at or after it feed (a
+    consumer group that starts late) is said to receive nothing rather than warned as overloaded.
+    `outages`: the longest scheduled outage per node, for the consumer groups' drain times."""
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier)
     flows = node_flows(arch, rates, load_multiplier)
@@ -213,13 +227,52 @@ def analyze(arch: Architecture, load_multiplier: float = 1.0) -> AnalyticView:
             if warning is not None:
                 warnings.append(warning)
         nodes[name] = entry
+    idle = _idle(arch, horizon)
+    if idle:
+        warnings = [w for w in warnings if not any(w.startswith(f"'{n}'") for n in idle)]
+        warnings += [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     if warnings and not all(config.always_on() for config in arch.nodes.values()):
         said_when = {w for w, _ in timed.values()}  # these follow each source's start..stop already
         suffix = " (counting every time-limited source as running at once)"
         warnings = [w if w in said_when else w + suffix for w in warnings]
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
-    return _summarise(arch, nodes, warnings, load_multiplier, loaded)
+    view = _summarise(arch, nodes, warnings, load_multiplier, loaded)
+    view.streaming = [e for e in group_estimates(arch, flows, outages) if e.group not in idle]  # not read in the run
+    return view
+
+
+def _idle(arch: Architecture, horizon: float) -> dict[str, str]:
+    """Nodes no flow reaches before `horizon`: every path to them passes an edge that starts later."""
+    if math.isinf(horizon):
+        return {}
+    late = {}
+    for edge in arch.edges:
+        start = arch.nodes[edge.from_].feeds_from(edge.to)
+        if start >= horizon:
+            late[(edge.from_, edge.to)] = start
+    if not late:
+        return {}
+    out: dict[str, list[str]] = {}
+    for edge in arch.edges:
+        if (edge.from_, edge.to) not in late:
+            out.setdefault(edge.from_, []).append(edge.to)
+    reached = {name for name, config in arch.nodes.items() if not config.takes_input}
+    frontier = list(reached)
+    while frontier:
+        for target in out.get(frontier.pop(), []):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    why = {
+        target: f"the edge from '{source}' starts at {format_duration(at)}, after the run's end"
+        for (source, target), at in late.items()
+    }
+    return {
+        name: why.get(name, "everything upstream of it starts after the run's end")
+        for name in arch.nodes
+        if name not in reached
+    }
 
 
 def _retry_storm(name: str, config: NodeConfig, model: QueueModel) -> str | None:

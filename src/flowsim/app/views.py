@@ -28,6 +28,7 @@ from flowsim.reports.app_views import (
 )
 from flowsim.reports.export import latency_frame
 from flowsim.reports.plots import plot_latency
+from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
 from flowsim.spec.scenario import Scenario
 
@@ -156,6 +157,10 @@ def _latency_and_theory(kept: KeptRun) -> None:
             st.caption("No node here has a queueing formula.")
         else:
             st.dataframe(theory, hide_index=True, width="stretch", placeholder="—")
+        groups = streaming_rows(kept.result)
+        if groups:
+            st.markdown("#### Consumer groups: back-of-envelope vs simulated")
+            st.dataframe(groups, hide_index=True, width="stretch")
 
 
 def downloads(kept: KeptRun) -> None:

@@ -7,7 +7,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -55,7 +55,6 @@ GraphOpt = Annotated[
 GraphOutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", metavar="FILE", help="write here, not to stdout (png needs it)")
 ]
-DocKind = Literal["architecture", "scenario"]
 
 
 def _architecture_of(path: Path) -> Architecture:

@@ -86,7 +86,7 @@ class RunOptions:
 
 def _simulate(path: Path, opts: RunOptions) -> RunResult:
     """Load, warn about overload before spending time, run, and write --out files if asked."""
-    from flowsim.api import analyze_architecture, simulate
+    from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario, parse_assignment
     from flowsim.optional import need
 
@@ -99,7 +99,7 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
                                  param_hint="--out")  # fmt: skip
     overrides = dict(parse_assignment(s) for s in opts.sets)
     scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
-    for warning in dict.fromkeys(analyze_architecture(scenario.arch, scenario.load.multiplier).warnings):
+    for warning in dict.fromkeys(analyze_scenario(scenario).warnings):
         warn(f"{source_name(path)}: {warning}")  # each once, named by its file
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
@@ -107,6 +107,12 @@ def _simulate(path: Path, opts: RunOptions) -> RunResult:
             scenario, seed=opts.seed, replications=opts.replications, workers=opts.workers,
             progress=callback, max_events=opts.max_events, engine=engine, trace=opts.trace is not None,
         )  # fmt: skip
+    if result.engine == "fluid" and (engine or scenario.engine) == "auto":
+        limit = opts.max_events if opts.max_events is not None else scenario.limits.max_events
+        warn(
+            f"ran on the fluid engine (step {result.fluid_step_s:.3g}s): the per-message run is estimated above "
+            f"limits.max_events ({limit:,}); --engine per_message with a larger --max-events runs every message"
+        )
     if opts.trace is not None:
         _write_trace(result, opts.trace)
         if not opts.quiet:

@@ -133,13 +133,15 @@ def check_file(path: Path) -> Report:
         report.kind = kind
         if kind == "architecture":
             arch = load_architecture(given, source=source)
-            report.name, multiplier = arch.name, 1.0
-        else:
+            report.name, view = arch.name, analyze(arch)
+        else:  # at the scenario's load, for its run's length and outages
+            from flowsim.api import analyze_scenario  # the run's API: only for scenarios
+
             scenario = load_scenario(given, source=source)
-            arch, report.name, multiplier = scenario.arch, scenario.name, scenario.load.multiplier
+            arch, report.name, view = scenario.arch, scenario.name, analyze_scenario(scenario)
         report.nodes, report.edges = len(arch.nodes), len(arch.edges)
         arch_doc, prefix = _architecture_doc(path, doc)
-        warnings = located_warnings(source, analyze(arch, multiplier).warnings, arch, arch_doc, prefix)
+        warnings = located_warnings(source, view.warnings, arch, arch_doc, prefix)
         report.warnings = [as_object(w) for w in warnings]
     except SpecError as exc:
         report.errors = [as_object(p) for p in exc.problems]

@@ -42,6 +42,7 @@ class ModelVersion:
     triggered_at: float = 0.0
     trigger: str = ""
     messages: int = 0
+    error_rate: float = 0.0  # the share of its predictions that are wrong (before any drift)
     drift_at: float | None = None  # set when a drift monitor's retraining request made it
     detected_at: float | None = None
     validated_at: float | None = None

@@ -44,6 +44,7 @@ class Record:
     closed: dict[int, tuple[int, float]] = field(default_factory=dict)
     closed_n: np.ndarray | None = None  # nodes x steps, client batches buffered (0: not full)
     closed_unit: np.ndarray | None = None  # nodes x steps, seconds of writes per client batch
+    burst: np.ndarray | None = None  # nodes x steps, mean wait behind the items delivered together with one
 
 
 class Fifo:
@@ -195,9 +196,15 @@ class FluidNode:
         sense of heavy traffic (None: that of what came in; a source's Poisson items: 1)."""
         return None
 
+    def item_burst(self, edge: int) -> float:
+        """Items ahead of a random item among those it is delivered with at once, E[X(X-1)]/(2E[X])
+        for deliveries of X items (0: one at a time); a consumer's fetch hands on several."""
+        return 0.0
+
     in_size = 1.0
     in_scv = 0.0
     in_ca2 = 1.0
+    in_burst = 0.0
 
     def advance(self, k: int, t: float, dt: float, inflow: float, allow: list[float], flows: list[float],
                 rec: Record) -> None:  # fmt: skip

@@ -12,7 +12,6 @@ partitions write X(n) < their nominal rate.  With equal shares X(n) = c mu n / (
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 
@@ -52,29 +51,24 @@ class PartitionSpread:
         return float(self.table[low] * (1 - frac) + self.table[min(low + 1, MVA_ITEMS)] * frac)
 
 
-@lru_cache(maxsize=1024)
-def _poll_law(items: int, c: int, batch: int) -> np.ndarray:
-    """Cumulative law of j, the client batches queued at the partition a poll comes from, with
-    `items` over c equal partitions: the closed network's marginal P(j) ~ C(items - j + c - 2, c - 2),
-    weighted by polls, a partition with j queued writing batches of min(j, batch) at a time."""
-    j = np.arange(items + 1, dtype=float)
-    logs = np.array([math.lgamma(items - k + c - 1) - math.lgamma(items - k + 1) for k in range(items + 1)])
-    weights = np.exp(logs - logs.max()) / np.maximum(np.minimum(j, batch), 1.0)
-    weights[0] = 0.0
-    cumulative: np.ndarray = np.cumsum(weights) / weights.sum()
-    return cumulative
-
-
-def poll_waits(items: np.ndarray, unit: np.ndarray, c: int, batch: np.ndarray,
+def item_waits(items: np.ndarray, unit: np.ndarray, c: int, write_scv: float,
                stream: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """Waits in a full buffer spread over c equal partitions, per poll (latency is per item): j
-    client batches ahead at its partition (see `_poll_law`), each `unit` seconds of writes."""
-    out = np.zeros(len(items))
-    n = np.maximum(np.rint(items), 1).astype(int)
-    b = np.maximum(np.rint(batch), 1).astype(int)
-    u = stream.random(len(items))
-    for key in set(zip(n.tolist(), b.tolist(), strict=True)):
-        mine = (n == key[0]) & (b == key[1])
-        law = _poll_law(min(key[0], 20_000), c, key[1])
-        out[mine] = np.searchsorted(law, u[mine]) * unit[mine]
-    return out
+    """Waits of items entering a full buffer spread over c equal partitions.
+
+    By the arrival theorem an item joining the closed network of `items` sees the other
+    items - 1 spread as in equilibrium: the share J/(items - 1) at its partition is Beta(1, c - 1)
+    in the product form (exponential writes), mean 1/c, so the mean wait (J + 1) x unit is
+    ((items - 1)/c + 1) x unit, which is Little's buffer / throughput.  Writes of a given length
+    spread the partitions more evenly: the variance of the share is scaled by (1 + write_scv)/2,
+    the heavy-traffic factor of the writes' variability, keeping its mean (Beta(a, a(c - 1)) with
+    a = ((c + 1)/f - 1)/c); the kernel writes batches in fixed time (write_scv 0: half the spread).
+    """
+    f = max((1.0 + write_scv) / 2.0, 1e-3)
+    if c <= 1:
+        share = np.ones(len(items))
+    else:
+        a = ((c + 1) / f - 1) / c
+        share = stream.beta(a, a * (c - 1), size=len(items))
+    ahead = np.maximum(items - 1.0, 0.0) * share
+    waits: np.ndarray = (ahead + 1.0) * unit
+    return waits

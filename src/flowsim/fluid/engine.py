@@ -82,6 +82,7 @@ class FluidModel:
             size=np.ones((n_nodes, steps), dtype=np.float32), size_scv=np.zeros((n_nodes, steps), dtype=np.float32),
             closed_n=np.zeros((n_nodes, steps), dtype=np.float32),
             closed_unit=np.zeros((n_nodes, steps), dtype=np.float32),
+            burst=np.zeros((n_nodes, steps), dtype=np.float32),
         )  # fmt: skip
         flows = node_flows(arch, arrival_rates(arch, scenario.load.multiplier), scenario.load.multiplier)
         lines = timelines(scenario.faults, self.times, self.seed)
@@ -167,6 +168,7 @@ class FluidModel:
         previous_items = [0.0] * n_edges
         previous_scv = [0.0] * n_edges
         previous_ca2 = [1.0] * n_edges
+        previous_burst = [0.0] * n_edges
         edge_target = [self.index[e.target] for e in self.edges]
         sharing = {i: [e.index for e in es] for i, es in self.in_edges.items() if len(es) > 1}
         reverse = self.order[::-1]
@@ -193,8 +195,9 @@ class FluidModel:
             items = [0.0] * n_edges
             scvs = [0.0] * n_edges
             ca2s = [1.0] * n_edges
+            bursts = [0.0] * n_edges
             for i in self.order:
-                inflow = in_items = second = spread = 0.0
+                inflow = in_items = second = spread = together = 0.0
                 for e, back in ins[i]:
                     f, n = (previous[e], previous_items[e]) if back else (flows[e], items[e])
                     inflow += f
@@ -202,11 +205,13 @@ class FluidModel:
                     if n > 0:  # E[size^2] of the mixture of the in-edges' items
                         second += f * f / n * (1.0 + (previous_scv[e] if back else scvs[e]))
                         spread += n * (previous_ca2[e] if back else ca2s[e])
+                        together += n * (previous_burst[e] if back else bursts[e])
                 node = nodes[i]
                 if in_items > 0:
                     node.in_size = inflow / in_items
                     node.in_scv = max(0.0, second / in_items / node.in_size**2 - 1.0)
                     node.in_ca2 = spread / in_items  # a superposition: the item-weighted scvs (Whitt)
+                    node.in_burst = together / in_items
                 rec.size[i, k], rec.size_scv[i, k] = node.in_size, node.in_scv
                 node.advance(k, t, dt, inflow, allow, flows, rec)
                 for e in outs[i]:
@@ -217,9 +222,10 @@ class FluidModel:
                         scvs[e] = node.in_scv if scv is None else scv
                         ca2 = node.item_ca2(e)
                         ca2s[e] = node.in_ca2 if ca2 is None else ca2
+                        bursts[e] = node.item_burst(e)
             rec.flow[:, k] = flows
             rec.items[:, k] = items
-            previous_items, previous_scv, previous_ca2 = items, scvs, ca2s
+            previous_items, previous_scv, previous_ca2, previous_burst = items, scvs, ca2s, bursts
             last, previous = flows, flows
             if k >= self.first:
                 for node, down_s in downs:

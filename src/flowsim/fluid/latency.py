@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flowsim.fluid.base import Record
-from flowsim.fluid.closed import poll_waits
+from flowsim.fluid.closed import item_waits
 
 Service = Callable[[np.ndarray], np.ndarray] | None  # the steps of the visits -> their service times
 
@@ -98,13 +98,15 @@ def trace(
         stay = rec.wait[edges[idx], k] + rec.hold[nodes, k]
         waits = stream.random(idx.size) < rec.p_wait[nodes, k]
         stay += np.where(waits, queue_waits(rec.wq[nodes, k], rec.wcap[nodes, k], stream), 0.0)
-        for node, (partitions, batch) in rec.closed.items():  # a full producer buffer: waits by partition
+        if rec.burst is not None:  # a uniform place among the items delivered with it
+            stay += 2.0 * stream.random(idx.size) * rec.burst[nodes, k]
+        for node, (partitions, _batch) in rec.closed.items():  # a full producer buffer: waits by partition
             assert rec.closed_n is not None and rec.closed_unit is not None
             mine = (nodes == node) & (rec.closed_n[node, k] > 0)
             if mine.any():
                 km = k[mine]
-                stay[mine] = rec.hold[node, km] + poll_waits(
-                    rec.closed_n[node, km], rec.closed_unit[node, km], partitions, batch / rec.size[node, km], stream
+                stay[mine] = rec.hold[node, km] + item_waits(
+                    rec.closed_n[node, km], rec.closed_unit[node, km], partitions, 0.0, stream
                 )
         for node in np.unique(nodes):
             draw = services[int(node)]

@@ -45,6 +45,11 @@ class SourceNode(FluidNode):
         mean = self.mean_batch = config.messages_per_item()
         self.constant = rate_at(config, 0.0) if rates is None else 0.0  # a constant source's rate
         self.scv = 0.0 if isinstance(batch, int) else float(batch.variance()) / mean**2
+        gaps = config.interarrival  # a renewal source's gaps keep their own scv (Poisson: 1)
+        self.ca2 = float(gaps.variance()) / float(gaps.mean()) ** 2 if gaps is not None else 1.0
+
+    def item_ca2(self, edge: int) -> float | None:
+        return self.ca2
 
     def item_size(self, edge: int) -> float | None:
         return float(self.config.messages_per_item())
@@ -198,6 +203,8 @@ class QueueNode(FluidNode):
         wq = work / (c - a) * variability(self.in_ca2, scv)  # 1 / (c mu - lambda), Allen-Cunneen
         rec.p_wait[self.index, k], rec.wq[self.index, k] = pw, wq
         self.waiting_now += pw * wq * rate_msgs
+        if self.in_burst > 0 and rec.burst is not None:  # behind the items delivered with it, c at a time
+            rec.burst[self.index, k] = self.in_burst * work / c
 
     def offered(self, rate_msgs: float, speed: float) -> tuple[float, float, float]:
         """(erlangs, service scv, mean service of an item) at `rate_msgs` messages a second.  Work

@@ -2,13 +2,15 @@
 
 The fluid engine evaluates each kind's flow law over time.  A kind it has no law for, or whose
 behaviour is not a flow (control signals, model versions, lookups made by other nodes), is
-refused before anything runs, naming the node and the kind.
+refused before anything runs, naming the node and the kind; so is a setting of a followed kind
+whose effect the flows do not carry (`unfollowed`), rather than run and silently ignored.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +24,12 @@ NATIVE = frozenset(
 #: kinds whose behaviour is not a flow: model versions, signals, lookups, detection
 REFUSED = {
     "feature_store": "its reads are lookups made by other nodes, not a flow through it",
-    "training": "it turns data into model versions and control signals, not a flow",
+    "training": "it turns data into model versions and control signals, not a flow (sweep trials and version "
+    "quality included)",
     "model_registry": "it gates model versions by signals, not a flow",
-    "model_serving": "autoscaling and model versions follow per-request decisions",
-    "drift_monitor": "drift detection depends on individual samples",
+    "model_serving": "autoscaling, model versions, wrong predictions and rollout alarms follow per-request decisions",
+    "drift_monitor": "drift detection depends on individual samples and its scheduled checks on their counts",
+    "data_quality": "each item's failed records are drawn and quarantined one item at a time",
 }
 MIN_STEP, MAX_STEP = 0.001, 60.0
 #: at least this many steps in the window (resolution), at most this many (wall time)
@@ -35,18 +39,59 @@ MIN_STEPS, MAX_STEPS = 2000, 20_000
 def fluid_problems(scenario: Scenario) -> list[str]:
     """Why the fluid engine cannot follow this scenario, one sentence per node (empty: it can)."""
     problems = []
+    faulted = {fault.node for fault in scenario.faults if fault.slowdown is None}
     for name, config in scenario.arch.nodes.items():
-        problem = _problem(config)
+        problem = _problem(config) or unfollowed(config, name in faulted)
         if problem is not None:
             problems.append(f"node '{name}' (kind '{config.kind}'): {problem}")
     return problems
+
+
+def unfollowed(config: NodeConfig, has_outages: bool) -> str | None:
+    """A setting of a followed kind whose effect the flows do not carry (None: all are followed)."""
+    if config.kind == "kafka_topic" and getattr(config, "retention_bytes", None) is not None:
+        return "retention_bytes (deletion by size) is not followed by the fluid engine; use retention (time)"
+    if config.kind == "service" and has_outages and getattr(config, "interrupted", "requeue") == "fail":
+        return "interrupted: fail (work cut by an outage fails) is not followed; the fluid engine requeues it"
+    if config.kind == "stream_processor" and has_outages and getattr(config, "guarantee", "") == "at_least_once":
+        return (
+            "the records an at-least-once job processes again after a crash (duplicates) are not followed "
+            "by the fluid engine"
+        )
+    if config.kind == "airflow_dag":
+        return _dag_unfollowed(config)
+    return None
+
+
+def _dag_unfollowed(config: Any) -> str | None:
+    """A DAG run is its critical path: true while nothing makes its tasks wait for a slot or kills
+    a try, i.e. no execution_timeout, no named pool (shared with other DAGs), and fewer tasks than
+    the smallest of max_active_tasks, parallelism and the default pool's slots."""
+    tasks = config.tasks
+    timed = sorted(name for name, task in tasks.items() if task.execution_timeout is not None)
+    if timed:
+        return f"execution_timeout (task {timed[0]!r}) is not followed by the fluid engine"
+    pooled = sorted(name for name, task in tasks.items() if task.pool is not None)
+    if pooled:
+        pool = tasks[pooled[0]].pool
+        return f"pool slots (task {pooled[0]!r} names pool {pool!r}) are not followed by the fluid engine"
+    installation = config.installation()
+    limit = min(config.max_active_tasks, installation.parallelism, installation.default_pool_slots)
+    slots = sum(task.pool_slots for task in tasks.values())
+    if slots > limit:
+        return (
+            f"its {len(tasks)} tasks need {slots} slots, above the {limit} that max_active_tasks, parallelism "
+            "and default_pool allow at once: the waits for a slot are not followed by the fluid engine"
+        )
+    return None
 
 
 def _problem(config: NodeConfig) -> str | None:
     if config.kind in REFUSED:
         return REFUSED[config.kind]
     if config.kind in NATIVE:
-        return None
+        refusal = getattr(config, "fluid_refusal", None)  # settings of a native kind it cannot follow
+        return refusal() if callable(refusal) else None
     law = config.flow_law()
     if law is None:
         return "the kind states no flow law (flow_law() returns None)"

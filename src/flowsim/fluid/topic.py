@@ -213,8 +213,28 @@ class TopicNode(FluidNode):
         return self.in_scv
 
     def item_ca2(self, edge: int) -> float | None:
+        """The producer's items keep their gaps' variability: a batch of 1 + Poisson(m) items
+        every linger + Exp(gap) has index of dispersion m/(1 + m) + (1 + m)·1/(1 + m)² = 1 for
+        Poisson items (and a batch of B/s items every Erlang(B/s) gap: 0 + (B/s)(s/B) = 1), so
+        delaying items into batches leaves their long-run variability as it came in; a group
+        reading a backlog at its capacity hands on a Poisson-like stream."""
         group = next(g for g in self.groups if g.edge.index == edge)
-        return 1.0 if group.polled else self.batch_now[3]
+        return 1.0 if group.polled else self.in_ca2
+
+    def item_burst(self, edge: int) -> float:
+        """A consumer's fetch hands its items on together: while its group keeps up, one producer
+        batch as written (1 + Poisson(m) items: E[X(X - 1)]/(2E[X]) = m(2 + m)/(2(1 + m)); B/s
+        items when batch_size fills: (X - 1)/2); reading a backlog, a poll of max_poll_records."""
+        group = next(g for g in self.groups if g.edge.index == edge)
+        s = max(self.in_size, 1.0)
+        if group.polled:
+            return max(float(group.spec.max_poll_records) / s - 1.0, 0.0) / 2.0
+        size = self.batch_now[0]
+        x = max(size / s, 1.0)
+        if size >= self.config.batch_size - 1e-9:
+            return (x - 1.0) / 2.0
+        m = x - 1.0
+        return m * (2.0 + m) / (2.0 * (1.0 + m))
 
     in_rate = 0.0
     batch_now = (1.0, 0.0, 0.0, 1.0)

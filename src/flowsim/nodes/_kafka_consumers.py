@@ -30,6 +30,9 @@ class ConsumerSide(NodeRuntime):
     _blocked_since: float
     blocked_union_s: float
 
+    def trim_log(self, part: Partition, older_than: float, most: float) -> None:
+        part.trim(older_than, most)  # `LogSide` keeps segments instead when a `log:` block is given
+
     # ---- group start ---------------------------------------------------------------------
     def _activate(self, event: Any) -> None:
         group: Group = event._value
@@ -87,6 +90,8 @@ class ConsumerSide(NodeRuntime):
         for step in range(count):
             p = member.partitions[(member.turn + step) % count]
             part = parts[p]
+            if not part.online:
+                continue  # its leader is being elected: nothing to fetch
             offset = position[p]
             k = min(part.leo - offset, room)
             if k <= 0:
@@ -185,7 +190,7 @@ class ConsumerSide(NodeRuntime):
         most = config.retention_bytes / config.message_size if config.retention_bytes is not None else math.inf
         for part in self.parts:
             before = part.lso
-            part.trim(older_than, most)
+            self.trim_log(part, older_than, most)
             if part.lso != before:
                 self._lose(part)
         self.env.timeout(config.retention_check_interval).callbacks.append(self._retention)

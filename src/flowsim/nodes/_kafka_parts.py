@@ -28,10 +28,15 @@ class Batch:
     stamped with the batch's oldest.
     """
 
-    __slots__ = ("born", "key", "n", "partition", "pieces", "ready")
+    __slots__ = ("acked", "born", "key", "n", "opened", "partition", "pieces", "ready", "refused", "sent", "state")
 
-    def __init__(self, partition: int, n: int, born: float, key: int, ready: bool) -> None:
+    def __init__(self, partition: int, n: int, born: float, key: int, ready: bool, opened: float = 0.0) -> None:
         self.partition = partition
+        self.opened = opened  # when the batch opened: its delivery timeout counts from here
+        self.state = 0  # 0 in the accumulator, 1 being written, 2 replicating, 3 in the log (or gone)
+        self.refused = False  # a write was refused for want of in-sync replicas (counted once)
+        self.sent = 0.0  # when its write began
+        self.acked = False  # the producer heard back (or gave up): its buffer memory is free
         self.n = n
         self.born = born  # the oldest message's creation time
         self.key = key  # the first message's key (for traces)
@@ -63,6 +68,15 @@ class Partition:
         # consumers waiting for data (long poll), each once: a consumer parked on several
         # partitions is woken by the first write and stays, stale, in the others' entries
         self.parked: dict[Consumer, None] = {}
+        # replication (see `_kafka_brokers`): one replica, always online, unless brokers are given
+        self.replicas = [0]
+        self.isr = {0}
+        self.leader: int | None = 0
+        self.online = True
+        self.epoch = 0  # bumped when the leader is lost: an election scheduled before it is void
+        self.offline_since = 0.0
+        self.replicating: deque[Batch] = deque()  # written by the leader, not yet fetched by followers
+        self.segments: deque[list[float]] = deque()  # [base offset, opened, last write, bytes] (see `_kafka_log`)
 
     def append(self, batch: Batch, now: float) -> int:
         """Write a batch at the log end, one entry per piece; returns its first offset."""
@@ -89,6 +103,13 @@ class Partition:
             offset = stop
             e += 1
 
+    def drop_before(self, offset: int) -> None:
+        """Delete the entries below `offset` (a segment's base, so an entry boundary)."""
+        while self.first < len(self.base) and self.base[self.first] < offset:
+            self.first += 1
+        self.lso = offset
+        self._compact_columns()
+
     def entry(self, offset: int) -> int:
         """Index of the entry that holds `offset` (a retained one)."""
         return bisect_right(self.base, offset, self.first) - 1
@@ -102,6 +123,10 @@ class Partition:
                 break
             self.first += 1
             self.lso = end
+        self._compact_columns()
+
+    def _compact_columns(self) -> None:
+        """Free the deleted entries' memory once they are the larger part of the columns."""
         if self.first > 4096 and self.first * 2 > len(self.base):
             for column in (self.base, self.born, self.key, self.at):
                 del column[: self.first]

@@ -74,6 +74,10 @@ class NodeConfig(SpecModel):
         """Items per second this node creates on its own (sources)."""
         return 0.0
 
+    def feeds_from(self, target: str) -> float:
+        """Time before which the edge to `target` carries nothing (a consumer group that starts late)."""
+        return 0.0
+
     def always_on(self) -> bool:
         """False for a source active only part of the run: steady-state rates then overstate it."""
         return True

@@ -14,6 +14,15 @@ never remediated by the end is counted in `unremediated`.  When that version is 
 registry's `rejected`, relayed by serving) the drift is still there: the monitor looks again and
 detects it once more after another `window` and `min_samples` (counted in `detections`).
 
+Scheduled checks (`check_every`, as SageMaker Model Monitor's hourly schedule): detection is
+then decided only by monitoring jobs.  The job for the interval ending at k x `check_every`
+(clock-aligned) reads the samples up to that boundary and reports `check_offset` later (the
+job's start buffer); it flags the drift when the window and the samples had passed by the
+boundary.  Every later job finds the drift again while it persists (`violations`); the first
+one asks for the retrain.  A drift raises the error rate of every version trained on data from
+before its onset by `error_increase` until it is remediated (serving reads it when it counts
+wrong predictions).
+
 `predictions_during_drift` counts the stale model's predictions: those made from the onset until
 the drift is remediated, except the ones the version trained for it served (serving's `canary`
 signal names it when its canary or A/B share begins).
@@ -35,7 +44,7 @@ from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import TIMER, Count, Duration
+from flowsim.units import TIMER, Count, Duration, Number, Period
 
 
 @register
@@ -60,6 +69,13 @@ class DriftMonitorConfig(NodeConfig):
     window: Duration = Field(900.0, ge=0, description="time after the onset before a test can flag the drift")
     min_samples: Count = Field(1000, ge=0, description="messages after the onset that the test needs")
     trigger: str | None = Field(None, description="training node that receives `retrain`")
+    check_every: Period | None = Field(
+        None, gt=0, description="monitoring jobs on the clock (e.g. 1h, at each multiple); none = a continuous test"
+    )
+    check_offset: Duration = Field(0.0, ge=0, description="a job reports this long after its interval ends")
+    error_increase: Number = Field(
+        0.0, ge=0, le=1, description="added to the error rate of versions trained before the drift, until remediated"
+    )
 
     @model_validator(mode="after")
     def _one_process(self) -> DriftMonitorConfig:
@@ -67,6 +83,8 @@ class DriftMonitorConfig(NodeConfig):
             raise ValueError("give at most one of 'drift_at' (one drift) and 'drift_every' (recurring drifts)")
         if self.drift_every is not None and self.drift_every.mean() <= 0:
             raise ValueError("the mean time between drifts must be above 0")
+        if self.check_every is None and self.check_offset:
+            raise ValueError("'check_offset' needs 'check_every' (the monitoring schedule it delays)")
         return self
 
     def runtime_class(self) -> type[NodeRuntime]:
@@ -97,6 +115,7 @@ class DriftMonitorNode(HoldingRuntime):
     def reset_counters(self) -> None:
         super().reset_counters()
         self.drifts = self.drifts_merged = self.detections = 0
+        self.checks = self.violations = 0
         self.during_drift = 0
 
     # ---- data (passes through) -----------------------------------------------------------
@@ -107,12 +126,15 @@ class DriftMonitorNode(HoldingRuntime):
             self.during_drift += n
         if self.open is not None:
             self.open["samples"] += n
-            self._maybe_detect()
+            if self.config.check_every is None:
+                self._maybe_detect()
         self.pass_on(item)
         return True
 
     # ---- drift process -------------------------------------------------------------------
     def start(self) -> None:
+        if self.config.check_every is not None:
+            self.call_later(self.config.check_every, self._interval_ends)
         if self.config.drift_at is not None:
             self.env.timeout(self.config.drift_at).callbacks.append(self._onset)
         elif self.gap is not None:
@@ -130,7 +152,34 @@ class DriftMonitorNode(HoldingRuntime):
             self.log("drift")
         self.open = {"drift_at": now, "samples": 0, "detected_at": None, "remediated_at": None, "since": now}
         self.records.append(self.open)
-        self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
+        self._arm()
+
+    def _arm(self) -> None:
+        """A continuous test looks again once the window has passed (scheduled jobs look anyway)."""
+        if self.config.check_every is None:
+            self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
+
+    # ---- scheduled monitoring jobs -------------------------------------------------------
+    def _interval_ends(self, _value: object) -> None:
+        """A clock boundary: the job over the interval just ended reads it now, reports after the offset."""
+        every = self.config.check_every
+        assert every is not None
+        self.call_later(every, self._interval_ends)
+        drift, now = self.open, float(self.env.now)
+        due = drift is not None and drift["samples"] >= self.config.min_samples
+        due = due and drift is not None and now >= drift["since"] + self.config.window
+        self.call_later(self.config.check_offset, self._job_reports, drift if due else None)
+
+    def _job_reports(self, timer: Any) -> None:
+        drift: dict[str, Any] | None = timer._value
+        self.checks += 1
+        if drift is not None and drift is self.open:
+            self.violations += 1
+            self._detect(drift)
+        elif any(r["detected_at"] is not None and r["remediated_at"] is None for r in self.records):
+            self.violations += 1  # the drift persists: this job flags it again
+            if self.tracing:
+                self.log("drift flagged again")
 
     def _maybe_detect(self) -> None:
         drift = self.open
@@ -138,6 +187,9 @@ class DriftMonitorNode(HoldingRuntime):
             return
         if self.env.now < drift["since"] + self.config.window:
             return
+        self._detect(drift)
+
+    def _detect(self, drift: dict[str, Any]) -> None:
         now = float(self.env.now)
         if drift["detected_at"] is None:  # time to detect counts from the onset to the first detection
             drift["detected_at"] = now
@@ -172,7 +224,7 @@ class DriftMonitorNode(HoldingRuntime):
             self.open = record
             if self.tracing:
                 self.log("drift persists (version rejected)")
-            self.env.timeout(self.config.window).callbacks.append(lambda _e: self._maybe_detect())
+            self._arm()
         else:  # a newer onset is already open: the two drifts merge
             self.drifts_merged += 1
 
@@ -185,6 +237,11 @@ class DriftMonitorNode(HoldingRuntime):
                 return record
         return None
 
+    def drifted_since(self, data_up_to: float) -> bool:
+        """True while a drift that began after `data_up_to` is unremediated: a version trained on
+        data up to then is stale, and serves with `error_increase` more errors."""
+        return any(r["remediated_at"] is None and r["drift_at"] > data_up_to for r in self.records)
+
     # ---- results -------------------------------------------------------------------------
     def _measured(self) -> list[dict[str, Any]]:
         return [r for r in self.records if r["drift_at"] >= self.ctx.warmup]
@@ -193,15 +250,19 @@ class DriftMonitorNode(HoldingRuntime):
         measured = self._measured()
         detect = [r["detected_at"] - r["drift_at"] for r in measured if r["detected_at"] is not None]
         remedy = [r["remediated_at"] - r["drift_at"] for r in measured if r["remediated_at"] is not None]
-        return super().figures(window) | {
-            "drifts": self.drifts,
-            "drifts_merged": self.drifts_merged,
-            "detections": self.detections,
-            "unremediated": sum(1 for r in measured if r["remediated_at"] is None),
-            "time_to_detect_mean_s": mean_of(detect),
-            "time_to_remediate_mean_s": mean_of(remedy),
-            "predictions_during_drift": self.during_drift,
-        }
+        return (
+            super().figures(window)
+            | {
+                "drifts": self.drifts,
+                "drifts_merged": self.drifts_merged,
+                "detections": self.detections,
+                "unremediated": sum(1 for r in measured if r["remediated_at"] is None),
+                "time_to_detect_mean_s": mean_of(detect),
+                "time_to_remediate_mean_s": mean_of(remedy),
+                "predictions_during_drift": self.during_drift,
+            }
+            | ({"checks": self.checks, "violations": self.violations} if self.config.check_every is not None else {})
+        )
 
     def extra(self) -> dict[str, Any]:
         keys = ("drift_at", "detected_at", "remediated_at", "samples")

@@ -8,6 +8,12 @@ this store in their `features_from` field (model_serving): they take one of `rea
 read slots for `read_latency`; lookups beyond the slots wait (`on_read_full: wait`) or are
 refused (`drop`: the request goes on without features, counted in `reads_dropped`).
 
+Offline ingestion (`ingest_latency`): a write lands offline that long after it arrives; only
+then is it passed on (training reads the offline store) and seen by a materialisation job, so a
+snapshot holds the writes landed by the job's start.  Feature TTL (`ttl`, as Feast's feature-view
+ttl): a read whose newest online feature is older than the TTL gets nothing (counted in
+`reads_expired`; the request goes on without features, as a refused read does).
+
 Counting: only writes move messages through the node (arrivals = completed + inside), reads
 are lookups and have their own counters; staleness is the age of the newest materialised write.
 """
@@ -31,7 +37,7 @@ from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import Count, parse_duration
+from flowsim.units import Count, Duration, parse_duration
 
 ReadDone = Callable[[Item], None]
 
@@ -82,6 +88,8 @@ class FeatureStoreConfig(NodeConfig):
     on_read_full: Literal["wait", "drop"] = Field(
         "wait", description="reads beyond read_capacity: wait for a slot, or go on without features"
     )
+    ingest_latency: Duration = Field(0.0, ge=0, description="from a write's arrival until it lands offline")
+    ttl: Duration | None = Field(None, gt=0, description="online features older than this read as missing")
 
     def runtime_class(self) -> type[NodeRuntime]:
         return FeatureStoreNode
@@ -123,6 +131,7 @@ class FeatureStoreNode(HoldingRuntime):
         self.reads = 0
         self.reads_dropped = 0
         self.reads_cold = 0
+        self.reads_expired = 0
         self.staleness: array[float] = array("d")
         self.read_latencies: array[float] = array("d")
 
@@ -135,11 +144,23 @@ class FeatureStoreNode(HoldingRuntime):
     # ---- writes --------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
         self.admit(item)
-        self.last_write = self.env.now
         if self.tracing:
             self.log("write", item)
-        self.pass_on(item)
+        if self.config.ingest_latency > 0:
+            self.call_later(self.config.ingest_latency, self._landed, item)
+        else:
+            self._land(item)
         return True
+
+    def _landed(self, timer: Any) -> None:
+        self._land(timer._value)
+
+    def _land(self, item: Item) -> None:
+        """The write is offline now: materialisation sees it, and it goes on (training's data)."""
+        self.last_write = item.t_in
+        if self.tracing and self.config.ingest_latency > 0:
+            self.log("landed offline", item)
+        self.pass_on(item)
 
     # ---- materialisation -----------------------------------------------------------------
     def _next_job(self) -> None:
@@ -188,8 +209,13 @@ class FeatureStoreNode(HoldingRuntime):
         now = self.env.now
         self.reads_busy -= 1
         self.read_latencies.append(now - since)
+        ttl = self.config.ttl
         if self.online_as_of is None:
             self.reads_cold += 1
+        elif ttl is not None and now - self.online_as_of > ttl:
+            self.reads_expired += 1
+            if self.tracing:
+                self.log("read expired (older than the ttl)", item)
         else:
             self.staleness.append(now - self.online_as_of)
         if self.read_queue:
@@ -208,6 +234,7 @@ class FeatureStoreNode(HoldingRuntime):
             "reads": self.reads,
             "reads_dropped": self.reads_dropped,
             "reads_cold": self.reads_cold,
+            "reads_expired": self.reads_expired,
             "staleness_mean_s": mean_of(self.staleness),
             "staleness_max_s": max_of(self.staleness),
             "read_latency_mean_s": mean_of(self.read_latencies),

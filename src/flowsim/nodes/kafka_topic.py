@@ -28,8 +28,11 @@ from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
+from flowsim.nodes._kafka_brokers import BrokerSide
 from flowsim.nodes._kafka_consumers import ConsumerSide
+from flowsim.nodes._kafka_log import LogSide
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
+from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
@@ -61,9 +64,14 @@ class KafkaTopicConfig(NodeConfig):
     (respecting backpressure) and commit. Lag in messages and seconds per group; messages deleted
     by retention before a group read them are counted lost for it. Outages stop writes and reads.
 
-    Leaves out: replication and leader election (an outage takes the whole topic down),
-    rebalances, compaction, transactions, per-message sizes (all are `message_size`), fetch
-    byte limits, and commit failures (a commit always succeeds).
+    With `producer:` the client's documented limits (delivery timeout, max block, acks); with
+    `brokers:` replicas over brokers, leader elections and min in-sync replicas (a fault on the
+    topic still takes every broker down); with `log:` segments and compaction (see
+    docs/streaming.md, "Producers, brokers and the log").
+
+    Leaves out: rebalances, transactions, unclean leader election and replica catch-up,
+    per-message sizes (all are `message_size`), fetch byte limits, and commit failures (a commit
+    always succeeds).
     """
 
     summary = "partitioned log: producer batching and buffer, retention, consumer groups with lag"
@@ -99,6 +107,9 @@ class KafkaTopicConfig(NodeConfig):
     consumer_defaults: ConsumerGroupSpec = Field(
         default_factory=ConsumerGroupSpec, description="settings of groups not named in consumer_groups"
     )
+    producer: ProducerSpec | None = Field(None, description="the producer client's acks and timeouts; none = ideal")
+    brokers: BrokerSpec | None = Field(None, description="replicas over brokers; none = the topic fails as one")
+    log: LogSpec | None = Field(None, description="segments and cleanup policy; none = retention per written batch")
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaTopicConfig:
@@ -110,6 +121,13 @@ class KafkaTopicConfig(NodeConfig):
         if self.partitioner != "skewed" and self.zipf_exponent is not None:
             raise ValueError("zipf_exponent only applies with partitioner: skewed")
         return self
+
+    def fluid_refusal(self) -> str | None:
+        """The fluid engine follows flows, not per-batch producer, broker and segment events."""
+        used = [name for name in ("producer", "brokers", "log") if getattr(self, name) is not None]
+        if not used:
+            return None
+        return f"its {', '.join(used)} settings act per batch and per broker; run it per_message"
 
     def write_rate(self) -> float:
         """Messages per second one partition appends: the tighter of the two limits."""
@@ -130,6 +148,9 @@ class KafkaTopicConfig(NodeConfig):
 
     def group(self, name: str) -> ConsumerGroupSpec:
         return self.consumer_groups.get(name, self.consumer_defaults)
+
+    def feeds_from(self, target: str) -> float:
+        return self.group(target).start_at
 
     def edge_problems(self, outputs: list[str]) -> list[tuple[str, str, str]]:
         """Each consumer group is an out-edge; a group with no edge is a typo or a missing edge."""
@@ -183,7 +204,7 @@ class KafkaTopicConfig(NodeConfig):
         return FlowLaw(tuple(stages), Delay(hold_s=self.linger))
 
 
-class KafkaTopicNode(ConsumerSide):
+class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
     """Runtime of `kafka_topic`; see the module docstring for how messages are counted."""
 
     config: KafkaTopicConfig
@@ -192,8 +213,12 @@ class KafkaTopicNode(ConsumerSide):
         self.parts = [Partition(p) for p in range(config.partitions)]
         self.groups: list[Group] = []
         self.buffered = 0
+        self.held = 0
         self.buffer_max = 0
         super().__init__(name, config, ctx)
+        self.setup_brokers()
+        self.setup_log()
+        self.key_count = config.log.keys if config.log is not None else None  # keyed: a key keeps its partition
         self.write_rate = config.write_rate()
         self.block = config.on_buffer_full == "block"
         self._pick = self._picker(config, ctx)
@@ -230,21 +255,26 @@ class KafkaTopicNode(ConsumerSide):
             wake = self.env.timeout(self.config.group(group.name).start_at, group)
             wake.callbacks.append(self._activate)
         self.env.timeout(self.config.retention_check_interval).callbacks.append(self._retention)
+        self.start_brokers()
 
     # ---- producer ------------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
         n = item.n
-        if self.buffered and self.buffered + n > self.config.buffer_messages:
+        if self._fail_next:
+            return self.failed_send(item)
+        if self.held and self.held + n > self.config.buffer_messages:
             return self.refuse_or_drop(item, self.block, refusal="buffer full")
         self.arrivals += n
         self.buffered += n
-        self.buffer_max = max(self.buffer_max, self.buffered)
-        part = self.parts[self._pick()]
+        self.held += n
+        self.buffer_max = max(self.buffer_max, self.held)
+        part = self.parts[self._pick() if self.key_count is None else item.key % self.key_count % len(self.parts)]
         size = self.config.batch_size
         last = part.batches[-1] if part.batches else None
         if last is None or last.n + n > size:
-            last = Batch(part.index, n, item.born, item.key, ready=self.config.linger == 0)
+            last = Batch(part.index, n, item.born, item.key, ready=self.config.linger == 0, opened=self.env.now)
             part.batches.append(last)
+            self.opened(last)
             if not last.ready:
                 self.env.timeout(self.config.linger, last).callbacks.append(self._lingered)
         else:
@@ -263,12 +293,17 @@ class KafkaTopicNode(ConsumerSide):
 
     def _kick(self, part: Partition) -> None:
         """Start writing the partition's oldest batch if it is ready and the partition is free."""
-        if self._faults or part.writing is not None or not part.batches:
+        if self._faults or not part.online or part.writing is not None or not part.batches:
             return
         if not part.batches[0].ready and len(part.batches) == 1:
             return
+        if not self.writable(part):
+            return
         batch = part.batches.popleft()
         part.writing = batch
+        batch.state, batch.sent = 1, self.env.now
+        if self.acks == 0:
+            self.acked(batch, self.env.now)  # sent is done: no answer awaited
         write = self.env.timeout(batch.n / self.write_rate, (part, batch, part.generation))
         write.callbacks.append(self._written)
 
@@ -278,8 +313,31 @@ class KafkaTopicNode(ConsumerSide):
             return  # the outage aborted this write; the batch went back to the accumulator
         part.writing = None
         now = self.env.now
-        offset = part.append(batch, now)
         self.write_busy_s += batch.n / self.write_rate
+        if self.acks == 1:
+            self.acked(batch, now)
+        if self.replicates(part):
+            batch.state = 2
+            part.replicating.append(batch)
+            self.call_later(self.replication_delay, self._replicated, (part, batch, part.epoch))
+            self._kick(part)
+            return
+        self._land(part, batch)
+
+    def _replicated(self, event: Any) -> None:
+        part, batch, epoch = event._value
+        if epoch != part.epoch:
+            return  # the leader failed first: the batch was resent or lost (see `_kafka_brokers`)
+        part.replicating.popleft()
+        self._land(part, batch)
+
+    def _land(self, part: Partition, batch: Batch) -> None:
+        """The batch is committed (in the log up to the high watermark): readers see it."""
+        now = self.env.now
+        batch.state = 3
+        self.acked(batch, now)
+        offset = part.append(batch, now)
+        self.appended(part, offset, batch.n, now)
         self.buffered -= batch.n
         self.produced += batch.n
         readers = 0
@@ -296,12 +354,20 @@ class KafkaTopicNode(ConsumerSide):
         self.created += batch.n * (readers - 1)  # each further group reads its own copy
         if self.tracing:
             self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
+        self._wake_readers(part)
+        self.space_freed()
+        self._kick(part)
+
+    def _wake_readers(self, part: Partition) -> None:
         parked, part.parked = part.parked, {}
         for member in parked:
             if member.parked:
                 member.parked = False
                 self._poll(member)
-        self.space_freed()
+
+    def _wake(self, part: Partition) -> None:
+        """A new leader: the consumers parked on the partition fetch again, writes go on."""
+        self._wake_readers(part)
         self._kick(part)
 
     # ---- outages -------------------------------------------------------------------------
@@ -331,6 +397,8 @@ class KafkaTopicNode(ConsumerSide):
     # ---- results -------------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
+        self.reset_broker_counters()
+        self.reset_log_counters()
         self.blocked_union_s = 0.0
         self.produced = 0
         self.write_busy_s = 0.0
@@ -357,6 +425,8 @@ class KafkaTopicNode(ConsumerSide):
 
     def series_extra(self) -> dict[str, float]:
         row: dict[str, float] = {"buffer_messages": float(self.buffered)}
+        if self.segmented:
+            row["log_messages"] = float(self.log_messages())
         now = self.env.now
         for group in self.groups:
             seconds = group.lag_seconds(now)
@@ -378,6 +448,9 @@ class KafkaTopicNode(ConsumerSide):
             "hot_partition_share": max(written) / sum(written) if sum(written) else 0.0,
             "lost_to_retention": sum(group.lost for group in self.groups),
         }
+        if self.config.producer is not None or self.config.brokers is not None:
+            figures |= self.broker_figures()
+        figures |= self.log_figures()
         for group in self.groups:
             figures |= group.figures(span, now, self._window_start)
         return figures

@@ -2,9 +2,12 @@
 
 Each arriving model version (an Item whose payload is a `ModelVersion`, from `training`) is
 validated for `validation_time` (versions are validated in parallel); it passes with probability
-`pass_rate`.  A passing version is promoted: the control signal `promote` goes along `deploy_to`
-(a model_serving) with the `ModelVersion` stamped `validated_at`.  A rejected version is counted
-and `rejected` goes along `deploy_to` too (serving tells its drift monitor, which looks again).
+`pass_rate`, and only when its offline error rate is at most `max_error_rate` (an evaluation
+gate, as a pipeline's condition step on the evaluation metric; the version's own `error_rate`
+is taken as the offline measurement).  A passing version is promoted: the control signal
+`promote` goes along `deploy_to` (a model_serving) with the `ModelVersion` stamped
+`validated_at`.  A rejected version is counted and `rejected` goes along `deploy_to` too
+(serving tells its drift monitor, which looks again).
 
 The registry ends the model path (no data out-edges, so the results treat it as a sink): versions
 count in the message balance as completed when promoted and dropped when rejected, and its
@@ -38,8 +41,9 @@ class ModelRegistryConfig(NodeConfig):
     passing version by a `promote` control signal to the serving node named in `deploy_to`, and
     counts of promoted and rejected versions.
 
-    Leaves out: what is validated (metrics, shadow traffic), manual approval queues, version
-    storage, and rollback of a promoted version.
+    Leaves out: what is validated beyond one error rate (shadow traffic), the gap between offline
+    and online error (the gate reads the rate serving will see), manual approval queues, version
+    storage, and rollback of a promoted version (serving's alarm does that).
     """
 
     summary = "validates model versions (time, pass rate) and promotes passing ones to serving"
@@ -52,6 +56,9 @@ class ModelRegistryConfig(NodeConfig):
     )
     pass_rate: Number = Field(0.9, ge=0, le=1, description="probability that a version passes validation")
     deploy_to: str | None = Field(None, description="model_serving node that receives `promote` signals")
+    max_error_rate: Number | None = Field(
+        None, ge=0, le=1, description="versions whose error rate exceeds this are rejected; none = no quality gate"
+    )
 
     def runtime_class(self) -> type[NodeRuntime]:
         return ModelRegistryNode
@@ -105,7 +112,9 @@ class ModelRegistryNode(NodeRuntime):
         self.sojourns.append(now - item.t_in)
         info = item.payload if isinstance(item.payload, ModelVersion) else ModelVersion(item.key, item.born)
         version = info.version
-        if self._uniform() < self.config.pass_rate:
+        limit = self.config.max_error_rate
+        good = limit is None or info.error_rate <= limit
+        if self._uniform() < self.config.pass_rate and good:
             self.completed += item.n
             self.promoted += 1
             self.latencies.append(now - item.born)

@@ -14,7 +14,9 @@ becoming ready).  The analytic view sees the starting `replicas`.
 
 Rollouts: a `promote` signal (from a model_registry) starts a canary (`canary.share` of requests
 to the new version for `canary.duration`, then 100%), a fixed A/B split (`ab_split`: the share
-stays until the next promotion), or, with neither, an immediate switch.  When a version reaches
+stays until the next promotion), a blue/green deployment (`blue_green`), or, with none, an
+immediate switch; a canary or blue/green `alarm` rolls a bad version back, and each prediction
+is wrong with its version's error rate (see `_serving_rollout`).  When a version reaches
 100% the node records how long the stale model kept serving (from the version's `drift_at`,
 when a drift monitor caused the retraining, else from `trained_at`) and sends `remediated`
 along `notify` (a drift_monitor).  Each request served carries its version as `payload`.
@@ -34,9 +36,8 @@ from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion
-from flowsim.engine.pool import ServerPool
-from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import max_of
+from flowsim.nodes._serving_rollout import BlueGreenSpec, CanarySpec, RolloutRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.specmodel import SpecModel
@@ -60,24 +61,18 @@ class AutoscaleSpec(SpecModel):
         return self
 
 
-class CanarySpec(SpecModel):
-    """A canary rollout: a share of requests to the new version, then all of them."""
-
-    share: Number = Field(0.1, gt=0, lt=1, description="share of requests the new version serves meanwhile")
-    duration: Duration = Field(1800.0, ge=0, description="how long the canary lasts before full promotion")
-
-
 @register
 class ModelServingConfig(NodeConfig):
     """Replicas serving prediction requests, autoscaled, with canary or A/B version rollouts.
 
     Models: a FIFO queue in front of `replicas` servers; a target-utilization autoscaler whose new
     replicas serve only after a warm-up; optional feature lookups in a feature store; rollout of
-    promoted versions (canary, fixed A/B split, or immediate), requests per version, and how long a
-    stale model kept serving.
+    promoted versions (canary, fixed A/B split, blue/green with traffic shifting, or immediate),
+    wrong predictions per version, alarm rollback, the billed green fleet, requests per version,
+    and how long a stale model kept serving.
 
-    Leaves out: prediction quality (versions differ only in name), per-version latency, GPU batching,
-    load-balancer imbalance between replicas, and rollback of a bad canary.
+    Leaves out: per-version latency, GPU batching, load-balancer imbalance between replicas, and
+    the green fleet's own queue (its replicas are billed, not added to the pool requests wait for).
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
@@ -96,14 +91,18 @@ class ModelServingConfig(NodeConfig):
     autoscale: AutoscaleSpec | None = Field(None, description="target-utilization autoscaling; none = fixed")
     canary: CanarySpec | None = Field(None, description="roll promoted versions out as a canary first")
     ab_split: Number | None = Field(None, gt=0, lt=1, description="fixed share of requests to the newest version")
+    blue_green: BlueGreenSpec | None = Field(
+        None, description="roll promoted versions out on a second fleet with traffic shifting and baking"
+    )
     initial_version: Count = Field(0, ge=0, description="the version serving at the start")
+    initial_error_rate: Number = Field(0.0, ge=0, le=1, description="share of wrong predictions of that version")
     features_from: str | None = Field(None, description="feature_store each request reads its features from")
     notify: str | None = Field(None, description="drift_monitor told (`remediated`) when a version serves 100%")
 
     @model_validator(mode="after")
     def _one_rollout(self) -> ModelServingConfig:
-        if self.canary is not None and self.ab_split is not None:
-            raise ValueError("give at most one of 'canary' and 'ab_split'")
+        if sum(x is not None for x in (self.canary, self.ab_split, self.blue_green)) > 1:
+            raise ValueError("give at most one of 'canary', 'ab_split' and 'blue_green'")
         if self.autoscale is not None and not (
             self.autoscale.min_replicas <= self.replicas <= self.autoscale.max_replicas
         ):
@@ -141,7 +140,7 @@ class ModelServingConfig(NodeConfig):
         return FlowLaw((replicas,), Delay(self.replicas, self.service_time.mean(), self.service_time.scv()))
 
 
-class ModelServingNode(ServerPool):
+class ModelServingNode(RolloutRuntime):
     """Runtime of `model_serving`; see the module docstring."""
 
     config: ModelServingConfig
@@ -151,13 +150,6 @@ class ModelServingNode(ServerPool):
         self.warming = 0
         self.service_time = config.service_time.sampler(ctx.rng(name, "service"))
         self.hold_sampler = self.service_time
-        self._uniform = block_sampler(ctx.rng(name, "versions").random)
-        self.current = config.initial_version
-        self.candidate: int | None = None
-        self.share = 0.0
-        self.versions: list[dict[str, Any]] = [
-            {"time_s": 0.0, "version": self.current, "event": "serving", "share": 1.0}
-        ]
         self.replica_timeline: list[dict[str, float]] = [{"time_s": 0.0, "replicas": float(self.servers)}]
         self._last_scale = -math.inf
         self._eval_busy = self._eval_servers = 0.0
@@ -165,10 +157,8 @@ class ModelServingNode(ServerPool):
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
         super().reset_counters()
-        self.per_version: dict[int, int] = {}
-        self.stale_serving: list[float] = []
-        self.scale_ups = self.scale_downs = self.promotions = 0
-        self.replicas_max = self.servers
+        self.scale_ups = self.scale_downs = 0
+        self.replicas_max = self.servers + self.green
         self._eval_busy = self._eval_servers = 0.0  # the autoscaler's last reading of the (reset) areas
 
     # ---- requests ------------------------------------------------------------------------
@@ -192,16 +182,6 @@ class ModelServingNode(ServerPool):
     def _enqueue(self, item: Item) -> None:
         self._advance()
         self.enqueue(item)
-
-    def on_start(self, item: Item) -> None:
-        """Each request is served by the current version, or the candidate for its share."""
-        version = self.current
-        if self.candidate is not None and self._uniform() < self.share:
-            version = self.candidate
-        item.payload = version
-        self.per_version[version] = self.per_version.get(version, 0) + item.n
-        if self.tracing:
-            self.log(f"start v{version}", item)
 
     # ---- autoscaling ---------------------------------------------------------------------
     def start(self) -> None:
@@ -250,8 +230,16 @@ class ModelServingNode(ServerPool):
         if self.tracing:
             self.log(f"replicas {servers}")
         self.servers = servers
-        self.replicas_max = max(self.replicas_max, servers)
-        self.replica_timeline.append({"time_s": float(self.env.now), "replicas": float(servers)})
+        self._note_replicas()
+
+    def green_changed(self) -> None:
+        self._note_replicas()
+
+    def _note_replicas(self) -> None:
+        """Replicas running now, a blue/green rollout's green fleet included (what is billed)."""
+        running = self.servers + self.green
+        self.replicas_max = max(self.replicas_max, running)
+        self.replica_timeline.append({"time_s": float(self.env.now), "replicas": float(running)})
 
     # ---- rollouts ------------------------------------------------------------------------
     def signal(self, name: str, payload: Any, sender: str) -> None:
@@ -263,39 +251,11 @@ class ModelServingNode(ServerPool):
         if name != "promote":
             super().signal(name, payload, sender)
         info = payload if isinstance(payload, ModelVersion) else ModelVersion(int(payload), self.env.now)
-        version = info.version
-        canary, split = self.config.canary, self.config.ab_split
-        if canary is None and split is None:
-            self._promote(version, info)
-            return
-        self.candidate, self.share = version, canary.share if canary is not None else float(split or 0)
-        self._timeline(version, "canary", self.share)
-        self.send_signal("notify", "canary", info)  # its predictions are no longer the stale model's
-        if canary is not None:
-            self.env.timeout(canary.duration, (version, info)).callbacks.append(self._canary_over)
-
-    def _canary_over(self, event: object) -> None:
-        version, info = event._value  # type: ignore[attr-defined]
-        if self.candidate == version:  # not replaced by a newer promotion meanwhile
-            self._promote(version, info)
-
-    def _promote(self, version: int, info: ModelVersion) -> None:
-        now = self.env.now
-        self.current, self.candidate, self.share = version, None, 0.0
-        self.promotions += 1
-        self._timeline(version, "promoted", 1.0)
-        since = info.drift_at if info.drift_at is not None else info.trained_at
-        self.stale_serving.append(now - since)
-        self.send_signal("notify", "remediated", info.stamped(serving_at=now))
-
-    def _timeline(self, version: int, event: str, share: float) -> None:
-        if self.tracing:
-            self.log(f"{event} v{version} share {share:g}")
-        self.versions.append({"time_s": float(self.env.now), "version": version, "event": event, "share": share})
+        self.roll_out(info)
 
     # ---- results -------------------------------------------------------------------------
     def series_extra(self) -> dict[str, float]:
-        return {"replicas": float(self.servers), "replicas_warming": float(self.warming)}
+        return {"replicas": float(self.servers + self.green), "replicas_warming": float(self.warming)}
 
     def extra(self) -> dict[str, Any]:
         return {"versions": list(self.versions), "replicas": list(self.replica_timeline)}
@@ -304,13 +264,11 @@ class ModelServingNode(ServerPool):
         figures = super().figures(window) | self.queue_figures(window)
         span = window if window > 0 else 1.0
         figures |= {
-            "replicas_mean": self.area_servers / span,
-            "billed_units": self.area_servers / span,  # the cost layer bills the replicas that ran
+            "replicas_mean": (self.area_servers + self.green_area()) / span,
+            "billed_units": (self.area_servers + self.green_area()) / span,  # the replicas that ran, green included
             "replicas_max": self.replicas_max,
             "scale_ups": self.scale_ups,
             "scale_downs": self.scale_downs,
             "stale_serving_max_s": max_of(self.stale_serving),
-            "promotions": self.promotions,
         }
-        figures |= {f"requests_v{v}": float(count) for v, count in sorted(self.per_version.items())}
-        return figures
+        return figures | self.version_figures()

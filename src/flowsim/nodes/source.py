@@ -175,6 +175,33 @@ class SourceNode(NodeRuntime):
         self.limit = config.limit if config.limit is not None else -1
         self.generated = 0
         self._offered = config.external_rate() * ctx.load_multiplier * config.messages_per_item()
+        self._paused_at: float | None = None  # when the open block began
+
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self.unmet = 0.0
+
+    def _paused(self) -> None:
+        self._paused_at = self.env.now
+
+    def _resumed(self) -> None:
+        """A block ended: the demand of the paused time was never generated (expected count)."""
+        if self._paused_at is not None:
+            self.unmet += self._paused_demand()
+            self._paused_at = None
+
+    def _paused_demand(self) -> float:
+        """The offered messages of the open block so far (within the window and before `stop`)."""
+        assert self._paused_at is not None
+        span = min(self.env.now, self.stop) - max(self._paused_at, self._window_start)
+        return self._offered * max(span, 0.0)
+
+    def figures(self, window: float) -> dict[str, float]:
+        """`unmet_demand`: messages the source would have sent while blocked (none are counted
+        arrivals: a paused producer never created them), an open block included (at the nominal
+        rate for a time-varying source)."""
+        unmet = self.unmet + (self._paused_demand() if self._paused_at is not None else 0.0)
+        return super().figures(window) | {"unmet_demand": unmet}
 
     def start(self) -> None:
         self.call_later(self.config.start + self.interarrival(), self._arrive)
@@ -196,10 +223,12 @@ class SourceNode(NodeRuntime):
             self.call_later(self.interarrival(), self._arrive)
         else:
             self._holding = self.batch
+            self._paused()
 
     def _unblocked(self, item: Item, _t_in: float) -> None:
         self._holding = 0
         self.completed += item.n
+        self._resumed()
         self._schedule()
 
     def inside(self) -> int:
@@ -235,6 +264,13 @@ class ShapedSourceNode(SourceNode):
             points = nhpp_times(self._law, config.start, min(self.stop, ctx.horizon), ctx.rng(name, "profile"))
             self._point = partial(next, points, math.inf)
 
+    def _resumed(self) -> None:
+        """A time-varying rate counts its skipped points instead (in `_following`)."""
+        if self._law is None:
+            super()._resumed()
+        else:
+            self._paused_at = None
+
     def _following(self) -> float:
         """The next arrival time at or after now."""
         now = self.env.now
@@ -242,6 +278,8 @@ class ShapedSourceNode(SourceNode):
             return now + self.interarrival()
         t: float = self._point()
         while t < now:  # arrivals while blocked did not happen: the producer was paused
+            if t >= self._window_start:
+                self.unmet += self._mean_batch  # counted by the points the profile would have drawn
             t = self._point()
         return t
 
@@ -270,6 +308,7 @@ class ShapedSourceNode(SourceNode):
             self._schedule()
         else:
             self._holding = n
+            self._paused()
 
     def series_extra(self) -> dict[str, float]:
         """The offered rate now: the profile's (or trace's, or MMPP state's) x multiplier x mean batch."""

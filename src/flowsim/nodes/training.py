@@ -8,6 +8,16 @@ same data, up to `retries` times.  A successful run sends one model version down
 Item whose `payload` is a `ModelVersion` (`version`, `trained_at`, `data_up_to`, `triggered_at`,
 `trigger`, and `drift_at` / `detected_at` when a drift monitor's `RetrainRequest` asked for it).
 
+Quality: each version (and each sweep trial) draws an `error_rate` from the configured law
+(clipped to [0, 1]); it travels in the `ModelVersion`, so serving can count wrong predictions and
+its rollout alarm can roll a bad version back.
+
+Sweeps (a W&B sweep, an Optuna study): from `at`, `parallelism` workers each run trials one after
+another until `trials` have run.  A trial is a job of `trial_duration` holding `gpus_per_trial`
+of the same pool, queued with the training runs: FIFO (`priority: fifo`, an urgent retrain waits
+behind the trials queued before it) or retrains first (`retrain_first`).  A trial takes no data
+and makes no version; every job is listed in the result (`runs`).
+
 Counting (a merge): data messages count as completed when the run that took them produces a
 version, dead-lettered when that run fails for good; until then they are inside (accumulated
 or in a run).  All of them are `merged`: the data ends in the model.  The version sent on is a
@@ -20,11 +30,11 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
@@ -32,22 +42,11 @@ from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import mean_of
+from flowsim.nodes._training_jobs import Run, SweepSpec
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
 from flowsim.units import Count, Duration, Number
-
-
-@dataclass
-class Run:
-    """One training run: its trigger, the data it took, and its attempts."""
-
-    trigger: str
-    triggered_at: float
-    messages: int = 0
-    data_up_to: float = 0.0
-    attempt: int = 0
-    request: RetrainRequest | None = None  # the drift that asked for this run, if one did
 
 
 @register
@@ -58,7 +57,10 @@ class TrainingConfig(NodeConfig):
     accumulated since the last run; a GPU pool (runs wait for `gpus_per_run` free GPUs);
     random failures retried after a delay; one model version per successful run.
 
-    Leaves out: model quality (a version is only a number and timestamps), distributed-training
+    Also: a quality per version (`error_rate`, drawn per version) and hyperparameter sweeps whose
+    trials compete with the runs for the GPUs, every job listed in the result.
+
+    Leaves out: how quality depends on data or hyperparameters (drawn independently), distributed-training
     speed-up with more GPUs, preemption, checkpoints (a retry starts over), and data loading time
     beyond the per-message cost.
     """
@@ -79,6 +81,14 @@ class TrainingConfig(NodeConfig):
     on_signal: Literal["queue", "coalesce"] = Field(
         "coalesce", description="a retrain signal while a run waits for GPUs: queue another, or join the waiting one"
     )
+    error_rate: Distribution = Field(
+        default_factory=lambda: Constant(value=0.0),
+        description="share of wrong predictions of each version (and sweep trial), drawn per version, clipped to 0..1",
+    )
+    sweeps: list[SweepSpec] = Field(default_factory=list, description="hyperparameter sweeps on the same GPU pool")
+    priority: Literal["fifo", "retrain_first"] = Field(
+        "fifo", description="order of jobs waiting for GPUs: first come first served, or training runs before trials"
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> TrainingConfig:
@@ -86,6 +96,9 @@ class TrainingConfig(NodeConfig):
             raise ValueError(
                 f"gpus_per_run ({self.gpus_per_run}) exceeds the pool (gpus: {self.gpus}); no run could start"
             )
+        for sweep in self.sweeps:
+            if (sweep.gpus_per_trial or 0) > self.gpus:
+                raise ValueError(f"gpus_per_trial ({sweep.gpus_per_trial}) exceeds the pool (gpus: {self.gpus})")
         return self
 
     def runtime_class(self) -> type[NodeRuntime]:
@@ -135,8 +148,13 @@ class TrainingNode(NodeRuntime):
         super().__init__(name, config, ctx)
         self.schedule = parse_schedule(config.schedule) if config.schedule else None
         self._uniform = block_sampler(ctx.rng(name, "failures").random)
+        self._quality = config.error_rate.sampler(ctx.rng(name, "quality"))
+        self._trial_quality = config.error_rate.sampler(ctx.rng(name, "trial quality"))  # versions draw apart
+        self._trial_time = [s.trial_duration.sampler(ctx.rng(name, f"sweep {i}")) for i, s in enumerate(config.sweeps)]
+        self._launched = [0] * len(config.sweeps)
         self.version = 0
         self.last_data = 0.0
+        self.jobs: list[dict[str, Any]] = []  # every job that ended, from t = 0 (the tracked runs)
 
     def reset_counters(self) -> None:
         super().reset_counters()
@@ -145,6 +163,9 @@ class TrainingNode(NodeRuntime):
         self.versions = 0
         self.gpu_area = 0.0
         self.to_version: array[float] = array("d")
+        self.run_waits: array[float] = array("d")
+        self.trial_times: array[float] = array("d")
+        self.trial_errors: array[float] = array("d")
         self._t_last = self.env.now
 
     def _advance(self) -> None:
@@ -163,6 +184,8 @@ class TrainingNode(NodeRuntime):
         if self.schedule is not None:  # `@once` fires at t = 0; other schedules first after it
             first = self.schedule.first_from(0.0) if self.schedule.once else self.schedule.next_after(self.env.now)
             self._at(first)
+        for index, sweep in enumerate(self.config.sweeps):
+            self.call_later(sweep.at, self._sweep_starts, index)
 
     def try_put(self, item: Item) -> bool:
         self.arrivals += item.n
@@ -187,8 +210,9 @@ class TrainingNode(NodeRuntime):
         if name != "retrain":
             super().signal(name, payload, sender)
         request = payload if isinstance(payload, RetrainRequest) else None
-        if self.config.on_signal == "coalesce" and self.waiting_runs and self.waiting_runs[-1].attempt == 0:
-            self.waiting_runs[-1].request = request or self.waiting_runs[-1].request
+        waiting = [run for run in self.waiting_runs if run.sweep is None and run.attempt == 0]
+        if self.config.on_signal == "coalesce" and waiting:
+            waiting[-1].request = request or waiting[-1].request
             if self.tracing:
                 self.log("trigger joins waiting run")
             return
@@ -198,44 +222,100 @@ class TrainingNode(NodeRuntime):
         """Ask for a run; it starts when enough GPUs are free."""
         if self.tracing:
             self.log(f"trigger ({why})")
-        self.waiting_runs.append(Run(why, self.env.now, request=request))
-        self._start_waiting()
+        self._enqueue(Run(why, self.env.now, request=request, gpus=self.config.gpus_per_run))
+
+    # ---- sweeps --------------------------------------------------------------------------
+    def _sweep_starts(self, timer: Any) -> None:
+        index: int = timer._value
+        for _ in range(min(self.config.sweeps[index].parallelism, self.config.sweeps[index].trials)):
+            self._next_trial(index)
+
+    def _next_trial(self, index: int) -> None:
+        """A worker asks for its next trial (none once the sweep has launched them all)."""
+        sweep = self.config.sweeps[index]
+        if self._launched[index] >= sweep.trials:
+            return
+        self._launched[index] += 1
+        gpus = sweep.gpus_per_trial or self.config.gpus_per_run
+        trial = Run(f"sweep {index}", self.env.now, sweep=index, trial=self._launched[index], gpus=gpus)
+        if self.tracing:
+            self.log(f"trial {index}.{trial.trial} queued")
+        self._enqueue(trial)
 
     # ---- runs ----------------------------------------------------------------------------
+    def _enqueue(self, run: Run) -> None:
+        """Queue a job for GPUs: at the back, or (`retrain_first`) a training run before every trial."""
+        queue = self.waiting_runs
+        if self.config.priority == "retrain_first" and run.sweep is None:
+            at = next((i for i, job in enumerate(queue) if job.sweep is not None), len(queue))
+            queue.insert(at, run)
+        else:
+            queue.append(run)
+        self._start_waiting()
+
     def _start_waiting(self) -> None:
-        need = self.config.gpus_per_run
-        while self.waiting_runs and self.free_gpus >= need:
+        while self.waiting_runs and self.free_gpus >= self.waiting_runs[0].gpus:  # FIFO: the head goes first
             run = self.waiting_runs.popleft()
-            if run.attempt == 0:  # a first attempt takes all the data accumulated so far
+            if run.attempt == 0 and run.sweep is None:  # a first attempt takes all the data accumulated so far
                 run.messages, run.data_up_to = self.pending, self.last_data
                 self.in_runs += self.pending
                 self.pending = 0
+                self.run_waits.append(self.env.now - run.triggered_at)
             self._attempt(run)
 
     def _attempt(self, run: Run) -> None:
         self._advance()
-        self.free_gpus -= self.config.gpus_per_run
+        self.free_gpus -= run.gpus
         run.attempt += 1
-        if run.attempt == 1:
-            self.runs += 1
-        length = self.config.base_duration + self.config.per_message * run.messages
+        run.started_at = self.env.now
+        if run.sweep is not None:
+            length = self._trial_time[run.sweep]()
+        else:
+            length = self.config.base_duration + self.config.per_message * run.messages
+            if run.attempt == 1:
+                self.runs += 1
         if self.tracing:
-            self.log(f"run start ({run.messages} messages, {length:g}s)")
+            is_trial = run.sweep is not None
+            self.log(f"trial {run.sweep}.{run.trial} start ({length:g}s)" if is_trial else
+                     f"run start ({run.messages} messages, {length:g}s)")  # fmt: skip
         self.env.timeout(length, run).callbacks.append(self._run_ended)
 
     def _run_ended(self, event: object) -> None:
         run: Run = event._value  # type: ignore[attr-defined]
         self._advance()
-        self.free_gpus += self.config.gpus_per_run
-        if self.config.failure_rate and self._uniform() < self.config.failure_rate:
+        self.free_gpus += run.gpus
+        if run.sweep is not None:
+            self._trial_ended(run)
+        elif self.config.failure_rate and self._uniform() < self.config.failure_rate:
             self._run_failed(run)
         else:
             self._produce(run)
         self._start_waiting()
 
+    def _trial_ended(self, run: Run) -> None:
+        assert run.sweep is not None
+        error = min(1.0, max(0.0, self._trial_quality()))
+        duration = self.env.now - run.started_at
+        self.trial_times.append(duration)
+        self.trial_errors.append(error)
+        self._record(run, "trial", error)
+        if self.tracing:
+            self.log(f"trial {run.sweep}.{run.trial} done (error rate {error:g})")
+        self._next_trial(run.sweep)  # the worker that ran it asks for the next one
+
+    def _record(self, run: Run, outcome: str, error: float | None, version: int | None = None) -> None:
+        now = float(self.env.now)
+        self.jobs.append({
+            "job": "trial" if run.sweep is not None else "train", "sweep": run.sweep,
+            "trial": run.trial if run.sweep is not None else None, "version": version, "outcome": outcome,
+            "queued_s": run.triggered_at, "start_s": run.started_at, "end_s": now,
+            "duration_s": now - run.started_at, "error_rate": error,
+        })  # fmt: skip
+
     def _run_failed(self, run: Run) -> None:
         self.failures += 1
         self.failed_attempts += 1
+        self._record(run, "failed", None)
         if run.attempt <= self.config.retries:
             self.retries += 1
             if self.tracing:
@@ -260,11 +340,13 @@ class TrainingNode(NodeRuntime):
         self.completed += run.messages
         self.merged += run.messages  # the data ends in the model; the version is not data
         self.to_version.append(now - run.triggered_at)
+        error = min(1.0, max(0.0, self._quality()))
+        self._record(run, "version", error, self.version)
         item = Item(now, 1, self.version)
         request = run.request
         item.payload = ModelVersion(
             version=self.version, trained_at=now, data_up_to=run.data_up_to, triggered_at=run.triggered_at,
-            trigger=run.trigger, messages=run.messages,
+            trigger=run.trigger, messages=run.messages, error_rate=error,
             drift_at=request.drift_at if request else None, detected_at=request.detected_at if request else None,
         )  # fmt: skip
         if self.tracing:
@@ -281,5 +363,15 @@ class TrainingNode(NodeRuntime):
             "versions": self.versions,
             "gpu_utilization": self.gpu_area / (self.config.gpus * window) if window > 0 else 0.0,
             "trigger_to_version_mean_s": mean_of(self.to_version),
+            "run_wait_mean_s": mean_of(self.run_waits),
         }
+        if self.config.sweeps:
+            figures |= {
+                "trials": len(self.trial_times),
+                "trial_duration_mean_s": mean_of(self.trial_times),
+                "sweep_best_error_rate": min(self.trial_errors) if self.trial_errors else math.nan,
+            }
         return figures
+
+    def extra(self) -> dict[str, Any]:
+        return {"runs": list(self.jobs)} if self.jobs else {}

@@ -191,8 +191,10 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
                  "99% of delivered items took less than this from creation to the sink", format_duration),
         Headline("Messages lost", lost, format_number(lost), "lower",
                  f"dropped {format_number(result.totals.dropped)} + dead-lettered "
-                 f"{format_number(result.totals.dead_lettered)} + deleted unread (retention) "
-                 f"{format_number(result.totals.lost)}"),
+                 f"{format_number(result.totals.dead_lettered)} + deleted unread (retention, expiry, "
+                 f"failover) {format_number(result.totals.lost)}"
+                 + (f"; not counted: demand blocked sources never generated "
+                    f"{format_number(result.totals.unmet_demand)}" if result.totals.unmet_demand else "")),
         Headline("SLOs met", float(met) if result.slos else None,
                  f"{met} / {len(result.slos)}" if result.slos else "none defined", "higher",
                  "service-level objectives of the scenario that hold in this run"),

@@ -303,7 +303,8 @@ def header(result: RunResult) -> Text:
         f"arrivals {format_number(totals.arrivals)} · delivered {format_number(totals.delivered)} · "
         f"dropped {format_number(totals.dropped)} · dead-lettered {format_number(totals.dead_lettered)} · "
         f"lost {format_number(totals.lost)} · inside at the end {format_number(totals.inside_at_end)} · "
-        f"retries {format_number(totals.retries)}",
+        f"retries {format_number(totals.retries)}"
+        + (f" · unmet demand (blocked sources) {format_number(totals.unmet_demand)}" if totals.unmet_demand else ""),
         style="dim",
     )
     versions = totals.model_versions
@@ -346,6 +347,11 @@ def report(result: RunResult) -> Group:
     theory = theory_table(result)
     if theory is not None:
         parts.append(theory)
+    from flowsim.reports.streaming import streaming_table  # it builds on this module's helpers
+
+    groups = streaming_table(result)
+    if groups is not None:
+        parts.append(groups)
     parts.append(analysis_summary(result))
     spaced: list[RenderableType] = []
     for part in parts:

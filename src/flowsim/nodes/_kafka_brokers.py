@@ -1,0 +1,246 @@
+"""The broker half of `kafka_topic`: partition leaders on brokers, elections, in-sync replicas,
+and the producer's documented failure modes (`delivery.timeout.ms`, `max.block.ms`, `acks`).
+
+Replicas: partition p keeps replica k on broker (p + k) mod count; replica 0 leads at first.
+A broker outage removes it from every in-sync replica set (ISR) it is in; the partitions it led
+go offline, and after `leader_election` the first live in-sync replica leads.  With no live
+in-sync replica (replication factor 1) the partition stays offline until its broker returns,
+which then leads at once.  A returning broker rejoins the ISRs at once (its catch-up is not
+modelled).  Writes to an offline partition wait in the producer's accumulator, reads of it
+return nothing.
+
+What a failover does to the batches on the failed leader, by `acks` (Kafka's producer docs):
+- written and not yet fetched by followers (`replication_delay`): acks 0 and 1 were already
+  acknowledged, and the new leader never had them: lost (`lost_to_failover`); acks all were
+  not acknowledged: the producer sends them again to the new leader.
+- being written: acks 0 never learns of the failure: lost; acks 1 and all retry.
+
+The leading underscore keeps the registry from treating this module as a kind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowsim.engine.node import NodeRuntime, Waiter
+from flowsim.nodes._kafka_parts import Batch, Partition
+
+if TYPE_CHECKING:
+    from flowsim.engine.item import Item
+    from flowsim.nodes.kafka_topic import KafkaTopicConfig
+
+
+class BrokerSide(NodeRuntime):
+    """Leaders, elections and producer failures; `KafkaTopicNode` supplies `_kick` and `_wake`."""
+
+    config: KafkaTopicConfig
+    parts: list[Partition]
+    buffered: int  # messages not yet in the log (accumulator, being written, replicating)
+    held: int  # messages holding producer buffer memory (until acknowledged)
+
+    def setup_brokers(self) -> None:
+        """Read the producer and broker blocks; place the replicas."""
+        producer, cluster = self.config.producer, self.config.brokers
+        self.acks: int | str = producer.acks if producer is not None else "all"
+        self.delivery_timeout = producer.delivery_timeout if producer is not None else None
+        self.max_block = producer.max_block if producer is not None else None
+        self.min_isr = cluster.min_insync_replicas if cluster is not None else 1
+        self.replication_delay = cluster.replication_delay if cluster is not None else 0.0
+        self.alive = [True] * (cluster.count if cluster is not None else 1)
+        self._fail_next = False  # the next try_put is a send that ran out of max_block
+        if cluster is not None:
+            for part in self.parts:
+                part.replicas = [(part.index + k) % cluster.count for k in range(cluster.replication_factor)]
+                part.isr = set(part.replicas)
+                part.leader = part.replicas[0]
+
+    def reset_broker_counters(self) -> None:
+        self.expired = 0
+        self.failed_max_block = 0
+        self.refused_min_isr = 0
+        self.lost_to_failover = 0
+        self.elections = 0
+        self.offline_s = 0.0
+        self.acked_batches = 0
+        self.ack_wait_s = 0.0
+
+    def start_brokers(self) -> None:
+        cluster = self.config.brokers
+        for outage in cluster.outages if cluster is not None else ():
+            self.call_later(outage.at, self._broker_down, outage.broker)
+            self.call_later(outage.at + outage.for_, self._broker_up, outage.broker)
+
+    # ---- the producer's limits -----------------------------------------------------------
+    def opened(self, batch: Batch) -> None:
+        """A new batch: it expires `delivery_timeout` after it opened unless written by then."""
+        if self.delivery_timeout is not None:
+            self.call_later(self.delivery_timeout, self._expire, batch)
+
+    def _expire(self, event: Any) -> None:
+        batch: Batch = event._value
+        if batch.state != 0:
+            return  # written, or being written (an in-flight request completes)
+        part = self.parts[batch.partition]
+        part.batches.remove(batch)
+        batch.state = 3
+        self._gone(batch, "expired")
+        self.expired += batch.n
+
+    def _gone(self, batch: Batch, why: str) -> None:
+        """A batch leaves the producer without reaching the log: lost, and its room freed."""
+        self.buffered -= batch.n
+        if not batch.acked:
+            batch.acked = True
+            self.held -= batch.n
+        self.lost += batch.n
+        if self.tracing:
+            self.log(f"{why} p{batch.partition} {batch.n}")
+        self.space_freed()
+
+    def when_space(self, waiter: Waiter) -> None:
+        """A send blocked on the full buffer; with `max_block` it fails once blocked that long."""
+        super().when_space(waiter)
+        if self.max_block is not None:
+            self.call_later(self.max_block, self._block_expired, waiter)
+
+    def _block_expired(self, event: Any) -> None:
+        waiter: Waiter = event._value
+        if waiter not in self._blocked:
+            return  # it got in
+        self._blocked.remove(waiter)
+        self._fail_next = True
+        waiter()  # its try_put counts the send failed and lets the sender go on
+        self._fail_next = False
+
+    def failed_send(self, item: Item) -> bool:
+        """`max.block.ms` ran out: the send raises, the record is counted dropped."""
+        self.arrivals += item.n
+        self.dropped += item.n
+        self.failed_max_block += item.n
+        if self.tracing:
+            self.log("max_block", item)
+        return True
+
+    def writable(self, part: Partition) -> bool:
+        """An acks=all write needs `min_insync_replicas` live in-sync replicas; refused batches wait
+        (the error is retriable) and are counted once each."""
+        if self.acks != "all" or len(part.isr) >= self.min_isr:
+            return True
+        for batch in reversed(part.batches):
+            if batch.refused:
+                break
+            if batch.ready:
+                batch.refused = True
+                self.refused_min_isr += batch.n
+        if self.tracing:
+            self.log(f"p{part.index} not enough replicas ({len(part.isr)} < {self.min_isr})")
+        return False
+
+    def acked(self, batch: Batch, now: float) -> None:
+        """The producer hears back: the batch's buffer memory frees."""
+        if batch.acked:
+            return
+        batch.acked = True
+        self.held -= batch.n
+        self.acked_batches += 1
+        self.ack_wait_s += now - batch.sent
+
+    def replicates(self, part: Partition) -> bool:
+        """Followers must fetch a write before it counts as committed (the high watermark)."""
+        return self.replication_delay > 0 and len(part.isr) > 1
+
+    # ---- brokers -------------------------------------------------------------------------
+    def _broker_down(self, event: Any) -> None:
+        broker: int = event._value
+        self.alive[broker] = False
+        if self.tracing:
+            self.log(f"broker {broker} down")
+        for part in self.parts:
+            if broker in part.isr:
+                part.isr.discard(broker)
+                if part.leader == broker:
+                    self._leader_lost(part)
+
+    def _leader_lost(self, part: Partition) -> None:
+        now = self.env.now
+        part.leader, part.online, part.offline_since = None, False, now
+        part.epoch += 1
+        part.generation += 1  # a write or replication in progress never lands
+        retry: list[Batch] = []
+        for batch in part.replicating:
+            if self.acks == "all":
+                retry.append(batch)
+            else:
+                self._failover_loss(batch)
+        part.replicating.clear()
+        if part.writing is not None:
+            if self.acks == 0:
+                self._failover_loss(part.writing)
+            else:
+                retry.append(part.writing)
+            part.writing = None
+        for batch in reversed(retry):
+            batch.state = 0
+            part.batches.appendleft(batch)
+        if part.isr:
+            self.call_later(self.config.brokers.leader_election, self._elect, (part, part.epoch))  # type: ignore[union-attr]
+        if self.tracing:
+            self.log(f"p{part.index} offline ({len(retry)} batches to resend)")
+
+    def _failover_loss(self, batch: Batch) -> None:
+        batch.state = 3
+        self.lost_to_failover += batch.n
+        self._gone(batch, "lost on failover")
+
+    def _elect(self, event: Any) -> None:
+        part, epoch = event._value
+        if epoch != part.epoch or part.online or not part.isr:
+            return
+        leader = next(r for r in part.replicas if r in part.isr)
+        self._lead(part, leader)
+
+    def _lead(self, part: Partition, broker: int) -> None:
+        now = self.env.now
+        part.leader, part.online = broker, True
+        self.elections += 1
+        self.offline_s += now - max(part.offline_since, self._window_start)
+        if self.tracing:
+            self.log(f"p{part.index} led by broker {broker}")
+        self._wake(part)
+
+    def _broker_up(self, event: Any) -> None:
+        broker: int = event._value
+        self.alive[broker] = True
+        if self.tracing:
+            self.log(f"broker {broker} up")
+        for part in self.parts:
+            if broker in part.replicas:
+                part.isr.add(broker)
+                if part.leader is None and not any(r in part.isr for r in part.replicas if r != broker):
+                    self._lead(part, broker)  # it was the last replica: no election to wait for
+                else:
+                    self._kick(part)  # the ISR may be large enough for acks=all again
+
+    def partition_offline_s(self) -> float:
+        """Partition-seconds offline in the window, outages still running at the end included."""
+        now, start = self.env.now, self._window_start
+        running = sum(now - max(p.offline_since, start) for p in self.parts if not p.online)
+        return self.offline_s + running
+
+    def broker_figures(self) -> dict[str, float]:
+        return {
+            "lost_to_expiry": self.expired,
+            "failed_max_block": self.failed_max_block,
+            "refused_min_isr": self.refused_min_isr,
+            "lost_to_failover": self.lost_to_failover,
+            "leader_elections": self.elections,
+            "partition_offline_s": self.partition_offline_s(),
+            "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else 0.0,
+        }
+
+    # ---- supplied by the kind ------------------------------------------------------------
+    def _kick(self, part: Partition) -> None:
+        raise NotImplementedError
+
+    def _wake(self, part: Partition) -> None:
+        raise NotImplementedError

@@ -1,0 +1,61 @@
+"""Back-of-envelope figures for consumer groups (analysis.streaming) beside the simulated ones.
+
+Lag grows at in - out for an overloaded group; after an outage of D seconds the backlog in x D
+drains at the spare capacity out - in, in D x in / (out - in) seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import flowsim
+from flowsim.reports.streaming import streaming_rows
+from helpers import scenario_yaml
+
+
+def scenario(rate: str, fields: str = "", extra: str = "", duration: str = "60s") -> flowsim.Scenario:
+    # two consumers at 1 ms a message each: the group reads 2 x 1,000 = 2,000 messages/s
+    return flowsim.load_scenario(
+        scenario_yaml(
+            f"""
+            src: {{kind: source, interarrival: {rate}}}
+            topic: {{kind: kafka_topic, partitions: 4, batch_size: 10, linger: 1ms,
+                     consumer_defaults: {{consumers: 2, processing_time: 1ms}}, {fields}}}
+            done: {{kind: sink}}
+            """,
+            "[src -> topic, topic -> done]",
+            duration,
+            extra,
+        )
+    )
+
+
+@pytest.mark.slow  # 50,000 messages
+def test_an_overloaded_group_lag_grows_at_in_minus_out() -> None:
+    result = flowsim.simulate(scenario("0.4ms", duration="20s"))  # 2,500 messages/s in, 2,000/s out
+    (estimate,) = result.analysis.streaming
+    assert estimate.out_per_s == pytest.approx(2000) and estimate.limited_by == "consumers"
+    assert estimate.lag_growth_per_s == pytest.approx(500)  # 2,500 - 2,000
+    assert estimate.drain_s_per_outage_s is None  # it never drains
+    figures = result.nodes["topic"].kind_figures
+    simulated = (figures["backlog_at_end.done"] - figures["backlog_at_start.done"]) / result.window_s
+    assert simulated == pytest.approx(500, rel=0.02)
+    assert streaming_rows(result)[0]["lag growth, estimate"] == "500/s"
+
+
+@pytest.mark.slow  # 55,000 messages
+def test_the_drain_after_an_outage_takes_backlog_over_spare_capacity() -> None:
+    # 1,000/s in, 2,000/s out, the topic down 20 s: 20,000 buffered, drained at 1,000/s spare
+    # in 20 x 1,000 / (2,000 - 1,000) = 20 s
+    result = flowsim.simulate(scenario("1ms", extra="faults:\n  - {node: topic, at: 10s, for: 20s}\n", duration="55s"))
+    (estimate,) = result.analysis.streaming
+    assert estimate.outage_s == 20 and estimate.drain_after_outage_s == pytest.approx(20.0)
+    series = result.series
+    lag = series[series.node == "topic"].set_index("time_s")["lag_messages.done"]
+    # the buffered 1,000/s x 20 s lands from 30 s on, written in 20,000 / (4 x 10,000/s) = 0.5 s
+    # while 2,000/s are read: the peak lag lies between 20,000 - 2,000 x 0.5 and 20,000
+    assert 19_000 <= result.nodes["topic"].kind_figures["lag_max_messages.done"] <= 20_000
+    drained = lag[(lag.index > 30) & (lag < 200)].index.min()
+    assert drained - 30 == pytest.approx(20.0, abs=1.5)  # the sampling step is 0.3 s
+    row = streaming_rows(result)[0]
+    assert row["drain after outage, estimate"] == "20s"
