@@ -154,7 +154,9 @@ def _pool_issues(arch: Architecture) -> list[GraphIssue]:
         for task_name, task in config.tasks.items():
             where = ("nodes", name, "tasks", task_name)
             if task.pool is not None and task.pool not in pools:
-                hint = "declare it under the DAG's 'pools' or the architecture's airflow.pools"
+                close = difflib.get_close_matches(task.pool, list(pools), n=1)
+                declare = "declare it under the DAG's 'pools' or the architecture's airflow.pools"
+                hint = f"did you mean '{close[0]}'? or {declare}" if close else declare
                 issues.append(GraphIssue((*where, "pool"), f"task '{task_name}' uses unknown pool '{task.pool}'", hint))
             elif task.pool_slots > pools[task.pool or DEFAULT_POOL]:
                 size = pools[task.pool or DEFAULT_POOL]

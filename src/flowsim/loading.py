@@ -19,22 +19,31 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from flowsim.build import contract_problem
-from flowsim.cost import COST_FIGURES
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.nodes._airflow_installation import INSTALLATION
-from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
+from flowsim.references import (
+    check_metric,
+    close,
+    fault_issues,
+    partial_architecture,
+    raw_node_names,
+    salvaged_scenario_issues,
+    slo_issues,
+    task_issues,
+)
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
 from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
+
+__all__ = ["PathLike", "check_metric", "load_architecture", "load_scenario", "parse_assignment", "with_settings"]
 
 PathLike = str | os.PathLike[str]
 _ARCH_ROOTS = ("nodes", "edges", "airflow")
 _ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
-def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
+def _document(path_or_text: PathLike, source: str = "<input>") -> tuple[YamlDocument, Path | None]:
     """A path (existing file, or a name ending in .yaml/.yml) is read; other text is parsed."""
     if isinstance(path_or_text, os.PathLike):
         return load_yaml_file(path_or_text), Path(path_or_text)
@@ -42,7 +51,7 @@ def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
     looks_like_path = "\n" not in text and (text.endswith((".yaml", ".yml")) or os.path.exists(text))
     if looks_like_path:
         return load_yaml_file(text), Path(text)
-    return load_yaml_text(text), None
+    return load_yaml_text(text, source), None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -104,15 +113,24 @@ def _validate_architecture(
 ) -> Architecture:
     """`base` is the folder of the file the nodes were written in: paths in them (a source's
     `trace`) are relative to it."""
+    context = {"base_dir": base if base is not None else Path.cwd()}
     try:
-        arch = Architecture.model_validate(data, context={"base_dir": base if base is not None else Path.cwd()})
+        arch = Architecture.model_validate(data, context=context)
     except ValidationError as err:
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
         named = _name_problems(data, doc, prefix)
         if named:  # each bad name at its own key, not one problem at the first node
             whole = format_path((*prefix, "nodes"))
             problems = named + [p for p in problems if not (p.field == whole and p.message.startswith("node name"))]
-        raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
+        tasks = [_located(doc, prefix + path, message, hint) for path, message, hint in task_issues(data)]
+        if tasks:  # each unknown task at its name, with a did-you-mean, not once at the DAG
+            problems = [p for p in problems if "depends on unknown task" not in p.message] + tasks
+        partial = partial_architecture(data, context)  # the parts that validate alone are checked too
+        if partial is not None:
+            problems += [_located(doc, prefix + path, m, h) for path, m, h in architecture_issues(partial)]
+        refused = _Refused(_blame_overrides(problems, prefix, overrides or {}))
+        refused.partial, refused.written = partial, raw_node_names(data)
+        raise refused from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
     if not problems:
@@ -124,6 +142,13 @@ def _validate_architecture(
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+class _Refused(SpecError):
+    """An architecture the schema refused, with what of it validates alone (for the scenario's checks)."""
+
+    partial: Architecture | None = None
+    written: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
 
 
 def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
@@ -167,7 +192,7 @@ def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> 
         for field, name in pairs:
             if name not in names:
                 problems.append(
-                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", _close(name, names))
+                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", close(name, names))
                 )
     return problems
 
@@ -198,14 +223,19 @@ def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint:
 
 
 def load_architecture(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Architecture:
     """Read and validate an architecture file (or YAML text).
 
     `base_dir`: for YAML given as text, the folder its relative paths (a source's `trace`) are
-    read from, as if the text were a file there (default: the current directory).
+    read from, as if the text were a file there (default: the current directory); `source`, the
+    name its messages give it (`<stdin>` for `flowsim validate -`).
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "architecture")
     if wrong is not None:
         raise wrong
@@ -217,16 +247,21 @@ def load_architecture(
 
 
 def load_scenario(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Scenario:
     """Read a scenario, resolve its architecture, and check every cross-reference.
 
     `overrides` maps dotted paths to values (`nodes.api.servers`, `load.multiplier`, `duration`),
     applied after the file's own `overrides:` section.  `base_dir`: for YAML given as text, the
     folder its relative paths (`architecture:`, a source's `trace`, in the file's own `overrides:`
-    too) are resolved against, as if the text were a file there (default: the current directory).
+    too) are resolved against, as if the text were a file there (default: the current directory);
+    `source`, the name its messages give it.
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "scenario")
     if wrong is not None:
         raise wrong
@@ -244,14 +279,28 @@ def load_scenario(
     arch_doc: YamlDocument = doc
     arch_prefix: tuple[str, ...] = ("architecture",)
     ref = data.get("architecture")
+    refused: _Refused | None = None
     if isinstance(ref, str | dict):
-        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, here, arch_overrides, from_file)
+        try:
+            data["architecture"], arch_doc, arch_prefix = _resolve_architecture(
+                ref, doc, here, arch_overrides, from_file
+            )
+        except _Refused as err:  # the scenario's own fields are still checked, in the same round
+            refused, data["architecture"] = err, ref if isinstance(ref, str) else "<inline>"
+    before = refused.problems if refused is not None else []
+    arch: Architecture | None = refused.partial if refused is not None else None
+    names: list[str] = refused.written if refused is not None else []
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise SpecError(problems_from_validation(err, doc, Scenario, (), data)) from None
+        if refused is None and isinstance(data.get("architecture"), Architecture):
+            arch, names = data["architecture"], list(data["architecture"].nodes)
+        salvaged = [_located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
+        raise SpecError(before + problems_from_validation(err, doc, Scenario, (), data) + salvaged) from None
     scenario = scenario.model_copy(update={"overrides": merged})
-    problems = _reference_problems(scenario, doc) + _policy_problems(scenario, arch_doc, arch_prefix)
+    if refused is not None:
+        raise SpecError(before + _reference_problems(scenario, doc, arch, names))
+    problems = _reference_problems(scenario, doc, scenario.arch) + _policy_problems(scenario, arch_doc, arch_prefix)
     if problems:
         raise SpecError(problems)
     return _with_named_policies(scenario)
@@ -332,33 +381,17 @@ def _resolve_architecture(
 
 
 # ---- cross-references ---------------------------------------------------------------------
-def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
-    arch = scenario.arch
-    names = list(arch.nodes)
-    problems: list[Problem] = []
-    for index, fault in enumerate(scenario.faults):
-        where = ("faults", index, "node")
-        if fault.node == INSTALLATION and fault.node not in arch.nodes:
-            if not arch.dags():
-                problems.append(_located(doc, where, "a fault on 'airflow' (the scheduler) needs an airflow_dag",
-                                         "add an airflow_dag node, or name the node to take down"))  # fmt: skip
-        elif fault.node not in arch.nodes:
-            problems.append(_located(doc, where, f"unknown node '{fault.node}'", _close(fault.node, names)))
-        elif not arch.nodes[fault.node].can_fail:
-            kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
-            problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
-                                     "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
-        elif fault.group is not None:
-            outputs = [edge.to for edge in arch.edges if edge.from_ == fault.node]
-            found = arch.nodes[fault.node].fault_part_problem(fault.group, fault.consumer, fault.consumers, outputs)
-            if found is not None:
-                problems.append(_located(doc, ("faults", index, found[0]), found[1], found[2]))
-    problems += [_located(doc, path, message, hint) for path, message, hint in scenario_issues(scenario)]
-    for index, slo in enumerate(scenario.slos):
-        message, hint = check_metric(slo.metric, arch)
-        if message:
-            problems.append(_located(doc, ("slos", index), message, hint))
-    return problems
+def _reference_problems(
+    scenario: Scenario, doc: YamlDocument, arch: Architecture | None, written: list[str] | None = None
+) -> list[Problem]:
+    """Faults and SLOs against the architecture (`arch` may be the part of a refused one that
+    validated, `written` every node name its file holds), and faults against the run's span."""
+    issues = scenario_issues(scenario)
+    if arch is not None:
+        names = written if written is not None else list(arch.nodes)
+        faults, slos = dict(enumerate(scenario.faults)), dict(enumerate(scenario.slos))
+        issues = fault_issues(faults, arch, names) + issues + slo_issues(slos, arch, names)
+    return [_located(doc, path, message, hint) for path, message, hint in issues]
 
 
 def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, ...]) -> list[Problem]:
@@ -368,61 +401,7 @@ def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, .
     for name, config in scenario.arch.nodes.items():
         retry = getattr(config, "retry", None)
         if isinstance(retry, str) and retry not in scenario.retry_policies:
-            hint = _close(retry, known) if known else "define it under the scenario's retry_policies"
+            hint = close(retry, known) if known else "define it under the scenario's retry_policies"
             message = f"retry policy '{retry}' is not defined in the scenario"
             problems.append(_located(doc, (*prefix, "nodes", name, "retry"), message, hint))
     return problems
-
-
-def _close(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(options)
-
-
-_NODE_FIGURES = sorted(set(NodeResult.model_fields) - {"kind", "kind_figures", "ci95"})
-_STATS = sorted(set(Percentiles.model_fields))
-_SINK_FIGURES = ["count", "throughput_per_s", "latency_s"]
-
-
-def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
-    """('', '') when `metric` names a figure the result will have; else (message, hint)."""
-    parts = metric.split(".")
-    head = parts[0]
-    if head == "totals":
-        fields = [f for f in Totals.model_fields if f != "model_versions"]
-        if len(parts) == 2 and parts[1] in fields:
-            return "", ""
-        if len(parts) == 3 and parts[1] == "model_versions" and parts[2] in VersionTotals.model_fields:
-            return "", ""
-        return f"unknown metric '{metric}'", _close(parts[-1], fields)
-    if head == "cost":
-        if len(parts) == 2 and parts[1] in COST_FIGURES:
-            return "", ""
-        return f"unknown metric '{metric}'", _close(parts[-1], list(COST_FIGURES))
-    if head not in ("nodes", "end_to_end") or len(parts) < 3:
-        return (
-            f"unknown metric '{metric}'",
-            "write nodes.<node>.<figure>, end_to_end.<sink>.<figure>, totals.<figure> or cost.<total|per_hour>",
-        )
-    name = parts[1]
-    if name not in arch.nodes:
-        return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))
-    if head == "end_to_end":
-        if arch.nodes[name].gives_output:
-            sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
-            return f"'{name}' is not a sink; end-to-end figures exist for sinks only", _close(name, sinks)
-        return _check_figure(metric, parts[2:], _SINK_FIGURES, "latency_s")
-    if parts[2] == "kind_figures" and len(parts) >= 4:
-        return "", ""
-    return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
-
-
-def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str) -> tuple[str, str]:
-    if rest[0] not in figures:
-        return f"unknown figure '{rest[0]}' in metric '{metric}'", _close(rest[0], figures)
-    if rest[0] in timed:
-        if len(rest) != 2 or rest[1] not in _STATS:
-            return f"'{rest[0]}' needs a statistic in metric '{metric}'", "one of: " + ", ".join(_STATS)
-    elif len(rest) != 1:
-        return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"
-    return "", ""
