@@ -66,7 +66,8 @@ def test_each_rule_on_one_failed_and_one_succeeded_upstream() -> None:
     # a fails at 1h10m, b succeeds at 1h20m.  At 1h10m: alert (one_failed) starts, publish
     # (none_failed) is upstream_failed; cleanup (all_done) and any_ok (one_success) wait.  At 1h20m
     # both start, and report (none_failed_min_one_success on b alone) too.  All 1m tries end by
-    # 1h21m; the leaf publish is upstream_failed, so the run fails then.
+    # 1h21m; the leaf publish is upstream_failed, so the run fails then.  b is queued before a at
+    # 1h: its effective priority_weight (downstream rule) is 1 + 5 downstream = 6, a's 1 + 4 = 5.
     m = model(
         """
         a: {duration: 10m, failure_rate: 1.0}
@@ -79,12 +80,12 @@ def test_each_rule_on_one_failed_and_one_succeeded_upstream() -> None:
         """
     )
     assert run1(m) == [
-        (H, "task start a"),
         (H, "task start b"),
+        (H, "task start a"),
         (H + 600, "task fail a"),
         (H + 600, "task out of retries a"),
-        (H + 600, "task start alert"),
         (H + 600, "task upstream_failed publish"),
+        (H + 600, "task start alert"),  # queued by the scheduler loop once everything at 1h10m is judged
         (H + 660, "task success alert"),
         (H + 1200, "task success b"),
         (H + 1200, "task start cleanup"),

@@ -136,7 +136,8 @@ def test_per_message_time_grows_with_the_interval() -> None:
 
 
 def test_pool_limits_concurrent_tries() -> None:
-    # three 10m tasks in a 2-slot pool: the third starts the moment the first frees its slot
+    # three 10m tasks in a 2-slot pool: the third starts the moment the first frees its slot (the
+    # scheduler's loop at that instant)
     m = model(
         """
         schedule: every 1h
@@ -153,8 +154,8 @@ def test_pool_limits_concurrent_tries() -> None:
         (H, "task start a"),
         (H, "task start b"),
         (H + 600, "task success a"),
-        (H + 600, "task start c"),
         (H + 600, "task success b"),
+        (H + 600, "task start c"),  # queued by the scheduler loop after all that ends at 1h10m
         (H + 1200, "task success c"),
     ]
 

@@ -14,6 +14,7 @@ from flowsim.engine.contract import Duties, missing_duties
 from flowsim.engine.model import Model, Network, Progress, ReplicationOutput
 from flowsim.engine.node import NodeRuntime
 from flowsim.errors import FlowsimError
+from flowsim.nodes._airflow_installation import INSTALLATION
 from flowsim.nodes.base import NodeConfig
 from flowsim.spec.scenario import Scenario
 
@@ -81,7 +82,15 @@ def network(scenario: Scenario) -> Network:
         warmup=scenario.warmup,
         sample_interval=scenario.sample_interval,
         load_multiplier=scenario.load.multiplier,
+        fault_groups=fault_groups(scenario),
     )
+
+
+def fault_groups(scenario: Scenario) -> dict[str, list[str]]:
+    """A fault on `airflow` (the installation's scheduler) takes every airflow_dag down together."""
+    arch = scenario.arch
+    dags = list(arch.dags())
+    return {INSTALLATION: dags} if dags and INSTALLATION not in arch.nodes else {}
 
 
 def build_model(scenario: Scenario, replication: int = 0, trace: bool = False) -> Model:

@@ -57,7 +57,7 @@ def _suggest(name: str, names: list[str]) -> str:
 
 def graph_issues(arch: Architecture) -> list[GraphIssue]:
     """Every structural problem at once, so a user fixes them in one pass."""
-    issues = _endpoint_issues(arch) + _reference_issues(arch) + _pool_issues(arch)
+    issues = _endpoint_issues(arch) + _reference_issues(arch) + _pool_issues(arch) + _dataset_issues(arch)
     if issues:  # degree and flow checks would only echo broken edges
         return issues
     return _degree_issues(arch) or _flow_issues(arch)
@@ -154,12 +154,40 @@ def _pool_issues(arch: Architecture) -> list[GraphIssue]:
         for task_name, task in config.tasks.items():
             where = ("nodes", name, "tasks", task_name)
             if task.pool is not None and task.pool not in pools:
-                hint = "declare it under the DAG's 'pools' or the architecture's airflow.pools"
+                close = difflib.get_close_matches(task.pool, list(pools), n=1)
+                declare = "declare it under the DAG's 'pools' or the architecture's airflow.pools"
+                hint = f"did you mean '{close[0]}'? or {declare}" if close else declare
                 issues.append(GraphIssue((*where, "pool"), f"task '{task_name}' uses unknown pool '{task.pool}'", hint))
             elif task.pool_slots > pools[task.pool or DEFAULT_POOL]:
                 size = pools[task.pool or DEFAULT_POOL]
                 message = f"task '{task_name}' needs {task.pool_slots} slots of a pool that has {size}: it never starts"
                 issues.append(GraphIssue((*where, "pool_slots"), message, "lower pool_slots or enlarge the pool"))
+    return issues
+
+
+def _dataset_issues(arch: Architecture) -> list[GraphIssue]:
+    """A DAG scheduled on a dataset that no DAG's outlets update would never run."""
+    dags = arch.dags()
+    produced = sorted({d for config in dags.values() for d in config.outlets})
+    issues = []
+    for name, config in dags.items():
+        wanted: list[tuple[Path, str, str]] = [
+            (("nodes", name, "schedule_on", index), dataset, f"'{name}' never runs")
+            for index, dataset in enumerate(config.schedule_on)
+        ]
+        wanted += [
+            (("nodes", name, "tasks", task_name, "sensor", "dataset"), task.sensor.dataset, "the sensor only times out")
+            for task_name, task in config.tasks.items()
+            if task.sensor is not None and task.sensor.dataset is not None
+        ]
+        for path, dataset, outcome in wanted:
+            if dataset not in produced:
+                close = difflib.get_close_matches(dataset, produced, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else (
+                    "datasets updated by a DAG's outlets: " + (", ".join(produced) or "none")
+                )  # fmt: skip
+                message = f"no DAG updates dataset '{dataset}' (none lists it in its outlets), so {outcome}"
+                issues.append(GraphIssue(path, message, hint))
     return issues
 
 

@@ -21,18 +21,29 @@ from pydantic import TypeAdapter, ValidationError
 from flowsim.build import contract_problem
 from flowsim.errors import FlowsimError, Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.metric_paths import check_metric, engine_gap
+from flowsim.metric_paths import check_metric, path_issues
+from flowsim.references import (
+    close,
+    fault_issues,
+    partial_architecture,
+    raw_node_names,
+    salvaged_scenario_issues,
+    slo_issues,
+    task_issues,
+)
 from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
 from flowsim.spec.architecture import NODE_NAME, Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
+
+__all__ = ["PathLike", "check_metric", "load_architecture", "load_scenario", "parse_assignment", "with_settings"]
 
 PathLike = str | os.PathLike[str]
 _ARCH_ROOTS = ("nodes", "edges", "airflow")
 _ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
-def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
+def _document(path_or_text: PathLike, source: str = "<input>") -> tuple[YamlDocument, Path | None]:
     """A path (existing file, or a name ending in .yaml/.yml) is read; other text is parsed."""
     if isinstance(path_or_text, os.PathLike):
         return load_yaml_file(path_or_text), Path(path_or_text)
@@ -40,7 +51,7 @@ def _document(path_or_text: PathLike) -> tuple[YamlDocument, Path | None]:
     looks_like_path = "\n" not in text and (text.endswith((".yaml", ".yml")) or os.path.exists(text))
     if looks_like_path:
         return load_yaml_file(text), Path(text)
-    return load_yaml_text(text), None
+    return load_yaml_text(text, source), None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -102,15 +113,24 @@ def _validate_architecture(
 ) -> Architecture:
     """`base` is the folder of the file the nodes were written in: paths in them (a source's
     `trace`) are relative to it."""
+    context = {"base_dir": base if base is not None else Path.cwd()}
     try:
-        arch = Architecture.model_validate(data, context={"base_dir": base if base is not None else Path.cwd()})
+        arch = Architecture.model_validate(data, context=context)
     except ValidationError as err:
         problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
         named = _name_problems(data, doc, prefix)
         if named:  # each bad name at its own key, not one problem at the first node
             whole = format_path((*prefix, "nodes"))
             problems = named + [p for p in problems if not (p.field == whole and p.message.startswith("node name"))]
-        raise SpecError(_blame_overrides(problems, prefix, overrides or {})) from None
+        tasks = [_located(doc, prefix + path, message, hint) for path, message, hint in task_issues(data)]
+        if tasks:  # each unknown task at its name, with a did-you-mean, not once at the DAG
+            problems = [p for p in problems if "depends on unknown task" not in p.message] + tasks
+        partial = partial_architecture(data, context)  # the parts that validate alone are checked too
+        if partial is not None:
+            problems += [_located(doc, prefix + path, m, h) for path, m, h in architecture_issues(partial)]
+        refused = _Refused(_blame_overrides(problems, prefix, overrides or {}))
+        refused.partial, refused.written = partial, raw_node_names(data)
+        raise refused from None
     problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
     problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
     if not problems:
@@ -122,6 +142,13 @@ def _validate_architecture(
     if problems:
         raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
     return arch
+
+
+class _Refused(SpecError):
+    """An architecture the schema refused, with what of it validates alone (for the scenario's checks)."""
+
+    partial: Architecture | None = None
+    written: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
 
 
 def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
@@ -165,7 +192,7 @@ def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> 
         for field, name in pairs:
             if name not in names:
                 problems.append(
-                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", _close(name, names))
+                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", close(name, names))
                 )
     return problems
 
@@ -196,14 +223,19 @@ def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint:
 
 
 def load_architecture(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Architecture:
     """Read and validate an architecture file (or YAML text).
 
     `base_dir`: for YAML given as text, the folder its relative paths (a source's `trace`) are
-    read from, as if the text were a file there (default: the current directory).
+    read from, as if the text were a file there (default: the current directory); `source`, the
+    name its messages give it (`<stdin>` for `flowsim validate -`).
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "architecture")
     if wrong is not None:
         raise wrong
@@ -215,16 +247,21 @@ def load_architecture(
 
 
 def load_scenario(
-    path_or_text: PathLike, overrides: dict[str, Any] | None = None, *, base_dir: PathLike | None = None
+    path_or_text: PathLike,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: PathLike | None = None,
+    source: str = "<input>",
 ) -> Scenario:
     """Read a scenario, resolve its architecture, and check every cross-reference.
 
     `overrides` maps dotted paths to values (`nodes.api.servers`, `load.multiplier`, `duration`),
     applied after the file's own `overrides:` section.  `base_dir`: for YAML given as text, the
     folder its relative paths (`architecture:`, a source's `trace`, in the file's own `overrides:`
-    too) are resolved against, as if the text were a file there (default: the current directory).
+    too) are resolved against, as if the text were a file there (default: the current directory);
+    `source`, the name its messages give it.
     """
-    doc, path = _document(path_or_text)
+    doc, path = _document(path_or_text, source)
     wrong = wrong_document(doc, "scenario")
     if wrong is not None:
         raise wrong
@@ -242,14 +279,28 @@ def load_scenario(
     arch_doc: YamlDocument = doc
     arch_prefix: tuple[str, ...] = ("architecture",)
     ref = data.get("architecture")
+    refused: _Refused | None = None
     if isinstance(ref, str | dict):
-        data["architecture"], arch_doc, arch_prefix = _resolve_architecture(ref, doc, here, arch_overrides, from_file)
+        try:
+            data["architecture"], arch_doc, arch_prefix = _resolve_architecture(
+                ref, doc, here, arch_overrides, from_file
+            )
+        except _Refused as err:  # the scenario's own fields are still checked, in the same round
+            refused, data["architecture"] = err, ref if isinstance(ref, str) else "<inline>"
+    before = refused.problems if refused is not None else []
+    arch: Architecture | None = refused.partial if refused is not None else None
+    names: list[str] = refused.written if refused is not None else []
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise SpecError(problems_from_validation(err, doc, Scenario, (), data)) from None
+        if refused is None and isinstance(data.get("architecture"), Architecture):
+            arch, names = data["architecture"], list(data["architecture"].nodes)
+        salvaged = [_located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
+        raise SpecError(before + problems_from_validation(err, doc, Scenario, (), data) + salvaged) from None
     scenario = scenario.model_copy(update={"overrides": merged})
-    problems = _reference_problems(scenario, doc) + _policy_problems(scenario, arch_doc, arch_prefix)
+    if refused is not None:
+        raise SpecError(before + _reference_problems(scenario, doc, arch, names))
+    problems = _reference_problems(scenario, doc, scenario.arch) + _policy_problems(scenario, arch_doc, arch_prefix)
     if problems:
         raise SpecError(problems)
     return _with_named_policies(scenario)
@@ -330,28 +381,18 @@ def _resolve_architecture(
 
 
 # ---- cross-references ---------------------------------------------------------------------
-def _reference_problems(scenario: Scenario, doc: YamlDocument) -> list[Problem]:
-    arch = scenario.arch
-    names = list(arch.nodes)
-    problems: list[Problem] = []
-    for index, fault in enumerate(scenario.faults):
-        where = ("faults", index, "node")
-        if fault.node not in arch.nodes:
-            problems.append(_located(doc, where, f"unknown node '{fault.node}'", _close(fault.node, names)))
-        elif not arch.nodes[fault.node].can_fail:
-            kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
-            problems.append(_located(doc, where, f"a {arch.nodes[fault.node].kind} cannot be taken down",
-                                     "faults apply to kinds: " + ", ".join(kinds)))  # fmt: skip
-    problems += [_located(doc, path, message, hint) for path, message, hint in scenario_issues(scenario)]
-    lesson = scenario.lesson.figures if scenario.lesson else []
-    paths: list[tuple[tuple[str | int, ...], str]] = [(("slos", i), slo.metric) for i, slo in enumerate(scenario.slos)]
-    paths += [(("lesson", "figures", i), metric) for i, metric in enumerate(lesson)]
-    for at, metric in paths:
-        message, hint = check_metric(metric, arch)
-        message, hint = (message, hint) if message else engine_gap(metric, arch, scenario.engine)
-        if message:
-            problems.append(_located(doc, at, message, hint))
-    return problems
+def _reference_problems(
+    scenario: Scenario, doc: YamlDocument, arch: Architecture | None, written: list[str] | None = None
+) -> list[Problem]:
+    """Faults and SLOs against the architecture (`arch` may be the part of a refused one that
+    validated, `written` every node name its file holds), and faults against the run's span."""
+    issues = scenario_issues(scenario)
+    if arch is not None:
+        names = written if written is not None else list(arch.nodes)
+        faults, slos = dict(enumerate(scenario.faults)), dict(enumerate(scenario.slos))
+        issues = fault_issues(faults, arch, names) + issues + slo_issues(slos, arch, names)
+        issues += path_issues(scenario, arch)
+    return [_located(doc, path, message, hint) for path, message, hint in issues]
 
 
 def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, ...]) -> list[Problem]:
@@ -361,12 +402,7 @@ def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, .
     for name, config in scenario.arch.nodes.items():
         retry = getattr(config, "retry", None)
         if isinstance(retry, str) and retry not in scenario.retry_policies:
-            hint = _close(retry, known) if known else "define it under the scenario's retry_policies"
+            hint = close(retry, known) if known else "define it under the scenario's retry_policies"
             message = f"retry policy '{retry}' is not defined in the scenario"
             problems.append(_located(doc, (*prefix, "nodes", name, "retry"), message, hint))
     return problems
-
-
-def _close(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(options)

@@ -14,6 +14,7 @@ from flowsim.engine.figures import declared as declared_figure
 from flowsim.nodes.base import NodeConfig
 from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
 from flowsim.spec.architecture import Architecture
+from flowsim.spec.scenario import Scenario
 
 
 def _close(word: str, options: list[str]) -> str:
@@ -26,7 +27,7 @@ _STATS = sorted(set(Percentiles.model_fields))
 _SINK_FIGURES = ["count", "throughput_per_s", "latency_s"]
 
 
-def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
+def check_metric(metric: str, arch: Architecture, written: list[str] | None = None) -> tuple[str, str]:
     """('', '') when `metric` names a figure the result will have; else (message, hint)."""
     parts = metric.split(".")
     head = parts[0]
@@ -48,7 +49,7 @@ def check_metric(metric: str, arch: Architecture) -> tuple[str, str]:
         )
     name = parts[1]
     if name not in arch.nodes:
-        return f"unknown node '{name}' in metric '{metric}'", _close(name, list(arch.nodes))
+        return f"unknown node '{name}' in metric '{metric}'", _close(name, written or list(arch.nodes))
     if head == "end_to_end":
         if arch.nodes[name].gives_output:
             sinks = [n for n, c in arch.nodes.items() if not c.gives_output]
@@ -114,3 +115,20 @@ def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str)
     elif len(rest) != 1:
         return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"
     return "", ""
+
+
+def path_issues(scenario: Scenario, arch: Architecture) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """The lesson's figures checked like SLO metrics, and every SLO or lesson path to a kind figure
+    the scenario's chosen engine does not compute, as (field path, message, hint)."""
+    issues: list[tuple[tuple[str | int, ...], str, str]] = []
+    for index, metric in enumerate(scenario.lesson.figures if scenario.lesson else []):
+        message, hint = check_metric(metric, arch)
+        message, hint = (message, hint) if message else engine_gap(metric, arch, scenario.engine)
+        if message:
+            issues.append((("lesson", "figures", index), message, hint))
+    for index, slo in enumerate(scenario.slos):
+        if not check_metric(slo.metric, arch)[0]:
+            message, hint = engine_gap(slo.metric, arch, scenario.engine)
+            if message:
+                issues.append((("slos", index), message, hint))
+    return issues

@@ -62,6 +62,16 @@ class FaultSpec(SpecModel):
     slowdown: Number | None = Field(
         None, gt=1, description="instead of going down, the node works this many times slower (a brownout)"
     )
+    group: str | None = Field(
+        None, description="kafka_topic: the fault hits this consumer group's consumers, not the topic"
+    )
+    consumer: Count = Field(0, ge=0, description="with group: the first consumer it hits (0-based)")
+    consumers: Count = Field(1, ge=1, description="with group: how many consumers from `consumer` on")
+    leave: bool = Field(
+        False,
+        description="with group: a clean stop (the consumer leaves the group at once) instead of a crash "
+        "detected after session_timeout",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> FaultSpec:
@@ -77,4 +87,6 @@ class FaultSpec(SpecModel):
             raise ValueError("'mtbf' and 'mttr' both average 0: the node would fail and recover forever at one instant")
         if self.every is not None and self.for_ is not None and self.every <= self.for_:
             raise ValueError("'every' must be longer than 'for'")
+        if self.group is None and (self.consumer or self.consumers != 1 or self.leave):
+            raise ValueError("'consumer', 'consumers' and 'leave' need 'group' (the consumer group they hit)")
         return self

@@ -123,9 +123,18 @@ class SloVerdict(BaseModel):
     note: str = Field("", description="why a verdict has no value (e.g. 'no data': nothing was measured)")
 
 
+#: The version of the result's JSON shape: raised when a key is renamed, removed or changes
+#: meaning (new keys alone do not raise it), so readers of stored results can tell what they hold.
+RESULT_SCHEMA_VERSION = 1
+
+
 class RunResult(BaseModel):
     """Everything a run reports; `flowsim run --format json` prints exactly this."""
 
+    schema_version: int = Field(
+        RESULT_SCHEMA_VERSION,
+        description="version of this JSON shape; raised when a key is renamed, removed or changes meaning",
+    )
     flowsim_version: str
     scenario: str
     architecture: str

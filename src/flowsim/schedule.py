@@ -2,7 +2,10 @@
 
 Simulation time 0 is Monday 2024-01-01 00:00 (a Monday, so weekly schedules line up with the
 week); a schedule maps a time to the next firing time strictly after it.  `@once` fires once, at
-t = 0 (Airflow's `OnceTimetable`: one run at the start date).
+t = 0 (Airflow's `OnceTimetable`: one run at the start date).  Cron lines are read by cronsim
+(kept up, used by Sentry and Home Assistant since croniter announced its end of maintenance):
+day and month names, ranges, lists, steps and `L`; flowsim adds the `@yearly`-style aliases,
+`@once` and `every 15m`, and says a refusal in cron's terms.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
+from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, WithJsonSchema
 
 from flowsim.units import TIMER, parse_duration
@@ -29,45 +33,52 @@ _ALIASES = {
 ONCE = "@once"
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_FORMS = "a number, a name (JAN, MON), '*', a range a-b, a list a,b or a step */n"
 
 
-def _field(text: str, index: int) -> frozenset[int]:
-    low, high = _RANGES[index]
-    values: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        numbers = [n for n in (*body.split("-", 1), step_text) if n and n != "*"]
-        if not all(n.isdigit() and len(n) <= 3 for n in numbers):
-            raise ValueError(
-                f"cron {_NAMES[index]} field {part!r} is not a number, '*', a range a-b or a step */n "
-                "(names such as MON or JAN are not supported)"
-            )
-        step = int(step_text) if step_text else 1
-        if body == "*":
-            start, stop = low, high
-        elif "-" in body:
-            a, b = body.split("-", 1)
-            start, stop = int(a), int(b)
-        else:
-            start = stop = int(body)
-            if step_text:
-                stop = high
-        if not (low <= start <= stop <= high) or step < 1:
-            raise ValueError(f"cron {_NAMES[index]} field {part!r} is outside {low}-{high}")
-        values.update(range(start, stop + 1, step))
-    if index == 4 and 7 in values:
-        values = (values - {7}) | {0}
-    return frozenset(values)
+def _check_numbers(parts: list[str]) -> None:
+    """Numbers out of their field's range, said in cron's terms before the library reads the line
+    (its own message is only 'Bad minute')."""
+    for index, text in enumerate(parts):
+        low, high = _RANGES[index]
+        for part in text.split(","):
+            body, _, step = part.partition("/")
+            numbers = [n for n in body.split("-", 1) if n.isdigit()]
+            if any(len(n) > 3 or not low <= int(n) <= high for n in numbers):
+                raise ValueError(f"cron {_NAMES[index]} field {part!r} is outside {low}-{high}")
+            if step.isdigit() and int(step) < 1:
+                raise ValueError(f"cron {_NAMES[index]} field {part!r}: the step must be at least 1")
+
+
+def _cron(line: str, after: datetime) -> CronSim:
+    """The library's iterator over `line` from `after`; its refusal in cron's terms."""
+    try:
+        return CronSim(line, after)
+    except CronSimError as err:
+        parts = line.split()
+        try:  # a day refused, but the same line in every month reads: only the months lack that day
+            if str(err) != "Bad day-of-month":
+                raise
+            CronSim(" ".join([*parts[:3], "*", parts[4]]), after)
+        except CronSimError:
+            field = str(err).removeprefix("Bad ").replace("-", " ")
+            written = f" {parts[_NAMES.index(field)]!r}" if field in _NAMES else ""
+            raise ValueError(f"cron {field} field{written} is not {_FORMS}") from None
+        raise ValueError(f"schedule {line!r} never fires (no month has the days it names)") from None
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a job fires: every `period` seconds from `offset`, or at the times a cron line names."""
+    """When a job fires: every `period` seconds from `offset`, or at the times a cron line names.
+
+    Cron lines are read and stepped by cronsim (names, ranges, lists, steps, `L`, Debian cron's
+    rule for day of month with day of week); `@yearly`-style aliases and `@once` are flowsim's.
+    """
 
     text: str
     period: float | None = None
     offset: float = 0.0
-    cron: tuple[frozenset[int], ...] | None = None
+    cron: str | None = None  # the five-field line, an alias already expanded
     once: bool = False
 
     def next_after(self, t: float) -> float:
@@ -78,22 +89,12 @@ class Schedule:
             k = math.floor((t - self.offset) / self.period) + 1
             return self.offset + max(k, 0) * self.period
         assert self.cron is not None
-        minutes, hours, days, months, weekdays = self.cron
-        start = EPOCH + timedelta(seconds=math.floor(t / 60) * 60 + 60)
-        day = start.replace(hour=0, minute=0)
-        dom_any, dow_any = len(days) == 31, len(weekdays) == 7
-        for _ in range(366 * 5):
-            weekday = (day.weekday() + 1) % 7  # cron: Sunday = 0
-            dom_ok, dow_ok = day.day in days, weekday in weekdays
-            day_ok = dom_ok and dow_ok if (dom_any or dow_any) else dom_ok or dow_ok
-            if day.month in months and day_ok:
-                for hour in sorted(hours):
-                    for minute in sorted(minutes):
-                        moment = day.replace(hour=hour, minute=minute)
-                        if moment >= start:
-                            return (moment - EPOCH).total_seconds()
-            day += timedelta(days=1)
-        raise ValueError(f"schedule {self.text!r} never fires (no date in five years matches it)")
+        after = EPOCH + timedelta(seconds=math.floor(t))  # cronsim steps whole seconds, strictly after
+        try:
+            moment = next(_cron(self.cron, after))
+        except StopIteration:  # cronsim gives up after 50 years without a match
+            raise ValueError(f"schedule {self.text!r} never fires (no date in 50 years matches it)") from None
+        return (moment - EPOCH).total_seconds()
 
     def first_from(self, t: float) -> float:
         """The first firing time at or after `t` (a cron fires on whole minutes)."""
@@ -135,10 +136,11 @@ def parse_schedule(text: str) -> Schedule:
             "a 5-field cron line ('*/15 * * * *') or 'every 15m'"
         )
     try:
-        cron = tuple(_field(part, i) for i, part in enumerate(parts))
+        _check_numbers(parts)
+        _cron(line, EPOCH)
     except ValueError as err:
         raise ValueError(f"cannot read schedule {text!r}: {err}") from None
-    return Schedule(raw, cron=cron)
+    return Schedule(raw, cron=" ".join(parts))
 
 
 def _check(text: str) -> str:

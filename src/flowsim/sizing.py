@@ -51,6 +51,10 @@ def _timers(model: BaseModel, path: str) -> Iterator[tuple[str, float]]:
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     yield from _timers(item, f"{where}[{i}]")
+        elif isinstance(value, dict):  # a DAG's tasks by name (a sensor's poke_interval)
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    yield from _timers(item, f"{where}.{key}")
 
 
 def _marked(annotation: Any) -> bool:

@@ -181,12 +181,15 @@ def node_flows(
     senders: dict[str, list[str]] = {name: [] for name in arch.nodes}
     for edge in arch.edges:
         senders[edge.to].append(edge.from_)
+    by_target: dict[str, dict[str, float]] = {name: {} for name in arch.nodes}  # one pass, not one per node
+    for (target, ref_field), rate in lookups.items():
+        by_target.setdefault(target, {})[ref_field] = rate
     flows: dict[str, NodeFlow] = {}
     for name, law in laws.items():
         if law is None:
             continue
         flow = NodeFlow(name, law, item_rates[name], messages[name], senders=tuple(dict.fromkeys(senders[name])))
-        fields = {ref_field: rate for (target, ref_field), rate in lookups.items() if target == name}
+        fields = by_target[name]
         flow.offered = law.offered(flow.items_per_s, flow.messages_per_s, fields)
         flow.loads = law.loads(flow.offered)
         flows[name] = flow

@@ -23,6 +23,7 @@ from flowsim.spec.architecture import Architecture
 
 Gain = Callable[[np.ndarray], np.ndarray]
 STEP_S = 60.0
+MAX_TIMED_GROUPS = 64  # time-varying emitters solved one by one; beyond this the view says rho at the peak only
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,17 @@ def _window(arch: Architecture) -> tuple[float, float, np.ndarray]:
 def load_timings(arch: Architecture, load_multiplier: float, names: Sequence[str]) -> dict[str, Timing]:
     """Timing of rho for each node in `names` (nodes with a finite load at some stage)."""
     emitters = [n for n, c in arch.nodes.items() if c.external_rate() > 0 or _emits(c)]
+    steady = [n for n in emitters if _steady(arch.nodes[n])]  # rate never changes: solved together
+    groups = [[n] for n in emitters if n not in set(steady)] + ([steady] if steady else [])
+    if len(groups) > MAX_TIMED_GROUPS:  # one solve per group: bounded, so the view stays O(nodes + edges)
+        return {}
     passes = {name: config.pass_fraction() for name, config in arch.nodes.items()}
     shares: dict[str, list[tuple[Gain, dict[str, float]]]] = {name: [] for name in names}
-    for emitter in emitters:
-        external = {n: (c.external_rate() * load_multiplier if n == emitter else 0.0) for n, c in arch.nodes.items()}
-        flows = node_flows(arch, solve_rates(arch, external, passes), load_multiplier, only={emitter})
-        gain = _gain(arch.nodes[emitter])
+    for group in groups:
+        members = set(group)
+        external = {n: (c.external_rate() * load_multiplier if n in members else 0.0) for n, c in arch.nodes.items()}
+        flows = node_flows(arch, solve_rates(arch, external, passes), load_multiplier, only=members)
+        gain = _gain(arch.nodes[group[0]])
         for name in names:
             if name in flows:
                 loads = {s: rho for s, rho in flows[name].loads.items() if math.isfinite(rho)}
@@ -92,6 +98,13 @@ def load_timings(arch: Architecture, load_multiplier: float, names: Sequence[str
     grid = np.unique(np.concatenate([np.arange(a, b + STEP_S, STEP_S), knots]))
     grid = grid[(grid >= a) & (grid <= b)]
     return {name: _timing(shares[name], grid) for name in names if shares[name]}
+
+
+def _steady(config: NodeConfig) -> bool:
+    """An emitter whose share of its rate is 1 at every t (its gain is constant)."""
+    if not isinstance(config, SourceConfig):
+        return True
+    return not config.time_varying() and config.start <= 0 and config.stop is None
 
 
 def _emits(config: NodeConfig) -> bool:

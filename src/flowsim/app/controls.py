@@ -123,6 +123,10 @@ def _fault_controls(scenario: Scenario) -> Iterator[Control]:
         if fault.at is None or fault.for_ is None:
             continue  # random failures (mtbf/mttr) have no start to move
         what = "brownout" if fault.slowdown else "outage"
+        if fault.group is not None:  # consumers of a topic's group: a crash or a clean stop
+            more = f"+{fault.consumers - 1}" if fault.consumers > 1 else ""
+            what = f"{fault.group} consumer {fault.consumer}{more}"
+            what += " slowdown" if fault.slowdown else " stop" if fault.leave else " crash"
         label = f"{fault.node} {what} #{index + 1}"
         yield Control(f"faults.{index}.at", f"{label} · starts at (s)", FAULTS, "float", float(fault.at), 0.0,
                       max(scenario.duration, fault.at), step, help="simulated time when the fault begins")  # fmt: skip

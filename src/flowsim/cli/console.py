@@ -10,6 +10,7 @@ Only typer and rich are imported here; each command imports the simulator when i
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, RenderableType
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from flowsim.errors import FlowsimError, SpecError
 
@@ -34,12 +36,23 @@ class OutputFormat(StrEnum):
 
 
 # ---- options every command group uses -------------------------------------------------------
-ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file", show_default=False)]
-SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="random seed (default: the scenario's)")]
+STDIN = "-"
+STDIN_HELP = "'-' reads stdin (its relative paths are resolved from the current directory)"
+ScenarioArg = Annotated[
+    Path, typer.Argument(metavar="SCENARIO", help=f"scenario YAML file; {STDIN_HELP}", show_default=False)
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", metavar="N", min=0, help="random seed (default: the scenario's)")
+]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts")]
 MaxEventsOpt = Annotated[
     int | None,
-    typer.Option("--max-events", min=1, help="per-message event budget: above it auto runs fluid, per_message refuses"),
+    typer.Option(
+        "--max-events",
+        metavar="N",
+        min=1,
+        help="per-message event budget: above it auto runs fluid, per_message refuses",
+    ),
 ]
 
 
@@ -57,12 +70,80 @@ EngineOpt = Annotated[
         show_default=False,
     ),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or status lines")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="no progress bar or status lines")]
+
+
+def _plain_help(params: list[Any], help_option: Any) -> None:
+    """No `<bool>` beside --help and the flags, no `<path>` beside an argument that names itself."""
+    if help_option is not None:
+        help_option.metavar = ""
+    for param in params:
+        if getattr(param, "is_flag", False) and getattr(param, "metavar", None) is None:
+            param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument" and getattr(param, "metavar", None):
+            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010 - typer >= 0.19 reads it
+
+
+class Command(TyperCommand):
+    """Every `flowsim` command: help that shows names, not Python types."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        _plain_help(list(self.params), option)
+        return option
+
+
+class Group(TyperGroup):
+    """The `flowsim` group itself, with the same plain help."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        _plain_help(list(self.params), option)
+        return option
+
+
+def prose(doc: str | None) -> str:
+    """A docstring as help: paragraphs kept, the line breaks inside them dropped.
+
+    typer's rich mode keeps every newline of a docstring, so a paragraph wrapped at 100 columns in
+    the source breaks mid-sentence in an 80-column terminal; joined, rich wraps it to the window.
+    """
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def command(app: typer.Typer, function: Callable[..., None], name: str | None = None, *examples: str,
+            cls: type[TyperCommand] = Command) -> None:  # fmt: skip
+    """Register `function` as a command: its docstring as prose, `examples` as the epilog."""
+    app.command(name, cls=cls, help=prose(function.__doc__), epilog=example(*examples))(function)
 
 
 def example(*lines: str) -> str:
     """The Examples section of a command's help."""
     return "[bold]Examples[/]\n\n" + "\n\n".join(f"  [cyan]{escape(line)}[/]" for line in lines)
+
+
+def read_input(path: Path) -> Path | str:
+    """The file to load: the path itself, or for `-` the text of stdin.
+
+    Stdin text is given to the loaders as text (their `base_dir` is the current directory, so the
+    `architecture:` path of a scenario read from stdin is relative to where the command runs).
+    A trailing newline keeps a one-line text from being taken for a file name.
+    """
+    if str(path) != STDIN:
+        return path
+    import sys
+
+    try:
+        text = sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowsimError(f"<stdin>: cannot read standard input: {exc}") from None
+    return text if text.endswith("\n") else text + "\n"
+
+
+def source_name(path: Path) -> str:
+    """What messages call an input: its path, or `<stdin>` for `-`."""
+    return "<stdin>" if str(path) == STDIN else str(path)
 
 
 # ---- output ---------------------------------------------------------------------------------

@@ -7,13 +7,25 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from flowsim.cli.console import EXIT_FAILED, example, report_error, say, show, user_errors, warn, write_text
-from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.cli import validate as validating
+from flowsim.cli.console import (
+    STDIN_HELP,
+    FormatOpt,
+    OutputFormat,
+    command,
+    echo_json,
+    read_input,
+    say,
+    show,
+    source_name,
+    user_errors,
+    write_text,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -31,61 +43,31 @@ class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
     png = "png"
+    json = "json"
 
 
-FileArg = Annotated[Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help="YAML file", show_default=False)]
-GraphOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, or a png")]
-GraphOutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here, not to stdout (png needs it)")]
-DocKind = Literal["architecture", "scenario"]
+FileArg = Annotated[
+    Path, typer.Argument(metavar="ARCHITECTURE_OR_SCENARIO", help=f"YAML file; {STDIN_HELP}", show_default=False)
+]
+GraphOpt = Annotated[
+    GraphFormat, typer.Option("--format", "-f", help="mermaid or dot text, a png, or json (nodes, kinds, edges)")
+]
+GraphOutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", metavar="FILE", help="write here, not to stdout (png needs it)")
+]
 
 
-def _document_kind(path: Path) -> DocKind:
-    """An architecture has `nodes`; a scenario has `architecture` or `duration`."""
-    from flowsim.spec.yamlio import load_yaml_file
-
-    doc = load_yaml_file(path)
-    keys = set(doc.data)
-    if "nodes" in keys:
-        return "architecture"
-    if keys & {"architecture", "duration"}:
-        return "scenario"
-    hint = "an architecture has 'nodes:' and 'edges:'; a scenario has 'architecture:' and 'duration:'"
-    message = "cannot tell whether this is an architecture or a scenario"
-    raise SpecError([Problem(message, doc.source, 1, 1, hint=hint)])
-
-
-def _architecture_of(path: Path) -> tuple[DocKind, str, Architecture, list[str]]:
-    """The architecture a file describes (itself, or a scenario's), and the analysis warnings."""
-    from flowsim.api import analyze_architecture, analyze_scenario
+def _architecture_of(path: Path) -> Architecture:
+    """The architecture a file (or `-`, stdin) describes: itself, or a scenario's."""
     from flowsim.loading import load_architecture, load_scenario
+    from flowsim.semantics import document_kind
+    from flowsim.spec.yamlio import load_yaml_file, load_yaml_text
 
-    if _document_kind(path) == "architecture":
-        arch = load_architecture(path)
-        return "architecture", arch.name, arch, analyze_architecture(arch).warnings
-    scenario = load_scenario(path)
-    warnings = analyze_scenario(scenario).warnings
-    return "scenario", scenario.name, scenario.arch, warnings
-
-
-def validate(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="scenario or architecture YAML files")],
-) -> None:
-    """Check files without running them; every problem is reported with its line and column."""
-    invalid = 0
-    for path in files:
-        try:
-            kind, name, arch, warnings = _architecture_of(path)
-        except FlowsimError as exc:
-            invalid += 1
-            say(f"[bold red]✗[/] {escape(str(path))}", to_stderr=True)
-            report_error(exc)
-            continue
-        size = f"{len(arch.nodes)} nodes, {len(arch.edges)} edges"
-        say(f"[bold green]✓[/] {escape(str(path))}: {kind} '{escape(name)}' ({size})")
-        for warning in warnings:
-            warn(warning)
-    if invalid:
-        raise typer.Exit(EXIT_FAILED)
+    given, source = read_input(path), source_name(path)
+    doc = load_yaml_text(given, source) if isinstance(given, str) else load_yaml_file(given)
+    if document_kind(doc.data) == "architecture":
+        return load_architecture(given, source=source)
+    return load_scenario(given, source=source).arch
 
 
 def _schemas() -> dict[str, type[BaseModel]]:
@@ -98,7 +80,9 @@ def _schemas() -> dict[str, type[BaseModel]]:
 
 def schema(
     kind: Annotated[SchemaKind | None, typer.Option("--kind", "-k", help="default: scenario")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write <kind>.schema.json files here")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="write <kind>.schema.json files here")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of architecture, scenario or result files, for editor completion.
 
@@ -121,7 +105,12 @@ def schema(
             say(f"wrote {escape(str(out / f'{name}.schema.json'))}")
 
 
-_GRAPH_SUFFIXES = {GraphFormat.png: (".png",), GraphFormat.dot: (".dot", ".gv"), GraphFormat.mermaid: (".mmd", ".md")}
+_GRAPH_SUFFIXES = {
+    GraphFormat.png: (".png",),
+    GraphFormat.dot: (".dot", ".gv"),
+    GraphFormat.mermaid: (".mmd", ".md"),
+    GraphFormat.json: (".json",),
+}
 
 
 def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
@@ -145,19 +134,26 @@ def _check_graph_out(fmt: GraphFormat, out: Path | None) -> None:
 
 
 def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt = None) -> None:
-    """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG."""
+    """Draw the architecture: Mermaid (paste into Markdown), Graphviz DOT, or a PNG.
+
+    Each kind has its own colour and shape. The PNG is drawn by Graphviz when its `dot` program is
+    installed, by matplotlib otherwise.
+    """
     _check_graph_out(fmt, out)
     with user_errors():
-        _, _, arch, _ = _architecture_of(file)
+        arch = _architecture_of(file)
         if fmt is GraphFormat.png:
             from flowsim.reports.diagram import save_png
 
             assert out is not None  # checked above
-            save_png(arch, out)
+            drawn = save_png(arch, out)  # Graphviz when `dot` is installed, else matplotlib
+            say(f"wrote {escape(str(out))} (drawn with {drawn})")
+            return
         else:
-            from flowsim.reports.diagram import to_dot, to_mermaid
+            from flowsim.reports.diagram import to_dot, to_json, to_mermaid
 
-            text = to_mermaid(arch) if fmt is GraphFormat.mermaid else to_dot(arch)
+            writers = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.json: to_json}
+            text = writers[fmt](arch)
             if out is None:
                 typer.echo(text, nl=False)
                 return
@@ -166,8 +162,13 @@ def graph(file: FileArg, fmt: GraphOpt = GraphFormat.mermaid, out: GraphOutOpt =
 
 
 def list_kinds(
-    kind: Annotated[str | None, typer.Argument(help="show the fields of this kind")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="print the reference of every kind as Markdown")] = False,
+    kind: Annotated[
+        str | None, typer.Argument(metavar="KIND", help="show the fields of this kind", show_default=False)
+    ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", metavar="", help="print the reference of every kind as Markdown")
+    ] = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """List the node kinds an architecture can use, or the fields of one kind."""
     from flowsim.nodes.registry import kinds
@@ -178,15 +179,22 @@ def list_kinds(
 
         typer.echo(kinds_markdown(), nl=False)
         return
+    if kind is not None and kind not in registry:  # a wrong argument is a usage error (exit 2), like a wrong option
+        close = difflib.get_close_matches(kind, list(registry), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
+        raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
+    if fmt is OutputFormat.json:
+        from flowsim.reports.kinds_doc import kind_fields
+
+        chosen = [kind] if kind is not None else list(registry)
+        entries = [{"kind": k, "summary": registry[k].summary, "fields": kind_fields(registry[k])} for k in chosen]
+        echo_json({"kinds": entries})
+        return
     if kind is None:
         width = max(map(len, registry))
         for name, config in registry.items():
             say(f"[bold cyan]{name:<{width}}[/]  {escape(config.summary)}")
         return
-    if kind not in registry:  # a wrong argument is a usage error (exit 2), like a wrong option
-        close = difflib.get_close_matches(kind, list(registry), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "known kinds: " + ", ".join(registry)
-        raise typer.BadParameter(f"unknown node kind '{kind}' ({hint})", param_hint="KIND")
     from flowsim.reports.tables import declared_figures_table, kind_table
 
     show(kind_table(kind, registry[kind]))
@@ -197,14 +205,34 @@ def list_kinds(
 
 def register(app: typer.Typer) -> None:
     """Add `validate`, `schema`, `graph` and `kinds` to the `flowsim` app."""
-    app.command(epilog=example("flowsim validate scenarios/*.yaml architectures/*.yaml"))(validate)
-    app.command(epilog=example(
+    command(
+        app,
+        validating.validate,
+        "validate",
+        "flowsim validate scenarios/*.yaml architectures/*.yaml",
+        "flowsim validate --strict --format json scenarios/baseline.yaml | jq .files[0].warnings",
+        "cat design.yaml | flowsim validate -",
+    )
+    command(
+        app,
+        schema,
+        None,
         "flowsim schema --kind scenario > scenario.schema.json",
         "flowsim schema --out schemas/",
-    ))(schema)  # fmt: skip
-    app.command(epilog=example(
+    )
+    command(
+        app,
+        graph,
+        None,
         "flowsim graph architectures/two-stage.yaml",
         "flowsim graph scenarios/baseline.yaml --format dot | dot -Tsvg -o design.svg",
         "flowsim graph architectures/two-stage.yaml --format png --out design.png",
-    ))(graph)  # fmt: skip
-    app.command("kinds", epilog=example("flowsim kinds", "flowsim kinds service"))(list_kinds)
+    )
+    command(
+        app,
+        list_kinds,
+        "kinds",
+        "flowsim kinds",
+        "flowsim kinds service",
+        "flowsim kinds kafka_topic --format json",
+    )

@@ -20,12 +20,14 @@ from flowsim.cli.console import (
     QuietOpt,
     ScenarioArg,
     SeedOpt,
+    command,
     echo_json,
-    example,
     fail,
     progress,
+    read_input,
     say,
     show,
+    source_name,
     user_errors,
     warn,
 )
@@ -42,10 +44,14 @@ class SeriesFormat(StrEnum):
 
 
 _SET_HELP = "override a value, e.g. nodes.api.servers=4 (repeatable)"
-RepsOpt = Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs to average, with 95% CIs")]
-WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="processes for replications")]
+RepsOpt = Annotated[
+    int | None, typer.Option("--replications", "-r", metavar="N", min=1, help="runs to average, with 95% CIs")
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="processes for replications")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help=_SET_HELP)]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="also write result.json, series, plots here")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", metavar="DIR", help="also write result.json, series, plots here")
+]
 SeriesOpt = Annotated[SeriesFormat, typer.Option("--series-format", help="format of the tables in --out")]
 TraceOpt = Annotated[
     Path | None,
@@ -92,9 +98,10 @@ def _simulate(path: Path, opts: RunOptions) -> tuple[Scenario, RunResult]:
     if opts.out is not None and os.path.exists(opts.out) and not os.path.isdir(opts.out):
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
-    scenario = load_scenario(path, overrides=dict(parse_assignment(s) for s in opts.sets))
-    for warning in analyze_scenario(scenario).warnings:
-        warn(warning)
+    overrides = dict(parse_assignment(s) for s in opts.sets)
+    scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
+    for warning in dict.fromkeys(analyze_scenario(scenario).warnings):
+        warn(f"{source_name(path)}: {warning}")  # each once, named by its file
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
         result = simulate(
@@ -190,13 +197,20 @@ def check(
 
 def register(app: typer.Typer) -> None:
     """Add `run` and `check` to the `flowsim` app."""
-    app.command(epilog=example(
+    command(
+        app,
+        run,
+        None,
         "flowsim run scenarios/baseline.yaml",
         "flowsim run scenarios/baseline.yaml -r 10 -w 4 --set nodes.api.servers=3 --out results/",
         "flowsim run scenarios/baseline.yaml --set duration=300s -r 1 --trace events.csv",
         "flowsim run scenarios/baseline.yaml --format json | jq .end_to_end",
-    ))(run)  # fmt: skip
-    app.command(epilog=example(
+        "cd scenarios && sed 's/multiplier: 3/multiplier: 2/' peak-3x.yaml | flowsim run -",
+    )
+    command(
+        app,
+        check,
+        None,
         "flowsim check scenarios/baseline.yaml",
         "flowsim check scenarios/baseline.yaml -r 20 --set load.multiplier=1.5 --format json",
-    ))(check)  # fmt: skip
+    )

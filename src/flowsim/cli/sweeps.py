@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperCommand
 
 from flowsim.cli.console import (
+    STDIN_HELP,
+    Command,
     EngineChoice,
     EngineOpt,
     FormatOpt,
@@ -27,12 +28,14 @@ from flowsim.cli.console import (
     QuietOpt,
     ScenarioArg,
     SeedOpt,
+    command,
     echo_json,
-    example,
     fail,
     progress,
+    read_input,
     say,
     show,
+    source_name,
     user_errors,
     warn,
 )
@@ -77,7 +80,9 @@ GridOpt = Annotated[
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help="override in both designs (repeatable)")
 ]
-WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="local processes (default: all cores)")]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", "-w", metavar="N", min=1, help="local processes (default: all cores)")
+]
 ExecutorOpt = Annotated[ExecutorName | None, typer.Option("--executor", "-e", help="where runs go (default: process)")]
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to")
@@ -92,7 +97,7 @@ ObjectiveOpt = Annotated[
 ]
 
 
-class _SweepCommand(TyperCommand):
+class _SweepCommand(Command):
     """Lets `--objective` stand alone: with no value it means the default objective."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -118,14 +123,18 @@ def _engine(choice: EngineChoice | None) -> Engine | None:
 def sweep_command(
     scenario: ScenarioArg,
     sets: GridOpt = None,
-    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1, help="runs per point")] = None,
+    replications: Annotated[
+        int | None, typer.Option("--replications", "-r", metavar="N", min=1, help="runs per point")
+    ] = None,
     seed: SeedOpt = None,
     objective: ObjectiveOpt = None,
     executor: ExecutorOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     fmt: FormatOpt = OutputFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write sweep.csv, sweep.parquet and plots")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="write sweep.csv, sweep.parquet and plots")
+    ] = None,
     max_events: MaxEventsOpt = None,
     engine: EngineOpt = None,
     quiet: QuietOpt = False,
@@ -138,7 +147,8 @@ def sweep_command(
     from flowsim.sweep import parse_sets, plan_sweep, run_sweep
 
     with user_errors():
-        plan = plan_sweep(scenario, parse_sets(sets or []), replications, seed=seed, objective=objective)
+        given = read_input(scenario)  # a path, or the text of stdin for `-`
+        plan = plan_sweep(given, parse_sets(sets or []), replications, seed=seed, objective=objective)
         label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
         with _executor(executor, workers, scheduler, plan.jobs) as pool, progress(not quiet, label) as bar:
             result = run_sweep(plan, executor=pool, progress=bar, max_events=max_events, engine=_engine(engine))
@@ -172,9 +182,9 @@ def _report_sweep(result: SweepResult, objective: str | None, best: int | None, 
 
 # ---- compare -------------------------------------------------------------------------------
 def compare_command(
-    a: Annotated[Path, typer.Argument(metavar="A", help="scenario of design A", show_default=False)],
+    a: Annotated[Path, typer.Argument(metavar="A", help=f"scenario of design A; {STDIN_HELP}", show_default=False)],
     b: Annotated[Path, typer.Argument(metavar="B", help="scenario of design B", show_default=False)],
-    replications: Annotated[int, typer.Option("--replications", "-r", min=2, help="paired runs")] = 10,
+    replications: Annotated[int, typer.Option("--replications", "-r", metavar="N", min=2, help="paired runs")] = 10,
     seed: SeedOpt = None,
     sets: SetOpt = None,
     executor: ExecutorOpt = None,
@@ -195,7 +205,9 @@ def compare_command(
 
     with user_errors():
         overrides = dict(parse_assignment(s) for s in sets or [])
-        first, second = (load_scenario(path, overrides=overrides) for path in (a, b))
+        if str(a) == str(b) == "-":
+            raise typer.BadParameter("only one of A and B can be '-' (stdin)", param_hint="B")
+        first, second = (load_scenario(read_input(p), overrides=overrides, source=source_name(p)) for p in (a, b))
         with _executor(executor, workers, scheduler, 2 * replications) as pool, progress(not quiet, "comparing") as bar:
             comparison = compare(
                 first, second, replications, seed=seed, executor=pool, progress=bar, max_events=max_events,
@@ -217,13 +229,20 @@ def compare_command(
 
 def register(app: typer.Typer) -> None:
     """Add `sweep` and `compare` to the `flowsim` app."""
-    app.command("sweep", cls=_SweepCommand, epilog=example(
+    command(
+        app,
+        sweep_command,
+        "sweep",
         "flowsim sweep scenarios/baseline.yaml --set nodes.api.servers=1,2,3,4 -r 5",
         "flowsim sweep scenarios/baseline.yaml -s nodes.api.servers=2,3 -s load.multiplier=1,1.5 --objective",
         "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --objective 'min end_to_end.done.latency_s.p99' -o out/",
         "flowsim sweep s.yaml -s nodes.api.servers=1,2,4 --scheduler tcp://10.0.0.5:8786",
-    ))(sweep_command)  # fmt: skip
-    app.command("compare", epilog=example(
+        cls=_SweepCommand,
+    )
+    command(
+        app,
+        compare_command,
+        "compare",
         "flowsim compare scenarios/baseline.yaml scenarios/peak-3x.yaml",
         "flowsim compare a.yaml b.yaml -r 20 --format json",
-    ))(compare_command)  # fmt: skip
+    )

@@ -40,10 +40,35 @@ class Network:
     warmup: float = 0.0
     sample_interval: float | None = None
     load_multiplier: float = 1.0
+    #: a fault target that stands for several nodes (the Airflow installation: all its DAGs)
+    fault_groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def window(self) -> float:
         return self.duration - self.warmup
+
+
+class Together:
+    """Several nodes that fail and recover as one (a fault on a group: each node counts its downtime)."""
+
+    def __init__(self, members: list[NodeRuntime]) -> None:
+        self.members = members
+
+    def fault_begin(self) -> None:
+        for node in self.members:
+            node.fault_begin()
+
+    def fault_end(self) -> None:
+        for node in self.members:
+            node.fault_end()
+
+    def brownout_begin(self, factor: float) -> None:
+        for node in self.members:
+            node.brownout_begin(factor)
+
+    def brownout_end(self, factor: float) -> None:
+        for node in self.members:
+            node.brownout_end(factor)
 
 
 @dataclass
@@ -104,7 +129,14 @@ class Model:
             for reference, target in network.references.get(name, {}).items():
                 runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(network.faults):
-            start_fault(fault, self.nodes[fault.node], self.ctx, index)
+            if getattr(fault, "group", None) is not None:
+                # a plan may name a part of the node (the scenario's faults name a topic's consumer group)
+                node = self.nodes[fault.node]
+                part = node.fault_target(fault)
+                start_fault(fault, part if part is not None else node, self.ctx, index)
+                continue
+            members = [self.nodes[name] for name in network.fault_groups.get(fault.node, [fault.node])]
+            start_fault(fault, members[0] if len(members) == 1 else Together(members), self.ctx, index)
 
     @property
     def trace(self) -> list[tuple[float, str, str, int]]:

@@ -279,6 +279,10 @@ class NodeRuntime:
         self.slowdown = float(np.prod(self._brownouts)) if self._brownouts else 1.0
         self.on_speed_change()
 
+    def fault_target(self, plan: Any) -> Any:
+        """Hook: what a fault naming a part of the node hits (a topic's consumers); None: the node."""
+        return None
+
     def on_down(self) -> None:
         """Hook: the node just went down (kinds that can fail implement it)."""
 

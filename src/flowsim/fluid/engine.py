@@ -12,6 +12,7 @@ import numpy as np
 
 from flowsim.analysis.loads import node_flows
 from flowsim.analysis.view import arrival_rates
+from flowsim.build import fault_groups
 from flowsim.engine.flow import FlowLaw
 from flowsim.engine.model import ReplicationOutput, replication_seed
 from flowsim.fluid.base import Edge, FluidNode, Record
@@ -85,7 +86,7 @@ class FluidModel:
             burst=np.zeros((n_nodes, steps), dtype=np.float32),
         )  # fmt: skip
         flows = node_flows(arch, arrival_rates(arch, scenario.load.multiplier), scenario.load.multiplier)
-        lines = timelines(scenario.faults, self.times, self.seed)
+        lines = timelines(scenario.faults, self.times, self.seed, fault_groups(scenario))
         self.lines = lines
         self.nodes: list[FluidNode] = []
         self.services: list[Service] = []
@@ -282,7 +283,9 @@ class FluidModel:
             f"{LATENCY_SAMPLES:,} sampled routes per sink and replication"
         ]
         crash = {
-            f.node for f in scenario.faults if arch.nodes[f.node].kind == "stream_processor" and f.slowdown is None
+            f.node
+            for f in scenario.faults
+            if f.node in arch.nodes and arch.nodes[f.node].kind == "stream_processor" and f.slowdown is None
         }
         warnings += [f"fluid engine: '{n}' crashes stop its flow; re-processing since the checkpoint is not modelled"
                      for n in sorted(crash)]  # fmt: skip

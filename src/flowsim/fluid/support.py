@@ -44,6 +44,15 @@ def fluid_problems(scenario: Scenario) -> list[str]:
         problem = _problem(config) or unfollowed(config, name in faulted)
         if problem is not None:
             problems.append(f"node '{name}' (kind '{config.kind}'): {problem}")
+        groups = {**getattr(config, "consumer_groups", {}), "defaults": getattr(config, "consumer_defaults", None)}
+        for group, spec in groups.items():
+            if getattr(spec, "membership", None) is not None:
+                problems.append(f"node '{name}' consumer group '{group}': membership (crashes, rebalances, "
+                                "commits, autoscaling) follows each member; use engine: per_message")  # fmt: skip
+    for index, fault in enumerate(scenario.faults):
+        if fault.group is not None:
+            problems.append(f"faults[{index}] crashes consumers of '{fault.node}' group '{fault.group}': "
+                            "the rebalances it causes follow each member; use engine: per_message")  # fmt: skip
     return problems
 
 
@@ -89,6 +98,8 @@ def _dag_unfollowed(config: Any) -> str | None:
 def _problem(config: NodeConfig) -> str | None:
     if config.kind in REFUSED:
         return REFUSED[config.kind]
+    if config.kind == "airflow_dag":
+        return dag_problem(config)
     if config.kind in NATIVE:
         refusal = getattr(config, "fluid_refusal", None)  # settings of a native kind it cannot follow
         return refusal() if callable(refusal) else None
@@ -100,6 +111,34 @@ def _problem(config: NodeConfig) -> str | None:
     if any(stage.per == "lookup" for stage in law.stages):
         return "its capacity is spent on lookups made by other nodes"
     return None
+
+
+#: airflow_dag settings whose effect hangs on single runs and tries, not on a mean flow
+DAG_REFUSED = {
+    "dagrun_timeout": "a run failed at its age",
+    "clear_failed_after": "failed runs re-run",
+    "schedule_on": "runs triggered by other DAGs' datasets",
+}
+TASK_REFUSED = {
+    "sensor": "a sensor's pokes",
+    "branch": "a branch's choice",
+    "depends_on_past": "a task waiting on the previous run",
+    "wait_for_downstream": "a task waiting on the previous run",
+}
+
+
+def dag_problem(config: NodeConfig) -> str | None:
+    """The airflow_dag settings the fluid engine cannot follow, named (the others it follows)."""
+    found = [f"{field} ({why})" for field, why in DAG_REFUSED.items() if getattr(config, field)]
+    for name, task in getattr(config, "tasks", {}).items():
+        found += [f"tasks.{name}.{field} ({why})" for field, why in TASK_REFUSED.items() if getattr(task, field)]
+        if task.priority_weight != 1 or task.weight_rule != "downstream":
+            found.append(f"tasks.{name}.priority_weight (the order of tries queued for slots)")
+    if config.installation().worker_slots is not None:  # type: ignore[attr-defined]
+        found.append("airflow.worker_slots (executor slots shared per try)")
+    if not found:
+        return None
+    return "the fluid engine follows runs as mean flows, not " + "; ".join(found) + ": run it on the event engine"
 
 
 def time_constants(config: NodeConfig) -> list[float]:

@@ -57,12 +57,18 @@ class NodeTimeline:
     slowdown: np.ndarray  # mean slowdown while up (1 without brownouts)
 
 
-def timelines(faults: Sequence[FaultSpec], times: np.ndarray, seed: np.random.SeedSequence) -> dict[str, NodeTimeline]:
-    """Each faulty node's timeline on the step grid `times` (step k spans times[k]..times[k+1])."""
+def timelines(
+    faults: Sequence[FaultSpec], times: np.ndarray, seed: np.random.SeedSequence,
+    groups: dict[str, list[str]] | None = None,
+) -> dict[str, NodeTimeline]:  # fmt: skip
+    """Each faulty node's timeline on the step grid `times` (step k spans times[k]..times[k+1]);
+    a fault on a group (`groups`: the Airflow installation -> its DAGs) is one on each member."""
     horizon = float(times[-1])
     by_node: dict[str, list[Interval]] = {}
     for index, fault in enumerate(faults):
-        by_node.setdefault(fault.node, []).extend(intervals(fault, horizon, seed, index))
+        spans = intervals(fault, horizon, seed, index)
+        for node in (groups or {}).get(fault.node, [fault.node]):
+            by_node.setdefault(node, []).extend(spans)
     result = {}
     dt = np.diff(times)
     for node, spans in by_node.items():

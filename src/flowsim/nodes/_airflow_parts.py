@@ -1,4 +1,5 @@
-"""Parts of the `airflow_dag` kind: a task's settings (retry waits as Airflow draws them) and a run's state."""
+"""Parts of the `airflow_dag` kind: a task's settings (retry waits as Airflow draws them, priority
+weights as Airflow sums them, branching, sensors) and a run's state."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.item import Item
+from flowsim.nodes._airflow_sensors import SensorSpec
 from flowsim.specmodel import SpecModel
 from flowsim.units import Count, Duration, Number
 
@@ -20,6 +22,7 @@ TriggerRule = Literal[
     "all_success", "all_done", "one_failed", "one_success", "none_failed", "none_failed_min_one_success"
 ]
 FAILED_STATES = frozenset({"failed", "upstream_failed"})  # Airflow's State.failed_states
+PAST_OK = frozenset({"success", "skipped"})  # what depends_on_past accepts of the previous run's task
 
 
 class TaskSpec(SpecModel):
@@ -41,6 +44,18 @@ class TaskSpec(SpecModel):
     failure_rate: Number = Field(0.0, ge=0, le=1, description="probability that a try fails (at its end)")
     pool: str | None = Field(None, description="pool whose slots limit concurrent tries; none = default_pool")
     pool_slots: Count = Field(1, ge=1, description="slots of its pool one try holds (Airflow default 1)")
+    priority_weight: Count = Field(1, description="queue priority among ready tries (Airflow default 1)")
+    weight_rule: Literal["downstream", "upstream", "absolute"] = Field(
+        "downstream", description="effective weight: own plus all downstream (default), all upstream, or own only"
+    )
+    branch: dict[str, Number] | None = Field(
+        None, description="a branch task: downstream task -> probability it is followed; the others are skipped"
+    )
+    depends_on_past: bool = Field(False, description="wait until this task succeeded (or skipped) in the previous run")
+    wait_for_downstream: bool = Field(
+        False, description="depends_on_past, and the previous run's direct downstream tasks of it done too"
+    )
+    sensor: SensorSpec | None = Field(None, description="a sensor: pokes until its data lands (poke or reschedule)")
 
     def _backoff_cap(self) -> float:
         cap = float(self.max_retry_delay) if self.max_retry_delay is not None else math.inf
@@ -87,6 +102,11 @@ class Run:
     states: dict[str, str] = field(default_factory=dict)
     finished: int = 0  # tasks in a final state: success, failed or upstream_failed
     running: list[Any] = field(default_factory=list)  # the tries running now (installation entries)
+    cut: float = 0.0  # messages that landed before this time are the run's data
+    logical: float | None = None  # logical date: the interval start, or when datasets queued it
+    previous: Run | None = None  # the run begun before it (depends_on_past looks at it)
+    attempt: int = 0  # how many times it began (a cleared run begins again)
+    sensing: dict[str, tuple[float, float]] = field(default_factory=dict)  # sensor -> (data lands, first poke)
 
 
 def check_dag(tasks: dict[str, TaskSpec], pools: dict[str, int]) -> None:
@@ -99,10 +119,62 @@ def check_dag(tasks: dict[str, TaskSpec], pools: dict[str, int]) -> None:
         for dep in task.depends_on:
             if dep not in tasks:
                 raise ValueError(f"task '{name}' depends on unknown task '{dep}'")
+        if task.branch is not None:
+            _check_branch(name, task.branch, [c for c, t in tasks.items() if name in t.depends_on])
+        if task.sensor is not None:
+            chosen = sorted(SENSOR_REFUSES & task.model_fields_set)
+            if chosen:
+                raise ValueError(
+                    f"sensor task '{name}' sets {', '.join(chosen)}: a sensor's pokes take no time and its "
+                    "timeout fails it without retries (as AirflowSensorTimeout); remove them"
+                )
     for pool, slots in pools.items():
         if slots < 1:
             raise ValueError(f"pool '{pool}' needs at least 1 slot")
     topological_order(tasks)
+
+
+#: task settings a sensor does not take: it waits for data, it does no work of its own
+SENSOR_REFUSES = frozenset(
+    {"duration", "per_message", "failure_rate", "retries", "execution_timeout", "retry_exponential_backoff"}
+)
+
+
+def _check_branch(name: str, branch: dict[str, float], children: list[str]) -> None:
+    for target in branch:
+        if target not in children:
+            raise ValueError(
+                f"branch task '{name}' names '{target}', which is not downstream of it; "
+                f"its downstream tasks: {', '.join(sorted(children)) or 'none'}"
+            )
+    if any(p < 0 for p in branch.values()) or abs(sum(branch.values()) - 1.0) > 1e-9:
+        raise ValueError(f"branch task '{name}': the probabilities must be >= 0 and sum to 1")
+
+
+def effective_weights(tasks: dict[str, TaskSpec]) -> dict[str, int]:
+    """Airflow's priority_weight_total: own weight plus the weights of every task downstream
+    (weight_rule downstream), upstream (upstream), or none (absolute); each relative counted once."""
+    children = {n: [c for c, t in tasks.items() if n in t.depends_on] for n in tasks}
+    parents = {n: list(t.depends_on) for n, t in tasks.items()}
+
+    def reach(start: str, edges: dict[str, list[str]]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(edges[start])
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack += edges[name]
+        return seen
+
+    weights = {}
+    for name, task in tasks.items():
+        if task.weight_rule == "absolute":
+            relatives: set[str] = set()
+        else:
+            relatives = reach(name, children if task.weight_rule == "downstream" else parents)
+        weights[name] = task.priority_weight + sum(tasks[r].priority_weight for r in relatives)
+    return weights
 
 
 def trigger_verdict(rule: TriggerRule, upstream: list[str]) -> str | None:

@@ -24,6 +24,7 @@ class DagRecords(NodeRuntime):
     _landed_n: int
     _active: list[Run]
     _pending: deque[Run]
+    _cleared: list[Run]
 
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
@@ -32,13 +33,14 @@ class DagRecords(NodeRuntime):
         self.run_durations: array[float] = array("d")
         self.fresh_newest: array[float] = array("d")
         self.fresh_oldest: array[float] = array("d")
-        self.counts = dict.fromkeys(
-            ("runs_succeeded", "runs_failed", "runs_skipped", "sla_misses", "task_tries", "task_timeouts"), 0
-        )
+        self.counts: dict[str, float] = dict.fromkeys(
+            ("runs_succeeded", "runs_failed", "runs_skipped", "runs_cleared", "runs_timed_out", "sla_misses",
+             "task_tries", "task_timeouts", "sensor_pokes", "sensor_timeouts", "sensor_slot_s"), 0.0
+        )  # fmt: skip
         self.pending_max = len(self._pending)
 
     def inside(self) -> int:
-        return self._landed_n + sum(r.n for r in self._active)
+        return self._landed_n + sum(r.n for r in self._active) + sum(r.n for r in self._cleared)
 
     def waiting(self) -> int:
         return self._landed_n
@@ -68,9 +70,9 @@ class DagRecords(NodeRuntime):
 
     # ---- results -------------------------------------------------------------------------
     def _open_sla_misses(self) -> int:
-        """Runs still scheduled or active at the end whose SLA deadline has passed."""
+        """Runs still scheduled, active or waiting to be cleared at the end whose SLA deadline has passed."""
         now = self.env.now
-        return sum(self._missed_sla(r, now) for r in [*self._pending, *self._active])
+        return sum(self._missed_sla(r, now) for r in [*self._pending, *self._active, *self._cleared])
 
     def figures(self, window: float) -> dict[str, float]:
         figures = super().figures(window)

@@ -12,14 +12,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowsim.engine.item import Item
-from flowsim.engine.node import NodeRuntime
 from flowsim.nodes._kafka_parts import Consumer, Group, Partition, Piece
+from flowsim.nodes._kafka_scaling import ScalingSide
 
 if TYPE_CHECKING:
     from flowsim.nodes.kafka_topic import KafkaTopicConfig
 
 
-class ConsumerSide(NodeRuntime):
+class ConsumerSide(ScalingSide):
     """Consumer groups and retention of a topic; the attributes below are set by `KafkaTopicNode`."""
 
     config: KafkaTopicConfig
@@ -41,10 +41,15 @@ class ConsumerSide(NodeRuntime):
         for p, part in enumerate(self.parts):
             offset = part.lso if earliest else part.leo
             group.position[p] = group.committed[p] = offset
+            if group.ms is not None:
+                group.ms.commit[p] = offset
             group.change(p, part.leo - offset - group.backlog[p], self.env.now)
             self.created += part.leo - offset  # the retained log enters the group's scope
         group.refresh_age(self.parts)
         group.active = True
+        for member in group.members:
+            member.joined_at = member.last_commit = self.env.now
+        self._start_scaler(group)
         group.lag_max = max(group.lag_max, group.lag)
         if self.tracing:
             self.log(f"group {group.name} starts at {group.lag} behind")
@@ -60,15 +65,21 @@ class ConsumerSide(NodeRuntime):
         time, room downstream) follow each other here without an event each.
         """
         group = member.group
+        ms = group.ms
         while True:
             if self._faults:
-                self._parked_down.append(member)
+                if member not in self._parked_down:
+                    self._parked_down.append(member)
+                return
+            if ms is not None and not self._may_poll(member, ms):
                 return
             n = self._fetch(member)
             if n == 0:
+                if ms is not None:
+                    self._empty_poll(member, ms)
                 interval = self.config.group(group.name).poll_interval
                 if interval > 0:
-                    self.env.timeout(interval, member).callbacks.append(self._repoll)
+                    self.env.timeout(interval, (member, member.epoch)).callbacks.append(self._repoll)
                 else:
                     member.parked = True
                     for p in member.partitions:
@@ -78,7 +89,9 @@ class ConsumerSide(NodeRuntime):
                 return  # processing, or waiting for room downstream: the callback goes on
 
     def _repoll(self, event: Any) -> None:
-        self._poll(event._value)
+        member, epoch = event._value
+        if epoch == member.epoch:
+            self._poll(member)
 
     def _fetch(self, member: Consumer) -> int:
         """Up to max_poll_records from the assigned partitions, each in offset order, as pieces."""
@@ -120,10 +133,12 @@ class ConsumerSide(NodeRuntime):
         work = member.work
         while work:
             piece = work[0]
-            cost = group.processing_time(piece[2])
+            cost = group.processing_time(piece[2]) * member.slow
             if cost > 0:
                 member.busy_s += cost
-                self.env.timeout(cost, member).callbacks.append(self._processed)
+                if group.ms is not None:
+                    self._watch(member, group.ms, self.env.now + cost)
+                self.env.timeout(cost, (member, member.epoch)).callbacks.append(self._processed)
                 return False
             if not self._hand(member, piece):
                 return False
@@ -131,7 +146,9 @@ class ConsumerSide(NodeRuntime):
         return True
 
     def _processed(self, event: Any) -> None:
-        member: Consumer = event._value
+        member, epoch = event._value
+        if epoch != member.epoch:
+            return  # the consumer crashed or gave the partition up meanwhile: the work is void
         if self._hand(member, member.work[0]):
             self._resume(member)
 
@@ -141,13 +158,16 @@ class ConsumerSide(NodeRuntime):
         p, offset, n, born, key = piece
         item = Item(born, n, key)
         if self.deliver(member.group.target, item, partial(self._handed_late, member)):
-            work.popleft()
+            if work and work[0] is piece:  # (a rebalance woken by the hand-over may have cleared it)
+                work.popleft()
             self._handed(member, p, offset, n)
             return True
         member.blocked_since = now = self.env.now  # refused: the consumer holds it, busy
         self._consumers_blocked += 1
         if self._consumers_blocked == 1:
             self._blocked_since = now
+        if member.group.ms is not None:
+            self._watch(member, member.group.ms, math.inf)
         return False
 
     def _handed_late(self, member: Consumer, _item: Item, _t_in: float) -> None:
@@ -170,6 +190,9 @@ class ConsumerSide(NodeRuntime):
     def _handed(self, member: Consumer, p: int, offset: int, n: int) -> None:
         """A piece is downstream: it leaves the group's backlog (it is consumed)."""
         group = member.group
+        if p < 0:  # its partition has a new owner, who reads these records again
+            self._duplicate(group, n)
+            return
         group.advance(self.env.now)
         group.committed[p] = max(group.committed[p], offset + n)
         group.change(p, -n, self.env.now)
@@ -178,7 +201,11 @@ class ConsumerSide(NodeRuntime):
         self.completed += n
 
     def _committed(self, member: Consumer) -> None:
-        """The whole poll is downstream: its offsets are committed."""
+        """The whole poll is downstream: its offsets are committed (with `commit: per_batch`;
+        auto commit waits for the next poll after the interval)."""
+        ms = member.group.ms
+        if ms is not None and ms.spec.commit == "per_batch":
+            self._commit(member.group, member.partitions)
         if self.tracing:
             self.log(f"commit {member.group.name}.{member.index}", member.poll)
 
@@ -206,6 +233,8 @@ class ConsumerSide(NodeRuntime):
             group.advance(now)
             if group.position[p] < part.lso:
                 lost = part.lso - group.position[p]
+                if group.committed[p] == group.position[p]:  # nothing of p in a consumer's hands
+                    group.committed[p] = part.lso
                 group.lost += lost
                 self.lost += lost
                 group.change(p, -lost, now)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from flowsim.engine.item import Item
     from flowsim.engine.node import NodeRuntime
     from flowsim.engine.sampling import Sampler
+    from flowsim.nodes._kafka_group import Membership
 
 
 Piece = tuple[int, int, int, float, int]  # (partition, first offset, messages, born, key) of a poll
@@ -136,7 +137,11 @@ class Partition:
 class Consumer:
     """One member of a consumer group, with the partitions assigned to it."""
 
-    __slots__ = ("blocked_since", "busy_s", "group", "index", "parked", "partitions", "poll", "turn", "work")
+    __slots__ = (
+        "alive", "blocked_since", "busy_s", "commit_due", "epoch", "faults", "group", "idle", "index", "joined",
+        "joined_at", "last_commit", "parked", "partitions", "poll", "poll_at", "provisioned", "slow", "turn",
+        "watching", "work",
+    )  # fmt: skip
 
     def __init__(self, group: Group, index: int, partitions: list[int]) -> None:
         self.group = group
@@ -148,6 +153,13 @@ class Consumer:
         self.blocked_since: float | None = None  # when the open refused hand-over began
         self.work: deque[Piece] = deque()  # the last poll's pieces not yet handed downstream
         self.poll: Item | None = None  # the last poll as a whole (for traces)
+        # membership (see `_kafka_group`): process up, in the group, what voids stale callbacks
+        self.alive = self.joined = self.provisioned = True
+        self.watching = self.commit_due = False
+        self.idle = not partitions  # no pending callback and not waiting for data: polled when assigned
+        self.epoch = self.faults = 0
+        self.joined_at = self.last_commit = self.poll_at = 0.0
+        self.slow = 1.0  # brownout factor on its processing time
 
 
 class Group:
@@ -174,6 +186,7 @@ class Group:
         self.part_t = [0.0] * partitions
         self.members = [Consumer(self, i, list(range(i, partitions, consumers))) for i in range(consumers)]
         self.age_from: float | None = None  # creation time of the oldest message in scope not consumed
+        self.ms: Membership | None = None  # membership, commits and rebalances (None: static members)
         self.reset(0.0)
 
     def reset(self, now: float) -> None:

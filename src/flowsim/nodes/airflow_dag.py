@@ -7,13 +7,20 @@ its interval, runs its tasks in `depends_on` order by their trigger rules (`_air
 pools, retries, timeouts), and when the run succeeds forwards ONE item carrying n = the
 interval's messages.  That item's `born` is the data-interval start (per-message birth times are
 not kept), so end-to-end latency downstream is the age of the run's oldest data when it lands.
-Tries start through the architecture's Airflow installation (`_airflow_installation`): pools
-and `parallelism` are shared by every DAG, `max_active_tasks` is per DAG.
+Tries start through the architecture's Airflow installation (`_airflow_installation`): pools,
+`parallelism` and worker slots are shared by every DAG, `max_active_tasks` is per DAG.  A DAG
+with `schedule_on` is scheduled by datasets instead (Airflow 2.4+): a run is created once every
+dataset it names has been updated (a run of a DAG listing it in `outlets` succeeded) since its
+last run, for the data interval spanning those producing runs' intervals, and its data is what
+landed until then.  `dagrun_timeout` fails a run still going at that age (its tries killed);
+`clear_failed_after` clears a failed run that long after it failed (manual recovery): it runs
+again, its data landing late instead of being dead-lettered.
 
 Counting: messages.  arrivals + inside_at_start == completed + dropped + dead_lettered +
 inside_at_end, where completed = messages forwarded by successful runs (one item per run),
 dropped = messages of intervals skipped with `catchup: false`, dead_lettered = messages of
-failed runs, inside = messages in the landing zone or in active runs.
+failed runs, inside = messages in the landing zone, in active runs or in runs waiting to be
+cleared.
 """
 
 from __future__ import annotations
@@ -33,8 +40,8 @@ from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import DataInterval
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._airflow_installation import AirflowSettings, Installation
-from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, topological_order
-from flowsim.nodes._airflow_tasks import DagTasks
+from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, effective_weights, topological_order
+from flowsim.nodes._airflow_runs import DagRuns
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
@@ -55,14 +62,17 @@ class AirflowDagConfig(NodeConfig):
     (all_success, all_done, one_failed, one_success, none_failed, none_failed_min_one_success): a
     failed task fails only the tasks its rules reach, the others run on, and the run fails when
     a leaf failed (or `fail_fast` stops it at the first failure);
-    installation-wide pools and `parallelism`, `max_active_tasks` and `max_active_runs` per DAG;
-    `catchup` (missed or queued intervals run one after another, or all but the newest are skipped
-    and their data dropped); SLA misses (late, failed or skipped runs); freshness of landed data;
-    scheduler outages (no run or task of the DAG starts while down).
+    installation-wide pools, `parallelism`, worker slots and task start-up latency,
+    `max_active_tasks` and `max_active_runs` per DAG; `priority_weight` with its weight rules;
+    branching by probabilities; sensors (poke or reschedule, timeout, soft_fail) waiting on late
+    data; `depends_on_past`, `wait_for_downstream`, `dagrun_timeout`, clearing failed runs;
+    data-aware scheduling by datasets; `catchup` (missed or queued intervals run one after
+    another, or all but the newest are skipped and their data dropped); SLA misses (late, failed
+    or skipped runs); freshness of landed data; scheduler outages (a fault on the DAG, or on
+    `airflow` for the whole installation: no run or task starts while down).
 
-    Leaves out: sensors and deferrable tasks, branching operators (nothing is skipped by choice),
-    executor worker slots and start-up latency, priority weights (ready tries start oldest first), backfills
-    triggered by hand, and partial reprocessing (a failed run's data is dead-lettered whole).
+    Leaves out: deferrable tasks and triggerers, the time a poke takes, backfills triggered by
+    hand, and partial reprocessing (a failed run's data is dead-lettered or re-run whole).
     """
 
     summary = "scheduled batch DAG: data intervals, task deps, retries, pools, catchup, SLA, freshness"
@@ -99,9 +109,19 @@ class AirflowDagConfig(NodeConfig):
     fail_fast: bool = Field(False, description="a task out of retries kills the run's other tries and fails it")
     catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
     sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
+    dagrun_timeout: Duration | None = Field(None, gt=0, description="a run still going this long after it began fails")
+    clear_failed_after: Duration | None = Field(
+        None, ge=0, description="clear a failed run this long after it failed, so it runs again (manual recovery)"
+    )
+    max_clears: Count = Field(1, ge=1, description="times one run is cleared before its data is dead-lettered")
+    outlets: list[str] = Field(default_factory=list, description="datasets a successful run updates (Airflow 2.4+)")
+    schedule_on: list[str] = Field(
+        default_factory=list, description="datasets that schedule it: a run once each was updated (replaces schedule)"
+    )
     dead_letter: str | None = Field(None, description="node that receives the data of failed runs")
 
     _installation: AirflowSettings | None = PrivateAttr(default=None)
+    _dataset_period: float | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _valid_dag(self) -> AirflowDagConfig:
@@ -112,11 +132,23 @@ class AirflowDagConfig(NodeConfig):
                 f"fail_fast works only with all_success tasks (as Airflow's fail_stop); "
                 f"{', '.join(ruled)} set another trigger_rule"
             )
+        if self.schedule_on and "schedule" in self.model_fields_set:
+            raise ValueError("give either 'schedule' or 'schedule_on' (datasets), not both")
         return self
 
-    def join(self, settings: AirflowSettings) -> None:
-        """The architecture hands every DAG its installation (its `airflow:` block, all DAGs' pools)."""
+    def join(self, settings: AirflowSettings, dataset_periods: dict[str, float] | None = None) -> None:
+        """The architecture hands every DAG its installation (its `airflow:` block, all DAGs' pools)
+        and, for a dataset-scheduled one, the producers' mean periods (it runs as often as the slowest)."""
         self._installation = settings
+        periods = dataset_periods or {}
+        if self.schedule_on and all(d in periods for d in self.schedule_on):
+            self._dataset_period = max(periods[d] for d in self.schedule_on)
+
+    def mean_period(self) -> float:
+        """Mean time between runs: the schedule's, or a dataset-scheduled DAG's slowest producer's."""
+        if self.schedule_on:
+            return self._dataset_period if self._dataset_period is not None else math.inf
+        return parse_schedule(self.schedule).mean_period()
 
     def installation(self) -> AirflowSettings:
         """The installation this DAG runs in (alone: Airflow's defaults with its own pools)."""
@@ -130,7 +162,7 @@ class AirflowDagConfig(NodeConfig):
 
     def external_rate(self) -> float:
         """One item per run, on the DAG's own schedule, whatever the input rate."""
-        return 1.0 / parse_schedule(self.schedule).mean_period()
+        return 1.0 / self.mean_period()
 
     def pass_fraction(self) -> float:
         return 0.0  # arriving items are merged; the runs' items are counted by external_rate
@@ -150,10 +182,10 @@ class AirflowDagConfig(NodeConfig):
         m <= (R - A/P) / B.  The path giving the least m binds.  Pools give the same law over the
         tries that hold their slots.  Left out: execution timeouts and the scheduler's own delays.
         """
-        period, cost = parse_schedule(self.schedule).mean_period(), self._task_costs()
+        period, cost = self.mean_period(), self._task_costs()
         passes = math.prod(1 - t.failure_rate ** (t.retries + 1) for t in self.tasks.values())
         if math.isinf(period):
-            return FlowLaw(passes=passes, note="@once: a single run, no steady flow")
+            return FlowLaw(passes=passes, note="a single run (@once) or no producer: no steady flow")
         active, catchup = self.max_active_runs, self.catchup
         candidates = [
             bulk(
@@ -177,14 +209,16 @@ class AirflowDagConfig(NodeConfig):
 
     def _task_costs(self) -> dict[str, tuple[float, float, float]]:
         """Per task: expected fixed seconds on its path (tries and retry waits), per-message seconds
-        (all tries), fixed seconds holding a pool slot (tries only)."""
-        costs = {}
+        (all tries), fixed seconds holding a pool slot (tries only).  A try waits half a
+        scheduler loop on average to be queued, then holds its slot through its start-up."""
+        costs, settings = {}, self.installation()
         for name, task in self.tasks.items():
             f = task.failure_rate
             tries = sum(f**k for k in range(task.retries + 1))
             waits = sum(f**k * task.mean_retry_wait(k) for k in range(1, task.retries + 1))
-            held = tries * task.duration.mean()
-            costs[name] = (held + waits, tries * task.per_message, held)
+            work = task.sensor.data_late_by.mean() if task.sensor is not None else task.duration.mean()
+            held = tries * (work + float(settings.task_startup))
+            costs[name] = (held + waits + tries * float(settings.scheduler_loop) / 2, tries * task.per_message, held)
         return costs
 
     def _paths(self) -> list[list[str]]:
@@ -197,7 +231,7 @@ class AirflowDagConfig(NodeConfig):
         return [p for root, task in self.tasks.items() if not task.depends_on for p in walk(root)]
 
 
-class AirflowDagNode(DagTasks):
+class AirflowDagNode(DagRuns):
     """Runtime of `airflow_dag`; see the module docstring for the counting."""
 
     config: AirflowDagConfig
@@ -207,6 +241,7 @@ class AirflowDagNode(DagTasks):
         self._landed_n = 0
         self._active: list[Run] = []
         self._pending: deque[Run] = deque()
+        self._cleared: list[Run] = []  # failed runs waiting to be cleared, then due again
         super().__init__(name, config, ctx)
         self.schedule = parse_schedule(config.schedule)
         self.tasks = config.tasks
@@ -216,6 +251,14 @@ class AirflowDagNode(DagTasks):
         self.samplers = {n: t.duration.sampler(ctx.rng(name, f"task {n}")) for n, t in self.tasks.items()}
         self._uniform = block_sampler(ctx.rng(name, "failures").random)
         self._jitter = block_sampler(ctx.rng(name, "retry jitter").random)
+        self._branch = block_sampler(ctx.rng(name, "branch").random)
+        self.late = {
+            n: t.sensor.data_late_by.sampler(ctx.rng(name, f"sensor {n}")) for n, t in self.tasks.items() if t.sensor
+        }
+        self.weights = effective_weights(self.tasks)
+        self.blocked: list[tuple[Run, str]] = []
+        self._previous: Run | None = None
+        self._heard: dict[str, tuple[float, float]] = {}  # dataset -> interval spanned by its updates
         self.installation = Installation.of(ctx, config.installation())
         self.max_active_tasks = config.max_active_tasks
         self.running_tasks = 0
@@ -239,7 +282,12 @@ class AirflowDagNode(DagTasks):
     # ---- scheduling ----------------------------------------------------------------------
     def start(self) -> None:
         """The first data interval starts at the first firing at or after t = 0 (Airflow aligns the
-        start date to the schedule): `10 * * * *` runs [00:10, 01:10) at 01:10.  `@once` runs once at 0."""
+        start date to the schedule): `10 * * * *` runs [00:10, 01:10) at 01:10.  `@once` runs once at 0.
+        A dataset-scheduled DAG listens to its datasets instead."""
+        if self.config.schedule_on:
+            for dataset in self.config.schedule_on:
+                self.installation.subscribe(dataset, self._heard_update)
+            return
         first = self.schedule.first_from(0.0)
         if math.isinf(first):
             return
@@ -267,9 +315,14 @@ class AirflowDagNode(DagTasks):
         self._launch()
 
     def _launch(self) -> None:
-        """Start pending runs while the scheduler is up and max_active_runs allows."""
+        """Start cleared, then pending runs while the scheduler is up and max_active_runs allows."""
         if self._faults:
             return
+        due = [r for r in self._cleared if r.state == "cleared"]
+        while due and len(self._active) < self.config.max_active_runs:
+            run = due.pop(0)
+            self._cleared.remove(run)
+            self._begin(run)
         while self._pending and len(self._active) < self.config.max_active_runs:
             if not self.config.catchup:
                 while len(self._pending) > 1:
@@ -286,30 +339,25 @@ class AirflowDagNode(DagTasks):
             self.log("run skipped", run.item)
 
     def _begin(self, run: Run) -> None:
+        """A run begins (or a cleared one begins again, with the data it took the first time)."""
         run.state, run.started = "running", self.env.now
-        run.n = run.item.n = self._take(run.end)
-        run.item.payload = DataInterval(self.name, run.start, run.end)
+        run.attempt += 1
+        if run.attempt == 1:
+            run.n = run.item.n = self._take(run.cut or run.end)
+            run.item.payload = DataInterval(self.name, run.start, run.end)
+            run.previous, self._previous = self._previous, run
         run.tries = dict.fromkeys(self.tasks, 0)
         run.states = dict.fromkeys(self.tasks, "none")
+        run.finished, run.sensing = 0, {}
         self._active.append(run)
         if self.tracing:
             self.log("run start", run.item)
+        timeout = self.config.dagrun_timeout
+        if timeout is not None:
+            self.env.timeout(timeout, (run, run.attempt)).callbacks.append(self._run_timed_out)
         for name in self.order:
             if not self.tasks[name].depends_on:
                 self._make_ready(run, name)
-
-    # ---- run ends ------------------------------------------------------------------------
-    def _run_failed(self, run: Run) -> None:
-        """The run ends failed: its whole interval is dead-lettered (no partial reprocessing)."""
-        run.state = "failed"
-        self._active.remove(run)
-        self.dead_lettered += run.n
-        self.counts["runs_failed"] += 1
-        self._record(run, run.n)
-        if self.tracing:
-            self.log("run failed", run.item)
-        self.send_dead_letter(run.item)
-        self._launch()
 
     def _finish(self, run: Run) -> None:
         run.state = "landing"
@@ -331,17 +379,23 @@ class AirflowDagNode(DagTasks):
         self._record(run, run.n)
         if self.tracing:
             self.log("run end", run.item)
+        for dataset in self.config.outlets:
+            self.installation.dataset_updated(dataset, run.start, run.end)
         self.space_freed()
         self._launch()
 
     # ---- outages -------------------------------------------------------------------------
     def on_down(self) -> None:
-        """Scheduler down: no run and no task try of this DAG starts; tries already running finish."""
+        """Scheduler down: no run and no task try of this DAG starts; tries already running finish,
+        and a run whose last task ends meanwhile is marked done when the scheduler is back."""
         if self.tracing:
             self.log("scheduler down")
 
     def on_up(self) -> None:
         if self.tracing:
             self.log("scheduler up")
+        for run in [r for r in self._active if r.state == "concluding"]:
+            run.state = "running"
+            self._conclude(run)
         self._launch()
-        self.installation.dispatch()
+        self.installation.wake()

@@ -113,6 +113,10 @@ class NodeConfig(SpecModel):
         """Checks that need the node's out-edges: (field, message, hint) for each problem."""
         return []
 
+    def fault_part_problem(self, group: str, first: int, count: int, outputs: list[str]) -> tuple[str, str, str] | None:
+        """A fault naming consumers of `group`: (field, message, hint) when they do not exist."""
+        return "group", f"a {self.kind} has no consumer groups", "'group' applies to faults on a kafka_topic"
+
     def events_per_item(self) -> float:
         """Simulation events one arriving item costs here (for the run-size estimate)."""
         return 1.0 if self.gives_output else 0.0

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from flowsim.distributions import Constant, Distribution
+from flowsim.distributions import Constant
 from flowsim.engine.context import SimContext
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
@@ -31,28 +31,13 @@ from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._kafka_brokers import BrokerSide
 from flowsim.nodes._kafka_consumers import ConsumerSide
 from flowsim.nodes._kafka_figures import TOPIC_FIGURES
+from flowsim.nodes._kafka_group_spec import ConsumerGroupSpec, consumer_fault_problem
 from flowsim.nodes._kafka_log import LogSide
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
 from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.specmodel import SpecModel
 from flowsim.units import Count, Duration, Number, Period, Rate, Size, format_duration
-
-
-class ConsumerGroupSpec(SpecModel):
-    """How one consumer group (one out-edge of the topic) reads."""
-
-    consumers: Count = Field(1, ge=1, description="consumers in the group; beyond the partition count they sit idle")
-    poll_interval: Period = Field(
-        0.0, ge=0, description="after an empty poll: 0 = long poll (woken by new data), else sleep this long"
-    )
-    max_poll_records: Count = Field(500, ge=1, description="most messages one poll returns")
-    processing_time: Distribution = Field(Constant(value=0.0), description="consumer time per message before hand-over")
-    start: Literal["latest", "earliest"] = Field(
-        "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
-    )
-    start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
 
 
 @register
@@ -64,15 +49,19 @@ class KafkaTopicConfig(NodeConfig):
     consumers poll their round-robin-assigned partitions in offset order, process, hand over
     (respecting backpressure) and commit. Lag in messages and seconds per group; messages deleted
     by retention before a group read them are counted lost for it. Outages stop writes and reads.
+    A group's `membership` (or a fault naming the group) makes its consumers members that crash,
+    are detected after `session_timeout`, get evicted after `max_poll_interval`, rebalance (eager
+    or cooperative), commit (auto or per batch) and autoscale on lag; records handed on since
+    the last commit are delivered again to a partition's next owner.
 
     With `producer:` the client's documented limits (delivery timeout, max block, acks); with
     `brokers:` replicas over brokers, leader elections and min in-sync replicas (a fault on the
     topic still takes every broker down); with `log:` segments and compaction (see
     docs/streaming.md, "Producers, brokers and the log").
 
-    Leaves out: rebalances, transactions, unclean leader election and replica catch-up,
-    per-message sizes (all are `message_size`), fetch byte limits, and commit failures (a commit
-    always succeeds).
+    Leaves out: transactions, unclean leader election and replica catch-up, per-message sizes
+    (all are `message_size`), fetch byte limits, static membership (`group.instance.id`),
+    consumer start-up time, and commit failures other than an evicted member's.
     """
 
     summary = "partitioned log: producer batching and buffer, retention, consumer groups with lag"
@@ -163,6 +152,10 @@ class KafkaTopicConfig(NodeConfig):
             problems.append(("consumer_groups", f"group '{name}' is not the target of an out-edge", hint))
         return problems
 
+    def fault_part_problem(self, group: str, first: int, count: int, outputs: list[str]) -> tuple[str, str, str] | None:
+        """The group must be an out-edge and the consumers within its most members."""
+        return consumer_fault_problem(group, first, count, outputs, self.group)
+
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
 
@@ -194,12 +187,13 @@ class KafkaTopicConfig(NodeConfig):
         stages = [writes]
         for name in outputs or list(self.consumer_groups):
             spec = self.group(name)
-            shares = [float(weights[i :: spec.consumers].sum()) for i in range(spec.consumers)]
+            consumers = spec.most_consumers()  # an autoscaled group at its most
+            shares = [float(weights[i::consumers].sum()) for i in range(consumers)]
             busiest = max(shares)
             stages.append(
                 Stage(
-                    f"consumer group '{name}'", spec.consumers, per_second(spec.processing_time.mean()),
-                    unit_name="consumers", hot_share=busiest if busiest > 1.0 / spec.consumers + 1e-12 else None,
+                    f"consumer group '{name}'", consumers, per_second(spec.processing_time.mean()),
+                    unit_name="consumers", hot_share=busiest if busiest > 1.0 / consumers + 1e-12 else None,
                     slows=False, note=note,
                 )
             )  # fmt: skip
@@ -251,6 +245,8 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
             constant = cost.value if isinstance(cost, Constant) else None
             sampler = cost.sampler(self.ctx.rng(self.name, f"processing.{target.name}"))
             self.groups.append(Group(target.name, target, len(self.parts), spec.consumers, sampler, constant))
+            if spec.membership is not None:
+                self._member_group(self.groups[-1], spec.membership)
 
     def start(self) -> None:
         for group in self.groups:
@@ -411,6 +407,8 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
             part.written = 0
         for group in self.groups:
             group.reset(now)
+            if group.ms is not None:
+                group.ms.reset(now)
 
     def inside(self) -> int:
         return self.buffered + sum(group.lag for group in self.groups)
@@ -434,6 +432,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
             seconds = group.lag_seconds(now)
             row[f"lag_messages.{group.name}"] = float(group.lag)
             row[f"lag_seconds.{group.name}"] = seconds
+        self.membership_series(row)
         return row
 
     def figures(self, window: float) -> dict[str, float]:
@@ -455,7 +454,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
         figures |= self.log_figures()
         for group in self.groups:
             figures |= group.figures(span, now, self._window_start)
-        return figures
+        return figures | self.membership_figures(span, now)
 
     def extra(self) -> dict[str, Any]:
         rows = []

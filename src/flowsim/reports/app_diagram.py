@@ -1,7 +1,8 @@
 """The topology of an architecture drawn with each node coloured by its simulated load.
 
 Load is a node's utilization, or its consumer lag on a scale where LAG_FULL_SCALE_S behind counts
-as saturated; the bottleneck is outlined. Plain functions of results (no Streamlit), used by
+as saturated; the bottleneck is outlined.  The fill is the load, so the kind is the frame: its
+colour and box style, the kind's own (reports.kind_style). Plain functions of results (no Streamlit), used by
 `app_views.graph_figure` and the app's topology tab.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
@@ -22,7 +24,7 @@ from flowsim.key_figures import (  # the simulated loads and the one bottleneck 
     node_loads,
     node_utilization,
 )
-from flowsim.reports.diagram import DrawnEdge, edges, layers, layout
+from flowsim.reports.diagram import DrawnEdge, edges, kind_styles, layers, layout
 from flowsim.reports.tables import format_number, format_percent
 from flowsim.results import RunResult
 from flowsim.spec.architecture import Architecture
@@ -69,16 +71,23 @@ def draw_load_graph(ax: Axes, arch: Architecture, result: RunResult) -> Axes:
     cmap, norm = load_colormap(), Normalize(0.0, 1.0)
     worst = bottleneck(result)
     boxes = {}
+    looks = kind_styles(arch)  # the fill shows load, so the kind shows as the frame's colour and box style
     for name, (x, y) in pos.items():
         color = cmap(norm(loads[name])) if name in loads else _IDLE_COLOR
-        frame = {"boxstyle": "round,pad=0.55", "facecolor": color, "edgecolor": "black",
-                 "linewidth": 2.8 if name == worst else 0.8}  # fmt: skip
+        look = looks[arch.node(name).kind]
+        frame = {"boxstyle": f"{look.box},pad=0.55", "facecolor": color, "edgecolor": look.color,
+                 "linewidth": 3.6 if name == worst else 1.8}  # fmt: skip
         boxes[name] = ax.text(x, y, _node_label(name, result), ha="center", va="center", fontsize=8.5,
                               bbox=frame, zorder=3)  # fmt: skip
     for edge in edges(arch):
         _draw_edge(ax, edge, pos, boxes)
     ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.65, pad=0.01, label=_SCALE_LABEL,
                        format=FuncFormatter(lambda v, _p: f"{v:.0%}"))  # fmt: skip
+    handles = [
+        Patch(facecolor="white", edgecolor=look.color, linewidth=1.8, label=kind) for kind, look in looks.items()
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=min(len(handles), 5),
+              frameon=False, title="frame: kind", title_fontsize=7)  # fmt: skip
     title = arch.name if worst is None else f"{arch.name}: bottleneck {worst}"
     if worst is not None and worst in loads:
         title += f" ({format_percent(loads[worst])} simulated load)"

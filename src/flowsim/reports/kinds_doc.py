@@ -57,6 +57,22 @@ def _default(name: str, prop: dict[str, Any], required: set[str]) -> str:
     return "none" if value is None else f"`{value}`"
 
 
+def kind_fields(config: type[NodeConfig]) -> list[dict[str, Any]]:
+    """A kind's fields for `flowsim kinds --format json`: name, type, required, default, description.
+
+    `default` is the JSON value (absent from the object when the field is required)."""
+    schema = json_schema(config)
+    required = set(schema.get("required", []))
+    fields = []
+    for field, prop in schema["properties"].items():
+        entry: dict[str, Any] = {"name": field, "type": _type(prop).replace("`", ""), "required": field in required}
+        if field not in required:
+            entry["default"] = prop.get("default")
+        entry["description"] = str(prop.get("description", ""))
+        fields.append(entry)
+    return fields
+
+
 def kind_section(name: str, config: type[NodeConfig]) -> str:
     schema = json_schema(config)
     required = set(schema.get("required", []))

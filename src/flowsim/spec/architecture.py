@@ -135,8 +135,12 @@ class Architecture(SpecModel):
         """Every airflow_dag runs in the one installation: the airflow block plus all DAGs' pools."""
         dags = self.dags()
         settings = merged_settings(self.airflow, [dag.pools for dag in dags.values()])
-        for dag in dags.values():
-            dag.join(settings)
+        periods: dict[str, float] = {}
+        for _ in dags:  # producers first: a chain of dataset-scheduled DAGs settles in as many passes
+            for dag in dags.values():
+                dag.join(settings, periods)
+                for dataset in dag.outlets:
+                    periods[dataset] = max(periods.get(dataset, 0.0), dag.mean_period())
         return self
 
     def dags(self) -> dict[str, AirflowDagConfig]:
@@ -147,18 +151,27 @@ class Architecture(SpecModel):
         """Nodes that only control payloads reach: every data edge into them comes from a kind that
         `emits_control` (training's model versions) or from another such node (the registry)."""
         feeds: dict[str, list[str]] = {name: [] for name in self.nodes}
+        sends: dict[str, list[str]] = {name: [] for name in self.nodes}
         for edge in self.edges:
             if edge.to in feeds:
                 feeds[edge.to].append(edge.from_)
+                if edge.from_ in sends:
+                    sends[edge.from_].append(edge.to)
+        # a node joins once each of its in-edges comes from an emitter or a member: counted down
+        # edge by edge (O(nodes + edges)), not by passes over every node until nothing changes
+        waiting = {n: sum(not (s in self.nodes and self.nodes[s].emits_control) for s in f) for n, f in feeds.items()}
+        ready = [n for n, f in feeds.items() if f and waiting[n] == 0]
         control: set[str] = set()
-        grew = True
-        while grew:
-            grew = False
-            for name, senders in feeds.items():
-                by_control = all(s in control or (s in self.nodes and self.nodes[s].emits_control) for s in senders)
-                if name not in control and senders and by_control:
-                    control.add(name)
-                    grew = True
+        while ready:
+            name = ready.pop()
+            if name in control:
+                continue
+            control.add(name)
+            for target in sends[name]:
+                if not self.nodes[name].emits_control:  # an emitter's edges were never waited for
+                    waiting[target] -= 1
+                    if waiting[target] == 0:
+                        ready.append(target)
         return control
 
     def node(self, name: str) -> NodeConfig:
