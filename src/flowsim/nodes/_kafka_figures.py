@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from flowsim.engine.figures import PER_MESSAGE, Figure
 
+
+def _member(name: str, unit: str, meaning: str, headline: bool = False) -> Figure:
+    """A per-group figure of a group with membership (crashes, evictions, rebalances, scaling)."""
+    return Figure(name, unit, meaning, headline, "group", PER_MESSAGE, "a group membership (or a consumer fault)")
+
+
 TOPIC_FIGURES = (
     Figure("produced", "messages", "written to the log (arrivals less the producer buffer's drops)"),
     Figure("buffer_max_messages", "messages", "most messages waiting in the producer buffer at once"),
@@ -48,4 +54,14 @@ TOPIC_FIGURES = (
     Figure("segments_deleted", "segments", "segments deleted by retention", engines=PER_MESSAGE, only_with="log"),
     Figure("compactions", "compactions", "compaction passes over closed segments", engines=PER_MESSAGE,
            only_with="log"),
+    _member("rebalances", "rebalances", "the group's rebalances", True),
+    _member("rebalance_time_s", "s", "time the group spent rebalancing (no member reading)", True),
+    _member("redelivered", "messages", "records handed on again after a rebalance (uncommitted offsets)", True),
+    _member("evictions", "consumers", "members evicted (session or poll timeout)"),
+    _member("consumer_crashes", "consumers", "member crashes"),
+    _member("scale_steps", "steps", "autoscaler changes of the consumer count"),
+    _member("paused_partition_s", "s", "partition-seconds with no owner"),
+    _member("consumers_mean", "consumers", "time-weighted mean live members"),
+    _member("consumers_max", "consumers", "most live members"),
+    _member("consumers_min", "consumers", "fewest live members"),
 )  # fmt: skip

@@ -94,6 +94,12 @@ class AirflowDagConfig(NodeConfig):
         Figure("oldest_age_max_s", "s", "age of the oldest message of a landing at its worst", engines=PER_MESSAGE),
         Figure("run_duration_mean_s", "s", "mean time from a run's start to its end"),
         Figure("run_duration_max_s", "s", "longest run"),
+        Figure("runs_cleared", "runs", "failed runs cleared to run again (clear_failed_after)", engines=PER_MESSAGE),
+        Figure("runs_timed_out", "runs", "runs failed by dagrun_timeout, running tries killed", True,
+               engines=PER_MESSAGE),
+        Figure("sensor_pokes", "pokes", "pokes the sensors made", engines=PER_MESSAGE),
+        Figure("sensor_slot_s", "s", "slot-seconds the sensors held", engines=PER_MESSAGE),
+        Figure("sensor_timeouts", "tries", "sensor tries that timed out", engines=PER_MESSAGE),
     )  # fmt: skip
     can_fail = True
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
