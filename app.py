@@ -45,9 +45,6 @@ def show_last_run(tab: Any, request: runner.RunRequest | None, status: Any = Non
 
     runs = runner.kept_runs()
     with tab:
-        note = runner.take_stopped_note()
-        if note:
-            st.warning(note)
         if runs:
             previous = runs[-2] if len(runs) > 1 else None
             views.results_view(runs[-1], previous, stale=request != runs[-1].request)
@@ -71,6 +68,9 @@ def main() -> None:
     with results_tab, st.spinner("Loading the simulator…"):  # the page shows first; these take seconds cold
         import flowsim
         from flowsim.app import runner, views, whatif
+    note = runner.take_stopped_note()
+    if note:
+        results_tab.warning(note)  # first, before the page is drawn again: the Stop shows at once
     with yaml_tab:
         text = widgets.yaml_editor()
     base = load(text, {})

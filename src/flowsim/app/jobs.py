@@ -123,6 +123,8 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     stop_flag: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    stopped_at: float | None = None  # when stop() was first called (monotonic)
+    ended_at: float | None = None  # when the worker returned
 
     def start(self) -> Job:
         self.thread = threading.Thread(target=self._work, name="flowsim-run", daemon=True)
@@ -134,12 +136,23 @@ class Job:
             self.result = self.run(self._progress, self.stop_flag.is_set)
         except BaseException as exc:  # handed to the page, which shows a FlowsimError and re-raises a bug
             self.error = exc
+        finally:
+            self.ended_at = time.monotonic()
 
     def _progress(self, fraction: float) -> None:
         self.fraction = min(max(fraction, 0.0), 1.0)
 
     def stop(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
         self.stop_flag.set()
+
+    @property
+    def stop_delay(self) -> float | None:
+        """Seconds from the first stop() to the worker's return (None: not stopped, or not ended yet)."""
+        if self.stopped_at is None or self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.stopped_at)
 
     @property
     def running(self) -> bool:

@@ -65,9 +65,12 @@ def _note_stop() -> None:
     job = st.session_state.pop(JOB_KEY, None)
     if isinstance(job, Job):
         job.stop()
+        job.wait(2.0)
+        delay = job.stop_delay
+        ended = "not yet ended" if delay is None else f"the simulation ended {delay:.2f} s after the Stop reached it"
         kept = len(kept_runs())
         st.session_state[STOPPED_KEY] = (
-            f"Stopped after {job.elapsed:.1f} s; nothing of that run is kept, the {kept} earlier "
+            f"Stopped after {job.elapsed:.1f} s ({ended}); nothing of that run is kept, the {kept} earlier "
             f"run{'s' if kept != 1 else ''} are."
         )
 
