@@ -103,6 +103,7 @@ def settings_and_run(
     results_tab.caption(base.description or base.name)
     found = controls.derive_controls(base)
     raw, pressed, slot = widgets.control_form(found)
+    pressed = pressed or widgets.yaml_run_pressed()
     values, problems = controls.check(found, raw)
     if problems:
         widgets.take_auto_run()

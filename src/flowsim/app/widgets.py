@@ -19,6 +19,7 @@ TEXT_KEY = "yaml_text"
 CHOICE_KEY = "scenario_choice"
 UPLOAD_KEY = "scenario_upload"
 AUTO_RUN_KEY = "auto_run"
+YAML_RUN_KEY = "run_yaml"
 
 
 def request_auto_run() -> None:
@@ -74,7 +75,13 @@ def yaml_editor() -> str:
     """The scenario as text; edits apply when the box loses focus (or Ctrl+Enter)."""
     text = st.text_area("Scenario YAML: edit or paste, then press Run simulation", key=TEXT_KEY, height=480,
                         help="the architecture is inline under 'architecture:'; see docs/nodes.md")  # fmt: skip
+    st.button("▶ Run simulation", key=YAML_RUN_KEY, type="primary", help="runs this text with the sidebar's settings")
     return text or ""
+
+
+def yaml_run_pressed() -> bool:
+    """The Run button under the editor: outside the sidebar's form, so the click carries the edited text."""
+    return bool(st.session_state.get(YAML_RUN_KEY))
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -134,24 +141,27 @@ def _widget(control: Control, key: str) -> Value:
 
 
 def control_form(controls: list[Control]) -> tuple[dict[str, Value], bool, DeltaGenerator]:
-    """Sidebar form of the controls, grouped; returns their values, whether Run was pressed, and the
-    slot under the Run button where the page writes the estimate and any reason it cannot run.
+    """Sidebar controls, grouped; returns their values, whether Run was pressed, and the slot under
+    the Run button where the page writes the estimate and any reason it cannot run.
 
-    Widget keys carry a number that changes only when a new scenario is picked or uploaded, so an
-    edit of the YAML keeps the sidebar's settings, and one press of Run applies both.
+    Not an `st.form`: a form sends its values only with its own submit, so a YAML edit run from the
+    editor lost the sidebar's changes, and a click on the form's Run while the editor had the focus
+    was lost to the editor's commit (two presses).  Plain widgets commit as they change (the page
+    redraws, nothing runs), and either Run button carries the text and every setting at once.
+    Widget keys carry a number that changes only when a new scenario is picked or uploaded.
     """
     from flowsim.app.controls import RETRIES
 
     namespace = st.session_state.setdefault(NAMESPACE_KEY, 0)
     values: dict[str, Value] = {}
-    with st.sidebar.form("settings", border=False):
-        pressed = st.form_submit_button("▶ Run simulation", type="primary", width="stretch")
-        slot = st.container()
-        for group in dict.fromkeys(c.group for c in controls):
-            with st.expander(group, expanded=group != RETRIES):
-                for control in (c for c in controls if c.group == group):
-                    values[control.path] = _widget(control, f"{namespace}:{control.path}")
-        bottom = st.form_submit_button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
+    side = st.sidebar
+    pressed = side.button("▶ Run simulation", type="primary", width="stretch", key="run_top")
+    slot = side.container()
+    for group in dict.fromkeys(c.group for c in controls):
+        with side.expander(group, expanded=group != RETRIES):
+            for control in (c for c in controls if c.group == group):
+                values[control.path] = _widget(control, f"{namespace}:{control.path}")
+    bottom = side.button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
     return values, pressed or bottom, slot
 
 
