@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -66,6 +67,25 @@ _FIGURES: dict[str, Callable[[KeptRun], bytes]] = {
 @st.cache_data(max_entries=128, show_spinner=False)
 def _render(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> bytes:
     return _FIGURES[name](_kept)
+
+
+_CHARTS: dict[str, Callable[[KeptRun], Any]] = {
+    "topology": lambda k: topology_chart(k.scenario.arch, k.result),
+    "timeseries": lambda k: time_series_chart(k.result, k.scenario),
+    "latency": lambda k: latency_chart(k.result),
+}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _chart_spec(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> Any:
+    """The Vega-Lite spec, built once per run (unvalidated: the specs are fixed code, tested in tests)."""
+    return _CHARTS[name](_kept).to_dict(validate=False)
+
+
+def chart(kept: KeptRun, name: str) -> None:
+    """An interactive chart of the run, cached on (chart, request) so page reruns do not rebuild it."""
+    r: RunRequest = kept.request
+    st.vega_lite_chart(spec=_chart_spec(name, r.text, r.overrides_json, r.seed, r.replications, kept), width="stretch")
 
 
 def png(kept: KeptRun, name: str) -> bytes:
@@ -126,7 +146,7 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
     for warning in result.warnings:
         st.warning(warning)
     headline_metrics(kept, previous)
-    st.altair_chart(topology_chart(kept.scenario.arch, result), width="stretch")
+    chart(kept, "topology")
     st.caption(_TOPOLOGY_CAPTION)
     left, right = st.columns(2, gap="medium")
     with left:
@@ -134,7 +154,7 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
     with right:
         _theory_summary(kept)
     st.markdown("#### Over time")
-    st.altair_chart(time_series_chart(result, kept.scenario), width="stretch")
+    chart(kept, "timeseries")
     st.caption("Means over replications; shaded spans are the scenario's scheduled faults. Hover a line for "
                "its value, click a legend entry to isolate it, drag or scroll to pan and zoom.")  # fmt: skip
     _latency_and_theory(kept)
@@ -155,7 +175,7 @@ def _latency_and_theory(kept: KeptRun) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         st.markdown("#### End-to-end latency")
-        st.altair_chart(latency_chart(kept.result), width="stretch")
+        chart(kept, "latency")
         st.caption("The share of messages slower than x, on a log axis: the tail a histogram folds into one "
                    "bar; dashed lines are each sink's p99.")  # fmt: skip
     with right:
