@@ -241,9 +241,13 @@ def test_out_of_range_settings_are_explained_next_to_run_and_nothing_runs() -> N
     assert not any("Showing run #2" in c.value for c in at.tabs[0].caption)  # refused: run #1 still shown
     number_input(at, "payments · servers").set_value(3)
     number_input(at, "Replications").set_value(1)
-    next(w for w in at.text_input if w.label == "Seed").set_value("123456789012345678901234567890")
-    run(at)  # a 30-digit seed is a valid seed (numpy's SeedSequence takes any non-negative integer)
-    assert any("seed 123456789012345678901234567890" in c.value for c in at.tabs[0].caption)
+    seed = next(w for w in at.text_input if w.label == "Seed")
+    seed.set_value("123456789012345678901234567890")
+    run(at)  # a 30-digit seed: over the 1e15 a scenario's counts accept, said next to Run
+    assert any("is over the largest seed a scenario accepts, 1e+15" in e.value for e in at.sidebar.error)
+    next(w for w in at.text_input if w.label == "Seed").set_value("123456789012345")
+    run(at)  # 15 digits: accepted, and run
+    assert any("seed 123456789012345" in c.value for c in at.tabs[0].caption)
 
 
 def test_a_run_too_large_goes_to_the_fluid_engine_or_is_refused_on_request() -> None:

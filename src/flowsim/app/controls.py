@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from flowsim.policies import RetryPolicy
 from flowsim.spec.scenario import Scenario
-from flowsim.units import format_duration
+from flowsim.units import HUGE, format_duration
 
 ControlKind = Literal["int", "float", "choice", "multiplier"]
 Value = int | float | str
@@ -145,6 +145,9 @@ def check(controls: list[Control], values: Mapping[str, Value]) -> tuple[dict[st
             text = str(value).strip().replace("_", "").replace(",", "")
             if not text.isdigit():
                 problems.append(f"**{c.label}**: {value!r} is not a whole number from 0; the seed picks the arrivals")
+                continue
+            if int(text) > HUGE:
+                problems.append(f"**{c.label}**: {text} is over the largest seed a scenario accepts, {HUGE:.0e}")
                 continue
             usable[c.path] = int(text)
         elif isinstance(value, int | float) and not isinstance(value, bool):
