@@ -150,13 +150,13 @@ def without_server_paths(problems: Sequence[Problem], root: Path) -> list[Proble
     file, the user is told which shipped files exist, not where the server keeps them.
     """
     prefix = str(root.resolve()) + "/"
-    shipped = ", ".join(sorted(p.name for p in (root / "architectures").glob("*.yaml"))[:6])
+    shipped = ", ".join(sorted(p.name for p in (root / "architectures").glob("*.yaml")))
     fixed = []
     for problem in problems:
         message, hint = problem.message.replace(prefix, ""), problem.hint.replace(prefix, "")
         if "not found" in message and shipped:
             hint = (f"a relative path is read from the shipped scenarios folder: '../architectures/<file>' names a "
-                    f"shipped architecture ({shipped}, ...); otherwise paste or upload the scenario with its "
+                    f"shipped architecture ({shipped}); otherwise paste or upload the scenario with its "
                     "architecture inline")  # fmt: skip
         fixed.append(Problem(message, problem.source, problem.line, problem.column, problem.field, hint))
     return fixed
