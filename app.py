@@ -8,13 +8,16 @@ and every figure comes from the public API (`flowsim.load_scenario`, `flowsim.si
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-import flowsim
-from flowsim.app import controls, runner, views, widgets
+from flowsim.app import widgets
 from flowsim.app.sources import shipped_scenarios
+
+if TYPE_CHECKING:
+    import flowsim
+    from flowsim.app import runner
 
 ROOT = Path(__file__).resolve().parent
 SCENARIOS = ROOT / "scenarios"
@@ -26,31 +29,52 @@ INTRO = (
 
 
 def load(text: str, overrides: dict[str, Any]) -> flowsim.Scenario | flowsim.FlowsimError:
+    import flowsim
+    from flowsim.app.sources import without_server_paths
+
     try:
         return flowsim.load_scenario(text, overrides, base_dir=SCENARIOS)  # relative paths as in scenarios/
+    except flowsim.SpecError as exc:
+        return flowsim.SpecError(without_server_paths(exc.problems, ROOT))
     except flowsim.FlowsimError as exc:
         return exc
 
 
-def show_last_run(tab: Any, request: runner.RunRequest | None) -> None:
+def show_last_run(tab: Any, request: runner.RunRequest | None, status: Any = None) -> None:
+    from flowsim.app import runner, views
+
     runs = runner.kept_runs()
     with tab:
         if runs:
             previous = runs[-2] if len(runs) > 1 else None
             views.results_view(runs[-1], previous, stale=request != runs[-1].request)
+    if status is not None:
+        status.update(label=status_label(runs[-1]) if runs else "Not run", state="complete", expanded=False)
+
+
+def status_label(kept: runner.KeptRun) -> str:
+    return f"Run #{kept.number} {kept.result.scenario}: simulated and drawn"
 
 
 def main() -> None:
     st.set_page_config(page_title="flowsim", page_icon="🔀", layout="wide")
+    widgets.phone_layout()
     shipped = shipped_scenarios(SCENARIOS)
     widgets.init_text(shipped, DEFAULT_SCENARIO)
     widgets.scenario_picker(shipped, DEFAULT_SCENARIO, [SCENARIOS, Path.cwd()])
     st.header("flowsim · architecture under load", divider="blue")
     st.markdown(INTRO)
-    results_tab, compare_tab, yaml_tab = st.tabs(["Results", "Compare runs", "Scenario YAML"])
+    results_tab, compare_tab, yaml_tab, whatif_tab = st.tabs(["Results", "Compare runs", "Scenario YAML", "What-if"])
+    with results_tab, st.spinner("Loading the simulator…"):  # the page shows first; these take seconds cold
+        import flowsim
+        from flowsim.app import runner, views, whatif
+    note = runner.take_stopped_note()
+    if note:
+        results_tab.warning(note)  # first, before the page is drawn again: the Stop shows at once
     with yaml_tab:
         text = widgets.yaml_editor()
     base = load(text, {})
+    status = None
     if isinstance(base, flowsim.FlowsimError):
         widgets.take_auto_run()
         st.sidebar.info("Fix the scenario YAML to see its settings here.")
@@ -59,31 +83,66 @@ def main() -> None:
             widgets.show_problems(base, text)
         request = None
     else:
-        request = settings_and_run(text, base, results_tab, yaml_tab)
-    show_last_run(results_tab, request)
+        request, status = settings_and_run(text, base, results_tab, yaml_tab)
+    show_last_run(results_tab, request, status)
     with compare_tab:
         views.compare_view(runner.kept_runs())
         st.button("Forget all but the latest run", on_click=runner.forget_older_runs)
+    if not isinstance(base, flowsim.FlowsimError):
+        with whatif_tab:
+            whatif.whatif_view(text, base, str(SCENARIOS))
 
 
-def settings_and_run(text: str, base: flowsim.Scenario, results_tab: Any, yaml_tab: Any) -> runner.RunRequest | None:
-    """Controls from the scenario; run when asked (or on first view); returns the current request."""
+def settings_and_run(
+    text: str, base: flowsim.Scenario, results_tab: Any, yaml_tab: Any
+) -> tuple[runner.RunRequest | None, Any]:
+    """Controls from the scenario; run when asked (or a first look on arrival); the current request."""
+    import flowsim
+    from flowsim.app import controls, runner, views
+
     results_tab.caption(base.description or base.name)
     found = controls.derive_controls(base)
-    values, pressed = widgets.control_form(found, widgets.text_digest(text))
+    raw, pressed, slot = widgets.control_form(found)
+    pressed = pressed or widgets.yaml_run_pressed()
+    values, problems = controls.check(found, raw)
+    if problems:
+        widgets.take_auto_run()
+        slot.error("Cannot run with these settings:\n\n" + "\n".join(f"- {p}" for p in problems))
+        results_tab.error("Some settings are out of range (see under **▶ Run simulation** in the sidebar). "
+                          "Nothing was run.")  # fmt: skip
+        return None, None
     overrides = controls.overrides_from(base, found, values)
     scenario = load(text, overrides)
     if isinstance(scenario, flowsim.FlowsimError):
         widgets.take_auto_run()
-        widgets.show_problems(scenario, text, st.sidebar)
-        results_tab.error("These settings make the scenario invalid (see the sidebar). Nothing was run.")
-        return None
+        widgets.show_problems(scenario, text, slot)
+        results_tab.error("These settings make the scenario invalid (see under **▶ Run simulation** in the "
+                          "sidebar). Nothing was run.")  # fmt: skip
+        return None, None
+    slot.caption(runner.describe_estimate(runner.run_estimate(scenario)))
     with yaml_tab:
         views.effective_yaml_view(text, scenario)
     request = runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS))
-    if widgets.take_auto_run() or pressed:
-        runner.execute(request, scenario, results_tab)
-    return request
+    if widgets.take_auto_run() and not pressed:
+        return request, first_look(text, overrides, scenario, results_tab)
+    if pressed:
+        return request, runner.execute(request, scenario, results_tab)[1]
+    return request, None
+
+
+def first_look(text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, results_tab: Any) -> Any:
+    """On arrival: the scenario cut short to show a result within seconds (said on the page)."""
+    import flowsim
+    from flowsim.app import jobs, runner
+
+    cut, note = jobs.first_look(scenario)
+    if not cut:
+        return runner.execute(runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS)), scenario, results_tab)[1]
+    short = load(text, overrides | cut)
+    if isinstance(short, flowsim.FlowsimError):  # a cut the scenario refuses (a fault inside the warm-up): run it all
+        return runner.execute(runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS)), scenario, results_tab)[1]
+    request = runner.RunRequest.of(text, overrides | cut, short, str(SCENARIOS), note)
+    return runner.execute(request, short, results_tab)[1]
 
 
 main()

@@ -208,7 +208,7 @@ def test_page_shows_what_the_api_returns_for_the_same_scenario_and_seed() -> Non
     assert len(at.tabs[0].metric) >= 4  # the default scenario ran on first view
     at.selectbox(key="scenario_choice").select("baseline").run()
     number_input(at, "api · servers").set_value(3)
-    number_input(at, "Seed").set_value(8)
+    next(w for w in at.text_input if w.label == "Seed").set_value("8")
     run(at)
     scenario, result = api_run("baseline", {"nodes.api.servers": 3, "seed": 8})
     assert result.seed == 8
@@ -228,6 +228,26 @@ def test_invalid_yaml_shows_located_errors_and_no_exception() -> None:
     assert "Line 15, column" in errors and "architecture.nodes.gateway.servers" in errors
     at.text_area(key="yaml_text").set_value("name: [unclosed\n").run()
     assert not at.exception and any("Line" in e.value for e in at.error)
+
+
+def test_out_of_range_settings_are_explained_next_to_run_and_nothing_runs() -> None:
+    at = start_app()
+    number_input(at, "payments · servers").set_value(0)
+    number_input(at, "Replications").set_value(99)
+    run(at)
+    shown = "\n".join(e.value for e in at.sidebar.error)
+    assert "payments · servers**: 0 is below the smallest allowed, 1" in shown
+    assert "99 is over the 30 this page runs; write `replications: 99` in the YAML" in shown
+    assert not any("Showing run #2" in c.value for c in at.tabs[0].caption)  # refused: run #1 still shown
+    number_input(at, "payments · servers").set_value(3)
+    number_input(at, "Replications").set_value(1)
+    seed = next(w for w in at.text_input if w.label == "Seed")
+    seed.set_value("123456789012345678901234567890")
+    run(at)  # a 30-digit seed: over the 1e15 a scenario's counts accept, said next to Run
+    assert any("is over the largest seed a scenario accepts, 1e+15" in e.value for e in at.sidebar.error)
+    next(w for w in at.text_input if w.label == "Seed").set_value("123456789012345")
+    run(at)  # 15 digits: accepted, and run
+    assert any("seed 123456789012345" in c.value for c in at.tabs[0].caption)
 
 
 def test_a_run_too_large_goes_to_the_fluid_engine_or_is_refused_on_request() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flowsim.api import aggregate, analyze_architecture, analyze_scenario, estimate_events, simulate
     from flowsim.compare import Comparison, compare
-    from flowsim.errors import FlowsimError, Problem, SimulationTooLarge, SpecError
+    from flowsim.errors import Cancelled, FlowsimError, Problem, SimulationTooLarge, SpecError
     from flowsim.loading import load_architecture, load_scenario, parse_assignment
     from flowsim.results import RunResult
     from flowsim.spec.architecture import Architecture
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 #: each public name, and the module that defines it
 _HOMES: dict[str, str] = {
     "Architecture": "flowsim.spec.architecture",
+    "Cancelled": "flowsim.errors",
     "Comparison": "flowsim.compare",
     "FlowsimError": "flowsim.errors",
     "Problem": "flowsim.errors",
@@ -55,6 +56,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "Architecture",
+    "Cancelled",
     "Comparison",
     "FlowsimError",
     "Problem",

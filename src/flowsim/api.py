@@ -14,7 +14,7 @@ from flowsim.analysis.view import AnalyticView, analyze
 from flowsim.build import run_replication
 from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
-from flowsim.errors import FlowsimError, SimulationTooLarge
+from flowsim.errors import Cancelled, FlowsimError, SimulationTooLarge
 from flowsim.executors import SerialExecutor, open_executor
 from flowsim.loading import with_settings
 from flowsim.results import (
@@ -35,6 +35,7 @@ from flowsim.spec.scenario import Scenario
 from flowsim.version import __version__
 
 Progress = Callable[[float], None]
+Stop = Callable[[], bool]
 Runner = Callable[[Scenario, int, Progress | None], ReplicationOutput]
 Engine = Literal["auto", "per_message", "fluid"]
 
@@ -92,6 +93,7 @@ def simulate(
     executor: Executor | None = None,
     engine: Engine | None = None,
     trace: bool = False,
+    stop: Stop | None = None,
 ) -> RunResult:
     """Run a scenario's replications and aggregate them into one `RunResult`.
 
@@ -99,6 +101,8 @@ def simulate(
     whether replications run in this process, in `workers` processes, or on any `executor`.
     `engine` (per_message, fluid or auto) wins over the scenario's `engine` field.  With `trace`
     the run keeps every event (`RunResult.events`), refused when the log would pass `MAX_TRACE_EVENTS`.
+    `stop` is asked between chunks of events (1/500 of a per-message replication, 1,000 fluid steps)
+    and between replications; when it returns True the run ends with `Cancelled`.
     """
     updates: dict[str, object] = {}
     if seed is not None:
@@ -108,6 +112,7 @@ def simulate(
     scenario = with_settings(scenario, **updates)
     view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
     chosen = choose_engine(scenario, view, max_events, engine)
+    progress = stoppable(progress, stop)
     if trace:
         check_trace_size(scenario, view, chosen)
         outputs = _run_all(scenario, workers, progress, executor, partial(run_replication, trace=True))
@@ -203,6 +208,24 @@ def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -
         )
 
 
+def stoppable(progress: Progress | None, stop: Stop | None) -> Progress | None:
+    """`progress` that first asks `stop` and raises `Cancelled` when it says so.
+
+    The engines call progress between chunks of events, so this is where a run can end cleanly:
+    the kernel needs no knowledge of who wants it stopped (a UI's Stop button, a deadline).
+    """
+    if stop is None:
+        return progress
+
+    def step(fraction: float) -> None:
+        if stop():
+            raise Cancelled("the run was stopped before it finished")
+        if progress is not None:
+            progress(fraction)
+
+    return step
+
+
 def _run_all(
     scenario: Scenario,
     workers: int,
@@ -216,6 +239,8 @@ def _run_all(
         if isinstance(pool, SerialExecutor):  # in this thread: progress moves within each replication
             outputs = []
             for r in range(count):
+                if progress is not None:
+                    progress(r / count)  # a stop hook is asked before each replication too
                 step = None if progress is None else (lambda f, r=r: progress((r + f) / count))
                 outputs.append(runner(scenario, r, step))
             return outputs

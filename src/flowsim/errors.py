@@ -49,3 +49,7 @@ class SpecError(FlowsimError):
 
 class SimulationTooLarge(FlowsimError):
     """The estimated number of events exceeds the configured limit."""
+
+
+class Cancelled(FlowsimError):
+    """The caller's `stop` hook asked a run to end; nothing of it is returned (earlier runs are untouched)."""

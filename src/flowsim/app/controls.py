@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from flowsim.policies import RetryPolicy
 from flowsim.spec.scenario import Scenario
-from flowsim.units import format_duration
+from flowsim.units import HUGE, format_duration
 
 ControlKind = Literal["int", "float", "choice", "multiplier"]
 Value = int | float | str
@@ -133,6 +133,41 @@ def _fault_controls(scenario: Scenario) -> Iterator[Control]:
         yield Control(f"faults.{index}.for", f"{label} · lasts (s)", FAULTS, "float", float(fault.for_),
                       min(1.0, fault.for_),
                       None, step, help="how long the fault lasts")  # fmt: skip
+
+
+# ---- checking the values --------------------------------------------------------------------
+def check(controls: list[Control], values: Mapping[str, Value]) -> tuple[dict[str, Value], list[str]]:
+    """The values made usable (the seed, typed as text, as an int) and why any cannot be used.
+
+    The widgets carry no bounds (a browser refuses an out-of-range number silently, the reason
+    only on hover), so the bounds are checked here and the reasons shown next to Run.
+    """
+    usable, problems = dict(values), []
+    for c in controls:
+        value = values.get(c.path)
+        if c.path == "seed":
+            text = str(value).strip().replace("_", "").replace(",", "")
+            if not text.isdigit():
+                problems.append(f"**{c.label}**: {value!r} is not a whole number from 0; the seed picks the arrivals")
+                continue
+            if int(text) > HUGE:
+                problems.append(f"**{c.label}**: {text} is over the largest seed a scenario accepts, {HUGE:.0e}")
+                continue
+            usable[c.path] = int(text)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            problems += _bounds(c, value)
+    return usable, problems
+
+
+def _bounds(c: Control, value: float) -> list[str]:
+    if c.minimum is not None and value < c.minimum:
+        return [f"**{c.label}**: {value:g} is below the smallest allowed, {c.minimum:g}"]
+    if c.maximum is not None and value > c.maximum:
+        if c.path == "replications":
+            return [f"**{c.label}**: {value:g} is over the {c.maximum:g} this page runs; write `replications: "
+                    f"{value:g}` in the YAML to allow up to that many here"]  # fmt: skip
+        return [f"**{c.label}**: {value:g} is over the largest allowed here, {c.maximum:g}"]
+    return []
 
 
 # ---- controls -> overrides -------------------------------------------------------------------

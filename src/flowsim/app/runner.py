@@ -1,16 +1,16 @@
-"""Runs for the app: cached on (scenario text, overrides, seed, replications), bounded in size.
+"""Runs for the app: cached on the request, in a worker thread the Stop button ends, kept for comparison.
 
-The cache is `st.cache_data`, shared by every session of the server: a class that opens the
+Results are cached in `jobs.CACHE`, shared by every session of the server: a class that opens the
 same shipped scenario runs it once.  Each per-message run is bounded to `EVENT_BUDGET` estimated
-events over all its replications: with the scenario's engine `auto` a bigger one goes to the fluid
-engine, with `per_message` `flowsim.simulate` refuses it with `SimulationTooLarge`.
+events over all its replications (or the scenario's own `limits: {max_events: N}`): with the
+scenario's engine `auto` a bigger one goes to the fluid engine, with `per_message`
+`flowsim.simulate` refuses it with `SimulationTooLarge`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,10 @@ from streamlit.delta_generator import DeltaGenerator
 
 import flowsim
 from flowsim.app.controls import describe_overrides
+from flowsim.app.jobs import CACHE, EVENT_BUDGET, RATES, Estimate, Job, budget_per_replication, estimate
 
-EVENT_BUDGET = 5_000_000  # estimated events per run, all replications together (~30 s on one core)
 MAX_KEPT_RUNS = 8  # each holds its latency samples; a class of sessions shares one server
-Progress = Callable[[float], None]
+JOB_KEY, STOPPED_KEY = "running_job", "stopped_note"
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,12 @@ class RunRequest:
     seed: int
     replications: int
     base_dir: str = "."  # where the text's relative paths (architecture, traces) are read from
+    note: str = ""  # what a first look cut short ("" for a run as the settings say)
 
     @classmethod
-    def of(cls, text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, base_dir: str = ".") -> RunRequest:
-        return cls(text, json.dumps(overrides, sort_keys=True), scenario.seed, scenario.replications, base_dir)
+    def of(cls, text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, base_dir: str = ".",
+           note: str = "") -> RunRequest:  # fmt: skip
+        return cls(text, json.dumps(overrides, sort_keys=True), scenario.seed, scenario.replications, base_dir, note)
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -45,43 +47,77 @@ class RunRequest:
         return loaded
 
 
-def max_events_per_replication(replications: int) -> int:
-    return max(1, EVENT_BUDGET // max(1, replications))
+def run_estimate(scenario: flowsim.Scenario) -> Estimate:
+    """Engine and seconds of this scenario's run in the app, before it starts."""
+    return estimate(scenario, budget_per_replication(scenario))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _run_cached(
-    text: str, overrides_json: str, seed: int, replications: int, base_dir: str, _progress: Progress | None = None
-) -> flowsim.RunResult:
-    """Load and simulate; a FlowsimError propagates (and is not cached)."""
-    scenario = flowsim.load_scenario(text, json.loads(overrides_json), base_dir=base_dir)
-    # the scenario's engine (the Engine control overrides it): with auto, a run over the page's event
-    # budget goes to the fluid engine instead of being refused
-    return flowsim.simulate(scenario, seed=seed, replications=replications, progress=_progress,
-                            max_events=max_events_per_replication(replications))  # fmt: skip
+def describe_estimate(guess: Estimate) -> str:
+    if guess.refused:
+        return "Too large to run here: " + guess.refused
+    unit = "events" if guess.engine == "per_message" else "fluid steps x nodes"
+    seconds = "under 1 s" if guess.seconds < 1 else f"about {guess.seconds:,.0f} s"
+    return f"Estimated run time {seconds} ({guess.work:,.0f} {unit}, {guess.engine.replace('_', '-')} engine)"
 
 
-def run(request: RunRequest, progress: Progress | None = None) -> flowsim.RunResult:
-    """The result for a request, from the cache or by simulating (raises FlowsimError)."""
-    return _run_cached(
-        request.text, request.overrides_json, request.seed, request.replications, request.base_dir, progress
-    )
+def _note_stop() -> None:
+    """The Stop button's callback, run before the next script run: end the job, say what was kept."""
+    job = st.session_state.pop(JOB_KEY, None)
+    if isinstance(job, Job):
+        job.stop()
+        job.wait(2.0)
+        delay = job.stop_delay
+        ended = "not yet ended" if delay is None else f"the simulation ended {delay:.2f} s after the Stop reached it"
+        kept = len(kept_runs())
+        st.session_state[STOPPED_KEY] = (
+            f"Stopped after {job.elapsed:.1f} s ({ended}); nothing of that run is kept, the {kept} earlier "
+            f"run{'s' if kept != 1 else ''} are."
+        )
 
 
-def progress_bar(where: DeltaGenerator) -> Progress:
-    """A progress bar in `where`, updated from inside the cached run.
+def take_stopped_note() -> str | None:
+    note = st.session_state.pop(STOPPED_KEY, None)
+    return note if isinstance(note, str) else None
 
-    The updates run in the context captured here, outside the cached function, so Streamlit
-    does not record them as part of the cached output (a cache hit would otherwise replay them).
+
+def _simulate(request: RunRequest, scenario: flowsim.Scenario, status: Any) -> flowsim.RunResult | None:
+    """Run in a worker thread, polling its progress into `status`; None when refused (reason shown).
+
+    If the script is interrupted (Stop, or any other click reruns the page), the `finally` stops the
+    job: the engine ends it at its next chunk of events, and no result of it is cached or kept.
     """
-    bar = where.progress(0.0, text="Simulating…")
-    context = contextvars.copy_context()
+    budget = budget_per_replication(scenario)
+    guess = estimate(scenario, budget)
 
-    def update(fraction: float) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        context.run(bar.progress, fraction, text=f"Simulating… {fraction:.0%}")
+    def work(progress: Any, stop: Any) -> flowsim.RunResult:
+        return flowsim.simulate(scenario, seed=request.seed, replications=request.replications, progress=progress,
+                                stop=stop, max_events=budget)  # fmt: skip
 
-    return update
+    job = Job(work).start()
+    st.session_state[JOB_KEY] = job
+    status.button("■ Stop", key="stop_run", on_click=_note_stop, help="end this run; earlier runs stay")
+    bar = status.progress(0.0, text="Simulating…")
+    try:
+        while job.running:
+            bar.progress(job.fraction, text=f"Simulating… {job.fraction:.0%} · {job.elapsed:.1f} s")
+            job.wait(0.1)
+    finally:
+        job.stop()  # a no-op when it finished; otherwise the page was interrupted and the run must end
+        st.session_state.pop(JOB_KEY, None)
+    bar.empty()
+    if isinstance(job.error, flowsim.SimulationTooLarge):
+        status.error(f"{job.error}\n\nThe app runs at most {EVENT_BUDGET:,} events per run (all replications "
+                     "together) unless the scenario raises it with `limits: {max_events: N}` (per replication); "
+                     "for longer runs use the command line, `flowsim run`.")  # fmt: skip
+        return None
+    if isinstance(job.error, flowsim.FlowsimError):
+        status.error(str(job.error))
+        return None
+    if job.error is not None:
+        raise job.error
+    assert job.result is not None
+    RATES.learn(scenario.name, guess.engine, guess.work, job.elapsed)
+    return job.result
 
 
 # ---- runs kept for comparison ----------------------------------------------------------------
@@ -120,18 +156,20 @@ def forget_older_runs() -> None:
     st.session_state["runs"] = kept_runs()[-1:]
 
 
-def execute(request: RunRequest, scenario: flowsim.Scenario, where: DeltaGenerator) -> KeptRun | None:
-    """Run with a progress bar in `where` and keep the result; a refused run shows its reason."""
-    slot = where.empty()
-    try:
-        result = run(request, progress_bar(slot))
-    except flowsim.SimulationTooLarge as exc:
-        where.error(f"{exc}\n\nThe app runs at most {EVENT_BUDGET:,} events per run (all replications "
-                    "together); for longer runs use the command line, `flowsim run`.")  # fmt: skip
-        return None
-    except flowsim.FlowsimError as exc:
-        where.error(str(exc))
-        return None
-    finally:
-        slot.empty()
-    return keep(request, scenario, result)
+def execute(request: RunRequest, scenario: flowsim.Scenario, where: DeltaGenerator) -> tuple[KeptRun | None, Any]:
+    """Run (or take from the cache) inside an `st.status` in `where`, and keep the result.
+
+    Returns the kept run (None when refused, the reason shown) and the status, which the page
+    closes once the results are drawn.
+    """
+    started = time.monotonic()
+    cached = CACHE.get(request)
+    label = f"Simulating {scenario.name}… {describe_estimate(run_estimate(scenario))}"
+    status = where.status("Taken from the cache" if cached else label, expanded=cached is None)
+    result = cached or _simulate(request, scenario, status)
+    if result is None:
+        status.update(label=f"{scenario.name}: not run", state="error", expanded=True)
+        return None, status
+    CACHE.put(request, result)
+    status.update(label=f"Simulated {scenario.name} in {time.monotonic() - started:.1f} s; drawing…")
+    return keep(request, scenario, result), status

@@ -141,3 +141,22 @@ def describe(problem: Problem) -> str:
     """'nodes.api.servers: message (hint)': what is wrong and what would be accepted."""
     text = (f"{problem.field}: " if problem.field else "") + problem.message
     return f"{text} ({problem.hint})" if problem.hint else text
+
+
+def without_server_paths(problems: Sequence[Problem], root: Path) -> list[Problem]:
+    """The problems with this server's folders cut to paths inside the project (`scenarios/...`).
+
+    A relative path in pasted text is read against the shipped scenarios folder; when it names no
+    file, the user is told which shipped files exist, not where the server keeps them.
+    """
+    prefix = str(root.resolve()) + "/"
+    shipped = ", ".join(sorted(p.name for p in (root / "architectures").glob("*.yaml")))
+    fixed = []
+    for problem in problems:
+        message, hint = problem.message.replace(prefix, ""), problem.hint.replace(prefix, "")
+        if "not found" in message and shipped:
+            hint = (f"a relative path is read from the shipped scenarios folder: '../architectures/<file>' names a "
+                    f"shipped architecture ({shipped}); otherwise paste or upload the scenario with its "
+                    "architecture inline")  # fmt: skip
+        fixed.append(Problem(message, problem.source, problem.line, problem.column, problem.field, hint))
+    return fixed

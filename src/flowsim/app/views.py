@@ -8,6 +8,8 @@ do not redraw them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -26,16 +28,18 @@ from flowsim.reports.app_views import (
     time_series_figure,
     versions_frame,
 )
+from flowsim.reports.charts import latency_chart, time_series_chart
 from flowsim.reports.export import latency_frame
 from flowsim.reports.key_tables import key_figures_frame, sinks_frame
 from flowsim.reports.plots import plot_latency
 from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
+from flowsim.reports.topology_chart import topology_chart
 from flowsim.spec.scenario import Scenario
 
 _TOPOLOGY_CAPTION = (
     "Each node coloured by utilization, green idle to red saturated (a consumer group a minute behind counts as "
-    "saturated); the busiest node is outlined."
+    "saturated); the bottleneck (the node the theory summary names) is outlined."
 )
 _NUMBER = st.column_config.NumberColumn(format="localized")
 _PERCENT = st.column_config.NumberColumn(format="percent")
@@ -65,6 +69,25 @@ _FIGURES: dict[str, Callable[[KeptRun], bytes]] = {
 @st.cache_data(max_entries=128, show_spinner=False)
 def _render(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> bytes:
     return _FIGURES[name](_kept)
+
+
+_CHARTS: dict[str, Callable[[KeptRun], Any]] = {
+    "topology": lambda k: topology_chart(k.scenario.arch, k.result),
+    "timeseries": lambda k: time_series_chart(k.result, k.scenario),
+    "latency": lambda k: latency_chart(k.result),
+}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _chart_spec(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> Any:
+    """The Vega-Lite spec, built once per run (unvalidated: the specs are fixed code, tested in tests)."""
+    return _CHARTS[name](_kept).to_dict(validate=False)
+
+
+def chart(kept: KeptRun, name: str) -> None:
+    """An interactive chart of the run, cached on (chart, request) so page reruns do not rebuild it."""
+    r: RunRequest = kept.request
+    st.vega_lite_chart(spec=_chart_spec(name, r.text, r.overrides_json, r.seed, r.replications, kept), width="stretch")
 
 
 def png(kept: KeptRun, name: str) -> bytes:
@@ -118,22 +141,26 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
             "messages, with latency percentiles from queueing theory. With Engine auto that happens when a run "
             "is over the page's event budget; set Engine to per_message to be refused instead."
         )
-    if stale:
+    if kept.request.note:
+        st.info(kept.request.note)
+    elif stale:
         st.info("The YAML or the settings changed since this run: press **▶ Run simulation** to see their effect.")
     for warning in result.warnings:
         st.warning(warning)
     key_figures_view(kept)
     headline_metrics(kept, previous)
     sinks_view(kept)
-    st.image(png(kept, "topology"), width="content", caption=_TOPOLOGY_CAPTION)
+    chart(kept, "topology")
+    st.caption(_TOPOLOGY_CAPTION)
     left, right = st.columns(2, gap="medium")
     with left:
         _slos(kept)
     with right:
         _theory_summary(kept)
     st.markdown("#### Over time")
-    st.image(png(kept, "timeseries"), width="stretch",
-             caption="Means over replications; shaded spans are the scenario's scheduled faults.")  # fmt: skip
+    chart(kept, "timeseries")
+    st.caption("Means over replications; shaded spans are the scenario's scheduled faults. Hover a line for "
+               "its value, click a legend entry to isolate it, drag or scroll to pan and zoom.")  # fmt: skip
     _latency_and_theory(kept)
     if not versions_frame(result).empty:
         st.markdown("#### Model versions")
@@ -152,7 +179,9 @@ def _latency_and_theory(kept: KeptRun) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         st.markdown("#### End-to-end latency")
-        st.image(png(kept, "latency"), width="stretch")
+        chart(kept, "latency")
+        st.caption("The share of messages slower than x, on a log axis: the tail a histogram folds into one "
+                   "bar; dashed lines are each sink's p99.")  # fmt: skip
     with right:
         st.markdown("#### Theory beside simulation")
         theory = theory_frame(kept.result)
@@ -170,14 +199,16 @@ def downloads(kept: KeptRun) -> None:
     """Results as JSON and CSV (produced only when clicked), and the plots as PNG (already drawn)."""
     result, stem = kept.result, f"{kept.result.scenario}-run{kept.number}"
     st.markdown("#### Download")
-    data: list[tuple[str, Callable[[], str] | bytes, str, str]] = [
+    data: list[tuple[str, Callable[[], str | bytes], str, str]] = [
         ("Result (JSON)", lambda: result.model_dump_json(indent=2), "result.json", "application/json"),
         ("Time series (CSV)", lambda: result.series.to_csv(index=False), "timeseries.csv", "text/csv"),
         ("Latencies (CSV)", lambda: latency_frame(result).to_csv(index=False), "latencies.csv", "text/csv"),
         ("Nodes (CSV)", lambda: nodes_frame(result).to_csv(), "nodes.csv", "text/csv"),
     ]
     plots = [("Diagram (PNG)", "topology"), ("Time series (PNG)", "timeseries"), ("Latency (PNG)", "latency")]
-    images = [(label, png(kept, name), f"{name}.png", "image/png") for label, name in plots]
+    images: list[tuple[str, Callable[[], str | bytes], str, str]] = [
+        (label, partial(png, kept, name), f"{name}.png", "image/png") for label, name in plots
+    ]  # drawn (matplotlib) only when clicked: the first result does not wait for them
     for row in (data, images):
         for slot, (label, content, name, mime) in zip(st.columns(4), row, strict=False):
             slot.download_button(label, content, file_name=f"{stem}-{name}", mime=mime, on_click="ignore",

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from flowsim.app.controls import RETRIES, Control, Value
 from flowsim.app.sources import describe, excerpt, inline_architecture, location, read_shipped
 from flowsim.errors import FlowsimError, SpecError
+
+if TYPE_CHECKING:  # controls loads the kinds (pydantic models): imported when the form is drawn
+    from flowsim.app.controls import Control, Value
 
 TEXT_KEY = "yaml_text"
 CHOICE_KEY = "scenario_choice"
 UPLOAD_KEY = "scenario_upload"
 AUTO_RUN_KEY = "auto_run"
+YAML_RUN_KEY = "run_yaml"
 
 
 def request_auto_run() -> None:
@@ -36,6 +39,7 @@ def init_text(shipped: dict[str, Path], default: str) -> None:
 
 def _load_choice(shipped: dict[str, Path]) -> None:
     st.session_state[TEXT_KEY] = read_shipped(shipped[st.session_state[CHOICE_KEY]])
+    new_controls()
     request_auto_run()
 
 
@@ -49,6 +53,7 @@ def _load_upload(bases: Sequence[Path]) -> None:
         st.session_state["upload_error"] = f"{upload.name} is not UTF-8 text; upload a YAML file."
         return
     st.session_state[TEXT_KEY] = inline_architecture(text, bases)
+    new_controls()
     request_auto_run()
 
 
@@ -70,11 +75,13 @@ def yaml_editor() -> str:
     """The scenario as text; edits apply when the box loses focus (or Ctrl+Enter)."""
     text = st.text_area("Scenario YAML: edit or paste, then press Run simulation", key=TEXT_KEY, height=480,
                         help="the architecture is inline under 'architecture:'; see docs/nodes.md")  # fmt: skip
+    st.button("▶ Run simulation", key=YAML_RUN_KEY, type="primary", help="runs this text with the sidebar's settings")
     return text or ""
 
 
-def text_digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+def yaml_run_pressed() -> bool:
+    """The Run button under the editor: outside the sidebar's form, so the click carries the edited text."""
+    return bool(st.session_state.get(YAML_RUN_KEY))
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -93,33 +100,83 @@ def show_problems(error: FlowsimError, text: str, where: DeltaGenerator | None =
 
 
 # ---- controls --------------------------------------------------------------------------------
+NAMESPACE_KEY, DEFAULTS_KEY = "controls_namespace", "control_defaults"
+
+
+def new_controls() -> None:
+    """A new scenario (picked or uploaded): the sidebar starts again from its values."""
+    st.session_state[NAMESPACE_KEY] = st.session_state.get(NAMESPACE_KEY, 0) + 1
+
+
+def _sync(control: Control, key: str) -> None:
+    """Give the widget the scenario's value unless the user changed it.
+
+    An edit of the YAML changes a control's default (its value in the text): a widget still at the
+    old default follows it; a widget the user set keeps the user's value.
+    """
+    seen: dict[str, Value] = st.session_state.setdefault(DEFAULTS_KEY, {})
+    default = str(control.default) if control.path == "seed" else control.default
+    if key not in st.session_state or (st.session_state[key] == seen.get(key) and seen.get(key) != default):
+        st.session_state[key] = default
+    seen[key] = default
+
+
 def _widget(control: Control, key: str) -> Value:
+    """One control; no bounds in the widget itself, so an out-of-range value reaches `check` and is
+    explained next to Run instead of being refused silently by the browser."""
     c = control
+    _sync(c, key)
     if c.kind == "multiplier":
-        value: Value = st.slider(c.label, float(c.minimum or 0.0), float(c.maximum or 1.0), float(c.default),
-                                 float(c.step or 0.1), key=key, help=c.help, format="%.1fx")  # fmt: skip
+        value: Value = st.slider(c.label, float(c.minimum or 0.0), float(c.maximum or 1.0), step=float(c.step or 0.1),
+                                 key=key, help=c.help, format="%.1fx")  # fmt: skip
     elif c.kind == "choice":
-        value = st.selectbox(c.label, c.options, index=c.options.index(str(c.default)), key=key, help=c.help)
+        value = st.selectbox(c.label, c.options, key=key, help=c.help)
+    elif c.path == "seed":
+        value = st.text_input(c.label, key=key, help=c.help + " (any whole number from 0)")
     elif c.kind == "int":
-        low, high = (None if b is None else int(b) for b in (c.minimum, c.maximum))
-        value = int(st.number_input(c.label, low, high, int(c.default), 1, key=key, help=c.help))
+        value = int(st.number_input(c.label, step=1, key=key, help=c.help))
     else:
-        value = float(st.number_input(c.label, c.minimum, c.maximum, float(c.default), c.step, format="%g",
-                                      key=key, help=c.help))  # fmt: skip
+        value = float(st.number_input(c.label, step=c.step, format="%g", key=key, help=c.help))
     return value
 
 
-def control_form(controls: list[Control], namespace: str) -> tuple[dict[str, Value], bool]:
-    """Sidebar form of the controls, grouped; returns their values and whether Run was pressed.
+def control_form(controls: list[Control]) -> tuple[dict[str, Value], bool, DeltaGenerator]:
+    """Sidebar controls, grouped; returns their values, whether Run was pressed, and the slot under
+    the Run button where the page writes the estimate and any reason it cannot run.
 
-    Widget keys include `namespace` (a digest of the YAML), so new text brings fresh defaults.
+    Not an `st.form`: a form sends its values only with its own submit, so a YAML edit run from the
+    editor lost the sidebar's changes, and a click on the form's Run while the editor had the focus
+    was lost to the editor's commit (two presses).  Plain widgets commit as they change (the page
+    redraws, nothing runs), and either Run button carries the text and every setting at once.
+    Widget keys carry a number that changes only when a new scenario is picked or uploaded.
     """
+    from flowsim.app.controls import RETRIES
+
+    namespace = st.session_state.setdefault(NAMESPACE_KEY, 0)
     values: dict[str, Value] = {}
-    with st.sidebar.form("settings", border=False):
-        pressed = st.form_submit_button("▶ Run simulation", type="primary", width="stretch")
-        for group in dict.fromkeys(c.group for c in controls):
-            with st.expander(group, expanded=group != RETRIES):
-                for control in (c for c in controls if c.group == group):
-                    values[control.path] = _widget(control, f"{namespace}:{control.path}")
-        bottom = st.form_submit_button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
-    return values, pressed or bottom
+    side = st.sidebar
+    pressed = side.button("▶ Run simulation", type="primary", width="stretch", key="run_top")
+    slot = side.container()
+    for group in dict.fromkeys(c.group for c in controls):
+        with side.expander(group, expanded=group != RETRIES):
+            for control in (c for c in controls if c.group == group):
+                values[control.path] = _widget(control, f"{namespace}:{control.path}")
+    bottom = side.button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
+    return values, pressed or bottom, slot
+
+
+# ---- layout ----------------------------------------------------------------------------------
+_PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  .block-container, [data-testid="stMainBlockContainer"] { padding-left: 0.6rem; padding-right: 0.6rem; }
+  [data-testid="stMetricValue"] { font-size: 1.4rem; }
+  [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; }
+}
+.stMain, [data-testid="stMain"] { overflow-x: hidden; }
+</style>"""
+
+
+def phone_layout() -> None:
+    """At phone width (390 px) a little less padding and tabs that wrap instead of scrolling sideways;
+    the charts are Vega (fixed-size text), columns stack (Streamlit does that under 640 px)."""
+    st.html(_PHONE_CSS)

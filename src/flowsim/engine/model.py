@@ -144,7 +144,7 @@ class Model:
         return self.ctx.trace
 
     # ---- run -----------------------------------------------------------------------------
-    def run(self, progress: Progress | None = None, steps: int = 50) -> ReplicationOutput:
+    def run(self, progress: Progress | None = None, steps: int = 500) -> ReplicationOutput:
         network = self.network
         for runtime in self.nodes.values():
             runtime.start()
