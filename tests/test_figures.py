@@ -198,12 +198,12 @@ def test_retention_losses_lead_the_slow_consumer_lesson() -> None:
 def test_the_page_shows_the_lesson_and_its_key_figures() -> None:
     testing = pytest.importorskip("streamlit.testing.v1")
     at = testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.selectbox(key="scenario_choice").select("crash-at-least-once").run()
+    at.selectbox(key="scenario_choice").select("drift-retraining").run()
     at.button(key="run_bottom").click().run()
     assert not at.exception
-    assert any("at-least-once job that crashes" in m.value for m in at.markdown)
+    assert any("After a drift the stale model serves" in m.value for m in at.markdown)
     frames = [df.value for df in at.dataframe if "what it is" in df.value.columns]
-    assert frames and frames[0]["figure"].iloc[0] == "enrich: duplicates"
+    assert frames and frames[0]["figure"].iloc[0] == "drift: time_to_detect_mean_s"
     assert any("sink" in df.value.columns and "p99" in df.value.columns for df in at.dataframe)
 
 
