@@ -63,3 +63,26 @@ def test_each_kind_contributes_its_own_panels(
     written = {p.name for p in save_all(result, scenario, tmp_path)}
     assert {"node_events_topic.png", "latency_tail.png"} <= written
     assert all((tmp_path / name).stat().st_size > 1_000 for name in written)
+
+
+def test_chart_rows_of_a_run_with_no_server_pool() -> None:
+    # A topic into a stream job: no node has a server pool, so the utilization rows are empty; the
+    # empty string column once turned the division into a TypeError and the page into a traceback.
+    from flowsim.reports.charts import series_long
+
+    text = """
+name: no-pool
+architecture:
+  name: no-pool
+  nodes:
+    events: {kind: source, rate: 50/s}
+    topic: {kind: kafka_topic, partitions: 2}
+    job: {kind: stream_processor, parallelism: 2, per_event_cost: 1ms}
+    out: {kind: sink}
+  edges: [events -> topic, topic -> job, job -> out]
+duration: 20s
+"""
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    rows = series_long(result)
+    assert set(rows["panel"]) >= {"throughput (items/s)", "consumer lag (messages)"}
+    assert (rows[rows["panel"] == "throughput (items/s)"]["value"] >= 0).all()

@@ -49,7 +49,8 @@ def series_long(result: RunResult) -> pd.DataFrame:
     waiting = mean[mean["node"].isin(queues)]
     parts.append(waiting.assign(line=waiting["node"], panel="queue length (waiting)", value=waiting["waiting"]))
     busy = mean[mean["node"].isin(servers)]
-    parts.append(busy.assign(line=busy["node"], panel="utilization", value=busy["busy"] / busy["node"].map(servers)))
+    pool = [float(servers[n]) for n in busy["node"]]  # a list: mapping a string column keeps the str dtype
+    parts.append(busy.assign(line=busy["node"], panel="utilization", value=busy["busy"].to_numpy() / pool))
     for column in (c for c in series.columns if str(c).startswith(_LAG_SERIES)):
         lag = mean.dropna(subset=[column])
         name = str(column).removeprefix(_LAG_SERIES)
