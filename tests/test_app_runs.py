@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("altair", reason="the app's charts need the app extra (pip install -e '.[app]')")
+
 import flowsim
 from flowsim.app.jobs import QUICK_BUDGET, Job, Rates, ResultCache, budget_per_replication, estimate, first_look
 from flowsim.app.sources import without_server_paths

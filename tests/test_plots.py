@@ -68,6 +68,7 @@ def test_each_kind_contributes_its_own_panels(
 def test_chart_rows_of_a_run_with_no_server_pool() -> None:
     # A topic into a stream job: no node has a server pool, so the utilization rows are empty; the
     # empty string column once turned the division into a TypeError and the page into a traceback.
+    pytest.importorskip("altair", reason="the app's charts need the app extra")
     from flowsim.reports.charts import series_long
 
     text = """
