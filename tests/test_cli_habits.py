@@ -255,3 +255,17 @@ def test_sweep_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("sweep", "-", "-s", "nodes.api.servers=2,3", stdin=text)
     assert result.exit_code == 1  # refused at loading, before any point runs
     assert ":10:15: replications: at every grid point: must be greater than or equal to 1" in result.stderr
+
+
+def test_schema_has_a_table_for_people_and_json_by_default() -> None:
+    # every command takes --format; schema's json is the schema itself, its table the top-level fields
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["schema", "--kind", "scenario"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["$id"] == "urn:flowsim:schema:scenario"
+    table = runner.invoke(app, ["schema", "--kind", "architecture", "--format", "table"])
+    assert table.exit_code == 0 and "nodes" in table.stdout and "edges" in table.stdout
+    assert runner.invoke(app, ["schema", "--format", "yaml"]).exit_code == 2

@@ -29,6 +29,7 @@ from flowsim.cli.console import (
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from rich.table import Table
 
     from flowsim.spec.architecture import Architecture
 
@@ -83,6 +84,10 @@ def schema(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="DIR", help="write <kind>.schema.json files here")
     ] = None,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="json: the schema itself; table: its top-level fields, for people"),
+    ] = OutputFormat.json,
 ) -> None:
     """Print the JSON Schema of architecture, scenario or result files, for editor completion.
 
@@ -95,7 +100,11 @@ def schema(
     models = _schemas()
     if out is None:
         name = (kind or SchemaKind.scenario).value
-        typer.echo(json.dumps(json_schema(models[name], name), indent=2))
+        document = json_schema(models[name], name)
+        if fmt is OutputFormat.table:
+            show(_fields_table(name, document))
+            return
+        typer.echo(json.dumps(document, indent=2))
         return
     chosen = [kind.value] if kind else list(models)
     with user_errors():
@@ -103,6 +112,22 @@ def schema(
             text = json.dumps(json_schema(models[name], name), indent=2) + "\n"
             write_text(out / f"{name}.schema.json", text)
             say(f"wrote {escape(str(out / f'{name}.schema.json'))}")
+
+
+def _fields_table(name: str, document: dict[str, object]) -> Table:
+    """The top-level fields of a schema: name, whether required, type and meaning."""
+    from rich.table import Table
+
+    properties = document.get("properties", {})
+    required = set(document.get("required", []))  # type: ignore[call-overload]
+    table = Table(title=f"{name} file: top-level fields (the full schema: --format json)")
+    for column in ("field", "required", "type", "meaning"):
+        table.add_column(column, overflow="fold")
+    assert isinstance(properties, dict)
+    for field, spec in properties.items():
+        kind = spec.get("type") or ("one of several forms" if "anyOf" in spec else "object")
+        table.add_row(field, "yes" if field in required else "", str(kind), str(spec.get("description", "")))
+    return table
 
 
 _GRAPH_SUFFIXES = {
