@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Collection
+from functools import cache
+from pathlib import Path
 
 import flowsim
 from flowsim.build import build_model
@@ -47,3 +49,30 @@ def run_traced(
     model = build_model(scenario, trace=True)
     model.run()
     return model, traced_events(model, nodes, digits)
+
+
+def dags_scenario(dags: dict[str, str], airflow: str = "", duration: str = "1.9h", extra: str = "") -> str:
+    """A source feeding every DAG by fan-out, each DAG landing in its own sink; `airflow` is the
+    installation block, `extra` more top-level scenario lines."""
+    nodes = "    src: {kind: source, interarrival: 10m, routing: fanout}\n"
+    edges = []
+    for name, body in dags.items():
+        nodes += f"    {name}: {{kind: airflow_dag, schedule: every 1h, {body}}}\n    {name}_out: {{kind: sink}}\n"
+        edges += [f"src -> {name}", f"{name} -> {name}_out"]
+    block = f"  airflow: {airflow}\n" if airflow else ""
+    return (
+        f"name: dags\narchitecture:\n  name: dags\n{block}  nodes:\n{nodes}  edges: [{', '.join(edges)}]\n"
+        f"duration: {duration}\n{extra}"
+    )
+
+
+def node_figures(m: Model, name: str) -> dict[str, float]:
+    """A node's figures over the model's measured window."""
+    return m.nodes[name].figures(m.network.window)
+
+
+@cache
+def run_shipped(name: str, **overrides: object) -> flowsim.RunResult:
+    """A shipped scenario run once per test process (the lesson tests read many figures of each)."""
+    root = Path(__file__).resolve().parent.parent
+    return flowsim.simulate(flowsim.load_scenario(root / "scenarios" / f"{name}.yaml", overrides=overrides or None))

@@ -14,30 +14,15 @@ from __future__ import annotations
 import pytest
 
 import flowsim
-from flowsim.engine.model import Model
 from flowsim.errors import SpecError
 from flowsim.nodes._airflow_parts import TaskSpec, effective_weights
-from helpers import run_traced
+from helpers import dags_scenario, node_figures, run_traced
 
 H = 3600.0
 
 
-def scenario(dags: dict[str, str], airflow: str = "", duration: str = "1.9h", extra: str = "") -> str:
-    """A source feeding every DAG by fan-out; each DAG lands in its own sink."""
-    nodes = "    src: {kind: source, interarrival: 10m, routing: fanout}\n"
-    edges = []
-    for name, body in dags.items():
-        nodes += f"    {name}: {{kind: airflow_dag, schedule: every 1h, {body}}}\n    {name}_out: {{kind: sink}}\n"
-        edges += [f"src -> {name}", f"{name} -> {name}_out"]
-    block = f"  airflow: {airflow}\n" if airflow else ""
-    return (
-        f"name: sched\narchitecture:\n  name: sched\n{block}  nodes:\n{nodes}  edges: [{', '.join(edges)}]\n"
-        f"duration: {duration}\n{extra}"
-    )
-
-
-def figures(m: Model, name: str) -> dict[str, float]:
-    return m.nodes[name].figures(m.network.window)
+scenario = dags_scenario
+figures = node_figures
 
 
 def starts(trace: list[tuple[float, str, str, int]]) -> list[tuple[float, str, str]]:

@@ -6,21 +6,15 @@ Every task duration is constant, so the simulated figure equals the hand-worked 
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
 import flowsim
+from helpers import run_shipped
 
 pytestmark = pytest.mark.slow  # each test runs whole shipped scenarios, twice
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-@cache
-def run(name: str, **overrides: object) -> flowsim.RunResult:
-    return flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides or None))
+run = run_shipped
 
 
 def dag(result: flowsim.RunResult, name: str) -> dict[str, float]:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from functools import cache
-from pathlib import Path
 
 import pytest
 
 import flowsim
+from helpers import run_shipped
 
 pytestmark = pytest.mark.slow  # each test runs whole shipped scenarios
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-@cache
-def run(name: str, **overrides: object) -> flowsim.RunResult:
-    return flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides or None))
+run = run_shipped
 
 
 def dag(result: flowsim.RunResult, name: str = "batch_etl") -> dict[str, float]:

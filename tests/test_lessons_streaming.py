@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
-import flowsim
+from helpers import run_shipped
 
 pytestmark = pytest.mark.slow  # each test runs whole shipped scenarios
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-@cache
-def run(name: str) -> flowsim.RunResult:
-    return flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+run = run_shipped
 
 
 def topic(name: str) -> dict[str, float]:
