@@ -96,24 +96,28 @@ def test_each_message_keeps_its_own_birth_time_through_batching_and_polls() -> N
     assert latency.max == pytest.approx(1.008)
 
 
+SLOW_FAST_EDGES = "[src -> topic, topic -> slow, topic -> fast]"
+
+
+def slow_and_fast_groups() -> str:
+    """One message a second into a topic keeping 2 s, read by a slow group (5 s a record) and a fast one."""
+    group = topic(
+        "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
+        "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
+    )
+    return f"""
+        src: {{kind: source, interarrival: 1s, limit: 4}}
+        {group}
+        slow: {{kind: sink}}
+        fast: {{kind: sink}}
+        """
+
+
 def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only() -> None:
     # one message a second (written at 1.001 .. 4.001), retention 2 s checked every second. The slow
     # group fetched offset 0 at 1.001 and is busy until 6.001. At 5 the entries written up to 3 go:
     # offset 1 was never fetched by it (lost); at 6 offset 2 goes too. The fast group read both.
-    events, figures = run(
-        f"""
-        src: {{kind: source, interarrival: 1s, limit: 4}}
-        {
-            topic(
-                "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
-                "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
-            )
-        }
-        slow: {{kind: sink}}
-        fast: {{kind: sink}}
-        """,
-        "[src -> topic, topic -> slow, topic -> fast]",
-    )
+    events, figures = run(slow_and_fast_groups(), SLOW_FAST_EDGES)
     assert [e for e in events if "retention" in e[2] or e[2].startswith(("poll slow", "commit slow"))] == [
         (1.001, "topic", "poll slow.0 p0@0+1", 1),
         (5.0, "topic", "retention p0 lost 1 for slow", -1),
@@ -131,18 +135,8 @@ def test_retention_loss_is_a_loss_in_totals_slos_tables_and_the_headline() -> No
     # the slow/fast topic of the test above: 4 messages, the slow group loses offsets 1 and 2
     scenario = flowsim.load_scenario(
         scenario_yaml(
-            f"""
-            src: {{kind: source, interarrival: 1s, limit: 4}}
-            {
-                topic(
-                    "batch_size: 1, linger: 0s, retention: 2s, retention_check_interval: 1s, "
-                    "consumer_groups: {slow: {max_poll_records: 1, processing_time: 5s}}"
-                )
-            }
-            slow: {{kind: sink}}
-            fast: {{kind: sink}}
-            """,
-            "[src -> topic, topic -> slow, topic -> fast]",
+            slow_and_fast_groups(),
+            SLOW_FAST_EDGES,
             "12s",
             extra="slos: ['totals.lost == 0', 'totals.dropped == 0']\n",
         )
