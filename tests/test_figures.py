@@ -279,6 +279,26 @@ def test_flowsim_run_opens_with_the_lesson_and_key_figures(tmp_path: Path) -> No
     assert "messages lost, every way" in out and "api: dropped" in out and "input rate" in out
 
 
+def test_the_json_result_carries_the_key_figures(tmp_path: Path) -> None:
+    """`--format json` (and result.json) hold the same key figures as the table, lesson first."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+
+    (tmp_path / "fan.yaml").write_text(FANOUT.format(reps=1, duration="200s"))
+    out = CliRunner().invoke(app, ["run", str(tmp_path / "fan.yaml"), "-q", "--format", "json"]).stdout
+    document = json.loads(out)
+    rows = {row["label"]: row for row in document["key_figures"]}
+    assert document["key_figures"][0]["why"] == "lesson"
+    lost = rows["messages lost, every way"]
+    totals = document["totals"]  # the same identity as the table: every way a message is lost
+    assert lost["value"] == totals["dropped"] + totals["dead_lettered"] + totals["lost"] > 0
+    assert lost["unit"] == "messages" and rows["api: dropped"]["path"] == "nodes.api.dropped"
+    assert rows["input rate"]["value"] == pytest.approx(totals["arrivals"] / document["window_s"])
+
+
 LESSONS = [n for n in SCENARIOS if short(n).lesson is not None]
 
 

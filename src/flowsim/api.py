@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor
+from dataclasses import asdict
 from functools import partial
 from typing import Literal
 
@@ -16,9 +17,11 @@ from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
 from flowsim.errors import Cancelled, FlowsimError, SimulationTooLarge
 from flowsim.executors import SerialExecutor, open_executor
+from flowsim.key_figures import key_figures
 from flowsim.loading import with_settings
 from flowsim.results import (
     EndToEnd,
+    KeyFigureRow,
     NodeResult,
     RunResult,
     Totals,
@@ -329,4 +332,5 @@ def aggregate(scenario: Scenario, outputs: list[ReplicationOutput], view: Analyt
     result.warnings += sorted({w for o in outputs for w in o.warnings})
     result._latencies = {s: np.concatenate([o.latencies[s] for o in outputs]) for s in sinks}
     result._extra = {n: [o.extra[n] for o in outputs if n in o.extra] for n in arch.nodes}
+    result.key_figures = [KeyFigureRow(**asdict(figure)) for figure in key_figures(result, scenario)]
     return result

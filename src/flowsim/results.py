@@ -123,6 +123,23 @@ class SloVerdict(BaseModel):
     note: str = Field("", description="why a verdict has no value (e.g. 'no data': nothing was measured)")
 
 
+class KeyFigureRow(BaseModel):
+    """One of the figures that matter for this result (`flowsim.key_figures`), as the CLI's and the
+    app's key-figure tables show it: the scenario's lesson figures first, then the input rate,
+    every loss, each kind's non-zero headline figures, the cost and the SLOs."""
+
+    path: str = Field(description="the figure's dotted result path ('' for a derived one, e.g. the input rate)")
+    label: str
+    value: float | None = Field(description="the mean over replications (null: nothing was measured)")
+    unit: str
+    meaning: str
+    why: Literal["lesson", "input", "loss", "headline", "cost", "slo"] = Field(
+        description="why it is shown: the lesson names it, the input rate, a loss, a kind's headline, cost or an SLO"
+    )
+    ci95: float | None = Field(None, description="half-width of the 95% CI over replications")
+    verdict: str = Field("", description="SLO rows: passed, failed, uncertain or no data")
+
+
 #: The version of the result's JSON shape: raised when a key is renamed, removed or changes
 #: meaning (new keys alone do not raise it), so readers of stored results can tell what they hold.
 RESULT_SCHEMA_VERSION = 1
@@ -155,6 +172,9 @@ class RunResult(BaseModel):
         "per_message", description="the engine that ran: per_message (discrete events) or fluid (rates, backlogs)"
     )
     fluid_step_s: float | None = Field(None, description="the fluid engine's time step (none: per_message)")
+    key_figures: list[KeyFigureRow] = Field(
+        default_factory=list, description="the figures that matter for this scenario, its lesson's first, with units"
+    )
 
     _outputs: list[ReplicationOutput] = PrivateAttr(default_factory=list)
     _series: Any = PrivateAttr(default=None)
