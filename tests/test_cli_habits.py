@@ -119,6 +119,19 @@ def test_strict_turns_warnings_into_exit_1_and_each_warning_names_its_file_once(
     assert doc["valid"] is False and doc["warnings"] == 1 and doc["files"][0]["valid"] is True
 
 
+def test_a_node_idle_by_its_design_start_time_is_a_note_that_strict_passes() -> None:
+    # kafka-baseline runs 6 minutes; kappa.yaml starts the replay group at 12 minutes, so replay_job
+    # and serving_v2 behind it receive nothing: said as a note (where the node is written), not a warning
+    baseline = ROOT / "scenarios" / "kafka-baseline.yaml"
+    strict = invoke("validate", "--strict", baseline)
+    assert strict.exit_code == 0, strict.stderr
+    notes = [line for line in strict.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 2 and "'replay_job' receives nothing in this run" in notes[0]
+    assert "kappa.yaml:31:3" in notes[0]  # where replay_job is written
+    doc = json.loads(invoke("validate", "--strict", "--format", "json", baseline).stdout)
+    assert doc["valid"] is True and doc["warnings"] == 0 and doc["notes"] == 2
+
+
 def test_warning_in_the_file_itself_is_located_at_its_line(tmp_path: Path) -> None:
     text = TWO_STAGE.read_text(encoding="utf-8").replace("rate: 0.9/s", "rate: 3/s")
     arch = write(tmp_path, "hot.yaml", text)

@@ -95,6 +95,10 @@ class AnalyticView(BaseModel):
     max_input_rate_per_s: float | None = None
     network_sojourn_s: float | None = Field(None, description="mean time in the network (Little's law)")
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="facts that are not problems: a node that receives nothing in this run because of a start time",
+    )
     streaming: list[GroupEstimate] = Field(
         default_factory=list, description="each consumer group's lag growth and drain time (analysis.streaming)"
     )
@@ -228,9 +232,8 @@ def analyze(
                 warnings.append(warning)
         nodes[name] = entry
     idle = _idle(arch, horizon)
-    if idle:
+    if idle:  # what the design's start times mean for this run: a note, not a problem (`validate --strict`)
         warnings = [w for w in warnings if not any(w.startswith(f"'{n}'") for n in idle)]
-        warnings += [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     if warnings and not all(config.always_on() for config in arch.nodes.values()):
         said_when = {w for w, _ in timed.values()}  # these follow each source's start..stop already
         suffix = " (counting every time-limited source as running at once)"
@@ -239,6 +242,7 @@ def analyze(
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     view = _summarise(arch, nodes, warnings, load_multiplier, loaded)
     view.streaming = [e for e in group_estimates(arch, flows, outages) if e.group not in idle]  # not read in the run
+    view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     return view
 
 

@@ -100,8 +100,12 @@ def _simulate(path: Path, opts: RunOptions) -> tuple[Scenario, RunResult]:
                                  param_hint="--out")  # fmt: skip
     overrides = dict(parse_assignment(s) for s in opts.sets)
     scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
-    for warning in dict.fromkeys(analyze_scenario(scenario).warnings):
+    view = analyze_scenario(scenario)
+    for warning in dict.fromkeys(view.warnings):
         warn(f"{source_name(path)}: {warning}")  # each once, named by its file
+    if not opts.quiet:
+        for note in dict.fromkeys(view.notes):
+            say(f"[bold]note:[/] {escape(source_name(path))}: {escape(note)}", to_stderr=True)
     engine: Engine | None = opts.engine.value if opts.engine is not None else None
     with progress(not opts.quiet) as callback:
         result = simulate(

@@ -54,6 +54,8 @@ class Report:
     edges: int | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: facts that are not problems (a node idle in this run by its start time): never fail --strict
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -143,6 +145,7 @@ def check_file(path: Path) -> Report:
         arch_doc, prefix = _architecture_doc(path, doc)
         warnings = located_warnings(source, view.warnings, arch, arch_doc, prefix)
         report.warnings = [as_object(w) for w in warnings]
+        report.notes = [as_object(n) for n in located_warnings(source, view.notes, arch, arch_doc, prefix)]
     except SpecError as exc:
         report.errors = [as_object(p) for p in exc.problems]
     except FlowsimError as exc:
@@ -179,6 +182,8 @@ def _print(report: Report) -> None:
             say(f"[bold red]error:[/] {escape(_line(problem))}", to_stderr=True)
     for problem in report.warnings:
         say(f"[bold yellow]warning:[/] {escape(_line(problem))}", to_stderr=True)
+    for problem in report.notes:
+        say(f"[bold]note:[/] {escape(_line(problem))}", to_stderr=True)
 
 
 def validate(
@@ -202,6 +207,7 @@ def validate(
             "strict": strict,
             "errors": sum(len(r.errors) for r in reports),
             "warnings": sum(len(r.warnings) for r in reports),
+            "notes": sum(len(r.notes) for r in reports),
             "files": [asdict(r) | {"valid": r.valid} for r in reports],
         })  # fmt: skip
     else:

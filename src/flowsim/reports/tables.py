@@ -215,6 +215,8 @@ def analysis_summary(result: RunResult) -> Text:
         text.append(format_duration(view.network_sojourn_s) + "\n")
     for warning in view.warnings:
         text.append("warning: ", style="bold yellow").append(warning + "\n")
+    for note in view.notes:
+        text.append("note: ", style="bold").append(note + "\n")
     text.rstrip()
     return text
 
