@@ -467,3 +467,49 @@ def test_load_multiplier_scales_source_throughput(m: float, rate: float, seed: i
     # arrivals in [0, T] at load m are the arrivals in [0, m T] at load 1 (+-1 for rounding at T)
     base = source_arrivals(1.0, m * duration)
     assert abs(count - base.nodes["src"].arrivals) <= 1
+
+
+def _order_by_rounds(deps: dict[str, list[str]]) -> list[str]:
+    """The reference order: each round takes every task whose upstreams are all done, in written order."""
+    done: list[str] = []
+    left = dict(deps)
+    while left:
+        ready = [n for n, upstream in left.items() if all(d in done for d in upstream)]
+        if not ready:
+            raise ValueError("cycle")
+        done += ready
+        for name in ready:
+            del left[name]
+    return done
+
+
+@st.composite
+def _dags(draw: Any) -> dict[str, list[str]]:
+    """A DAG of up to 25 tasks written in a shuffled order (an edge only from a lower to a higher rank)."""
+    ranks = draw(st.permutations(range(draw(st.integers(1, 25)))))
+    upstream = {rank: st.lists(st.sampled_from([f"t{r}" for r in range(rank)]), max_size=4) for rank in ranks if rank}
+    return {f"t{rank}": draw(upstream[rank]) if rank else [] for rank in ranks}
+
+
+@FAST
+@given(_dags())
+def test_the_airflow_task_order_is_the_round_by_round_order_in_linear_time(deps: dict[str, list[str]]) -> None:
+    from flowsim.nodes._airflow_parts import TaskSpec, topological_order
+
+    tasks = {name: TaskSpec(depends_on=upstream) for name, upstream in deps.items()}
+    order = topological_order(tasks)
+    assert order == _order_by_rounds(deps)
+    seen = {name: index for index, name in enumerate(order)}
+    assert all(seen[d] < seen[name] for name, upstream in deps.items() for d in upstream)
+
+
+def test_an_airflow_cycle_or_an_unknown_upstream_is_refused_with_the_tasks_left() -> None:
+    from flowsim.nodes._airflow_parts import TaskSpec, topological_order
+
+    cycle = {"a": TaskSpec(), "b": TaskSpec(depends_on=["a", "c"]), "c": TaskSpec(depends_on=["b"])}
+    with pytest.raises(ValueError, match=r"form a cycle: b, c$"):
+        topological_order(cycle)
+    with pytest.raises(ValueError, match=r"form a cycle: x$"):
+        topological_order({"x": TaskSpec(depends_on=["nowhere"])})
+    chain = {f"t{i}": TaskSpec(depends_on=[f"t{i - 1}"] if i else []) for i in range(5000)}
+    assert topological_order(chain)[-1] == "t4999"  # 5,000 rounds of one task each
