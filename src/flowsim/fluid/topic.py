@@ -1,18 +1,45 @@
 """`kafka_topic` as flows: a producer buffer written at the partitions' rate, then one backlog per
 consumer group (each group reads its own copy), read at the group's rate and as fast as the next
 node takes it.  Backlogs are FIFO cohorts stamped with the time they entered the topic and were
-written, so lag in seconds is the age of the oldest unread cohort and retention deletes, every
-`retention_check_interval`, the cohorts written more than `retention` ago (counted lost)."""
+written, so lag in seconds follows the oldest unread cohort and retention deletes, every
+`retention_check_interval`, the cohorts written more than `retention` ago (counted lost).
+
+A group's lag in seconds is the age of its oldest unread message over every partition, which
+is older than the one backlog's FIFO head: the fullest partition lies E messages behind an even
+drain, turned into seconds by that partition's arrivals before the head.  Two spreads add up:
+- random keys split a backlog's n items Binomially: one partition's count has variance
+  sigma^2 = n (p E[S^2] - p^2 s^2) messages^2 (items of mean size s, p = 1 / partitions);
+- a consumer reads its q partitions in turn, F = max_poll_records at a time: a partition runs
+  between h = F (q - 1) / (2q) ahead of and behind an even drain, uniformly over the cycle.
+Over k partitions the expected maximum of sigma Z + h U (Z normal, U uniform on [-1, 1]) is
+within 4% of hypot(z_k sigma, h (k - 1) / (k + 1)) (z_k, the expected maximum of k standard
+normals: 1.63 for 12; (k - 1) / (k + 1), that of k uniforms).  The fluid limit leaves this out:
+sigma grows as the square root of the messages, so its share shrinks as rates grow."""
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from typing import Any
 
 from flowsim.engine.flow import FlowLaw, State
 from flowsim.fluid.base import TINY, Edge, Fifo, FluidNode, Record
 from flowsim.fluid.closed import PartitionSpread
+
+
+def expected_max_normal(k: int) -> float:
+    """E[max of k independent standard normals] (0 for one; 1.63 for 12), by quadrature."""
+    if k <= 1:
+        return 0.0
+    x = [-8.0 + 16.0 * i / 4000 for i in range(4001)]
+    h = x[1] - x[0]
+    total = 0.0
+    for v in x:
+        phi = math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+        cdf = 0.5 * (1.0 + math.erf(v / math.sqrt(2)))
+        total += v * k * phi * cdf ** (k - 1) * h
+    return total
 
 
 class Group:
@@ -22,6 +49,8 @@ class Group:
         self.written_at: deque[list[float]] = deque()  # [write time, messages] in step with `backlog`
         self.active = spec.start_at <= 0
         self.polled = False
+        self.imbalance_var = 0.0  # variance of one partition's messages over the current backlog episode
+        self.episode_start = 0.0  # when the current backlog began
         self.reset()
 
     def reset(self) -> None:
@@ -49,6 +78,11 @@ class TopicNode(FluidNode):
         self.fanout = False  # each group's copy is `created`, not a fan-out copy
         self.log: deque[list[float]] = deque()  # [write time, messages]: the retained log, for replays
         self.keep_log = any(g.spec.start == "earliest" for g in self.groups)
+        self.random_keys = config.partitioner == "uniform" and self.spread.uniform and config.partitions > 1
+        self.z_max = expected_max_normal(config.partitions)
+        self.in_rates: list[float] = []  # messages per second entering the topic, per step
+        self.arrived: list[float] = [0.0]  # messages into one partition before each step (mean share)
+        self.step_dt = 0.0
         self.next_check = config.retention_check_interval
         self.reset_kind()
 
@@ -95,6 +129,10 @@ class TopicNode(FluidNode):
         c["arrivals"] += inflow
         c["dropped"] += dropped
         self.in_rate = inflow / dt
+        if k == len(self.in_rates):  # the arrival history the ages look back over
+            self.in_rates.append(self.in_rate)
+            self.arrived.append(self.arrived[-1] + inflow / self.config.partitions)
+            self.step_dt = dt
         self.buffer.push(t, inflow - dropped)
         self.buffer_max = max(self.buffer_max, self.buffer.total)
         pieces: list[tuple[float, float, int]] = []
@@ -108,9 +146,11 @@ class TopicNode(FluidNode):
                 self.activate(group, t)
             if group.active:
                 readers += 1
+                fresh = group.backlog.total <= TINY
                 for part, wait, _ in pieces:
                     group.backlog.push(t - wait, part)
                     group.written_at.append([now, part])
+                self.spread_keys(group, written, t, fresh)
         c["created"] += written * max(readers - 1, 0)
         if self.keep_log and written > 0:
             self.log.append([now, written])
@@ -171,12 +211,61 @@ class TopicNode(FluidNode):
             flows[group.edge.index] += amount
             self.c["completed"] += amount
         after = group.backlog.total
-        age_after = now - group.backlog.oldest() if after > TINY else 0.0  # type: ignore[operator]
+        if after <= TINY:
+            group.imbalance_var = 0.0  # caught up: every partition is empty, the episode ends
+        age_after = self.age(group, now) if after > TINY else 0.0
         group.lag_area += after * dt
         group.age_area += (age_after - dt / 2) * dt if after > TINY else 0.0
         group.lag_max = max(group.lag_max, after)
         group.age_max = max(group.age_max, age_after)
         group.polled = after > TINY
+
+    def spread_keys(self, group: Group, written: float, t: float, fresh: bool) -> None:
+        """Random keys split the `written` messages over the partitions: one partition's share
+        adds n (p E[S^2] - p^2 s^2) to its variance (n items of mean size s, p = 1 / partitions).
+        `fresh`: the group had no backlog, so one begins now."""
+        if fresh:
+            group.episode_start = t
+        if not self.random_keys or written <= TINY:
+            return
+        s, p = max(self.in_size, 1.0), 1.0 / self.config.partitions
+        group.imbalance_var += written / s * (p * s * s * (1.0 + self.in_scv) - p * p * s * s)
+
+    def excess(self, group: Group) -> float:
+        """Messages the fullest partition's head lies behind an even FIFO drain (module docstring)."""
+        k = self.config.partitions
+        spread = self.z_max * math.sqrt(group.imbalance_var) if self.random_keys else 0.0
+        turns = math.ceil(k / max(min(group.consumers, k), 1))
+        fetch = min(float(group.spec.max_poll_records), group.backlog.total / k)
+        half_cycle = fetch * (turns - 1) / (2 * turns)
+        return math.hypot(spread, half_cycle * (k - 1) / (k + 1))
+
+    def age(self, group: Group, now: float) -> float:
+        """The age of the group's oldest unread message: the FIFO head's, and the seconds over
+        which one partition received the `excess` messages before the head (none before the
+        backlog began, unless the head is older: messages held in the producer buffer)."""
+        oldest: float = group.backlog.oldest()  # type: ignore[assignment]
+        excess = self.excess(group)
+        if excess <= TINY or self.step_dt <= 0.0:
+            return now - oldest
+        return now - self.time_back(oldest, excess, min(group.episode_start, oldest))
+
+    def time_back(self, at: float, messages: float, floor: float) -> float:
+        """The time before `at` (not before `floor`) since which one partition received `messages`."""
+        dt, arrived, rates = self.step_dt, self.arrived, self.in_rates
+        partitions = float(self.config.partitions)
+
+        def before(t: float) -> float:  # messages into one partition before time t
+            j = min(max(int(t / dt), 0), len(rates) - 1)
+            return arrived[j] + rates[j] / partitions * (t - j * dt)
+
+        target = before(at) - messages
+        if target <= before(floor):
+            return floor
+        j = bisect_right(arrived, target) - 1  # the step in which one partition's count reached it
+        rate = rates[min(j, len(rates) - 1)] / partitions
+        t = j * dt + ((target - arrived[j]) / rate if rate > TINY else 0.0)
+        return max(floor, min(t, at))
 
     def batching(self) -> tuple[float, float, float, float]:
         """A producer batch while the topic keeps up: (messages, their scv, seconds its oldest
@@ -248,9 +337,8 @@ class TopicNode(FluidNode):
     def series_extra(self) -> dict[str, float]:
         row = {"buffer_messages": self.buffer.total}
         for group in self.groups:
-            oldest = group.backlog.oldest()
             row[f"lag_messages.{group.name}"] = group.backlog.total
-            row[f"lag_seconds.{group.name}"] = self.now - oldest if oldest is not None else 0.0
+            row[f"lag_seconds.{group.name}"] = self.age(group, self.now) if group.backlog.total > TINY else 0.0
         return row
 
     now = 0.0
