@@ -93,7 +93,11 @@ class AnalyticView(BaseModel):
         None, description="largest factor on every source's rate that keeps every node below rho = 1"
     )
     max_input_rate_per_s: float | None = None
-    network_sojourn_s: float | None = Field(None, description="mean time in the network (Little's law)")
+    network_sojourn_s: float | None = Field(
+        None,
+        description="mean time in the network per message that enters, L / lambda (Little's law): "
+        "with drops, one dropped on arrival counts 0 s, so it is below the delivered messages' latency",
+    )
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(
         default_factory=list,
