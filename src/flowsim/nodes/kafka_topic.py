@@ -52,7 +52,9 @@ class KafkaTopicConfig(NodeConfig):
     A group's `membership` (or a fault naming the group) makes its consumers members that crash,
     are detected after `session_timeout`, get evicted after `max_poll_interval`, rebalance (eager
     or cooperative), commit (auto or per batch) and autoscale on lag; records handed on since
-    the last commit are delivered again to a partition's next owner.
+    the last commit are delivered again to a partition's next owner. A group feeding a
+    stream_processor stops while the job is down and, at its crash, goes back to the offsets of
+    the job's last checkpoint (`reread`; see `_kafka_rewind`).
 
     With `producer:` the client's documented limits (delivery timeout, max block, acks); with
     `brokers:` replicas over brokers, leader elections and min in-sync replicas (a fault on the
@@ -245,6 +247,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
             constant = cost.value if isinstance(cost, Constant) else None
             sampler = cost.sampler(self.ctx.rng(self.name, f"processing.{target.name}"))
             self.groups.append(Group(target.name, target, len(self.parts), spec.consumers, sampler, constant))
+            self.groups[-1].replays = target.reads_log(self)
             if spec.membership is not None:
                 self._member_group(self.groups[-1], spec.membership)
 
