@@ -106,6 +106,39 @@ def test_records_retention_deletes_before_they_are_read_again_are_lost() -> None
     assert all(balanced(f) for f in figures.values())
 
 
+def test_a_micro_batch_job_restores_the_offsets_of_its_last_finished_batch() -> None:
+    # Spark commits each batch's offsets as it ends. Triggers every 2 s, 0.5 s an event: the batch
+    # of 2 and 3 (4-5 s) ends with event 4 (offset 3) queued, so the job's offsets are 3 there,
+    # though checkpoint_interval (100 s) never came. The crash at 6.2 s stops the batch of 4 and 5
+    # (6-7 s) with 6 queued: all three are taken back and re-read, and the first batch after the
+    # restart at 7.2 s runs them at once (1.5 s: emitted at 8.7 s), none emitted twice.
+    text = scenario_yaml(
+        TINY.format(guarantee="at_least_once", retention="7d").replace(
+            "checkpoint_interval: 4s", "checkpoint_interval: 100s, mode: micro_batch, batch_interval: 2s"
+        ),
+        "[src -> topic, topic -> job, job -> done]",
+        "14s",
+        "faults: [{node: job, at: 6.2s, for: 1s}]\n",
+    )
+    model, events = run_traced(text, nodes={"topic", "job"})
+    assert [(t, node, e) for t, node, e, _ in events if t >= 6.2 and not e.startswith("commit")] == [
+        (6.2, "job", "crash"),
+        (6.2, "topic", "rewind job p0@3+3"),
+        (6.2, "job", "rewind 3 taken back"),
+        (7.2, "job", "restart"),
+        (7.2, "topic", "poll job.0 p0@3+3"),
+        (7.2, "job", "arrive"),
+        (7.2, "job", "arrive"),
+        (7.2, "job", "arrive"),
+        (7.2, "job", "batch 3"),
+        (8.7, "job", "emit"),
+        (8.7, "job", "emit"),
+        (8.7, "job", "emit"),
+    ]
+    job = node_figures(model, "job")
+    assert job["duplicates"] == 0 and job["completed"] == 6 and node_figures(model, "topic")["reread.job"] == 3
+
+
 LAG = """
 src: {{kind: source, interarrival: 10ms, limit: 2500}}
 topic: {{kind: kafka_topic, partitions: 1, batch_size: 1, linger: 0s, partition_write_rate: 1000000/s}}

@@ -374,12 +374,12 @@ class StreamProcessorNode(ReplaySide):
     def on_up(self) -> None:
         if self.tracing:
             self.log("restart")
+        self.resume_logs()  # (first: a micro-batch job's first batch re-runs what they re-deliver at once)
         if self.micro_batch:
             self._run_batch()
         else:
             self._next()
         self.space_freed()  # the senders refused during the crash
-        self.resume_logs()
 
     # ---- results -------------------------------------------------------------------------
     def figures(self, window: float) -> dict[str, float]:
