@@ -158,6 +158,20 @@ class KafkaTopicConfig(NodeConfig):
         """The group must be an out-edge and the consumers within its most members."""
         return consumer_fault_problem(group, first, count, outputs, self.group)
 
+    def fault_broker_problem(self, broker: int) -> tuple[str, str] | None:
+        """The topic must spread over brokers, and the broker be one of them."""
+        if self.brokers is None:
+            return (
+                "this kafka_topic has no brokers block: it fails as one",
+                "add 'brokers: {count: 3, replication_factor: 3}' to the topic, or drop 'broker' to take it all down",
+            )
+        if broker >= self.brokers.count:
+            return (
+                f"broker {broker} does not exist: the topic has {self.brokers.count} brokers",
+                f"brokers are numbered 0 .. {self.brokers.count - 1}",
+            )
+        return None
+
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
 
