@@ -118,3 +118,13 @@ def test_bad_broker_faults_are_located(fault: str, brokers: str, where: str, mes
         flowsim.load_scenario(text)
     text = str(caught.value)
     assert ":12:" in text and f"{where}: " in text and message in text
+
+
+def test_a_broker_loss_is_not_a_topic_outage_for_the_drain_estimate() -> None:
+    from flowsim.api import outages
+
+    text = scenario_yaml(
+        TOPIC.format(brokers=RF3), "[src -> api, api -> topic, topic -> done]", "20s",
+        "faults: [{node: topic, broker: 0, at: 1s, for: 10s}, {node: topic, at: 12s, for: 2s}]\n",
+    )  # fmt: skip
+    assert outages(flowsim.load_scenario(text)) == {"topic": 2.0}  # the 2 s topic outage, not the 10 s broker loss

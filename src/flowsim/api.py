@@ -53,10 +53,10 @@ def analyze_scenario(scenario: Scenario) -> AnalyticView:
 
 def outages(scenario: Scenario) -> dict[str, float]:
     """The longest scheduled outage of each node (a brownout is not one, nor a crash of some of a
-    topic's consumers): for the drain estimates."""
+    topic's consumers, nor the loss of one of its brokers): for the drain estimates."""
     longest: dict[str, float] = {}
     for fault in scenario.faults:
-        if fault.for_ is not None and fault.slowdown is None and fault.group is None:
+        if fault.for_ is not None and fault.slowdown is None and fault.group is None and fault.broker is None:
             longest[fault.node] = max(longest.get(fault.node, 0.0), fault.for_)
     return longest
 
