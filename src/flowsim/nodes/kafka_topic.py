@@ -172,6 +172,18 @@ class KafkaTopicConfig(NodeConfig):
             )
         return None
 
+    def timer_copies(self, outputs: Sequence[str]) -> dict[str, float]:
+        """Each group (out-edge) runs its block's timers: every consumer with a partition polls
+        every `poll_interval` when it finds nothing, and the autoscaler reads the lag every
+        `interval`; the defaults block serves every group not named in consumer_groups."""
+        blocks = {f"consumer_groups.{name}": (spec, 1) for name, spec in self.consumer_groups.items()}
+        blocks["consumer_defaults"] = (self.consumer_defaults, sum(1 for o in outputs if o not in self.consumer_groups))
+        copies: dict[str, float] = {}
+        for block, (spec, groups) in blocks.items():
+            copies[f"{block}.poll_interval"] = float(groups * min(spec.most_consumers(), self.partitions))
+            copies[f"{block}.membership.autoscale.interval"] = float(groups)
+        return copies
+
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
 
