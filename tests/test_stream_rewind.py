@@ -213,3 +213,19 @@ def test_every_message_is_counted_through_random_crashes_outages_and_retention(
     assert result.nodes["job"].kind_figures["restarts"] >= 3  # the crashes did happen
     assert result.nodes["topic"].kind_figures["reread.job"] > 0
     assert result.totals.unaccounted == 0
+
+
+def test_offset_ranges_merge_and_give_back_what_they_held() -> None:
+    from flowsim.nodes._stream_replay import OffsetRanges
+
+    ranges = OffsetRanges()
+    for start, end in [(10, 20), (30, 40), (20, 25), (50, 60)]:  # [20, 25) touches [10, 20): merged
+        ranges.add(start, end)
+    assert list(zip(ranges.starts, ranges.ends, strict=True)) == [(10, 25), (30, 40), (50, 60)]
+    assert ranges.total() == 15 + 10 + 10
+    assert ranges.take(22, 35) == (25 - 22) + (35 - 30)  # the end of the first, the start of the second
+    assert list(zip(ranges.starts, ranges.ends, strict=True)) == [(10, 22), (35, 40), (50, 60)]
+    assert ranges.take(12, 15) == 3  # from the middle: [10, 12) and [15, 22) stay
+    assert list(zip(ranges.starts, ranges.ends, strict=True)) == [(10, 12), (15, 22), (35, 40), (50, 60)]
+    assert ranges.take(0, 100) == 2 + 7 + 5 + 10 and ranges.total() == 0
+    assert ranges.take(0, 100) == 0

@@ -46,12 +46,15 @@ class RewindSide(ScalingSide):
         for member in group.members:
             self._sleep(member)
             group.asleep[member] = None
+        for p, part in enumerate(self.parts):  # no consumer holds a fetched record any more
+            group.position[p] = group.committed[p] = max(group.committed[p], part.lso)
 
     def _sleep(self, member: Consumer) -> None:
         """Withdraw the record the job refused, void the pending callbacks, drop fetched records."""
         offered = member.offered
         if member.blocked_since is not None and offered is not None:
-            self.withdraw(member.group.target, offered)
+            withdrawn = self.withdraw(member.group.target, offered)
+            assert withdrawn, "a blocked consumer's record waits in its target's line"
             now, start = self.env.now, self._window_start
             member.busy_s += now - max(member.blocked_since, start)
             member.blocked_since = member.offered = None

@@ -167,6 +167,15 @@ class ReplaySide(NodeRuntime):
                 key = (pos.log, pos.partition)
                 low[key] = min(low[key], pos.offset)
         self._restore = low
+        self._clip_echo()
+
+    def _clip_echo(self) -> None:
+        """Expected output below the restore offsets never comes back (processed, or deleted)."""
+        for key, ranges in list(self._echo.items()):
+            if ranges.starts and ranges.starts[0] < self._restore[key]:
+                ranges.take(ranges.starts[0], self._restore[key])
+            if not ranges.starts:
+                del self._echo[key]
 
     def covered(self, item: Item) -> bool:
         """True when the last checkpoint covers the item (an item from no log: always)."""
@@ -208,6 +217,7 @@ class ReplaySide(NodeRuntime):
         for item in held:  # processed once already, and read again
             if self._rereads(item):
                 self.reprocessed += item.n
+        self._clip_echo()
         for item in emitted:
             self._expect_again(item)
         if self.tracing:
@@ -229,13 +239,24 @@ class ReplaySide(NodeRuntime):
             self._echo.setdefault(key, OffsetRanges()).add(start, end)
             self.reprocessed += end - start
 
+    @property
+    def expecting(self) -> bool:
+        """True while output emitted before a crash may come back (its next emit is a duplicate)."""
+        return bool(self._echo)
+
     def again(self, item: Item) -> int:
         """How many of an emitted item's records had gone downstream before the crash."""
         pos = position(item)
-        if pos is None or not self._echo:
+        if pos is None:
             return 0
-        ranges = self._echo.get((pos.log, pos.partition))
-        return ranges.take(pos.offset, pos.offset + item.n) if ranges is not None else 0
+        key = (pos.log, pos.partition)
+        ranges = self._echo.get(key)
+        if ranges is None:
+            return 0
+        taken = ranges.take(pos.offset, pos.offset + item.n)
+        if not ranges.starts:
+            del self._echo[key]  # all back: nothing more to expect there
+        return taken
 
     def resume_logs(self) -> None:
         for log in self.logs:

@@ -339,7 +339,7 @@ class StreamProcessorNode(ReplaySide):
         if again:
             self._replays.discard(item)
             self.duplicates += n
-        elif self.logs:
+        elif self.expecting:
             echoed = self.again(item)  # re-read from the log, emitted before the crash
             self.duplicates += echoed
             again = echoed > 0
