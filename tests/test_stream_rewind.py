@@ -183,19 +183,27 @@ done: {{kind: sink}}
 """
 
 
+MEMBERS = ", membership: {rebalance_time: 1s, session_timeout: 6s, protocol: %s}"
+CONSUMER_CRASHES = (
+    ", {node: topic, group: job, mtbf: {dist: exponential, mean: 5s}, mttr: {dist: exponential, mean: 2s}}"
+)
+
+
 @pytest.mark.parametrize(
-    ("job", "membership", "cost"),
+    ("job", "membership", "cost", "more"),
     [
-        ("guarantee: at_least_once", "", "2ms"),
-        ("guarantee: exactly_once, task_routing: by_key", ", membership: {rebalance_time: 1s}", "2ms"),
-        ("guarantee: at_least_once, mode: micro_batch", "", "2ms"),
-        ("guarantee: at_least_once", "", "11ms"),  # 3 / 11 ms = 273/s < 270/s in: often full, consumers blocked
+        ("guarantee: at_least_once", "", "2ms", ""),
+        ("guarantee: exactly_once, task_routing: by_key", MEMBERS % "eager", "2ms", CONSUMER_CRASHES),
+        ("guarantee: at_least_once", MEMBERS % "cooperative", "2ms", CONSUMER_CRASHES),
+        ("guarantee: at_least_once, mode: micro_batch", "", "2ms", ""),
+        ("guarantee: at_least_once", "", "11ms", ""),  # 3 / 11 ms = 273/s for ~270/s: often full, consumers blocked
     ],
 )
 def test_every_message_is_counted_through_random_crashes_outages_and_retention(
-    job: str, membership: str, cost: str
+    job: str, membership: str, cost: str, more: str
 ) -> None:
-    """Random job crashes, a topic outage, 3 s retention and a small job buffer; a second source
+    """Random job crashes, a topic outage, 3 s retention and a small job buffer (with some of the
+    group's consumers crashing too: rebalances and redeliveries meet the rewinds); a second source
     feeds the job directly (its items keep the in-memory rollback).  Per node and in the totals:
     arrivals + created + inside at start == completed + dropped + lost + inside at end."""
     text = scenario_yaml(
@@ -203,7 +211,7 @@ def test_every_message_is_counted_through_random_crashes_outages_and_retention(
         "[src -> topic, topic -> job, side -> job, job -> done]",
         "40s",
         "warmup: 3s\nfaults: [{node: job, mtbf: {dist: exponential, mean: 6s}, "
-        "mttr: {dist: exponential, mean: 1.5s}}, {node: topic, at: 20s, for: 2s}]\n",
+        f"mttr: {{dist: exponential, mean: 1.5s}}}}, {{node: topic, at: 20s, for: 2s}}{more}]\n",
     )
     result = flowsim.simulate(flowsim.load_scenario(text))
     for name, n in result.nodes.items():
@@ -212,6 +220,9 @@ def test_every_message_is_counted_through_random_crashes_outages_and_retention(
         assert n.created >= 0 and n.arrivals >= 0, name
     assert result.nodes["job"].kind_figures["restarts"] >= 3  # the crashes did happen
     assert result.nodes["topic"].kind_figures["reread.job"] > 0
+    if more:  # the consumers crashed as well, and their partitions moved
+        assert result.nodes["topic"].kind_figures["consumer_crashes.job"] >= 3
+        assert result.nodes["topic"].kind_figures["rebalances.job"] >= 3
     assert result.totals.unaccounted == 0
 
 
