@@ -75,7 +75,8 @@ def group_estimates(
             )  # fmt: skip
             if out > rate:
                 estimate.drain_s_per_outage_s = rate / (out - rate) if math.isfinite(out) else 0.0
-                outage, job = (outages or {}).get(name), (outages or {}).get(group)
+                outage = (outages or {}).get(name)
+                job = (outages or {}).get(group) if arch.nodes[group].kind == "stream_processor" else None
                 if outage is not None:
                     estimate.outage_s = outage
                     estimate.drain_after_outage_s = outage * estimate.drain_s_per_outage_s
