@@ -240,3 +240,27 @@ def test_offset_ranges_merge_and_give_back_what_they_held() -> None:
     assert list(zip(ranges.starts, ranges.ends, strict=True)) == [(10, 12), (15, 22), (35, 40), (50, 60)]
     assert ranges.take(0, 100) == 2 + 7 + 5 + 10 and ranges.total() == 0
     assert ranges.take(0, 100) == 0
+
+
+def test_a_job_behind_a_job_rolls_back_from_memory() -> None:
+    # topic -> first -> second: the records first passes on still carry first's log positions,
+    # which mean nothing to second (it reads no log): its crash rolls back in memory, as a job fed
+    # by a source does (1 event/s, checkpoints every 4 s, crash 6.2-7.2 s: events 4 and 5 again)
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 1s, limit: 6}
+        topic: {kind: kafka_topic, partitions: 1, batch_size: 1, linger: 0s, partition_write_rate: 1000000/s}
+        first: {kind: stream_processor, parallelism: 1, per_event_cost: 0s, checkpoint_interval: 4s}
+        second: {kind: stream_processor, parallelism: 1, per_event_cost: 0.5s, checkpoint_interval: 4s}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> first, first -> second, second -> done]",
+        "14s",
+        "faults: [{node: second, at: 6.2s, for: 1s}]\n",
+    )
+    model, events = run_traced(text, nodes={"topic", "second"})
+    assert not any(e.startswith("rewind") for _, _, e, _ in events)  # the topic never went back
+    second = node_figures(model, "second")
+    assert second["duplicates"] == 2 and second["reprocessed"] == 2  # events 4 and 5, from memory
+    assert node_figures(model, "topic")["reread.first"] == 0
+    assert node_figures(model, "done")["arrivals"] == 6 + 2

@@ -37,8 +37,10 @@ class ReplayableLog(Protocol):
 
 
 class LogPosition(NamedTuple):
-    """Where a handed-on record sits in its log: the payload of a record a replaying reader gets."""
+    """Where a handed-on record sits in its log: the payload of a record a replaying reader gets
+    (the reader is named: output it passes on keeps the payload, and means nothing further on)."""
 
     log: ReplayableLog
     partition: int
     offset: int
+    reader: str

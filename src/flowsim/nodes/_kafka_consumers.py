@@ -163,7 +163,8 @@ class ConsumerSide(RewindSide):
         p, offset, n, born, key = piece
         item = Item(born, n, key)
         if member.group.replays:
-            item.payload = LogPosition(self, p if p >= 0 else -1 - p, offset)  # (a former owner's: p < 0)
+            part = p if p >= 0 else -1 - p  # (p < 0: a record of a partition its former owner still hands on)
+            item.payload = LogPosition(self, part, offset, member.group.name)
         if self.deliver(member.group.target, item, partial(self._handed_late, member)):
             if work and work[0] is piece:  # (a rebalance woken by the hand-over may have cleared it)
                 work.popleft()

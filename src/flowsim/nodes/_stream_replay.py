@@ -58,11 +58,6 @@ class OffsetRanges:
         return sum(e - s for s, e in zip(self.starts, self.ends, strict=True))
 
 
-def position(item: Item) -> LogPosition | None:
-    payload = item.payload
-    return payload if type(payload) is LogPosition else None
-
-
 class ReplaySide(NodeRuntime):
     """Checkpoints, the in-memory rollback and the log rewind after a crash; `StreamProcessorNode`
     supplies the state."""
@@ -146,6 +141,12 @@ class ReplaySide(NodeRuntime):
         return again
 
     # ---- reading from a log ----------------------------------------------------------------
+    def position(self, item: Item) -> LogPosition | None:
+        """The item's place in a log this job reads (None: from anything else, or a log record
+        another job read and passed on)."""
+        payload = item.payload
+        return payload if type(payload) is LogPosition and payload.reader == self.name else None
+
     def reads_log(self, log: ReplayableLog) -> bool:
         self.logs.append(log)
         return True
@@ -162,7 +163,7 @@ class ReplaySide(NodeRuntime):
         """Checkpoint the offsets: per partition, the lowest record not yet processed, else the end."""
         low = dict(self._reached)
         for item in unprocessed:
-            pos = position(item)
+            pos = self.position(item)
             if pos is not None:
                 key = (pos.log, pos.partition)
                 low[key] = min(low[key], pos.offset)
@@ -179,7 +180,7 @@ class ReplaySide(NodeRuntime):
 
     def covered(self, item: Item) -> bool:
         """True when the last checkpoint covers the item (an item from no log: always)."""
-        pos = position(item)
+        pos = self.position(item)
         return pos is None or pos.offset < self._restore[(pos.log, pos.partition)]
 
     def rewind_logs(self, interrupted: list[Item]) -> list[Item]:
@@ -195,7 +196,7 @@ class ReplaySide(NodeRuntime):
         held: list[Item] = []
         since: list[Item] = []
         for item in self._since_checkpoint:
-            if position(item) is None:
+            if self.position(item) is None:
                 since.append(item)
             elif self.exactly_once:  # held output, never committed: thrown away, read again
                 self._processed_at.pop(item, None)
@@ -225,12 +226,12 @@ class ReplaySide(NodeRuntime):
         return list(kept)
 
     def _rereads(self, item: Item) -> bool:
-        pos = position(item)
+        pos = self.position(item)
         return pos is not None and pos.offset >= self._restore[(pos.log, pos.partition)]
 
     def _expect_again(self, item: Item) -> None:
         """At-least-once output whose records the log re-delivers: its next emit is a duplicate."""
-        pos = position(item)
+        pos = self.position(item)
         assert pos is not None
         key = (pos.log, pos.partition)
         start = max(pos.offset, self._restore[key])  # below the re-read start: deleted, not read again
@@ -246,7 +247,7 @@ class ReplaySide(NodeRuntime):
 
     def again(self, item: Item) -> int:
         """How many of an emitted item's records had gone downstream before the crash."""
-        pos = position(item)
+        pos = self.position(item)
         if pos is None:
             return 0
         key = (pos.log, pos.partition)
@@ -262,23 +263,20 @@ class ReplaySide(NodeRuntime):
         for log in self.logs:
             log.resume_reader(self.name)
 
-    @staticmethod
-    def _owner(item: Item) -> ReplayableLog | None:
-        pos = position(item)
+    def _owner(self, item: Item) -> ReplayableLog | None:
+        pos = self.position(item)
         return pos.log if pos is not None else None
 
-    @staticmethod
-    def _where(item: Item) -> tuple[int, int, int]:
-        pos = position(item)
+    def _where(self, item: Item) -> tuple[int, int, int]:
+        pos = self.position(item)
         assert pos is not None
         return pos.partition, pos.offset, item.n
 
-    @staticmethod
-    def _sift(items: deque[Item], dropped: list[Item]) -> deque[Item]:
+    def _sift(self, items: deque[Item], dropped: list[Item]) -> deque[Item]:
         """The items from no log; the log records go to `dropped`."""
         kept: deque[Item] = deque()
         for item in items:
-            if position(item) is None:
+            if self.position(item) is None:
                 kept.append(item)
             else:
                 dropped.append(item)

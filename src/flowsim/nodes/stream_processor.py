@@ -33,7 +33,7 @@ from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
-from flowsim.nodes._stream_replay import ReplaySide, position
+from flowsim.nodes._stream_replay import ReplaySide
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Count, Period
@@ -226,7 +226,7 @@ class StreamProcessorNode(ReplaySide):
         item.t_in = self.env.now
         (self._line(item) if self.keyed else self.queue).append(item)
         if self.logs:
-            pos = position(item)
+            pos = self.position(item)
             if pos is not None:
                 self.noted(pos, item.n)
         if self.tracing:
