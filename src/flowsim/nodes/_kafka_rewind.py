@@ -37,6 +37,7 @@ class RewindSide(ScalingSide):
     blocked_union_s: float
 
     def _reader(self, reader: str) -> Group:
+        """The group a job reads through (a group is named after the node it feeds)."""
         return next(group for group in self.groups if group.name == reader)
 
     def suspend_reader(self, reader: str) -> None:

@@ -226,6 +226,7 @@ class ReplaySide(NodeRuntime):
         return list(kept)
 
     def _rereads(self, item: Item) -> bool:
+        """True when the log delivers the item's records again (not deleted before the re-read)."""
         pos = self.position(item)
         return pos is not None and pos.offset >= self._restore[(pos.log, pos.partition)]
 
@@ -260,6 +261,7 @@ class ReplaySide(NodeRuntime):
         return taken
 
     def resume_logs(self) -> None:
+        """The job is back: the logs that feed it deliver again, from the rewound offsets."""
         for log in self.logs:
             log.resume_reader(self.name)
 
