@@ -22,6 +22,8 @@ def test_with_rf3_a_broker_loss_is_an_election_pause_with_rf1_an_outage_and_a_lo
     assert rf3["partition_offline_s"] == pytest.approx(2 * 9)  # two partitions, a 9 s election each
     assert rf1["partition_offline_s"] == pytest.approx(2 * 180)  # offline for the whole 3 min outage
     assert run("broker-loss-rf3").totals.lost == 0 and run("broker-loss-rf3").passed()
+    # the scenario's fault names broker 0 of the topic: the topic itself is never down
+    assert run("broker-loss-rf3").nodes["events_topic"].downtime_s == 0
     # the producer holds the two partitions' writes: 2,000/s x 2/12 x 9 s = 3,000 (RF 3)
     assert rf3["buffer_max_messages"] == pytest.approx(2000 * 2 / 12 * 9, rel=0.1)
     # RF 1: batches older than delivery.timeout.ms (120 s) expire: the outage's first 60 s

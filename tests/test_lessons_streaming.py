@@ -79,6 +79,18 @@ def test_crash_duplicates_with_at_least_once_and_delays_with_exactly_once() -> N
     assert alo_latency is not None and eo_latency is not None and eo_latency.mean > alo_latency.mean + 10
 
 
+def test_a_crashed_job_reads_again_from_its_checkpoint_so_the_lag_counts_those_records_twice() -> None:
+    # the checkpoint at 180 s, the crash at 190 s for 30 s, 2,000 events/s: the group goes back
+    # ~2,000 x 10 = 20,000 records and reads nothing for 30 s, so the lag reaches ~20,000 + 60,000
+    figures = topic("crash-at-least-once")
+    since_checkpoint = 2000 * (190 - 180)
+    assert figures["reread.enrich"] == pytest.approx(since_checkpoint, rel=0.05)
+    assert figures["lag_max_messages.enrich"] == pytest.approx(figures["reread.enrich"] + 2000 * 30, rel=0.02)
+    # the oldest unread was born near the checkpoint: ~10 s before the crash + 30 s down
+    assert figures["lag_max_seconds.enrich"] == pytest.approx(10 + 30, abs=2.5)
+    assert run("crash-at-least-once").totals.lost == 0  # a week's retention keeps them all
+
+
 def test_replay_catches_up_on_spare_capacity_without_touching_the_live_job() -> None:
     result = run("kappa-reprocessing")
     figures = topic("kappa-reprocessing")

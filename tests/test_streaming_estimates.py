@@ -59,3 +59,47 @@ def test_the_drain_after_an_outage_takes_backlog_over_spare_capacity() -> None:
     assert drained - 30 == pytest.approx(20.0, abs=1.5)  # the sampling step is 0.3 s
     row = streaming_rows(result)[0]
     assert row["drain after outage, estimate"] == "20s"
+
+
+def test_after_a_job_crash_the_backlog_counts_the_input_since_its_checkpoint_again() -> None:
+    # 100 events/s into a one-task job (0.1 ms an event: 10,000/s) that checkpoints every 4 s and
+    # crashes at 10.005 s for 10 s: 10.005 mod 4 = 2.005 s since its checkpoint, read again, so the
+    # backlog is 100 x (10 + 2.005) = 1,200.5 and drains in 1,200.5 / (10,000 - 100) = 0.121 s
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 10ms, limit: 2500}
+        topic: {kind: kafka_topic, partitions: 1, batch_size: 1, linger: 0s, partition_write_rate: 1000000/s}
+        job: {kind: stream_processor, parallelism: 1, per_event_cost: 0.1ms, checkpoint_interval: 4s}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        "30s",
+        "faults: [{node: job, at: 10.005s, for: 10s}]\n",
+    )
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    (estimate,) = result.analysis.streaming
+    assert estimate.outage_s == 10 and estimate.reread_s == pytest.approx(2.005)
+    assert estimate.out_per_s == pytest.approx(10_000) and estimate.limited_by == "'job'"
+    assert estimate.drain_after_outage_s == pytest.approx(100 * 12.005 / (10_000 - 100))
+    # the simulated backlog at the restart: 201 re-read + 1,000 unread (test_stream_rewind)
+    backlog = estimate.in_per_s * (estimate.outage_s + estimate.reread_s)
+    assert result.nodes["topic"].kind_figures["lag_max_messages.job"] == pytest.approx(backlog, abs=1)
+
+
+def test_a_micro_batch_job_reads_again_since_its_last_batch() -> None:
+    from flowsim.api import rereads
+
+    # offsets commit with each batch: a crash at 6.5 s with 2 s triggers re-reads 6.5 mod 2 = 0.5 s;
+    # only the longest outage counts (the 3 s one at 6.5 s, not the 1 s one at 21 s)
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 10ms}
+        topic: {kind: kafka_topic, partitions: 1}
+        job: {kind: stream_processor, mode: micro_batch, batch_interval: 2s, checkpoint_interval: 7s}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        "30s",
+        "faults: [{node: job, at: 6.5s, for: 3s}, {node: job, at: 21s, for: 1s}]\n",
+    )
+    assert rereads(flowsim.load_scenario(text)) == {"job": pytest.approx(0.5)}

@@ -51,17 +51,33 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
 def analyze_scenario(scenario: Scenario) -> AnalyticView:
     """The analytic view of a scenario's design at its load, for its run's length (a consumer group
     that starts after the end is said to receive nothing instead of warned as overloaded)."""
-    return analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
+    return analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario))
 
 
 def outages(scenario: Scenario) -> dict[str, float]:
     """The longest scheduled outage of each node (a brownout is not one, nor a crash of some of a
-    topic's consumers): for the drain estimates."""
+    topic's consumers, nor the loss of one of its brokers): for the drain estimates."""
     longest: dict[str, float] = {}
     for fault in scenario.faults:
-        if fault.for_ is not None and fault.slowdown is None and fault.group is None:
+        if fault.for_ is not None and fault.slowdown is None and fault.group is None and fault.broker is None:
             longest[fault.node] = max(longest.get(fault.node, 0.0), fault.for_)
     return longest
+
+
+def rereads(scenario: Scenario) -> dict[str, float]:
+    """Seconds of input a stream_processor reads again after its longest scheduled outage: the time
+    since its last checkpoint when it crashed (`at` mod `checkpoint_interval`; a micro-batch job's
+    offsets commit with each batch: `at` mod `batch_interval`), as a job fed by a topic re-reads it."""
+    longest: dict[str, tuple[float, float]] = {}
+    for fault in scenario.faults:
+        config = scenario.arch.nodes.get(fault.node)
+        if config is None or config.kind != "stream_processor" or fault.at is None or fault.for_ is None:
+            continue
+        if fault.slowdown is None and fault.for_ > longest.get(fault.node, (0.0, 0.0))[0]:
+            micro = getattr(config, "mode", "") == "micro_batch"
+            period = getattr(config, "batch_interval" if micro else "checkpoint_interval")
+            longest[fault.node] = (fault.for_, math.fmod(fault.at, period))
+    return {node: since for node, (_, since) in longest.items()}
 
 
 def _mean_rate(view: AnalyticView, name: str) -> float:
@@ -79,7 +95,7 @@ def estimate_events(scenario: Scenario, view: AnalyticView | None = None) -> flo
 
 def event_sources(scenario: Scenario, view: AnalyticView | None = None) -> dict[str, float]:
     """The estimate by what makes the events: 'traffic', 'samples', and each timer's field path."""
-    view = view or analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
+    view = view or analyze_scenario(scenario)
     nodes = scenario.arch.nodes
     per_second = sum(_mean_rate(view, name) * config.events_per_item() for name, config in nodes.items())
     return {"traffic": per_second * scenario.duration, "samples": sample_events(scenario)} | timer_events(scenario)
@@ -113,7 +129,7 @@ def simulate(
     if replications is not None:
         updates["replications"] = replications
     scenario = with_settings(scenario, **updates)
-    view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario))
+    view = analyze_scenario(scenario)
     chosen = choose_engine(scenario, view, max_events, engine)
     progress = stoppable(progress, stop)
     if trace:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
-from flowsim.analysis.view import analyze
-from flowsim.api import Engine, aggregate, choose_engine, estimate_events, fluid_work, mark_fluid, outages
+from flowsim.api import Engine, aggregate, analyze_scenario, choose_engine, estimate_events, fluid_work, mark_fluid
 from flowsim.engine.model import ReplicationOutput
 from flowsim.executors import Progress, parallelism, plan_tasks, run_tasks
 from flowsim.results import RunResult
@@ -32,7 +31,7 @@ def run_scenarios(
     executor, on how work was batched, or on the order tasks finish: each point's replications
     are sorted by index.
     """
-    views = [analyze(s.arch, s.load.multiplier, s.duration, outages(s)) for s in scenarios]
+    views = [analyze_scenario(s) for s in scenarios]
     engines = [choose_engine(s, v, max_events, engine) for s, v in zip(scenarios, views, strict=True)]
     events = [
         estimate_events(s, v) if e == "per_message" else fluid_work(s)

@@ -67,6 +67,9 @@ class FaultSpec(SpecModel):
     )
     consumer: Count = Field(0, ge=0, description="with group: the first consumer it hits (0-based)")
     consumers: Count = Field(1, ge=1, description="with group: how many consumers from `consumer` on")
+    broker: Count | None = Field(
+        None, ge=0, description="kafka_topic with a brokers block: the fault takes this broker down, not the topic"
+    )
     leave: bool = Field(
         False,
         description="with group: a clean stop (the consumer leaves the group at once) instead of a crash "
@@ -87,6 +90,10 @@ class FaultSpec(SpecModel):
             raise ValueError("'mtbf' and 'mttr' both average 0: the node would fail and recover forever at one instant")
         if self.every is not None and self.for_ is not None and self.every <= self.for_:
             raise ValueError("'every' must be longer than 'for'")
+        if self.broker is not None and self.group is not None:
+            raise ValueError("a fault hits either a consumer group ('group') or a broker ('broker'), not both")
+        if self.broker is not None and self.slowdown is not None:
+            raise ValueError("a broker fault is an outage: 'slowdown' does not apply to a broker")
         if self.group is None and (self.consumer or self.consumers != 1 or self.leave):
             raise ValueError("'consumer', 'consumers' and 'leave' need 'group' (the consumer group they hit)")
         return self

@@ -117,6 +117,10 @@ def fault_issues(faults: Mapping[int, FaultSpec], arch: Architecture, written: l
             found = arch.nodes[fault.node].fault_part_problem(fault.group, fault.consumer, fault.consumers, outputs)
             if found is not None:
                 issues.append((("faults", index, found[0]), found[1], found[2]))
+        elif fault.broker is not None:
+            problem = arch.nodes[fault.node].fault_broker_problem(fault.broker)
+            if problem is not None:
+                issues.append((("faults", index, "broker"), problem[0], problem[1]))
     return issues
 
 

@@ -4,8 +4,10 @@ Items are the obvious cost (the traffic equations give their rates), but a node 
 own: a consumer polls, a micro-batch triggers, retention checks, an autoscaler evaluates, a cron
 fires, a fault fails and repairs the node.  A field typed `Period` or `ScheduleText` (marked with
 `flowsim.units.TIMER`) is such a timer wherever it sits in a kind's config, so every kind's timers
-are counted without each kind writing an estimate.  `every 1us` over a day is 8.6e10 events: the
-estimate refuses it before the run, instead of the run never ending.
+are counted without each kind writing an estimate; a kind whose timers run in several copies (a
+topic's consumers each poll, each consumer group autoscales) says how many (`timer_copies`).
+`every 1us` over a day is 8.6e10 events: the estimate refuses it before the run, instead of the
+run never ending.
 """
 
 from __future__ import annotations
@@ -74,8 +76,12 @@ def timer_events(scenario: Scenario) -> dict[str, float]:
     span = scenario.duration
     found: dict[str, float] = {}
     for name, config in scenario.arch.nodes.items():
-        for where, period in _timers(config, f"nodes.{name}"):
-            found[where] = found.get(where, 0.0) + _per_run(period, span)
+        copies = config.timer_copies([edge.to for edge in scenario.arch.edges if edge.from_ == name])
+        prefix = f"nodes.{name}."
+        for where, period in _timers(config, prefix[:-1]):
+            times = copies.get(where.removeprefix(prefix), 1.0)
+            if times:
+                found[where] = found.get(where, 0.0) + times * _per_run(period, span)
     for index, fault in enumerate(scenario.faults):
         where = f"faults[{index}]"
         if fault.mtbf is not None and fault.mttr is not None:  # a failure and a repair per cycle

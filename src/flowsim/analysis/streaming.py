@@ -6,7 +6,10 @@ With `in` the topic's message rate and `out` that capacity:
 
 - an overloaded group's lag grows by `in - out` messages a second, without end;
 - after an outage of D seconds (the topic down, its producers buffering), the backlog `in x D`
-  drains at the spare capacity `out - in`: in `in x D / (out - in)` seconds.
+  drains at the spare capacity `out - in`: in `in x D / (out - in)` seconds;
+- after a crash of D seconds of the job the group feeds, R seconds after the job's last
+  checkpoint, the group has read nothing for D and goes back R: the backlog `in x (D + R)`
+  drains in `in x (D + R) / (out - in)` seconds (a job re-reads its topic from its checkpoint).
 
 These sit beside the simulated figures (`lag growth` from the group's backlog at start and end,
 the drain from the lag series); they ignore batching, polls and retention.
@@ -35,12 +38,20 @@ class GroupEstimate(BaseModel):
     drain_s_per_outage_s: float | None = Field(
         None, description="in / (out - in): seconds of drain per second of outage (none: it never drains)"
     )
-    outage_s: float | None = Field(None, description="the longest scheduled outage of the topic in the scenario")
-    drain_after_outage_s: float | None = Field(None, description="in x outage / (out - in)")
+    outage_s: float | None = Field(
+        None, description="the longest scheduled outage of the topic (else of the job the group feeds)"
+    )
+    reread_s: float | None = Field(
+        None, description="the job's outage: seconds of input since its last checkpoint, read again"
+    )
+    drain_after_outage_s: float | None = Field(None, description="in x (outage + reread) / (out - in)")
 
 
 def group_estimates(
-    arch: Architecture, flows: Mapping[str, NodeFlow], outages: Mapping[str, float] | None = None
+    arch: Architecture,
+    flows: Mapping[str, NodeFlow],
+    outages: Mapping[str, float] | None = None,
+    rereads: Mapping[str, float] | None = None,
 ) -> list[GroupEstimate]:
     """Every consumer group of every topic (a stage named "consumer group 'x'" in its flow law)."""
     estimates = []
@@ -65,8 +76,12 @@ def group_estimates(
             if out > rate:
                 estimate.drain_s_per_outage_s = rate / (out - rate) if math.isfinite(out) else 0.0
                 outage = (outages or {}).get(name)
+                job = (outages or {}).get(group) if arch.nodes[group].kind == "stream_processor" else None
                 if outage is not None:
                     estimate.outage_s = outage
                     estimate.drain_after_outage_s = outage * estimate.drain_s_per_outage_s
+                elif job is not None:  # the job is down: its group reads nothing, then goes back
+                    estimate.outage_s, estimate.reread_s = job, (rereads or {}).get(group, 0.0)
+                    estimate.drain_after_outage_s = (job + estimate.reread_s) * estimate.drain_s_per_outage_s
             estimates.append(estimate)
     return estimates

@@ -194,12 +194,14 @@ def analyze(
     load_multiplier: float = 1.0,
     horizon: float = math.inf,
     outages: Mapping[str, float] | None = None,
+    rereads: Mapping[str, float] | None = None,
 ) -> AnalyticView:
     """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design.
 
     With a run's `horizon` (its duration), a node that only edges starting at or after it feed (a
     consumer group that starts late) is said to receive nothing rather than warned as overloaded.
-    `outages`: the longest scheduled outage per node, for the consumer groups' drain times."""
+    `outages`: the longest scheduled outage per node, for the consumer groups' drain times;
+    `rereads`: the seconds of input a job reads again after that outage (its checkpoint's age)."""
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier)
     flows = node_flows(arch, rates, load_multiplier)
@@ -245,7 +247,8 @@ def analyze(
     loaded = {n: a.utilization for n, a in nodes.items() if a.utilization and n not in flows}
     loaded |= {n: rho for n, f in flows.items() if (rho := f.rho)}
     view = _summarise(arch, nodes, warnings, load_multiplier, loaded)
-    view.streaming = [e for e in group_estimates(arch, flows, outages) if e.group not in idle]  # not read in the run
+    estimates = group_estimates(arch, flows, outages, rereads)
+    view.streaming = [e for e in estimates if e.group not in idle]  # (not read in the run)
     view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     return view
 

@@ -127,6 +127,8 @@ def _fault_controls(scenario: Scenario) -> Iterator[Control]:
             more = f"+{fault.consumers - 1}" if fault.consumers > 1 else ""
             what = f"{fault.group} consumer {fault.consumer}{more}"
             what += " slowdown" if fault.slowdown else " stop" if fault.leave else " crash"
+        elif fault.broker is not None:  # one broker of a topic
+            what = f"broker {fault.broker} outage"
         label = f"{fault.node} {what} #{index + 1}"
         yield Control(f"faults.{index}.at", f"{label} · starts at (s)", FAULTS, "float", float(fault.at), 0.0,
                       max(scenario.duration, fault.at), step, help="simulated time when the fault begins")  # fmt: skip

@@ -129,8 +129,8 @@ class Model:
             for reference, target in network.references.get(name, {}).items():
                 runtime.wire(reference, self.nodes[target])
         for index, fault in enumerate(network.faults):
-            if getattr(fault, "group", None) is not None:
-                # a plan may name a part of the node (the scenario's faults name a topic's consumer group)
+            if getattr(fault, "group", None) is not None or getattr(fault, "broker", None) is not None:
+                # a plan may name a part of the node (a topic's consumer group or one of its brokers)
                 node = self.nodes[fault.node]
                 part = node.fault_target(fault)
                 start_fault(fault, part if part is not None else node, self.ctx, index)

@@ -210,6 +210,22 @@ class NodeRuntime:
             later(item, t_in)
         return True
 
+    def withdraw(self, target: NodeRuntime, item: Item) -> bool:
+        """Take back `item`, refused by `target` and still waiting in its line (its reader died
+        holding it); its block ends now.  False when it is not waiting there."""
+        for waiter in target._blocked:
+            if isinstance(waiter, partial) and waiter.func == self._retry_delivery and waiter.args[1] is item:
+                target._blocked.remove(waiter)
+                since = max(waiter.args[3], self._window_start)
+                self._open_blocks -= 1
+                self._open_since -= since
+                self.blocked_time += self.env.now - since
+                self.waiting_on[target.name] -= 1
+                if not self.waiting_on[target.name]:
+                    del self.waiting_on[target.name]
+                return True
+        return False
+
     def _fanout(self, item: Item, later: Later) -> bool:
         """Copy to every out-edge; the hand-over is complete when the last copy is delivered."""
         t_in = item.t_in
@@ -282,6 +298,11 @@ class NodeRuntime:
     def fault_target(self, plan: Any) -> Any:
         """Hook: what a fault naming a part of the node hits (a topic's consumers); None: the node."""
         return None
+
+    def reads_log(self, log: Any) -> bool:
+        """Hook: `log` (a replayable log, `engine.replay`) feeds this node; True when the node keeps
+        its place in it and re-reads it after a crash (the log then tags records with positions)."""
+        return False
 
     def on_down(self) -> None:
         """Hook: the node just went down (kinds that can fail implement it)."""

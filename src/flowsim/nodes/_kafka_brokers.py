@@ -15,6 +15,10 @@ What a failover does to the batches on the failed leader, by `acks` (Kafka's pro
   not acknowledged: the producer sends them again to the new leader.
 - being written: acks 0 never learns of the failure: lost; acks 1 and all retry.
 
+A broker goes down by an outage in `brokers.outages` or by a scenario fault naming it
+(`{node: <topic>, broker: k, ...}`, scheduled or random); overlapping ones nest, so the broker is
+back when the last ends.
+
 The leading underscore keeps the registry from treating this module as a kind.
 """
 
@@ -28,6 +32,25 @@ from flowsim.nodes._kafka_parts import Batch, Partition
 if TYPE_CHECKING:
     from flowsim.engine.item import Item
     from flowsim.nodes.kafka_topic import KafkaTopicConfig
+
+
+class BrokerFault:
+    """The fault target for one broker of a topic: the outage takes that broker down, not the topic."""
+
+    def __init__(self, side: BrokerSide, broker: int) -> None:
+        self.side, self.broker = side, broker
+
+    def fault_begin(self) -> None:
+        self.side.broker_fault(self.broker, 1)
+
+    def fault_end(self) -> None:
+        self.side.broker_fault(self.broker, -1)
+
+    def brownout_begin(self, factor: float) -> None:
+        """Never called: a broker fault with `slowdown` is refused when the scenario loads."""
+
+    def brownout_end(self, factor: float) -> None:
+        """Never called (see `brownout_begin`)."""
 
 
 class BrokerSide(NodeRuntime):
@@ -47,6 +70,7 @@ class BrokerSide(NodeRuntime):
         self.min_isr = cluster.min_insync_replicas if cluster is not None else 1
         self.replication_delay = cluster.replication_delay if cluster is not None else 0.0
         self.alive = [True] * (cluster.count if cluster is not None else 1)
+        self.broker_faults = [0] * len(self.alive)  # outages running per broker (they nest)
         self._fail_next = False  # the next try_put is a send that ran out of max_block
         if cluster is not None:
             for part in self.parts:
@@ -67,8 +91,29 @@ class BrokerSide(NodeRuntime):
     def start_brokers(self) -> None:
         cluster = self.config.brokers
         for outage in cluster.outages if cluster is not None else ():
-            self.call_later(outage.at, self._broker_down, outage.broker)
-            self.call_later(outage.at + outage.for_, self._broker_up, outage.broker)
+            self.call_later(outage.at, self._outage, (outage.broker, 1))
+            self.call_later(outage.at + outage.for_, self._outage, (outage.broker, -1))
+
+    def fault_target(self, plan: Any) -> Any:
+        """A fault naming a `broker` takes that broker down; others go on to the consumer side."""
+        broker = getattr(plan, "broker", None)
+        if broker is None:
+            return super().fault_target(plan)
+        if self.config.brokers is None or not 0 <= broker < len(self.alive):
+            raise ValueError(f"kafka_topic '{self.name}': a fault names broker {broker}, which it does not have")
+        return BrokerFault(self, broker)
+
+    def _outage(self, event: Any) -> None:
+        broker, step = event._value
+        self.broker_fault(broker, step)
+
+    def broker_fault(self, broker: int, step: int) -> None:
+        """An outage of `broker` begins (step 1) or ends (-1): down at the first, up after the last."""
+        self.broker_faults[broker] += step
+        if step > 0 and self.broker_faults[broker] == 1:
+            self._broker_down(broker)
+        elif step < 0 and self.broker_faults[broker] == 0:
+            self._broker_up(broker)
 
     # ---- the producer's limits -----------------------------------------------------------
     def opened(self, batch: Batch) -> None:
@@ -150,8 +195,7 @@ class BrokerSide(NodeRuntime):
         return self.replication_delay > 0 and len(part.isr) > 1
 
     # ---- brokers -------------------------------------------------------------------------
-    def _broker_down(self, event: Any) -> None:
-        broker: int = event._value
+    def _broker_down(self, broker: int) -> None:
         self.alive[broker] = False
         if self.tracing:
             self.log(f"broker {broker} down")
@@ -208,8 +252,7 @@ class BrokerSide(NodeRuntime):
             self.log(f"p{part.index} led by broker {broker}")
         self._wake(part)
 
-    def _broker_up(self, event: Any) -> None:
-        broker: int = event._value
+    def _broker_up(self, broker: int) -> None:
         self.alive[broker] = True
         if self.tracing:
             self.log(f"broker {broker} up")

@@ -12,14 +12,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowsim.engine.item import Item
+from flowsim.engine.replay import LogPosition
 from flowsim.nodes._kafka_parts import Consumer, Group, Partition, Piece
-from flowsim.nodes._kafka_scaling import ScalingSide
+from flowsim.nodes._kafka_rewind import RewindSide
 
 if TYPE_CHECKING:
     from flowsim.nodes.kafka_topic import KafkaTopicConfig
 
 
-class ConsumerSide(ScalingSide):
+class ConsumerSide(RewindSide):
     """Consumer groups and retention of a topic; the attributes below are set by `KafkaTopicNode`."""
 
     config: KafkaTopicConfig
@@ -67,6 +68,10 @@ class ConsumerSide(ScalingSide):
         group = member.group
         ms = group.ms
         while True:
+            if group.suspended:  # its job is down (see `_kafka_rewind`)
+                group.asleep[member] = None
+                member.idle = True
+                return
             if self._faults:
                 if member not in self._parked_down:
                     self._parked_down.append(member)
@@ -157,12 +162,16 @@ class ConsumerSide(ScalingSide):
         work = member.work
         p, offset, n, born, key = piece
         item = Item(born, n, key)
+        if member.group.replays:
+            part = p if p >= 0 else -1 - p  # (p < 0: a record of a partition its former owner still hands on)
+            item.payload = LogPosition(self, part, offset, member.group.name)
         if self.deliver(member.group.target, item, partial(self._handed_late, member)):
             if work and work[0] is piece:  # (a rebalance woken by the hand-over may have cleared it)
                 work.popleft()
             self._handed(member, p, offset, n)
             return True
         member.blocked_since = now = self.env.now  # refused: the consumer holds it, busy
+        member.offered = item
         self._consumers_blocked += 1
         if self._consumers_blocked == 1:
             self._blocked_since = now
@@ -174,7 +183,7 @@ class ConsumerSide(ScalingSide):
         now, start = self.env.now, self._window_start
         assert member.blocked_since is not None
         member.busy_s += now - max(member.blocked_since, start)
-        member.blocked_since = None
+        member.blocked_since = member.offered = None
         self._consumers_blocked -= 1
         if self._consumers_blocked == 0:
             self.blocked_union_s += now - max(self._blocked_since, start)

@@ -31,6 +31,8 @@ TOPIC_FIGURES = (
            per="group", engines=PER_MESSAGE),
     Figure("idle_consumers", "consumers", "consumers with no partition (beyond the partition count)", per="group"),
     Figure("consumer_utilization", "share", "busy share of the group's working consumers", per="group"),
+    Figure("reread", "messages", "records read again after the target job restored a checkpoint (its crash)",
+           True, "group", PER_MESSAGE, "a stream_processor target"),
     Figure("lost_to_expiry", "messages", "producer batches past delivery_timeout, never written", True,
            engines=PER_MESSAGE, only_with="producer or brokers"),
     Figure("failed_max_block", "messages", "sends failed after blocking max_block on a full buffer", True,

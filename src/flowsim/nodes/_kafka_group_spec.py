@@ -12,7 +12,7 @@ scale-down stabilisation window).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -125,3 +125,18 @@ def consumer_fault_problem(
             (f"the group has at most {most} consumer(s), numbered 0..{most - 1}"),
         )
     return None
+
+
+def group_timer_copies(
+    named: dict[str, ConsumerGroupSpec], defaults: ConsumerGroupSpec, partitions: int, outputs: Sequence[str]
+) -> dict[str, float]:
+    """Copies of a topic's group timers for the run-size estimate: every consumer with a partition
+    polls every `poll_interval` when it finds nothing, and each group's autoscaler reads the lag
+    every `interval`; the defaults block serves every group (out-edge) not named."""
+    blocks = {f"consumer_groups.{name}": (spec, 1) for name, spec in named.items()}
+    blocks["consumer_defaults"] = (defaults, sum(1 for output in outputs if output not in named))
+    copies: dict[str, float] = {}
+    for block, (spec, groups) in blocks.items():
+        copies[f"{block}.poll_interval"] = float(groups * min(spec.most_consumers(), partitions))
+        copies[f"{block}.membership.autoscale.interval"] = float(groups)
+    return copies

@@ -139,8 +139,8 @@ class Consumer:
 
     __slots__ = (
         "alive", "blocked_since", "busy_s", "commit_due", "epoch", "faults", "group", "idle", "index", "joined",
-        "joined_at", "last_commit", "parked", "partitions", "poll", "poll_at", "provisioned", "slow", "turn",
-        "watching", "work",
+        "joined_at", "last_commit", "offered", "parked", "partitions", "poll", "poll_at", "provisioned", "slow",
+        "turn", "watching", "work",
     )  # fmt: skip
 
     def __init__(self, group: Group, index: int, partitions: list[int]) -> None:
@@ -153,6 +153,7 @@ class Consumer:
         self.blocked_since: float | None = None  # when the open refused hand-over began
         self.work: deque[Piece] = deque()  # the last poll's pieces not yet handed downstream
         self.poll: Item | None = None  # the last poll as a whole (for traces)
+        self.offered: Item | None = None  # the record downstream refused, while blocked_since is set
         # membership (see `_kafka_group`): process up, in the group, what voids stale callbacks
         self.alive = self.joined = self.provisioned = True
         self.watching = self.commit_due = False
@@ -187,11 +188,16 @@ class Group:
         self.members = [Consumer(self, i, list(range(i, partitions, consumers))) for i in range(consumers)]
         self.age_from: float | None = None  # creation time of the oldest message in scope not consumed
         self.ms: Membership | None = None  # membership, commits and rebalances (None: static members)
+        # a target that restores its log position after a crash (see `_kafka_rewind`)
+        self.replays = False  # records handed to it carry their LogPosition
+        self.suspended = False  # the target is down: its consumers are stopped
+        self.asleep: dict[Consumer, None] = {}  # consumers to poll again when it is back
         self.reset(0.0)
 
     def reset(self, now: float) -> None:
         self.consumed = 0
         self.lost = 0
+        self.reread = 0
         self.lag_area = 0.0
         self.lag_max = self.backlog_at_start = sum(self.backlog)
         self.partition_lag_max = list(self.backlog)
@@ -263,7 +269,8 @@ class Group:
         working = [member for member in self.members if member.partitions]
         busy = sum(member.busy_s for member in working)
         busy += sum(now - max(m.blocked_since, start) for m in working if m.blocked_since is not None)
-        return {
+        rewinds = {f"reread.{name}": self.reread} if self.replays else {}
+        return rewinds | {
             f"consumed.{name}": self.consumed,
             f"lost_to_retention.{name}": self.lost,
             f"backlog_at_start.{name}": self.backlog_at_start,

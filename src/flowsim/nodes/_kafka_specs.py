@@ -97,3 +97,18 @@ class LogSpec(SpecModel):
         if self.cleanup_policy == "compact" and self.keys is None:
             raise ValueError("cleanup_policy: compact needs 'keys' (the key cardinality) to say what compaction keeps")
         return self
+
+
+def broker_fault_problem(brokers: BrokerSpec | None, broker: int) -> tuple[str, str] | None:
+    """A scenario fault naming `broker` of a topic: (message, hint) when the topic has no such broker."""
+    if brokers is None:
+        return (
+            "this kafka_topic has no brokers block: it fails as one",
+            "add 'brokers: {count: 3, replication_factor: 3}' to the topic, or drop 'broker' to take it all down",
+        )
+    if broker >= brokers.count:
+        return (
+            f"broker {broker} does not exist: the topic has {brokers.count} brokers",
+            f"brokers are numbered 0 .. {brokers.count - 1}",
+        )
+    return None

@@ -117,6 +117,15 @@ class NodeConfig(SpecModel):
         """A fault naming consumers of `group`: (field, message, hint) when they do not exist."""
         return "group", f"a {self.kind} has no consumer groups", "'group' applies to faults on a kafka_topic"
 
+    def fault_broker_problem(self, broker: int) -> tuple[str, str] | None:
+        """A fault naming a broker of this node: (message, hint) when it has no such broker."""
+        return f"a {self.kind} has no brokers", "'broker' applies to faults on a kafka_topic with a brokers block"
+
+    def timer_copies(self, outputs: Sequence[str]) -> dict[str, float]:
+        """How many copies of a timer field run at once, by its path within the config (for the
+        run-size estimate; a field not named runs once): one per consumer, one per group, ..."""
+        return {}
+
     def events_per_item(self) -> float:
         """Simulation events one arriving item costs here (for the run-size estimate)."""
         return 1.0 if self.gives_output else 0.0

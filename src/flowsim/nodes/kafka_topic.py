@@ -28,13 +28,11 @@ from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
 from flowsim.engine.sampling import block_sampler
-from flowsim.nodes._kafka_brokers import BrokerSide
-from flowsim.nodes._kafka_consumers import ConsumerSide
 from flowsim.nodes._kafka_figures import TOPIC_FIGURES
-from flowsim.nodes._kafka_group_spec import ConsumerGroupSpec, consumer_fault_problem
-from flowsim.nodes._kafka_log import LogSide
+from flowsim.nodes._kafka_group_spec import ConsumerGroupSpec, consumer_fault_problem, group_timer_copies
 from flowsim.nodes._kafka_parts import Batch, Consumer, Group, Partition
-from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec
+from flowsim.nodes._kafka_results import TopicResults
+from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec, broker_fault_problem
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Count, Duration, Number, Period, Rate, Size, format_duration
@@ -52,7 +50,9 @@ class KafkaTopicConfig(NodeConfig):
     A group's `membership` (or a fault naming the group) makes its consumers members that crash,
     are detected after `session_timeout`, get evicted after `max_poll_interval`, rebalance (eager
     or cooperative), commit (auto or per batch) and autoscale on lag; records handed on since
-    the last commit are delivered again to a partition's next owner.
+    the last commit are delivered again to a partition's next owner. A group feeding a
+    stream_processor stops while the job is down and, at its crash, goes back to the offsets of
+    the job's last checkpoint (`reread`; see `_kafka_rewind`).
 
     With `producer:` the client's documented limits (delivery timeout, max block, acks); with
     `brokers:` replicas over brokers, leader elections and min in-sync replicas (a fault on the
@@ -156,6 +156,14 @@ class KafkaTopicConfig(NodeConfig):
         """The group must be an out-edge and the consumers within its most members."""
         return consumer_fault_problem(group, first, count, outputs, self.group)
 
+    def fault_broker_problem(self, broker: int) -> tuple[str, str] | None:
+        """The topic must spread over brokers, and the broker be one of them."""
+        return broker_fault_problem(self.brokers, broker)
+
+    def timer_copies(self, outputs: Sequence[str]) -> dict[str, float]:
+        """Each group (out-edge) runs its block's timers (see `group_timer_copies`)."""
+        return group_timer_copies(self.consumer_groups, self.consumer_defaults, self.partitions, outputs)
+
     def runtime_class(self) -> type[NodeRuntime]:
         return KafkaTopicNode
 
@@ -200,7 +208,7 @@ class KafkaTopicConfig(NodeConfig):
         return FlowLaw(tuple(stages), Delay(hold_s=self.linger))
 
 
-class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
+class KafkaTopicNode(TopicResults):
     """Runtime of `kafka_topic`; see the module docstring for how messages are counted."""
 
     config: KafkaTopicConfig
@@ -245,6 +253,7 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
             constant = cost.value if isinstance(cost, Constant) else None
             sampler = cost.sampler(self.ctx.rng(self.name, f"processing.{target.name}"))
             self.groups.append(Group(target.name, target, len(self.parts), spec.consumers, sampler, constant))
+            self.groups[-1].replays = target.reads_log(self)
             if spec.membership is not None:
                 self._member_group(self.groups[-1], spec.membership)
 
@@ -391,76 +400,3 @@ class KafkaTopicNode(LogSide, BrokerSide, ConsumerSide):
     def on_speed_change(self) -> None:
         """A broker brownout: appends started from now on take `slowdown` times longer."""
         self.write_rate = self.config.write_rate() / self.slowdown
-
-    # ---- results -------------------------------------------------------------------------
-    def reset_counters(self) -> None:
-        super().reset_counters()
-        self.reset_broker_counters()
-        self.reset_log_counters()
-        self.blocked_union_s = 0.0
-        self.produced = 0
-        self.write_busy_s = 0.0
-        self.buffer_max = self.buffered
-        self.buffer_at_start = self.buffered
-        now = self.env.now
-        for part in self.parts:
-            part.written = 0
-        for group in self.groups:
-            group.reset(now)
-            if group.ms is not None:
-                group.ms.reset(now)
-
-    def inside(self) -> int:
-        return self.buffered + sum(group.lag for group in self.groups)
-
-    def blocked_time_s(self) -> float:
-        """Time at least one consumer was blocked by backpressure, so never more than the window
-        (the kernel's sum over hand-overs would add up consumers blocked at the same time)."""
-        if self._consumers_blocked:
-            return self.blocked_union_s + self.env.now - max(self._blocked_since, self._window_start)
-        return self.blocked_union_s
-
-    def waiting(self) -> int:
-        return self.buffered
-
-    def series_extra(self) -> dict[str, float]:
-        row: dict[str, float] = {"buffer_messages": float(self.buffered)}
-        if self.segmented:
-            row["log_messages"] = float(self.log_messages())
-        now = self.env.now
-        for group in self.groups:
-            seconds = group.lag_seconds(now)
-            row[f"lag_messages.{group.name}"] = float(group.lag)
-            row[f"lag_seconds.{group.name}"] = seconds
-        self.membership_series(row)
-        return row
-
-    def figures(self, window: float) -> dict[str, float]:
-        figures = super().figures(window)
-        span = window if window > 0 else 1.0
-        now = self.env.now
-        written = [part.written for part in self.parts]
-        figures |= {
-            "produced": self.produced,
-            "buffer_max_messages": self.buffer_max,
-            "buffer_at_start": self.buffer_at_start,
-            "buffer_at_end": self.buffered,
-            "write_utilization": self.write_busy_s / (len(self.parts) * span),
-            "hot_partition_share": max(written) / sum(written) if sum(written) else 0.0,
-            "lost_to_retention": sum(group.lost for group in self.groups),
-        }
-        if self.config.producer is not None or self.config.brokers is not None:
-            figures |= self.broker_figures()
-        figures |= self.log_figures()
-        for group in self.groups:
-            figures |= group.figures(span, now, self._window_start)
-        return figures | self.membership_figures(span, now)
-
-    def extra(self) -> dict[str, Any]:
-        rows = []
-        for part in self.parts:
-            row: dict[str, Any] = {"partition": part.index, "written": part.written}
-            for group in self.groups:
-                row[f"lag_max.{group.name}"] = group.partition_lag_max[part.index]
-            rows.append(row)
-        return {"partitions": rows}

@@ -9,6 +9,13 @@ it (per_event, as Flink's two-phase-commit sinks do) or when its micro-batch end
 as Spark commits each batch), re-processes the held output after a crash (counted
 `reprocessed`, never emitted twice), and keeps `arrivals + inside_at_start == completed +
 inside_at_end`.  A crashed job takes no input: it waits upstream (in a topic: lag).
+
+Fed by a `kafka_topic`, the job restores a crash from the log instead (`_stream_replay`): its
+checkpoint keeps the offsets read up to, the crash drops every log record it holds (taken back by
+the topic: its `arrivals` fall by them) and the topic's group re-delivers from the checkpoint's
+offsets (`reread`), so the re-processed records arrive again and their copies are the topic's
+`created`; at-least-once output emitted since the checkpoint is emitted again (`duplicates`).
+Items from anything that is not a log (a source, a service) keep the in-memory rollback above.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.nodes._stream_replay import ReplaySide
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Count, Period
@@ -46,9 +54,13 @@ class StreamProcessorConfig(NodeConfig):
     buffer backpressures.
 
     Leaves out: state size and checkpoint duration (a checkpoint is instantaneous), operator
-    chains and shuffles (one stage), watermarks and windows, restart delay beyond the outage,
-    and re-reading from the log after a crash (what followed the checkpoint is re-processed
-    from the job's memory, so a topic's lag does not show it a second time).
+    chains and shuffles (one stage), watermarks and windows, and restart delay beyond the
+    outage. Fed by a kafka_topic, a crash re-reads the topic from the last checkpoint's offsets
+    (Flink's KafkaSource, Spark's checkpoint location, Kafka Streams' committed offsets): the
+    group's lag jumps back by what the job consumed since, and records retention deleted
+    meanwhile are lost; a micro_batch job checkpoints its offsets as each batch ends (Spark).
+    Fed by anything else, what followed the checkpoint is re-processed from the job's memory.
+    Output blocked downstream at the crash still goes out.
     """
 
     summary = "streaming job: parallel tasks, per-event or micro-batch, checkpoints, at-least/exactly-once"
@@ -128,7 +140,7 @@ class StreamProcessorConfig(NodeConfig):
         return FlowLaw((tasks,), delay)
 
 
-class StreamProcessorNode(NodeRuntime):
+class StreamProcessorNode(ReplaySide):
     """Runtime of `stream_processor`; see the module docstring for the counting."""
 
     config: StreamProcessorConfig
@@ -154,6 +166,7 @@ class StreamProcessorNode(NodeRuntime):
         self._replays: set[Item] = set()
         self._generation = 0
         self._batch_pending = False
+        self.setup_replay()
 
     # ---- bookkeeping ---------------------------------------------------------------------
     def reset_counters(self) -> None:
@@ -212,6 +225,10 @@ class StreamProcessorNode(NodeRuntime):
         self.n_inside += item.n
         item.t_in = self.env.now
         (self._line(item) if self.keyed else self.queue).append(item)
+        if self.logs:
+            pos = self.position(item)
+            if pos is not None:
+                self.noted(pos, item.n)
         if self.tracing:
             self.log("arrive", item)
         if not self.micro_batch:
@@ -284,6 +301,9 @@ class StreamProcessorNode(NodeRuntime):
         self._processing.clear()
         for item in batch:
             self._processed(item, None)
+        if self.logs:  # Spark: a batch's end commits its offsets (the checkpoint location's commit log)
+            self.snapshot(self.queue)
+            self._since_checkpoint = [item for item in self._since_checkpoint if not self.covered(item)]
         if self.exactly_once:
             self._commit()  # Spark commits a micro-batch's output (its sink's batch id) as it ends
         if self._batch_pending:
@@ -319,6 +339,10 @@ class StreamProcessorNode(NodeRuntime):
         if again:
             self._replays.discard(item)
             self.duplicates += n
+        elif self.expecting:
+            echoed = self.again(item)  # re-read from the log, emitted before the crash
+            self.duplicates += echoed
+            again = echoed > 0
         if not self.exactly_once:
             self._since_checkpoint.append(item)
         if self.tracing:
@@ -328,27 +352,6 @@ class StreamProcessorNode(NodeRuntime):
         self.space_freed()
 
     # ---- checkpoints and crashes ---------------------------------------------------------
-    def _checkpoint(self, _event: Any) -> None:
-        self.env.timeout(self.config.checkpoint_interval).callbacks.append(self._checkpoint)
-        if self._faults:
-            return
-        self.checkpoints += 1
-        if self.tracing:
-            self.log(f"checkpoint {sum(item.n for item in self._since_checkpoint)}")
-        if self.exactly_once:
-            self._commit()
-        else:
-            self._since_checkpoint = []
-
-    def _commit(self) -> None:
-        """Exactly-once: the held output commits and goes downstream."""
-        committed, self._since_checkpoint = self._since_checkpoint, []
-        now = self.env.now
-        self.n_held = 0
-        for item in committed:
-            self.added.append(now - self._processed_at.pop(item))
-            self._emit(item, None)
-
     def on_down(self) -> None:
         """A crash: work since the last checkpoint is lost and re-done after the restart."""
         self._advance()
@@ -362,32 +365,16 @@ class StreamProcessorNode(NodeRuntime):
                 self._task_busy[task] = False
         self._processing.clear()
         self.busy = 0.0 if self.micro_batch else self.busy - len(interrupted)
+        if self.logs:
+            interrupted = self.rewind_logs(interrupted)
         rolled_back = self._rolled_back()
         for item in reversed(rolled_back + interrupted):
             (self._line(item) if self.keyed else self.queue).appendleft(item)
 
-    def _rolled_back(self) -> list[Item]:
-        """Output since the last checkpoint goes back to the input, to be processed again."""
-        items, self._since_checkpoint = self._since_checkpoint, []
-        again: list[Item] = []
-        for item in items:
-            self.reprocessed += item.n
-            if self.exactly_once:
-                self._processed_at.pop(item, None)
-                self.n_held -= item.n
-                again.append(item)
-            else:  # already downstream: a copy comes back in
-                copy = item.copy()
-                copy.t_in = self.env.now
-                self._replays.add(copy)
-                self.n_inside += item.n
-                self.created += item.n
-                again.append(copy)
-        return again
-
     def on_up(self) -> None:
         if self.tracing:
             self.log("restart")
+        self.resume_logs()  # (first: a micro-batch job's first batch re-runs what they re-deliver at once)
         if self.micro_batch:
             self._run_batch()
         else:
