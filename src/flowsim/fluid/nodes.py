@@ -327,7 +327,9 @@ class ServiceNode(QueueNode):
         self.success = good / serve if serve > TINY else self.success
         sent = min(good, limit)
         self.fifo.push_front(now, good - sent)
-        self.hold_up(min(wanted, good) if good > 0 else wanted, sent, dt)
+        limited = serve < wanted - TINY  # downstream room bounded what the servers took
+        # held up only by that room (or by it refusing good work): failed attempts wait for nothing
+        self.hold_up(wanted if limited else min(wanted, good), serve if limited else sent, dt)
         self.c["completed"] += sent
         self.send(sent, flows)
         if self._dead > 0:
@@ -335,6 +337,10 @@ class ServiceNode(QueueNode):
         self.record_wait(rec, k, waited, serve)
         self.stationary(k, t, dt, accepted, rec)
         self.account(dt, serve)
+
+    def figures(self, window: float) -> dict[str, float]:
+        """As the kernel's service: attempts whose caller gave up (in line or in service) too."""
+        return super().figures(window) | {"timeouts": self.c["timeouts"]}
 
     def late(self, wait: float, dt: float, slow: float) -> float:
         """The share of a cohort served this step whose caller gives up before its service ends.
