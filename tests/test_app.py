@@ -279,7 +279,7 @@ def test_two_runs_are_compared_side_by_side() -> None:
     assert frame.loc["totals.delivered", "A"] == as_written.totals.delivered
     assert frame.loc["totals.delivered", "B"] == one_server.totals.delivered
     # the paired table is what `flowsim compare` computes for the two designs (both ran with seed 7)
-    paired = frames[0].set_index("metric")
+    paired = compare.table[0].value.reset_index().set_index("metric")
     expected = compare_designs(as_written_scenario, one_server_scenario, replications=1, workers=1)
     utilization = expected.difference("nodes.api.utilization")
     assert utilization is not None and utilization.diff > 0  # 2 -> 1 servers: rho 0.45 -> 0.9

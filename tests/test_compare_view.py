@@ -117,17 +117,18 @@ def test_the_overlay_puts_both_runs_on_every_panel_with_units(pair: tuple[Side, 
     assert followed_nodes(a, b)[0] == "api"  # the bottleneck first, as the diagram outlines it
     frame = overlay_frame(a, b, "api")
     panels = set(frame["panel"])
-    assert panels == {"delivered to the sinks (items/s)", "api throughput (items/s)",
-                      "api queue length (items waiting)", "api utilization (% of servers busy)"}  # fmt: skip
+    assert panels == {"all sinks: delivered (items/s)", "api throughput (items/s)",
+                      "api queue (items waiting)", "api busy (% of servers)"}  # fmt: skip
     for panel in panels:  # both runs on every panel: one chart, shared axes
         assert set(frame[frame["panel"] == panel]["run"]) == {a.name, b.name}
-    busy = frame[frame["panel"] == "api utilization (% of servers busy)"].groupby("run")["value"].mean()
+    busy = frame[frame["panel"] == "api busy (% of servers)"].groupby("run")["value"].mean()
     assert busy[a.name] == pytest.approx(0.45, abs=0.05) and busy[b.name] == pytest.approx(0.30, abs=0.05)
     spec = overlay_chart(a, b, "api").to_dict()
     assert len(spec["vconcat"]) == 4 and spec["resolve"]["scale"]["x"] == "shared"
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}  # panels and axes inside the column
     titles = _titles(spec)
     assert "simulated time (min)" in titles  # 200-2000 s: 3 min or more, so minutes
-    assert "api utilization (% of servers busy)" in titles
+    assert "api busy (% of servers)" in titles
     colour = spec["vconcat"][0]["encoding"]["color"]
     assert colour["scale"]["domain"] == [a.name, b.name]  # the whole labels, A first
     assert colour["legend"]["labelLimit"] == LEGEND_LABEL_PX

@@ -40,6 +40,7 @@ from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
 from flowsim.reports.topology_chart import topology_chart
 from flowsim.spec.scenario import Scenario
+from flowsim.units import format_duration
 
 _TOPOLOGY_CAPTION = (
     "Each node coloured by utilization, green idle to red saturated (a consumer group a minute behind counts as "
@@ -231,8 +232,16 @@ def _pick(runs: list[KeptRun]) -> tuple[KeptRun, KeptRun]:
 
 def run_name(letter: str, kept: KeptRun) -> str:
     """'A: run #1 baseline · api.servers=3': the run's label as the charts' legend shows it."""
-    settings = describe_overrides(kept.request.overrides) or "as written"
+    overrides = kept.request.overrides
+    if kept.request.note:  # a first look: its cut horizon said in two words, not as three long settings
+        overrides = {k: v for k, v in overrides.items() if k not in _FIRST_LOOK_CUT}
+    settings = describe_overrides(overrides) or ("" if kept.request.note else "as written")
+    if kept.request.note:
+        settings = " · ".join(s for s in (f"first {format_duration(kept.scenario.duration)}", settings) if s)
     return f"{letter}: run #{kept.number} {kept.result.scenario} · {settings}"
+
+
+_FIRST_LOOK_CUT = ("duration", "warmup", "faults")  # what `jobs.first_look` overrides
 
 
 def _key(kept: KeptRun) -> tuple[str, str, int, int, str, str]:
@@ -286,7 +295,7 @@ def compare_view(runs: list[KeptRun]) -> None:
                "paired-t interval of the differences, 'significant' when it excludes 0 (with 1 replication "
                "there is no interval: run with 2 or more). Latency figures are means of each replication's "
                "percentile; utilization changes are in percentage points.")  # fmt: skip
-    st.dataframe(paired_table(comparison), hide_index=True, width="stretch", placeholder="—")
+    st.table(paired_table(comparison).set_index("figure"))  # text in the page: readable, copyable, searchable
     with st.expander("Every figure of A and B, with separate intervals"):
         config = {c: _NUMBER for c in ("A", "A ± 95%", "B", "B ± 95%", "B - A", "± 95%")} | {"change": _PERCENT}
         st.dataframe(compare_frame(a.result, b.result), hide_index=True, width="stretch", column_config=config,

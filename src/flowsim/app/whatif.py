@@ -8,6 +8,7 @@ The last two what-ifs are kept as A and B and drawn on the same axes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -30,13 +31,21 @@ def sweepable(scenario: flowsim.Scenario) -> list[Control]:
             if c.kind == "multiplier" or (c.group == NODES and c.path.rsplit(".", 1)[-1] in POOL_FIELDS)]  # fmt: skip
 
 
-def plan(text: str, base_dir: str, control: Control, values: list[Any], replications: int) -> SweepPlan:
-    """Every point loaded from the editor's text (errors name the point); nothing runs."""
+def plan(
+    text: str,
+    base_dir: str,
+    control: Control,
+    values: list[Any],
+    replications: int,
+    settings: dict[str, Any] | None = None,
+) -> SweepPlan:
+    """Every point loaded from the editor's text with the sidebar's `settings` (errors name the point);
+    nothing runs."""
     scenarios = []
     for value in values:
+        overrides = (settings or {}) | {control.path: value, "replications": replications}
         try:
-            scenario = flowsim.load_scenario(text, {control.path: value, "replications": replications},
-                                             base_dir=base_dir)  # fmt: skip
+            scenario = flowsim.load_scenario(text, overrides, base_dir=base_dir)
         except flowsim.SpecError as exc:
             raise flowsim.FlowsimError(f"at {control.label} = {value}: {exc}") from None
         scenarios.append(scenario)
@@ -63,7 +72,12 @@ def _form(controls: list[Control]) -> tuple[Control, list[Any], int, bool]:
     return control, values, max(2, min(reps, MAX_REPLICATIONS)), pressed
 
 
-def whatif_view(text: str, base: flowsim.Scenario, base_dir: str) -> None:
+def whatif_view(text: str, base: flowsim.Scenario, base_dir: str, settings: dict[str, Any] | None = None) -> None:
+    """The form, the run, and the kept what-ifs; every point takes the sidebar's `settings` (seed,
+    horizon, the other nodes' sizes) and varies one control."""
+    settings = settings or {}
+    with contextlib.suppress(flowsim.FlowsimError):  # the sidebar says why next to Run; ranges from the YAML
+        base = flowsim.load_scenario(text, settings, base_dir=base_dir) if settings else base
     controls = sweepable(base)
     st.markdown("#### What if …")
     st.caption("Vary one setting over a range and see latency, throughput, utilization, losses and cost with "
@@ -76,7 +90,7 @@ def whatif_view(text: str, base: flowsim.Scenario, base_dir: str) -> None:
     control, values, reps, pressed = _form(controls)
     if pressed:
         try:
-            swept = plan(text, base_dir, control, values, reps)
+            swept = plan(text, base_dir, control, values, reps, settings)
         except flowsim.FlowsimError as exc:
             st.error(str(exc))
             swept = None

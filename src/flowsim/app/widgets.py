@@ -165,6 +165,9 @@ def control_form(controls: list[Control]) -> tuple[dict[str, Value], bool, Delta
             for control in (c for c in controls if c.group == group):
                 values[control.path] = _widget(control, f"{namespace}:{control.path}")
     bottom = side.button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
+    if pressed or bottom:  # on a phone the result is under the sidebar: close it, as after a pick
+        request_sidebar_close()
+        close_sidebar_on_a_phone()
     return values, pressed or bottom, slot
 
 
@@ -186,7 +189,7 @@ def phone_layout() -> None:
 
 
 # ---- the sidebar on a phone ----------------------------------------------------------------------
-CLOSE_KEY = "close_sidebar"
+CLOSE_KEY, CLOSE_COUNT_KEY = "close_sidebar", "close_sidebar_count"
 #: Streamlit lays the sidebar over the page at or below its `md` breakpoint (768 px); there, and only
 #: there, a pick closes it.  The button is Streamlit's own "Collapse sidebar", so the state Streamlit
 #: remembers (and the chevron that opens it again) stays consistent.
@@ -199,8 +202,9 @@ if (window.innerWidth <= 768) {
 
 
 def request_sidebar_close() -> None:
-    """After a pick or an upload: the next page run closes the sidebar if it covers the page."""
-    st.session_state[CLOSE_KEY] = st.session_state.get(CLOSE_KEY, 0) + 1
+    """After a pick, an upload or a press of the sidebar's Run: close the sidebar if it covers the page."""
+    count = st.session_state.get(CLOSE_COUNT_KEY, 0) + 1  # never reset: each script's text is new, so it runs
+    st.session_state[CLOSE_COUNT_KEY] = st.session_state[CLOSE_KEY] = count
 
 
 def close_sidebar_on_a_phone() -> None:

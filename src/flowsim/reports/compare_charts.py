@@ -18,18 +18,19 @@ import numpy as np
 import pandas as pd
 
 from flowsim.reports.app_views import delivery_sinks
-from flowsim.reports.charts import HEIGHT, fault_spans, latency_tail_frame, series_long, time_unit
+from flowsim.reports.charts import FIT_WIDTH, HEIGHT, fault_spans, latency_tail_frame, series_long, time_unit
 from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario
 
 #: A blue, B orange (the colours of Vega's default scheme, fixed so A is always the same)
 RUN_COLOURS = ("#1f77b4", "#ff7f0e")
+LOG_AXIS_RATIO = 10.0  # p99s further apart than this put the latency axis on a log scale
 LEGEND_LABEL_PX = 340  # a run's whole label fits a 390 px phone column; Vega's default cuts at 160
 _PANEL_OF = {  # charts.series_long's panel -> (this view's title after the node name, the unit)
     "throughput (items/s)": ("throughput", "items/s"),
-    "queue length (waiting)": ("queue length", "items waiting"),
-    "utilization": ("utilization", "% of servers busy"),
-    "consumer lag (messages)": ("consumer lag", "messages"),
+    "queue length (waiting)": ("queue", "items waiting"),
+    "utilization": ("busy", "% of servers"),
+    "consumer lag (messages)": ("lag", "messages"),
 }
 
 
@@ -59,7 +60,7 @@ def overlay_frame(a: Side, b: Side, node: str | None) -> pd.DataFrame:
         sinks = [s for s in delivery_sinks(side.scenario.arch) if s in set(long["line"])]
         rate = long[(long["panel"] == "throughput (items/s)") & long["line"].isin(sinks)]
         total = rate.groupby("time_s", as_index=False)["value"].sum()
-        parts.append(total.assign(run=side.name, panel="delivered to the sinks (items/s)"))
+        parts.append(total.assign(run=side.name, panel="all sinks: delivered (items/s)"))
         if node is None:
             continue
         mine = long[(long["line"] == node) | long["line"].str.startswith(node + "/")]
@@ -83,7 +84,7 @@ def fault_frame(a: Side, b: Side) -> pd.DataFrame:
 def _colour(a: Side, b: Side) -> Any:
     return alt.Color(
         "run:N", title="run", scale=alt.Scale(domain=[a.name, b.name], range=list(RUN_COLOURS)),
-        legend=alt.Legend(orient="top", direction="vertical", labelLimit=LEGEND_LABEL_PX),
+        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=LEGEND_LABEL_PX),
     )  # fmt: skip
 
 
@@ -98,7 +99,7 @@ def overlay_chart(a: Side, b: Side, node: str | None) -> Any:
     panels: list[Any] = []
     for index, panel in enumerate(dict.fromkeys(frame["panel"])):
         rows = frame[frame["panel"] == panel]
-        percent = "% of servers busy" in panel
+        percent = "(% of servers)" in panel
         y = alt.Y("value:Q", title=panel, axis=alt.Axis(format="%" if percent else "~s"))
         lines = alt.Chart(rows).mark_line(strokeWidth=1.6).encode(
             x=x, y=y, color=colour,
@@ -110,7 +111,7 @@ def overlay_chart(a: Side, b: Side, node: str | None) -> Any:
             shade = alt.Chart(faults).mark_rect(opacity=0.15, color="#d62728")
             layer = shade.encode(x="t0:Q", x2="t1:Q", tooltip=[alt.Tooltip("fault:N")]) + lines
         panels.append(layer.properties(height=HEIGHT, width="container"))
-    return alt.vconcat(*panels).resolve_scale(x="shared", color="shared")
+    return alt.vconcat(*panels).resolve_scale(x="shared", color="shared").properties(autosize=FIT_WIDTH)
 
 
 def latency_overlay_frame(a: Side, b: Side) -> pd.DataFrame:
@@ -131,7 +132,12 @@ def latency_overlay_chart(a: Side, b: Side) -> Any:
     if unit == "s" and top < 3:
         unit, seconds = "ms", 1e-3
     tail = tail.assign(x=tail["latency_s"] / seconds)
-    x = alt.X("x:Q", title=f"end-to-end latency ({unit})")
+    p99 = p99_frame(a, b).assign(x=lambda f: f["p99_s"] / seconds)
+    wide = bool((p99["p99_s"] > 0).all() and p99["p99_s"].max() > LOG_AXIS_RATIO * p99["p99_s"].min())
+    if wide:  # tails 10x apart: a log axis shows both instead of squashing the faster one against 0
+        tail, p99 = tail[tail["x"] > 0], p99[p99["x"] > 0]
+    scale = alt.Scale(type="log") if wide else alt.Scale()
+    x = alt.X("x:Q", title=f"end-to-end latency ({unit}{', log scale' if wide else ''})", scale=scale)
     colour = _colour(a, b)
     several = tail["sink"].nunique() > 1
     dash = alt.StrokeDash("sink:N", legend=alt.Legend(orient="bottom")) if several else alt.StrokeDash()
@@ -142,7 +148,6 @@ def latency_overlay_chart(a: Side, b: Side) -> Any:
                  alt.Tooltip("x:Q", title=f"latency ({unit})", format=".4~g"),
                  alt.Tooltip("beyond:Q", title="share slower", format=".3~%")],
     )  # fmt: skip
-    p99 = p99_frame(a, b).assign(x=lambda f: f["p99_s"] / seconds)
     chart: Any = curve
     if not p99.empty:
         tip = [alt.Tooltip("run:N"), alt.Tooltip("sink:N"), alt.Tooltip("x:Q", title=f"p99 ({unit})", format=".4~g")]

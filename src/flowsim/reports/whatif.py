@@ -18,6 +18,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from flowsim.reports.charts import FIT_WIDTH
 from flowsim.results import RunResult, mean_and_ci
 from flowsim.spec.scenario import Scenario
 from flowsim.sweep import SweepResult, dead_letter_sinks, replication_figures
@@ -202,4 +203,4 @@ def whatif_charts(
                 .encode(x="at:Q", tooltip=[alt.Tooltip("mark:N", title="marked")])
             )
         charts.append(layer.properties(height=180, width="container", title=axis_title))
-    return alt.vconcat(*charts)
+    return alt.vconcat(*charts).properties(autosize=FIT_WIDTH)  # layered panels inside the column
