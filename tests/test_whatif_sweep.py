@@ -3,6 +3,8 @@ cores, the same numbers as in one thread, a Stop that ends it, and the value the
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -52,10 +54,20 @@ def test_a_sweep_on_two_processes_gives_the_numbers_of_one_thread() -> None:
     assert apart.fraction == 1.0  # 4 replications done of 4
 
 
-def test_stop_ends_a_sweep_on_processes_and_terminates_its_workers() -> None:
+@pytest.fixture
+def sigterm_ignored() -> Iterator[None]:
+    """As in the Streamlit server, whose SIGTERM handler forked workers inherit: SIGTERM alone does not end them."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_stop_ends_a_sweep_on_processes_and_kills_its_workers(sigterm_ignored: None) -> None:
     grid = plan("load.multiplier", [0.5, 1.0, 1.5, 2.0], replications=2, duration=400_000)  # minutes of work
     job = SweepJob.of(grid, 50_000_000, workers=2).start()
-    while job.pool is None or not getattr(job.pool, "_processes", None):  # the workers have started
+    while job.pool is None or len(getattr(job.pool, "_processes", None) or {}) < 2:  # both workers started
         job.wait(0.05)
     workers = list(job.pool._processes.values())  # type: ignore[attr-defined]
     job.stop()
@@ -64,7 +76,7 @@ def test_stop_ends_a_sweep_on_processes_and_terminates_its_workers() -> None:
     assert isinstance(job.error, BrokenProcessPool | Cancelled | RuntimeError), job.error
     for process in workers:
         process.join(10)
-        assert not process.is_alive()  # terminated, not left to finish minutes of work
+        assert process.exitcode == -signal.SIGKILL  # killed, not left to finish minutes of work
     assert job.stop_delay is not None
 
 

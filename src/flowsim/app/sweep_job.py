@@ -5,13 +5,15 @@ executor (`flowsim.executors.make_executor("process")`), one worker per core: th
 independent, so two cores finish a grid in about half the time.  Progress moves as tasks finish
 (`run_sweep` packs at least eight per worker).  A process cannot be interrupted between chunks
 of events the way the in-thread engine is, so Stop shuts the pool down, cancelling what has not
-started, and terminates its workers: the sweep ends within a second whatever a task is doing.
+started, and kills its workers: the sweep ends within a second whatever a task is doing.
 No Streamlit here, so the job is tested on its own.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -33,16 +35,39 @@ def sweep_workers(plan: SweepPlan, cores: int | None = None) -> int:
 
 
 def terminate(pool: Executor) -> None:
-    """Stop a local process pool now: nothing new starts, and running workers are terminated."""
-    ender = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    """Stop a local process pool now: nothing new starts, and its workers are killed.
+
+    SIGKILL, not SIGTERM: a worker forked from the Streamlit server inherits the server's SIGTERM
+    handler, so SIGTERM does not end it, and the pool's own clean-up (which terminates and then
+    joins its workers) would wait on it for ever.  A worker still starting when Stop comes is
+    killed by a short-lived thread that keeps at it until every worker has ended.
+    """
+    ender = getattr(pool, "kill_workers", None)  # Python >= 3.14
     if callable(ender):
         ender()
         return
-    processes = dict(getattr(pool, "_processes", None) or {})  # ProcessPoolExecutor's workers; shutdown clears it
+    processes: dict[int, Any] | None = getattr(pool, "_processes", None)  # the dict the pool's manager also holds
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes.values():
-        if process.is_alive():
-            process.terminate()
+    if processes is not None and _kill_alive(processes):
+        threading.Thread(target=_keep_killing, args=(processes,), name="flowsim-stop", daemon=True).start()
+
+
+def _kill_alive(processes: dict[int, Any]) -> bool:
+    """SIGKILL every worker that has not ended; whether any had not (or had not yet started)."""
+    pending = False
+    for process in list(processes.values()):
+        if process.pid is None:  # still being started
+            pending = True
+        elif process.exitcode is None:
+            process.kill()
+            pending = True
+    return pending
+
+
+def _keep_killing(processes: dict[int, Any], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while _kill_alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @dataclass
