@@ -327,7 +327,8 @@ def test_compare_overlays_both_runs_on_one_chart_with_the_paired_differences(app
             assert change is not None and float(change[1]) < 0, row
             assert "95% CI of B - A" in table.inner_text() and "significant" in table.inner_text()
             assert charts_sticking_out(page) == []
-            overlay.scroll_into_view_if_needed()
+            heading = page.get_by_text("Over time, on the same axes")
+            heading.evaluate("e => e.scrollIntoView({block: 'start'})")  # the picture: heading, legend, panels
             page.mouse.move(1400, 10)
             page.wait_for_timeout(500)
             page.screenshot(path=str(docs_or_tmp("screenshot-compare.png", tmp_path)))

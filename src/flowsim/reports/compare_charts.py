@@ -84,7 +84,7 @@ def fault_frame(a: Side, b: Side) -> pd.DataFrame:
 def _colour(a: Side, b: Side) -> Any:
     return alt.Color(
         "run:N", title="run", scale=alt.Scale(domain=[a.name, b.name], range=list(RUN_COLOURS)),
-        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=LEGEND_LABEL_PX),
+        legend=alt.Legend(orient="top", direction="vertical", labelLimit=LEGEND_LABEL_PX),
     )  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def overlay_chart(a: Side, b: Side, node: str | None) -> Any:
     unit, seconds = time_unit(max(a.result.window_s, b.result.window_s, 1e-9))
     frame = frame.assign(t=frame["time_s"] / seconds)
     faults = fault_frame(a, b).assign(t0=lambda f: f["start_s"] / seconds, t1=lambda f: f["end_s"] / seconds)
-    x = alt.X("t:Q", title=f"simulated time ({unit})", scale=alt.Scale(nice=False))
+    x = alt.X("t:Q", title=f"simulated time ({unit})", scale=alt.Scale(nice=False, zero=False))
     colour = _colour(a, b)
     panels: list[Any] = []
     for index, panel in enumerate(dict.fromkeys(frame["panel"])):
