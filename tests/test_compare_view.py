@@ -154,3 +154,23 @@ def test_the_latency_overlay_marks_each_runs_p99(pair: tuple[Side, Side]) -> Non
     runs = {row.get("run") for rows in _datasets(spec) for row in rows}
     assert {a.name, b.name} <= runs
     assert not math.isnan(p99[b.name])
+
+
+def _x_scale(spec: dict[str, Any]) -> tuple[str, Any]:
+    x = spec["layer"][0]["encoding"]["x"]
+    return x["title"], x.get("scale", {}).get("type")
+
+
+def test_the_latency_axis_turns_logarithmic_when_the_tails_are_ten_times_apart(pair: tuple[Side, Side]) -> None:
+    a, b = pair
+    assert _x_scale(latency_overlay_chart(a, b).to_dict()) == ("end-to-end latency (s)", None)  # p99s 10% apart
+    outage, calm = run("checkout-outage", OUTAGE), run("checkout-outage", OUTAGE | {"faults": []})
+    down, up = Side("A: outage", outage[1], outage[0]), Side("B: no outage", calm[1], calm[0])
+    p99 = p99_frame(down, up).groupby("run")["p99_s"].max()
+    # a 60 s outage in an 800 s window: 7.5% of the requests wait up to a minute, so A's p99 is tens of
+    # seconds, while B's is the service times alone (well under a second)
+    assert p99["A: outage"] > 10 * p99["B: no outage"]
+    spec = latency_overlay_chart(down, up).to_dict()
+    title, scale = _x_scale(spec)
+    assert scale == "log" and title.endswith(", log scale)")
+    assert all(row["x"] > 0 for rows in _datasets(spec) for row in rows if "x" in row)  # log(0) left out
