@@ -90,7 +90,7 @@ def main() -> None:
         st.button("Forget all but the latest run", on_click=runner.forget_older_runs)
     if not isinstance(base, flowsim.FlowsimError):
         with whatif_tab:
-            whatif.whatif_view(text, base, str(SCENARIOS))
+            whatif.whatif_view(text, base, str(SCENARIOS), request.overrides if request is not None else {})
 
 
 def settings_and_run(

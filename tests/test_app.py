@@ -15,6 +15,7 @@ import pytest
 import flowsim
 from flowsim.app.controls import derive_controls, describe_overrides, overrides_from
 from flowsim.app.sources import effective_yaml, excerpt, inline_architecture, read_shipped, shipped_scenarios
+from flowsim.compare import compare as compare_designs
 from flowsim.nodes.base import NodeConfig
 from flowsim.reports.app_views import (
     LAG_FULL_SCALE_S,
@@ -271,11 +272,22 @@ def test_two_runs_are_compared_side_by_side() -> None:
     assert "baseline · as written" in first and "baseline · api.servers=1" in second
     titles = [m.value for m in compare.markdown]
     assert any(t.startswith(f"**A: {first}") for t in titles) and any(t.startswith(f"**B: {second}") for t in titles)
-    frame = next(df.value for df in compare.dataframe).set_index("figure")
-    _, as_written = api_run("baseline")
-    _, one_server = api_run("baseline", {"nodes.api.servers": 1})
+    frames = [df.value for df in compare.dataframe]
+    frame = next(f for f in frames if "totals.delivered" in set(f["figure"])).set_index("figure")  # the expander's
+    as_written_scenario, as_written = api_run("baseline")
+    one_server_scenario, one_server = api_run("baseline", {"nodes.api.servers": 1})
     assert frame.loc["totals.delivered", "A"] == as_written.totals.delivered
     assert frame.loc["totals.delivered", "B"] == one_server.totals.delivered
+    # the paired table is what `flowsim compare` computes for the two designs (both ran with seed 7)
+    paired = compare.table[0].value.reset_index().set_index("metric")
+    expected = compare_designs(as_written_scenario, one_server_scenario, replications=1, workers=1)
+    utilization = expected.difference("nodes.api.utilization")
+    assert utilization is not None and utilization.diff > 0  # 2 -> 1 servers: rho 0.45 -> 0.9
+    assert paired.loc["nodes.api.utilization", "B - A"] == f"{100 * utilization.diff:+.1f} pp"
+    assert paired.loc["nodes.api.utilization", "95% CI of B - A"] == "—"  # 1 replication: no interval
+    assert paired.loc["nodes.api.utilization", "figure"] == "api: utilization"
+    markdown = " ".join(m.value for m in compare.markdown)
+    assert "Over time, on the same axes" in markdown and "Paired differences, B - A" in markdown
 
 
 def test_an_inline_retry_policy_gets_its_own_controls() -> None:

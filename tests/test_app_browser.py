@@ -89,6 +89,25 @@ def app_url() -> Iterator[str]:
             server.kill()
 
 
+def docs_or_tmp(name: str, tmp_path: Path) -> Path:
+    """docs/<name> with FLOWSIM_UPDATE_SCREENSHOT=1 (the README's pictures), else a scratch file."""
+    return ROOT / "docs" / name if os.environ.get("FLOWSIM_UPDATE_SCREENSHOT") == "1" else tmp_path / name
+
+
+def charts_sticking_out(page: Any) -> list[str]:
+    """Charts whose drawing reaches past their box or the window (a clipped axis), as 'index: px'."""
+    found: list[str] = page.evaluate(
+        """Array.from(document.querySelectorAll('.vega-embed')).flatMap((embed, i) => {
+             const drawing = embed.querySelector('svg, canvas');
+             if (!drawing) return [];
+             const box = embed.getBoundingClientRect(), inner = drawing.getBoundingClientRect();
+             const over = Math.max(inner.right - box.right, inner.right - window.innerWidth);
+             return over > 1 ? [`${i}: ${over.toFixed(0)} px`] : [];
+           })"""
+    )
+    return found
+
+
 def screenshot_path(tmp_path: Path) -> Path:
     if os.environ.get("FLOWSIM_UPDATE_SCREENSHOT") == "1":
         return ROOT / "docs" / "screenshot.png"
@@ -230,15 +249,24 @@ def test_the_what_if_sweep_is_plotted_with_confidence_intervals(app_url: str, tm
             set_number(page, "To", "2")
             set_number(page, "Points", "4")
             page.get_by_role("button", name="Run what-if").click()
-            page.get_by_text("What-if A: 4 points").wait_for()
+            done = page.get_by_text("What-if A: 4 points")
+            done.wait_for()
+            if (os.cpu_count() or 1) > 1:  # 4 points x 3 replications: one worker process per core
+                assert f"on {min(os.cpu_count() or 1, 12)} processes" in done.inner_text()
             # baseline: rho = 0.45 at 1x, so 2x (rho 0.9) still holds unless the p99 SLO (6 s) breaks
             page.get_by_text("every SLO holds and no server saturates up to").or_(
                 page.get_by_text("meets every SLO without saturating")).first.wait_for()  # fmt: skip
             panel = page.get_by_role("tabpanel", name="What-if")
             panel.locator(".vega-embed").first.wait_for()
             page.wait_for_timeout(1000)
-            page.screenshot(path=str(tmp_path / "whatif.png"))
             assert panel.locator(".vega-embed").count() == 1  # p99, throughput, utilization, losses: one chart
+            text = panel.locator(".vega-embed").first.inner_text()
+            assert "lost: dropped + dead-lettered + deleted unread (messages)" in text and "Load multiplier" in text
+            assert charts_sticking_out(page) == []
+            panel.locator(".vega-embed").first.scroll_into_view_if_needed()
+            page.mouse.move(1400, 10)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(docs_or_tmp("screenshot-whatif.png", tmp_path)))
             # the error bars are Vega rule marks with a 95% low and high: one per point with 3 replications
             assert panel.locator(".vega-embed .mark-rule path, .vega-embed .mark-rule line").count() >= 4
         finally:
@@ -264,5 +292,113 @@ def test_the_page_fits_a_phone_and_the_diagram_text_stays_legible(app_url: str, 
             path = ROOT / "docs" / "screenshot-phone.png" if os.environ.get("FLOWSIM_UPDATE_SCREENSHOT") == "1" \
                 else tmp_path / "phone.png"  # fmt: skip
             page.screenshot(path=str(path), full_page=False)
+        finally:
+            browser.close()
+
+
+def test_compare_overlays_both_runs_on_one_chart_with_the_paired_differences(app_url: str, tmp_path: Path) -> None:
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()  # the first look
+            run_button(page).click()  # as written: 30 min with the 5 min payments outage at 20 min
+            page.get_by_text("Showing run #2 checkout-outage · as written").wait_for()
+            set_number(page, "payments · servers", "12")  # 8 -> 12 servers
+            run_button(page).click()
+            page.get_by_text("Showing run #3 checkout-outage · payments.servers=12").wait_for()
+            page.get_by_role("tab", name="Compare runs").click()
+            panel = page.get_by_role("tabpanel", name="Compare runs")
+            page.get_by_text("Paired differences, B - A").wait_for()
+            overlay = panel.locator(".vega-embed").first
+            overlay.wait_for()
+            page.wait_for_timeout(1500)
+            assert panel.locator(".vega-embed").count() == 2  # the time series overlaid, the latency tails overlaid
+            text = overlay.inner_text()
+            # one chart, both runs named in full, one time unit, units on every axis
+            assert "A: run #2 checkout-outage · as written" in text
+            assert "B: run #3 checkout-outage · payments.servers=12" in text
+            for title in ("simulated time (min)", "all sinks: delivered (items/s)", "payments busy (% of servers)",
+                          "payments queue (items waiting)"):  # fmt: skip
+                assert title in text, title
+            table = panel.get_by_role("table").first
+            row = table.get_by_role("row").filter(has_text="payments: utilization").inner_text()
+            # 8 -> 12 servers at the same load: utilization falls to about 8/12 of what it was
+            change = re.search(r"([+-][0-9.]+) pp", row)
+            assert change is not None and float(change[1]) < 0, row
+            assert "95% CI of B - A" in table.inner_text() and "significant" in table.inner_text()
+            assert charts_sticking_out(page) == []
+            heading = page.get_by_text("Over time, on the same axes")
+            heading.evaluate("e => e.scrollIntoView({block: 'start'})")  # the picture: heading, legend, panels
+            page.mouse.move(1400, 10)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(docs_or_tmp("screenshot-compare.png", tmp_path)))
+        finally:
+            browser.close()
+
+
+def sidebar_is_open(page: Any) -> bool:
+    box = page.get_by_test_id("stSidebar").bounding_box()
+    return box is not None and box["x"] + box["width"] > 1  # Streamlit slides a closed sidebar off to the left
+
+
+def test_on_a_phone_a_pick_closes_the_sidebar_and_nothing_scrolls_sideways(app_url: str, tmp_path: Path) -> None:
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url, width=390, height=844)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()
+            assert not sidebar_is_open(page)  # Streamlit starts it closed on a phone
+            page.get_by_test_id("stExpandSidebarButton").click()
+            page.wait_for_timeout(600)
+            assert sidebar_is_open(page)
+            page.get_by_role("combobox", name="Scenario").first.click()
+            page.get_by_role("option", name="baseline", exact=True).click()
+            page.get_by_text("Showing run #2 baseline").wait_for()
+            page.wait_for_timeout(600)  # the slide of the sidebar
+            assert not sidebar_is_open(page)  # the result is not under the sidebar
+            page.get_by_test_id("stExpandSidebarButton").click()  # and it opens again as before
+            page.wait_for_timeout(600)
+            assert sidebar_is_open(page)
+            run_button(page).click()  # the sidebar's Run closes it too
+            page.get_by_text("Showing run #3 baseline").wait_for()
+            page.wait_for_timeout(1500)  # charts finish their layout
+            assert not sidebar_is_open(page)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= 390, f"the page is {scroll} px wide at a 390 px viewport"
+            assert charts_sticking_out(page) == []  # every chart inside its box (the page hides overflow)
+            sizes = page.evaluate(
+                "Array.from(document.querySelectorAll('.vega-embed')[0].querySelectorAll('text'))"
+                ".map(t => parseFloat(getComputedStyle(t).fontSize))"
+            )
+            assert sizes and min(sizes) >= 10  # the diagram's text
+        finally:
+            browser.close()
+
+
+def test_stop_ends_a_parallel_what_if_within_a_second_and_keeps_the_earlier_one(app_url: str) -> None:
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()
+            page.get_by_role("combobox", name="Scenario").first.click()
+            page.get_by_role("option", name="baseline", exact=True).click()
+            page.get_by_text("Showing run #2 baseline").wait_for()
+            page.get_by_role("tab", name="What-if").click()
+            set_number(page, "Points", "2")
+            set_number(page, "Replications per point", "2")
+            page.get_by_role("button", name="Run what-if").click()
+            page.get_by_text("What-if A: 2 points").wait_for()  # a short one first, kept
+            set_number(page, "Duration (s, warm-up included)", "2000000")  # 200x the 10,000 s: minutes of work
+            page.get_by_role("button", name="Run what-if").click()
+            stop = page.get_by_role("button", name="Stop what-if")
+            stop.wait_for()
+            page.wait_for_timeout(2000)  # the workers are under way
+            stop.click()
+            note = page.get_by_text("What-if stopped after")
+            note.wait_for()
+            # Stop shuts the pool down and terminates its workers: the page says how long the sweep took to end
+            ended = re.search(r"it ended ([0-9.]+) s after the Stop", note.inner_text())
+            assert ended is not None and float(ended[1]) < 1.0, note.inner_text()
+            assert "the 1 earlier what-if are" in note.inner_text()
+            assert page.get_by_text("What-if A:").count() >= 1  # the first what-if is still drawn
         finally:
             browser.close()

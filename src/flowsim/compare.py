@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_REPLICATIONS = 10
 #: figures compared (metric paths of `replication_figures`); percentiles other than p99 are left out
 _COMPARED = re.compile(
-    r"throughput_per_s|totals\.(dropped|dead_lettered)|cost\.per_hour|nodes\.[^.]+\.utilization"
+    r"throughput_per_s|totals\.(dropped|dead_lettered|lost)|cost\.per_hour|nodes\.[^.]+\.utilization"
     r"|end_to_end\.[^.]+\.(throughput_per_s|latency_s\.(mean|p99))"
 )
 
@@ -101,15 +101,44 @@ def compare(
     scenarios = [first, second]
     with open_executor(2 * replications, executor, workers=workers) as pool:
         result_a, result_b = run_scenarios(scenarios, pool, progress, max_events, engine)
-    rows_a, rows_b = replication_figures(result_a, first), replication_figures(result_b, second)
+    return compare_results(result_a, first, result_b, second)
+
+
+def compare_results(
+    result_a: RunResult,
+    scenario_a: Scenario,
+    result_b: RunResult,
+    scenario_b: Scenario,
+    labels: tuple[str, str] | None = None,
+) -> Comparison:
+    """The paired comparison of two finished runs (what `compare` does once it has run them).
+
+    Replication r of A is paired with replication r of B.  With the same seed that is common
+    random numbers; with other seeds the pairs share no randomness, so the interval is wider but
+    still honest (said in the warnings).  With other replication counts the first
+    min(n_A, n_B) of each are paired, and the warnings say so.
+    """
+    rows_a, rows_b = replication_figures(result_a, scenario_a), replication_figures(result_b, scenario_b)
+    pairs = min(len(rows_a), len(rows_b))
+    rows_a, rows_b = rows_a[:pairs], rows_b[:pairs]
     names = _compared(rows_a, rows_b)
-    label_a, label_b = (
-        (first.name, second.name) if first.name != second.name else (f"{first.name} (A)", f"{second.name} (B)")
-    )
+    if labels is None:
+        name_a, name_b = scenario_a.name, scenario_b.name
+        labels = (name_a, name_b) if name_a != name_b else (f"{name_a} (A)", f"{name_b} (B)")
+    warnings = same_load_warnings(scenario_a, scenario_b)
+    if result_a.seed != result_b.seed:
+        warnings.append(
+            f"the runs have different seeds ({result_a.seed} and {result_b.seed}): the pairs share no random "
+            "numbers, so the intervals are wider than with one seed"
+        )
+    if result_a.replications != result_b.replications:
+        warnings.append(
+            f"A has {result_a.replications} replications and B {result_b.replications}: "
+            f"the first {pairs} of each are paired"
+        )
     comparison = Comparison(
-        a=label_a, b=label_b, seed=common["seed"], replications=replications,
-        differences=[paired_difference(m, rows_a, rows_b) for m in names],
-        warnings=same_load_warnings(first, second),
+        a=labels[0], b=labels[1], seed=result_a.seed, replications=pairs,
+        differences=[paired_difference(m, rows_a, rows_b) for m in names], warnings=warnings,
     )  # fmt: skip
     comparison._results = (result_a, result_b)
     return comparison

@@ -253,6 +253,7 @@ def replication_figures(result: RunResult, scenario: Scenario) -> list[dict[str,
             "throughput_per_s": sum(out.figures[s]["completed"] for s in delivering) / window,
             "totals.dropped": sum(f.get("dropped", 0.0) for f in out.figures.values()),
             "totals.dead_lettered": sum(f.get("dead_lettered", 0.0) for f in out.figures.values()),
+            "totals.lost": sum(f.get("lost", 0.0) for f in out.figures.values()),  # retention, expiry
         }
         for sink in sinks:
             stats = percentiles(out.latencies[sink])

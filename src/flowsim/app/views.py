@@ -1,4 +1,4 @@
-"""The app's outputs: one run's results, two runs side by side, the effective YAML, downloads.
+"""The app's outputs: one run's results, two runs on the same axes, the effective YAML, downloads.
 
 Every figure comes from `flowsim.reports` (tables, plots, diagram, app_views); this module only
 lays them out.  Rendered PNGs are cached on the run's request, so reruns of the page (any click)
@@ -13,8 +13,10 @@ from typing import Any
 
 import streamlit as st
 
+from flowsim.app.controls import describe_overrides
 from flowsim.app.runner import KeptRun, RunRequest
 from flowsim.app.sources import effective_yaml
+from flowsim.compare import compare_results
 from flowsim.reports.app_views import (
     compare_frame,
     graph_figure,
@@ -29,6 +31,8 @@ from flowsim.reports.app_views import (
     versions_frame,
 )
 from flowsim.reports.charts import latency_chart, time_series_chart
+from flowsim.reports.compare_charts import Side, followed_nodes, latency_overlay_chart, overlay_chart
+from flowsim.reports.compare_tables import paired_table
 from flowsim.reports.export import latency_frame
 from flowsim.reports.key_tables import key_figures_frame, sinks_frame
 from flowsim.reports.plots import plot_latency
@@ -36,6 +40,7 @@ from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
 from flowsim.reports.topology_chart import topology_chart
 from flowsim.spec.scenario import Scenario
+from flowsim.units import format_duration
 
 _TOPOLOGY_CAPTION = (
     "Each node coloured by utilization, green idle to red saturated (a consumer group a minute behind counts as "
@@ -225,8 +230,38 @@ def _pick(runs: list[KeptRun]) -> tuple[KeptRun, KeptRun]:
     return runs[labels.index(a)], runs[labels.index(b)]
 
 
+def run_name(letter: str, kept: KeptRun) -> str:
+    """'A: run #1 baseline · api.servers=3': the run's label as the charts' legend shows it."""
+    overrides = kept.request.overrides
+    if kept.request.note:  # a first look: its cut horizon said in two words, not as three long settings
+        overrides = {k: v for k, v in overrides.items() if k not in _FIRST_LOOK_CUT}
+    settings = describe_overrides(overrides) or ("" if kept.request.note else "as written")
+    if kept.request.note:
+        settings = " · ".join(s for s in (f"first {format_duration(kept.scenario.duration)}", settings) if s)
+    return f"{letter}: run #{kept.number} {kept.result.scenario} · {settings}"
+
+
+_FIRST_LOOK_CUT = ("duration", "warmup", "faults")  # what `jobs.first_look` overrides
+
+
+def _key(kept: KeptRun) -> tuple[str, str, int, int, str, str]:
+    r = kept.request
+    return r.text, r.overrides_json, r.seed, r.replications, r.base_dir, r.note
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _overlay_spec(keys: tuple[Any, ...], names: tuple[str, str], node: str | None, _sides: tuple[Side, Side]) -> Any:
+    """The overlay's Vega-Lite spec, built once per (pair of runs, followed node)."""
+    return overlay_chart(*_sides, node).to_dict(validate=False)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _latency_spec(keys: tuple[Any, ...], names: tuple[str, str], _sides: tuple[Side, Side]) -> Any:
+    return latency_overlay_chart(*_sides).to_dict(validate=False)
+
+
 def compare_view(runs: list[KeptRun]) -> None:
-    """Two kept runs side by side, then every shared figure with B - A and its 95% CI."""
+    """Two kept runs on the same axes, then every shared figure as B - A with its paired 95% CI."""
     if len(runs) < 2:
         st.info("Every run is kept here. Change a setting and run again, then pick two runs to compare.")
         return
@@ -236,16 +271,35 @@ def compare_view(runs: list[KeptRun]) -> None:
         with column:
             st.markdown(f"**{name}: {run.label}**")
             headline_metrics(run, columns=2)
-    st.markdown("#### Differences")
-    st.caption("B - A for every figure both runs have; with replications, '± 95%' is the half-width of the "
-               "difference's confidence interval and 'significant' whether the difference exceeds it.")  # fmt: skip
-    config = {c: _NUMBER for c in ("A", "A ± 95%", "B", "B ± 95%", "B - A", "± 95%")} | {"change": _PERCENT}
-    st.dataframe(
-        compare_frame(a.result, b.result), hide_index=True, width="stretch", column_config=config, placeholder="—"
+    sides = (Side(run_name("A", a), a.result, a.scenario), Side(run_name("B", b), b.result, b.scenario))
+    comparison = compare_results(a.result, a.scenario, b.result, b.scenario, labels=(sides[0].name, sides[1].name))
+    for warning in comparison.warnings:
+        st.warning(f"Not like for like: {warning}.")
+    keys, names = (_key(a), _key(b)), (sides[0].name, sides[1].name)
+    st.markdown("#### Over time, on the same axes")
+    nodes = followed_nodes(*sides)
+    help_text = "its throughput, queue, utilization and lag; the bottleneck first"
+    node = (
+        st.selectbox("Follow node", nodes, key=f"compare_node_{a.number}_{b.number}", help=help_text) if nodes else None
     )
-    for figure in ("topology", "timeseries"):
-        for column, run in zip(st.columns(2, gap="medium"), (a, b), strict=True):
-            column.image(png(run, figure), width="stretch")
+    st.vega_lite_chart(spec=_overlay_spec(keys, names, node, sides), width="stretch")
+    st.caption("Means over each run's replications; shaded spans are scheduled faults. Drag or scroll to zoom "
+               "the shared time axis, hover a line for its value.")  # fmt: skip
+    st.markdown("#### End-to-end latency, both runs")
+    st.vega_lite_chart(spec=_latency_spec(keys, names, sides), width="stretch")
+    st.caption("The share of messages slower than x (log axis); dashed rules are each run's p99.")
+    st.markdown("#### Paired differences, B - A")
+    pairs = comparison.replications
+    st.caption(f"Replication r of A paired with replication r of B ({pairs} pair{'s' if pairs != 1 else ''}; the "
+               "same seed gives both the same arrivals), as `flowsim compare` computes it: the 95% CI is the "
+               "paired-t interval of the differences, 'significant' when it excludes 0 (with 1 replication "
+               "there is no interval: run with 2 or more). Latency figures are means of each replication's "
+               "percentile; utilization changes are in percentage points.")  # fmt: skip
+    st.table(paired_table(comparison).set_index("figure"))  # text in the page: readable, copyable, searchable
+    with st.expander("Every figure of A and B, with separate intervals"):
+        config = {c: _NUMBER for c in ("A", "A ± 95%", "B", "B ± 95%", "B - A", "± 95%")} | {"change": _PERCENT}
+        st.dataframe(compare_frame(a.result, b.result), hide_index=True, width="stretch", column_config=config,
+                     placeholder="—")  # fmt: skip
 
 
 # ---- the scenario --------------------------------------------------------------------------

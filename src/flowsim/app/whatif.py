@@ -1,25 +1,27 @@
 """The What-if tab: pick a control and a range, run the grid on the sweep API, plot it with CIs.
 
 The grid is a `flowsim.sweep.SweepPlan` built from the editor's text (so a pasted or edited
-scenario sweeps as shown), run by `run_sweep` in a worker thread that Stop ends between
-replications.  The last two what-ifs are kept as A and B and drawn on the same axes.
+scenario sweeps as shown), run by `run_sweep` in a worker thread (`sweep_job`): on local
+processes, one per core, when the grid has several points; Stop ends it within a second.
+The last two what-ifs are kept as A and B and drawn on the same axes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 import streamlit as st
 
 import flowsim
-from flowsim.api import stoppable
 from flowsim.app.controls import NODES, POOL_FIELDS, Control, derive_controls
-from flowsim.app.jobs import Job, budget_per_replication, estimate
+from flowsim.app.jobs import budget_per_replication, estimate
+from flowsim.app.sweep_job import SweepJob
 from flowsim.reports.whatif import WhatIf, grid_values, paired_differences, whatif_charts
-from flowsim.sweep import SweepPlan, run_sweep
+from flowsim.sweep import SweepPlan
 
-KEY = "whatifs"
+KEY, JOB_KEY, STOPPED_KEY = "whatifs", "whatif_job", "whatif_stopped"
 MAX_POINTS, MAX_REPLICATIONS = 12, 10
 
 
@@ -29,13 +31,21 @@ def sweepable(scenario: flowsim.Scenario) -> list[Control]:
             if c.kind == "multiplier" or (c.group == NODES and c.path.rsplit(".", 1)[-1] in POOL_FIELDS)]  # fmt: skip
 
 
-def plan(text: str, base_dir: str, control: Control, values: list[Any], replications: int) -> SweepPlan:
-    """Every point loaded from the editor's text (errors name the point); nothing runs."""
+def plan(
+    text: str,
+    base_dir: str,
+    control: Control,
+    values: list[Any],
+    replications: int,
+    settings: dict[str, Any] | None = None,
+) -> SweepPlan:
+    """Every point loaded from the editor's text with the sidebar's `settings` (errors name the point);
+    nothing runs."""
     scenarios = []
     for value in values:
+        overrides = (settings or {}) | {control.path: value, "replications": replications}
         try:
-            scenario = flowsim.load_scenario(text, {control.path: value, "replications": replications},
-                                             base_dir=base_dir)  # fmt: skip
+            scenario = flowsim.load_scenario(text, overrides, base_dir=base_dir)
         except flowsim.SpecError as exc:
             raise flowsim.FlowsimError(f"at {control.label} = {value}: {exc}") from None
         scenarios.append(scenario)
@@ -62,17 +72,25 @@ def _form(controls: list[Control]) -> tuple[Control, list[Any], int, bool]:
     return control, values, max(2, min(reps, MAX_REPLICATIONS)), pressed
 
 
-def whatif_view(text: str, base: flowsim.Scenario, base_dir: str) -> None:
+def whatif_view(text: str, base: flowsim.Scenario, base_dir: str, settings: dict[str, Any] | None = None) -> None:
+    """The form, the run, and the kept what-ifs; every point takes the sidebar's `settings` (seed,
+    horizon, the other nodes' sizes) and varies one control."""
+    settings = settings or {}
+    with contextlib.suppress(flowsim.FlowsimError):  # the sidebar says why next to Run; ranges from the YAML
+        base = flowsim.load_scenario(text, settings, base_dir=base_dir) if settings else base
     controls = sweepable(base)
     st.markdown("#### What if …")
     st.caption("Vary one setting over a range and see latency, throughput, utilization, losses and cost with "
                "95% confidence intervals; the red line is the scenario's SLO, the dashed green line the highest "
                "value at which every SLO holds and no server is saturated. The last two what-ifs are drawn "
                "as A and B on the same axes.")  # fmt: skip
+    note = st.session_state.pop(STOPPED_KEY, None)
+    if isinstance(note, str):
+        st.warning(note)
     control, values, reps, pressed = _form(controls)
     if pressed:
         try:
-            swept = plan(text, base_dir, control, values, reps)
+            swept = plan(text, base_dir, control, values, reps, settings)
         except flowsim.FlowsimError as exc:
             st.error(str(exc))
             swept = None
@@ -83,14 +101,31 @@ def whatif_view(text: str, base: flowsim.Scenario, base_dir: str) -> None:
         _show(kept, base)
 
 
+def _note_stop() -> None:
+    """The Stop button's callback, run before the page runs again: end the sweep, say what is kept."""
+    job = st.session_state.pop(JOB_KEY, None)
+    if isinstance(job, SweepJob):
+        job.stop()
+        job.wait(2.0)
+        delay = job.stop_delay
+        ended = "not yet ended" if delay is None else f"it ended {delay:.2f} s after the Stop reached it"
+        kept = len(st.session_state.get(KEY, []))
+        earlier = f"the {kept} earlier what-if{'s' if kept != 1 else ''} are"
+        st.session_state[STOPPED_KEY] = (
+            f"What-if stopped after {job.elapsed:.1f} s ({ended}); nothing of it is kept, {earlier}."
+        )
+
+
 def _run(swept: SweepPlan, control: Control) -> None:
     budget = budget_per_replication(swept.scenarios[0])
     seconds = sum(estimate(s, budget).seconds for s in swept.scenarios)
+    job = SweepJob.of(swept, budget)
+    where = f"on {job.workers} processes" if job.workers > 1 else "in one thread"
     status = st.status(f"Running {len(swept.points)} points x {swept.scenarios[0].replications} replications "
-                       f"(estimated {seconds:,.0f} s)…", expanded=True)  # fmt: skip
-    job = Job(lambda progress, stop: run_sweep(swept, workers=1, progress=stoppable(progress, stop),  # type: ignore[arg-type,return-value]
-                                               max_events=budget)).start()  # fmt: skip
-    status.button("■ Stop what-if", key="stop_whatif")
+                       f"{where} (estimated {seconds / job.workers:,.0f} s)…", expanded=True)  # fmt: skip
+    job.start()
+    st.session_state[JOB_KEY] = job
+    status.button("■ Stop what-if", key="stop_whatif", on_click=_note_stop, help="end this what-if; earlier ones stay")
     bar = status.progress(0.0)
     started = time.monotonic()
     try:
@@ -98,7 +133,8 @@ def _run(swept: SweepPlan, control: Control) -> None:
             bar.progress(job.fraction, text=f"{job.fraction:.0%} · {job.elapsed:.1f} s")
             job.wait(0.1)
     finally:
-        job.stop()
+        job.stop()  # a no-op when it finished; otherwise the page was interrupted and the sweep must end
+        st.session_state.pop(JOB_KEY, None)
     if isinstance(job.error, flowsim.FlowsimError):
         status.update(label=str(job.error), state="error")
         return
@@ -106,10 +142,11 @@ def _run(swept: SweepPlan, control: Control) -> None:
         raise job.error
     runs: list[WhatIf] = st.session_state.get(KEY, [])
     label = "B" if runs and runs[-1].label == "A" else "A"
-    result: Any = job.result
+    result = job.sweep
+    assert result is not None
     st.session_state[KEY] = [*runs[-1:], WhatIf(label, control.path, control.label, result)]
-    status.update(label=f"What-if {label}: {len(swept.points)} points in {time.monotonic() - started:.1f} s",
-                  state="complete", expanded=False)  # fmt: skip
+    status.update(label=f"What-if {label}: {len(swept.points)} points in {time.monotonic() - started:.1f} s "
+                        f"{where}", state="complete", expanded=False)  # fmt: skip
 
 
 def _show(kept: list[WhatIf], scenario: flowsim.Scenario) -> None:
@@ -117,13 +154,12 @@ def _show(kept: list[WhatIf], scenario: flowsim.Scenario) -> None:
     latest = same[-1]
     p99_slos = [v.threshold for v in latest.sweep.points[0].result.slos if v.metric.endswith(".p99")]
     lines = {"p99_s": min(p99_slos)} if p99_slos else {}
-    mark = latest.highest_holding()
+    mark, sentence = latest.sustainable()
     if mark is None:
         st.warning(f"No value of {latest.control} in what-if {latest.label} meets every SLO without saturating.")
     else:
-        st.success(f"What-if {latest.label}: every SLO holds and no server saturates up to "
-                   f"{latest.control} = {mark:g} (of the values tried).")  # fmt: skip
-    st.altair_chart(whatif_charts(same, lines, mark), width="stretch")
+        st.success(f"What-if {latest.label}: {sentence} (of the values tried).")
+    st.altair_chart(whatif_charts(same, lines, mark, latest.mark_name()), width="stretch")
     if len(same) == 2:
         st.markdown("##### B - A, paired by replication (common random numbers)")
         st.dataframe(paired_differences(same[0], same[1]), hide_index=True, width="stretch", placeholder="—")

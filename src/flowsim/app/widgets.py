@@ -41,6 +41,7 @@ def _load_choice(shipped: dict[str, Path]) -> None:
     st.session_state[TEXT_KEY] = read_shipped(shipped[st.session_state[CHOICE_KEY]])
     new_controls()
     request_auto_run()
+    request_sidebar_close()
 
 
 def _load_upload(bases: Sequence[Path]) -> None:
@@ -55,6 +56,7 @@ def _load_upload(bases: Sequence[Path]) -> None:
     st.session_state[TEXT_KEY] = inline_architecture(text, bases)
     new_controls()
     request_auto_run()
+    request_sidebar_close()
 
 
 def scenario_picker(shipped: dict[str, Path], default: str, bases: Sequence[Path]) -> None:
@@ -69,6 +71,7 @@ def scenario_picker(shipped: dict[str, Path], default: str, bases: Sequence[Path
                              help="a scenario YAML file (architecture inline, or a path to a shipped one)")  # fmt: skip
     if "upload_error" in st.session_state:
         st.sidebar.error(st.session_state.pop("upload_error"))
+    close_sidebar_on_a_phone()
 
 
 def yaml_editor() -> str:
@@ -162,6 +165,9 @@ def control_form(controls: list[Control]) -> tuple[dict[str, Value], bool, Delta
             for control in (c for c in controls if c.group == group):
                 values[control.path] = _widget(control, f"{namespace}:{control.path}")
     bottom = side.button("▶ Run simulation", type="primary", width="stretch", key="run_bottom")
+    if pressed or bottom:  # on a phone the result is under the sidebar: close it, as after a pick
+        request_sidebar_close()
+        close_sidebar_on_a_phone()
     return values, pressed or bottom, slot
 
 
@@ -180,3 +186,33 @@ def phone_layout() -> None:
     """At phone width (390 px) a little less padding and tabs that wrap instead of scrolling sideways;
     the charts are Vega (fixed-size text), columns stack (Streamlit does that under 640 px)."""
     st.html(_PHONE_CSS)
+
+
+# ---- the sidebar on a phone ----------------------------------------------------------------------
+CLOSE_KEY, CLOSE_COUNT_KEY = "close_sidebar", "close_sidebar_count"
+#: Streamlit lays the sidebar over the page at or below its `md` breakpoint (768 px); there, and only
+#: there, a pick closes it.  The button is Streamlit's own "Collapse sidebar", so the state Streamlit
+#: remembers (and the chevron that opens it again) stays consistent.
+_CLOSE_JS = """<script>/* pick %d */
+if (window.innerWidth <= 768) {
+  const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button[aria-expanded="true"]');
+  if (button) { button.click(); }
+}
+</script>"""
+
+
+def request_sidebar_close() -> None:
+    """After a pick, an upload or a press of the sidebar's Run: close the sidebar if it covers the page."""
+    count = st.session_state.get(CLOSE_COUNT_KEY, 0) + 1  # never reset: each script's text is new, so it runs
+    st.session_state[CLOSE_COUNT_KEY] = st.session_state[CLOSE_KEY] = count
+
+
+def close_sidebar_on_a_phone() -> None:
+    """Streamlit has no call that closes the sidebar: `set_page_config(initial_sidebar_state=...)`
+    gives way to the state the browser stored when the user opened it, so a phone user who opened
+    it to pick a scenario kept a sidebar covering the result.  A one-off script (numbered, so each
+    pick runs it once) presses Streamlit's own collapse button, at phone width only."""
+    pick = st.session_state.pop(CLOSE_KEY, None)
+    if isinstance(pick, int):
+        with st.sidebar:
+            st.html(_CLOSE_JS % pick, unsafe_allow_javascript=True)

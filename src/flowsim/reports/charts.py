@@ -22,6 +22,9 @@ TIME_UNITS = (("d", 86_400.0), ("h", 3_600.0), ("min", 60.0), ("s", 1.0))
 MAX_POINTS = 400
 HEIGHT = 170
 _LAG_SERIES = "lag_"
+#: the stacked panels fit the column: without it a panel with faults shaded (a layer) keeps the column's
+#: width for its plot alone, and its axes stick out past the edge (clipped at 390 px)
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def time_unit(span_s: float) -> tuple[str, float]:
@@ -111,7 +114,7 @@ def time_series_chart(result: RunResult, scenario: Scenario) -> Any:
         panels.append(layer.properties(height=HEIGHT, width="container"))
     if not panels:
         panels = [alt.Chart(pd.DataFrame({"t": [], "value": []})).mark_line().encode(x=x, y="value:Q")]
-    return alt.vconcat(*panels).resolve_scale(color="shared", x="shared")
+    return alt.vconcat(*panels).resolve_scale(color="shared", x="shared").properties(autosize=FIT_WIDTH)
 
 
 def latency_tail_frame(result: RunResult) -> pd.DataFrame:

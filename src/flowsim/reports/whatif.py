@@ -1,10 +1,10 @@
 """What-if sweeps for the app (JMT-style): one control over a range, figures with 95% CIs against it.
 
 The sweep itself is `flowsim.sweep` (`SweepPlan` built from the editor's text, then `run_sweep`);
-this module turns its points into tidy rows, marks the highest value that holds (every SLO met and
-no server saturated), pairs two sweeps point by point, and draws the charts.  Replication r of
-every point shares its seed (common random numbers), so a paired difference B - A has a narrower
-CI than the two CIs side by side.
+this module turns its points into tidy rows, marks the highest sustainable load or the fewest of
+a pool that hold (every SLO met and no server saturated), pairs two sweeps point by point, and
+draws the charts.  Replication r of every point shares its seed (common random numbers), so a
+paired difference B - A has a narrower CI than the two CIs side by side.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from flowsim.reports.charts import FIT_WIDTH
 from flowsim.results import RunResult, mean_and_ci
 from flowsim.spec.scenario import Scenario
 from flowsim.sweep import SweepResult, dead_letter_sinks, replication_figures
@@ -27,7 +28,7 @@ FIGURES = (
     ("p99_s", "p99 end-to-end latency", "time"),
     ("throughput_per_s", "delivered throughput (messages/s)", "~s"),
     ("max_utilization", "highest utilization", "%"),
-    ("losses", "dropped + dead-lettered (messages)", "~s"),
+    ("losses", "lost: dropped + dead-lettered + deleted unread (messages)", "~s"),
     ("cost_per_hour", "cost ($/h)", "$.2f"),
 )
 
@@ -42,7 +43,7 @@ def _per_replication(point_result: RunResult, scenario: Scenario) -> list[dict[s
         p99 = [row.get(f"end_to_end.{s}.latency_s.p99", math.nan) for s in delivering]
         p99 = [v for v in p99 if not math.isnan(v)]
         figures = {"throughput_per_s": row["throughput_per_s"],
-                   "losses": row["totals.dropped"] + row["totals.dead_lettered"],
+                   "losses": row["totals.dropped"] + row["totals.dead_lettered"] + row["totals.lost"],
                    "p99_s": max(p99) if p99 else math.nan}  # fmt: skip
         if "max_utilization" in row:
             figures["max_utilization"] = row["max_utilization"]
@@ -80,16 +81,47 @@ class WhatIf:
         """The highest control value at which every SLO is met and no server is saturated, walking up
         from the lowest: the first value that fails ends the walk (a load that holds above a failing
         one is luck, not capacity)."""
-        frame = self.frame()
-        if frame.empty:
-            return None
-        holds = frame.drop_duplicates("value").sort_values("value")
         best = None
-        for value, ok in zip(holds["value"], holds["holds"], strict=True):
+        for value, ok in self._holds():
             if not ok:
                 break
-            best = float(value)
+            best = value
         return best
+
+    def fewest_holding(self) -> float | None:
+        """The smallest pool size from which every larger value tried holds, walking down from the
+        largest: the first that fails ends the walk (more servers never make a design fail)."""
+        best = None
+        for value, ok in reversed(self._holds()):
+            if not ok:
+                break
+            best = value
+        return best
+
+    @property
+    def is_load(self) -> bool:
+        """Whether the control scales the load (more fails sooner) rather than sizing a pool (more holds)."""
+        return self.path == "load.multiplier"
+
+    def sustainable(self) -> tuple[float | None, str]:
+        """The value to mark and the sentence saying what it is: the highest sustainable load, or the
+        fewest of a pool that carry the load."""
+        at = self.highest_holding() if self.is_load else self.fewest_holding()
+        if at is None:
+            return None, ""
+        if self.is_load:
+            return at, f"the highest sustainable load is {at:g}x: every SLO holds and no server saturates up to it"
+        return at, f"{self.control} = {at:g} is the fewest that hold: every SLO met, no server saturated, from it up"
+
+    def mark_name(self) -> str:
+        return "highest sustainable load" if self.is_load else "fewest that hold"
+
+    def _holds(self) -> list[tuple[float, bool]]:
+        frame = self.frame()
+        if frame.empty:
+            return []
+        holds = frame.drop_duplicates("value").sort_values("value")
+        return [(float(v), bool(ok)) for v, ok in zip(holds["value"], holds["holds"], strict=True)]
 
 
 def paired_differences(a: WhatIf, b: WhatIf) -> pd.DataFrame:
@@ -128,9 +160,12 @@ def _time_unit(frame: pd.DataFrame) -> tuple[str, float]:
     return "ms", 1e-3
 
 
-def whatif_charts(runs: Sequence[WhatIf], slo_lines: dict[str, float], mark_at: float | None) -> Any:
+def whatif_charts(
+    runs: Sequence[WhatIf], slo_lines: dict[str, float], mark_at: float | None, mark_name: str = "holds up to"
+) -> Any:
     """One chart per figure, A and B overlaid on the same axes: mean with its 95% CI as error bars,
-    the SLO threshold as a red line, the highest value that holds as a dashed green rule."""
+    the SLO threshold as a red line, the highest sustainable load (or the fewest of a pool that
+    hold) as a dashed green rule named in its tooltip."""
     frame = pd.concat([r.frame() for r in runs], ignore_index=True)
     control = runs[0].control
     charts = []
@@ -156,10 +191,16 @@ def whatif_charts(runs: Sequence[WhatIf], slo_lines: dict[str, float], mark_at: 
             .encode(x=x, y=alt.Y("low:Q", title=axis_title), y2="high:Q", color=color)
         )
         if key in slo_lines:
-            layer += alt.Chart(pd.DataFrame({"slo": [slo_lines[key] / scale]})).mark_rule(color="red").encode(y="slo:Q")
-        if mark_at is not None:
+            slo = pd.DataFrame({"slo": [slo_lines[key] / scale], "name": [f"SLO {slo_lines[key] / scale:g}"]})
             layer += (
-                alt.Chart(pd.DataFrame({"at": [mark_at]})).mark_rule(color="green", strokeDash=[6, 3]).encode(x="at:Q")
+                alt.Chart(slo).mark_rule(color="red").encode(y="slo:Q", tooltip=[alt.Tooltip("name:N", title="SLO")])
+            )
+        if mark_at is not None:
+            marked = pd.DataFrame({"at": [mark_at], "mark": [f"{mark_name}: {mark_at:g}"]})
+            layer += (
+                alt.Chart(marked)
+                .mark_rule(color="green", strokeDash=[6, 3])
+                .encode(x="at:Q", tooltip=[alt.Tooltip("mark:N", title="marked")])
             )
         charts.append(layer.properties(height=180, width="container", title=axis_title))
-    return alt.vconcat(*charts)
+    return alt.vconcat(*charts).properties(autosize=FIT_WIDTH)  # layered panels inside the column
