@@ -152,6 +152,8 @@ def results_view(kept: KeptRun, previous: KeptRun | None, stale: bool) -> None:
         st.info("The YAML or the settings changed since this run: press **▶ Run simulation** to see their effect.")
     for warning in result.warnings:
         st.warning(warning)
+    for note in result.analysis.notes:  # not problems: what the design's start times mean for this run
+        st.caption(f"Note: {note}")
     key_figures_view(kept)
     headline_metrics(kept, previous)
     sinks_view(kept)
