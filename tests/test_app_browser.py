@@ -76,7 +76,8 @@ def app_url() -> Iterator[str]:
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shipped = os.environ | {"FLOWSIM_APP_WARM": "1"}  # as shipped: the first looks computed ahead
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=shipped)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)

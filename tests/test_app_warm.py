@@ -60,9 +60,15 @@ def test_the_warmer_waits_for_a_quiet_page_then_warms_every_item() -> None:
     assert all(cached(key) is not None for key, _ in items)
 
 
-def test_the_warmer_is_turned_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_warmer_starts_once_per_server_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWSIM_APP_WARM", "0")
     assert warm.start_once(lambda: []) is None
+    monkeypatch.setenv("FLOWSIM_APP_WARM", "1")
+    monkeypatch.setattr(warm, "_STARTED", threading.Event())  # a fresh server
+    first = warm.start_once(lambda: [])  # nothing to warm: the thread ends at once
+    assert first is not None
+    first.join(5)
+    assert warm.start_once(lambda: []) is None  # the server's second page starts no second warmer
 
 
 def test_activity_counts_running_pages_and_the_quiet_since() -> None:
