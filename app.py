@@ -115,7 +115,7 @@ def settings_and_run(
                           "Nothing was run.")  # fmt: skip
         return None, None
     overrides = controls.overrides_from(base, found, values)
-    scenario = load(text, overrides)
+    scenario = load(text, overrides) if overrides else base  # the sidebar at the scenario's values: loaded once
     if isinstance(scenario, flowsim.FlowsimError):
         widgets.take_auto_run()
         widgets.show_problems(scenario, text, slot)

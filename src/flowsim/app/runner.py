@@ -126,7 +126,9 @@ def _simulate(request: RunRequest, scenario: flowsim.Scenario, status: Any) -> f
             st.session_state.get(JOB_KEY)  # a read of the session state is where Streamlit takes a click (Stop)
     finally:
         job.stop()  # a no-op when it finished; otherwise the page was interrupted and the run must end
-        st.session_state.pop(JOB_KEY, None)
+    # reached only when the run ended by itself: an interrupted page leaves the job for the Stop's callback,
+    # which Streamlit may run before or after this unwinding (the next run overwrites it in any case)
+    st.session_state.pop(JOB_KEY, None)
     bar.empty()
     if isinstance(job.error, flowsim.SimulationTooLarge):
         status.error(f"{job.error}\n\nThe app runs at most {EVENT_BUDGET:,} events per run (all replications "
