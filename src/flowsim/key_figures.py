@@ -44,10 +44,7 @@ class KeyFigure:
 
 
 def declared_of(kind: str) -> tuple[Figure, ...]:
-    """The figures a kind declares (none for a kind not installed here, e.g. a result read back).
-
-    The kind's own module only (not every kind and the plugins' entry points: ~1 s, before the app's
-    first result)."""
+    """The figures a kind declares (none for a kind not installed here, e.g. a result read back)."""
     config = kind_config(kind)
     return config.kind_figures if config is not None else ()
 
