@@ -7,12 +7,14 @@ and every figure comes from the public API (`flowsim.load_scenario`, `flowsim.si
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from flowsim.app import widgets
+from flowsim.app.activity import ACTIVITY
 from flowsim.app.sources import shipped_scenarios
 
 if TYPE_CHECKING:
@@ -53,7 +55,8 @@ def show_last_run(tab: Any, request: runner.RunRequest | None, status: Any = Non
 
 
 def status_label(kept: runner.KeptRun) -> str:
-    return f"Run #{kept.number} {kept.result.scenario}: simulated and drawn"
+    how = "taken from the cache" if kept.cached else "simulated"
+    return f"Run #{kept.number} {kept.result.scenario}: {how} and drawn"
 
 
 def main() -> None:
@@ -68,9 +71,7 @@ def main() -> None:
     with results_tab, st.spinner("Loading the simulator…"):  # the page shows first; these take seconds cold
         import flowsim
         from flowsim.app import runner, views, whatif
-    note = runner.take_stopped_note()
-    if note:
-        results_tab.warning(note)  # first, before the page is drawn again: the Stop shows at once
+    finish_stop_note = runner.stopped_note(results_tab)  # first, before the page is drawn again: Stop shows at once
     with yaml_tab:
         text = widgets.yaml_editor()
     base = load(text, {})
@@ -91,6 +92,8 @@ def main() -> None:
     if not isinstance(base, flowsim.FlowsimError):
         with whatif_tab:
             whatif.whatif_view(text, base, str(SCENARIOS), request.overrides if request is not None else {})
+    if finish_stop_note is not None:
+        finish_stop_note()
 
 
 def settings_and_run(
@@ -112,7 +115,7 @@ def settings_and_run(
                           "Nothing was run.")  # fmt: skip
         return None, None
     overrides = controls.overrides_from(base, found, values)
-    scenario = load(text, overrides)
+    scenario = load(text, overrides) if overrides else base  # the sidebar at the scenario's values: loaded once
     if isinstance(scenario, flowsim.FlowsimError):
         widgets.take_auto_run()
         widgets.show_problems(scenario, text, slot)
@@ -132,17 +135,47 @@ def settings_and_run(
 
 def first_look(text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, results_tab: Any) -> Any:
     """On arrival: the scenario cut short to show a result within seconds (said on the page)."""
+    from flowsim.app import runner
+
+    request, short = first_look_request(text, overrides, scenario)
+    return runner.execute(request, short, results_tab)[1]
+
+
+def first_look_request(
+    text: str, overrides: dict[str, Any], scenario: flowsim.Scenario
+) -> tuple[runner.RunRequest, flowsim.Scenario]:
+    """The first look's request and scenario: the page's and the cache warmer's, so they meet in the cache."""
     import flowsim
     from flowsim.app import jobs, runner
 
     cut, note = jobs.first_look(scenario)
-    if not cut:
-        return runner.execute(runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS)), scenario, results_tab)[1]
-    short = load(text, overrides | cut)
+    short = load(text, overrides | cut) if cut else scenario
     if isinstance(short, flowsim.FlowsimError):  # a cut the scenario refuses (a fault inside the warm-up): run it all
-        return runner.execute(runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS)), scenario, results_tab)[1]
-    request = runner.RunRequest.of(text, overrides | cut, short, str(SCENARIOS), note)
-    return runner.execute(request, short, results_tab)[1]
+        cut, note, short = {}, "", scenario
+    return runner.RunRequest.of(text, overrides | cut, short, str(SCENARIOS), note), short
 
 
-main()
+def shipped_first_looks() -> Iterator[tuple[object, flowsim.Scenario]]:
+    """Every shipped scenario's first look as a pick would ask for it (its text as the editor holds it,
+    the sidebar at the scenario's own values: no overrides); the default scenario first."""
+    import flowsim
+    from flowsim.app.sources import read_shipped
+
+    shipped = shipped_scenarios(SCENARIOS)
+    for name in sorted(shipped, key=lambda n: n != DEFAULT_SCENARIO):
+        text = read_shipped(shipped[name])
+        scenario = load(text, {})
+        if not isinstance(scenario, flowsim.FlowsimError):
+            yield first_look_request(text, {}, scenario)
+
+
+def page() -> None:
+    """The page, counted as running while it runs: the cache warmer waits for a quiet second."""
+    with ACTIVITY.running():
+        main()
+    from flowsim.app import warm
+
+    warm.start_once(shipped_first_looks)  # once per server, after its first page is drawn
+
+
+page()

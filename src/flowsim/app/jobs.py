@@ -2,7 +2,7 @@
 
 A Streamlit script is interrupted (by the Stop button, or any other click) only at its next
 Streamlit call, so the simulation does not run in the script's thread: a worker thread runs
-`flowsim.simulate(stop=...)` while the script polls it every 0.1 s and redraws the progress.
+`flowsim.simulate(stop=...)` while the script polls it every 0.05 s and redraws the progress every 0.5 s.
 When the script is interrupted, it sets the job's stop flag and the engine ends the run at its
 next chunk of events (1/500 of a replication): well within a second for a run the app allows.
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import flowsim
-from flowsim.analysis.view import analyze
-from flowsim.api import choose_engine, estimate_events, fluid_work
+from flowsim.analysis.view import AnalyticView
+from flowsim.api import analyze_scenario, choose_engine, estimate_events, fluid_work
 from flowsim.units import format_duration
 
 EVENT_BUDGET = 5_000_000  # estimated events per run, all replications together (~30 s on one core)
@@ -33,14 +33,36 @@ CACHE_ENTRIES = 32
 START_RATES = {"per_message": 5.0e4, "fluid": 1.5e4}
 
 
+_VIEWS: OrderedDict[int, tuple[flowsim.Scenario, AnalyticView]] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+
+
+def view_of(scenario: flowsim.Scenario) -> AnalyticView:
+    """The scenario's analytic view, computed once per scenario object.
+
+    One page run asks for it four times (the estimate beside Run, the first look's cut, the status
+    label, the run's engine choice); an Airflow DAG's cron periods made each ask cost 0.2-0.8 s.
+    The scenario is held with its view, so its id is not reused while the entry lives."""
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(id(scenario))
+        if hit is not None and hit[0] is scenario:
+            _VIEWS.move_to_end(id(scenario))
+            return hit[1]
+    view = analyze_scenario(scenario)  # the view `simulate` takes: the same engine choice
+    with _VIEWS_LOCK:
+        _VIEWS[id(scenario)] = (scenario, view)
+        while len(_VIEWS) > 16:
+            _VIEWS.popitem(last=False)
+    return view
+
+
 def first_look(scenario: flowsim.Scenario) -> tuple[dict[str, Any], str]:
     """Overrides cutting the scenario to about `QUICK_BUDGET` events, and a sentence saying what was cut.
 
     Duration and warm-up shrink by the same factor (the estimate grows with the horizon), so the
     first result of any scenario comes within seconds; Run then runs it as written.
     """
-    view = analyze(scenario.arch, scenario.load.multiplier)
-    events = estimate_events(scenario, view) * scenario.replications
+    events = estimate_events(scenario, view_of(scenario)) * scenario.replications
     if events <= QUICK_BUDGET:
         return {}, ""
     factor = QUICK_BUDGET / events
@@ -102,7 +124,7 @@ RATES = Rates()
 
 def estimate(scenario: flowsim.Scenario, max_events: int, engine: str | None = None) -> Estimate:
     """The engine, work and seconds of `simulate(scenario, max_events=max_events)` (nothing runs)."""
-    view = analyze(scenario.arch, scenario.load.multiplier)
+    view = view_of(scenario)
     try:
         chosen = choose_engine(scenario, view, max_events, engine)  # type: ignore[arg-type]
     except flowsim.FlowsimError as exc:
@@ -195,3 +217,11 @@ class ResultCache:
 
 
 CACHE = ResultCache()
+#: first looks computed ahead (`flowsim.app.warm`), apart from CACHE so that 38+ of them do not push
+#: out the runs a class asked for; a first look is small (at most ~40,000 events)
+FIRST_LOOKS = ResultCache(entries=128)
+
+
+def cached(key: object) -> flowsim.RunResult | None:
+    """A finished result for the request, from the runs or from the first looks computed ahead."""
+    return CACHE.get(key) or FIRST_LOOKS.get(key)

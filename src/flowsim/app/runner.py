@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,13 @@ from streamlit.delta_generator import DeltaGenerator
 
 import flowsim
 from flowsim.app.controls import describe_overrides
-from flowsim.app.jobs import CACHE, EVENT_BUDGET, RATES, Estimate, Job, budget_per_replication, estimate
+from flowsim.app.jobs import CACHE, EVENT_BUDGET, RATES, Estimate, Job, budget_per_replication, cached, estimate
 
 MAX_KEPT_RUNS = 8  # each holds its latency samples; a class of sessions shares one server
-JOB_KEY, STOPPED_KEY = "running_job", "stopped_note"
+JOB_KEY, STOPPED_KEY = "running_job", "stopped_job"
+#: how often the page looks for a click while a run works, and redraws its progress: every redraw is a
+#: message the browser lays out, which on a busy 2-core machine delayed the Stop's own message by seconds
+POLL_S, REDRAW_S = 0.05, 0.5
 
 
 @dataclass(frozen=True)
@@ -61,28 +65,43 @@ def describe_estimate(guess: Estimate) -> str:
 
 
 def _note_stop() -> None:
-    """The Stop button's callback, run before the next script run: end the job, say what was kept."""
+    """The Stop button's callback, run before the page's next run: set the job's stop flag and go on.
+
+    It does not wait for the engine (up to one chunk of events, 0.1-0.6 s on a busy machine): the
+    page draws the note and the earlier runs at once, and says how long the engine took at its end."""
     job = st.session_state.pop(JOB_KEY, None)
     if isinstance(job, Job):
         job.stop()
+        st.session_state[STOPPED_KEY] = job
+
+
+def stopped_note(where: DeltaGenerator) -> Callable[[], None] | None:
+    """Say at once that a run was stopped and that the earlier runs are kept; returns the call, for
+    the end of the page, that waits for the engine (at most 2 s) and adds when it ended."""
+    job = st.session_state.pop(STOPPED_KEY, None)
+    if not isinstance(job, Job):
+        return None
+    slot = where.empty()
+    kept = len(kept_runs())
+    after = (job.stopped_at or time.monotonic()) - job.started
+    text = (f"Stopped after {after:.1f} s; nothing of that run is kept, the {kept} earlier "
+            f"run{'s' if kept != 1 else ''} {'are' if kept != 1 else 'is'}.")  # fmt: skip
+    slot.warning(text)
+
+    def finish() -> None:
         job.wait(2.0)
         delay = job.stop_delay
         ended = "not yet ended" if delay is None else f"the simulation ended {delay:.2f} s after the Stop reached it"
-        kept = len(kept_runs())
-        st.session_state[STOPPED_KEY] = (
-            f"Stopped after {job.elapsed:.1f} s ({ended}); nothing of that run is kept, the {kept} earlier "
-            f"run{'s' if kept != 1 else ''} are."
-        )
+        slot.warning(f"{text} ({ended})")
 
-
-def take_stopped_note() -> str | None:
-    note = st.session_state.pop(STOPPED_KEY, None)
-    return note if isinstance(note, str) else None
+    return finish
 
 
 def _simulate(request: RunRequest, scenario: flowsim.Scenario, status: Any) -> flowsim.RunResult | None:
     """Run in a worker thread, polling its progress into `status`; None when refused (reason shown).
 
+    Streamlit interrupts a script only inside its own calls: reading `st.session_state` is one that
+    sends nothing, so the loop takes a click within `POLL_S` while it redraws only every `REDRAW_S`.
     If the script is interrupted (Stop, or any other click reruns the page), the `finally` stops the
     job: the engine ends it at its next chunk of events, and no result of it is cached or kept.
     """
@@ -97,13 +116,19 @@ def _simulate(request: RunRequest, scenario: flowsim.Scenario, status: Any) -> f
     st.session_state[JOB_KEY] = job
     status.button("■ Stop", key="stop_run", on_click=_note_stop, help="end this run; earlier runs stay")
     bar = status.progress(0.0, text="Simulating…")
+    drawn = -REDRAW_S
     try:
         while job.running:
-            bar.progress(job.fraction, text=f"Simulating… {job.fraction:.0%} · {job.elapsed:.1f} s")
-            job.wait(0.1)
+            if job.elapsed - drawn >= REDRAW_S:
+                drawn = job.elapsed
+                bar.progress(job.fraction, text=f"Simulating… {job.fraction:.0%} · {drawn:.1f} s")
+            job.wait(POLL_S)
+            st.session_state.get(JOB_KEY)  # a read of the session state is where Streamlit takes a click (Stop)
     finally:
         job.stop()  # a no-op when it finished; otherwise the page was interrupted and the run must end
-        st.session_state.pop(JOB_KEY, None)
+    # reached only when the run ended by itself: an interrupted page leaves the job for the Stop's callback,
+    # which Streamlit may run before or after this unwinding (the next run overwrites it in any case)
+    st.session_state.pop(JOB_KEY, None)
     bar.empty()
     if isinstance(job.error, flowsim.SimulationTooLarge):
         status.error(f"{job.error}\n\nThe app runs at most {EVENT_BUDGET:,} events per run (all replications "
@@ -129,6 +154,7 @@ class KeptRun:
     request: RunRequest
     scenario: flowsim.Scenario
     result: flowsim.RunResult
+    cached: bool = False  # taken from the server's cache (an earlier run, or a first look computed ahead)
 
     @property
     def label(self) -> str:
@@ -142,12 +168,12 @@ def kept_runs() -> list[KeptRun]:
     return runs
 
 
-def keep(request: RunRequest, scenario: flowsim.Scenario, result: flowsim.RunResult) -> KeptRun:
+def keep(request: RunRequest, scenario: flowsim.Scenario, result: flowsim.RunResult, cached: bool = False) -> KeptRun:
     """Add a run to the session's list (a repeated request replaces its earlier copy)."""
     number = st.session_state.get("run_counter", 0) + 1
     st.session_state["run_counter"] = number
     runs = [r for r in kept_runs() if r.request != request]
-    kept = KeptRun(number, request, scenario, result)
+    kept = KeptRun(number, request, scenario, result, cached)
     st.session_state["runs"] = [*runs, kept][-MAX_KEPT_RUNS:]
     return kept
 
@@ -163,13 +189,14 @@ def execute(request: RunRequest, scenario: flowsim.Scenario, where: DeltaGenerat
     closes once the results are drawn.
     """
     started = time.monotonic()
-    cached = CACHE.get(request)
+    hit = cached(request)
     label = f"Simulating {scenario.name}… {describe_estimate(run_estimate(scenario))}"
-    status = where.status("Taken from the cache" if cached else label, expanded=cached is None)
-    result = cached or _simulate(request, scenario, status)
+    status = where.status("Taken from the cache" if hit else label, expanded=hit is None)
+    result = hit or _simulate(request, scenario, status)
     if result is None:
         status.update(label=f"{scenario.name}: not run", state="error", expanded=True)
         return None, status
-    CACHE.put(request, result)
+    if hit is None:
+        CACHE.put(request, result)
     status.update(label=f"Simulated {scenario.name} in {time.monotonic() - started:.1f} s; drawing…")
-    return keep(request, scenario, result), status
+    return keep(request, scenario, result, cached=hit is not None), status
