@@ -317,3 +317,12 @@ def test_a_retry_storm_counts_the_same_timeouts_and_no_blocking() -> None:
     for figure in ("timeouts", "retries", "dead_lettered"):
         assert getattr(fluid, figure) == pytest.approx(getattr(exact, figure), rel=0.02), figure
     assert exact.blocked_time_s == 0 and fluid.blocked_time_s == 0
+
+
+def test_a_callers_timeout_is_resolved_in_forty_steps() -> None:
+    # the retry storm at 1,000/s runs a 25-minute window: the 20,000-step bound gives 1,500 / 20,000 =
+    # 0.075 s, 13 steps a 1 s timeout (dead-lettered -3.1% of per-message); 40 a timeout: 0.025 s
+    storm = load("retry-storm", **{"nodes.requests.rate": "1000/s"})
+    step, reason = choose_step(storm)
+    assert step == pytest.approx(1.0 / 40) and "timeout" in reason
+    assert choose_step(load("checkout-baseline"))[0] == pytest.approx(1500 / 20_000)  # no timeout: the bound

@@ -34,6 +34,10 @@ REFUSED = {
 MIN_STEP, MAX_STEP = 0.001, 60.0
 #: at least this many steps in the window (resolution), at most this many (wall time)
 MIN_STEPS, MAX_STEPS = 2000, 20_000
+#: a caller's timeout spans at least this many steps: whether a served attempt is still waited for is
+#: decided near the patience in a storm (the retry storm at 1,000/s: dead-lettered -51% of per-message
+#: at 4 steps a timeout, -3.1% at 13, -0.9% at 40), up to `MAX_PATIENCE_STEPS` in the window
+PATIENCE_STEPS, MAX_PATIENCE_STEPS = 40, 200_000
 
 
 def fluid_problems(scenario: Scenario) -> list[str]:
@@ -159,7 +163,8 @@ def time_constants(config: NodeConfig) -> list[float]:
 def choose_step(scenario: Scenario) -> tuple[float, str]:
     """The window's time step and why: `step` when given, else the shortest time constant in the
     architecture, clamped to [1 ms, 60 s], to at most window/2000 (resolution) and at least
-    window/20,000 (a bounded number of steps, so wall time and memory stay bounded)."""
+    window/20,000 (a bounded number of steps, so wall time and memory stay bounded); a callers'
+    timeout resolved in 40 steps wins over the 20,000 (up to window/200,000)."""
     window = scenario.window
     if scenario.step is not None:
         return min(scenario.step, window), "the scenario's step"
@@ -172,7 +177,18 @@ def choose_step(scenario: Scenario) -> tuple[float, str]:
         step, reason = window / MIN_STEPS, f"window/{MIN_STEPS}"
     if step < window / MAX_STEPS:
         step, reason = window / MAX_STEPS, f"window/{MAX_STEPS:,} (the shortest time constant is {shortest:.3g}s)"
+    patience = [t for config in scenario.arch.nodes.values() if (t := caller_timeout(config)) is not None]
+    if patience and min(patience) / PATIENCE_STEPS < step:
+        step = max(min(patience) / PATIENCE_STEPS, window / MAX_PATIENCE_STEPS, MIN_STEP)
+        reason = f"the callers' {min(patience):.3g}s timeout over {PATIENCE_STEPS} steps"
     return step, reason
+
+
+def caller_timeout(config: NodeConfig) -> float | None:
+    """The timeout of a node's retry policy (a caller's patience), if it has one."""
+    policy = getattr(config, "policy", None)
+    timeout = policy().timeout if callable(policy) else None
+    return float(timeout) if isinstance(timeout, int | float) and timeout > 0 else None
 
 
 def rng(seed: np.random.SeedSequence, node: str, purpose: str) -> np.random.Generator:
