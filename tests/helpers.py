@@ -76,3 +76,30 @@ def run_shipped(name: str, **overrides: object) -> flowsim.RunResult:
     """A shipped scenario run once per test process (the lesson tests read many figures of each)."""
     root = Path(__file__).resolve().parent.parent
     return flowsim.simulate(flowsim.load_scenario(root / "scenarios" / f"{name}.yaml", overrides=overrides or None))
+
+
+def assert_fault_located(topic: str, fault: str, where: str, message: str) -> None:
+    """A scenario whose one fault (`fault`, on line 12) is wrong is refused at that line and field.
+
+    The model: a source, a service `api`, a kafka_topic `topic` written as `{kind: kafka_topic, <topic>}`
+    and a sink `done`, for 10 s.
+    """
+    import pytest
+
+    from flowsim.errors import FlowsimError
+
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, interarrival: 1s, limit: 6}}
+        api: {{kind: service, service_time: 0.1s}}
+        topic: {{kind: kafka_topic, {topic}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> api, api -> topic, topic -> done]",
+        "10s",
+        f"faults:\n  - {fault}\n",
+    )
+    with pytest.raises(FlowsimError) as caught:
+        flowsim.load_scenario(text)
+    said = str(caught.value)
+    assert ":12:" in said and f"{where}: " in said and message in said

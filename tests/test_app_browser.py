@@ -126,6 +126,12 @@ def upload_an_invalid_scenario(page: Any, tmp_path: Path) -> None:
     assert page.get_by_text("architecture.nodes.api.servers: must be greater than").count() == 1
 
 
+def pick(page: Any, name: str) -> None:
+    page.get_by_role("combobox", name="Scenario").first.click()
+    page.keyboard.type(name)  # the list is virtualised: typing filters it to the option
+    page.get_by_role("option", name=name, exact=True).click()
+
+
 def test_a_scenario_runs_through_the_page(app_url: str, tmp_path: Path) -> None:
     scenario = flowsim.load_scenario(ROOT / "scenarios" / "checkout-outage.yaml", {"faults": OUTAGE})
     expected = headline(flowsim.simulate(scenario, seed=scenario.seed), scenario.arch)
@@ -244,8 +250,7 @@ def test_the_what_if_sweep_is_plotted_with_confidence_intervals(app_url: str, tm
         browser, page = open_page(playwright, app_url)
         try:
             page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            page.get_by_role("combobox", name="Scenario").first.click()
-            page.get_by_role("option", name="baseline", exact=True).click()
+            pick(page, "baseline")
             page.get_by_text("Showing run #2 baseline").wait_for()
             page.get_by_role("tab", name="What-if").click()
             set_number(page, "From", "0.5")
@@ -382,8 +387,7 @@ def test_stop_ends_a_parallel_what_if_within_a_second_and_keeps_the_earlier_one(
         browser, page = open_page(playwright, app_url)
         try:
             page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            page.get_by_role("combobox", name="Scenario").first.click()
-            page.get_by_role("option", name="baseline", exact=True).click()
+            pick(page, "baseline")
             page.get_by_text("Showing run #2 baseline").wait_for()
             page.get_by_role("tab", name="What-if").click()
             set_number(page, "Points", "2")
@@ -426,12 +430,6 @@ def expected_first_look(name: str) -> tuple[list[str], str]:
     short = flowsim.load_scenario(path, cut) if cut else scenario
     result = flowsim.simulate(short, seed=short.seed, replications=short.replications)
     return [h.text for h in headline(result, short.arch)], note
-
-
-def pick(page: Any, name: str) -> None:
-    page.get_by_role("combobox", name="Scenario").first.click()
-    page.keyboard.type(name)  # the list is virtualised: typing filters it to the option
-    page.get_by_role("option", name=name, exact=True).click()
 
 
 def test_a_first_result_appears_for_the_slowest_scenarios_and_each_family(app_url: str) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 
 import flowsim
-from flowsim.errors import FlowsimError
-from helpers import Trace, node_figures, run_traced, scenario_yaml
+from helpers import Trace, assert_fault_located, node_figures, run_traced, scenario_yaml
 
 TOPIC = """
 src: {{kind: source, interarrival: 0.1s, limit: 200}}
@@ -103,21 +102,7 @@ def test_a_broker_can_fail_at_random() -> None:
     ],
 )  # fmt: skip
 def test_bad_broker_faults_are_located(fault: str, brokers: str, where: str, message: str) -> None:
-    text = scenario_yaml(
-        f"""
-        src: {{kind: source, interarrival: 1s, limit: 6}}
-        api: {{kind: service, service_time: 0.1s}}
-        topic: {{kind: kafka_topic, {brokers}}}
-        done: {{kind: sink}}
-        """,
-        "[src -> api, api -> topic, topic -> done]",
-        "10s",
-        f"faults:\n  - {fault}\n",
-    )
-    with pytest.raises(FlowsimError) as caught:
-        flowsim.load_scenario(text)
-    text = str(caught.value)
-    assert ":12:" in text and f"{where}: " in text and message in text
+    assert_fault_located(brokers, fault, where, message)
 
 
 def test_a_broker_loss_is_not_a_topic_outage_for_the_drain_estimate() -> None:

@@ -17,7 +17,7 @@ import pytest
 import flowsim
 from flowsim.errors import FlowsimError
 from flowsim.nodes._kafka_assign import round_robin, sticky
-from helpers import Trace, run_traced, scenario_yaml
+from helpers import Trace, assert_fault_located, run_traced, scenario_yaml
 
 MEMBERSHIP = "rebalance_time: 3s, session_timeout: 10s, heartbeat_interval: 1s"
 
@@ -221,21 +221,7 @@ def test_the_assignors_are_balanced_and_sticky() -> None:
     ],
 )
 def test_bad_consumer_fault_targets_are_located(fault: str, where: str, message: str) -> None:
-    text = scenario_yaml(
-        """
-        src: {kind: source, interarrival: 1s, limit: 6}
-        api: {kind: service, service_time: 0.1s}
-        topic: {kind: kafka_topic, partitions: 2, consumer_defaults: {consumers: 2}}
-        done: {kind: sink}
-        """,
-        "[src -> api, api -> topic, topic -> done]",
-        "10s",
-        f"faults:\n  - {fault}\n",
-    )
-    with pytest.raises(FlowsimError) as caught:
-        flowsim.load_scenario(text)
-    text = str(caught.value)
-    assert ":12:" in text and f"{where}: " in text and message in text
+    assert_fault_located("partitions: 2, consumer_defaults: {consumers: 2}", fault, where, message)
 
 
 def test_the_fluid_engine_refuses_membership_and_consumer_faults() -> None:
