@@ -240,6 +240,23 @@ def test_theory_counts_a_batched_item_as_its_messages(tmp_path: Path) -> None:
     assert queue.status == "exact" and "10 messages per item" in queue.why
 
 
+def test_theory_rows_carry_the_simulated_figures_ci_over_replications(tmp_path: Path) -> None:
+    from flowsim.reports.app_views import theory_frame
+    from flowsim.reports.theory import theory_rows
+
+    path = tmp_path / "th.yaml"
+    path.write_text(THEORY.format(duration="4000s", faults="", extra="").replace("seed: 1", "seed: 1\nreplications: 4"))
+    result = flowsim.simulate(flowsim.load_scenario(path))
+    assert result.replications == 4
+    rows = {row.figure: row for _, _, row in theory_rows(result)}
+    wait = rows["wait mean"]
+    # the half-width of the wait's mean over the 4 runs, the one the node table shows
+    assert wait.ci95 is not None and wait.ci95 == result.nodes["api"].ci95["wait_s.mean"] > 0
+    assert rows["drop probability"].ci95 is None  # a ratio of two totals: no CI of its own
+    frame = theory_frame(result).set_index("figure")
+    assert " ± " in frame.loc["wait mean", "simulated"] and " ± " not in frame.loc["drop probability", "simulated"]
+
+
 def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:
     from flowsim.reports.theory import difference_text, theory_rows
 

@@ -34,7 +34,7 @@ from flowsim.reports.app_diagram import LOAD_COLORMAP, draw_load_graph, graph_si
 from flowsim.reports.key_tables import with_ci
 from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
 from flowsim.reports.tables import format_number, format_rate, is_time_metric
-from flowsim.reports.theory import difference_text, relative_difference, theory_rows
+from flowsim.reports.theory import Comparison, difference_text, relative_difference, theory_rows
 from flowsim.results import NodeResult, RunResult
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
@@ -302,11 +302,18 @@ def theory_frame(result: RunResult) -> pd.DataFrame:
     """Queueing-theory predictions beside the simulated figures (the CLI's theory table), each row
     exact, approximate or not applicable, and why."""
     rows = [{"node": name, "figure": row.figure,
-             "predicted": _text(row.predicted, row.fmt), "simulated": _text(row.simulated, row.fmt),
+             "predicted": _text(row.predicted, row.fmt), "simulated": _with_ci(row),
              "difference": difference_text(row), "theory": f"{row.status}: {row.why}", "formula": formula}
             for name, formula, row in theory_rows(result)]  # fmt: skip
     columns = ["node", "figure", "predicted", "simulated", "difference", "theory", "formula"]  # the long ones last
     return pd.DataFrame(rows, columns=columns)
+
+
+def _with_ci(row: Comparison) -> str:
+    """The simulated figure, with its 95% half-width over replications when there are several."""
+    text = _text(row.simulated, row.fmt)
+    ci = row.ci95
+    return f"{text} ± {row.fmt(ci)}" if ci and math.isfinite(ci) and text != _text(None, row.fmt) else text
 
 
 def _text(value: float | None, fmt: Formatter) -> str:

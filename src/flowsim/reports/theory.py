@@ -38,6 +38,12 @@ class Comparison:
     fmt: Formatter
     status: Status
     why: str
+    ci95: float | None = None  # the simulated figure's 95% half-width over replications
+
+
+#: where each simulated figure's CI sits in `NodeResult.ci95`
+_CI_KEYS = {"utilization": "utilization", "wait mean": "wait_s.mean", "sojourn mean": "sojourn_s.mean",
+            "queue length (messages)": "mean_queue_length"}  # fmt: skip
 
 
 def _mean(percentiles: Percentiles | None) -> float:
@@ -105,7 +111,9 @@ def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
         status, why = _status(figure, node, analysis, prediction)
         if figure.startswith("queue length") and per_item != 1:
             why += f"; {format_number(per_item)} messages per item"
-        found.append(Comparison(figure, predicted, simulated, fmt, status, why))
+        key = _CI_KEYS.get(figure)
+        ci = node.ci95.get(key) if key is not None else None
+        found.append(Comparison(figure, predicted, simulated, fmt, status, why, ci))
     return found
 
 
@@ -156,6 +164,6 @@ def theory_table(result: RunResult) -> Table | None:
         last = index == len(rows) - 1 or rows[index + 1][0] != name
         lead: list[RenderableType] = [Text(name, style="bold"), formula] if first else ["", ""]
         quality = Text(row.status, style=_STYLE[row.status]).append(f": {row.why}", style="dim")
-        table.add_row(*lead, row.figure, cell(row.predicted, None, row.fmt), cell(row.simulated, None, row.fmt),
+        table.add_row(*lead, row.figure, cell(row.predicted, None, row.fmt), cell(row.simulated, row.ci95, row.fmt),
                       _difference_cell(row), quality, end_section=last)  # fmt: skip
     return table if table.row_count else None
