@@ -47,9 +47,20 @@ def terminate(pool: Executor) -> None:
         ender()
         return
     processes: dict[int, Any] | None = getattr(pool, "_processes", None)  # the dict the pool's manager also holds
+    if processes is None:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return
+    # the workers as they are now: once the pool shuts down its manager may empty that dict before a
+    # worker has ended, and a worker left out of the kill goes on with minutes of work
+    workers = dict(processes)
+    _kill_alive(workers)
     pool.shutdown(wait=False, cancel_futures=True)
-    if processes is not None and _kill_alive(processes):
-        threading.Thread(target=_keep_killing, args=(processes,), name="flowsim-stop", daemon=True).start()
+
+    def every() -> dict[int, Any]:  # and any the pool was still starting
+        return {**workers, **processes}
+
+    if _kill_alive(every()):
+        threading.Thread(target=_keep_killing, args=(every,), name="flowsim-stop", daemon=True).start()
 
 
 def _kill_alive(processes: dict[int, Any]) -> bool:
@@ -64,9 +75,9 @@ def _kill_alive(processes: dict[int, Any]) -> bool:
     return pending
 
 
-def _keep_killing(processes: dict[int, Any], seconds: float = 10.0) -> None:
+def _keep_killing(processes: Callable[[], dict[int, Any]], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while _kill_alive(processes) and time.monotonic() < deadline:
+    while _kill_alive(processes()) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
