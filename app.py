@@ -70,7 +70,7 @@ def main() -> None:
     results_tab, compare_tab, yaml_tab, whatif_tab = st.tabs(["Results", "Compare runs", "Scenario YAML", "What-if"])
     with results_tab, st.spinner("Loading the simulator…"):  # the page shows first; these take seconds cold
         import flowsim
-        from flowsim.app import runner, views, whatif
+        from flowsim.app import runner, views  # no plotting yet: the key figures are drawn before the charts
     finish_stop_note = runner.stopped_note(results_tab)  # first, before the page is drawn again: Stop shows at once
     with yaml_tab:
         text = widgets.yaml_editor()
@@ -90,6 +90,8 @@ def main() -> None:
         views.compare_view(runner.kept_runs())
         st.button("Forget all but the latest run", on_click=runner.forget_older_runs)
     if not isinstance(base, flowsim.FlowsimError):
+        from flowsim.app import whatif  # Altair: after the results are on the page
+
         with whatif_tab:
             whatif.whatif_view(text, base, str(SCENARIOS), request.overrides if request is not None else {})
     if finish_stop_note is not None:

@@ -16,22 +16,10 @@ import flowsim
 from flowsim.app.controls import derive_controls, describe_overrides, overrides_from
 from flowsim.app.sources import effective_yaml, excerpt, inline_architecture, read_shipped, shipped_scenarios
 from flowsim.compare import compare as compare_designs
+from flowsim.key_figures import LAG_FULL_SCALE_S, node_lag_s, node_load, node_utilization
 from flowsim.nodes.base import NodeConfig
-from flowsim.reports.app_views import (
-    LAG_FULL_SCALE_S,
-    compare_frame,
-    graph_figure,
-    headline,
-    new_figure,
-    node_lag_s,
-    node_load,
-    node_utilization,
-    nodes_frame,
-    plot_versions,
-    png_bytes,
-    theory_frame,
-    versions_frame,
-)
+from flowsim.reports.app_figures import graph_figure, new_figure, plot_versions, png_bytes
+from flowsim.reports.app_frames import compare_frame, headline, nodes_frame, theory_frame, versions_frame
 from flowsim.results import NodeResult
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import flowsim
-from flowsim.reports.app_views import headline
+from flowsim.reports.app_frames import headline
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -159,7 +159,7 @@ def test_counts_over_replications_are_means_with_ci_and_unit(three: tuple[Scenar
 
 
 def test_headline_says_input_and_every_loss_with_units(three: tuple[Scenario, flowsim.RunResult]) -> None:
-    from flowsim.reports.app_views import headline
+    from flowsim.reports.app_frames import headline
 
     scenario, result = three
     shown = {h.label: h for h in headline(result, scenario.arch)}
@@ -183,7 +183,7 @@ def test_a_lesson_figure_that_does_not_exist_is_a_located_error(tmp_path: Path) 
 def test_retention_losses_lead_the_slow_consumer_lesson() -> None:
     """201,390 deleted unread were once shown as 'Messages lost 0'."""
     from flowsim.key_figures import key_figures
-    from flowsim.reports.app_views import headline
+    from flowsim.reports.app_frames import headline
 
     scenario = flowsim.load_scenario(ROOT / "scenarios" / "slow-consumer-retention.yaml")
     result = flowsim.simulate(scenario)
@@ -241,7 +241,7 @@ def test_theory_counts_a_batched_item_as_its_messages(tmp_path: Path) -> None:
 
 
 def test_theory_rows_carry_the_simulated_figures_ci_over_replications(tmp_path: Path) -> None:
-    from flowsim.reports.app_views import theory_frame
+    from flowsim.reports.app_frames import theory_frame
     from flowsim.reports.theory import theory_rows
 
     path = tmp_path / "th.yaml"
@@ -273,7 +273,7 @@ def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:
 def test_the_theory_summary_and_the_diagram_name_one_bottleneck(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from flowsim.key_figures import bottleneck
-    from flowsim.reports.app_views import graph_figure
+    from flowsim.reports.app_figures import graph_figure
     from flowsim.reports.tables import analysis_summary
 
     scenario, result = fanout(tmp_path)

@@ -14,7 +14,7 @@ import pytest
 import flowsim
 from flowsim.errors import FlowsimError
 from flowsim.nodes.kafka_topic import KafkaTopicConfig
-from flowsim.reports.app_views import headline, nodes_frame
+from flowsim.reports.app_frames import headline, nodes_frame
 from flowsim.reports.tables import node_flow_table
 from helpers import Trace, run_traced, scenario_yaml
 

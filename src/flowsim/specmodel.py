@@ -17,7 +17,11 @@ from pydantic.json_schema import JsonSchemaValue
 class SpecModel(BaseModel):
     """A part of an architecture or scenario file as the user writes it."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, allow_inf_nan=False)
+    # defer_build: a model's validator is built when it first validates, not at import, so a run
+    # pays only for the kinds and options its files use (every kind's config is imported).
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, validate_default=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 @dataclass(frozen=True)

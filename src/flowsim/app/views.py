@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -17,30 +17,19 @@ from flowsim.app.controls import describe_overrides
 from flowsim.app.runner import KeptRun, RunRequest
 from flowsim.app.sources import effective_yaml
 from flowsim.compare import compare_results
-from flowsim.reports.app_views import (
-    compare_frame,
-    graph_figure,
-    headline,
-    new_figure,
-    nodes_frame,
-    plot_versions,
-    png_bytes,
-    slo_frame,
-    theory_frame,
-    time_series_figure,
-    versions_frame,
-)
-from flowsim.reports.charts import latency_chart, time_series_chart
-from flowsim.reports.compare_charts import Side, followed_nodes, latency_overlay_chart, overlay_chart
-from flowsim.reports.compare_tables import paired_table
-from flowsim.reports.export import latency_frame
+from flowsim.reports.app_frames import compare_frame, headline, nodes_frame, slo_frame, theory_frame, versions_frame
 from flowsim.reports.key_tables import key_figures_frame, sinks_frame
-from flowsim.reports.plots import plot_latency
 from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
-from flowsim.reports.topology_chart import topology_chart
+from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
+
+if TYPE_CHECKING:
+    from flowsim.reports.compare_charts import Side  # the overlay specs' cache keys name it
+
+# Plotting (matplotlib, Altair, networkx) is imported where a figure is drawn, not here: the key
+# figures and headline metrics reach the page first, the charts a moment later.
 
 _TOPOLOGY_CAPTION = (
     "Each node coloured by utilization, green idle to red saturated (a consumer group a minute behind counts as "
@@ -51,21 +40,38 @@ _PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 # ---- figures ---------------------------------------------------------------------------------
+def _topology_png(kept: KeptRun) -> bytes:
+    from flowsim.reports.app_figures import graph_figure, png_bytes
+
+    return png_bytes(graph_figure(kept.scenario.arch, kept.result))
+
+
+def _timeseries_png(kept: KeptRun) -> bytes:
+    from flowsim.reports.app_figures import png_bytes, time_series_figure
+
+    return png_bytes(time_series_figure(kept.result, kept.scenario))
+
+
 def _latency_png(kept: KeptRun) -> bytes:
+    from flowsim.reports.app_figures import new_figure, png_bytes
+    from flowsim.reports.plots import plot_latency
+
     figure, (ax,) = new_figure(6.5, 3.8)
     plot_latency(ax, kept.result)
     return png_bytes(figure)
 
 
 def _versions_png(kept: KeptRun) -> bytes:
+    from flowsim.reports.app_figures import new_figure, plot_versions, png_bytes
+
     figure, (ax,) = new_figure(10.0, 2.8)
     plot_versions(ax, kept.result)
     return png_bytes(figure)
 
 
 _FIGURES: dict[str, Callable[[KeptRun], bytes]] = {
-    "topology": lambda k: png_bytes(graph_figure(k.scenario.arch, k.result)),
-    "timeseries": lambda k: png_bytes(time_series_figure(k.result, k.scenario)),
+    "topology": _topology_png,
+    "timeseries": _timeseries_png,
     "latency": _latency_png,
     "versions": _versions_png,
 }
@@ -76,17 +82,21 @@ def _render(name: str, text: str, overrides_json: str, seed: int, replications: 
     return _FIGURES[name](_kept)
 
 
-_CHARTS: dict[str, Callable[[KeptRun], Any]] = {
-    "topology": lambda k: topology_chart(k.scenario.arch, k.result),
-    "timeseries": lambda k: time_series_chart(k.result, k.scenario),
-    "latency": lambda k: latency_chart(k.result),
-}
+def _build_chart(name: str, kept: KeptRun) -> Any:
+    from flowsim.reports.charts import latency_chart, time_series_chart
+    from flowsim.reports.topology_chart import topology_chart
+
+    if name == "topology":
+        return topology_chart(kept.scenario.arch, kept.result)
+    if name == "timeseries":
+        return time_series_chart(kept.result, kept.scenario)
+    return latency_chart(kept.result)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _chart_spec(name: str, text: str, overrides_json: str, seed: int, replications: int, _kept: KeptRun) -> Any:
     """The Vega-Lite spec, built once per run (unvalidated: the specs are fixed code, tested in tests)."""
-    return _CHARTS[name](_kept).to_dict(validate=False)
+    return _build_chart(name, _kept).to_dict(validate=False)
 
 
 def chart(kept: KeptRun, name: str) -> None:
@@ -209,7 +219,7 @@ def downloads(kept: KeptRun) -> None:
     data: list[tuple[str, Callable[[], str | bytes], str, str]] = [
         ("Result (JSON)", lambda: result.model_dump_json(indent=2), "result.json", "application/json"),
         ("Time series (CSV)", lambda: result.series.to_csv(index=False), "timeseries.csv", "text/csv"),
-        ("Latencies (CSV)", lambda: latency_frame(result).to_csv(index=False), "latencies.csv", "text/csv"),
+        ("Latencies (CSV)", lambda: _latency_csv(result), "latencies.csv", "text/csv"),
         ("Nodes (CSV)", lambda: nodes_frame(result).to_csv(), "nodes.csv", "text/csv"),
     ]
     plots = [("Diagram (PNG)", "topology"), ("Time series (PNG)", "timeseries"), ("Latency (PNG)", "latency")]
@@ -220,6 +230,12 @@ def downloads(kept: KeptRun) -> None:
         for slot, (label, content, name, mime) in zip(st.columns(4), row, strict=False):
             slot.download_button(label, content, file_name=f"{stem}-{name}", mime=mime, on_click="ignore",
                                  key=f"download-{kept.number}-{name}", width="stretch")  # fmt: skip
+
+
+def _latency_csv(result: RunResult) -> str:
+    from flowsim.reports.export import latency_frame
+
+    return latency_frame(result).to_csv(index=False)
 
 
 # ---- two runs --------------------------------------------------------------------------------
@@ -254,11 +270,15 @@ def _key(kept: KeptRun) -> tuple[str, str, int, int, str, str]:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _overlay_spec(keys: tuple[Any, ...], names: tuple[str, str], node: str | None, _sides: tuple[Side, Side]) -> Any:
     """The overlay's Vega-Lite spec, built once per (pair of runs, followed node)."""
+    from flowsim.reports.compare_charts import overlay_chart
+
     return overlay_chart(*_sides, node).to_dict(validate=False)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _latency_spec(keys: tuple[Any, ...], names: tuple[str, str], _sides: tuple[Side, Side]) -> Any:
+    from flowsim.reports.compare_charts import latency_overlay_chart
+
     return latency_overlay_chart(*_sides).to_dict(validate=False)
 
 
@@ -267,6 +287,9 @@ def compare_view(runs: list[KeptRun]) -> None:
     if len(runs) < 2:
         st.info("Every run is kept here. Change a setting and run again, then pick two runs to compare.")
         return
+    from flowsim.reports.compare_charts import Side, followed_nodes
+    from flowsim.reports.compare_tables import paired_table
+
     a, b = _pick(runs)
     columns = st.columns(2, gap="medium")
     for column, run, name in zip(columns, (a, b), "AB", strict=True):

@@ -3,7 +3,7 @@
 Load is a node's utilization, or its consumer lag on a scale where LAG_FULL_SCALE_S behind counts
 as saturated; the bottleneck is outlined.  The fill is the load, so the kind is the frame: its
 colour and box style, the kind's own (reports.kind_style). Plain functions of results (no Streamlit), used by
-`app_views.graph_figure` and the app's topology tab.
+`app_figures.graph_figure` and the app's topology tab.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from flowsim.reports.app_views import delivery_sinks
+from flowsim.reports.app_frames import delivery_sinks
 from flowsim.reports.charts import FIT_WIDTH, HEIGHT, fault_spans, latency_tail_frame, series_long, time_unit
 from flowsim.results import RunResult
 from flowsim.spec.scenario import Scenario

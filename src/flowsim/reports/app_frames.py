@@ -1,95 +1,31 @@
-"""Views of a `RunResult` that the Streamlit app needs beyond tables.py, plots.py and diagram.py.
+"""The app's tables and headline figures as plain data: functions of a `RunResult`, no plotting.
 
-Everything here is a plain function of results (no Streamlit), so it is unit-tested and usable
-from a notebook: headline figures, the topology coloured by load (drawn in app_diagram), data
-frames for the node, SLO, theory and comparison tables, the model-version timeline, and PNG
-bytes of a figure.
+No Streamlit and no matplotlib here, so the page can show its key figures before the plotting
+libraries are loaded, and a notebook can use the same frames: headline figures, the node, SLO,
+theory and comparison tables, consumer lag and the model-version timeline as data frames.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
-from flowsim.key_figures import (
-    LAG_FULL_SCALE_S,
-    bottleneck,
-    losses_ci,
-    node_lag_s,
-    node_load,
-    node_loads,
-    node_utilization,
-    totals_ci,
-)
-from flowsim.reports.app_diagram import LOAD_COLORMAP, draw_load_graph, graph_size, load_colormap
+from flowsim.key_figures import losses_ci, totals_ci
 from flowsim.reports.key_tables import with_ci
-from flowsim.reports.plots import plot_queue_length, plot_throughput, plot_utilization, shade_outages
 from flowsim.reports.tables import format_number, format_rate, is_time_metric
 from flowsim.reports.theory import Comparison, difference_text, relative_difference, theory_rows
 from flowsim.results import NodeResult, RunResult
 from flowsim.spec.architecture import Architecture
-from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
-
-__all__ = [  # the load diagram moved to app_diagram; its names are still importable from here
-    "LAG_FULL_SCALE_S",
-    "LOAD_COLORMAP",
-    "Formatter",
-    "Headline",
-    "bottleneck",
-    "compare_frame",
-    "comparison_metrics",
-    "delivery_sinks",
-    "draw_load_graph",
-    "graph_figure",
-    "graph_size",
-    "headline",
-    "lag_frame",
-    "load_colormap",
-    "main_sink",
-    "new_figure",
-    "node_lag_s",
-    "node_load",
-    "node_loads",
-    "node_utilization",
-    "nodes_frame",
-    "plot_lag",
-    "plot_versions",
-    "png_bytes",
-    "slo_frame",
-    "theory_frame",
-    "time_series_figure",
-    "versions_frame",
-]
 
 Formatter = Callable[[float], str]
 _LAG_SERIES = "lag_messages."
 _TIME_KEYS = ("time_s", "time", "t", "at")
 _VERSION_KEYS = ("version", "model_version", "name")
-
-
-# ---- figures ---------------------------------------------------------------------------------
-def new_figure(width: float = 9.0, height: float = 4.5, rows: int = 1) -> tuple[Figure, list[Axes]]:
-    """A pyplot-free figure (thread-safe under Streamlit) with `rows` stacked axes sharing x."""
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, 1, sharex=rows > 1, squeeze=False)[:, 0]
-    return figure, list(axes)
-
-
-def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 # ---- headline --------------------------------------------------------------------------------
@@ -205,14 +141,7 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     ]  # fmt: skip
 
 
-# ---- whole figures ------------------------------------------------------------------------
-def graph_figure(arch: Architecture, result: RunResult) -> Figure:
-    figure, (ax,) = new_figure(*graph_size(arch))
-    draw_load_graph(ax, arch, result)
-    return figure
-
-
-# ---- time series and latency ----------------------------------------------------------------
+# ---- consumer lag ------------------------------------------------------------------------------
 def lag_frame(result: RunResult) -> pd.DataFrame:
     """Consumer lag in messages over time, averaged over replications: one column per node/group."""
     series = result.series
@@ -223,42 +152,6 @@ def lag_frame(result: RunResult) -> pd.DataFrame:
     long = long.dropna(subset=["lag"])
     long["line"] = long["node"].astype(str) + "/" + long["group"].str.removeprefix(_LAG_SERIES)
     return long.pivot_table(index="time_s", columns="line", values="lag", aggfunc="mean")
-
-
-def plot_lag(ax: Axes, result: RunResult) -> Axes:
-    """Messages each consumer group is behind: growth here is a consumer that cannot keep up."""
-    frame = lag_frame(result)
-    for column in frame.columns:
-        ax.plot(frame.index.to_numpy(), frame[column].to_numpy(), label=column, linewidth=1.2)
-    ax.set_title("Consumer lag")
-    ax.set_ylabel("messages behind")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(v)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
-    ax.set_xlabel("simulated time")
-    ax.grid(True, alpha=0.3)
-    if len(frame.columns):
-        ax.legend(fontsize="small", loc="best")
-    return ax
-
-
-def _draws_data(plot: Callable[[Axes, RunResult], Axes], result: RunResult) -> bool:
-    """Whether `plot` draws anything for this result (on a scratch Axes that is never rendered)."""
-    _figure, (ax,) = new_figure()
-    plot(ax, result)
-    return bool(ax.lines)
-
-
-def time_series_figure(result: RunResult, scenario: Scenario) -> Figure:
-    """Throughput, queue length, consumer lag and utilization (those with data), stacked, faults shaded."""
-    candidates = [plot_throughput, plot_queue_length, plot_lag, plot_utilization]
-    plots = [plot for plot in candidates if _draws_data(plot, result)] or [plot_throughput]
-    figure, axes = new_figure(10.0, 3.0 * len(plots), rows=len(plots))
-    for ax, plot in zip(axes, plots, strict=True):
-        plot(ax, result)
-        shade_outages(ax, scenario)
-    for ax in axes[:-1]:
-        ax.set_xlabel("")
-    return figure
 
 
 # ---- tables as data frames -------------------------------------------------------------------
@@ -389,24 +282,3 @@ def versions_frame(result: RunResult) -> pd.DataFrame:
         for time, version, event in _timeline(entry.get("versions"))
     ]
     return pd.DataFrame(rows, columns=["node", "replication", "time_s", "version", "event"])
-
-
-def plot_versions(ax: Axes, result: RunResult) -> Axes:
-    """The version each node served over time (first replication): steps, events as markers."""
-    frame = versions_frame(result)
-    frame = frame[frame["replication"] == 0]
-    order = list(dict.fromkeys(frame["version"]))
-    for node, rows in frame.groupby("node", sort=False):
-        times = [*rows["time_s"], max(result.duration_s, float(rows["time_s"].max()))]
-        levels = [order.index(v) for v in rows["version"]]
-        ax.step(times, [*levels, levels[-1]], where="post", label=f"{node}", linewidth=1.5)
-    for event, rows in frame[frame["event"] != ""].groupby("event", sort=False):
-        ax.scatter(rows["time_s"], [order.index(v) for v in rows["version"]], s=22, zorder=3, label=f"event: {event}")
-    ax.set_yticks(range(len(order)), [f"v{v}" if v.isdigit() else v for v in order])
-    ax.set_title("Model version in service")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
-    ax.set_xlabel("simulated time")
-    ax.grid(True, alpha=0.3)
-    if len(frame):
-        ax.legend(fontsize="small", loc="upper left")
-    return ax
