@@ -62,11 +62,11 @@ def status_label(kept: runner.KeptRun) -> str:
 def main() -> None:
     st.set_page_config(page_title="flowsim", page_icon="🔀", layout="wide")
     widgets.phone_layout()
+    st.header("flowsim · architecture under load", divider="blue")  # first: the page has content at once
+    st.markdown(INTRO)
     shipped = shipped_scenarios(SCENARIOS)
     widgets.init_text(shipped, DEFAULT_SCENARIO)
     widgets.scenario_picker(shipped, DEFAULT_SCENARIO, [SCENARIOS, Path.cwd()])
-    st.header("flowsim · architecture under load", divider="blue")
-    st.markdown(INTRO)
     results_tab, compare_tab, yaml_tab, whatif_tab = st.tabs(["Results", "Compare runs", "Scenario YAML", "What-if"])
     with results_tab, st.spinner("Loading the simulator…"):  # the page shows first; these take seconds cold
         import flowsim
@@ -75,7 +75,7 @@ def main() -> None:
     with yaml_tab:
         text = widgets.yaml_editor()
     base = load(text, {})
-    status = None
+    status, effective = None, None
     if isinstance(base, flowsim.FlowsimError):
         widgets.take_auto_run()
         st.sidebar.info("Fix the scenario YAML to see its settings here.")
@@ -84,8 +84,11 @@ def main() -> None:
             widgets.show_problems(base, text)
         request = None
     else:
-        request, status = settings_and_run(text, base, results_tab, yaml_tab)
+        request, status, effective = settings_and_run(text, base, results_tab)
     show_last_run(results_tab, request, status)
+    if effective is not None:  # after the results: a long highlighted YAML block takes the browser a while
+        with yaml_tab:
+            views.effective_yaml_view(text, effective)
     with compare_tab:
         views.compare_view(runner.kept_runs())
         st.button("Forget all but the latest run", on_click=runner.forget_older_runs)
@@ -99,11 +102,12 @@ def main() -> None:
 
 
 def settings_and_run(
-    text: str, base: flowsim.Scenario, results_tab: Any, yaml_tab: Any
-) -> tuple[runner.RunRequest | None, Any]:
-    """Controls from the scenario; run when asked (or a first look on arrival); the current request."""
+    text: str, base: flowsim.Scenario, results_tab: Any
+) -> tuple[runner.RunRequest | None, Any, flowsim.Scenario | None]:
+    """Controls from the scenario; run when asked (or a first look on arrival); the current request, the
+    run's status and the scenario as the settings make it (None when they cannot)."""
     import flowsim
-    from flowsim.app import controls, runner, views
+    from flowsim.app import controls, runner
 
     results_tab.caption(base.description or base.name)
     found = controls.derive_controls(base)
@@ -115,7 +119,7 @@ def settings_and_run(
         slot.error("Cannot run with these settings:\n\n" + "\n".join(f"- {p}" for p in problems))
         results_tab.error("Some settings are out of range (see under **▶ Run simulation** in the sidebar). "
                           "Nothing was run.")  # fmt: skip
-        return None, None
+        return None, None, None
     overrides = controls.overrides_from(base, found, values)
     scenario = load(text, overrides) if overrides else base  # the sidebar at the scenario's values: loaded once
     if isinstance(scenario, flowsim.FlowsimError):
@@ -123,16 +127,14 @@ def settings_and_run(
         widgets.show_problems(scenario, text, slot)
         results_tab.error("These settings make the scenario invalid (see under **▶ Run simulation** in the "
                           "sidebar). Nothing was run.")  # fmt: skip
-        return None, None
+        return None, None, None
     slot.caption(runner.describe_estimate(runner.run_estimate(scenario)))
-    with yaml_tab:
-        views.effective_yaml_view(text, scenario)
     request = runner.RunRequest.of(text, overrides, scenario, str(SCENARIOS))
     if widgets.take_auto_run() and not pressed:
-        return request, first_look(text, overrides, scenario, results_tab)
+        return request, first_look(text, overrides, scenario, results_tab), scenario
     if pressed:
-        return request, runner.execute(request, scenario, results_tab)[1]
-    return request, None
+        return request, runner.execute(request, scenario, results_tab)[1], scenario
+    return request, None, scenario
 
 
 def first_look(text: str, overrides: dict[str, Any], scenario: flowsim.Scenario, results_tab: Any) -> Any:

@@ -2,9 +2,11 @@
 
 Starts `streamlit run app.py` on a free port and drives Debian's chromium through playwright:
 
-- **cold start**: from launching the server process to the server answering, the page's header,
+- **cold start**: from launching the server process to the page loaded, the page's header,
   the default scenario's key figures ("Showing run #1" and the headline metrics), its results
   drawn, and the end of the script run;
+- with `--cold N`, first N cold starts of the app taking turns with those of a Streamlit page that
+  writes only the header: the part of a cold start that is Streamlit's own;
 - **per scenario**: picked in the sidebar in turn, each once, from the click to its key figures,
   to the status saying its results are drawn (and whether the result was simulated or taken from
   the cache, where the server's warmer put the first looks it computed ahead), and to the end of
@@ -27,6 +29,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,8 @@ def free_port() -> int:
         return port
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+def start_server(port: int, script: str = "app.py") -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -89,6 +92,48 @@ def cold_start(page: Any, url: str, port: int) -> tuple[subprocess.Popen[bytes],
     wait_idle(page)
     times["idle"] = time.monotonic() - started
     return server, times
+
+
+BARE = f"import streamlit as st\n\nst.header({HEADER!r})\n"  # Streamlit's own floor: a page of one header
+
+
+def bare_cold_start(browser: Any, script: Path) -> dict[str, float]:
+    """The same cold start for a Streamlit page that only writes the header: what Streamlit itself takes."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    port = free_port()
+    started = time.monotonic()
+    server = start_server(port, str(script))
+    try:
+        open_when_up(page, f"http://127.0.0.1:{port}", server)
+        times = {"up": time.monotonic() - started}
+        page.get_by_text(HEADER).wait_for()
+        times["header"] = time.monotonic() - started
+        return times
+    finally:
+        page.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def cold_starts(browser: Any, rounds: int) -> None:
+    """`rounds` cold starts of the app and of the bare page, taking turns, each with a new server."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "bare.py"
+        script.write_text(BARE, encoding="utf-8")
+        print("\n| cold start | page loaded (s) | header (s) | key figures (s) | results drawn (s) |")
+        print("|---|---:|---:|---:|---:|")
+        for _ in range(rounds):
+            bare = bare_cold_start(browser, script)
+            print(f"| bare Streamlit page | {bare['up']:.1f} | {bare['header']:.1f} | | |", flush=True)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            port = free_port()
+            server, cold = cold_start(page, f"http://127.0.0.1:{port}", port)
+            page.close()
+            server.terminate()
+            server.wait(timeout=10)
+            print(f"| flowsim app | {cold['up']:.1f} | {cold['header']:.1f} | {cold['figures']:.1f} | "
+                  f"{cold['drawn']:.1f} |", flush=True)  # fmt: skip
 
 
 def first_result(page: Any, name: str, number: int) -> tuple[float, float, float, str]:
@@ -152,6 +197,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="these scenarios only (default: every shipped one)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to leave the server alone after its start")
     parser.add_argument("--stops", type=int, default=3, help="how many times to measure the Stop")
+    parser.add_argument("--cold", type=int, default=0, help="first, this many cold starts beside a bare Streamlit page")
     args = parser.parse_args()
     names = args.only or sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
     port = free_port()
@@ -160,11 +206,13 @@ def main() -> None:
     print(f"load average before: {load()} on {os.cpu_count()} cores; cache warmer {warm}; settle {args.settle:g} s")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        if args.cold:
+            cold_starts(browser, args.cold)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
         server, cold = cold_start(page, url, port)
         try:
-            print(f"cold start: server answering {cold['up']:.1f} s, header {cold['header']:.1f} s, key figures "
+            print(f"\ncold start: page loaded {cold['up']:.1f} s, header {cold['header']:.1f} s, key figures "
                   f"{cold['figures']:.1f} s, results drawn {cold['drawn']:.1f} s, "
                   f"run ended {cold['idle']:.1f} s")  # fmt: skip
             time.sleep(args.settle)

@@ -201,7 +201,7 @@ def test_page_shows_what_the_api_returns_for_the_same_scenario_and_seed() -> Non
     run(at)
     scenario, result = api_run("baseline", {"nodes.api.servers": 3, "seed": 8})
     assert result.seed == 8
-    assert shown_headline(at) == [(h.label, h.text) for h in headline(result, scenario.arch)]
+    assert shown_headline(at) == [(h.card_label, h.card) for h in headline(result, scenario.arch)]
     pd.testing.assert_frame_equal(shown_nodes(at), nodes_frame(result))
     assert any("api.servers=3" in c.value and "seed 8" in c.value for c in at.tabs[0].caption)
     effective = "\n".join(code.value for code in at.tabs[2].code)
@@ -259,15 +259,20 @@ def test_two_runs_are_compared_side_by_side() -> None:
     first, second = (next(str(s.value) for s in compare.selectbox if s.label == f"Run {x}") for x in "AB")
     assert "baseline · as written" in first and "baseline · api.servers=1" in second
     titles = [m.value for m in compare.markdown]
-    assert any(t.startswith(f"**A: {first}") for t in titles) and any(t.startswith(f"**B: {second}") for t in titles)
+    assert any(f"**A:** {first}" in t and f"**B:** {second}" in t for t in titles)
     frames = [df.value for df in compare.dataframe]
     frame = next(f for f in frames if "totals.delivered" in set(f["figure"])).set_index("figure")  # the expander's
     as_written_scenario, as_written = api_run("baseline")
     one_server_scenario, one_server = api_run("baseline", {"nodes.api.servers": 1})
     assert frame.loc["totals.delivered", "A"] == as_written.totals.delivered
     assert frame.loc["totals.delivered", "B"] == one_server.totals.delivered
+    # the headline figures side by side, written in full (in metric cards a long value was cut off)
+    pair = next(t.value for t in compare.table if list(t.value.columns) == ["figure", "A", "B"])
+    assert list(pair["A"]) == [h.text for h in headline(as_written, as_written_scenario.arch)]
+    assert list(pair["B"]) == [h.text for h in headline(one_server, one_server_scenario.arch)]
     # the paired table is what `flowsim compare` computes for the two designs (both ran with seed 7)
-    paired = compare.table[0].value.reset_index().set_index("metric")
+    paired = next(t.value for t in compare.table if "metric" in t.value.reset_index().columns)
+    paired = paired.reset_index().set_index("metric")
     expected = compare_designs(as_written_scenario, one_server_scenario, replications=1, workers=1)
     utilization = expected.difference("nodes.api.utilization")
     assert utilization is not None and utilization.diff > 0  # 2 -> 1 servers: rho 0.45 -> 0.9

@@ -149,7 +149,7 @@ def test_a_scenario_runs_through_the_page(app_url: str, tmp_path: Path) -> None:
             page.get_by_text("Showing run #2 checkout-outage · payments fault at 20min for 60s").wait_for()
             page.get_by_role("button", name="Latency (PNG)").wait_for()  # the last element: the page is complete
             values = page.get_by_test_id("stMetricValue").all_inner_texts()
-            assert values[:4] == [h.text for h in expected]
+            assert values[:4] == [h.card for h in expected]  # the unit is in the label
             assert page.locator(".vega-embed").count() >= 3  # topology, time series, latency (Vega-Lite)
             assert page.get_by_text("vs run #1").count() >= 3  # the change the shorter outage made
             path = screenshot_path(tmp_path)
@@ -328,7 +328,9 @@ def test_compare_overlays_both_runs_on_one_chart_with_the_paired_differences(app
             for title in ("simulated time (min)", "all sinks: delivered (items/s)", "payments busy (% of servers)",
                           "payments queue (items waiting)"):  # fmt: skip
                 assert title in text, title
-            table = panel.get_by_role("table").first
+            headlines = panel.get_by_role("table").first  # A and B's headline figures, never cut
+            assert "Input rate" in headlines.inner_text() and "messages/s" in headlines.inner_text()
+            table = panel.get_by_role("table").filter(has_text="95% CI of B - A")
             row = table.get_by_role("row").filter(has_text="payments: utilization").inner_text()
             # 8 -> 12 servers at the same load: utilization falls to about 8/12 of what it was
             change = re.search(r"([+-][0-9.]+) pp", row)
@@ -429,7 +431,50 @@ def expected_first_look(name: str) -> tuple[list[str], str]:
     cut, note = first_look(scenario)
     short = flowsim.load_scenario(path, cut) if cut else scenario
     result = flowsim.simulate(short, seed=short.seed, replications=short.replications)
-    return [h.text for h in headline(result, short.arch)], note
+    return [h.card for h in headline(result, short.arch)], note
+
+
+#: the scenarios whose lesson figure the page once left out (issue 14, item 1)
+LESSON_PAGES = ["slow-consumer-retention", "crash-at-least-once", "hot-partition", "lambda-vs-kappa-freshness"]
+
+
+def expected_lesson_rows(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """The lesson's sentence and its figures as the page's key-figures table writes them (label, value),
+    from the scenario's first look simulated here."""
+    from flowsim.app.jobs import first_look
+    from flowsim.key_figures import key_figures
+    from flowsim.reports.key_tables import figure_text
+
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    scenario = flowsim.load_scenario(path)
+    cut, _note = first_look(scenario)
+    short = flowsim.load_scenario(path, cut) if cut else scenario
+    result = flowsim.simulate(short, seed=short.seed, replications=short.replications)
+    assert short.lesson is not None
+    lesson = [f for f in key_figures(result, short) if f.why == "lesson"]
+    return short.lesson.text, [(f.label, figure_text(f, result.replications)) for f in lesson]
+
+
+def test_each_lesson_figure_is_written_in_the_page(app_url: str) -> None:
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()
+            for number, name in enumerate(LESSON_PAGES, start=2):
+                sentence, rows = expected_lesson_rows(name)
+                pick(page, name)
+                page.get_by_text(f"Showing run #{number} {name}").wait_for()
+                table = page.get_by_test_id("stTable").first  # the key figures: a table of text, lesson first
+                table.wait_for()
+                cells = [[c.strip() for c in row.locator("th, td").all_inner_texts()]
+                         for row in table.locator("tbody tr").all()]  # fmt: skip
+                words = " ".join(sentence.split()[:6])  # the lesson's sentence opens the results
+                assert page.get_by_text(f"Lesson: {words}").count() == 1, name
+                for (label, value), cell in zip(rows, cells, strict=False):
+                    assert cell[:3] == ["▶", label, value], (name, cell)  # marked, named, valued
+                assert len(cells) >= len(rows) and rows, name
+        finally:
+            browser.close()
 
 
 def test_a_first_result_appears_for_the_slowest_scenarios_and_each_family(app_url: str) -> None:

@@ -202,9 +202,9 @@ def test_the_page_shows_the_lesson_and_its_key_figures() -> None:
     at.button(key="run_bottom").click().run()
     assert not at.exception
     assert any("After a drift the stale model serves" in m.value for m in at.markdown)
-    frames = [df.value for df in at.dataframe if "what it is" in df.value.columns]
+    frames = [t.value for t in at.table if "what it is" in t.value.columns]  # tables: text in the page
     assert frames and frames[0]["figure"].iloc[0] == "drift: time_to_detect_mean_s"
-    assert any("sink" in df.value.columns and "p99" in df.value.columns for df in at.dataframe)
+    assert any("sink" in t.value.columns and "p99" in t.value.columns for t in at.table)
 
 
 # ---- theory rows: exact, approximate, not applicable -------------------------------------------
@@ -337,3 +337,16 @@ def test_every_lesson_figure_has_a_value_first_on_the_page(name: str) -> None:
     lesson = figures[: len(scenario.lesson.figures)]
     assert [f.path for f in lesson] == scenario.lesson.figures and all(f.why == "lesson" for f in lesson)
     assert all(f.value is not None and f.unit for f in lesson), [(f.path, f.value, f.unit) for f in lesson]
+
+
+def test_a_headline_card_carries_its_unit_in_the_label(three: tuple[Scenario, flowsim.RunResult]) -> None:
+    """At 1,400 px four cards cut '39.9 messages/s' to '39.9 messa…': the unit moves to the label."""
+    from flowsim.reports.app_frames import headline
+
+    scenario, result = three
+    rate, p99, lost, slos = headline(result, scenario.arch)
+    assert rate.card_label == "Input rate · messages/s (mean of 3)" and rate.text == f"{rate.card} messages/s"
+    assert " ± " in rate.card and "messages" not in rate.card
+    assert lost.card_label == "Messages lost · messages (mean of 3)" and lost.text == f"{lost.card} messages"
+    assert p99.card == p99.text and p99.card_label == p99.label  # a duration carries its own unit
+    assert slos.card == slos.text == "0 / 1"  # 'totals.dropped == 0' fails: api drops

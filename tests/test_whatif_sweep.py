@@ -119,3 +119,21 @@ def test_the_what_if_chart_has_cis_the_slo_line_and_the_mark() -> None:
     spec = whatif_charts([whatif], {"p99_s": 6.0}, at, whatif.mark_name()).to_dict()
     text = str(spec)
     assert "errorbar" in text and "SLO 6" in text and f"highest sustainable load: {at:g}" in text
+
+
+def test_each_chart_gets_the_tightest_slo_on_what_it_plots() -> None:
+    from flowsim.reports.whatif import slo_lines
+    from flowsim.results import SloVerdict
+
+    def verdict(metric: str, op: str, threshold: float) -> SloVerdict:
+        return SloVerdict(slo=f"{metric} {op} {threshold:g}", metric=metric, op=op, threshold=threshold,
+                          value=None, passed=False)  # fmt: skip
+
+    lines = slo_lines([
+        verdict("end_to_end.a.latency_s.p99", "<", 2.0), verdict("end_to_end.b.latency_s.p99", "<", 1.5),
+        verdict("totals.dropped", "==", 0.0), verdict("totals.dead_lettered", "<=", 5.0),
+        verdict("nodes.api.utilization", "<", 0.8), verdict("cost.per_hour", "<", 12.0),
+        verdict("end_to_end.a.throughput_per_s", ">", 90.0),  # a lower bound: no chart of it has a line
+        verdict("end_to_end.a.latency_s.p50", "<", 0.1),  # the charts plot p99 only
+    ])  # fmt: skip
+    assert lines == {"p99_s": 1.5, "losses": 0.0, "max_utilization": 0.8, "cost_per_hour": 12.0}

@@ -26,6 +26,8 @@ from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from flowsim.reports.compare_charts import Side  # the overlay specs' cache keys name it
 
 # Plotting (matplotlib, Altair, networkx) is imported where a figure is drawn, not here: the key
@@ -122,10 +124,20 @@ def headline_metrics(kept: KeptRun, previous: KeptRun | None = None, columns: in
     slots = st.columns(columns)
     for index, (figure, old) in enumerate(zip(figures, before, strict=True)):
         delta = figure.delta_text(old)
-        slots[index % columns].metric(figure.label, figure.text, delta=delta,
+        slots[index % columns].metric(figure.card_label, figure.card, delta=delta,
                                       delta_color="normal" if figure.better == "higher" else "inverse",
                                       help=figure.help, border=True, height="stretch",
                                       delta_description=since if delta else None)  # fmt: skip
+
+
+def headline_pair(a: KeptRun, b: KeptRun) -> pd.DataFrame:
+    """The headline figures of runs A and B side by side, as the page writes them (CI and unit)."""
+    import pandas as pd
+
+    pairs = zip(headline(a.result, a.scenario.arch), headline(b.result, b.scenario.arch), strict=True)
+    rows = [{"figure": x.label if x.label == y.label else f"{x.label} / {y.label}", "A": x.text, "B": y.text}
+            for x, y in pairs]  # fmt: skip
+    return pd.DataFrame(rows, columns=["figure", "A", "B"])
 
 
 def _slos(kept: KeptRun) -> None:
@@ -291,11 +303,8 @@ def compare_view(runs: list[KeptRun]) -> None:
     from flowsim.reports.compare_tables import paired_table
 
     a, b = _pick(runs)
-    columns = st.columns(2, gap="medium")
-    for column, run, name in zip(columns, (a, b), "AB", strict=True):
-        with column:
-            st.markdown(f"**{name}: {run.label}**")
-            headline_metrics(run, columns=2)
+    st.markdown(f"**A:** {a.label}  \n**B:** {b.label}")
+    st.table(headline_pair(a, b), hide_index=True)  # text: a long value with its CI and unit is never cut
     sides = (Side(run_name("A", a), a.result, a.scenario), Side(run_name("B", b), b.result, b.scenario))
     comparison = compare_results(a.result, a.scenario, b.result, b.scenario, labels=(sides[0].name, sides[1].name))
     for warning in comparison.warnings:
@@ -345,9 +354,9 @@ def key_figures_view(kept: KeptRun) -> None:
     lesson = kept.scenario.lesson
     if lesson is not None:
         st.markdown(f"**Lesson:** {lesson.text}")
-    st.dataframe(key_figures_frame(kept.result, kept.scenario), hide_index=True, width="stretch")
+    st.table(key_figures_frame(kept.result, kept.scenario), hide_index=True)  # text: shows at once, searchable
 
 
 def sinks_view(kept: KeptRun) -> None:
     """What each sink received: count, rate, p50, p95, p99 (a fan-out's copies per sink, not summed)."""
-    st.dataframe(sinks_frame(kept.result, kept.scenario), hide_index=True, width="stretch")
+    st.table(sinks_frame(kept.result, kept.scenario), hide_index=True)

@@ -18,7 +18,7 @@ import flowsim
 from flowsim.app.controls import NODES, POOL_FIELDS, Control, derive_controls
 from flowsim.app.jobs import budget_per_replication, estimate
 from flowsim.app.sweep_job import SweepJob
-from flowsim.reports.whatif import WhatIf, grid_values, paired_differences, whatif_charts
+from flowsim.reports.whatif import WhatIf, grid_values, paired_differences, slo_lines, whatif_charts
 from flowsim.sweep import SweepPlan
 
 KEY, JOB_KEY, STOPPED_KEY = "whatifs", "whatif_job", "whatif_stopped"
@@ -152,8 +152,7 @@ def _run(swept: SweepPlan, control: Control) -> None:
 def _show(kept: list[WhatIf], scenario: flowsim.Scenario) -> None:
     same = [k for k in kept if k.path == kept[-1].path]
     latest = same[-1]
-    p99_slos = [v.threshold for v in latest.sweep.points[0].result.slos if v.metric.endswith(".p99")]
-    lines = {"p99_s": min(p99_slos)} if p99_slos else {}
+    lines = slo_lines(latest.sweep.points[0].result.slos)
     mark, sentence = latest.sustainable()
     if mark is None:
         st.warning(f"No value of {latest.control} in what-if {latest.label} meets every SLO without saturating.")

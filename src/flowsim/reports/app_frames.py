@@ -31,7 +31,11 @@ _VERSION_KEYS = ("version", "model_version", "name")
 # ---- headline --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Headline:
-    """One headline figure: its value (None when absent), as text, and which way is better."""
+    """One headline figure: its value (None when absent), as text, and which way is better.
+
+    `text` is the value with its CI and unit, as tables write it; a metric card writes `card` under
+    `card_label`, the unit moved into the label so that the large value fits its card.
+    """
 
     label: str
     value: float | None
@@ -39,6 +43,20 @@ class Headline:
     better: Literal["higher", "lower"]
     help: str = ""
     fmt: Formatter = format_number
+    unit: str = ""  # the unit `card` leaves out (durations and counts of SLOs carry their own)
+
+    @property
+    def card_label(self) -> str:
+        """'Input rate · messages/s (mean of 3)': the label with the unit the card leaves out."""
+        if not self.unit:
+            return self.label
+        name, mean, rest = self.label.partition(" (mean of")
+        return f"{name} · {self.unit}{mean}{rest}"
+
+    @property
+    def card(self) -> str:
+        suffix = f" {self.unit}"
+        return self.text.removesuffix(suffix) if self.unit and self.text.endswith(suffix) else self.text
 
     def delta_text(self, previous: Headline | None) -> str | None:
         """Signed change from `previous` in this figure's unit, or None when not comparable."""
@@ -126,7 +144,8 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     return [
         Headline("Input rate" + mean_of, rate, with_ci(rate, rate_ci and rate_ci / window, "messages/s"), "higher",
                  "messages the sources produced per second, each counted once (what each sink received, "
-                 "copies of consumer groups and fan-out included, is in the per-sink table)" + means, format_rate),
+                 "copies of consumer groups and fan-out included, is in the per-sink table)" + means, format_rate,
+                 "messages/s"),
         Headline(f"End-to-end p99 ({sink})" if sink else "End-to-end p99", p99,
                  with_ci(p99, p99_ci, "s") if p99 is not None else "—", "lower",
                  "99% of delivered items took less than this from creation to the sink" + means, format_duration),
@@ -134,7 +153,7 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
                  f"dropped {format_number(t.dropped)} + dead-lettered {format_number(t.dead_lettered)} + "
                  f"deleted unread (retention, expiry, failover) {format_number(t.lost)}" + means
                  + (f"; not counted: demand blocked sources never generated "
-                    f"{format_number(t.unmet_demand)}" if t.unmet_demand else "")),
+                    f"{format_number(t.unmet_demand)}" if t.unmet_demand else ""), format_number, "messages"),
         Headline("SLOs met", float(met) if result.slos else None,
                  f"{met} / {len(result.slos)}" if result.slos else "none defined", "higher",
                  "service-level objectives of the scenario that hold in this run"),

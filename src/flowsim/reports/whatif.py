@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from flowsim.reports.charts import FIT_WIDTH
-from flowsim.results import RunResult, mean_and_ci
+from flowsim.results import RunResult, SloVerdict, mean_and_ci
 from flowsim.spec.scenario import Scenario
 from flowsim.sweep import SweepResult, dead_letter_sinks, replication_figures
 
@@ -158,6 +158,32 @@ def _time_unit(frame: pd.DataFrame) -> tuple[str, float]:
         if top >= 3 * seconds:
             return name, seconds
     return "ms", 1e-3
+
+
+_LOSS_TOTALS = ("totals.dropped", "totals.dead_lettered", "totals.lost")
+
+
+def slo_lines(verdicts: Sequence[SloVerdict]) -> dict[str, float]:
+    """Where each chart draws its SLO line: the tightest bound among the scenario's SLOs on what it plots.
+
+    A p99 SLO on any sink bounds the p99 chart (which plots the slowest delivering sink); an SLO on a
+    total loss (dropped, dead-lettered, deleted unread) bounds the losses chart (their sum: a bound
+    on one part is one on the sum only where the others are 0, so the line reads "at most"); one on
+    a node's utilization bounds the highest-utilization chart; one on the cost per hour, the cost.
+    """
+    upper = [v for v in verdicts if v.op in ("<", "<=", "==")]  # bounds from above: what a line marks
+    chosen: dict[str, list[float]] = {}
+    for verdict in upper:
+        metric = verdict.metric
+        if metric.startswith("end_to_end.") and metric.endswith(".p99"):
+            chosen.setdefault("p99_s", []).append(verdict.threshold)
+        elif metric in _LOSS_TOTALS:
+            chosen.setdefault("losses", []).append(verdict.threshold)
+        elif metric.startswith("nodes.") and metric.endswith(".utilization"):
+            chosen.setdefault("max_utilization", []).append(verdict.threshold)
+        elif metric == "cost.per_hour":
+            chosen.setdefault("cost_per_hour", []).append(verdict.threshold)
+    return {key: min(values) for key, values in chosen.items()}
 
 
 def whatif_charts(
