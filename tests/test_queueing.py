@@ -19,10 +19,9 @@ from flowsim.analysis.queueing import (
     mmc,
     mmck,
     retry_visits,
-    student_t_halfwidth,
-    student_t_quantile,
     traffic_equations,
 )
+from flowsim.confidence import student_t_halfwidth, student_t_quantile
 
 
 def _erlang_c_direct(c: int, a: float | Fraction) -> float:

@@ -31,8 +31,9 @@ import pytest
 import yaml
 
 import flowsim
-from flowsim.analysis.queueing import mg1, mmc, mmck, student_t_halfwidth, traffic_equations
+from flowsim.analysis.queueing import mg1, mmc, mmck, traffic_equations
 from flowsim.build import run_replication
+from flowsim.confidence import student_t_halfwidth
 from flowsim.engine.model import ReplicationOutput
 from flowsim.results import NodeResult, RunResult
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from flowsim.analysis.queueing import student_t_halfwidth
 from flowsim.api import Engine
+from flowsim.confidence import student_t_halfwidth
 from flowsim.executors import Progress, open_executor
 from flowsim.loading import PathLike, load_scenario
 from flowsim.multirun import run_scenarios

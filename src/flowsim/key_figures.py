@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from flowsim.analysis.queueing import student_t_halfwidth
+from flowsim.confidence import student_t_halfwidth
 from flowsim.engine.figures import Figure, declared
 from flowsim.nodes.registry import kind_config
 from flowsim.results import NodeResult, RunResult, SloVerdict, Totals

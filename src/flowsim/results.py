@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from flowsim.analysis.queueing import student_t_halfwidth
 from flowsim.analysis.view import AnalyticView
+from flowsim.confidence import student_t_halfwidth
 from flowsim.cost import CostReport
 from flowsim.engine.model import SERIES_COLUMNS, ReplicationOutput
 
