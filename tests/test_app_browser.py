@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -422,16 +423,39 @@ FIRST_RESULTS = ["log-compaction", "consumer-autoscaling", "airflow-fanout", "ka
                  "airflow-catchup", "drift-retraining", "kappa-reprocessing", "warehouse-contention"]  # fmt: skip
 
 
-def expected_first_look(name: str) -> tuple[list[str], str]:
-    """The headline a pick of `name` must show: its first look simulated here, and the note of its cut."""
+def first_look_run(name: str) -> tuple[flowsim.Scenario, flowsim.RunResult, str]:
+    """What a pick of `name` runs, simulated here: its first look, the result and the note of its cut."""
     from flowsim.app.jobs import first_look
 
     path = ROOT / "scenarios" / f"{name}.yaml"
     scenario = flowsim.load_scenario(path)
     cut, note = first_look(scenario)
     short = flowsim.load_scenario(path, cut) if cut else scenario
-    result = flowsim.simulate(short, seed=short.seed, replications=short.replications)
+    return short, flowsim.simulate(short, seed=short.seed, replications=short.replications), note
+
+
+def expected_first_look(name: str) -> tuple[list[str], str]:
+    """The headline a pick of `name` must show, and the note of its cut."""
+    short, result, note = first_look_run(name)
     return [h.card for h in headline(result, short.arch)], note
+
+
+@contextmanager
+def at_the_first_look(app_url: str) -> Iterator[Any]:
+    """A page at 1,440 px showing the default scenario's first look (run #1); closed after."""
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()
+            yield page
+        finally:
+            browser.close()
+
+
+def pick_and_wait(page: Any, number: int, name: str) -> None:
+    """Pick `name` as run #`number` and wait until the page shows it."""
+    pick(page, name)
+    page.get_by_text(f"Showing run #{number} {name}").wait_for()
 
 
 #: the scenarios whose lesson figure the page once left out (issue 14, item 1)
@@ -439,58 +463,40 @@ LESSON_PAGES = ["slow-consumer-retention", "crash-at-least-once", "hot-partition
 
 
 def expected_lesson_rows(name: str) -> tuple[str, list[tuple[str, str]]]:
-    """The lesson's sentence and its figures as the page's key-figures table writes them (label, value),
-    from the scenario's first look simulated here."""
-    from flowsim.app.jobs import first_look
+    """The lesson's sentence and its figures as the page's key-figures table writes them (label, value)."""
     from flowsim.key_figures import key_figures
     from flowsim.reports.key_tables import figure_text
 
-    path = ROOT / "scenarios" / f"{name}.yaml"
-    scenario = flowsim.load_scenario(path)
-    cut, _note = first_look(scenario)
-    short = flowsim.load_scenario(path, cut) if cut else scenario
-    result = flowsim.simulate(short, seed=short.seed, replications=short.replications)
+    short, result, _note = first_look_run(name)
     assert short.lesson is not None
     lesson = [f for f in key_figures(result, short) if f.why == "lesson"]
     return short.lesson.text, [(f.label, figure_text(f, result.replications)) for f in lesson]
 
 
 def test_each_lesson_figure_is_written_in_the_page(app_url: str) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            for number, name in enumerate(LESSON_PAGES, start=2):
-                sentence, rows = expected_lesson_rows(name)
-                pick(page, name)
-                page.get_by_text(f"Showing run #{number} {name}").wait_for()
-                table = page.get_by_test_id("stTable").first  # the key figures: a table of text, lesson first
-                table.wait_for()
-                cells = [[c.strip() for c in row.locator("th, td").all_inner_texts()]
-                         for row in table.locator("tbody tr").all()]  # fmt: skip
-                words = " ".join(sentence.split()[:6])  # the lesson's sentence opens the results
-                assert page.get_by_text(f"Lesson: {words}").count() == 1, name
-                for (label, value), cell in zip(rows, cells, strict=False):
-                    assert cell[:3] == ["▶", label, value], (name, cell)  # marked, named, valued
-                assert len(cells) >= len(rows) and rows, name
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        for number, name in enumerate(LESSON_PAGES, start=2):
+            sentence, rows = expected_lesson_rows(name)
+            pick_and_wait(page, number, name)
+            table = page.get_by_test_id("stTable").first  # the key figures: a table of text, lesson first
+            table.wait_for()
+            cells = [[c.strip() for c in row.locator("th, td").all_inner_texts()]
+                     for row in table.locator("tbody tr").all()]  # fmt: skip
+            words = " ".join(sentence.split()[:6])  # the lesson's sentence opens the results
+            assert page.get_by_text(f"Lesson: {words}").count() == 1, name
+            for (label, value), cell in zip(rows, cells, strict=False):
+                assert cell[:3] == ["▶", label, value], (name, cell)  # marked, named, valued
+            assert len(cells) >= len(rows) and rows, name
 
 
 def test_a_first_result_appears_for_the_slowest_scenarios_and_each_family(app_url: str) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            for number, name in enumerate(FIRST_RESULTS, start=2):
-                expected, note = expected_first_look(name)
-                pick(page, name)
-                page.get_by_text(f"Showing run #{number} {name}").wait_for()
-                page.get_by_text(re.compile(rf"Run #{number} {re.escape(name)}: .* and drawn")).wait_for()
-                values = page.get_by_test_id("stMetricValue").all_inner_texts()
-                assert values[: len(expected)] == expected, name  # the page's figures are the first look's
-                if note:  # a cut horizon is said on the page
-                    assert page.get_by_text(note.split(" (")[0]).count() == 1, name
-                assert page.locator(".vega-embed").count() >= 3, name  # topology, time series, latency
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        for number, name in enumerate(FIRST_RESULTS, start=2):
+            expected, note = expected_first_look(name)
+            pick_and_wait(page, number, name)
+            page.get_by_text(re.compile(rf"Run #{number} {re.escape(name)}: .* and drawn")).wait_for()
+            values = page.get_by_test_id("stMetricValue").all_inner_texts()
+            assert values[: len(expected)] == expected, name  # the page's figures are the first look's
+            if note:  # a cut horizon is said on the page
+                assert page.get_by_text(note.split(" (")[0]).count() == 1, name
+            assert page.locator(".vega-embed").count() >= 3, name  # topology, time series, latency
