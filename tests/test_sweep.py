@@ -15,7 +15,8 @@ from flowsim.cli import app
 from flowsim.cli.sweeps import bare_objective
 from flowsim.executors import ExecutorChoice, choose_executor, make_executor, plan_tasks
 from flowsim.multirun import run_scenarios
-from flowsim.sweep import SweepResult, expand_grid, parse_set, parse_sets, plan_sweep, run_sweep, sweep
+from flowsim.sweep import SweepResult, plan_sweep, run_sweep, sweep
+from flowsim.sweep_grid import expand_grid, parse_set, parse_sets
 
 # Two stages with prices: each API server costs 0.25/h, storage 2 GB at 0.5/GB-h (1.0/h).
 # At 1.6 arrivals/s and 1 s per request, 1 server is overloaded and 2 servers (rho 0.8) wait

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from flowsim.results import RunResult
     from flowsim.spec.architecture import Architecture
     from flowsim.spec.scenario import Scenario
-    from flowsim.sweep import SweepResult, expand_grid, sweep
+    from flowsim.sweep import SweepResult, sweep
+    from flowsim.sweep_grid import expand_grid
     from flowsim.version import __version__
 
 #: each public name, and the module that defines it
@@ -46,7 +47,7 @@ _HOMES: dict[str, str] = {
     "analyze_scenario": "flowsim.api",
     "compare": "flowsim.compare",
     "estimate_events": "flowsim.api",
-    "expand_grid": "flowsim.sweep",
+    "expand_grid": "flowsim.sweep_grid",
     "load_architecture": "flowsim.loading",
     "load_scenario": "flowsim.loading",
     "parse_assignment": "flowsim.loading",

@@ -19,10 +19,7 @@ call the two themselves.  Writing the plots of a sweep is the reports layer's bu
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -32,106 +29,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import yaml
 
 from flowsim.api import Engine
-from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.errors import FlowsimError
 from flowsim.executors import Progress, open_executor
-from flowsim.loading import PathLike, load_scenario, with_settings
+from flowsim.loading import PathLike, load_scenario
 from flowsim.metric_paths import check_metric
 from flowsim.multirun import run_scenarios
 from flowsim.optional import have, need
 from flowsim.results import RunResult, mean_and_ci, percentiles
 from flowsim.spec.scenario import Scenario
+from flowsim.sweep_grid import Grid, expand_grid, load_points, point_label, value_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Grid = Mapping[str, Sequence[Any]]
 TableFormat = Literal["csv", "parquet"]
 DEFAULT_OBJECTIVE = "min cost.per_hour"
 CI = "_ci95"
 _STATS = ("mean", "p50", "p95", "p99")
 #: table figures that are not result paths (the rest are named by their `RunResult.metric` path)
 DERIVED_FIGURES = ("throughput_per_s", "max_utilization")
-
-
-# ---- the grid ------------------------------------------------------------------------------
-def parse_set(text: str) -> tuple[str, list[Any]]:
-    """`nodes.api.servers=1,2,4` -> ('nodes.api.servers', [1, 2, 4]); values are read as YAML.
-
-    The values are read as one YAML flow list, so a value may itself hold commas when bracketed
-    (`nodes.api.service_time={dist: constant, value: 1s},{dist: exponential, mean: 1s}`).
-    """
-    path, sep, raw = text.partition("=")
-    if not sep or not path.strip() or not raw.strip():
-        raise SpecError([Problem(f"cannot read {text!r}; write PATH=V1,V2,..., e.g. nodes.api.servers=1,2,4", "--set")])
-    try:
-        values = yaml.safe_load(f"[{raw}]")
-    except yaml.YAMLError:
-        values = [_yaml_or_text(part) for part in raw.split(",")]
-    if not isinstance(values, list) or not values or any(v is None or v == "" for v in values):
-        raise SpecError([Problem(f"cannot read the values of {text!r}; write PATH=V1,V2,...", "--set")])
-    return path.strip(), values
-
-
-def _yaml_or_text(text: str) -> Any:
-    try:
-        return yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        return text.strip()
-
-
-def parse_sets(texts: Sequence[str]) -> dict[str, list[Any]]:
-    """Several `--set PATH=V1,V2` options as one grid; a path given twice is an error."""
-    grid: dict[str, list[Any]] = {}
-    for text in texts:
-        path, values = parse_set(text)
-        if path in grid:
-            raise SpecError([Problem(f"{path!r} is set twice; give all its values in one --set", "--set")])
-        grid[path] = values
-    return grid
-
-
-def expand_grid(sets: Grid) -> list[dict[str, Any]]:
-    """Every combination of the values, the last path varying fastest; no paths -> one empty point."""
-    paths = list(sets)
-    return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*(sets[p] for p in paths))]
-
-
-def point_label(point: Mapping[str, Any]) -> str:
-    return ", ".join(f"{path}={_text(value)}" for path, value in point.items()) or "the scenario as written"
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
-def load_points(
-    scenario_path: PathLike, points: Sequence[Mapping[str, Any]], seed: int | None, replications: int | None
-) -> list[Scenario]:
-    """One validated scenario per point; every invalid point is reported, each named."""
-    updates: dict[str, Any] = {"seed": seed, "replications": replications}
-    updates = {k: v for k, v in updates.items() if v is not None}
-    scenarios: list[Scenario] = []
-    found: dict[Problem, list[str]] = {}
-    for point in points:
-        try:
-            scenario = load_scenario(scenario_path, overrides=dict(point))
-        except SpecError as err:
-            for problem in err.problems:
-                found.setdefault(problem, []).append(point_label(point))
-            continue
-        scenarios.append(with_settings(scenario, **updates))
-    if found:
-        raise SpecError([_at_points(problem, labels, len(points)) for problem, labels in found.items()])
-    return scenarios
-
-
-def _at_points(problem: Problem, labels: list[str], count: int) -> Problem:
-    """The problem, naming the grid points that have it (or all of them)."""
-    where = "at every grid point" if count > 1 and len(labels) == count else "at grid point " + "; ".join(labels)
-    return dataclasses.replace(problem, message=f"{where}: {problem.message}")
 
 
 # ---- planning and running -----------------------------------------------------------------
@@ -411,7 +329,7 @@ def _column(values: pd.Series) -> pd.Series:
         isinstance(v, int | float) and not isinstance(v, bool) for v in items
     ):
         return values
-    return values.map(_text)
+    return values.map(value_text)
 
 
 def _plain(value: Any) -> Any:

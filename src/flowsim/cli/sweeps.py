@@ -144,7 +144,8 @@ def sweep_command(
     Every combination of the --set values is a point; all points share the seed, so they differ by
     design, not by luck.
     """
-    from flowsim.sweep import parse_sets, plan_sweep, run_sweep
+    from flowsim.sweep import plan_sweep, run_sweep
+    from flowsim.sweep_grid import parse_sets
 
     with user_errors():
         given = read_input(scenario)  # a path, or the text of stdin for `-`
