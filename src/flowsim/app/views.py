@@ -17,7 +17,15 @@ from flowsim.app.controls import describe_overrides
 from flowsim.app.runner import KeptRun, RunRequest
 from flowsim.app.sources import effective_yaml
 from flowsim.compare import compare_results
-from flowsim.reports.app_frames import compare_frame, headline, nodes_frame, slo_frame, theory_frame, versions_frame
+from flowsim.reports.app_frames import (
+    compare_frame,
+    headline,
+    headline_pair,
+    nodes_frame,
+    slo_frame,
+    theory_frame,
+    versions_frame,
+)
 from flowsim.reports.key_tables import key_figures_frame, sinks_frame
 from flowsim.reports.streaming import streaming_rows
 from flowsim.reports.tables import analysis_summary
@@ -26,8 +34,6 @@ from flowsim.spec.scenario import Scenario
 from flowsim.units import format_duration
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from flowsim.reports.compare_charts import Side  # the overlay specs' cache keys name it
 
 # Plotting (matplotlib, Altair, networkx) is imported where a figure is drawn, not here: the key
@@ -128,16 +134,6 @@ def headline_metrics(kept: KeptRun, previous: KeptRun | None = None, columns: in
                                       delta_color="normal" if figure.better == "higher" else "inverse",
                                       help=figure.help, border=True, height="stretch",
                                       delta_description=since if delta else None)  # fmt: skip
-
-
-def headline_pair(a: KeptRun, b: KeptRun) -> pd.DataFrame:
-    """The headline figures of runs A and B side by side, as the page writes them (CI and unit)."""
-    import pandas as pd
-
-    pairs = zip(headline(a.result, a.scenario.arch), headline(b.result, b.scenario.arch), strict=True)
-    rows = [{"figure": x.label if x.label == y.label else f"{x.label} / {y.label}", "A": x.text, "B": y.text}
-            for x, y in pairs]  # fmt: skip
-    return pd.DataFrame(rows, columns=["figure", "A", "B"])
 
 
 def _slos(kept: KeptRun) -> None:
@@ -304,7 +300,8 @@ def compare_view(runs: list[KeptRun]) -> None:
 
     a, b = _pick(runs)
     st.markdown(f"**A:** {a.label}  \n**B:** {b.label}")
-    st.table(headline_pair(a, b), hide_index=True)  # text: a long value with its CI and unit is never cut
+    pair = headline_pair(a.result, a.scenario.arch, b.result, b.scenario.arch)
+    st.table(pair, hide_index=True)  # text: a long value with its CI and unit is never cut
     sides = (Side(run_name("A", a), a.result, a.scenario), Side(run_name("B", b), b.result, b.scenario))
     comparison = compare_results(a.result, a.scenario, b.result, b.scenario, labels=(sides[0].name, sides[1].name))
     for warning in comparison.warnings:

@@ -160,6 +160,14 @@ def headline(result: RunResult, arch: Architecture) -> list[Headline]:
     ]  # fmt: skip
 
 
+def headline_pair(a: RunResult, arch_a: Architecture, b: RunResult, arch_b: Architecture) -> pd.DataFrame:
+    """The headline figures of runs A and B side by side, as tables write them (CI and unit)."""
+    pairs = zip(headline(a, arch_a), headline(b, arch_b), strict=True)
+    rows = [{"figure": x.label if x.label == y.label else f"{x.label} / {y.label}", "A": x.text, "B": y.text}
+            for x, y in pairs]  # fmt: skip
+    return pd.DataFrame(rows, columns=["figure", "A", "B"])
+
+
 # ---- consumer lag ------------------------------------------------------------------------------
 def lag_frame(result: RunResult) -> pd.DataFrame:
     """Consumer lag in messages over time, averaged over replications: one column per node/group."""
