@@ -172,6 +172,24 @@ def open_page(playwright: Any, url: str, width: int = 1440, height: int = 1000) 
     return browser, page
 
 
+@contextmanager
+def at_the_first_look(app_url: str) -> Iterator[Any]:
+    """A page at 1,440 px showing the default scenario's first look (run #1); closed after."""
+    with sync_api.sync_playwright() as playwright:
+        browser, page = open_page(playwright, app_url)
+        try:
+            page.get_by_text("Showing run #1 checkout-outage").wait_for()
+            yield page
+        finally:
+            browser.close()
+
+
+def pick_and_wait(page: Any, number: int, name: str) -> None:
+    """Pick `name` as run #`number` and wait until the page shows it."""
+    pick(page, name)
+    page.get_by_text(f"Showing run #{number} {name}").wait_for()
+
+
 def run_button(page: Any) -> Any:
     return page.get_by_role("button", name="Run simulation").first
 
@@ -213,73 +231,57 @@ def test_stop_ends_a_run_within_a_second_and_keeps_the_earlier_runs(app_url: str
 
 
 def test_a_yaml_edit_and_a_sidebar_change_apply_with_one_press(app_url: str) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            set_number(page, "payments · servers", "9")  # a sidebar change, not yet run
-            page.get_by_role("tab", name="Scenario YAML").click()
-            editor = page.get_by_role("textbox", name="Scenario YAML: edit or paste")
-            text = editor.input_value()
-            editor.fill(text.replace("name: checkout-outage", "name: checkout-edited", 1))
-            run_button(page).click()  # while the editor has the focus: one press
-            page.get_by_role("tab", name="Results").click()
-            page.get_by_text("Showing run #2 checkout-edited · payments.servers=9").wait_for()
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        set_number(page, "payments · servers", "9")  # a sidebar change, not yet run
+        page.get_by_role("tab", name="Scenario YAML").click()
+        editor = page.get_by_role("textbox", name="Scenario YAML: edit or paste")
+        text = editor.input_value()
+        editor.fill(text.replace("name: checkout-outage", "name: checkout-edited", 1))
+        run_button(page).click()  # while the editor has the focus: one press
+        page.get_by_role("tab", name="Results").click()
+        page.get_by_text("Showing run #2 checkout-edited · payments.servers=9").wait_for()
 
 
 def test_a_pasted_shipped_scenario_runs_with_its_relative_architecture(app_url: str) -> None:
     raw = (ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8")
     assert "architecture: ../architectures/two-stage.yaml" in raw  # the relative path as shipped
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            page.get_by_role("tab", name="Scenario YAML").click()
-            page.get_by_role("textbox", name="Scenario YAML: edit or paste").fill(raw)
-            run_button(page).click()
-            page.get_by_role("tab", name="Results").click()
-            page.get_by_text("Showing run #2 baseline").wait_for()
-            assert page.get_by_text("/work").count() == 0 and page.get_by_text("not found").count() == 0
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        page.get_by_role("tab", name="Scenario YAML").click()
+        page.get_by_role("textbox", name="Scenario YAML: edit or paste").fill(raw)
+        run_button(page).click()
+        page.get_by_role("tab", name="Results").click()
+        page.get_by_text("Showing run #2 baseline").wait_for()
+        assert page.get_by_text(str(ROOT)).count() == 0 and page.get_by_text("not found").count() == 0  # no server path
 
 
 def test_the_what_if_sweep_is_plotted_with_confidence_intervals(app_url: str, tmp_path: Path) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            pick(page, "baseline")
-            page.get_by_text("Showing run #2 baseline").wait_for()
-            page.get_by_role("tab", name="What-if").click()
-            set_number(page, "From", "0.5")
-            set_number(page, "To", "2")
-            set_number(page, "Points", "4")
-            page.get_by_role("button", name="Run what-if").click()
-            done = page.get_by_text("What-if A: 4 points")
-            done.wait_for()
-            if (os.cpu_count() or 1) > 1:  # 4 points x 3 replications: one worker process per core
-                assert f"on {min(os.cpu_count() or 1, 12)} processes" in done.inner_text()
-            # baseline: rho = 0.45 at 1x, so 2x (rho 0.9) still holds unless the p99 SLO (6 s) breaks
-            page.get_by_text("every SLO holds and no server saturates up to").or_(
-                page.get_by_text("meets every SLO without saturating")).first.wait_for()  # fmt: skip
-            panel = page.get_by_role("tabpanel", name="What-if")
-            panel.locator(".vega-embed").first.wait_for()
-            page.wait_for_timeout(1000)
-            assert panel.locator(".vega-embed").count() == 1  # p99, throughput, utilization, losses: one chart
-            text = panel.locator(".vega-embed").first.inner_text()
-            assert "lost: dropped + dead-lettered + deleted unread (messages)" in text and "Load multiplier" in text
-            assert charts_sticking_out(page) == []
-            panel.locator(".vega-embed").first.scroll_into_view_if_needed()
-            page.mouse.move(1400, 10)
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(docs_or_tmp("screenshot-whatif.png", tmp_path)))
-            # the error bars are Vega rule marks with a 95% low and high: one per point with 3 replications
-            assert panel.locator(".vega-embed .mark-rule path, .vega-embed .mark-rule line").count() >= 4
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        pick_and_wait(page, 2, "baseline")
+        page.get_by_role("tab", name="What-if").click()
+        set_number(page, "From", "0.5")
+        set_number(page, "To", "2")
+        set_number(page, "Points", "4")
+        page.get_by_role("button", name="Run what-if").click()
+        done = page.get_by_text("What-if A: 4 points")
+        done.wait_for()
+        if (os.cpu_count() or 1) > 1:  # 4 points x 3 replications: one worker process per core
+            assert f"on {min(os.cpu_count() or 1, 12)} processes" in done.inner_text()
+        # baseline: rho = 0.45 at 1x, so 2x (rho 0.9) still holds unless the p99 SLO (6 s) breaks
+        page.get_by_text("every SLO holds and no server saturates up to").or_(
+            page.get_by_text("meets every SLO without saturating")).first.wait_for()  # fmt: skip
+        panel = page.get_by_role("tabpanel", name="What-if")
+        panel.locator(".vega-embed").first.wait_for()
+        page.wait_for_timeout(1000)
+        assert panel.locator(".vega-embed").count() == 1  # p99, throughput, utilization, losses: one chart
+        text = panel.locator(".vega-embed").first.inner_text()
+        assert "lost: dropped + dead-lettered + deleted unread (messages)" in text and "Load multiplier" in text
+        assert charts_sticking_out(page) == []
+        panel.locator(".vega-embed").first.scroll_into_view_if_needed()
+        page.mouse.move(1400, 10)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(docs_or_tmp("screenshot-whatif.png", tmp_path)))
+        # the error bars are Vega rule marks with a 95% low and high: one per point with 3 replications
+        assert panel.locator(".vega-embed .mark-rule path, .vega-embed .mark-rule line").count() >= 4
 
 
 def test_the_page_fits_a_phone_and_the_diagram_text_stays_legible(app_url: str, tmp_path: Path) -> None:
@@ -386,32 +388,26 @@ def test_on_a_phone_a_pick_closes_the_sidebar_and_nothing_scrolls_sideways(app_u
 
 
 def test_stop_ends_a_parallel_what_if_within_a_second_and_keeps_the_earlier_one(app_url: str) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            pick(page, "baseline")
-            page.get_by_text("Showing run #2 baseline").wait_for()
-            page.get_by_role("tab", name="What-if").click()
-            set_number(page, "Points", "2")
-            set_number(page, "Replications per point", "2")
-            page.get_by_role("button", name="Run what-if").click()
-            page.get_by_text("What-if A: 2 points").wait_for()  # a short one first, kept
-            set_number(page, "Duration (s, warm-up included)", "2000000")  # 200x the 10,000 s: minutes of work
-            page.get_by_role("button", name="Run what-if").click()
-            stop = page.get_by_role("button", name="Stop what-if")
-            stop.wait_for()
-            page.wait_for_timeout(2000)  # the workers are under way
-            stop.click()
-            note = page.get_by_text("What-if stopped after")
-            note.wait_for()
-            # Stop shuts the pool down and terminates its workers: the page says how long the sweep took to end
-            ended = re.search(r"it ended ([0-9.]+) s after the Stop", note.inner_text())
-            assert ended is not None and float(ended[1]) < 1.0, note.inner_text()
-            assert "the 1 earlier what-if are" in note.inner_text()
-            assert page.get_by_text("What-if A:").count() >= 1  # the first what-if is still drawn
-        finally:
-            browser.close()
+    with at_the_first_look(app_url) as page:
+        pick_and_wait(page, 2, "baseline")
+        page.get_by_role("tab", name="What-if").click()
+        set_number(page, "Points", "2")
+        set_number(page, "Replications per point", "2")
+        page.get_by_role("button", name="Run what-if").click()
+        page.get_by_text("What-if A: 2 points").wait_for()  # a short one first, kept
+        set_number(page, "Duration (s, warm-up included)", "2000000")  # 200x the 10,000 s: minutes of work
+        page.get_by_role("button", name="Run what-if").click()
+        stop = page.get_by_role("button", name="Stop what-if")
+        stop.wait_for()
+        page.wait_for_timeout(2000)  # the workers are under way
+        stop.click()
+        note = page.get_by_text("What-if stopped after")
+        note.wait_for()
+        # Stop shuts the pool down and terminates its workers: the page says how long the sweep took to end
+        ended = re.search(r"it ended ([0-9.]+) s after the Stop", note.inner_text())
+        assert ended is not None and float(ended[1]) < 1.0, note.inner_text()
+        assert "the 1 earlier what-if are" in note.inner_text()
+        assert page.get_by_text("What-if A:").count() >= 1  # the first what-if is still drawn
 
 
 # ---- first results (issue 14: "fast first result") ------------------------------------------------
@@ -438,24 +434,6 @@ def expected_first_look(name: str) -> tuple[list[str], str]:
     """The headline a pick of `name` must show, and the note of its cut."""
     short, result, note = first_look_run(name)
     return [h.card for h in headline(result, short.arch)], note
-
-
-@contextmanager
-def at_the_first_look(app_url: str) -> Iterator[Any]:
-    """A page at 1,440 px showing the default scenario's first look (run #1); closed after."""
-    with sync_api.sync_playwright() as playwright:
-        browser, page = open_page(playwright, app_url)
-        try:
-            page.get_by_text("Showing run #1 checkout-outage").wait_for()
-            yield page
-        finally:
-            browser.close()
-
-
-def pick_and_wait(page: Any, number: int, name: str) -> None:
-    """Pick `name` as run #`number` and wait until the page shows it."""
-    pick(page, name)
-    page.get_by_text(f"Showing run #{number} {name}").wait_for()
 
 
 #: the scenarios whose lesson figure the page once left out (issue 14, item 1)
