@@ -104,6 +104,23 @@ def test_mean_peak_and_window_of_a_source() -> None:
     assert spiky.flow_law().emits_per_s == pytest.approx(1950.0)  # x batch
 
 
+def test_the_mean_over_a_run_counts_the_profile_inside_it() -> None:
+    """The run-size estimate's rate: a 6-minute 3x spike in a 14-minute run (consumer-autoscaling) more
+    than doubles the work; averaged over the source's window, whole days, it hardly shows."""
+    spike = [{"spike": {"at": "2m", "for": "6m", "factor": 3}}]
+    s = source(rate="20/s", profile=spike)
+    assert s.rate_window() == (0.0, 24 * H)
+    assert s.mean_rate() == pytest.approx(20 * (1 + 2 * 360 / 86_400), rel=1e-6)  # 20.17/s
+    assert s.mean_rate_over(840) == pytest.approx(20 * (840 + 2 * 360) / 840, rel=1e-6)  # 37.14/s
+    # stopped at 5 min: arrivals on [0, 300] with 180 s of the spike, 20 x (300 + 2 x 180) over the 840 s run
+    assert source(rate="20/s", stop="5m", profile=spike).mean_rate_over(840) == pytest.approx(20 * 660 / 840)
+    assert source(rate="20/s").mean_rate_over(840) == 20.0  # a constant rate: as before
+    from flowsim.analysis.view import analyze
+
+    view = analyze(service_arch(spike), horizon=840)  # what analyze_scenario passes: the run's duration
+    assert view.nodes["api"].mean_arrival_rate_per_s == pytest.approx(100 * 1560 / 840, rel=1e-6)
+
+
 # ---- configuration errors ---------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("fields", "message"),

@@ -66,7 +66,7 @@ class NodeAnalysis(BaseModel):
     )
     delay_s: float | None = Field(None, description="mean time in the node by its flow law, below saturation")
     mean_arrival_rate_per_s: float | None = Field(
-        None, description="items per second reaching the node with every source at its mean rate"
+        None, description="items per second reaching the node with every source at its mean rate over the run"
     )
     mean_rate_per_s: float | None = Field(None, description="a source: items per second on average over rate_window_s")
     peak_rate_per_s: float | None = Field(None, description="a source: items per second at its busiest moment")
@@ -203,7 +203,7 @@ def analyze(
     `outages`: the longest scheduled outage per node, for the consumer groups' drain times;
     `rereads`: the seconds of input a job reads again after that outage (its checkpoint's age)."""
     rates = arrival_rates(arch, load_multiplier)
-    means = _mean_rates(arch, load_multiplier)
+    means = _mean_rates(arch, load_multiplier, horizon)
     flows = node_flows(arch, rates, load_multiplier)
     poisson = _poisson_inputs(arch)
     nodes: dict[str, NodeAnalysis] = {}
@@ -303,10 +303,10 @@ def _retry_storm(name: str, config: NodeConfig, model: QueueModel) -> str | None
     )
 
 
-def _mean_rates(arch: Architecture, load_multiplier: float) -> dict[str, float]:
-    """The traffic equations with every source at its mean rate."""
+def _mean_rates(arch: Architecture, load_multiplier: float, horizon: float) -> dict[str, float]:
+    """The traffic equations with every source at its mean rate over the run (`horizon` seconds)."""
     external = {
-        n: (c.mean_rate() if isinstance(c, SourceConfig) else c.external_rate()) * load_multiplier
+        n: (c.mean_rate_over(horizon) if isinstance(c, SourceConfig) else c.external_rate()) * load_multiplier
         for n, c in arch.nodes.items()
     }
     return solve_rates(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})

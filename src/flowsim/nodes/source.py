@@ -122,6 +122,18 @@ class SourceConfig(NodeConfig):
             return self.external_rate()
         return self.rate_law("mean").mean(*self.rate_window())
 
+    def mean_rate_over(self, horizon: float) -> float:
+        """Items per second on average over a run of `horizon` seconds from 0: the work the run holds.
+
+        A profile's mean over its active part of the run, spread over the run (a 3x spike of 6
+        minutes in a 14-minute run more than doubles it; over `rate_window`'s whole day it hardly
+        shows); without a finite horizon, or for a constant rate, `mean_rate()`.
+        """
+        if not self.time_varying() or not math.isfinite(horizon) or horizon <= 0:
+            return self.mean_rate()
+        start, stop = max(self.start, 0.0), min(self.stop if self.stop is not None else horizon, horizon)
+        return self.rate_law("mean").mean(start, stop) * (stop - start) / horizon if stop > start else 0.0
+
     def external_rate(self) -> float:
         """The analytic view's rate: the peak, for a rate that varies (see docs/load.md)."""
         if self.time_varying():
