@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.holding import HoldingRuntime
+from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.units import Duration
 

@@ -11,7 +11,6 @@ import copy
 import difflib
 import os
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,20 +18,26 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from flowsim.build import contract_problem
-from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.document_problems import (
+    blame_overrides,
+    edge_problems,
+    located,
+    name_problems,
+    policy_problems,
+    reference_problems,
+    traffic_problems,
+)
+from flowsim.errors import Problem, SpecError
 from flowsim.graph import graph_issues
-from flowsim.metric_paths import check_metric, path_issues
+from flowsim.metric_paths import check_metric
 from flowsim.references import (
-    close,
-    fault_issues,
     partial_architecture,
     raw_node_names,
     salvaged_scenario_issues,
-    slo_issues,
     task_issues,
 )
-from flowsim.semantics import architecture_issues, scenario_issues, wrong_document
-from flowsim.spec.architecture import NODE_NAME, Architecture
+from flowsim.semantics import architecture_issues, wrong_document
+from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
 
@@ -40,7 +45,6 @@ __all__ = ["PathLike", "check_metric", "load_architecture", "load_scenario", "pa
 
 PathLike = str | os.PathLike[str]
 _ARCH_ROOTS = ("nodes", "edges", "airflow")
-_ARROW_ENDS = re.compile(r"^\s*(\S+?)\s*->\s*(\S+?)\s*$")
 
 
 def _document(path_or_text: PathLike, source: str = "<input>") -> tuple[YamlDocument, Path | None]:
@@ -74,7 +78,7 @@ def _override(data: Any, path: str, value: Any, doc: YamlDocument, written: tupl
         key = next((k for k in written if k == path or k.removeprefix("architecture.") == path), None)
         if key is None:
             raise
-        raise SpecError([_located(doc, ("overrides", key), p.message, p.hint) for p in err.problems]) from None
+        raise SpecError([located(doc, ("overrides", key), p.message, p.hint) for p in err.problems]) from None
 
 
 def _set_path(data: Any, path: str, value: Any, source: str) -> None:
@@ -117,30 +121,30 @@ def _validate_architecture(
     try:
         arch = Architecture.model_validate(data, context=context)
     except ValidationError as err:
-        problems = problems_from_validation(err, doc, Architecture, prefix, data) + _edge_names(data, doc, prefix)
-        named = _name_problems(data, doc, prefix)
+        problems = problems_from_validation(err, doc, Architecture, prefix, data) + edge_problems(data, doc, prefix)
+        named = name_problems(data, doc, prefix)
         if named:  # each bad name at its own key, not one problem at the first node
             whole = format_path((*prefix, "nodes"))
             problems = named + [p for p in problems if not (p.field == whole and p.message.startswith("node name"))]
-        tasks = [_located(doc, prefix + path, message, hint) for path, message, hint in task_issues(data)]
+        tasks = [located(doc, prefix + path, message, hint) for path, message, hint in task_issues(data)]
         if tasks:  # each unknown task at its name, with a did-you-mean, not once at the DAG
             problems = [p for p in problems if "depends on unknown task" not in p.message] + tasks
         partial = partial_architecture(data, context)  # the parts that validate alone are checked too
         if partial is not None:
-            problems += [_located(doc, prefix + path, m, h) for path, m, h in architecture_issues(partial)]
-        refused = _Refused(_blame_overrides(problems, prefix, overrides or {}))
+            problems += [located(doc, prefix + path, m, h) for path, m, h in architecture_issues(partial)]
+        refused = _Refused(blame_overrides(problems, prefix, overrides or {}))
         refused.partial, refused.written = partial, raw_node_names(data)
         raise refused from None
-    problems = [_located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
-    problems += [_located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
+    problems = [located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
+    problems += [located(doc, prefix + path, message, hint) for path, message, hint in architecture_issues(arch)]
     if not problems:
-        problems += _traffic_problems(arch, doc, prefix)
+        problems += traffic_problems(arch, doc, prefix)
     for name, config in arch.nodes.items():
         broken = contract_problem(name, config)
         if broken is not None:
-            problems.append(_located(doc, (*prefix, "nodes", name, "kind"), broken, "a bug in the kind's package"))
+            problems.append(located(doc, (*prefix, "nodes", name, "kind"), broken, "a bug in the kind's package"))
     if problems:
-        raise SpecError(_blame_overrides(problems, prefix, overrides or {}))
+        raise SpecError(blame_overrides(problems, prefix, overrides or {}))
     return arch
 
 
@@ -149,77 +153,6 @@ class _Refused(SpecError):
 
     partial: Architecture | None = None
     written: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
-
-
-def _traffic_problems(arch: Architecture, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
-    """A cycle that keeps or multiplies its flow has no steady state: said at the edges, in the file."""
-    from flowsim.analysis.view import arrival_rates  # local: the analytic layer loads only to check
-
-    try:
-        arrival_rates(arch)
-    except FlowsimError as err:
-        hint = "give the cycle an exit edge, lower its weights, or drop fan-out copies around it"
-        return [_located(doc, (*prefix, "edges"), str(err).removeprefix(f"architecture '{arch.name}': "), hint)]
-    return []
-
-
-def _name_problems(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
-        return []
-    return [
-        _located(
-            doc,
-            (*prefix, "nodes", name),
-            f"node name {name!r} is not allowed",
-            "start with an ASCII letter or '_'; then ASCII letters, digits, '_' or '-'",
-        )
-        for name in data["nodes"]
-        if not NODE_NAME.match(str(name))
-    ]
-
-
-def _edge_names(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -> list[Problem]:
-    """Edges to unknown nodes, found in the raw data so they are reported with schema errors."""
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not isinstance(data.get("edges"), list):
-        return []
-    names = [str(n) for n in data["nodes"]]
-    problems = []
-    for index, edge in enumerate(data["edges"]):
-        ends = _ARROW_ENDS.findall(edge) if isinstance(edge, str) else []
-        pairs = list(zip(("from", "to"), ends[0], strict=True)) if len(ends) == 1 else []
-        if isinstance(edge, dict):
-            pairs = [(f, edge[f]) for f in ("from", "to") if isinstance(edge.get(f), str)]
-        for field, name in pairs:
-            if name not in names:
-                problems.append(
-                    _located(doc, (*prefix, "edges", index, field), f"unknown node '{name}'", close(name, names))
-                )
-    return problems
-
-
-def _blame_overrides(
-    problems: list[Problem], prefix: tuple[str | int, ...], overrides: dict[str, Any]
-) -> list[Problem]:
-    """A problem in a value an override set names the override, not only the file's line."""
-    if not overrides:
-        return problems
-    base = format_path(prefix)
-    blamed = []
-    for problem in problems:
-        field = problem.field.removeprefix(base).lstrip(".")
-        culprit = next((p for p in overrides if field == p or field.startswith(p + ".")), None)
-        if culprit is not None:
-            note = f"the value comes from the override {culprit}={overrides[culprit]!r}"
-            problem = replace(problem, hint=f"{problem.hint}; {note}" if problem.hint else note)
-        blamed.append(problem)
-    return blamed
-
-
-def _located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
-    mark = doc.key_marks.get(path) or doc.mark_for(path)
-    return Problem(
-        message, doc.source, mark.line if mark else None, mark.column if mark else None, format_path(path), hint
-    )
 
 
 def load_architecture(
@@ -295,12 +228,12 @@ def load_scenario(
     except ValidationError as err:
         if refused is None and isinstance(data.get("architecture"), Architecture):
             arch, names = data["architecture"], list(data["architecture"].nodes)
-        salvaged = [_located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
+        salvaged = [located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
         raise SpecError(before + problems_from_validation(err, doc, Scenario, (), data) + salvaged) from None
     scenario = scenario.model_copy(update={"overrides": merged})
     if refused is not None:
-        raise SpecError(before + _reference_problems(scenario, doc, arch, names))
-    problems = _reference_problems(scenario, doc, scenario.arch) + _policy_problems(scenario, arch_doc, arch_prefix)
+        raise SpecError(before + reference_problems(scenario, doc, arch, names))
+    problems = reference_problems(scenario, doc, scenario.arch) + policy_problems(scenario, arch_doc, arch_prefix)
     if problems:
         raise SpecError(problems)
     return _with_named_policies(scenario)
@@ -364,12 +297,12 @@ def _resolve_architecture(
             what = "is a directory, not a file" if os.path.isdir(target) else "not found"
             message = f"architecture file '{ref}' {what} (looked at {target})"
             hint = "give a path relative to the scenario file, or write the architecture inline"
-            raise SpecError([_located(doc, ("architecture",), message, hint)])
+            raise SpecError([located(doc, ("architecture",), message, hint)])
         arch_doc = load_yaml_file(target)
         wrong = wrong_document(arch_doc, "architecture", ref)
         if wrong is not None:  # said at the scenario's `architecture:` line, where the fix is
             problem = wrong.problems[0]
-            raise SpecError([_located(doc, ("architecture",), problem.message, problem.hint)])
+            raise SpecError([located(doc, ("architecture",), problem.message, problem.hint)])
         data = copy.deepcopy(arch_doc.data)
         for key, value in _rebased(overrides, base, target.parent).items():
             _override(data, key, value, doc, written)
@@ -378,31 +311,3 @@ def _resolve_architecture(
     for key, value in overrides.items():
         _override(data, key, value, doc, written)
     return _validate_architecture(data, doc, ("architecture",), overrides, base), doc, ("architecture",)
-
-
-# ---- cross-references ---------------------------------------------------------------------
-def _reference_problems(
-    scenario: Scenario, doc: YamlDocument, arch: Architecture | None, written: list[str] | None = None
-) -> list[Problem]:
-    """Faults and SLOs against the architecture (`arch` may be the part of a refused one that
-    validated, `written` every node name its file holds), and faults against the run's span."""
-    issues = scenario_issues(scenario)
-    if arch is not None:
-        names = written if written is not None else list(arch.nodes)
-        faults, slos = dict(enumerate(scenario.faults)), dict(enumerate(scenario.slos))
-        issues = fault_issues(faults, arch, names) + issues + slo_issues(slos, arch, names)
-        issues += path_issues(scenario, arch)
-    return [_located(doc, path, message, hint) for path, message, hint in issues]
-
-
-def _policy_problems(scenario: Scenario, doc: YamlDocument, prefix: tuple[str, ...]) -> list[Problem]:
-    """Retry policies named by nodes must be defined in the scenario's retry_policies."""
-    problems = []
-    known = list(scenario.retry_policies)
-    for name, config in scenario.arch.nodes.items():
-        retry = getattr(config, "retry", None)
-        if isinstance(retry, str) and retry not in scenario.retry_policies:
-            hint = close(retry, known) if known else "define it under the scenario's retry_policies"
-            message = f"retry policy '{retry}' is not defined in the scenario"
-            problems.append(_located(doc, (*prefix, "nodes", name, "retry"), message, hint))
-    return problems

@@ -29,8 +29,8 @@ class DagNode(FluidNode):
         self.landing = 0.0
         self.pending: deque[list[float]] = deque()  # [interval start, interval end, messages]
         self.active: list[list[float]] = []  # [finish, messages, interval start, interval end, started]
-        self.costs = config._task_costs()
-        self.paths = config._paths()
+        self.costs = config.task_costs()
+        self.paths = config.task_paths()
         self.passes = config.flow_law().passes
         self.reset_kind()
 

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.engine.item import Item
+from flowsim.nodes._airflow_installation import AirflowSettings
 from flowsim.nodes._airflow_sensors import SensorSpec
 from flowsim.specmodel import SpecModel
 from flowsim.units import Count, Duration, Number
@@ -236,3 +237,29 @@ def topological_order(tasks: dict[str, TaskSpec]) -> list[str]:
         left = set(tasks) - set(done)
         raise ValueError("the tasks' depends_on form a cycle: " + ", ".join(sorted(left)))
     return done
+
+
+# ---- the flow law's parts ---------------------------------------------------------------------
+def task_costs(tasks: dict[str, TaskSpec], settings: AirflowSettings) -> dict[str, tuple[float, float, float]]:
+    """Per task: expected fixed seconds on its path (tries and retry waits), per-message seconds
+    (all tries), fixed seconds holding a pool slot (tries only).  A try waits half a
+    scheduler loop on average to be queued, then holds its slot through its start-up."""
+    costs = {}
+    for name, task in tasks.items():
+        f = task.failure_rate
+        tries = sum(f**k for k in range(task.retries + 1))
+        waits = sum(f**k * task.mean_retry_wait(k) for k in range(1, task.retries + 1))
+        work = task.sensor.data_late_by.mean() if task.sensor is not None else task.duration.mean()
+        held = tries * (work + float(settings.task_startup))
+        costs[name] = (held + waits + tries * float(settings.scheduler_loop) / 2, tries * task.per_message, held)
+    return costs
+
+
+def task_paths(tasks: dict[str, TaskSpec]) -> list[list[str]]:
+    """Every path from a task with no dependencies to a task nothing depends on."""
+    children = {n: [c for c, t in tasks.items() if n in t.depends_on] for n in tasks}
+
+    def walk(name: str) -> list[list[str]]:
+        return [[name, *rest] for child in children[name] for rest in walk(child)] or [[name]]
+
+    return [p for root, task in tasks.items() if not task.depends_on for p in walk(root)]

@@ -40,7 +40,15 @@ from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import DataInterval
 from flowsim.engine.sampling import block_sampler
 from flowsim.nodes._airflow_installation import AirflowSettings, Installation
-from flowsim.nodes._airflow_parts import Run, TaskSpec, check_dag, effective_weights, topological_order
+from flowsim.nodes._airflow_parts import (
+    Run,
+    TaskSpec,
+    check_dag,
+    effective_weights,
+    task_costs,
+    task_paths,
+    topological_order,
+)
 from flowsim.nodes._airflow_runs import DagRuns
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -188,7 +196,7 @@ class AirflowDagConfig(NodeConfig):
         m <= (R - A/P) / B.  The path giving the least m binds.  Pools give the same law over the
         tries that hold their slots.  Left out: execution timeouts and the scheduler's own delays.
         """
-        period, cost = self.mean_period(), self._task_costs()
+        period, cost = self.mean_period(), self.task_costs()
         passes = math.prod(1 - t.failure_rate ** (t.retries + 1) for t in self.tasks.values())
         if math.isinf(period):
             return FlowLaw(passes=passes, note="a single run (@once) or no producer: no steady flow")
@@ -200,7 +208,7 @@ class AirflowDagConfig(NodeConfig):
                 note=f"critical path {' -> '.join(path)}; "
                 + ("pending runs pile up and land ever later" if catchup else "pending intervals are skipped"),
             )
-            for path in self._paths()
+            for path in self.task_paths()
         ]  # fmt: skip
         runs = min(candidates, key=lambda stage: stage.capacity())
         stages = [runs]
@@ -213,28 +221,12 @@ class AirflowDagConfig(NodeConfig):
         delay = Delay(hold_s=period / 2 + runs.reserved * period, hold_per_rate_s=per_message * period)
         return FlowLaw(tuple(stages), delay, passes=passes)
 
-    def _task_costs(self) -> dict[str, tuple[float, float, float]]:
-        """Per task: expected fixed seconds on its path (tries and retry waits), per-message seconds
-        (all tries), fixed seconds holding a pool slot (tries only).  A try waits half a
-        scheduler loop on average to be queued, then holds its slot through its start-up."""
-        costs, settings = {}, self.installation()
-        for name, task in self.tasks.items():
-            f = task.failure_rate
-            tries = sum(f**k for k in range(task.retries + 1))
-            waits = sum(f**k * task.mean_retry_wait(k) for k in range(1, task.retries + 1))
-            work = task.sensor.data_late_by.mean() if task.sensor is not None else task.duration.mean()
-            held = tries * (work + float(settings.task_startup))
-            costs[name] = (held + waits + tries * float(settings.scheduler_loop) / 2, tries * task.per_message, held)
-        return costs
+    def task_costs(self) -> dict[str, tuple[float, float, float]]:
+        """Per task: fixed seconds on its path, per-message seconds, fixed seconds holding a slot."""
+        return task_costs(self.tasks, self.installation())
 
-    def _paths(self) -> list[list[str]]:
-        """Every path from a task with no dependencies to a task nothing depends on."""
-        children = {n: [c for c, t in self.tasks.items() if n in t.depends_on] for n in self.tasks}
-
-        def walk(name: str) -> list[list[str]]:
-            return [[name, *rest] for child in children[name] for rest in walk(child)] or [[name]]
-
-        return [p for root, task in self.tasks.items() if not task.depends_on for p in walk(root)]
+    def task_paths(self) -> list[list[str]]:
+        return task_paths(self.tasks)
 
 
 class AirflowDagNode(DagRuns):

@@ -25,8 +25,9 @@ from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw
+from flowsim.engine.holding import HoldingRuntime
 from flowsim.engine.item import Item
-from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.units import Number

@@ -11,8 +11,9 @@ from pydantic import Field
 from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.flow import Delay, FlowLaw
+from flowsim.engine.holding import HoldingRuntime
 from flowsim.engine.item import Item
-from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.node import NodeRuntime
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 

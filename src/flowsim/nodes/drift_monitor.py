@@ -39,8 +39,9 @@ from flowsim.distributions import Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw
+from flowsim.engine.holding import HoldingRuntime
 from flowsim.engine.item import Item
-from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.node import NodeRuntime
 from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig

@@ -32,8 +32,9 @@ from flowsim.distributions import Constant, Distribution
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw, Stage, per_second
+from flowsim.engine.holding import HoldingRuntime
 from flowsim.engine.item import Item
-from flowsim.engine.node import HoldingRuntime, NodeRuntime
+from flowsim.engine.node import NodeRuntime
 from flowsim.engine.stats import max_of, mean_of, percentile_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
