@@ -82,7 +82,7 @@ def test_cross_references_in_the_scenario() -> None:
     assert "faults[0].node: unknown node 'apx' (did you mean 'api'?)" in message
     assert "faults[1].node: a sink cannot be taken down" in message
     assert "slos[0]: 'api' is not a sink" in message
-    assert "slos[1]: 'wait_s' needs a statistic" in message
+    assert "slos[1]: 'p98' is not a statistic of 'wait_s' in metric 'nodes.api.wait_s.p98' (did you mean" in message
     assert "slos[2]: unknown metric 'totals.droped' (did you mean 'dropped'?)" in message
 
 

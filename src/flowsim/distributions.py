@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from flowsim.engine.sampling import Sampler, block_sampler
 from flowsim.specmodel import AlsoAccepts, SpecModel
-from flowsim.units import Count, Duration, Number
+from flowsim.units import Count, Duration, Number, Rate
 
 
 class BaseDistribution(SpecModel):
@@ -62,7 +62,7 @@ class Exponential(BaseDistribution):
 
     dist: Literal["exponential"] = "exponential"
     mean_: Duration | None = Field(default=None, alias="mean", gt=0)
-    rate: Number | None = Field(default=None, gt=0, description="events per second")
+    rate: Rate | None = Field(default=None, gt=0, description="events per second (5/s, 300/min)")
 
     @model_validator(mode="after")
     def _one_of(self) -> Exponential:
@@ -140,8 +140,18 @@ class Normal(BaseDistribution):
 
     @model_validator(mode="after")
     def _mostly_positive(self) -> Normal:
-        if self.mean_ < -3 * self.stdev:
-            raise ValueError("mean is so far below 0 that almost every draw would be redrawn")
+        """Redrawing the negative draws raises the mean: refused when it would be 5% above the one
+        written (mean below 1.76 stdev, 4% of draws redrawn), so `mean` means what it says."""
+        if self.mean_ <= 0:
+            raise ValueError(f"mean {self.mean_:g}s: a normal law needs a mean above 0 (negative draws are redrawn)")
+        actual = self.mean()
+        if actual > 1.05 * self.mean_:
+            share = _Phi(-self.mean_ / self.stdev)
+            raise ValueError(
+                f"with stdev {self.stdev:g}s about {share:.0%} of draws fall below 0 and are redrawn, so the "
+                f"mean would be {actual:.3g}s, not {self.mean_:g}s; keep stdev below {self.mean_ / 1.761:.3g}s, "
+                "or use lognormal or gamma for a skewed positive value"
+            )
         return self
 
 

@@ -222,13 +222,11 @@ def _flow_issues(arch: Architecture) -> list[GraphIssue]:
         if name not in reached
     ]
     can_exit: set[str] = set(sinks) | reachable(predecessors(arch), sinks)
-    issues += [
-        GraphIssue(
-            ("nodes", name),
-            f"items that reach '{name}' can never leave: no path from it to a sink",
-            "give the cycle an exit edge towards a sink",
-        )
-        for name in arch.nodes
-        if name in reached and name not in can_exit
-    ]
+    after = successors(arch)
+    for name in arch.nodes:
+        if name in reached and name not in can_exit:
+            what = f"what '{name}' sends" if name in sources else f"items that reach '{name}'"
+            looped = name in reachable(after, [name])
+            hint = "give the cycle an exit edge towards a sink" if looped else "connect it, or what follows, to a sink"
+            issues.append(GraphIssue(("nodes", name), f"{what} can never leave: no path from it to a sink", hint))
     return issues

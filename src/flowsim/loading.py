@@ -292,6 +292,10 @@ def _resolve_architecture(
     `base` is the scenario's folder: relative paths in it are resolved from there.
     """
     if isinstance(ref, str):
+        if "://" in ref:
+            message = f"architecture '{ref}' is a URL; flowsim reads architecture files from disk only"
+            hint = "download it next to the scenario and give its relative path, or write the architecture inline"
+            raise SpecError([located(doc, ("architecture",), message, hint)])
         target = base / ref
         if not os.path.isfile(target):  # os.path: a name too long is "not found", not an OSError
             what = "is a directory, not a file" if os.path.isdir(target) else "not found"

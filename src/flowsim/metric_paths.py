@@ -8,6 +8,7 @@ declares (`NodeConfig.kind_figures`, flowsim.engine.figures), so a typo in
 from __future__ import annotations
 
 import difflib
+from typing import Literal
 
 from flowsim.cost import COST_FIGURES
 from flowsim.engine.figures import declared as declared_figure
@@ -63,6 +64,41 @@ def check_metric(metric: str, arch: Architecture, written: list[str] | None = No
     return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
 
 
+def metric_unit(metric: str) -> Literal["time", "rate", "plain"]:
+    """What a figure measures, by flowsim's naming rule: `*_per_s` a rate, `*_s` / `*_seconds` a
+    time in seconds (a statistic of one too: `latency_s.p99`), anything else a count or a ratio."""
+    parts = metric.split(".")
+    name = parts[-2] if len(parts) > 1 and parts[-1] in _STATS else parts[-1]
+    if name.endswith("_per_s"):
+        return "rate"
+    return "time" if name.endswith(("_s", "_seconds")) else "plain"
+
+
+def threshold_issue(metric: str, unit: str, op: str, value: float) -> tuple[str, str]:
+    """('', '') when an SLO's threshold fits its metric; else (message, hint).
+
+    A duration threshold on a count (`utilization < 0.5s`) or a rate on a time is a slip, not a
+    unit to convert; a negative threshold on a time or a rate, which are never below 0, makes the
+    SLO always fail (<, <=, ==) or always pass (>, >=, !=)."""
+    kind = metric_unit(metric)
+    fits = {"time": ("number", "duration"), "rate": ("number", "rate"), "plain": ("number", "share")}[kind]
+    if unit not in fits:
+        wanted = {
+            "time": "a duration (2s, 500ms)",
+            "rate": "a rate (10/s, 600/min)",
+            "plain": "a number or a share (5%)",
+        }
+        what = {"time": "a time in seconds", "rate": "a rate per second", "plain": "a count or a ratio"}[kind]
+        return f"'{metric}' is {what}, but its threshold is written as a {unit}", f"write {wanted[kind]}"
+    if kind != "plain" and value < 0:
+        always = "fail" if op in ("<", "<=", "==") else "pass"
+        return (
+            f"'{metric}' is never below 0, so this SLO would always {always} (threshold {value:g})",
+            "give a threshold of 0 or more",
+        )
+    return "", ""
+
+
 def engine_gap(metric: str, arch: Architecture, engine: str) -> tuple[str, str]:
     """('', '') unless `metric` is a kind figure that `engine` does not compute (then: message, hint)."""
     parts = metric.split(".")
@@ -110,7 +146,9 @@ def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str)
     if rest[0] not in figures:
         return f"unknown figure '{rest[0]}' in metric '{metric}'", _close(rest[0], figures)
     if rest[0] in timed:
-        if len(rest) != 2 or rest[1] not in _STATS:
+        if len(rest) == 2 and rest[1] not in _STATS:
+            return f"'{rest[1]}' is not a statistic of '{rest[0]}' in metric '{metric}'", _close(rest[1], _STATS)
+        if len(rest) != 2:
             return f"'{rest[0]}' needs a statistic in metric '{metric}'", "one of: " + ", ".join(_STATS)
     elif len(rest) != 1:
         return f"unknown metric '{metric}'", f"'{rest[0]}' is a single number"

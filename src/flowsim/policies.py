@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from flowsim.distributions import Distribution
 from flowsim.specmodel import SpecModel
@@ -76,6 +76,20 @@ class FaultSpec(SpecModel):
         "detected after session_timeout",
     )
 
+    @field_validator("mtbf", "mttr")
+    @classmethod
+    def _positive_mean(cls, law: Distribution | None, info: ValidationInfo) -> Distribution | None:
+        """A field validator, so the error points at the field's line."""
+        if law is not None and not law.mean() > 0:
+            if info.field_name == "mtbf":
+                raise ValueError(
+                    "'mtbf' averages 0s: the node would fail again the moment it recovers (down all the time); "
+                    "give the mean time between failures, e.g. 6h"
+                )
+            raise ValueError("'mttr' averages 0s: each failure would end the moment it begins; give the mean "
+                             "time to repair, e.g. 5m")  # fmt: skip
+        return law
+
     @model_validator(mode="after")
     def _one_form(self) -> FaultSpec:
         scheduled = self.at is not None or self.for_ is not None
@@ -86,8 +100,6 @@ class FaultSpec(SpecModel):
             raise ValueError("a scheduled outage needs both 'at' and 'for'")
         if random and (self.mtbf is None or self.mttr is None):
             raise ValueError("random failures need both 'mtbf' and 'mttr'")
-        if self.mtbf is not None and self.mttr is not None and self.mtbf.mean() + self.mttr.mean() <= 0:
-            raise ValueError("'mtbf' and 'mttr' both average 0: the node would fail and recover forever at one instant")
         if self.every is not None and self.for_ is not None and self.every <= self.for_:
             raise ValueError("'every' must be longer than 'for'")
         if self.broker is not None and self.group is not None:

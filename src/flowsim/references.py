@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from flowsim.metric_paths import check_metric
+from flowsim.metric_paths import check_metric, threshold_issue
 from flowsim.nodes._airflow_installation import INSTALLATION
 from flowsim.policies import FaultSpec
 from flowsim.spec.architecture import Architecture, Edge, EdgeSpec, NodeSpec
@@ -132,6 +132,8 @@ def slo_issues(slos: Mapping[int, SloSpec], arch: Architecture, written: list[st
         parts = slo.metric.split(".")
         refused = len(parts) > 1 and parts[0] in ("nodes", "end_to_end") and parts[1] in refused_nodes
         message, hint = ("", "") if refused else check_metric(slo.metric, arch, written)
+        if not message:
+            message, hint = threshold_issue(slo.metric, slo.unit, slo.op, slo.value)
         if message:
             issues.append((("slos", index), message, hint))
     return issues

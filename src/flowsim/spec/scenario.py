@@ -5,15 +5,44 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
 from flowsim.specmodel import AlsoAccepts, SpecModel
-from flowsim.units import Count, Duration, Number, parse_duration
+from flowsim.units import Count, Duration, Number, parse_duration, parse_rate
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
 MAX_SAMPLES = 100_000
+
+
+ThresholdUnit = Literal["number", "share", "duration", "rate"]
+
+
+def read_threshold(text: str) -> tuple[float, ThresholdUnit]:
+    """An SLO's threshold as written: '0.5' (a number), '5%' (a share), '2s' (a duration) or '10/s'."""
+    text = text.strip()
+    try:
+        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1), "share" if text.endswith("%") else "number"
+    except ValueError:
+        pass
+    if "/" in text or " per " in text:
+        return parse_rate(text), "rate"
+    try:
+        return parse_duration(text), "duration"
+    except ValueError:
+        raise ValueError(
+            f"cannot read the threshold {text!r}; write a number (0.5), a share (5%), a duration (2s, 500ms) "
+            "or a rate (10/s)"
+        ) from None
 
 
 def _slo_shorthand(value: Any) -> Any:
@@ -25,6 +54,11 @@ def _slo_shorthand(value: Any) -> Any:
                 f"cannot read SLO {value!r}; write '<metric> <op> <value>', "
                 "e.g. 'end_to_end.done.latency_s.p99 < 2s' or 'totals.dropped == 0'"
             )
+        if match["value"][0] in "<>=!":
+            raise ValueError(
+                f"cannot read the comparison in SLO {value!r}; use one of <, <=, >, >=, ==, != "
+                "(e.g. 'end_to_end.done.latency_s.p99 < 2s')"
+            )
         return {"metric": match["metric"], "op": match["op"], "value": match["value"], "name": value.strip()}
     return value
 
@@ -35,20 +69,29 @@ class SloSpec(SpecModel):
     metric: str = Field(description="a path into the JSON result, e.g. end_to_end.done.latency_s.p99")
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     value: Annotated[
-        Number, AlsoAccepts({"type": "string", "description": "a number, a duration (2s) or a share (5%)"})
+        Number,
+        AlsoAccepts({"type": "string", "description": "a number, a share (5%), a duration (2s) or a rate (10/s)"}),
     ]
     name: str = ""
 
-    @model_validator(mode="before")
+    #: how the threshold was written: a plain number, a share (5%), a duration (2s) or a rate (10/s);
+    #: checked against the metric's own unit when the scenario loads (`utilization < 0.5s` is a typo)
+    _unit: ThresholdUnit = PrivateAttr("number")
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _value_units(cls, data: Any) -> Any:
+    def _value_units(cls, data: Any, handler: ModelWrapValidatorHandler[SloSpec]) -> SloSpec:
+        unit: ThresholdUnit = "number"
         if isinstance(data, dict) and isinstance(data.get("value"), str):
-            text = data["value"].strip()
-            try:
-                data = {**data, "value": float(text.rstrip("%")) / (100 if text.endswith("%") else 1)}
-            except ValueError:
-                data = {**data, "value": parse_duration(text)}
-        return data
+            value, unit = read_threshold(data["value"])
+            data = {**data, "value": value}
+        slo = handler(data)
+        slo._unit = unit
+        return slo
+
+    @property
+    def unit(self) -> ThresholdUnit:
+        return self._unit
 
     def label(self) -> str:
         return self.name or f"{self.metric} {self.op} {self.value:g}"

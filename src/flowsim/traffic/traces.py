@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
 from flowsim.traffic.shapes import Piecewise
-from flowsim.units import TIME_UNITS
+from flowsim.units import HUGE, TIME_UNITS
 
 MAX_BYTES = 32 * 1024 * 1024
 _TIME = re.compile(r"^time(?:_([a-zµ]+))?$")
@@ -79,6 +79,8 @@ def _number(text: str, what: str, where: str) -> float:
         raise TraceError(f"{where}: cannot read {text.strip()!r} as the {what} (a number)") from None
     if not math.isfinite(value):
         raise TraceError(f"{where}: the {what} must be finite, got {text.strip()!r}")
+    if abs(value) > HUGE:
+        raise TraceError(f"{where}: the {what} {text.strip()} is out of range; the largest accepted is {HUGE:g}")
     return value
 
 
@@ -115,7 +117,12 @@ def parse_trace(text: str, name: str) -> tuple[list[float], list[float]]:
         raise TraceError(f"{name}: a 'count' trace needs at least two rows (a count covers the time to the next row)")
     gaps = np.diff(times).tolist()
     gaps.append(gaps[-1])
-    return times, [count / gap for count, gap in zip(values, gaps, strict=True)]
+    rates = [count / gap for count, gap in zip(values, gaps, strict=True)]
+    if max(rates) > HUGE:
+        row = rates.index(max(rates))
+        raise TraceError(f"{name}: row {row + 1} gives {max(rates):.3g} arrivals/s (its count over the time to the "
+                         f"next row), over the largest accepted rate {HUGE:g}/s")  # fmt: skip
+    return times, rates
 
 
 def read_trace(path: str, base: Path) -> Trace:

@@ -1,0 +1,78 @@
+"""Values a new user wrote that read as something else: SLO thresholds in the metric's own unit,
+and trace rows too large to simulate (each was accepted, or refused with the wrong reason)."""
+
+from __future__ import annotations
+
+import pytest
+
+import flowsim
+from flowsim.errors import SpecError
+from flowsim.spec.scenario import read_threshold
+from flowsim.traffic.traces import TraceError, parse_trace
+
+SCENARIO = """\
+name: s
+duration: 1000s
+seed: 3
+architecture:
+  name: a
+  nodes:
+    src: {kind: source, rate: 2/s}
+    api: {kind: service, servers: 4, service_time: {dist: exponential, rate: 30/min}}
+    done: {kind: sink}
+  edges: [src -> api, api -> done]
+slos:
+  - end_to_end.done.throughput_per_s > 90/min
+  - end_to_end.done.throughput_per_s < 3/s
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("0.5", 0.5, "number"),
+        ("5%", 0.05, "share"),  # a share is a fraction: 5 / 100
+        ("250ms", 0.25, "duration"),
+        ("2h30m", 9000.0, "duration"),  # 2 x 3600 + 30 x 60
+        ("90/min", 1.5, "rate"),  # 90 / 60 s
+        ("3 per h", 3 / 3600, "rate"),
+    ],
+)
+def test_a_threshold_is_read_with_its_unit(text: str, value: float, unit: str) -> None:
+    read, written = read_threshold(text)
+    assert read == pytest.approx(value) and written == unit
+
+
+def test_rate_thresholds_are_judged_per_second() -> None:
+    # 1.6/s offered to 4 servers of mean 2 s (rate 30/min = 0.5/s each): rho = 1.6 / (4 x 0.5) = 0.8,
+    # so the throughput is ~1.6/s, between 90/min = 1.5/s and 3/s.
+    scenario = flowsim.load_scenario(SCENARIO.replace("rate: 2/s", "rate: 1.6/s"))
+    result = flowsim.simulate(scenario)
+    throughput = result.end_to_end["done"].throughput_per_s
+    assert 1.5 < throughput < 3.0, throughput
+    assert [v.passed for v in result.slos] == [True, True]
+    assert [s.value for s in scenario.slos] == [pytest.approx(1.5), 3.0]
+
+
+def test_an_exponential_rate_takes_units() -> None:
+    api = flowsim.load_scenario(SCENARIO).arch.nodes["api"]
+    assert api.service_time.mean() == pytest.approx(2.0)  # type: ignore[attr-defined]  # 1 / (30/min)
+
+
+def test_a_percentile_slo_on_a_rate_threshold_is_refused_where_it_is_written() -> None:
+    bad = SCENARIO.replace("throughput_per_s > 90/min", "latency_s.p99 < 90/min")
+    with pytest.raises(SpecError) as caught:
+        flowsim.load_scenario(bad)
+    problem = caught.value.problems[0]  # `slos:` is line 11, its first item line 12
+    assert problem.line == 12 and "written as a rate" in problem.message and "duration" in problem.hint
+
+
+def test_a_trace_rate_beyond_range_is_refused_at_its_row() -> None:
+    with pytest.raises(TraceError, match=r"clicks.csv, line 3: the rate 1e308 is out of range"):
+        parse_trace("time_s,rate_per_s\n0,5\n60,1e308\n", "clicks.csv")
+
+
+def test_a_count_trace_that_implies_a_huge_rate_is_refused() -> None:
+    # 1e9 arrivals in the 1e-7 s to the next row: 1e16/s, above the 1e15/s any rate may be
+    with pytest.raises(TraceError, match=r"row 1 gives 1e\+16 arrivals/s"):
+        parse_trace("time_s,count\n0,1e9\n1e-7,1\n", "burst.csv")
