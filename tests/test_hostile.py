@@ -441,6 +441,21 @@ CASES = [
     Case("unclear", "typo in a node", VALIDATE_A, "did you mean 'servers'?", 4, arch=("servers: 2", "sevrers: 2")),
     # 5. thresholds, laws and times that would run and quietly mean nothing (found by a new user)
     Case(
+        "unclear",
+        "override names an unknown policy",
+        VALIDATE_S,
+        "from the override nodes.api.retry='stdd'",
+        4,
+        scen=("slos:", "overrides: {nodes.api.retry: stdd}\nslos:"),
+    ),
+    Case(
+        "unclear",
+        "--set load out of range",
+        (*RUN, "--set", "load.multiplier=0"),
+        "the value comes from the override load.multiplier=0",
+        None,
+    ),
+    Case(
         "nonsense",
         "SLO duration on a ratio",
         VALIDATE_S,

@@ -229,11 +229,13 @@ def load_scenario(
         if refused is None and isinstance(data.get("architecture"), Architecture):
             arch, names = data["architecture"], list(data["architecture"].nodes)
         salvaged = [located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
-        raise SpecError(before + problems_from_validation(err, doc, Scenario, (), data) + salvaged) from None
+        schema = blame_overrides(problems_from_validation(err, doc, Scenario, (), data), (), scenario_overrides)
+        raise SpecError(before + schema + salvaged) from None
     scenario = scenario.model_copy(update={"overrides": merged})
     if refused is not None:
         raise SpecError(before + reference_problems(scenario, doc, arch, names))
-    problems = reference_problems(scenario, doc, scenario.arch) + policy_problems(scenario, arch_doc, arch_prefix)
+    policies = blame_overrides(policy_problems(scenario, arch_doc, arch_prefix), arch_prefix, arch_overrides)
+    problems = reference_problems(scenario, doc, scenario.arch) + policies
     if problems:
         raise SpecError(problems)
     return _with_named_policies(scenario)
