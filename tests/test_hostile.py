@@ -442,6 +442,30 @@ CASES = [
     # 5. thresholds, laws and times that would run and quietly mean nothing (found by a new user)
     Case(
         "unclear",
+        "a union refused once",
+        VALIDATE_S,
+        "expected text or a mapping",
+        2,
+        scen=("architecture: arch.yaml", "architecture: 42"),
+    ),
+    Case(
+        "unclear",
+        "batch neither count nor law",
+        VALIDATE_A,
+        "greater than or equal to 1, or a mapping",
+        3,
+        arch=("rate: 0.9/s}", "rate: 0.9/s, batch: 0}"),
+    ),
+    Case(
+        "unclear",
+        "empirical with no values",
+        VALIDATE_A,
+        "must hold at least 1 item(s)",
+        4,
+        arch=("{dist: exponential, mean: 1s}", "{dist: empirical, values: []}"),
+    ),
+    Case(
+        "unclear",
         "override names an unknown policy",
         VALIDATE_S,
         "from the override nodes.api.retry='stdd'",

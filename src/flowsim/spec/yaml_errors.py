@@ -193,6 +193,10 @@ def _describe(err: ErrorDetails, doc: YamlDocument, path: DataPath, found: _Foun
         close = difflib.get_close_matches(str(value), _quoted(ctx.get("expected")), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected {ctx.get('expected')}"
         return path, doc.mark_for(path), f"invalid value {_short(value)}", hint
+    if kind in ("too_short", "too_long"):
+        bound, count = ctx.get("min_length" if kind == "too_short" else "max_length"), ctx.get("actual_length")
+        least = "at least" if kind == "too_short" else "at most"
+        return path, doc.mark_for(path), f"must hold {least} {bound} item(s)", f"it holds {count}"
     message = _PLAIN_WORDS.get(kind) or re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
     message = re.sub(r"^Input should be ", "must be ", message)
     scalar = isinstance(value, str | int | float | bool) and not kind.endswith("_error")
@@ -240,5 +244,25 @@ def problems_from_validation(
         hint = _with_yaml_note(hint, doc, path)
         line, column = (mark.line, mark.column) if mark else (None, None)
         problems.append(Problem(message, doc.source, line, column, format_path(path), hint))
-    unique = list(dict.fromkeys(problems))
+    unique = _merged(list(dict.fromkeys(problems)))
     return sorted(unique, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
+
+
+def _merged(problems: list[Problem]) -> list[Problem]:
+    """One problem per field: a value a union refused has one error per member (`42` is neither a
+    path nor a mapping), said as one sentence instead of several that seem to contradict."""
+    by_field: dict[tuple[str, int | None, int | None, str], list[Problem]] = {}
+    for problem in problems:
+        by_field.setdefault((problem.source, problem.line, problem.column, problem.field), []).append(problem)
+    merged = []
+    for group in by_field.values():
+        first, *rest = group
+        if not rest:
+            merged.append(first)
+            continue
+        others = " or ".join(p.message.removeprefix("expected ") for p in rest)
+        joiner = " or " if first.message.startswith("expected ") else ", or "
+        hints = "; ".join(dict.fromkeys(p.hint for p in group if p.hint))
+        merged.append(Problem(first.message + joiner + others, first.source, first.line, first.column,
+                              first.field, hints))  # fmt: skip
+    return merged
