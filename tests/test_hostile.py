@@ -441,6 +441,14 @@ CASES = [
     Case("unclear", "typo in a node", VALIDATE_A, "did you mean 'servers'?", 4, arch=("servers: 2", "sevrers: 2")),
     # 5. thresholds, laws and times that would run and quietly mean nothing (found by a new user)
     Case(
+        "nonsense",
+        "SLO utilization above 1",
+        VALIDATE_S,
+        "a fraction from 0 to 1",
+        5,
+        scen=("totals.dropped == 0", "nodes.api.utilization < 150"),
+    ),
+    Case(
         "unclear",
         "a union refused once",
         VALIDATE_S,

@@ -90,6 +90,12 @@ def threshold_issue(metric: str, unit: str, op: str, value: float) -> tuple[str,
         }
         what = {"time": "a time in seconds", "rate": "a rate per second", "plain": "a count or a ratio"}[kind]
         return f"'{metric}' is {what}, but its threshold is written as a {unit}", f"write {wanted[kind]}"
+    name = metric.split(".")[-1]
+    if (name in ("utilization", "error_rate") or name.endswith("_share")) and not 0 <= value <= 1:
+        return (
+            f"'{metric}' is a fraction from 0 to 1: a threshold of {value:g} decides nothing",
+            "write a fraction or a share, e.g. 0.8 or 80%",
+        )
     if kind != "plain" and value < 0:
         always = "fail" if op in ("<", "<=", "==") else "pass"
         return (
