@@ -33,8 +33,8 @@ class Record:
     items: np.ndarray  # edges x steps, items (a source's batch, a poll, a run) sent in the step
     wait: np.ndarray  # edges x steps, mean FIFO wait at the sender of what was sent
     p_wait: np.ndarray  # nodes x steps
-    wq: np.ndarray  # nodes x steps, mean wait of those who wait (a bounded room: the decay of its law)
-    wcap: np.ndarray  # nodes x steps, the longest wait a bounded room allows (inf: unbounded)
+    wq: np.ndarray  # nodes x steps, mean wait of those who wait (a bounded room: the time a place ahead takes)
+    wcap: np.ndarray  # nodes x steps, a bounded room's waiting places (inf: unbounded)
     hold: np.ndarray  # nodes x steps
     slow: np.ndarray  # nodes x steps, service stretch (brownouts)
     size: np.ndarray  # nodes x steps, mean messages per arriving item
@@ -45,6 +45,7 @@ class Record:
     closed_n: np.ndarray | None = None  # nodes x steps, client batches buffered (0: not full)
     closed_unit: np.ndarray | None = None  # nodes x steps, seconds of writes per client batch
     burst: np.ndarray | None = None  # nodes x steps, mean wait behind the items delivered together with one
+    ratio: np.ndarray | None = None  # nodes x steps, a bounded room's rho: j ahead with chance ~ rho^j
 
 
 class Fifo:

@@ -20,7 +20,7 @@ from flowsim.fluid.batch import DagNode, WarehouseNode
 from flowsim.fluid.latency import Service, stays, trace
 from flowsim.fluid.nodes import QueueNode, ServiceNode, SinkNode, SourceNode, service_draws, step_rates
 from flowsim.fluid.stream import StreamJobNode
-from flowsim.fluid.support import choose_step, fluid_problems, rng
+from flowsim.fluid.support import choose_step, fluid_edges, fluid_problems, node_order, rng
 from flowsim.fluid.timeline import timelines
 from flowsim.fluid.topic import TopicNode
 from flowsim.spec.scenario import Scenario
@@ -58,19 +58,8 @@ class FluidModel:
         scenario, arch = self.scenario, self.scenario.arch
         names = list(arch.nodes)
         self.index = {n: i for i, n in enumerate(names)}
-        edges: list[Edge] = []
-        outs: dict[str, list[tuple[str, float]]] = {n: [] for n in names}
-        for edge in arch.edges:
-            outs[edge.from_].append((edge.to, edge.weight))
-        for name, config in arch.nodes.items():
-            total = sum(w for _, w in outs[name]) or 1.0
-            for target, weight in outs[name]:
-                fan = config.routing == "fanout" or config.kind == "kafka_topic"
-                share = 1.0 if fan else (1.0 / len(outs[name]) if config.routing == "round_robin" else weight / total)
-                edges.append(Edge(len(edges), name, target, share))
-            dead = getattr(config, "dead_letter", None)
-            if isinstance(dead, str):
-                edges.append(Edge(len(edges), name, dead, 1.0, dead_letter=True))
+        edges = [Edge(i, source, target, share, dead_letter=dead)
+                 for i, (source, target, share, dead) in enumerate(fluid_edges(arch))]  # fmt: skip
         self.edges = edges
         steps = len(self.times) - 1
         n_nodes = len(names)
@@ -83,7 +72,7 @@ class FluidModel:
             size=np.ones((n_nodes, steps), dtype=np.float32), size_scv=np.zeros((n_nodes, steps), dtype=np.float32),
             closed_n=np.zeros((n_nodes, steps), dtype=np.float32),
             closed_unit=np.zeros((n_nodes, steps), dtype=np.float32),
-            burst=np.zeros((n_nodes, steps), dtype=np.float32),
+            burst=np.zeros((n_nodes, steps), dtype=np.float32), ratio=np.ones((n_nodes, steps), dtype=np.float32),
         )  # fmt: skip
         flows = node_flows(arch, arrival_rates(arch, scenario.load.multiplier), scenario.load.multiplier)
         lines = timelines(scenario.faults, self.times, self.seed, fault_groups(scenario))
@@ -122,38 +111,8 @@ class FluidModel:
                 node = QueueNode(*args, law=law, per_item=mpi, timeline=tl)
             self.services.append(_service(service, stream, node, self.rec))
             self.nodes.append(node)
-        self.order = self._order()
-        position = {n: i for i, n in enumerate(self.order)}
-        self.back = {e.index for e in edges if position[self.index[e.target]] <= position[self.index[e.source]]}
+        self.order, self.back = node_order(names, [(e.source, e.target, e.share, e.dead_letter) for e in edges])
         self.in_edges = {i: [e for e in edges if self.index[e.target] == i] for i in range(n_nodes)}
-
-    def _order(self) -> list[int]:
-        """Nodes upstream first (depth-first from the sources; a cycle's closing edge is a back edge)."""
-        seen: set[int] = set()
-        post: list[int] = []
-        children = {
-            i: [self.index[e.target] for e in self.edges if self.index[e.source] == i] for i in self.index.values()
-        }
-        has_in = {self.index[e.target] for e in self.edges}
-        roots = [i for i in self.index.values() if i not in has_in] + list(self.index.values())
-
-        def visit(i: int) -> None:
-            stack = [(i, iter(children[i]))]
-            seen.add(i)
-            while stack:
-                node, it = stack[-1]
-                nxt = next((c for c in it if c not in seen), None)
-                if nxt is None:
-                    post.append(node)
-                    stack.pop()
-                else:
-                    seen.add(nxt)
-                    stack.append((nxt, iter(children[nxt])))
-
-        for root in roots:
-            if root not in seen:
-                visit(root)
-        return post[::-1]
 
     def run(self, progress: Progress | None = None) -> ReplicationOutput:
         scenario, nodes, rec, times = self.scenario, self.nodes, self.rec, self.times
@@ -176,6 +135,9 @@ class FluidModel:
         outs = {i: [e.index for e in self.edges if self.index[e.source] == i] for i in range(len(nodes))}
         ins = {i: [(e.index, e.index in self.back) for e in es] for i, es in self.in_edges.items()}
         downs = [(node, self.lines[node.name].down_s) for node in nodes if node.name in self.lines]
+        closing = sorted(self.back)
+        #: per node, what its cycles' closing edges sent it last step, to arrive this step: inside it
+        self.pending = [0.0] * len(nodes)
         if self.first == 0:
             self._open()
         for k in range(steps):
@@ -228,6 +190,10 @@ class FluidModel:
             rec.items[:, k] = items
             previous_items, previous_scv, previous_ca2, previous_burst = items, scvs, ca2s, bursts
             last, previous = flows, flows
+            if closing:
+                self.pending = [0.0] * len(nodes)
+                for e in closing:
+                    self.pending[edge_target[e]] += flows[e]
             if k >= self.first:
                 for node, down_s in downs:
                     node.c["downtime_s"] += float(down_s[k])
@@ -237,7 +203,8 @@ class FluidModel:
                 for node in nodes:
                     node.now = now  # type: ignore[attr-defined]
                     c = node.c
-                    rows[node.name].append((node.inside(), node.waiting(), node.busy(), c["completed"], c["dropped"]))
+                    inside = node.inside() + self.pending[node.index]
+                    rows[node.name].append((inside, node.waiting(), node.busy(), c["completed"], c["dropped"]))
                     extra = node.series_extra()
                     if extra:
                         extras.setdefault(node.name, []).append(extra)
@@ -247,6 +214,7 @@ class FluidModel:
         return self._collect(samples, rows, extras)
 
     def _open(self) -> None:
+        self.pending_at_start = list(self.pending)
         for node in self.nodes:
             node.open_window()
 
@@ -256,6 +224,13 @@ class FluidModel:
         for node in self.nodes:
             node.now = float(self.times[-1])  # type: ignore[attr-defined]
         figures = {node.name: node.figures(window) for node in self.nodes}
+        for node in self.nodes:  # a cycle's flow in flight counts as arrived at (inside) its target
+            start, end = self.pending_at_start[node.index], self.pending[node.index]
+            if start or end:
+                counts = figures[node.name]
+                counts["arrivals"] += end - start
+                counts["inside_at_start"] += start
+                counts["inside_at_end"] += end
         edge_source = np.array([self.index[e.source] for e in self.edges])
         is_source = np.array([arch.nodes[n.name].kind == "source" for n in self.nodes])
         in_edges = {i: np.array([e.index for e in es]) for i, es in self.in_edges.items()}
@@ -272,12 +247,10 @@ class FluidModel:
             out = [e.index for e in self.edges if e.source == node.name]
             size = min(NODE_SAMPLES, math.ceil(node.c["completed"]))
             service = self.services[node.index]
+            wait, stay = stays(self.rec, out, node.index, service, stream, self.first, size)
             if isinstance(node, QueueNode):
-                waits[node.name] = stays(self.rec, out, node.index, service, stream, self.first, size, False)
-            sojourns[node.name] = (
-                stays(self.rec, out, node.index, service, stream, self.first, size, True)
-                if arch.nodes[node.name].takes_input else np.empty(0)
-            )  # fmt: skip
+                waits[node.name] = wait
+            sojourns[node.name] = stay if arch.nodes[node.name].takes_input else np.empty(0)
         warnings = [
             f"fluid engine: step {self.step:.3g}s ({self.step_reason}); latency percentiles from "
             f"{LATENCY_SAMPLES:,} sampled routes per sink and replication"

@@ -18,23 +18,33 @@ from flowsim.fluid.base import Record
 from flowsim.fluid.closed import item_waits
 
 Service = Callable[[np.ndarray], np.ndarray] | None  # the steps of the visits -> their service times
+#: visits a route may make (each sample walks until it reaches a source or the run's start; a cycle
+#: gone round V times on average takes about V ln(samples) visits for the last sample to finish)
+MAX_HOPS = 1_000_000
 
 
-def queue_waits(scale: np.ndarray, cap: np.ndarray, stream: np.random.Generator) -> np.ndarray:
+def queue_waits(
+    scale: np.ndarray, cap: np.ndarray, ratio: np.ndarray | None, stream: np.random.Generator
+) -> np.ndarray:  # fmt: skip
     """Waits of those who wait: exponential of mean `scale` (Erlang C's tail C e^{-(c mu - lambda) t});
-    in a bounded room the same law cut at `cap`, the longest wait the room allows, with `scale`
-    the decay (negative above saturation, where a full room is the likeliest)."""
+    in a bounded room of `cap` waiting places, j others ahead with chance proportional to rho^j
+    (`ratio`, j < cap: M/M/c/K's states seen on arrival) and an Erlang(j + 1) wait, `scale` a place."""
     scale, cap = scale.astype(float), cap.astype(float)
     u = stream.random(len(scale))
     bounded = np.isfinite(cap)
     waits = -np.log1p(-u) * scale
     if bounded.any():
-        s, t, v = scale[bounded], cap[bounded], u[bounded]
-        theta = np.divide(1.0, s, out=np.zeros_like(s), where=s != 0)
-        flat = np.abs(theta * t) < 1e-6
+        s, places = scale[bounded], np.maximum(cap[bounded], 1.0)
+        rho = np.ones_like(s) if ratio is None else np.maximum(ratio.astype(float)[bounded], 1e-12)
+        v = stream.random(len(s))
+        flat = np.abs(rho - 1.0) < 1e-9
+        safe = np.where(flat, 2.0, rho)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            cut = -np.log1p(-v * -np.expm1(-theta * t)) / np.where(flat, 1.0, theta)
-        waits[bounded] = np.where(flat, v * t, np.clip(cut, 0.0, t))
+            # the smallest j with P(ahead <= j) = (1 - rho^(j+1)) / (1 - rho^J) >= v
+            ahead = np.ceil(np.log1p(-v * -np.expm1(places * np.log(safe))) / np.log(safe)) - 1.0
+        ahead = np.where(flat, np.floor(v * places), ahead)
+        ahead = np.clip(np.nan_to_num(ahead, nan=0.0), 0.0, places - 1.0)
+        waits[bounded] = stream.gamma(ahead + 1.0) * s
     result: np.ndarray = waits
     return result
 
@@ -75,7 +85,7 @@ def trace(
     end = t.copy()
     latency = np.full(size, np.nan)
     alive = np.ones(size, dtype=bool)
-    for _hop in range(256):
+    for _hop in range(MAX_HOPS):
         idx = np.flatnonzero(alive)
         if idx.size == 0:
             break
@@ -97,7 +107,9 @@ def trace(
         k = ks[idx]
         stay = rec.wait[edges[idx], k] + rec.hold[nodes, k]
         waits = stream.random(idx.size) < rec.p_wait[nodes, k]
-        stay += np.where(waits, queue_waits(rec.wq[nodes, k], rec.wcap[nodes, k], stream), 0.0)
+        stay += np.where(
+            waits, queue_waits(rec.wq[nodes, k], rec.wcap[nodes, k], _at(rec.ratio, nodes, k), stream), 0.0
+        )
         if rec.burst is not None:  # a uniform place among the items delivered with it
             stay += 2.0 * stream.random(idx.size) * rec.burst[nodes, k]
         for node, (partitions, _batch) in rec.closed.items():  # a full producer buffer: waits by partition
@@ -133,27 +145,34 @@ def trace(
     return result
 
 
+def _at(values: np.ndarray | None, nodes: np.ndarray | int, ks: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[nodes, ks]
+
+
 def stays(
     rec: Record, out_edges: list[int], node: int, service: Service, stream: np.random.Generator, first_step: int,
-    size: int, with_service: bool,
-) -> np.ndarray:  # fmt: skip
-    """Waits (or times in node) of what a node sent on, sampled by its outflow."""
+    size: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Waits and times in node of what a node sent on, sampled by its outflow: the same visits, so
+    each time in node is its wait plus its hold and service (W - Wq is the mean service)."""
+    empty = (np.empty(0), np.empty(0))
     if not out_edges or size <= 0:
-        return np.empty(0)
+        return empty
     edges = np.asarray(out_edges)
     flows = rec.flow[edges, first_step:].astype(float)
     weights = flows.sum(axis=0)
     total = float(weights.sum())
     if total <= 0:
-        return np.empty(0)
+        return empty
     ks = first_step + stream.choice(len(weights), size=size, p=weights / total)
     chosen = _pick_edges(rec, edges, ks, stream.random(size), flows.sum(axis=1))
-    stay = rec.wait[chosen, ks].astype(float)
-    waits = stream.random(size) < rec.p_wait[node, ks]
-    stay += np.where(waits, queue_waits(rec.wq[node, ks], rec.wcap[node, ks], stream), 0.0)
-    if with_service:
-        stay += rec.hold[node, ks]
-        if service is not None:
-            stay += service(ks) * rec.slow[node, ks]
-    result: np.ndarray = stay
-    return result
+    wait = rec.wait[chosen, ks].astype(float)
+    # the chance to wait from stratified uniforms, one per 1/size of [0, 1) in random order: the
+    # share that waits is P(wait) to within 1/size, not to a binomial's noise
+    strata = (stream.permutation(size) + stream.random(size)) / size
+    waits = strata < rec.p_wait[node, ks]
+    wait += np.where(waits, queue_waits(rec.wq[node, ks], rec.wcap[node, ks], _at(rec.ratio, node, ks), stream), 0.0)
+    stay = wait + rec.hold[node, ks]
+    if service is not None:
+        stay += service(ks) * rec.slow[node, ks]
+    return wait, stay

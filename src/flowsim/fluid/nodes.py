@@ -119,8 +119,8 @@ class QueueNode(FluidNode):
         self.service = service  # a distribution of one attempt's time, for latency samples
         self.retry_line = Fifo()  # failed attempts backing off: [due time, messages, next attempt]
         self.busy_now = self.waiting_now = 0.0
-        #: a dropping room's P(wait), mean wait, decay and longest wait this step
-        self.finite: tuple[float, float, float, float] | None = None
+        #: a dropping room's P(wait), mean wait when waiting, rho, waiting places, time a place takes
+        self.finite: tuple[float, float, float, int, float] | None = None
         self.out_ca2: float | None = None  # the scv of the gaps between departures (None: as arrivals)
 
     def item_ca2(self, edge: int) -> float | None:
@@ -152,8 +152,8 @@ class QueueNode(FluidNode):
             if cap > 0 and math.isfinite(self.servers) and self.fifo.total < TINY and self.work_s > 0:
                 a, scv, work = self.offered(inflow / dt, cap / self.capacity)
                 places = max(int(self.buffer / self.mpi), int(self.servers))
-                loss, p_wait, wq, decay, longest = bounded(a, int(self.servers), places, self.in_ca2, scv)
-                self.finite = (p_wait, wq * work, decay * work, longest * work)
+                loss, p_wait, wq, rho, waiting, unit = bounded(a, int(self.servers), places, self.in_ca2, scv)
+                self.finite = (p_wait, wq * work, rho, waiting, unit * work)
                 dropped = inflow * loss
             room = self.buffer - self.content() + cap * dt
             dropped = max(dropped, inflow - room)
@@ -190,8 +190,10 @@ class QueueNode(FluidNode):
         if self.fifo.total > TINY or not math.isfinite(self.servers) or self.work_s <= 0 or rate_msgs <= 0:
             return
         if self.finite is not None:  # a dropping room: its M/M/c/K' wait at the offered load
-            p_wait, mean, decay, longest = self.finite
-            rec.p_wait[self.index, k], rec.wq[self.index, k], rec.wcap[self.index, k] = p_wait, decay, longest
+            p_wait, mean, rho, room, unit = self.finite
+            rec.p_wait[self.index, k], rec.wq[self.index, k], rec.wcap[self.index, k] = p_wait, unit, room
+            if rec.ratio is not None:
+                rec.ratio[self.index, k] = rho
             self.waiting_now += p_wait * mean * rate_msgs
             return
         a, scv, work = self.offered(rate_msgs, 1.0 / slow)

@@ -48,16 +48,15 @@ def variability(ca2: float, cs2: float) -> float:
     return max((ca2 + cs2) / 2, 0.02)
 
 
-def bounded(a: float, c: int, k: int, ca2: float, cs2: float) -> tuple[float, float, float, float, float]:
-    """A dropping node of K places at a erlangs: (loss share, P(wait), mean wait when waiting, the
-    decay of the wait's law, its longest wait), times in mean services, by M/M/c/K with the waiting
-    room scaled by the variability (module docstring).  Those who wait find j others waiting with
-    chance proportional to rho^j (j < K - c), each a 1 / c service ahead: an exponential law of
-    decay spread / (c ln(1 / rho)) cut at (K - c) / c."""
+def bounded(a: float, c: int, k: int, ca2: float, cs2: float) -> tuple[float, float, float, float, int, float]:
+    """A dropping node of K places at a erlangs: (loss share, P(wait), mean wait when waiting, rho,
+    the waiting places J, the time a place ahead takes), times in mean services, by M/M/c/K with the
+    waiting room scaled by the variability (module docstring).  An admitted arrival that waits finds
+    j others waiting with chance proportional to rho^j (j < J; PASTA), and waits for j + 1
+    departures, each 1 / c service apart (times the variability): an Erlang(j + 1) wait.  Its mean is
+    M/M/c/K's Wq / P(wait) (Little's Lq / admitted rate), so W - Wq is the mean service."""
     spread = variability(ca2, cs2)
     room = max(0, round((k - c) / spread))
     rounded = float(f"{a:.3g}")
     loss, p_wait, wq = finite(rounded, c, c + room)
-    rho = rounded / c
-    decay = spread / (c * -math.log(rho)) if rho > 0 and rho != 1 else math.inf
-    return loss, p_wait, wq * spread, decay, (k - c) / c
+    return loss, p_wait, wq * spread, rounded / c, room, spread / c

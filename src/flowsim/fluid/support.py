@@ -42,7 +42,7 @@ PATIENCE_STEPS, MAX_PATIENCE_STEPS = 40, 200_000
 
 def fluid_problems(scenario: Scenario) -> list[str]:
     """Why the fluid engine cannot follow this scenario, one sentence per node (empty: it can)."""
-    problems = []
+    problems = cycle_problems(scenario)
     faulted = {fault.node for fault in scenario.faults if fault.slowdown is None}
     for name, config in scenario.arch.nodes.items():
         problem = _problem(config) or unfollowed(config, name in faulted)
@@ -58,6 +58,135 @@ def fluid_problems(scenario: Scenario) -> list[str]:
             problems.append(f"faults[{index}] crashes consumers of '{fault.node}' group '{fault.group}': "
                             "the rebalances it causes follow each member; use engine: per_message")  # fmt: skip
     return problems
+
+
+def fluid_edges(arch: Any) -> list[tuple[str, str, float, bool]]:
+    """The fluid engine's edges, in its order: (sender, target, share of the sender's flow, whether it
+    is a dead-letter edge).  Fan-out and topic edges copy (share 1); round robin splits evenly."""
+    outs: dict[str, list[tuple[str, float]]] = {n: [] for n in arch.nodes}
+    for edge in arch.edges:
+        outs[edge.from_].append((edge.to, edge.weight))
+    edges: list[tuple[str, str, float, bool]] = []
+    for name, config in arch.nodes.items():
+        total = sum(w for _, w in outs[name]) or 1.0
+        for target, weight in outs[name]:
+            fan = config.routing == "fanout" or config.kind == "kafka_topic"
+            share = 1.0 if fan else (1.0 / len(outs[name]) if config.routing == "round_robin" else weight / total)
+            edges.append((name, target, share, False))
+        dead = getattr(config, "dead_letter", None)
+        if isinstance(dead, str):
+            edges.append((name, dead, 1.0, True))
+    return edges
+
+
+def node_order(names: list[str], edges: list[tuple[str, str, float, bool]]) -> tuple[list[int], set[int]]:
+    """Nodes upstream first (depth-first from the sources) and the back edges: a cycle's closing
+    edge, whose flow reaches its target a step after it was sent."""
+    index = {n: i for i, n in enumerate(names)}
+    children: dict[int, list[int]] = {i: [] for i in range(len(names))}
+    for source, target, _, _ in edges:
+        children[index[source]].append(index[target])
+    has_in = {index[target] for _, target, _, _ in edges}
+    roots = [i for i in range(len(names)) if i not in has_in] + list(range(len(names)))
+    seen: set[int] = set()
+    post: list[int] = []
+    for root in roots:
+        if root in seen:
+            continue
+        stack = [(root, iter(children[root]))]
+        seen.add(root)
+        while stack:
+            node, it = stack[-1]
+            nxt = next((c for c in it if c not in seen), None)
+            if nxt is None:
+                post.append(node)
+                stack.pop()
+            else:
+                seen.add(nxt)
+                stack.append((nxt, iter(children[nxt])))
+    order = post[::-1]
+    position = {n: i for i, n in enumerate(order)}
+    back = {e for e, (s, t, _, _) in enumerate(edges) if position[index[t]] <= position[index[s]]}
+    return order, back
+
+
+#: the most of the window a message may spend, on average, on a cycle's closing edges (one step each
+#: time round): beyond it the loop's exits come late by more than the throughput bounds allow
+CYCLE_SHARE = 0.01
+
+
+def cycle_problems(scenario: Scenario) -> list[str]:
+    """Cycles the fluid engine cannot follow.  A cycle's closing edge hands its flow on a step late,
+    so a message that goes round it V times (the traffic equations) stays V steps in the loop however
+    short its visits are.  Where V x step exceeds `CYCLE_SHARE` of the window (zero-time loops with
+    almost no exit: V near 10^6), the loop would hold nearly everything that entered it."""
+    from flowsim.analysis.view import arrival_rates
+
+    arch = scenario.arch
+    names = list(arch.nodes)
+    edges = fluid_edges(arch)
+    _, back = node_order(names, edges)
+    if not back:
+        return []
+    rates = arrival_rates(arch, scenario.load.multiplier)
+    passes = {name: config.pass_fraction() for name, config in arch.nodes.items()}
+    flow = [0.0 if dead else rates.get(s, 0.0) * passes[s] * share for s, _, share, dead in edges]
+    component = _components(names, edges)
+    step = choose_step(scenario)[0]
+    problems = []
+    for members in sorted({frozenset(m) for m in component.values() if len(m) > 1 or _self_loop(m, edges)}, key=min):
+        inside = [e for e, (s, t, _, _) in enumerate(edges) if s in members and t in members]
+        entering = sum(flow[e] for e, (s, t, _, _) in enumerate(edges) if t in members and s not in members)
+        entering += sum(arch.nodes[n].external_rate() * scenario.load.multiplier for n in members)
+        looping = sum(flow[e] for e in inside if e in back)
+        if entering <= 0 or looping <= 0:
+            continue
+        rounds = looping / entering
+        if rounds * step > CYCLE_SHARE * scenario.window:
+            nodes = ", ".join(f"'{n}'" for n in sorted(members))
+            problems.append(
+                f"the cycle through {nodes}: a message goes round it {rounds:.3g} times on average and the fluid "
+                f"engine hands each round on a step ({step:.3g}s) late, so it would hold messages there "
+                f"{rounds * step:.3g}s, over {CYCLE_SHARE:.0%} of the {scenario.window:.3g}s window, however short "
+                f"their visits are; use engine: per_message{_smaller_step(rounds, scenario.window)}"
+            )
+    return problems
+
+
+def _smaller_step(rounds: float, window: float) -> str:
+    """The advice of a step short enough for a cycle, when the step bounds allow it."""
+    short = CYCLE_SHARE * window / rounds
+    return f" or a step of at most {short:.3g}s" if short >= max(MIN_STEP, window / MAX_PATIENCE_STEPS) else ""
+
+
+def _self_loop(members: frozenset[str], edges: list[tuple[str, str, float, bool]]) -> bool:
+    return any(s == t and s in members for s, t, _, _ in edges)
+
+
+def _components(names: list[str], edges: list[tuple[str, str, float, bool]]) -> dict[str, frozenset[str]]:
+    """Each node's strongly connected component (the nodes it reaches and is reached by)."""
+    succ: dict[str, set[str]] = {n: set() for n in names}
+    pred: dict[str, set[str]] = {n: set() for n in names}
+    for s, t, _, _ in edges:
+        succ[s].add(t)
+        pred[t].add(s)
+
+    def reach(start: str, links: dict[str, set[str]]) -> set[str]:
+        found, todo = {start}, [start]
+        while todo:
+            for nxt in links[todo.pop()]:
+                if nxt not in found:
+                    found.add(nxt)
+                    todo.append(nxt)
+        return found
+
+    result: dict[str, frozenset[str]] = {}
+    for name in names:
+        if name not in result:
+            members = frozenset(reach(name, succ) & reach(name, pred))
+            for member in members:
+                result[member] = members
+    return result
 
 
 def unfollowed(config: NodeConfig, has_outages: bool) -> str | None:
