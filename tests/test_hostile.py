@@ -442,6 +442,14 @@ CASES = [
     # 5. thresholds, laws and times that would run and quietly mean nothing (found by a new user)
     Case(
         "nonsense",
+        "a window of 0.1% of the run",
+        ("validate", "{s}", "--strict"),
+        "the figures cover 100ms of a",
+        None,
+        scen=("duration: 100s", "duration: 100s\nwarmup: 99.9s"),
+    ),
+    Case(
+        "nonsense",
         "SLO utilization above 1",
         VALIDATE_S,
         "a fraction from 0 to 1",

@@ -35,6 +35,7 @@ from flowsim.sizing import sample_events, timer_events
 from flowsim.slo import evaluate
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
+from flowsim.units import format_duration
 from flowsim.version import __version__
 
 Progress = Callable[[float], None]
@@ -51,7 +52,13 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
 def analyze_scenario(scenario: Scenario) -> AnalyticView:
     """The analytic view of a scenario's design at its load, for its run's length (a consumer group
     that starts after the end is said to receive nothing instead of warned as overloaded)."""
-    return analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario))
+    view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario))
+    if scenario.warmup and scenario.window < 0.01 * scenario.duration:
+        view.warnings.append(
+            f"the figures cover {format_duration(scenario.window)} of a {format_duration(scenario.duration)} run "
+            f"(warm-up {format_duration(scenario.warmup)}): shorten 'warmup' or lengthen 'duration'"
+        )
+    return view
 
 
 def outages(scenario: Scenario) -> dict[str, float]:
@@ -219,10 +226,11 @@ def check_size(scenario: Scenario, view: AnalyticView, max_events: int | None) -
     if not math.isfinite(events) or events > limit:
         biggest = max(sources, key=lambda k: sources[k])
         cause = {"traffic": "the traffic", "samples": "time-series samples ('sample_interval')"}.get(biggest, biggest)
+        fix = "lower the load" if biggest == "traffic" else "lengthen that interval"
         raise SimulationTooLarge(
             f"scenario '{scenario.name}' would take about {events:.3g} events per replication, "
             f"over the limit of {limit:.3g}; most come from {cause} ({sources[biggest]:.3g}). "
-            "Shorten 'duration', lengthen that interval, lower the load, or raise the limit "
+            f"Shorten 'duration', {fix}, or raise the limit "
             "(scenario 'limits: {max_events: N}' or --max-events N) if you mean it."
         )
 

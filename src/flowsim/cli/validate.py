@@ -174,7 +174,7 @@ def _line(problem: dict[str, Any]) -> str:
 
 def _print(report: Report) -> None:
     if report.valid:
-        size = f"{report.nodes} nodes, {report.edges} edges"
+        size = f"{report.nodes} node{'s' * (report.nodes != 1)}, {report.edges} edge{'s' * (report.edges != 1)}"
         say(f"[bold green]✓[/] {escape(report.file)}: {report.kind} '{escape(str(report.name))}' ({size})")
     else:
         say(f"[bold red]✗[/] {escape(report.file)}", to_stderr=True)
