@@ -75,8 +75,11 @@ def timer_events(scenario: Scenario) -> dict[str, float]:
     """Events per replication from timers, schedules and faults, by the field that sets them."""
     span = scenario.duration
     found: dict[str, float] = {}
+    targets: dict[str, list[str]] = {}  # one pass over the edges: per node, a scan of them all is quadratic
+    for edge in scenario.arch.edges:
+        targets.setdefault(edge.from_, []).append(edge.to)
     for name, config in scenario.arch.nodes.items():
-        copies = config.timer_copies([edge.to for edge in scenario.arch.edges if edge.from_ == name])
+        copies = config.timer_copies(targets.get(name, []))
         prefix = f"nodes.{name}."
         for where, period in _timers(config, prefix[:-1]):
             times = copies.get(where.removeprefix(prefix), 1.0)
