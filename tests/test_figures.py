@@ -350,3 +350,11 @@ def test_a_headline_card_carries_its_unit_in_the_label(three: tuple[Scenario, fl
     assert lost.card_label == "Messages lost · messages (mean of 3)" and lost.text == f"{lost.card} messages"
     assert p99.card == p99.text and p99.card_label == p99.label  # a duration carries its own unit
     assert slos.card == slos.text == "0 / 1"  # 'totals.dropped == 0' fails: api drops
+
+
+def test_a_difference_against_no_data_is_a_dash_not_nan() -> None:
+    # a node that never served anything has a NaN mean: (NaN - 1.25) / 1.25 printed as '+nan%'
+    from flowsim.reports.theory import relative_difference
+
+    assert relative_difference(1.25, float("nan")) is None
+    assert relative_difference(1.25, 1.5) == pytest.approx(0.2)  # (1.5 - 1.25) / 1.25

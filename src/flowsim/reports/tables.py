@@ -211,7 +211,7 @@ def analysis_summary(result: RunResult) -> Text:
             text.append(f" (about {format_rate(view.max_input_rate_per_s)} in)")
         text.append(f"; this run: {result.load_multiplier:g}\n")
     if view.network_sojourn_s is not None:
-        text.append("Mean time in network (Little's law): ", style="bold")
+        text.append("Predicted time in network (Little's law): ", style="bold")
         text.append(format_duration(view.network_sojourn_s))
         lossy = any(a.prediction is not None and a.prediction.drop_probability > 0 for a in view.nodes.values())
         # L / lambda averages over every message that enters: one dropped on arrival counts 0 s

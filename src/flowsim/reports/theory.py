@@ -53,7 +53,7 @@ def _mean(percentiles: Percentiles | None) -> float:
 
 def relative_difference(predicted: float | None, simulated: float | None) -> float | None:
     """(simulated - predicted) / predicted; None when either is missing or the base is zero."""
-    if predicted is None or simulated is None or not math.isfinite(predicted):
+    if predicted is None or simulated is None or not math.isfinite(predicted) or not math.isfinite(simulated):
         return None
     if predicted == 0:
         return 0.0 if simulated == 0 else None
