@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
     Field,
-    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationInfo,
     field_validator,
@@ -19,6 +18,9 @@ from flowsim.policies import FaultSpec, RetryPolicy
 from flowsim.spec.architecture import Architecture
 from flowsim.specmodel import AlsoAccepts, SpecModel
 from flowsim.units import Count, Duration, Number, parse_duration, parse_rate
+
+if TYPE_CHECKING:  # not exported by pydantic 2.6, the floor in pyproject.toml
+    from pydantic import ModelWrapValidatorHandler
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
 MAX_SAMPLES = 100_000
