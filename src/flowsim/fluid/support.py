@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from flowsim.graph import reachable
 from flowsim.nodes.base import NodeConfig
 from flowsim.spec.scenario import Scenario
 
@@ -165,25 +166,15 @@ def _self_loop(members: frozenset[str], edges: list[tuple[str, str, float, bool]
 
 def _components(names: list[str], edges: list[tuple[str, str, float, bool]]) -> dict[str, frozenset[str]]:
     """Each node's strongly connected component (the nodes it reaches and is reached by)."""
-    succ: dict[str, set[str]] = {n: set() for n in names}
-    pred: dict[str, set[str]] = {n: set() for n in names}
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    pred: dict[str, list[str]] = {n: [] for n in names}
     for s, t, _, _ in edges:
-        succ[s].add(t)
-        pred[t].add(s)
-
-    def reach(start: str, links: dict[str, set[str]]) -> set[str]:
-        found, todo = {start}, [start]
-        while todo:
-            for nxt in links[todo.pop()]:
-                if nxt not in found:
-                    found.add(nxt)
-                    todo.append(nxt)
-        return found
-
+        succ[s].append(t)
+        pred[t].append(s)
     result: dict[str, frozenset[str]] = {}
     for name in names:
         if name not in result:
-            members = frozenset(reach(name, succ) & reach(name, pred))
+            members = frozenset({name} | (reachable(succ, [name]) & reachable(pred, [name])))
             for member in members:
                 result[member] = members
     return result
