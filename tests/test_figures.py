@@ -85,6 +85,23 @@ def test_kinds_and_the_reference_list_each_kinds_figures_with_units() -> None:
             assert f"| `{figure.label}` | {figure.unit} |" in markdown, (kind, figure.name)
 
 
+def test_a_default_built_by_a_factory_is_documented_not_shown_as_none() -> None:
+    """warehouse `load_overhead` defaults to 30 s (a constant distribution built by a factory):
+    docs/nodes.md and the JSON Schema said "none"/nothing, so 1,000 x 1 MB at 100 MB/s reading
+    40 s a load (10 s + 30 s) looked like a bug."""
+    from flowsim.nodes.warehouse import WarehouseConfig
+    from flowsim.reports.kinds_doc import kind_fields, kinds_markdown
+    from flowsim.spec.json_schema import json_schema
+
+    markdown = kinds_markdown()
+    assert "| `load_overhead` | distribution | `{dist: constant, value: 30.0}` |" in markdown
+    assert "| `query_time` | distribution | `{dist: lognormal, mean: 2.0, stdev: 2.0}` |" in markdown
+    schema = json_schema(WarehouseConfig)["properties"]["load_overhead"]
+    assert schema["default"] == {"dist": "constant", "value": 30.0}
+    fields = {f["name"]: f for f in kind_fields(WarehouseConfig)}
+    assert fields["load_overhead"]["default"] == {"dist": "constant", "value": 30.0}
+
+
 # ---- key figures and honest headlines ------------------------------------------------------------
 FANOUT = """\
 name: fan

@@ -54,7 +54,25 @@ def _default(name: str, prop: dict[str, Any], required: set[str]) -> str:
     if name in required:
         return "required"
     value = prop.get("default")
-    return "none" if value is None else f"`{value}`"
+    if value is None:
+        return "none"
+    text = _flow(value)
+    if len(text) > 60 and isinstance(value, dict):  # a table cell, not the whole default
+        nested = all(isinstance(item, dict) for item in value.values())
+        text = "{" + ", ".join(f"{key}: {{…}}" for key in value) + "}" if nested else "each field's own"
+        return text if not nested else f"`{text}`"
+    return f"`{text}`"
+
+
+def _flow(value: Any) -> str:
+    """A default as YAML writes it inline: `{dist: constant, value: 600.0}`, not a Python dict."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
 
 
 def kind_fields(config: type[NodeConfig]) -> list[dict[str, Any]]:

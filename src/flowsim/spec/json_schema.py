@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, core_schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _LIMITS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
@@ -30,6 +30,15 @@ class FlowsimJsonSchema(GenerateJsonSchema):
     def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         generated = _standard_limits(super().generate(schema, mode))
         return {"$schema": DIALECT, **generated}
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        """A default built by a factory (a distribution, a duration) is shown too: an editor and
+        docs/nodes.md would otherwise say "none" for a field that has one (warehouse `load_overhead`
+        30 s)."""
+        factory = schema.get("default_factory")
+        if "default" not in schema and factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return super().get_default_value(schema)
 
 
 def _standard_limits(node: Any) -> Any:
