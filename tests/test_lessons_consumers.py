@@ -63,6 +63,8 @@ def test_autoscaling_on_lag_catches_the_peak_and_pays_a_rebalance_per_step() -> 
     assert figures["rebalance_time_s.store"] == pytest.approx(4 * 3.0)
     assert figures["paused_partition_s.store"] == pytest.approx(4 * 3.0 * 12)
     assert figures["lag_max_messages.store"] < 70_000 and figures["lag_max_seconds.store"] < 30
+    # scaled in to 3 consumers on 12 partitions: none idle (the 9 scaled-in members were counted idle)
+    assert figures["idle_consumers.store"] == 0
     # the consumers over time: 3 before the first step, 12 through the first part of the peak
     series = run("consumer-autoscaling").series
     count = series[series.node == "orders_topic"].set_index("time_s")["consumers.store"]

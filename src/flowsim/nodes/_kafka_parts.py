@@ -280,6 +280,6 @@ class Group:
             f"lag_max_seconds.{name}": self.age_max,
             f"lag_mean_seconds.{name}": self.age_area / span,
             f"hot_partition_lag_share.{name}": self.hot_lag_share(now),
-            f"idle_consumers.{name}": len(self.members) - len(working),
+            f"idle_consumers.{name}": sum(1 for m in self.members if m.provisioned and m.alive and not m.partitions),
             f"consumer_utilization.{name}": busy / (len(working) * span) if working else 0.0,
         }
