@@ -103,3 +103,19 @@ def test_a_micro_batch_job_reads_again_since_its_last_batch() -> None:
         "faults: [{node: job, at: 6.5s, for: 3s}, {node: job, at: 21s, for: 1s}]\n",
     )
     assert rereads(flowsim.load_scenario(text)) == {"job": pytest.approx(0.5)}
+
+
+def test_the_group_reads_what_the_partitions_can_write_not_what_is_offered() -> None:
+    # 5,000/s offered to 4 partitions written at 1,000/s each: 4 x 1,000 = 4,000/s reach the log
+    # (the rest waits in the producer buffer), so the group's "in" is 4,000/s, and 4,000/s against
+    # the group's 2,000/s makes its lag grow by 2,000/s, not 3,000/s
+    view = flowsim.analyze_scenario(scenario("0.2ms", fields="partition_write_rate: 1000/s"))
+    (estimate,) = view.streaming
+    assert estimate.in_per_s == pytest.approx(4000) and estimate.out_per_s == pytest.approx(2000)
+    assert estimate.lag_growth_per_s == pytest.approx(2000)
+    # a skewed partitioner: the hot partition takes half the flow, so writes top out at
+    # 1,000 / 0.5 = 2,000/s, under the offered 5,000/s
+    skewed = flowsim.analyze_scenario(
+        scenario("0.2ms", fields="partition_write_rate: 1000/s, partitioner: skewed, hot_share: 0.5")
+    )
+    assert skewed.streaming[0].in_per_s == pytest.approx(2000)

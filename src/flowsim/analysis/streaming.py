@@ -2,7 +2,8 @@
 
 A group reads at the smaller of its consumers' capacity (the busiest consumer's share limits it)
 and the capacity of the node it hands over to (a full job holds its consumers back: backpressure).
-With `in` the topic's message rate and `out` that capacity:
+With `in` the rate written to the topic (the offered rate, or the partitions' write capacity when
+that is lower) and `out` that capacity:
 
 - an overloaded group's lag grows by `in - out` messages a second, without end;
 - after an outage of D seconds (the topic down, its producers buffering), the backlog `in x D`
@@ -31,7 +32,9 @@ class GroupEstimate(BaseModel):
 
     topic: str
     group: str
-    in_per_s: float = Field(description="messages per second written to the topic")
+    in_per_s: float = Field(
+        description="messages per second written to the topic (at most its partitions' write capacity)"
+    )
     out_per_s: float | None = Field(None, description="messages per second the group can read and hand over")
     limited_by: str = Field(description="what sets out_per_s: the group's consumers or the node it feeds")
     lag_growth_per_s: float = Field(description="in - out when the group is overloaded, else 0")
@@ -58,13 +61,16 @@ def group_estimates(
     for name, flow in flows.items():
         if arch.nodes[name].kind != "kafka_topic":
             continue
-        rate = flow.messages_per_s
+        # what reaches the log: an overloaded topic writes at its partitions' capacity (the rest
+        # waits in the producer buffer, blocks its senders or is dropped), not at the offered rate
+        writes = flow.loads.get("partition writes", 0.0)
+        rate = flow.messages_per_s / writes if writes > 1.0 else flow.messages_per_s
         for stage in flow.law.stages:
             if not stage.name.startswith("consumer group '"):
                 continue
             group = stage.name[len("consumer group '") : -1]
-            rho = flow.loads.get(stage.name, 0.0)
-            consumers = rate / rho if rho > 0 else math.inf
+            rho = flow.loads.get(stage.name, 0.0)  # of the offered rate
+            consumers = flow.messages_per_s / rho if rho > 0 else math.inf
             target = flows.get(group)
             feed = target.capacity_per_s if target is not None and target.capacity_per_s is not None else math.inf
             out = min(consumers, feed)
