@@ -131,6 +131,37 @@ def test_retention_deletes_unread_messages_counted_lost_for_the_slow_group_only(
     assert figures["lost_to_retention"] == 2 and figures["produced"] == 4
 
 
+def test_a_group_reset_to_latest_skips_its_backlog_when_retention_passes_it() -> None:
+    # The same topic, the slow group on auto.offset.reset=latest (the Java consumer's default: "what
+    # to do when ... the current offset does not exist any more on the server (e.g. because that
+    # data has been deleted)"). At 5 the offsets written up to 3 go (0 and 1): its next offset, 1,
+    # is gone, so it jumps to the log end, 4: offset 1 is deleted unread (lost 1) and offsets 2 and
+    # 3, still retained, are never read (skipped 2). Offset 0 was in its hands and is handed on.
+    events, figures = run(
+        slow_and_fast_groups().replace("processing_time: 5s}", "processing_time: 5s, offset_reset: latest}"),
+        SLOW_FAST_EDGES,
+    )
+    assert [e for e in events if "retention" in e[2] or e[2].startswith(("poll slow", "commit slow"))] == [
+        (1.001, "topic", "poll slow.0 p0@0+1", 1),
+        (5.0, "topic", "retention p0 lost 1 for slow, reset to the log end: skipped 2", -1),
+        (6.001, "topic", "commit slow.0", 1),
+    ]
+    assert figures["lost_to_retention.slow"] == 1 and figures["skipped_on_reset.slow"] == 2
+    assert figures["consumed.slow"] == 1 and figures["consumed.fast"] == 4
+    assert figures["skipped_on_reset.fast"] == 0 and figures["lost"] == 3  # 1 deleted + 2 skipped
+    # 4 written, read by two groups: 8 copies = 5 consumed + 3 lost, none left behind
+    assert figures["backlog_at_end.slow"] == figures["backlog_at_end.fast"] == 0
+    # the fluid engine follows cohorts, not offsets: it refuses the reset instead of ignoring it
+    text = scenario_yaml(
+        slow_and_fast_groups().replace("processing_time: 5s}", "processing_time: 5s, offset_reset: latest}"),
+        SLOW_FAST_EDGES,
+        "12s",
+        extra="engine: fluid\n",
+    )
+    with pytest.raises(FlowsimError, match=r"offset_reset: latest\); run it per_message"):
+        flowsim.simulate(flowsim.load_scenario(text))
+
+
 def test_retention_loss_is_a_loss_in_totals_slos_tables_and_the_headline() -> None:
     # the slow/fast topic of the test above: 4 messages, the slow group loses offsets 1 and 2
     scenario = flowsim.load_scenario(

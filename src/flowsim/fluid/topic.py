@@ -356,7 +356,7 @@ class TopicNode(FluidNode):
         for g in self.groups:
             n = g.name
             figures |= {
-                f"consumed.{n}": g.consumed, f"lost_to_retention.{n}": g.lost,
+                f"consumed.{n}": g.consumed, f"lost_to_retention.{n}": g.lost, f"skipped_on_reset.{n}": 0.0,
                 f"backlog_at_start.{n}": g.backlog_at_start, f"backlog_at_end.{n}": g.backlog.total,
                 f"lag_max_messages.{n}": g.lag_max, f"lag_mean_messages.{n}": g.lag_area / span,
                 f"lag_max_seconds.{n}": g.age_max, f"lag_mean_seconds.{n}": g.age_area / span,

@@ -241,13 +241,19 @@ class ConsumerSide(RewindSide):
                 continue
             group.advance(now)
             if group.position[p] < part.lso:
+                # the next fetch is out of range: the consumer resets by auto.offset.reset
                 lost = part.lso - group.position[p]
+                latest = self.config.group(group.name).offset_reset == "latest"
+                skipped = part.leo - part.lso if latest else 0  # the retained backlog, never read
+                resume = part.lso + skipped
                 if group.committed[p] == group.position[p]:  # nothing of p in a consumer's hands
-                    group.committed[p] = part.lso
+                    group.committed[p] = resume
                 group.lost += lost
-                self.lost += lost
-                group.change(p, -lost, now)
-                group.position[p] = part.lso
+                group.skipped += skipped
+                self.lost += lost + skipped
+                group.change(p, -lost - skipped, now)
+                group.position[p] = resume
                 if self.tracing:
-                    self.log(f"retention p{p} lost {lost} for {group.name}")
+                    reset = f", reset to the log end: skipped {skipped}" if latest else ""
+                    self.log(f"retention p{p} lost {lost} for {group.name}{reset}")
             group.refresh_age(self.parts)

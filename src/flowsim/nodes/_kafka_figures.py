@@ -21,6 +21,8 @@ TOPIC_FIGURES = (
     Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups"),
     Figure("consumed", "messages", "read and handed downstream by the group", per="group"),
     Figure("lost_to_retention", "messages", "deleted by retention before the group read them", per="group"),
+    Figure("skipped_on_reset", "messages", "unread messages jumped over when retention reset the group to the log end",
+           per="group"),
     Figure("backlog_at_start", "messages", "the group's lag when the window opened", per="group"),
     Figure("backlog_at_end", "messages", "the group's lag when the run ended", per="group"),
     Figure("lag_max_messages", "messages", "the group's largest lag (written, not yet read)", True, "group"),

@@ -94,6 +94,12 @@ class ConsumerGroupSpec(SpecModel):
         "latest", description="latest: read what is written from start_at on; earliest: replay the retained log"
     )
     start_at: Duration = Field(0.0, ge=0, description="when the group starts reading (a replay job starts later)")
+    offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest",
+        description="retention deleted the group's next message (auto.offset.reset on an out-of-range "
+        "offset): earliest reads on from the oldest retained one (Kafka Streams' default); latest jumps "
+        "to the log end, skipping the rest of the backlog (the plain Java consumer's default)",
+    )
 
     membership: MembershipSpec | None = Field(
         None,

@@ -197,6 +197,7 @@ class Group:
     def reset(self, now: float) -> None:
         self.consumed = 0
         self.lost = 0
+        self.skipped = 0  # unread messages jumped over by an offset reset to the log end
         self.reread = 0
         self.lag_area = 0.0
         self.lag_max = self.backlog_at_start = sum(self.backlog)
@@ -273,6 +274,7 @@ class Group:
         return rewinds | {
             f"consumed.{name}": self.consumed,
             f"lost_to_retention.{name}": self.lost,
+            f"skipped_on_reset.{name}": self.skipped,
             f"backlog_at_start.{name}": self.backlog_at_start,
             f"backlog_at_end.{name}": self.lag,
             f"lag_max_messages.{name}": self.lag_max,

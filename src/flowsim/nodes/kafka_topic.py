@@ -6,7 +6,7 @@ Counting (messages everywhere; each consumer group reads its own copy of every m
 - `completed`: messages handed downstream, summed over the groups (two groups: twice the log).
 - `inside`: the producer buffer plus every group's backlog (written in its scope, not yet
   handed downstream, not lost).  Per group g: written in scope + backlog at start ==
-  consumed + lost to retention + backlog at end; for the producer: arrivals + buffer at start
+  consumed + lost to retention + skipped on reset + backlog at end; for the producer: arrivals + buffer at start
   == produced + dropped + buffer at end.  A group's scope starts at its `start_at`: from the
   log end (`latest`) or from the oldest retained message (`earliest`, a replay).
 """
@@ -116,9 +116,12 @@ class KafkaTopicConfig(NodeConfig):
     def fluid_refusal(self) -> str | None:
         """The fluid engine follows flows, not per-batch producer, broker and segment events."""
         used = [name for name in ("producer", "brokers", "log") if getattr(self, name) is not None]
-        if not used:
-            return None
-        return f"its {', '.join(used)} settings act per batch and per broker; run it per_message"
+        if used:
+            return f"its {', '.join(used)} settings act per batch and per broker; run it per_message"
+        specs = [self.consumer_defaults, *self.consumer_groups.values()]
+        if self.retention is not None and any(spec.offset_reset == "latest" for spec in specs):
+            return "a group resets to the log end when retention passes it (offset_reset: latest); run it per_message"
+        return None
 
     def write_rate(self) -> float:
         """Messages per second one partition appends: the tighter of the two limits."""
