@@ -76,3 +76,31 @@ def test_a_count_trace_that_implies_a_huge_rate_is_refused() -> None:
     # 1e9 arrivals in the 1e-7 s to the next row: 1e16/s, above the 1e15/s any rate may be
     with pytest.raises(TraceError, match=r"row 1 gives 1e\+16 arrivals/s"):
         parse_trace("time_s,count\n0,1e9\n1e-7,1\n", "burst.csv")
+
+
+@pytest.mark.parametrize(
+    "slo",
+    ["totals.dropped < 5%", "nodes.api.dropped < 1%", "end_to_end.done.count > 50%"],
+)
+def test_a_percentage_on_a_count_is_refused(slo: str) -> None:
+    # 5% reads as 0.05: against 58 dropped messages that SLO compared a count with a share
+    bad = SCENARIO.replace("  - end_to_end.done.throughput_per_s < 3/s", f"  - {slo}")
+    with pytest.raises(SpecError) as caught:
+        flowsim.load_scenario(bad)
+    problem = caught.value.problems[0]
+    assert problem.line == 13 and "is a count, not a share" in problem.message
+    assert "write a count" in problem.hint
+
+
+def test_a_loss_budget_is_a_share_of_the_messages_in_play() -> None:
+    # 2 messages/s into one server of mean 0.25 s with room for 1 (M/M/1/1): Erlang's loss formula
+    # B = a / (1 + a) with a = 2 x 0.25 = 0.5 gives 1/3 dropped; the budget SLO takes a share
+    text = SCENARIO.replace("servers: 4, service_time: {dist: exponential, rate: 30/min}",
+                            "servers: 1, capacity: 1, service_time: {dist: exponential, mean: 250ms}")  # fmt: skip
+    text = text.replace("  - end_to_end.done.throughput_per_s < 3/s", "  - totals.loss_share < 30%")
+    scenario = flowsim.load_scenario(text.replace("duration: 1000s", "duration: 20000s"))
+    result = flowsim.simulate(scenario)
+    totals = result.totals
+    assert totals.loss_share == pytest.approx(totals.dropped / (totals.arrivals + totals.inside_at_start))
+    assert totals.loss_share == pytest.approx(1 / 3, abs=0.01)  # 40,000 arrivals: sd of the share ~0.003
+    assert not result.slos[1].passed and result.slos[1].value == pytest.approx(totals.loss_share)

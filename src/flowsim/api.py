@@ -312,6 +312,7 @@ def _totals(
     went = totals.delivered + totals.dropped + totals.dead_lettered + totals.lost + totals.merged
     went += totals.inside_at_end
     totals.unaccounted = came - went
+    totals.loss_share = (totals.dropped + totals.dead_lettered + totals.lost) / came if came > 0 else 0.0
     totals.unmet_demand = sum(nodes[s].kind_figures.get("unmet_demand", 0.0) for s in sources)
     totals.model_versions = _versions(nodes, control, control_sinks)
     return totals

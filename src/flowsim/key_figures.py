@@ -56,7 +56,7 @@ def unit_of(path: str, result: RunResult) -> str:
     if head == "cost":
         return "cost/h" if leaf == "per_hour" else "cost"
     if head == "totals":
-        return "versions" if "model_versions" in parts else "messages"
+        return "versions" if "model_versions" in parts else "share" if leaf.endswith("_share") else "messages"
     if head == "nodes" and parts[2:3] == ["kind_figures"]:
         node = result.nodes.get(parts[1])
         figure = declared(declared_of(node.kind), ".".join(parts[3:])) if node else None

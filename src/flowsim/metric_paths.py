@@ -74,24 +74,44 @@ def metric_unit(metric: str) -> Literal["time", "rate", "plain"]:
     return "time" if name.endswith(("_s", "_seconds")) else "plain"
 
 
-def threshold_issue(metric: str, unit: str, op: str, value: float) -> tuple[str, str]:
+def is_fraction(metric: str, arch: Architecture | None = None) -> bool:
+    """A figure from 0 to 1: utilization, a `*_share`, a totals share, or a kind figure declared in
+    the unit "share" (`consumer_utilization.<group>`)."""
+    parts = metric.split(".")
+    if arch is not None and parts[0] == "nodes" and parts[2:3] == ["kind_figures"] and parts[1] in arch.nodes:
+        figure = declared_figure(arch.nodes[parts[1]].kind_figures, ".".join(parts[3:]))
+        if figure is not None:
+            return figure.unit == "share"
+    name = parts[-1]
+    return name in ("utilization", "error_rate") or name.endswith("_share")
+
+
+def threshold_issue(metric: str, unit: str, op: str, value: float, arch: Architecture | None = None) -> tuple[str, str]:
     """('', '') when an SLO's threshold fits its metric; else (message, hint).
 
     A duration threshold on a count (`utilization < 0.5s`) or a rate on a time is a slip, not a
-    unit to convert; a negative threshold on a time or a rate, which are never below 0, makes the
-    SLO always fail (<, <=, ==) or always pass (>, >=, !=)."""
+    unit to convert; so is a share (5%) on a count (`totals.dropped < 5%` would compare 58
+    messages with 0.05). A negative threshold on a time or a rate, which are never below 0, makes
+    the SLO always fail (<, <=, ==) or always pass (>, >=, !=)."""
     kind = metric_unit(metric)
+    fraction = is_fraction(metric, arch)
     fits = {"time": ("number", "duration"), "rate": ("number", "rate"), "plain": ("number", "share")}[kind]
     if unit not in fits:
         wanted = {
             "time": "a duration (2s, 500ms)",
             "rate": "a rate (10/s, 600/min)",
-            "plain": "a number or a share (5%)",
+            "plain": "a number or a share (5%)" if fraction else "a number",
         }
         what = {"time": "a time in seconds", "rate": "a rate per second", "plain": "a count or a ratio"}[kind]
         return f"'{metric}' is {what}, but its threshold is written as a {unit}", f"write {wanted[kind]}"
-    name = metric.split(".")[-1]
-    if (name in ("utilization", "error_rate") or name.endswith("_share")) and not 0 <= value <= 1:
+    if unit == "share" and not fraction:
+        share = f"'totals.loss_share {op} {value * 100:g}%'" if metric.startswith("totals.") else "utilization"
+        return (
+            f"'{metric}' is a count, not a share: its threshold {value * 100:g}% would be compared with "
+            f"a number ({value:g})",
+            f"write a count, e.g. '{metric} {op} 100', or put the percentage on a share such as {share}",
+        )
+    if fraction and not 0 <= value <= 1:
         return (
             f"'{metric}' is a fraction from 0 to 1: a threshold of {value:g} decides nothing",
             "write a fraction or a share, e.g. 0.8 or 80%",

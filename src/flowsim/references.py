@@ -133,7 +133,7 @@ def slo_issues(slos: Mapping[int, SloSpec], arch: Architecture, written: list[st
         refused = len(parts) > 1 and parts[0] in ("nodes", "end_to_end") and parts[1] in refused_nodes
         message, hint = ("", "") if refused else check_metric(slo.metric, arch, written)
         if not message:
-            message, hint = threshold_issue(slo.metric, slo.unit, slo.op, slo.value)
+            message, hint = threshold_issue(slo.metric, slo.unit, slo.op, slo.value, arch)
         if message:
             issues.append((("slos", index), message, hint))
     return issues

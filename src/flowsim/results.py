@@ -105,6 +105,11 @@ class Totals(BaseModel):
     inside_at_start: float = 0.0
     inside_at_end: float
     unaccounted: float = Field(0.0, description="what the balance leaves over (0 when every message is accounted for)")
+    loss_share: float = Field(
+        0.0,
+        description="share of the messages in play (arrivals, copies, inside at the start) that were dropped, "
+        "dead-lettered or lost: an error budget (`totals.loss_share < 0.1%`)",
+    )
     unmet_demand: float = Field(
         0.0, description="messages sources would have sent while blocked (never created, so not in the balance)"
     )
