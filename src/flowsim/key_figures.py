@@ -21,6 +21,7 @@ from flowsim.nodes.registry import kind_config
 from flowsim.results import NodeResult, RunResult, SloVerdict, Totals
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
+from flowsim.units import format_duration
 
 Why = Literal["lesson", "input", "loss", "headline", "cost", "slo"]
 
@@ -172,7 +173,13 @@ def _slo(result: RunResult, verdict: SloVerdict) -> KeyFigure:
     state = "no data" if verdict.value is None else "passed" if verdict.passed else "failed"
     state += ", uncertain (the target is inside the 95% CI)" if verdict.uncertain else ""
     unit = unit_of(verdict.metric, result)
-    target = f"{verdict.threshold:g}" + ("s" if unit == "s" else f" {unit}" if unit else "")
+    # the target in the figure's unit, as the value beside it is shown (2h, not 7200s)
+    if unit == "s":
+        target = format_duration(verdict.threshold)
+    elif unit == "share":
+        target = f"{verdict.threshold * 100:g}%"
+    else:
+        target = f"{verdict.threshold:g}" + (f" {unit}" if unit else "")
     return KeyFigure(verdict.metric, f"SLO {verdict.slo}", verdict.value, unit, f"target {verdict.op} {target}",
                      "slo", verdict.ci95, state)  # fmt: skip
 

@@ -196,6 +196,7 @@ def format_duration(seconds: float) -> str:
     """Short human form used in tables: 0.0123 -> '12.3ms'."""
     if not math.isfinite(seconds):
         return str(seconds)
+    seconds = float(f"{seconds:.3g}")  # rounded first: 0.9999 s is '1s', not '1e+03ms'
     magnitude = abs(seconds)
     if magnitude == 0:
         return "0s"
@@ -209,4 +210,5 @@ def format_duration(seconds: float) -> str:
         return f"{seconds / 60:.3g}min"
     if magnitude < 172800:
         return f"{seconds / 3600:.3g}h"
-    return f"{seconds / 86400:.3g}d"
+    days = seconds / 86400
+    return f"{days:.3g}d" if abs(days) < 1000 else f"{days:,.0f}d"

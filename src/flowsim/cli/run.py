@@ -196,7 +196,8 @@ def check(
     if failed:
         raise fail(f"{failed} of {len(result.slos)} SLOs failed")
     if result.slos:
-        say(f"[bold green]✓[/] all {len(result.slos)} SLOs passed", to_stderr=opts.json)
+        count = len(result.slos)
+        say(f"[bold green]✓[/] {'the SLO' if count == 1 else f'all {count} SLOs'} passed", to_stderr=opts.json)
 
 
 def register(app: typer.Typer) -> None:

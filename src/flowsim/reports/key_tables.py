@@ -35,8 +35,18 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "share":
         return format_percent(value)
     if unit == "messages/s":
-        return f"{format_number(value)} messages/s"
-    return f"{format_number(value)} {unit}".rstrip()
+        if 0 < abs(value) < 0.01:  # a model version a day reads per hour, not as 7.25e-05 messages/s
+            per_hour = value * 3600
+            return f"{format_number(per_hour)} {_noun('messages', per_hour)}/h"
+        return f"{format_number(value)} {_noun('messages', value)}/s"
+    return f"{format_number(value)} {_noun(unit, value)}".rstrip()
+
+
+def _noun(unit: str, value: float) -> str:
+    """The unit's noun for one of it: 1 message, 1 query, 2 messages."""
+    if value != 1 or not unit.endswith("s") or unit.endswith("ss"):
+        return unit
+    return unit[:-3] + "y" if unit.endswith("ies") else unit[:-1]
 
 
 def with_ci(value: float | None, half: float | None, unit: str) -> str:

@@ -46,6 +46,9 @@ def format_percent(value: float) -> str:
 
 
 def format_rate(value: float) -> str:
+    """Per second; a rate under 0.01/s per hour (a model version a day: '0.261/h', not '7.25e-05/s')."""
+    if 0 < abs(value) < 0.01:
+        return f"{format_number(value * 3600)}/h"
     return f"{format_number(value)}/s"
 
 
