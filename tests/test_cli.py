@@ -130,10 +130,12 @@ def test_check_json(tmp_path: Path) -> None:
     assert data["slos"][0]["metric"] == "end_to_end.done.latency_s.p99"
 
 
-def test_check_without_slos_warns_and_passes(tmp_path: Path) -> None:
+def test_check_without_slos_fails_before_running(tmp_path: Path) -> None:
+    # a CI gate that checked nothing must not pass (it warned and exited 0); it says so at once
     result = invoke("check", write_scenario(tmp_path, []))
-    assert result.exit_code == 0, result.output
-    assert "no SLOs" in result.stderr
+    assert result.exit_code == 1, result.output
+    assert "defines no SLOs, so there is nothing to check" in result.stderr and "add an 'slos:' list" in result.stderr
+    assert result.stdout == ""  # refused before any run or table
 
 
 # ---- validate -------------------------------------------------------------------------------

@@ -115,6 +115,9 @@ def test_strict_turns_warnings_into_exit_1_and_each_warning_names_its_file_once(
     assert "two-stage.yaml:7:3" in warnings[0]  # where 'api' is written (line 7, column 3)
     strict = invoke("validate", "--strict", PEAK)
     assert strict.exit_code == 1
+    # a failing file gets a cross, not the tick of a valid one followed by a cross
+    assert "✓" not in strict.stdout + strict.stderr
+    assert f"✗ {PEAK}: scenario 'peak-3x' (3 nodes, 2 edges): fails under --strict (1 warning)" in strict.stderr
     doc = json.loads(invoke("validate", "--strict", "--format", "json", PEAK).stdout)
     assert doc["valid"] is False and doc["warnings"] == 1 and doc["files"][0]["valid"] is True
 

@@ -85,8 +85,11 @@ class RunOptions:
         return self.fmt is OutputFormat.json
 
 
-def _simulate(path: Path, opts: RunOptions) -> tuple[Scenario, RunResult]:
-    """Load, warn about overload before spending time, run, and write --out files if asked."""
+def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenario, RunResult]:
+    """Load, warn about overload before spending time, run, and write --out files if asked.
+
+    `gate` (check): a scenario without SLOs is refused before the run, since a gate that checks
+    nothing must not pass."""
     from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario, parse_assignment
     from flowsim.optional import need
@@ -100,6 +103,14 @@ def _simulate(path: Path, opts: RunOptions) -> tuple[Scenario, RunResult]:
                                  param_hint="--out")  # fmt: skip
     overrides = dict(parse_assignment(s) for s in opts.sets)
     scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
+    if gate and not scenario.slos:
+        from flowsim.errors import FlowsimError
+
+        raise FlowsimError(
+            f"{source_name(path)}: scenario '{scenario.name}' defines no SLOs, so there is nothing to check "
+            "(add an 'slos:' list, e.g. 'slos: [end_to_end.done.latency_s.p99 < 2s]'; "
+            "'flowsim run' runs it without one)"
+        )
     view = analyze_scenario(scenario)
     for warning in dict.fromkeys(view.warnings):
         warn(f"{source_name(path)}: {warning}")  # each once, named by its file
@@ -180,12 +191,10 @@ def check(
     series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
     engine: EngineOpt = None,
 ) -> None:  # fmt: skip
-    """Simulate a scenario and exit 1 if any SLO fails: a gate for CI."""
+    """Simulate a scenario and exit 1 if any SLO fails (or it has none): a gate for CI."""
     opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
     with user_errors():
-        _, result = _simulate(scenario, opts)
-    if not result.slos:
-        warn(f"scenario '{result.scenario}' defines no SLOs: nothing to check (add an 'slos:' list)")
+        _, result = _simulate(scenario, opts, gate=True)
     if opts.json:
         echo_json({"passed": result.passed(), "slos": [v.model_dump() for v in result.slos]})
     elif result.slos:
@@ -195,9 +204,8 @@ def check(
     failed = sum(not v.passed for v in result.slos)
     if failed:
         raise fail(f"{failed} of {len(result.slos)} SLOs failed")
-    if result.slos:
-        count = len(result.slos)
-        say(f"[bold green]✓[/] {'the SLO' if count == 1 else f'all {count} SLOs'} passed", to_stderr=opts.json)
+    count = len(result.slos)
+    say(f"[bold green]✓[/] {'the SLO' if count == 1 else f'all {count} SLOs'} passed", to_stderr=opts.json)
 
 
 def register(app: typer.Typer) -> None:

@@ -172,10 +172,14 @@ def _line(problem: dict[str, Any]) -> str:
                        problem["field"] or "", problem["fix"] or ""))  # fmt: skip
 
 
-def _print(report: Report) -> None:
-    if report.valid:
-        size = f"{report.nodes} node{'s' * (report.nodes != 1)}, {report.edges} edge{'s' * (report.edges != 1)}"
-        say(f"[bold green]✓[/] {escape(report.file)}: {report.kind} '{escape(str(report.name))}' ({size})")
+def _print(report: Report, strict: bool = False) -> None:
+    size = f"{report.nodes} node{'s' * (report.nodes != 1)}, {report.edges} edge{'s' * (report.edges != 1)}"
+    what = f"{escape(report.file)}: {report.kind} '{escape(str(report.name))}' ({size})"
+    if report.valid and strict and report.warnings:  # a failure: no tick beside it
+        count = len(report.warnings)
+        say(f"[bold red]✗[/] {what}: fails under --strict ({count} warning{'s' * (count != 1)})", to_stderr=True)
+    elif report.valid:
+        say(f"[bold green]✓[/] {what}")
     else:
         say(f"[bold red]✗[/] {escape(report.file)}", to_stderr=True)
         for problem in report.errors:
@@ -212,8 +216,6 @@ def validate(
         })  # fmt: skip
     else:
         for report in reports:
-            _print(report)
-        if strict and any(r.valid and r.warnings for r in reports):
-            say("[bold red]✗[/] --strict: warnings count as errors", to_stderr=True)
+            _print(report, strict)
     if failed:
         raise typer.Exit(EXIT_FAILED)
