@@ -152,7 +152,9 @@ def test_a_scenario_runs_through_the_page(app_url: str, tmp_path: Path) -> None:
             values = page.get_by_test_id("stMetricValue").all_inner_texts()
             assert values[:4] == [h.card for h in expected]  # the unit is in the label
             assert page.locator(".vega-embed").count() >= 3  # topology, time series, latency (Vega-Lite)
-            assert page.get_by_text("vs run #1").count() >= 3  # the change the shorter outage made
+            # the change the shorter outage made against run #1, the whole 5-minute outage (the first
+            # look runs a scenario about a fault whole): fewer lost, a lower p99; the input is the same
+            assert page.get_by_text("vs run #1").count() >= 2
             path = screenshot_path(tmp_path)
             page.mouse.move(1400, 10)  # no hover highlight in the picture
             page.wait_for_timeout(500)  # let images finish decoding

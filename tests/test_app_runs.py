@@ -11,7 +11,16 @@ import pytest
 pytest.importorskip("altair", reason="the app's charts need the app extra (pip install -e '.[app]')")
 
 import flowsim
-from flowsim.app.jobs import QUICK_BUDGET, Job, Rates, ResultCache, budget_per_replication, estimate, first_look
+from flowsim.app.jobs import (
+    FAULT_LOOK_BUDGET,
+    QUICK_BUDGET,
+    Job,
+    Rates,
+    ResultCache,
+    budget_per_replication,
+    estimate,
+    first_look,
+)
 from flowsim.app.sources import without_server_paths
 from flowsim.reports.whatif import WhatIf, grid_values, paired_differences
 from flowsim.sweep import SweepPlan, run_sweep
@@ -21,16 +30,27 @@ SCENARIOS = ROOT / "scenarios"
 
 
 def test_first_look_cuts_the_horizon_to_the_quick_budget_and_says_what_it_left_out() -> None:
-    scenario = flowsim.load_scenario(SCENARIOS / "checkout-outage.yaml")
+    scenario = flowsim.load_scenario(SCENARIOS / "broker-outage.yaml")
     events = flowsim.estimate_events(scenario)
     cut, note = first_look(scenario)
     factor = QUICK_BUDGET / events
-    assert cut["duration"] == pytest.approx(scenario.duration * factor, abs=1e-3)  # 1800 s x 40,000 / 364,537
+    assert cut["duration"] == pytest.approx(scenario.duration * factor, abs=1e-3)  # 660 s x 40,000 / 1,058,786
     assert cut["warmup"] == pytest.approx(scenario.warmup * factor, abs=1e-3)
-    assert cut["faults"] == []  # the outage at 20 min lies beyond the 3.3 min cut: left out, and said so
-    assert "1 scheduled fault(s)" in note
-    short = flowsim.load_scenario(SCENARIOS / "checkout-outage.yaml", cut)
+    assert cut["faults"] == []  # the outage at 2 min lies beyond the 24.9 s cut: left out, and said so
+    assert "It ends before the scheduled fault at 2min: what the scenario is about is not in these figures" in note
+    short = flowsim.load_scenario(SCENARIOS / "broker-outage.yaml", cut)
     assert flowsim.estimate_events(short) == pytest.approx(QUICK_BUDGET, rel=0.05)  # the estimate is ~linear
+
+
+def test_a_scenario_about_a_fault_runs_whole_rather_than_without_it() -> None:
+    # checkout-outage: 364,537 estimated events; a cut to 40,000 would end at 3.3 min, before the
+    # payment outage at 20 min that its lesson is about, so under FAULT_LOOK_BUDGET it runs whole
+    scenario = flowsim.load_scenario(SCENARIOS / "checkout-outage.yaml")
+    assert QUICK_BUDGET < flowsim.estimate_events(scenario) <= FAULT_LOOK_BUDGET
+    assert first_look(scenario) == ({}, "")
+    # a scenario over the budget without faults is still cut, saying nothing of faults
+    cut, note = first_look(flowsim.load_scenario(SCENARIOS / "kafka-baseline.yaml"))
+    assert set(cut) == {"duration", "warmup"} and "fault" not in note
 
 
 def test_a_small_scenario_needs_no_first_look() -> None:

@@ -287,6 +287,23 @@ def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:
     assert "blocks its senders when full" in wait.why
 
 
+def test_theory_says_failed_attempts_are_left_out(tmp_path: Path) -> None:
+    # a quarter of the attempts fail and are retried: the M/M/1 formula of the first attempts alone
+    # is no longer exact, and the note says why with the run's counts
+    result = theory_run(
+        tmp_path, "2000s", extra=", error_rate: 0.25, retry: {max_attempts: 3, backoff: fixed, base: 1s}"
+    )
+    node = result.nodes["api"]
+    assert node.failed_attempts > 0 and node.retries > 0
+    from flowsim.reports.tables import format_number
+    from flowsim.reports.theory import theory_rows
+
+    wait = {row.figure: row for _, _, row in theory_rows(result)}["wait mean"]
+    assert wait.status == "approximate"
+    assert f"ignores failed attempts ({format_number(node.failed_attempts)} failed;" in wait.why
+    assert f"{format_number(node.retries)} retries came back as more load" in wait.why
+
+
 def test_the_theory_summary_and_the_diagram_name_one_bottleneck(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from flowsim.key_figures import bottleneck

@@ -60,8 +60,12 @@ class NodeResult(BaseModel):
     mean_in_node: float | None = None
     blocked_time_s: float = Field(0.0, description="time spent holding items that downstream refused")
     downtime_s: float = 0.0
-    wait_s: Percentiles | None = Field(None, description="time from entering the queue to service start")
-    sojourn_s: Percentiles | None = Field(None, description="time from arrival to leaving the node")
+    wait_s: Percentiles | None = Field(
+        None, description="time from entering the queue to service start, per attempt (a retry waits again)"
+    )
+    sojourn_s: Percentiles | None = Field(
+        None, description="time from arrival to leaving the node, of the messages it handed on (completed)"
+    )
     kind_figures: dict[str, float] = Field(default_factory=dict, description="figures specific to the kind")
     ci95: dict[str, float] = Field(default_factory=dict, description="95% CI half-widths by figure name")
 

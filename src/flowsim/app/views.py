@@ -351,6 +351,9 @@ def key_figures_view(kept: KeptRun) -> None:
     lesson = kept.scenario.lesson
     if lesson is not None:
         st.markdown(f"**Lesson:** {lesson.text}")
+        if kept.request.note and "faults" in kept.request.overrides:  # a first look cut before the fault
+            st.warning("This first look ends before the fault this lesson is about: the figures below are from "
+                       "before it. Press **▶ Run simulation** for the whole run.")  # fmt: skip
     st.table(key_figures_frame(kept.result, kept.scenario), hide_index=True)  # text: shows at once, searchable
 
 

@@ -82,10 +82,18 @@ def _status(figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: P
     if figure == "drop probability" and blocking:
         return "not applicable", "it blocks its senders instead of dropping"
     status, why = _formula_status(prediction)
+    left_out = []  # what happened in the run that the formula leaves out
     if node.downtime_s > 0:
-        outage = f"the formula ignores outages (down {format_duration(node.downtime_s)})"
-        return "approximate", outage if status == "exact" else f"{why}; {outage}"
-    return status, why
+        left_out.append(f"the formula ignores outages (down {format_duration(node.downtime_s)})")
+    if node.failed_attempts > 0:
+        timed_out = f", {format_number(node.timeouts)} timed out" if node.timeouts else ""
+        left_out.append(
+            f"the formula ignores failed attempts ({format_number(node.failed_attempts)} failed{timed_out}; "
+            f"{format_number(node.retries)} retries came back as more load)"
+        )
+    if not left_out:
+        return status, why
+    return "approximate", "; ".join(left_out if status == "exact" else [why, *left_out])
 
 
 def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | None:
