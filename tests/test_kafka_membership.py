@@ -373,3 +373,27 @@ def test_a_consumer_crash_is_not_a_topic_outage_for_the_drain_estimate() -> None
     crash, outage = "{node: topic, group: done, consumer: 1, at: 20.5s, for: 30s}", "{node: topic, at: 5s, for: 2s}"
     text = tiny(f"  - {crash}\n  - {outage}\n")
     assert outages(flowsim.load_scenario(text)) == {"topic": 2.0}  # the 2 s outage, not the 30 s crash
+
+
+@pytest.mark.parametrize(("tolerance", "first"), [(0.1, 20.0), (0.0, 10.0)])
+def test_the_autoscaler_leaves_a_lag_near_its_target_alone(tolerance: float, first: float) -> None:
+    # the setup above with target_lag 620: at 10 s the one consumer is 667 behind, 667 / (620 x 1)
+    # = 1.076, within the HPA's 10% tolerance: no step (ceil(667 / 620) = 2 without it); at 20 s it
+    # is ~1,334 behind, a ratio of 2.15: out
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, interarrival: 0.01s, stop: 30s}}
+        topic: {{kind: kafka_topic, partitions: 4, partition_write_rate: 1000/s, partitioner: round_robin,
+                batch_size: 1, linger: 0s, consumer_defaults: {{consumers: 1, processing_time: 30ms,
+                membership: {{rebalance_time: 2s, autoscale: {{target_lag: 620, min_consumers: 1,
+                             max_consumers: 4, interval: 10s, cooldown: 30s, tolerance: {tolerance}}}}}}}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> done]",
+        "25s",
+    )
+    events, _figures = run(text)
+    steps = [(t, e.split(" (")[0]) for t, _n, e, _k in events if e.startswith("scale")]
+    assert steps[0][0] == first
+    if first == 10.0:
+        assert steps[0] == (10.0, "scale done 1 -> 2")

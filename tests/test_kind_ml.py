@@ -73,6 +73,26 @@ def test_scale_down_waits_for_the_cool_down() -> None:
     assert figures["scale_downs"] == 1 and figures["replicas_mean"] == pytest.approx((3 * 10 + 50) / 60)
 
 
+@pytest.mark.parametrize(("tolerance", "expected"), [(0.1, []), (0.0, [(10.0, "scale up +1 (ready in 5s)")])])
+def test_the_autoscaler_leaves_a_near_target_alone(tolerance: float, expected: list[tuple[float, str]]) -> None:
+    # one request every 0.25 s of 0.3 s each on 2 replicas: utilization 0.3 / (2 x 0.25) = 0.6 against
+    # a target of 0.55, a ratio of 1.09. The HPA "skips any scaling action if the ratio is
+    # sufficiently close to 1.0" (within its tolerance, 0.1): no change. With no tolerance it asks for
+    # ceil(2 x 0.6 / 0.55) = ceil(2.18) = 3 replicas.
+    _model, trace = run(
+        f"""
+        req: {{kind: source, interarrival: 0.25s, start: 0.125s}}
+        serving: {{kind: model_serving, replicas: 2, service_time: 0.3s,
+                  autoscale: {{target_utilization: 0.55, min_replicas: 1, max_replicas: 5,
+                              evaluation_interval: 10s, warm_up: 5s, cool_down: 100s, tolerance: {tolerance}}}}}
+        out: {{kind: sink}}
+        """,
+        "[req -> serving, serving -> out]",
+        duration="12s",
+    )
+    assert events(trace, "serving", "scale") == expected
+
+
 # ---- training -> registry -> serving: versions and rollout ---------------------------------
 PIPELINE = """
 data: {{kind: source, interarrival: 1s, start: 0.5s, batch: 10}}

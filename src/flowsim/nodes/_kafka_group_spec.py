@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from flowsim.distributions import Constant, Distribution
 from flowsim.specmodel import SpecModel
-from flowsim.units import Count, Duration, Period
+from flowsim.units import Count, Duration, Number, Period
 
 
 class AutoscaleSpec(SpecModel):
@@ -36,6 +36,10 @@ class AutoscaleSpec(SpecModel):
     cooldown: Duration = Field(
         300.0, ge=0, description="no scale-in within this long of the last step (HPA scale-down stabilisation)"
     )
+    tolerance: Number = Field(
+        0.1, ge=0, lt=1,
+        description="no step while lag / (target_lag x consumers) is within 1 +- this (the HPA's tolerance, 0.1)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _range(self) -> AutoscaleSpec:

@@ -91,6 +91,8 @@ class ScalingSide(MembershipSide):
         most = min(rule.max_consumers, len(self.parts))  # KEDA does not scale past the partitions
         want = min(max(math.ceil(group.lag / rule.target_lag), rule.min_consumers), most)
         have = len(running)
+        if have and abs(group.lag / (rule.target_lag * have) - 1.0) <= rule.tolerance:
+            want = have  # the HPA's tolerance: the lag per consumer is close enough to the target
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
         if self.tracing:

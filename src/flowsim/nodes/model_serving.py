@@ -7,7 +7,9 @@ does not hold a replica).  A full node (`capacity`) drops arrivals, counted.
 
 Autoscaling: every `evaluation_interval` the node measures utilization over the last interval
 (busy replica-seconds / ready replica-seconds) and asks for ceil(ready x utilization / target)
-replicas, within [min_replicas, max_replicas].  Replicas asked for serve only after `warm_up`
+replicas, within [min_replicas, max_replicas], unless utilization / target is within 1 +- `tolerance`
+(the Kubernetes HPA's 10% by default: "the control plane skips any scaling action if the ratio is
+sufficiently close to 1.0").  Replicas asked for serve only after `warm_up`
 (node start, image pull, model load); scale-down is immediate (a busy replica finishes its
 request first) but not within `cool_down` of the last scaling action (a decision, or replicas
 becoming ready).  The analytic view sees the starting `replicas`.
@@ -54,6 +56,10 @@ class AutoscaleSpec(SpecModel):
     evaluation_interval: Period = Field(30.0, gt=0, description="how often utilization is measured")
     warm_up: Duration = Field(120.0, ge=0, description="from the scale-up decision until the replica serves")
     cool_down: Duration = Field(300.0, ge=0, description="no scale-down this soon after a scaling decision")
+    tolerance: Number = Field(
+        0.1, ge=0, lt=1,
+        description="no scaling while utilization / target is within 1 +- this (the HPA's tolerance, 0.1)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscaleSpec:
@@ -216,6 +222,8 @@ class ModelServingNode(RolloutRuntime):
         utilization = min(busy / servers, 1.0) if servers > 0 else 0.0
         ready = servers / spec.evaluation_interval
         desired = math.ceil(round(utilization * ready / spec.target_utilization, 9))
+        if abs(utilization / spec.target_utilization - 1.0) <= spec.tolerance:
+            desired = self.servers  # within the tolerance the HPA leaves the replicas as they are
         desired = max(spec.min_replicas, min(spec.max_replicas, desired))
         now = self.env.now
         if desired > self.servers + self.warming:
