@@ -172,3 +172,32 @@ def test_keyed_tasks_queue_as_one_server_each_in_theory() -> None:
     keyed = shared.model_copy(update={"task_routing": "by_key"})
     assert shared.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001 / 3)
     assert keyed.flow_law().delay.mean_s(1000) == pytest.approx(0.001 + 0.001)
+
+
+def test_a_trigger_interval_on_a_per_event_job_is_refused() -> None:
+    # batch_interval is read only in micro_batch mode: on a per_event job it would do nothing
+    with pytest.raises(ValueError, match="batch_interval only applies with mode: micro_batch"):
+        StreamProcessorConfig.model_validate(
+            {"kind": "stream_processor", "mode": "per_event", "batch_interval": "5s", "per_event_cost": "1ms"}
+        )
+
+
+def test_exactly_once_output_committed_after_the_run_is_warned() -> None:
+    # Flink's exactly-once sink publishes a checkpoint's output when it completes: with checkpoints
+    # every hour in a 60 s run nothing is delivered, which is right, and said before the run
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 0.1s}
+        job: {kind: stream_processor, per_event_cost: 1ms, guarantee: exactly_once, checkpoint_interval: 1h}
+        done: {kind: sink}
+        """,
+        "[src -> job, job -> done]",
+        "60s",
+    )
+    scenario = flowsim.load_scenario(text)
+    (warning,) = [w for w in flowsim.analyze_scenario(scenario).warnings if "'job'" in w]
+    assert warning.startswith("'job' delivers nothing in this run: its exactly-once output commits at checkpoints")
+    assert flowsim.simulate(scenario).end_to_end["done"].count == 0
+    # checkpoints inside the run: no warning
+    shorter = flowsim.load_scenario(text.replace("checkpoint_interval: 1h", "checkpoint_interval: 10s"))
+    assert not [w for w in flowsim.analyze_scenario(shorter).warnings if "'job'" in w]

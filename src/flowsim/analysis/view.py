@@ -250,18 +250,8 @@ def analyze(
     estimates = group_estimates(arch, flows, outages, rereads)
     view.streaming = [e for e in estimates if e.group not in idle]  # (not read in the run)
     view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
-    view.warnings += _late_sources(arch, horizon)
+    view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
     return view
-
-
-def _late_sources(arch: Architecture, horizon: float) -> list[str]:
-    """A source that starts when the run is over sends nothing: run on, but said (`validate --strict` fails)."""
-    return [
-        f"'{name}' sends nothing in this run: it starts at {format_duration(config.start)}, when the run has "
-        f"ended ({format_duration(horizon)}); lengthen 'duration' or start it earlier"
-        for name, config in arch.nodes.items()
-        if isinstance(config, SourceConfig) and config.start >= horizon
-    ]
 
 
 def _idle(arch: Architecture, horizon: float) -> dict[str, str]:

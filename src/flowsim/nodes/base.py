@@ -134,6 +134,11 @@ class NodeConfig(SpecModel):
         """How many units a `price` bills when it names no `units`: kinds that scale override it."""
         return 1.0
 
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        """What the run's length means for this node that a user would not guess (a source that
+        starts after the end sends nothing): warnings, which `validate --strict` fails on."""
+        return []
+
     def node_references(self) -> dict[str, str]:
         """Other nodes this one names in its fields, by field (e.g. dead_letter)."""
         return {}

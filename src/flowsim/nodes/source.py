@@ -32,7 +32,7 @@ from flowsim.traffic.mmpp import Mmpp
 from flowsim.traffic.profiles import ProfileFactor
 from flowsim.traffic.shapes import RateLaw
 from flowsim.traffic.traces import TraceFile
-from flowsim.units import Count, Duration, Rate
+from flowsim.units import Count, Duration, Rate, format_duration
 
 Level = Literal["peak", "mean"]
 
@@ -133,6 +133,13 @@ class SourceConfig(NodeConfig):
             return self.mean_rate()
         start, stop = max(self.start, 0.0), min(self.stop if self.stop is not None else horizon, horizon)
         return self.rate_law("mean").mean(start, stop) * (stop - start) / horizon if stop > start else 0.0
+
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        """A source that starts when the run is over sends nothing: run on, but said."""
+        if self.start < horizon:
+            return []
+        return [f"'{name}' sends nothing in this run: it starts at {format_duration(self.start)}, when the run has "
+                f"ended ({format_duration(horizon)}); lengthen 'duration' or start it earlier"]  # fmt: skip
 
     def external_rate(self) -> float:
         """The analytic view's rate: the peak, for a rate that varies (see docs/load.md)."""

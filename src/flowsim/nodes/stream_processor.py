@@ -36,7 +36,7 @@ from flowsim.engine.node import NodeRuntime
 from flowsim.nodes._stream_replay import ReplaySide
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import Count, Period
+from flowsim.units import Count, Period, format_duration
 
 _MASK = (1 << 64) - 1
 
@@ -102,7 +102,16 @@ class StreamProcessorConfig(NodeConfig):
     def _positive_cost(self) -> StreamProcessorConfig:
         if self.per_event_cost.mean() <= 0 and self.mode == "micro_batch":
             raise ValueError("micro_batch needs a per_event_cost above 0 (a batch of zero cost never ends)")
+        if self.mode == "per_event" and "batch_interval" in self.model_fields_set:
+            raise ValueError("batch_interval only applies with mode: micro_batch (a per_event job has no trigger)")
         return self
+
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        if self.guarantee != "exactly_once" or self.mode != "per_event" or self.checkpoint_interval < horizon:
+            return []
+        return [f"'{name}' delivers nothing in this run: its exactly-once output commits at checkpoints every "
+                f"{format_duration(self.checkpoint_interval)}, and the run ends at {format_duration(horizon)}; "
+                "shorten 'checkpoint_interval' or lengthen 'duration'"]  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return StreamProcessorNode
