@@ -178,7 +178,7 @@ topic: {{kind: kafka_topic, partitions: 3, batch_size: 10, linger: 5ms, retentio
   retention_check_interval: 1s, consumer_defaults: {{consumers: 2, max_poll_records: 20,
   processing_time: {{dist: exponential, mean: 1ms}}{membership}}}}}
 job: {{kind: stream_processor, parallelism: 3, per_event_cost: {{dist: exponential, mean: {cost}}},
-  checkpoint_interval: 2s, batch_interval: 0.5s, capacity: 50, {job}}}
+  checkpoint_interval: 2s, capacity: 50, {job}}}
 done: {{kind: sink}}
 """
 
@@ -195,7 +195,7 @@ CONSUMER_CRASHES = (
         ("guarantee: at_least_once", "", "2ms", ""),
         ("guarantee: exactly_once, task_routing: by_key", MEMBERS % "eager", "2ms", CONSUMER_CRASHES),
         ("guarantee: at_least_once", MEMBERS % "cooperative", "2ms", CONSUMER_CRASHES),
-        ("guarantee: at_least_once, mode: micro_batch", "", "2ms", ""),
+        ("guarantee: at_least_once, mode: micro_batch, batch_interval: 0.5s", "", "2ms", ""),
         ("guarantee: at_least_once", "", "11ms", ""),  # 3 / 11 ms = 273/s for ~270/s: often full, consumers blocked
     ],
 )
