@@ -102,6 +102,24 @@ def test_a_default_built_by_a_factory_is_documented_not_shown_as_none() -> None:
     assert fields["load_overhead"]["default"] == {"dist": "constant", "value": 30.0}
 
 
+def test_nested_settings_blocks_are_documented_with_their_fields() -> None:
+    """A canary, an autoscaler, a consumer group: their fields were in neither `flowsim kinds` nor
+    docs/nodes.md, so `canary: {share: 0.1, duration: 15m}` had to be guessed from prose."""
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+    from flowsim.nodes.model_serving import ModelServingConfig
+    from flowsim.reports.kinds_doc import kind_section
+
+    section = kind_section("model_serving", ModelServingConfig)
+    for block, field in (("CanarySpec", "share"), ("AutoscaleSpec", "tolerance"), ("BlueGreenSpec", None)):
+        assert f"`{block}`" in section, block
+        if field:
+            assert f"| `{field}` |" in section.split(f"`{block}`")[1], (block, field)
+    out = CliRunner().invoke(app, ["kinds", "airflow_dag"], env={"COLUMNS": "200"}).stdout
+    assert "TaskSpec(" not in out and "{extract: {depends_on: []" in out  # a default as YAML, not a repr
+
+
 # ---- key figures and honest headlines ------------------------------------------------------------
 FANOUT = """\
 name: fan

@@ -56,7 +56,7 @@ def _default(name: str, prop: dict[str, Any], required: set[str]) -> str:
     value = prop.get("default")
     if value is None:
         return "none"
-    text = _flow(value)
+    text = inline_yaml(value)
     if len(text) > 60 and isinstance(value, dict):  # a table cell, not the whole default
         nested = all(isinstance(item, dict) for item in value.values())
         text = "{" + ", ".join(f"{key}: {{…}}" for key in value) + "}" if nested else "each field's own"
@@ -64,12 +64,12 @@ def _default(name: str, prop: dict[str, Any], required: set[str]) -> str:
     return f"`{text}`"
 
 
-def _flow(value: Any) -> str:
-    """A default as YAML writes it inline: `{dist: constant, value: 600.0}`, not a Python dict."""
+def inline_yaml(value: Any) -> str:
+    """A JSON value as YAML writes it inline: `{dist: constant, value: 600.0}`, not a Python dict."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key}: {inline_yaml(item)}" for key, item in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_flow(item) for item in value) + "]"
+        return "[" + ", ".join(inline_yaml(item) for item in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     return "null" if value is None else str(value)
@@ -91,17 +91,57 @@ def kind_fields(config: type[NodeConfig]) -> list[dict[str, Any]]:
     return fields
 
 
-def kind_section(name: str, config: type[NodeConfig]) -> str:
-    schema = json_schema(config)
+def _field_rows(schema: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     required = set(schema.get("required", []))
-    lines = [f"## `{name}`", "", config.summary[:1].upper() + config.summary[1:] + ".", ""]
-    lines += [inspect.cleandoc(config.__doc__ or ""), ""]
-    lines += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
+    lines = ["| field | type | default | description |", "| --- | --- | --- | --- |"]
     for field, prop in schema["properties"].items():
-        if field not in _COMMON:
+        if field not in skip:
             description = str(prop.get("description", "")).replace("|", "/")
             lines.append(f"| `{field}` | {_type(prop)} | {_default(field, prop, required)} | {description} |")
-    return "\n".join(lines + _figure_lines(config)) + "\n"
+    return lines
+
+
+#: settings blocks documented once in the header (distributions) or on their own (prices)
+_SHARED_DEFS = {"Constant", "Empirical", "Erlang", "Exponential", "Gamma", "LogNormal", "Normal", "Uniform", "Price"}
+
+
+def _nested(schema: dict[str, Any]) -> list[str]:
+    """The fields of each settings block a kind takes (a canary, an autoscaler, a consumer group),
+    in the order its fields name them, each once: reached from the kind's fields through `$ref`."""
+    defs = schema.get("$defs", {})
+    order: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name in defs and name not in order and name not in _SHARED_DEFS:
+                    order.append(name)
+                    visit(defs[name].get("properties", {}))
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema["properties"])
+    lines: list[str] = []
+    for name in order:
+        block = defs[name]
+        if "properties" not in block:
+            continue
+        summary = str(block.get("description", "")).split("\n")[0]
+        lines += ["", f"`{name}`" + (f": {summary}" if summary else ""), "", *_field_rows(block)]
+    return lines
+
+
+def kind_section(name: str, config: type[NodeConfig]) -> str:
+    schema = json_schema(config)
+    lines = [f"## `{name}`", "", config.summary[:1].upper() + config.summary[1:] + ".", ""]
+    lines += [inspect.cleandoc(config.__doc__ or ""), ""]
+    lines += _field_rows(schema, _COMMON)
+    return "\n".join(lines + _nested(schema) + _figure_lines(config)) + "\n"
 
 
 def _figure_lines(config: type[NodeConfig]) -> list[str]:

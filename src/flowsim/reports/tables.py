@@ -11,7 +11,6 @@ import types
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rich import box
 from rich.console import Group, JustifyMethod, RenderableType
@@ -348,9 +347,16 @@ def _default_text(info: FieldInfo) -> str:
     if info.is_required():
         return "[bold]required[/]"
     value = info.get_default(call_default_factory=True)
-    if isinstance(value, BaseModel):
-        value = value.model_dump(by_alias=True)
-    return escape("—" if value is None else repr(value) if isinstance(value, str) else str(value))
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return escape(repr(value))
+    from pydantic_core import to_jsonable_python
+
+    from flowsim.reports.kinds_doc import inline_yaml
+
+    text = inline_yaml(to_jsonable_python(value, by_alias=True))  # a model, a mapping of models: as YAML
+    return escape(text if len(text) <= 80 else text[:77] + "...")
 
 
 def kind_table(kind: str, config: type[NodeConfig]) -> Table:
