@@ -360,3 +360,24 @@ def test_auto_says_on_stderr_when_a_large_run_goes_fluid() -> None:
     assert "ran on the fluid engine" in result.stderr and "--engine per_message" in result.stderr
     asked = invoke("run", BASELINE, *SHORT, "--format", "json", "--engine", "fluid")
     assert "ran on the fluid engine" not in asked.stderr  # asked for by name: nothing to say
+
+
+def test_a_run_of_millions_of_events_says_its_size_before_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    # 2,000 messages/s through a service for 30 min: 3.6 million messages, each an arrival, a
+    # service completion and a delivery: ~11 million events, said with a rough time before the run
+    import flowsim
+    from flowsim.analysis.view import analyze
+    from flowsim.cli.console import OutputFormat
+    from flowsim.cli.run import RunOptions, SeriesFormat, _say_size
+
+    scenario = flowsim.load_scenario(
+        "name: big\nduration: 30min\nseed: 1\narchitecture:\n  name: a\n  nodes:\n"
+        "    src: {kind: source, rate: 2000/s}\n"
+        "    api: {kind: service, servers: 4, service_time: {dist: exponential, mean: 1ms}}\n"
+        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\n"
+    )
+    opts = RunOptions(None, None, 1, [], OutputFormat.table, None, SeriesFormat.csv, None, False)
+    _say_size(scenario, analyze(scenario.arch, 1.0, scenario.duration), opts, None, "big.yaml")
+    err = capsys.readouterr().err
+    assert "note: big.yaml: about" in err and "million events on the per-message engine" in err
+    assert "--engine fluid approximates it" in err
