@@ -35,3 +35,28 @@ def test_a_slow_rate_reads_per_hour_and_one_is_singular() -> None:
     assert format_value(5.0, "messages/s") == "5 messages/s"
     assert format_value(1.0, "messages") == "1 message" and format_value(2.0, "messages") == "2 messages"
     assert format_value(1.0, "queries") == "1 query" and format_value(1.0, "share") == "100.0%"
+
+
+def test_the_compare_table_writes_each_figure_in_its_unit() -> None:
+    # as `flowsim compare` prints them: a p99 of 295 s against 0.652 s was '0.652  295  294  ± 1.6',
+    # and 181 dropped read '± 1.8e+02'
+    from rich.console import Console
+
+    from flowsim.compare import Comparison, Difference
+    from flowsim.reports.sweep_tables import comparison_table
+
+    def diff(metric: str, a: float, b: float, ci: float) -> Difference:
+        return Difference(metric=metric, a=a, b=b, diff=b - a, ci95=ci, relative=(b - a) / a if a else None,
+                          significant=abs(b - a) > ci, pairs=3)  # fmt: skip
+
+    comparison = Comparison(a="base", b="outage", seed=1, replications=3, differences=[
+        diff("end_to_end.confirmed.latency_s.p99", 0.652, 295.0, 1.55),
+        diff("totals.dropped", 0.0, 11081.0, 181.0),
+        diff("end_to_end.review.throughput_per_s", 0.000222, 0.000222, 0.0),
+    ])  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(comparison_table(comparison))
+    text = console.export_text()
+    assert "confirmed: p99 end-to-end latency" in text and "652ms" in text and "4.92min" in text
+    assert "± 1.55s" in text and "± 181" in text and "e+0" not in text
+    assert "0.799/h" in text  # 0.000222/s x 3,600

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from flowsim.compare import Comparison, Difference
-from flowsim.reports.tables import format_number
+from flowsim.reports.tables import format_number, format_rate
 from flowsim.units import format_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ["figure", "A", "B", "B - A", "95% CI of B - A", "change", "significant", "metric"]
 _TOTALS = {
@@ -52,11 +54,12 @@ def _formats(metric: str) -> tuple[Callable[[float], str], Callable[[float], str
     if metric.startswith("cost."):
         return (lambda v: f"${v:,.2f}"), (lambda d: f"{'+' if d >= 0 else '-'}${abs(d):,.2f}")
     if metric.endswith("throughput_per_s"):
-        return (lambda v: f"{format_number(v)}/s"), (lambda d: f"{'+' if d > 0 else ''}{format_number(d)}/s")
+        return format_rate, (lambda d: ("+" if d > 0 else "") + format_rate(d))
     return format_number, lambda d: ("+" if d > 0 else "") + format_number(d)
 
 
-def _row(d: Difference) -> dict[str, str]:
+def paired_row(d: Difference) -> dict[str, str]:
+    """One figure's row as text with units (the app's table and `flowsim compare`'s)."""
     value, change = _formats(d.metric)
     known = not math.isnan(d.diff)
     ci = "—" if d.ci95 is None else "± " + change(d.ci95).lstrip("+")
@@ -74,4 +77,6 @@ def _row(d: Difference) -> dict[str, str]:
 
 def paired_table(comparison: Comparison) -> pd.DataFrame:
     """One row per figure both runs have, in `flowsim compare`'s order, as text with units."""
-    return pd.DataFrame([_row(d) for d in comparison.differences], columns=COLUMNS)
+    import pandas as pd
+
+    return pd.DataFrame([paired_row(d) for d in comparison.differences], columns=COLUMNS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -40,6 +41,24 @@ def _fmt(value: Any, ci: Any = None) -> str:
     return text + (f" ± {_num(ci, 2)}" if isinstance(ci, float) and ci == ci and ci > 0 else "")
 
 
+def _in_unit(column: str, value: Any, ci: Any = None) -> str:
+    """A sweep figure in its unit (a p99 as 23.6s ± 1.2s, utilization in %, cost in $/h)."""
+    if not isinstance(value, float) or value != value:
+        return _fmt(value, ci)
+    from flowsim.units import format_duration
+
+    has_ci = isinstance(ci, float) and ci == ci and ci > 0
+    if ".latency_s." in column:
+        return format_duration(value) + (f" ± {format_duration(ci)}" if has_ci else "")
+    if column == "max_utilization":
+        return f"{value:.1%}"
+    if column == "cost.per_hour":
+        return f"${value:,.2f}"
+    if column.endswith("throughput_per_s"):
+        return f"{_num(value)}/s"
+    return _fmt(value, ci)
+
+
 def sweep_table(result: SweepResult, best: int | None = None) -> Table:
     """The figures people choose by: parameters, SLO verdict, cost, throughput, p99, losses, utilization.
 
@@ -65,7 +84,7 @@ def sweep_table(result: SweepResult, best: int | None = None) -> Table:
         cells = [_fmt(row[p]) for p in varying]
         verdict = "[green]✓[/]" if row["slo_passed"] else f"[red]✗ {row['slos_failed']}[/]"
         cells.append(verdict + (" ★" if index == best else ""))
-        cells += [_fmt(row[c], row.get(c + "_ci95") if c == latency else None) for c, _ in figures]
+        cells += [_in_unit(c, row[c], row.get(c + "_ci95") if c == latency else None) for c, _ in figures]
         table.add_row(*cells, style="bold" if index == best else None)
     return table
 
@@ -82,9 +101,11 @@ def comparison_table(comparison: Comparison) -> Table:
     table.add_column("figure", overflow="fold", min_width=24)
     for header in ("A", "B", "B - A", "95% CI", "change", "sig."):
         table.add_column(header, justify="right", no_wrap=True)
+    from flowsim.reports.compare_tables import paired_row
+
     for d in comparison.differences:
-        change = "-" if d.relative is None else f"{d.relative:+.1%}"
-        mark = "[bold]yes[/]" if d.significant else "[dim]no[/]"
-        table.add_row(d.metric, _fmt(d.a), _fmt(d.b), _fmt(d.diff), "-" if d.ci95 is None else f"± {d.ci95:.2g}",
-                      change, mark)  # fmt: skip
+        row = paired_row(d)  # in the figure's unit, as the app writes it
+        mark = "[bold]yes[/]" if row["significant"] == "yes" else f"[dim]{row['significant']}[/]"
+        table.add_row(escape(row["figure"]), row["A"], row["B"], row["B - A"], row["95% CI of B - A"],
+                      row["change"], mark)  # fmt: skip
     return table
