@@ -128,6 +128,7 @@ def test_check_json(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["passed"] is False
     assert data["slos"][0]["metric"] == "end_to_end.done.latency_s.p99"
+    assert data["slos"][0]["unit"] == "s"  # value and threshold in seconds, said
 
 
 def test_check_without_slos_fails_before_running(tmp_path: Path) -> None:

@@ -126,6 +126,7 @@ class SloVerdict(BaseModel):
     op: str
     threshold: float
     value: float | None
+    unit: str = Field("", description="the unit of value and threshold: s, messages/s, messages, share, ...")
     ci95: float | None = None
     passed: bool
     uncertain: bool = Field(False, description="the threshold lies inside the value's 95% CI")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
+from flowsim.key_figures import unit_of
 from flowsim.results import RunResult, SloVerdict
 from flowsim.spec.scenario import SloSpec
 
@@ -27,6 +28,6 @@ def evaluate(slo: SloSpec, result: RunResult) -> SloVerdict:
     )
     return SloVerdict(
         slo=slo.label(), metric=slo.metric, op=slo.op, threshold=slo.value,
-        value=value, ci95=halfwidth, passed=passed, uncertain=uncertain,
+        value=value, unit=unit_of(slo.metric, result), ci95=halfwidth, passed=passed, uncertain=uncertain,
         note="no data" if value is None else "",
     )  # fmt: skip
