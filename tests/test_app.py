@@ -114,6 +114,8 @@ def test_controls_cover_the_key_parameters_and_produce_overrides() -> None:
     assert scenario.faults[0].for_ == 60 and scenario.faults[0].at == base.faults[0].at
     assert scenario.retry_policies["standard"].jitter == "none"
     assert "payments.servers=12" in describe_overrides(overrides)
+    # a horizon reads as a duration: a first look's cut was 'duration=197.511 · warmup=32.918'
+    assert describe_overrides({"duration": 197.511, "warmup": 32.918}) == "duration=3.29min · warmup=32.9s"
 
 
 class _PartitionedConfig(NodeConfig):

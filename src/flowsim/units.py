@@ -193,22 +193,23 @@ Period = Annotated[Duration, TIMER]
 
 
 def format_duration(seconds: float) -> str:
-    """Short human form used in tables: 0.0123 -> '12.3ms'."""
+    """Short human form used in tables: 0.0123 -> '12.3ms', 0.9999 -> '1s' (not '1e+03ms')."""
     if not math.isfinite(seconds):
         return str(seconds)
-    seconds = float(f"{seconds:.3g}")  # rounded first: 0.9999 s is '1s', not '1e+03ms'
-    magnitude = abs(seconds)
-    if magnitude == 0:
+    if seconds == 0:
         return "0s"
-    if magnitude < 1e-3:
-        return f"{seconds * 1e6:.3g}us"
-    if magnitude < 1:
-        return f"{seconds * 1e3:.3g}ms"
-    if magnitude < 120:
-        return f"{seconds:.3g}s"
-    if magnitude < 7200:
-        return f"{seconds / 60:.3g}min"
-    if magnitude < 172800:
-        return f"{seconds / 3600:.3g}h"
-    days = seconds / 86400
-    return f"{days:.3g}d" if abs(days) < 1000 else f"{days:,.0f}d"
+    # (unit, its length in seconds, the magnitude from which the next unit is used)
+    units = (("us", 1e-6, 1e-3), ("ms", 1e-3, 1.0), ("s", 1.0, 120.0), ("min", 60.0, 7200.0),
+             ("h", 3600.0, 172800.0), ("d", 86400.0, math.inf))  # fmt: skip
+    magnitude = abs(seconds)
+    for index, (name, size, upper) in enumerate(units):
+        if magnitude >= upper:
+            continue
+        text = f"{seconds / size:.3g}"
+        if abs(float(text)) * size >= upper and index + 1 < len(units):  # rounds up into the next unit
+            name, size, _ = units[index + 1]
+            text = f"{seconds / size:.3g}"
+        if "e" in text:  # only days grow that large
+            text = f"{seconds / size:,.0f}"
+        return f"{text}{name}"
+    raise AssertionError("unreachable: the last unit has no upper bound")

@@ -201,6 +201,8 @@ def describe_overrides(overrides: Mapping[str, Any]) -> str:
     for path, value in overrides.items():
         if path == "faults" and isinstance(value, list):
             parts += [_fault_label(f) for f in value if isinstance(f, dict) and "at" in f]
+        elif path in ("duration", "warmup") and isinstance(value, int | float):
+            parts.append(f"{path}={format_duration(value)}")  # 3.29min, not 197.511
         else:
             parts.append(f"{path.removeprefix('nodes.')}={value:g}" if isinstance(value, float)
                          else f"{path.removeprefix('nodes.')}={value}")  # fmt: skip
