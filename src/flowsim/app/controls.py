@@ -163,6 +163,10 @@ def check(controls: list[Control], values: Mapping[str, Value]) -> tuple[dict[st
 
 def _bounds(c: Control, value: float) -> list[str]:
     if c.minimum is not None and value < c.minimum:
+        if c.path == "duration":  # the bound comes from another setting: say which
+            warmup = format_duration(c.minimum - 1.0)
+            return [f"**{c.label}**: {value:g} s is not longer than the {warmup} warm-up, so nothing would be "
+                    f"measured; give at least {c.minimum:g} s, or shorten `warmup` in the YAML"]  # fmt: skip
         return [f"**{c.label}**: {value:g} is below the smallest allowed, {c.minimum:g}"]
     if c.maximum is not None and value > c.maximum:
         if c.path == "replications":

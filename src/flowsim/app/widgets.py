@@ -137,10 +137,22 @@ def _widget(control: Control, key: str) -> Value:
     elif c.path == "seed":
         value = st.text_input(c.label, key=key, help=c.help + " (any whole number from 0)")
     elif c.kind == "int":
-        value = int(st.number_input(c.label, step=1, key=key, help=c.help))
+        value = int(st.number_input(c.label, step=1, key=key, help=c.help + _range_help(c)))
     else:
-        value = float(st.number_input(c.label, step=c.step, format="%g", key=key, help=c.help))
+        value = float(st.number_input(c.label, step=c.step, format="%g", key=key, help=c.help + _range_help(c)))
     return value
+
+
+def _range_help(c: Control) -> str:
+    """The allowed range in the tooltip (the input itself takes any number, so that a value out of
+    range is said in words under Run rather than silently clamped by the widget)."""
+    if c.minimum is None and c.maximum is None:
+        return ""
+    if c.maximum is None:
+        return f" (at least {c.minimum:g})"
+    if c.minimum is None:
+        return f" (at most {c.maximum:g})"
+    return f" ({c.minimum:g} to {c.maximum:g})"
 
 
 def control_form(controls: list[Control]) -> tuple[dict[str, Value], bool, DeltaGenerator]:
