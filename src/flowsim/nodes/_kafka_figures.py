@@ -27,8 +27,10 @@ TOPIC_FIGURES = (
     Figure("backlog_at_end", "messages", "the group's lag when the run ended", per="group"),
     Figure("lag_max_messages", "messages", "the group's largest lag (written, not yet read)", True, "group"),
     Figure("lag_mean_messages", "messages", "the group's time-weighted mean lag", per="group"),
-    Figure("lag_max_seconds", "s", "age of the oldest unread message at its worst", True, "group"),
-    Figure("lag_mean_seconds", "s", "time-weighted mean age of the oldest unread message", per="group"),
+    Figure("lag_max_seconds", "s", "age of the oldest unread message at its worst, from its creation (its record "
+           "timestamp, CreateTime: time in the producer buffer counts)", True, "group"),
+    Figure("lag_mean_seconds", "s", "time-weighted mean age of the oldest unread message (from its creation)",
+           per="group"),
     Figure("hot_partition_lag_share", "share", "the most lagging partition's share of the group's lag",
            per="group", engines=PER_MESSAGE),
     Figure("idle_consumers", "consumers", "consumers with no partition (beyond the partition count)", per="group"),
