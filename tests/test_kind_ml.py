@@ -93,6 +93,26 @@ def test_the_autoscaler_leaves_a_near_target_alone(tolerance: float, expected: l
     assert events(trace, "serving", "scale") == expected
 
 
+def test_a_scale_up_step_adds_at_most_four_replicas_or_doubles() -> None:
+    # 2 replicas at 10 requests/s of 0.9 s (9 replicas' worth) are busy all along: at a 0.2 target
+    # they want ceil(2 x 1 / 0.2) = 10, but the HPA's default scale-up policies allow 4 pods or 100%
+    # a step, whichever is more: 2 + max(4, 2) = 6. Then ceil(6 / 0.2) = 30 wanted, 6 + max(4, 6) =
+    # 12 allowed, and 12 is max_replicas.
+    nodes = """
+        req: {{kind: source, interarrival: 0.1s}}
+        serving: {{kind: model_serving, replicas: 2, service_time: 0.9s,
+                  autoscale: {{target_utilization: 0.2, min_replicas: 1, max_replicas: 12,
+                              evaluation_interval: 10s, warm_up: 0s, cool_down: 100s{extra}}}}}
+        out: {{kind: sink}}
+        """
+    _model, trace = run(nodes.format(extra=""), "[req -> serving, serving -> out]", duration="35s")
+    assert [e for _, e in events(trace, "serving", "replicas")] == ["replicas 6", "replicas 12"]
+    # a tighter policy: one replica a step
+    tight = nodes.format(extra=", scale_up_pods: 1, scale_up_percent: 1")
+    _model, trace = run(tight, "[req -> serving, serving -> out]", duration="35s")
+    assert [e for _, e in events(trace, "serving", "replicas")] == ["replicas 3", "replicas 4", "replicas 5"]
+
+
 # ---- training -> registry -> serving: versions and rollout ---------------------------------
 PIPELINE = """
 data: {{kind: source, interarrival: 1s, start: 0.5s, batch: 10}}

@@ -52,27 +52,29 @@ def test_autoscaling_on_lag_catches_the_peak_and_pays_a_rebalance_per_step() -> 
     model.run()
     steps = [(t, event.split(" (")[0]) for t, _node, event, _key in model.trace if event.startswith("scale")]
     # the peak starts at 120 s; the reading at 150 s sees 30 s x (3,000 - 1,200)/s = 54,000 behind:
-    # ceil(54,000 / 5,000) = 11 (a little more with the lag at 120 s), capped at 12
-    assert steps[0] == (150.0, "scale store 3 -> 12")
-    # lag only: the backlog is gone by 450 s (the 300 s cool-down over) and it scales in mid-peak;
-    # 30 s at 1,800/s later it is back over 50,000 behind and out again; in at the end of the peak
-    assert steps[1:] == [(450.0, "scale store 12 -> 3"), (480.0, "scale store 3 -> 12"), (780.0, "scale store 12 -> 3")]
+    # ceil(54,000 / 5,000) = 11 (12 with the lag at 120 s), but the HPA that KEDA drives adds at most
+    # 4 pods or 100% a step (its default scale-up policies): max(3 + 4, 2 x 3) = 7. At 180 s, 70,050
+    # behind, it wants ceil(14.01) = 15, capped at 12 (and at 7 + max(4, 7) = 14)
+    assert steps[:2] == [(150.0, "scale store 3 -> 7"), (180.0, "scale store 7 -> 12")]
+    # 12 consumers (4,800/s) drain the 70,050 at 1,800/s in ~40 s; the scale-in waits for the 5-minute
+    # cool-down after the step at 180 s: at 480 s, as the peak ends (2 min + 6 min), and no more steps
+    assert steps[2:] == [(480.0, "scale store 12 -> 3")]
     figures = model.nodes["orders_topic"].figures(model.network.window)
     # every step is one eager rebalance of 3 s: all 12 partitions stop
-    assert figures["rebalances.store"] == figures["scale_steps.store"] == 4
-    assert figures["rebalance_time_s.store"] == pytest.approx(4 * 3.0)
-    assert figures["paused_partition_s.store"] == pytest.approx(4 * 3.0 * 12)
-    assert figures["lag_max_messages.store"] < 70_000 and figures["lag_max_seconds.store"] < 30
+    assert figures["rebalances.store"] == figures["scale_steps.store"] == 3
+    assert figures["rebalance_time_s.store"] == pytest.approx(3 * 3.0)
+    assert figures["paused_partition_s.store"] == pytest.approx(3 * 3.0 * 12)
+    assert figures["lag_max_messages.store"] < 80_000 and figures["lag_max_seconds.store"] < 40
     # scaled in to 3 consumers on 12 partitions: none idle (the 9 scaled-in members were counted idle)
     assert figures["idle_consumers.store"] == 0
     # the consumers over time: 3 before the first step, 12 through the first part of the peak
     series = run("consumer-autoscaling").series
     count = series[series.node == "orders_topic"].set_index("time_s")["consumers.store"]
-    assert count[count.index < 150].eq(3).all() and count[(count.index > 150) & (count.index < 450)].eq(12).all()
+    assert count[count.index < 150].eq(3).all() and count[(count.index > 185) & (count.index < 480)].eq(12).all()
     # fixed at three: the lag grows at 1,800/s for the 360 s of the peak
     text = (SCENARIOS / "consumer-autoscaling.yaml").read_text()
     head, tail = text.split("  nodes.orders_topic.consumer_groups.store.membership:")
     fixed_text = head + "slos:" + tail.split("slos:")[1]
     fixed = flowsim.simulate(flowsim.load_scenario(fixed_text, base_dir=SCENARIOS)).nodes["orders_topic"].kind_figures
     assert fixed["lag_max_messages.store"] == pytest.approx(1800 * 360, rel=0.02)
-    assert fixed["lag_max_seconds.store"] > 400 > 15 * figures["lag_max_seconds.store"]
+    assert fixed["lag_max_seconds.store"] > 400 > 10 * figures["lag_max_seconds.store"]

@@ -40,6 +40,10 @@ class AutoscaleSpec(SpecModel):
         0.1, ge=0, lt=1,
         description="no step while lag / (target_lag x consumers) is within 1 +- this (the HPA's tolerance, 0.1)",
     )  # fmt: skip
+    scale_up_pods: Count = Field(4, ge=1, description="a step adds at most this many, or scale_up_percent")
+    scale_up_percent: Number = Field(
+        100.0, gt=0, description="a step adds at most this share of the consumers, or scale_up_pods (HPA: 4 or 100%)"
+    )
 
     @model_validator(mode="after")
     def _range(self) -> AutoscaleSpec:

@@ -93,6 +93,8 @@ class ScalingSide(MembershipSide):
         have = len(running)
         if have and abs(group.lag / (rule.target_lag * have) - 1.0) <= rule.tolerance:
             want = have  # the HPA's tolerance: the lag per consumer is close enough to the target
+        # the HPA KEDA drives adds at most 4 or 100% a step (its default scale-up policies)
+        want = min(want, have + max(rule.scale_up_pods, math.floor(have * rule.scale_up_percent / 100)))
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
         if self.tracing:

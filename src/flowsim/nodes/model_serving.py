@@ -9,7 +9,8 @@ Autoscaling: every `evaluation_interval` the node measures utilization over the 
 (busy replica-seconds / ready replica-seconds) and asks for ceil(ready x utilization / target)
 replicas, within [min_replicas, max_replicas], unless utilization / target is within 1 +- `tolerance`
 (the Kubernetes HPA's 10% by default: "the control plane skips any scaling action if the ratio is
-sufficiently close to 1.0").  Replicas asked for serve only after `warm_up`
+sufficiently close to 1.0"), and adding at most 4 replicas or 100% a step, whichever is more (the
+HPA's default scale-up policies).  Replicas asked for serve only after `warm_up`
 (node start, image pull, model load); scale-down is immediate (a busy replica finishes its
 request first) but not within `cool_down` of the last scaling action (a decision, or replicas
 becoming ready).  The analytic view sees the starting `replicas`.
@@ -60,6 +61,10 @@ class AutoscaleSpec(SpecModel):
         0.1, ge=0, lt=1,
         description="no scaling while utilization / target is within 1 +- this (the HPA's tolerance, 0.1)",
     )  # fmt: skip
+    scale_up_pods: Count = Field(4, ge=1, description="a step adds at most this many, or scale_up_percent")
+    scale_up_percent: Number = Field(
+        100.0, gt=0, description="a step adds at most this share of the replicas, or scale_up_pods (HPA: 4 or 100%)"
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscaleSpec:
@@ -224,6 +229,8 @@ class ModelServingNode(RolloutRuntime):
         desired = math.ceil(round(utilization * ready / spec.target_utilization, 9))
         if abs(utilization / spec.target_utilization - 1.0) <= spec.tolerance:
             desired = self.servers  # within the tolerance the HPA leaves the replicas as they are
+        have = self.servers + self.warming
+        desired = min(desired, have + max(spec.scale_up_pods, math.floor(have * spec.scale_up_percent / 100)))
         desired = max(spec.min_replicas, min(spec.max_replicas, desired))
         now = self.env.now
         if desired > self.servers + self.warming:
