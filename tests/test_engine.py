@@ -213,3 +213,18 @@ def test_missing_duties_are_named() -> None:
     assert missing_duties(Nothing, Duties(takes_input=True)) == ["it takes input, but try_put is not implemented"]
     assert missing_duties(Slot, Duties(takes_input=True, can_fail=True)) == []
     assert missing_duties(End, Duties(gives_output=False)) == []
+
+
+def test_percentiles_are_numpys_linear_ones_bit_for_bit() -> None:
+    # flowsim's percentiles partition once instead of calling np.percentile (whose np.unique imports
+    # numpy.ma); the values must be numpy's exactly, at the ends and between samples
+    import numpy as np
+
+    from flowsim.engine.stats import linear_percentiles
+
+    rng = np.random.default_rng(7)
+    qs = (0, 37.5, 50, 95, 99, 99.9, 100)
+    for n in [*range(1, 40), 100, 1001, 20_000]:
+        for scale in (1e-6, 1.0, 1e6):
+            data = rng.exponential(size=n) * scale
+            assert np.array_equal(linear_percentiles(data, qs), np.percentile(data, qs)), (n, scale)

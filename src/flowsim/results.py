@@ -17,6 +17,7 @@ from flowsim.analysis.view import AnalyticView
 from flowsim.confidence import student_t_halfwidth
 from flowsim.cost import CostReport
 from flowsim.engine.model import SERIES_COLUMNS, ReplicationOutput
+from flowsim.engine.stats import linear_percentiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -256,7 +257,7 @@ class RunResult(BaseModel):
 def percentiles(samples: np.ndarray) -> dict[str, float]:
     if samples.size == 0:
         return {}
-    p50, p95, p99 = np.percentile(samples, [50, 95, 99])
+    p50, p95, p99 = linear_percentiles(samples, (50, 95, 99))
     return {
         "count": float(samples.size), "mean": float(samples.mean()),
         "p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(samples.max()),
