@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+import rich.console
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -80,7 +81,7 @@ def test_show_lays_out_tall_tables_without_rich(monkeypatch: pytest.MonkeyPatch)
     whole = Group(Text("head"), mixed_table(500), mixed_table(3))
     expected = rich_text(whole)  # as wide as it needs, as `show` prints into a pipe
     printed = io.StringIO()
-    real_console = cli_console.Console
+    real_console = Console  # `show` imports rich's Console when it prints: patched there
 
     def pipe(*args: object, **kwargs: object) -> Console:
         return real_console(*args, file=printed, **kwargs)  # type: ignore[arg-type]
@@ -92,7 +93,7 @@ def test_show_lays_out_tall_tables_without_rich(monkeypatch: pytest.MonkeyPatch)
         calls["layout"] += 1
         return original(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cli_console, "Console", pipe)
+    monkeypatch.setattr(rich.console, "Console", pipe)
     monkeypatch.setattr(Table, "__rich_console__", counted)
     cli_console.show(whole)
     assert calls["layout"] == 1

@@ -12,18 +12,28 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
-from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from flowsim.errors import FlowsimError, SpecError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, loaded on first use: a JSON run that prints nothing else never loads rich."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
+
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # invalid input, a failed SLO, no point meeting the SLOs, a run too large
@@ -148,10 +158,14 @@ def source_name(path: Path) -> str:
 
 # ---- output ---------------------------------------------------------------------------------
 def stdout() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=False)
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True)
 
 
@@ -165,6 +179,7 @@ def show(renderable: RenderableType) -> None:
     """
     console = stdout()
     if not console.is_terminal:
+        from rich.console import Console
         from rich.measure import Measurement
 
         if console.color_system is None:  # plain text: tall tables are laid out in one pass, not by rich
@@ -226,11 +241,22 @@ def write_text(path: Path, text: str) -> None:
         raise FlowsimError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _stderr_may_be_a_terminal() -> bool:
+    """Without a terminal (a pipe, a file, CI) rich is not loaded just to learn that; rich's own
+    test (FORCE_TERMINAL and the like) decides when one may be there."""
+    import sys
+
+    return sys.stderr.isatty() or bool(os.environ.get("FORCE_TERMINAL") or os.environ.get("TTY_COMPATIBLE"))
+
+
 @contextmanager
 def progress(enabled: bool, label: str = "simulating") -> Iterator[Callable[[float], None] | None]:
     """A progress bar on stderr, only where someone can see it (a terminal, not --quiet)."""
+    if not enabled or not _stderr_may_be_a_terminal():
+        yield None
+        return
     console = stderr()
-    if not enabled or not console.is_terminal:
+    if not console.is_terminal:
         yield None
         return
     from rich.progress import (

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from flowsim.cli import validate as validating
 from flowsim.cli.console import (
@@ -19,6 +18,7 @@ from flowsim.cli.console import (
     OutputFormat,
     command,
     echo_json,
+    escape,
     read_input,
     say,
     show,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from flowsim.cli.console import (
     EngineChoice,
@@ -22,6 +21,7 @@ from flowsim.cli.console import (
     SeedOpt,
     command,
     echo_json,
+    escape,
     fail,
     progress,
     read_input,

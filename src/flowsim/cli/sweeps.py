@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from flowsim.cli.console import (
     STDIN_HELP,
@@ -30,6 +29,7 @@ from flowsim.cli.console import (
     SeedOpt,
     command,
     echo_json,
+    escape,
     fail,
     progress,
     read_input,

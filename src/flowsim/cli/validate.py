@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from flowsim.cli.console import (
     EXIT_FAILED,
@@ -28,6 +27,7 @@ from flowsim.cli.console import (
     FormatOpt,
     OutputFormat,
     echo_json,
+    escape,
     read_input,
     say,
     source_name,
