@@ -9,8 +9,9 @@ serving, and serving sends `remediated` back (its `notify` field names this moni
 new version serves 100%: remediation time = that moment - the drift onset.
 
 A drift that starts while an earlier one is still undetected merges into it (counted in
-`drifts_merged`).  Only the version trained for a drift's `retrain` remediates it; one that was
-never remediated by the end is counted in `unremediated`.  When that version is rejected (the
+`drifts_merged`).  A detected drift is remediated when a version trained on data from after its
+onset serves 100%: the one its `retrain` asked for, or a scheduled run that already saw the
+drifted data; one never remediated by the end is counted in `unremediated`.  When that version is rejected (the
 registry's `rejected`, relayed by serving) the drift is still there: the monitor looks again and
 detects it once more after another `window` and `min_samples` (counted in `detections`).
 
@@ -218,21 +219,16 @@ class DriftMonitorNode(HoldingRuntime):
         (it serves a share), `rejected` (the registry turned it down: look for the drift again)."""
         if name not in self.config.signals_in:
             super().signal(name, payload, sender)
+        if name in ("canary", "remediated"):
+            self._served(name, payload)
+            return
         record = self._waiting_for(payload)
         if record is None:
             return
-        version = payload.version
-        if name == "canary":
-            self.fresh.add(version)
-            return
-        self.fresh.discard(version)
+        self.fresh.discard(payload.version)
         self.unremediated -= 1
         now = float(self.env.now)
-        if name == "remediated":
-            record["remediated_at"] = now
-            if self.tracing:
-                self.log("drift remediated")
-        elif self.open is None:  # rejected: the drift persists; a new window starts now
+        if self.open is None:  # rejected: the drift persists; a new window starts now
             record["since"], record["samples"] = now, 0
             self.open = record
             if self.tracing:
@@ -240,6 +236,30 @@ class DriftMonitorNode(HoldingRuntime):
             self._arm()
         else:  # a newer onset is already open: the two drifts merge
             self.drifts_merged += 1
+
+    def _served(self, name: str, payload: Any) -> None:
+        """A version trained on data from after a detected drift's onset serves a share (`canary`)
+        or all traffic (`remediated`): that drift is remediated, whichever retrain made the version
+        (the one this monitor asked for, or a scheduled run that already saw the drifted data)."""
+        if not isinstance(payload, ModelVersion):
+            return
+        covered = [
+            r for r in self.records
+            if r["detected_at"] is not None and r["remediated_at"] is None and r is not self.open
+            and r["drift_at"] <= payload.data_up_to
+        ]  # fmt: skip
+        if not covered:
+            return
+        if name == "canary":
+            self.fresh.add(payload.version)
+            return
+        self.fresh.discard(payload.version)
+        now = float(self.env.now)
+        for record in covered:
+            record["remediated_at"] = now
+            self.unremediated -= 1
+        if self.tracing:
+            self.log("drift remediated")
 
     def _waiting_for(self, payload: Any) -> dict[str, Any] | None:
         """The detected, unremediated drift a version was trained for (None: not one of ours)."""
