@@ -248,3 +248,26 @@ def test_the_fluid_engine_refuses_priorities_it_cannot_order() -> None:
     text = scenario("t: {priority_weight: 5}")
     assert "tasks.t.priority_weight" in fluid_problems(flowsim.load_scenario(text))[0]
     assert fluid_problems(flowsim.load_scenario(scenario("t: {}"))) == []
+
+
+def test_an_sla_on_a_dataset_triggered_dag_is_refused() -> None:
+    # Airflow: "Manually-triggered tasks and tasks in event-driven DAGs will not be checked for an
+    # SLA miss": an sla there would count misses Airflow never reports
+    with pytest.raises(flowsim.SpecError) as err:
+        flowsim.load_scenario(datasets("schedule_on: [raw], sla: 5m"))
+    problem = err.value.problems[0]
+    assert "checks no SLA on a dataset-triggered DAG" in problem.message and problem.line == 7
+
+
+def test_a_dag_whose_first_interval_closes_after_the_run_is_warned() -> None:
+    # @daily: the first data interval [00:00, 24:00) is run at 24:00, after a 6 h run ends
+    text = (
+        "name: d\nduration: 6h\nseed: 1\narchitecture:\n  name: d\n  nodes:\n"
+        "    src: {kind: source, rate: 1/s}\n"
+        "    dag: {kind: airflow_dag, schedule: '@daily', tasks: {load: {duration: 5m}}}\n"
+        "    done: {kind: sink}\n  edges: [src -> dag, dag -> done]\n"
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings
+    assert any(w.startswith("'dag' runs no DAG run: its first data interval closes at 24h") for w in warnings)
+    hourly = flowsim.analyze_scenario(flowsim.load_scenario(text.replace("'@daily'", "'@hourly'"))).warnings
+    assert not any("runs no DAG run" in w for w in hourly)

@@ -444,3 +444,17 @@ def test_a_scheduled_retrain_on_drifted_data_remediates_the_drift() -> None:
     assert figures["time_to_remediate_mean_s"] == pytest.approx(serving_at - 1800.0)
     # the stale model's predictions: 10 a second from the onset until the new version serves
     assert figures["predictions_during_drift"] == pytest.approx(10 * (serving_at - 1800.0), rel=0.03)
+
+
+def test_a_drift_after_the_run_is_warned() -> None:
+    text = scenario_yaml(
+        """
+        src: {kind: source, rate: 1/s}
+        drift: {kind: drift_monitor, drift_at: 5h}
+        done: {kind: sink}
+        """,
+        "[src -> drift, drift -> done]",
+        "2h",
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings
+    assert "'drift' sees no drift in this run: drift_at (5h) is after its end (2h)" in " ".join(warnings)

@@ -53,7 +53,7 @@ from flowsim.nodes._airflow_runs import DagRuns
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
 from flowsim.schedule import ScheduleText, parse_schedule
-from flowsim.units import Count, Duration
+from flowsim.units import Count, Duration, format_duration
 
 
 def _default_tasks() -> dict[str, TaskSpec]:
@@ -148,6 +148,8 @@ class AirflowDagConfig(NodeConfig):
             )
         if self.schedule_on and "schedule" in self.model_fields_set:
             raise ValueError("give either 'schedule' or 'schedule_on' (datasets), not both")
+        if self.schedule_on and self.sla is not None:  # "tasks in event-driven DAGs will not be checked"
+            raise ValueError("Airflow checks no SLA on a dataset-triggered DAG (schedule_on): remove 'sla'")
         return self
 
     def join(self, settings: AirflowSettings, dataset_periods: dict[str, float] | None = None) -> None:
@@ -163,6 +165,13 @@ class AirflowDagConfig(NodeConfig):
         if self.schedule_on:
             return self._dataset_period if self._dataset_period is not None else math.inf
         return parse_schedule(self.schedule).mean_period()
+
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        schedule = None if self.schedule_on else parse_schedule(self.schedule)
+        first_run = schedule.next_after(schedule.first_from(0.0)) if schedule and not schedule.once else 0.0
+        return [] if first_run < horizon else [
+            f"'{name}' runs no DAG run: its first data interval closes at {format_duration(first_run)}, after the run "
+            f"ends ({format_duration(horizon)}); lengthen 'duration' or schedule it more often"]  # fmt: skip
 
     def installation(self) -> AirflowSettings:
         """The installation this DAG runs in (alone: Airflow's defaults with its own pools)."""

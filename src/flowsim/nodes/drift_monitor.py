@@ -47,7 +47,7 @@ from flowsim.engine.payloads import ModelVersion, RetrainRequest
 from flowsim.engine.stats import mean_of
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
-from flowsim.units import TIMER, Count, Duration, Number, Period
+from flowsim.units import TIMER, Count, Duration, Number, Period, format_duration
 
 
 @register
@@ -100,6 +100,12 @@ class DriftMonitorConfig(NodeConfig):
         if self.check_every is None and self.check_offset:
             raise ValueError("'check_offset' needs 'check_every' (the monitoring schedule it delays)")
         return self
+
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        if self.drift_at is None or self.drift_at < horizon:
+            return []
+        return [f"'{name}' sees no drift in this run: drift_at ({format_duration(self.drift_at)}) is after its end "
+                f"({format_duration(horizon)}); lengthen 'duration' or drift earlier"]  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return DriftMonitorNode

@@ -69,7 +69,7 @@ class TrainingConfig(NodeConfig):
     emits_control = True
     summary = "training runs on a GPU pool: schedule or retrain signal, duration grows with data, versions out"
     kind_figures = (
-        Figure("runs", "runs", "training runs finished"),
+        Figure("runs", "runs", "training runs started (a retried run counts once)"),
         Figure("failures", "runs", "training runs that failed", True),
         Figure("versions", "versions", "model versions sent on"),
         Figure("gpu_utilization", "share", "time-weighted busy share of the GPUs"),
