@@ -104,3 +104,51 @@ def test_a_loss_budget_is_a_share_of_the_messages_in_play() -> None:
     assert totals.loss_share == pytest.approx(totals.dropped / (totals.arrivals + totals.inside_at_start))
     assert totals.loss_share == pytest.approx(1 / 3, abs=0.01)  # 40,000 arrivals: sd of the share ~0.003
     assert not result.slos[1].passed and result.slos[1].value == pytest.approx(totals.loss_share)
+
+
+TOPIC = """\
+name: t
+duration: 60s
+seed: 1
+architecture:
+  name: a
+  nodes:
+    src: {kind: source, rate: 100/s}
+    topic: {kind: kafka_topic, partitions: 2, consumer_groups: {slow: {processing_time: 5ms}}}
+    slow: {kind: sink}
+  edges: [src -> topic, topic -> slow]
+slos:
+  - SLO
+"""
+
+
+@pytest.mark.parametrize(
+    "slo",
+    [
+        "nodes.topic.kind_figures.lag_max_seconds.slow < 30s",  # a kind figure in s, named by its group
+        "nodes.topic.kind_figures.lag_mean_seconds.slow < 500ms",
+        "end_to_end.slow.latency_s.count > 100",  # a statistic's count is a count, not a time
+        "nodes.topic.kind_figures.consumer_utilization.slow < 90%",
+    ],
+)
+def test_a_threshold_in_the_figures_declared_unit_is_read(slo: str) -> None:
+    scenario = flowsim.load_scenario(TOPIC.replace("SLO", slo))
+    assert scenario.slos[0].metric == slo.split()[0]
+
+
+@pytest.mark.parametrize(
+    ("slo", "words"),
+    [
+        ("end_to_end.slow.latency_s.count < 5s", "is a count or a ratio, but its threshold is written as a duration"),
+        ("nodes.topic.kind_figures.lag_max_seconds.slow < 50%", "is a time in seconds"),
+        ("totals.dropped < 0", "is never below 0, so this SLO would always fail"),
+        ("totals.dropped >= 0", "is never below 0, so this SLO would always pass"),
+        ("end_to_end.slow.latency_s.p99 < 0s", "would always fail"),
+        ("totals.loss_share > 1", "is never above 1, so this SLO would always fail"),
+        ("nodes.topic.kind_figures.consumer_utilization.slow <= 1", "would always pass"),
+    ],
+)
+def test_a_threshold_that_decides_nothing_is_refused(slo: str, words: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        flowsim.load_scenario(TOPIC.replace("SLO", slo))
+    assert words in caught.value.problems[0].message and caught.value.problems[0].line == 12

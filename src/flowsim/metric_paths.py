@@ -8,6 +8,7 @@ declares (`NodeConfig.kind_figures`, flowsim.engine.figures), so a typo in
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Literal
 
 from flowsim.cost import COST_FIGURES
@@ -64,10 +65,18 @@ def check_metric(metric: str, arch: Architecture, written: list[str] | None = No
     return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
 
 
-def metric_unit(metric: str) -> Literal["time", "rate", "plain"]:
-    """What a figure measures, by flowsim's naming rule: `*_per_s` a rate, `*_s` / `*_seconds` a
-    time in seconds (a statistic of one too: `latency_s.p99`), anything else a count or a ratio."""
+def metric_unit(metric: str, arch: Architecture | None = None) -> Literal["time", "rate", "plain"]:
+    """What a figure measures: a kind's own figure in the unit it declares (`lag_max_seconds.<group>`
+    is in s, whatever the group is called); else by flowsim's naming rule: `*_per_s` a rate,
+    `*_s` / `*_seconds` a time in seconds (a statistic of one too: `latency_s.p99`, but its
+    `count` is a count), anything else a count or a ratio."""
     parts = metric.split(".")
+    if arch is not None and parts[0] == "nodes" and parts[2:3] == ["kind_figures"] and parts[1] in arch.nodes:
+        figure = declared_figure(arch.nodes[parts[1]].kind_figures, ".".join(parts[3:]))
+        if figure is not None:
+            return "time" if figure.unit == "s" else "rate" if figure.unit.endswith("/s") else "plain"
+    if parts[-1] == "count" and len(parts) > 1:
+        return "plain"
     name = parts[-2] if len(parts) > 1 and parts[-1] in _STATS else parts[-1]
     if name.endswith("_per_s"):
         return "rate"
@@ -93,7 +102,7 @@ def threshold_issue(metric: str, unit: str, op: str, value: float, arch: Archite
     unit to convert; so is a share (5%) on a count (`totals.dropped < 5%` would compare 58
     messages with 0.05). A negative threshold on a time or a rate, which are never below 0, makes
     the SLO always fail (<, <=, ==) or always pass (>, >=, !=)."""
-    kind = metric_unit(metric)
+    kind = metric_unit(metric, arch)
     fraction = is_fraction(metric, arch)
     fits = {"time": ("number", "duration"), "rate": ("number", "rate"), "plain": ("number", "share")}[kind]
     if unit not in fits:
@@ -116,13 +125,27 @@ def threshold_issue(metric: str, unit: str, op: str, value: float, arch: Archite
             f"'{metric}' is a fraction from 0 to 1: a threshold of {value:g} decides nothing",
             "write a fraction or a share, e.g. 0.8 or 80%",
         )
-    if kind != "plain" and value < 0:
-        always = "fail" if op in ("<", "<=", "==") else "pass"
+    if metric == "totals.unaccounted":  # the one figure that may be negative
+        return "", ""
+    high = 1.0 if fraction else math.inf
+    always = decided(op, value, 0.0, high)
+    if always:
+        bound = "below 0" if value <= 0 else "above 1"
         return (
-            f"'{metric}' is never below 0, so this SLO would always {always} (threshold {value:g})",
-            "give a threshold of 0 or more",
+            f"'{metric}' is never {bound}, so this SLO would always {always} (threshold {value:g})",
+            "compare with a threshold inside the figure's range"
+            + (", e.g. '> 0' or '== 0'" if bound == "below 0" else ", e.g. '< 0.9'"),
         )
     return "", ""
+
+
+def decided(op: str, value: float, low: float, high: float) -> str:
+    """'fail' or 'pass' when `figure op value` holds for no or for every figure in [low, high]; else ''."""
+    never = {"<": value <= low, "<=": value < low, ">": value >= high, ">=": value > high,
+             "==": value < low or value > high, "!=": False}[op]  # fmt: skip
+    every = {"<": value > high, "<=": value >= high, ">": value < low, ">=": value <= low,
+             "==": False, "!=": value < low or value > high}[op]  # fmt: skip
+    return "fail" if never else "pass" if every else ""
 
 
 def engine_gap(metric: str, arch: Architecture, engine: str) -> tuple[str, str]:
