@@ -285,3 +285,10 @@ def test_schema_has_a_table_for_people_and_json_by_default() -> None:
     table = runner.invoke(app, ["schema", "--kind", "architecture", "--format", "table"])
     assert table.exit_code == 0 and "nodes" in table.stdout and "edges" in table.stdout
     assert runner.invoke(app, ["schema", "--format", "yaml"]).exit_code == 2
+
+
+def test_an_endless_stdin_is_refused_not_read_forever() -> None:
+    # `yes 'a: b' | flowsim validate -` never ended; a file is capped at 256 KB, stdin now too
+    big = "a: b\n" * 60_000  # 300,000 bytes
+    result = invoke("validate", "-", stdin=big)
+    assert result.exit_code == 1 and "standard input is too large (over 262144 bytes)" in result.stderr

@@ -144,10 +144,15 @@ def read_input(path: Path) -> Path | str:
         return path
     import sys
 
-    try:
-        text = sys.stdin.read()
+    from flowsim.spec.yamlio import MAX_BYTES
+
+    try:  # at most one byte over the size a file may have: an endless stream is refused, not read on
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(MAX_BYTES + 1)
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
     except (OSError, UnicodeDecodeError) as exc:
         raise FlowsimError(f"<stdin>: cannot read standard input: {exc}") from None
+    if len(text) > MAX_BYTES:
+        raise FlowsimError(f"standard input is too large (over {MAX_BYTES} bytes); split it into smaller files")
     return text if text.endswith("\n") else text + "\n"
 
 
