@@ -60,3 +60,23 @@ def test_the_compare_table_writes_each_figure_in_its_unit() -> None:
     assert "confirmed: p99 end-to-end latency" in text and "652ms" in text and "4.92min" in text
     assert "± 1.55s" in text and "± 181" in text and "e+0" not in text
     assert "0.799/h" in text  # 0.000222/s x 3,600
+
+
+@pytest.mark.parametrize("text", ["1h-30m", "30m2h", "1m1m", "5s-10s"])
+def test_a_compound_duration_reads_largest_unit_first_each_once(text: str) -> None:
+    # '1h-30m' read as 1,800 s and '30m2h' as 9,000 s; a compound is written as Airflow's and Go's
+    # timedeltas are: '2h30m', '1d 6h'
+    from flowsim.units import parse_duration
+
+    with pytest.raises(ValueError, match="cannot read"):
+        parse_duration(text)
+    assert parse_duration("2h30m") == 9000 and parse_duration("1d 6h") == 108_000
+
+
+def test_a_set_option_without_an_equals_sign_is_a_usage_error() -> None:
+    from typer.testing import CliRunner
+
+    from flowsim.cli import app
+
+    result = CliRunner().invoke(app, ["run", "scenarios/baseline.yaml", "--set", "nodes.api.servers"])
+    assert result.exit_code == 2 and "write PATH=VALUE" in result.output

@@ -156,6 +156,21 @@ def read_input(path: Path) -> Path | str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def assignments(sets: list[str] | None) -> dict[str, Any]:
+    """`--set PATH=VALUE` options as overrides; one without `=` is a usage error (exit 2), as
+    click's own are."""
+    from flowsim.loading import parse_assignment
+
+    found: dict[str, Any] = {}
+    for text in sets or []:
+        try:
+            path, value = parse_assignment(text)
+        except SpecError as err:
+            raise typer.BadParameter(err.problems[0].message, param_hint="--set") from None
+        found[path] = value
+    return found
+
+
 def source_name(path: Path) -> str:
     """What messages call an input: its path, or `<stdin>` for `-`."""
     return "<stdin>" if str(path) == STDIN else str(path)

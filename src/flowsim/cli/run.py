@@ -19,6 +19,7 @@ from flowsim.cli.console import (
     QuietOpt,
     ScenarioArg,
     SeedOpt,
+    assignments,
     command,
     echo_json,
     escape,
@@ -93,7 +94,7 @@ def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenari
     `gate` (check): a scenario without SLOs is refused before the run, since a gate that checks
     nothing must not pass."""
     from flowsim.api import analyze_scenario, simulate
-    from flowsim.loading import load_scenario, parse_assignment
+    from flowsim.loading import load_scenario
     from flowsim.optional import need
 
     if opts.out is not None and opts.series_format is SeriesFormat.parquet:
@@ -103,7 +104,7 @@ def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenari
     if opts.out is not None and os.path.exists(opts.out) and not os.path.isdir(opts.out):
         raise typer.BadParameter(f"{opts.out} is a file; --out names a folder for result.json, series and plots",
                                  param_hint="--out")  # fmt: skip
-    overrides = dict(parse_assignment(s) for s in opts.sets)
+    overrides = assignments(opts.sets)
     scenario = load_scenario(read_input(path), overrides=overrides, source=source_name(path))
     if gate and not scenario.slos:
         from flowsim.errors import FlowsimError

@@ -27,6 +27,7 @@ from flowsim.cli.console import (
     QuietOpt,
     ScenarioArg,
     SeedOpt,
+    assignments,
     command,
     echo_json,
     escape,
@@ -202,10 +203,10 @@ def compare_command(
     same names draw the same arrivals (common random numbers): differences are the designs'.
     """
     from flowsim.compare import compare
-    from flowsim.loading import load_scenario, parse_assignment
+    from flowsim.loading import load_scenario
 
     with user_errors():
-        overrides = dict(parse_assignment(s) for s in sets or [])
+        overrides = assignments(sets)
         if str(a) == str(b) == "-":
             raise typer.BadParameter("only one of A and B can be '-' (stdin)", param_hint="B")
         first, second = (load_scenario(read_input(p), overrides=overrides, source=source_name(p)) for p in (a, b))

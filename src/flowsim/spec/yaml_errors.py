@@ -209,6 +209,9 @@ def _with_yaml_note(hint: str, doc: YamlDocument, path: DataPath) -> str:
     if raw is None:
         return hint
     value = _step_path(doc.data, path)
+    if value is None and not raw.strip():  # `name:` with nothing after it
+        note = "the value is empty (YAML reads nothing as null): write one after the colon"
+        return f"{hint}; {note}" if hint else note
     shown = "true" if value is True else "false" if value is False else repr(value)
     note = f'YAML reads the unquoted {raw} as {shown}; write "{raw}" in quotes if you meant the text'
     return f"{hint}; {note}" if hint else note
