@@ -7,6 +7,7 @@ base units; these annotated types are what the spec models use for every user-fa
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ def _compound_duration(text: str) -> float | None:
     if any(unit.lower() not in TIME_UNITS for _, unit in parts):
         return None
     sizes = [TIME_UNITS[unit.lower()] for _, unit in parts]
-    if any(number[0] in "+-" for number, _ in parts) or any(a <= b for a, b in zip(sizes, sizes[1:], strict=False)):
+    if any(number[0] in "+-" for number, _ in parts) or any(a <= b for a, b in itertools.pairwise(sizes)):
         return None  # '1h-30m', '30m2h', '1m1m': largest unit first, each once, no signs inside
     return checked(sum(float(number) * TIME_UNITS[unit.lower()] for number, unit in parts), "a duration")
 
