@@ -201,3 +201,17 @@ def test_exactly_once_output_committed_after_the_run_is_warned() -> None:
     # checkpoints inside the run: no warning
     shorter = flowsim.load_scenario(text.replace("checkpoint_interval: 1h", "checkpoint_interval: 10s"))
     assert not [w for w in flowsim.analyze_scenario(shorter).warnings if "'job'" in w]
+
+
+def test_a_micro_batch_interval_longer_than_the_run_is_warned() -> None:
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 0.1s}
+        job: {kind: stream_processor, per_event_cost: 1ms, mode: micro_batch, batch_interval: 2m}
+        done: {kind: sink}
+        """,
+        "[src -> job, job -> done]",
+        "60s",
+    )
+    (warning,) = [w for w in flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings if "'job'" in w]
+    assert "its first micro-batch triggers every 2min, and the run ends at 60s" in warning

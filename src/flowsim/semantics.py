@@ -70,9 +70,10 @@ def architecture_issues(arch: Architecture) -> list[Issue]:
     for index, edge in enumerate(arch.edges):
         sender = arch.nodes.get(edge.from_)
         if sender is not None and sender.routing != "random" and "weight" in edge.model_fields_set:
+            fixed = "routing" not in sender.model_fields_set  # the kind routes one way only (a topic: every group)
             issues.append((
                 ("edges", index, "weight"), f"'{edge.from_}' routes by {sender.routing}, so weights are never read",
-                "remove the weight, or give the sender 'routing: random' to split by weight",
+                "remove the weight" + ("" if fixed else ", or give the sender 'routing: random' to split by weight"),
             ))  # fmt: skip
     return issues
 

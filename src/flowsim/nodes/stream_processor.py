@@ -107,11 +107,14 @@ class StreamProcessorConfig(NodeConfig):
         return self
 
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:
-        if self.guarantee != "exactly_once" or self.mode != "per_event" or self.checkpoint_interval < horizon:
+        micro = self.mode == "micro_batch"
+        every = self.batch_interval if micro else self.checkpoint_interval
+        if every < horizon or not (micro or self.guarantee == "exactly_once"):
             return []
-        return [f"'{name}' delivers nothing in this run: its exactly-once output commits at checkpoints every "
-                f"{format_duration(self.checkpoint_interval)}, and the run ends at {format_duration(horizon)}; "
-                "shorten 'checkpoint_interval' or lengthen 'duration'"]  # fmt: skip
+        what, knob = ("its first micro-batch triggers", "batch_interval") if micro else (
+            "its exactly-once output commits at checkpoints", "checkpoint_interval")  # fmt: skip
+        return [f"'{name}' delivers nothing in this run: {what} every {format_duration(every)}, and the run ends "
+                f"at {format_duration(horizon)}; shorten '{knob}' or lengthen 'duration'"]  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return StreamProcessorNode
