@@ -458,3 +458,26 @@ def test_a_drift_after_the_run_is_warned() -> None:
     )
     warnings = flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings
     assert "'drift' sees no drift in this run: drift_at (5h) is after its end (2h)" in " ".join(warnings)
+
+
+def test_the_datapoint_closing_as_a_canary_ends_can_still_roll_it_back() -> None:
+    # 3 datapoints of 10 min in a 30-min canary: the third closes at the canary's end. Every version
+    # errs 30% against a 10% threshold, so all three breach: the alarm fires as the canary ends and
+    # the version is rolled back, as a blue/green bake of the same length does (promotion won the tie)
+    text = scenario_yaml(
+        """
+        feats: {kind: source, rate: 1/s}
+        training: {kind: training, schedule: every 1h, base_duration: 10m, per_message: 0s, gpus: 8,
+                   gpus_per_run: 8, error_rate: 0.3}
+        registry: {kind: model_registry, validation_time: 5m, pass_rate: 1.0, deploy_to: serving}
+        requests: {kind: source, rate: 10/s}
+        serving: {kind: model_serving, replicas: 4, service_time: 10ms, initial_error_rate: 0.02,
+                  canary: {share: 0.1, duration: 30m, alarm: {threshold: 0.1, period: 10m,
+                           evaluation_periods: 3, datapoints_to_alarm: 3}}}
+        out: {kind: sink}
+        """,
+        "[feats -> training, training -> registry, requests -> serving, serving -> out]",
+        "2h",
+    )
+    figures = flowsim.simulate(flowsim.load_scenario(text)).nodes["serving"].kind_figures
+    assert figures["rollbacks"] >= 1 and figures["promotions"] == 0

@@ -88,13 +88,21 @@ class _RolloutFields(Protocol):
 class Alarm:
     """The datapoints of one rollout's alarm."""
 
-    def __init__(self, spec: AlarmSpec) -> None:
+    def __init__(self, spec: AlarmSpec, started: float = 0.0) -> None:
         self.spec = spec
         self.requests = self.errors = 0
         self.breaches: deque[bool] = deque(maxlen=spec.evaluation_periods)
+        self.started = self.closed_at = started
 
-    def period_ends(self) -> bool:
+    def closes_at(self, now: float) -> bool:
+        """A period ends now and its datapoint is not closed yet (a canary ending on a period's end)."""
+        periods = (now - self.started) / self.spec.period
+        return now > self.closed_at and abs(periods - round(periods)) < 1e-9
+
+    def period_ends(self, now: float | None = None) -> bool:
         """Close the period's datapoint; True when the alarm fires."""
+        if now is not None:
+            self.closed_at = now
         spec = self.spec
         enough = self.requests >= spec.min_requests
         self.breaches.append(enough and self.errors > spec.threshold * self.requests)
@@ -197,7 +205,7 @@ class RolloutRuntime(ServerPool):
 
     def _begin(self, info: ModelVersion, alarm: AlarmSpec | None) -> None:
         self.send_signal("notify", "canary", info)  # its predictions are no longer the stale model's
-        self.alarm = Alarm(alarm) if alarm is not None else None
+        self.alarm = Alarm(alarm, self.env.now) if alarm is not None else None
         if alarm is not None:
             self.call_later(alarm.period, self._alarm_period, self._rollout)
 
@@ -208,6 +216,10 @@ class RolloutRuntime(ServerPool):
     def _canary_over(self, timer: Any) -> None:
         rollout, info = timer._value
         if rollout == self._rollout and self.candidate == info.version:  # not rolled back or replaced
+            alarm = self.alarm
+            if alarm is not None and alarm.closes_at(self.env.now) and alarm.period_ends(self.env.now):
+                self._roll_back(info.version)  # the datapoint closing as the canary ends counts, as in blue/green
+                return
             self.alarm = None
             self._promote(info.version, info)
 
@@ -234,7 +246,9 @@ class RolloutRuntime(ServerPool):
         alarm = self.alarm
         if rollout != self._rollout or alarm is None or self.candidate is None:
             return
-        if alarm.period_ends():
+        if alarm.closed_at == self.env.now:  # the canary's end closed this period already
+            return
+        if alarm.period_ends(self.env.now):
             self._roll_back(self.candidate)
             return
         self.call_later(alarm.spec.period, self._alarm_period, rollout)
