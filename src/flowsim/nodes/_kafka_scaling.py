@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from flowsim.engine.autoscaling import hpa_step
 from flowsim.nodes._kafka_group import MembershipSide
 from flowsim.nodes._kafka_parts import Consumer, Group
 
@@ -91,10 +92,8 @@ class ScalingSide(MembershipSide):
         most = min(rule.max_consumers, len(self.parts))  # KEDA does not scale past the partitions
         want = min(max(math.ceil(group.lag / rule.target_lag), rule.min_consumers), most)
         have = len(running)
-        if have and abs(group.lag / (rule.target_lag * have) - 1.0) <= rule.tolerance:
-            want = have  # the HPA's tolerance: the lag per consumer is close enough to the target
-        # the HPA KEDA drives adds at most 4 or 100% a step (its default scale-up policies)
-        want = min(want, have + max(rule.scale_up_pods, math.floor(have * rule.scale_up_percent / 100)))
+        ratio = group.lag / (rule.target_lag * have) if have else math.inf  # lag per consumer / target
+        want = hpa_step(have, want, ratio, rule.tolerance, rule.scale_up_pods, rule.scale_up_percent)  # KEDA's HPA
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
         if self.tracing:

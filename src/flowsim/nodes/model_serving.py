@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, LogNormal
+from flowsim.engine.autoscaling import hpa_step
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
@@ -227,10 +228,9 @@ class ModelServingNode(RolloutRuntime):
         utilization = min(busy / servers, 1.0) if servers > 0 else 0.0
         ready = servers / spec.evaluation_interval
         desired = math.ceil(round(utilization * ready / spec.target_utilization, 9))
-        if abs(utilization / spec.target_utilization - 1.0) <= spec.tolerance:
-            desired = self.servers  # within the tolerance the HPA leaves the replicas as they are
-        have = self.servers + self.warming
-        desired = min(desired, have + max(spec.scale_up_pods, math.floor(have * spec.scale_up_percent / 100)))
+        ratio = utilization / spec.target_utilization
+        desired = hpa_step(self.servers + self.warming, desired, ratio, spec.tolerance, spec.scale_up_pods,
+                           spec.scale_up_percent)  # fmt: skip
         desired = max(spec.min_replicas, min(spec.max_replicas, desired))
         now = self.env.now
         if desired > self.servers + self.warming:
