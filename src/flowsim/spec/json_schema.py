@@ -31,14 +31,15 @@ class FlowsimJsonSchema(GenerateJsonSchema):
         generated = _standard_limits(super().generate(schema, mode))
         return {"$schema": DIALECT, **generated}
 
-    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
         """A default built by a factory (a distribution, a duration) is shown too: an editor and
         docs/nodes.md would otherwise say "none" for a field that has one (warehouse `load_overhead`
-        30 s)."""
+        30 s).  Done here, not in `get_default_value`, which pydantic 2.6 (the floor) lacks."""
         factory = schema.get("default_factory")
         if "default" not in schema and factory is not None and not schema.get("default_factory_takes_data"):
-            return factory()  # type: ignore[call-arg]
-        return super().get_default_value(schema)
+            schema = {**schema, "default": factory()}  # type: ignore[call-arg]
+            schema.pop("default_factory", None)
+        return super().default_schema(schema)
 
 
 def _standard_limits(node: Any) -> Any:
