@@ -80,3 +80,11 @@ def test_a_set_option_without_an_equals_sign_is_a_usage_error() -> None:
 
     result = CliRunner().invoke(app, ["run", "scenarios/baseline.yaml", "--set", "nodes.api.servers"])
     assert result.exit_code == 2 and "write PATH=VALUE" in result.output
+
+
+def test_none_as_a_duration_says_to_write_null() -> None:
+    # the descriptions say "none = keep"; YAML's none is null (or the field left out)
+    from flowsim.units import parse_duration
+
+    with pytest.raises(ValueError, match="write null or leave the field out"):
+        parse_duration("none")

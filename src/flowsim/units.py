@@ -107,6 +107,11 @@ def parse_duration(value: Any) -> float:
         return checked(number, "a duration")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 500ms, 2s, 5m, 24h, 2d; got {value!r}")
+    if value.strip().lower() in ("none", "never", "forever", "off"):  # the descriptions' "none = keep"
+        raise ValueError(
+            f"cannot read {value!r} as a duration; where a field may have none (retention: keep forever), "
+            "write null or leave the field out"
+        )
     match = _DURATION_RE.match(value)
     unit = match.group(2).lower() if match else ""
     if match is None:
