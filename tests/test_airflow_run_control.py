@@ -199,3 +199,25 @@ def test_a_cleared_failed_run_lands_late_instead_of_never() -> None:
     # without clearing the 5 messages are dead-lettered at 1h20m
     m = model(CLEARED.format(clear=""), duration="2.05h", extra=BROWNOUT)
     assert (figures(m)["runs_failed"], figures(m)["dead_lettered"]) == (1, 5)
+
+
+def test_runs_held_by_depends_on_past_show_as_active_at_the_end() -> None:
+    # hourly runs of a task that always fails and depends on its own past: run 1 fails it, its
+    # all_done leaf still runs, so run 1 succeeds (Airflow's leaf-state rule); every later run waits
+    # for task a's previous success, which never comes: 4 of the 5 runs in 6 h hang, 360 messages
+    # each (1 every 10 s), now shown as active at the end (they were in no figure)
+    text = scenario_yaml(
+        """
+        events: {kind: source, interarrival: 10s}
+        etl: {kind: airflow_dag, schedule: '@hourly', tasks: {a: {duration: 5m, depends_on_past: true,
+              failure_rate: 1.0}, b: {duration: 5m, depends_on: [a], trigger_rule: all_done}}}
+        out: {kind: sink}
+        """,
+        "[events -> etl, etl -> out]",
+        "6h",
+    )
+    node = flowsim.simulate(flowsim.load_scenario(text)).nodes["etl"]
+    figures = node.kind_figures
+    assert figures["runs_succeeded"] == 1 and figures["runs_failed"] == 0
+    # inside at the end: the 4 hung runs' 360 each, and the 360 of the interval still open (5-6 h)
+    assert figures["runs_active_at_end"] == 4 and node.inside_at_end == 4 * 360 + 360

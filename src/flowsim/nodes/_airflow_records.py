@@ -82,6 +82,7 @@ class DagRecords(NodeRuntime):
         figures |= {
             "runs_queued_max": float(self.pending_max),
             "runs_pending_at_end": float(len(self._pending)),
+            "runs_active_at_end": float(len(self._active)),
             "messages_skipped": float(self.dropped),
             "freshness_mean_s": _mean(self.fresh_newest),
             "freshness_max_s": max(self.fresh_newest, default=0.0),

@@ -94,6 +94,8 @@ class AirflowDagConfig(NodeConfig):
         Figure("task_timeouts", "tries", "task attempts cut off by execution_timeout", engines=PER_MESSAGE),
         Figure("runs_queued_max", "runs", "most runs waiting for a free active-run slot", engines=PER_MESSAGE),
         Figure("runs_pending_at_end", "runs", "runs scheduled or waiting when the run ended"),
+        Figure("runs_active_at_end", "runs", "runs started and not over when the run ended (held by depends_on_past, "
+               "a sensor, a pool)", engines=PER_MESSAGE),
         Figure("messages_skipped", "messages", "data of skipped or failed runs (its dropped)", engines=PER_MESSAGE),
         Figure("freshness_mean_s", "s", "mean age of the newest landed data, sampled at each landing",
                engines=PER_MESSAGE),
