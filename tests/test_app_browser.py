@@ -316,6 +316,7 @@ def test_compare_overlays_both_runs_on_one_chart_with_the_paired_differences(app
             page.get_by_text("Showing run #1 checkout-outage").wait_for()  # the first look
             run_button(page).click()  # as written: 30 min with the 5 min payments outage at 20 min
             page.get_by_text("Showing run #2 checkout-outage · as written").wait_for()
+            page.get_by_role("button", name="Latency (PNG)").wait_for()  # drawn to the end, as a user waits
             set_number(page, "payments · servers", "12")  # 8 -> 12 servers
             run_button(page).click()
             page.get_by_text("Showing run #3 checkout-outage · payments.servers=12").wait_for()
