@@ -134,7 +134,7 @@ def test_check_json(tmp_path: Path) -> None:
 def test_check_without_slos_fails_before_running(tmp_path: Path) -> None:
     # a CI gate that checked nothing must not pass (it warned and exited 0); it says so at once
     result = invoke("check", write_scenario(tmp_path, []))
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # refused: not an SLO failure
     assert "defines no SLOs, so there is nothing to check" in result.stderr and "add an 'slos:' list" in result.stderr
     assert result.stdout == ""  # refused before any run or table
 
@@ -256,16 +256,32 @@ def test_usage_errors_exit_2() -> None:
     assert invoke("run", BASELINE, "--format", "xml").exit_code == 2
 
 
-def test_missing_file_exit_1_without_traceback(tmp_path: Path) -> None:
+def test_missing_file_exit_2_without_traceback(tmp_path: Path) -> None:
     result = invoke("run", tmp_path / "nope.yaml")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused input, told apart from a failed SLO (1)
     assert "error:" in result.stderr and "not found" in result.stderr
     assert "Traceback" not in result.output
 
 
+def test_refused_input_with_format_json_is_a_json_document(tmp_path: Path) -> None:
+    # a script parsing stdout read an empty string; it now reads why, located
+    good = write_scenario(tmp_path, ["totals.dropped == 0"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text(encoding="utf-8").replace("duration:", "duraton:", 1), encoding="utf-8")
+    for command in ("run", "check"):
+        result = invoke(command, bad, "--format", "json")
+        assert result.exit_code == 2, result.output
+        error = json.loads(result.stdout)["error"]
+        assert error["type"] == "SpecError" and error["exit_code"] == 2
+        typo = next(p for p in error["problems"] if p["field"] == "duraton")
+        assert (typo["source"], typo["line"]) == (str(bad), 3) and "duration" in typo["hint"]
+    missing = invoke("run", tmp_path / "nope.yaml", "--format", "json")
+    assert missing.exit_code == 2 and "not found" in json.loads(missing.stdout)["error"]["problems"][0]["message"]
+
+
 def test_bad_override_is_an_input_error() -> None:
     result = invoke("run", BASELINE, "--set", "nodes.apo.servers=3")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "did you mean 'api'?" in result.stderr
     assert "Traceback" not in result.output
 
@@ -273,7 +289,7 @@ def test_bad_override_is_an_input_error() -> None:
 def test_too_large_run_is_refused() -> None:
     # the per-message engine refuses a run over the limit ...
     result = invoke("run", BASELINE, "--max-events", "10", "--engine", "per_message")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "over the limit" in result.stderr
     # ... and `engine: auto` (the default) moves it to the fluid engine instead, saying so
     result = invoke("run", BASELINE, "--max-events", "10", "--format", "json")
@@ -346,7 +362,7 @@ def test_trace_writes_the_event_log_of_the_reported_run(tmp_path: Path) -> None:
 
 def test_trace_is_refused_when_the_log_would_be_too_long_or_the_name_is_wrong(tmp_path: Path) -> None:
     long = invoke("run", BASELINE, "--set", "duration=10000000s", "--trace", tmp_path / "e.csv")
-    assert long.exit_code == 1 and "event log" in long.output and "events" in long.output
+    assert long.exit_code == 2 and "event log" in long.output and "events" in long.output
     assert not (tmp_path / "e.csv").exists()
     wrong = invoke("run", BASELINE, *SHORT, "--trace", tmp_path / "e.txt")
     assert wrong.exit_code == 2 and ".csv or .parquet" in wrong.output

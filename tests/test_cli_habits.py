@@ -164,7 +164,7 @@ def test_run_and_check_read_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["scenario"] == "baseline"
     bad = invoke("check", "-", stdin=text.replace("replications: 1", "replications: 0"))
-    assert bad.exit_code == 1 and "<stdin>:" in bad.stderr and "replications" in bad.stderr
+    assert bad.exit_code == 2 and "<stdin>:" in bad.stderr and "replications" in bad.stderr
 
 
 def test_depends_on_gets_a_located_did_you_mean(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_sweep_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8").replace("replications: 1", "replications: 0")
     )
     result = invoke("sweep", "-", "-s", "nodes.api.servers=2,3", stdin=text)
-    assert result.exit_code == 1  # refused at loading, before any point runs
+    assert result.exit_code == 2  # refused at loading, before any point runs
     assert ":10:15: replications: at every grid point: must be greater than or equal to 1" in result.stderr
 
 

@@ -93,9 +93,10 @@ def test_a_run_imports_only_the_kinds_its_file_uses() -> None:
 @pytest.mark.parametrize(
     ("argv", "code"),
     [
-        (["run", "missing.yaml"], 1),  # invalid input
-        (["run", str(BASELINE), "--max-events", "10", "--engine", "per_message"], 1),  # run too large
+        (["run", "missing.yaml"], 2),  # invalid input: refused
+        (["run", str(BASELINE), "--max-events", "10", "--engine", "per_message"], 2),  # run too large: refused
         (["run"], 2),  # usage: no scenario
+        (["check", "missing.yaml"], 2),  # refused, not an SLO failure (1)
         (["run", str(BASELINE), "--format", "xml"], 2),  # usage: no such format
     ],
 )

@@ -103,8 +103,8 @@ def test_cli_compare_table_and_json(designs: tuple[Path, Path]) -> None:
     assert data["replications"] == 3 and any(d["significant"] for d in data["differences"])
 
 
-def test_cli_compare_bad_input_exits_1(designs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_cli_compare_bad_input_exits_2(designs: tuple[Path, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["compare", str(designs[0]), str(tmp_path / "missing.yaml")])
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     result = runner.invoke(app, ["compare", str(designs[0]), str(designs[1]), "--set", "nodes.api.servers=0"])
-    assert result.exit_code == 1 and "servers" in result.stderr
+    assert result.exit_code == 2 and "servers" in result.stderr

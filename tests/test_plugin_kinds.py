@@ -130,7 +130,7 @@ def test_a_plugin_kind_missing_a_declared_duty_is_refused_with_its_name(plugin_p
     scenario = tmp_path / "flaky.yaml"
     scenario.write_text(SCENARIO.replace("KIND", "flaky").replace(", EXTRA", ""))
     ran = flowsim_cli(plugin_path, "run", str(scenario), cwd=tmp_path)
-    assert ran.returncode == 1
+    assert ran.returncode == 2
     assert "flaky.yaml:7:" in ran.stderr + ran.stdout  # located at the node, before anything runs
     assert "node 'hop' (kind 'flaky')" in ran.stderr + ran.stdout
     assert "can fail, but on_down is not implemented" in ran.stderr + ran.stdout

@@ -209,11 +209,11 @@ def test_cli_sweep_json_and_objective_failure(scenario_file: Path) -> None:
 
 def test_cli_sweep_bad_value_names_the_point(scenario_file: Path) -> None:
     result = runner.invoke(app, ["sweep", str(scenario_file), "--set", "nodes.api.servers=0,2", "-w", "1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "nodes.api.servers=0" in result.stderr and "greater than or equal to 1" in result.stderr
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["sweep", str(scenario_file), "--set", "nodes.api.servers=2", "--objective", "min x"])
-    assert result.exit_code == 1 and "objective" in result.stderr
+    assert result.exit_code == 2 and "objective" in result.stderr
 
 
 def test_cli_usage_errors_exit_2(scenario_file: Path) -> None:

@@ -2,7 +2,7 @@
 
 One module per command group (`run`: run and check; `describe`: schema, graph and kinds;
 `validate`; `sweeps`: sweep and compare), `console` for what they share (messages, the error
-boundary, --format, exit codes: 0 ok; 1 invalid input, failed SLO or refused run; 2 usage), and
+boundary, --format, exit codes: 0 ok; 1 a failed SLO; 2 refused input or usage), and
 `root`, the typer app that registers them.  Commands import the simulator when they run, and
 `flowsim --version` answers before typer is imported, so both start at once.
 """

@@ -1,6 +1,7 @@
 """What every `flowsim` command shares: consoles, messages, the error boundary, --format, exit codes.
 
-Exit codes: 0 ok; 1 invalid input, failed SLO or refused run; 2 usage error (click's own).
+Exit codes: 0 ok; 1 the answer is no (a failed SLO, an invalid file for `validate`); 2 refused input
+or a usage error (click's own).
 A `FlowsimError` is caught at the command boundary (`user_errors`) and printed without a
 traceback: a traceback from this command always means a bug in flowsim, never in the input.
 
@@ -36,8 +37,8 @@ def escape(text: str) -> str:
 
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # invalid input, a failed SLO, no point meeting the SLOs, a run too large
-EXIT_USAGE = 2  # raised by click itself for bad options and arguments
+EXIT_FAILED = 1  # the command ran and the answer is no: a failed SLO, a file `validate` finds invalid
+EXIT_REFUSED = 2  # the command could not do its work: invalid input or options (click's usage errors too)
 
 
 class OutputFormat(StrEnum):
@@ -243,14 +244,34 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_FAILED)
 
 
+def error_document(exc: FlowsimError) -> dict[str, Any]:
+    """A refusal as `--format json` prints it: what went wrong, each problem located."""
+    if isinstance(exc, SpecError):
+        problems = [
+            {"source": p.source, "line": p.line, "column": p.column, "field": p.field, "message": p.message,
+             "hint": p.hint, "text": str(p)}
+            for p in exc.problems
+        ]  # fmt: skip
+    else:
+        problems = [{"source": None, "line": None, "column": None, "field": "", "message": line, "hint": "",
+                     "text": line} for line in str(exc).splitlines() or [type(exc).__name__]]  # fmt: skip
+    return {"error": {"type": type(exc).__name__, "exit_code": EXIT_REFUSED, "problems": problems}}
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """The command boundary: input mistakes become a message and exit code 1, never a traceback."""
+def user_errors(json_output: bool = False) -> Iterator[None]:
+    """The command boundary: input mistakes become a message and exit code 2, never a traceback.
+
+    With `json_output` (`--format json`) the refusal is also a JSON document on stdout, so a
+    script that parses stdout reads why instead of an empty string.
+    """
     try:
         yield
     except FlowsimError as exc:
         report_error(exc)
-        raise typer.Exit(EXIT_FAILED) from None
+        if json_output:
+            echo_json(error_document(exc))
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 def write_text(path: Path, text: str) -> None:

@@ -204,7 +204,7 @@ def run(
     opts = RunOptions(
         seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine, _trace_path(trace)
     )
-    with user_errors():
+    with user_errors(opts.json):
         loaded, result = _simulate(scenario, opts)
     if opts.json:
         echo_json(result)
@@ -220,9 +220,9 @@ def check(
     series_format: SeriesOpt = SeriesFormat.csv, max_events: MaxEventsOpt = None, quiet: QuietOpt = False,
     engine: EngineOpt = None,
 ) -> None:  # fmt: skip
-    """Simulate a scenario and exit 1 if any SLO fails (or it has none): a gate for CI."""
+    """Simulate a scenario and exit 1 if any SLO fails: a gate for CI (2: the input was refused, or it has no SLOs)."""
     opts = RunOptions(seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine)
-    with user_errors():
+    with user_errors(opts.json):
         _, result = _simulate(scenario, opts, gate=True)
     if opts.json:
         echo_json({"passed": result.passed(), "slos": [v.model_dump() for v in result.slos]})

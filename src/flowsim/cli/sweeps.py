@@ -2,8 +2,8 @@
 
 Both are skins over `flowsim.sweep` (`plan_sweep`, then `run_sweep`) and `flowsim.compare`;
 where runs go is `flowsim.executors.choose_executor`'s decision, fed from --executor,
---workers and --scheduler.  Exit codes follow the rest of the CLI: 0 ok; 1 invalid input, or
-no point meets the SLOs with --objective; 2 usage.
+--workers and --scheduler.  Exit codes follow the rest of the CLI: 0 ok; 1 no point meets the
+SLOs with --objective; 2 invalid input or usage.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def sweep_command(
     from flowsim.sweep import plan_sweep, run_sweep
     from flowsim.sweep_grid import parse_sets
 
-    with user_errors():
+    with user_errors(fmt is OutputFormat.json):
         given = read_input(scenario)  # a path, or the text of stdin for `-`
         plan = plan_sweep(given, parse_sets(sets or []), replications, seed=seed, objective=objective)
         label = f"sweeping {len(plan.points)} points x {plan.scenarios[0].replications} replications"
@@ -205,7 +205,7 @@ def compare_command(
     from flowsim.compare import compare
     from flowsim.loading import load_scenario
 
-    with user_errors():
+    with user_errors(fmt is OutputFormat.json):
         overrides = assignments(sets)
         if str(a) == str(b) == "-":
             raise typer.BadParameter("only one of A and B can be '-' (stdin)", param_hint="B")
