@@ -187,6 +187,35 @@ def test_registry_rejection_is_counted_and_promotes_nothing() -> None:
     assert (figures["rejected"], figures["promoted"], figures["dropped"], figures["completed"]) == (1, 0, 1, 0)
 
 
+RACE = """
+data: {{kind: source, interarrival: 1s, start: 0.5s, batch: 10}}
+train: {{kind: training, schedule: every 100s, base_duration: 10s, gpus: 8, gpus_per_run: 1}}
+reg: {{kind: model_registry, validation_time: {{dist: uniform, low: 1s, high: 400s}}, pass_rate: 1,
+      deploy_to: serving, promote_older: {older}}}
+req: {{kind: source, interarrival: 1s, start: 0.25s}}
+serving: {{kind: model_serving, replicas: 1, service_time: 0.5s}}
+out: {{kind: sink}}
+"""
+
+
+@pytest.mark.parametrize("older", [False, True])
+def test_a_version_passing_after_a_newer_one_does_not_take_serving_back(older: bool) -> None:
+    # A version every 100 s, validated in parallel for 1..400 s: validations overtake each other.
+    # Serving must never go back to a model trained before the one it serves (by default); with
+    # promote_older it does, as a pipeline that deploys whatever passes last.
+    model, trace = run(RACE.format(older=str(older).lower()), PIPELINE_EDGES, "5000s")
+    reg = model.nodes["reg"].figures(5000.0)
+    served = [v["version"] for v in model.nodes["serving"].extra()["versions"] if v["event"] in ("serving", "promoted")]
+    went_back = sum(b < a for a, b in zip(served, served[1:], strict=False))
+    passed = [(t, e) for t, e in events(trace, "reg") if e in ("pass", "superseded")]
+    assert reg["promoted"] + reg["superseded"] == len(passed) == reg["completed"]
+    if older:
+        assert reg["superseded"] == 0 and went_back > 0
+    else:
+        assert reg["superseded"] > 0 and went_back == 0 and served == sorted(served)
+        assert reg["promoted"] == len(served) - 1  # v0 served from the start
+
+
 @pytest.mark.parametrize(("pass_rate", "promoted", "rejected"), [(1, 2, 0), (0, 0, 2)])
 def test_totals_count_model_versions_apart_from_data(pass_rate: int, promoted: int, rejected: int) -> None:
     # Data: 339 batches of 10 (0.5 .. 338.5 s) = 3390 messages; requests: 339 (0.25 .. 338.25).

@@ -320,17 +320,19 @@ def _totals(
 
 def _versions(nodes: dict[str, NodeResult], control: Collection[str], sinks: Collection[str]) -> VersionTotals:
     """Versions arriving at a control node are made upstream (training) unless another control node
-    handed them on; they are promoted where they end (a registry's completed)."""
+    handed them on; they are promoted where they end (a registry's completed), unless superseded."""
     chain = [nodes[n] for n in control]
     handed_on = sum(nodes[n].completed for n in control if n not in sinks)
+    superseded = sum(nodes[n].kind_figures.get("superseded", 0.0) for n in sinks)
     versions = VersionTotals(
         made=sum(n.arrivals for n in chain) - handed_on,
-        promoted=sum(nodes[n].completed for n in sinks),
+        promoted=sum(nodes[n].completed for n in sinks) - superseded,
+        superseded=superseded,
         rejected=sum(n.dropped + n.dead_lettered + n.lost for n in chain),
         inside_at_start=sum(n.inside_at_start for n in chain),
         inside_at_end=sum(n.inside_at_end for n in chain),
     )
-    went = versions.promoted + versions.rejected + versions.inside_at_end
+    went = versions.promoted + versions.superseded + versions.rejected + versions.inside_at_end
     versions.unaccounted = versions.made + versions.inside_at_start - went
     return versions
 

@@ -82,10 +82,12 @@ class EndToEnd(BaseModel):
 
 class VersionTotals(BaseModel):
     """Model versions, control payloads counted apart from data: `made + inside_at_start ==
-    promoted + rejected + inside_at_end` over the nodes only versions reach (a model registry)."""
+    promoted + superseded + rejected + inside_at_end` over the nodes only versions reach (a model
+    registry)."""
 
     made: float = Field(0.0, description="versions that reached those nodes (sent on by training)")
-    promoted: float = Field(0.0, description="versions that passed (a registry's completed)")
+    promoted: float = Field(0.0, description="versions that passed and were sent to serving")
+    superseded: float = Field(0.0, description="versions that passed after a newer one was promoted, not sent")
     rejected: float = Field(0.0, description="versions turned down (a registry's dropped)")
     inside_at_start: float = 0.0
     inside_at_end: float = Field(0.0, description="versions still in validation at the end")

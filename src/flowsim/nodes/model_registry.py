@@ -7,7 +7,9 @@ gate, as a pipeline's condition step on the evaluation metric; the version's own
 is taken as the offline measurement).  A passing version is promoted: the control signal
 `promote` goes along `deploy_to` (a model_serving) with the `ModelVersion` stamped
 `validated_at`.  A rejected version is counted and `rejected` goes along `deploy_to` too
-(serving tells its drift monitor, which looks again).
+(serving tells its drift monitor, which looks again).  Validations run in parallel, so an older
+version (trained earlier) can pass after a newer one was promoted: by default (`promote_older: false`) it is
+counted `superseded` and not sent, since promoting it would take serving back to an older model.
 
 The registry ends the model path (no data out-edges, so the results treat it as a sink): versions
 count in the message balance as completed when promoted and dropped when rejected, and its
@@ -16,6 +18,7 @@ end-to-end latency is the age of a promoted version (time since its training run
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -51,6 +54,7 @@ class ModelRegistryConfig(NodeConfig):
     kind_figures = (
         Figure("promoted", "versions", "model versions that passed validation"),
         Figure("rejected", "versions", "model versions turned down", True),
+        Figure("superseded", "versions", "passed after a newer version was promoted, so not promoted"),
     )  # fmt: skip
     gives_output = False
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"deploy_to": ("model_serving",)}
@@ -63,6 +67,11 @@ class ModelRegistryConfig(NodeConfig):
     deploy_to: str | None = Field(None, description="model_serving node that receives `promote` signals")
     max_error_rate: Number | None = Field(
         None, ge=0, le=1, description="versions whose error rate exceeds this are rejected; none = no quality gate"
+    )
+    promote_older: bool = Field(
+        False,
+        description="promote a version that passes after a newer one was promoted (serving goes back to "
+        "the older model); false counts it superseded",
     )
 
     def runtime_class(self) -> type[NodeRuntime]:
@@ -92,11 +101,13 @@ class ModelRegistryNode(NodeRuntime):
         self.validation = config.validation_time.sampler(ctx.rng(name, "validation"))
         self._uniform = block_sampler(ctx.rng(name, "verdicts").random)
         self.timeline: list[dict[str, Any]] = []
+        self.newest_trained_at = -math.inf  # the newest promoted version's training end (kept over resets)
 
     def reset_counters(self) -> None:
         super().reset_counters()
         self.promoted = 0
         self.rejected = 0
+        self.superseded = 0
 
     def inside(self) -> int:
         return self.validating
@@ -121,6 +132,13 @@ class ModelRegistryNode(NodeRuntime):
         good = limit is None or info.error_rate <= limit
         if self._uniform() < self.config.pass_rate and good:
             self.completed += item.n
+            if info.trained_at < self.newest_trained_at and not self.config.promote_older:
+                self.superseded += 1
+                self.timeline.append({"time_s": now, "version": version, "event": "superseded"})
+                if self.tracing:
+                    self.log("superseded", item)
+                return
+            self.newest_trained_at = max(self.newest_trained_at, info.trained_at)
             self.promoted += 1
             self.latencies.append(now - item.born)
             self.timeline.append({"time_s": now, "version": version, "event": "passed"})
@@ -136,7 +154,7 @@ class ModelRegistryNode(NodeRuntime):
             self.send_signal("deploy_to", "rejected", info.stamped(validated_at=now))
 
     def figures(self, window: float) -> dict[str, float]:
-        return super().figures(window) | {"promoted": self.promoted, "rejected": self.rejected}
+        return super().figures(window) | {"promoted": self.promoted, "rejected": self.rejected, "superseded": self.superseded}
 
     def extra(self) -> dict[str, Any]:
         return {"validations": list(self.timeline)} if self.timeline else {}

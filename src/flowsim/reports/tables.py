@@ -251,7 +251,9 @@ def header(result: RunResult) -> Text:
     if versions.made or versions.inside_at_start:
         text.append(
             f"\nmodel versions (apart from data): made {format_number(versions.made)} · promoted "
-            f"{format_number(versions.promoted)} · rejected {format_number(versions.rejected)} · "
+            f"{format_number(versions.promoted)} · "
+            + (f"superseded {format_number(versions.superseded)} · " if versions.superseded else "")
+            + f"rejected {format_number(versions.rejected)} · "
             f"in validation at the end {format_number(versions.inside_at_end)}",
             style="dim",
         )
