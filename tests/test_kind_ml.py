@@ -6,6 +6,8 @@ Constant times everywhere; sources start at half-seconds so that no arrival ties
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import flowsim
@@ -205,8 +207,9 @@ def test_a_version_passing_after_a_newer_one_does_not_take_serving_back(older: b
     # promote_older it does, as a pipeline that deploys whatever passes last.
     model, trace = run(RACE.format(older=str(older).lower()), PIPELINE_EDGES, "5000s")
     reg = model.nodes["reg"].figures(5000.0)
-    served = [v["version"] for v in model.nodes["serving"].extra()["versions"] if v["event"] in ("serving", "promoted")]
-    went_back = sum(b < a for a, b in zip(served, served[1:], strict=False))
+    timeline = model.nodes["serving"].extra()["versions"]
+    served = [v["version"] for v in timeline if v["event"] in ("serving", "promoted")]
+    went_back = sum(b < a for a, b in itertools.pairwise(served))
     passed = [(t, e) for t, e in events(trace, "reg") if e in ("pass", "superseded")]
     assert reg["promoted"] + reg["superseded"] == len(passed) == reg["completed"]
     if older:

@@ -154,7 +154,8 @@ class ModelRegistryNode(NodeRuntime):
             self.send_signal("deploy_to", "rejected", info.stamped(validated_at=now))
 
     def figures(self, window: float) -> dict[str, float]:
-        return super().figures(window) | {"promoted": self.promoted, "rejected": self.rejected, "superseded": self.superseded}
+        counts = {"promoted": self.promoted, "rejected": self.rejected, "superseded": self.superseded}
+        return super().figures(window) | counts
 
     def extra(self) -> dict[str, Any]:
         return {"validations": list(self.timeline)} if self.timeline else {}
