@@ -154,6 +154,31 @@ def test_micro_batch_exactly_once_commits_each_batch_as_it_ends() -> None:
     assert figures["output_latency_added_max_s"] == 0 and figures["duplicates"] == 0
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_micro_batch_reading_a_topic_emits_each_batch_as_it_ends(guarantee: str) -> None:
+    # 100/s into a one-partition topic, written at once; a trigger every 1 s takes the ~100 records
+    # read since the last one, 100 x 5 ms = 0.5 s of work: they leave at k + 0.5 s. An exactly-once
+    # job read from a topic delivered nothing (the batch's end forgot the held output it covered).
+    # In 60 s: 5,999 written (0.01 .. 59.99 s), the batch at 59 s the last to end, so ~100 inside.
+    text = scenario_yaml(
+        f"""
+        src: {{kind: source, interarrival: 10ms}}
+        topic: {{kind: kafka_topic, partitions: 1, batch_size: 1, linger: 0s}}
+        job: {{kind: stream_processor, parallelism: 1, per_event_cost: 5ms, mode: micro_batch, batch_interval: 1s,
+              guarantee: {guarantee}}}
+        done: {{kind: sink}}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        "60s",
+    )
+    result = flowsim.simulate(flowsim.load_scenario(text))
+    job = result.nodes["job"]
+    assert job.arrivals == 5_999 and 5_895 <= job.completed <= 5_900 and job.inside_at_end == 5_999 - job.completed
+    assert result.totals.delivered == job.completed and result.totals.unaccounted == 0
+    latency = result.end_to_end["done"].latency_s
+    assert latency is not None and latency.mean == pytest.approx(0.5 + 0.5, abs=0.02)  # half a trigger + the work
+
+
 def test_keyed_tasks_wait_for_their_own_task_while_others_are_free() -> None:
     # events 1..6 at 1 s apart, 1.5 s each on 2 tasks. Keys 1..6 hash (splitmix64 mod 2) to tasks
     # 1, 0, 1, 0, 0, 0: task 0 runs 2 (2-3.5), 4 (4-5.5), 5 (5.5-7), 6 (7-8.5) while task 1 is

@@ -315,9 +315,10 @@ class StreamProcessorNode(ReplaySide):
             self._processed(item, None)
         if self.logs:  # Spark: a batch's end commits its offsets (the checkpoint location's commit log)
             self.snapshot(self.queue)
-            self._since_checkpoint = [item for item in self._since_checkpoint if not self.covered(item)]
         if self.exactly_once:
             self._commit()  # Spark commits a micro-batch's output (its sink's batch id) as it ends
+        elif self.logs:  # emitted output the offsets now cover is never read again
+            self._since_checkpoint = [item for item in self._since_checkpoint if not self.covered(item)]
         if self._batch_pending:
             self._run_batch()
 
