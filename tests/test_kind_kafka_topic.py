@@ -340,6 +340,45 @@ def test_a_replay_group_starting_later_at_earliest_reads_the_retained_log() -> N
     assert figures["consumed.replay"] == figures["consumed.live"] == 3
 
 
+LATE_ONLY = """
+src: {{kind: source, interarrival: 10ms}}
+topic:
+  kind: kafka_topic
+  partitions: 1
+  retention: 60s
+  retention_check_interval: 10s
+  consumer_groups: {{out: {{start: {start}, start_at: 250s}}}}
+out: {{kind: sink}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "engine", "delivered", "lost", "unread"),
+    [
+        # the checks at 10, 20, ... delete what is older than 60 s; the group starts at 250 s
+        # earliest: it reads what the check at 240 s left (written from 180 s): 120 s x 100/s
+        ("earliest", "per_message", 12_000, 17_999, 0),
+        # latest: it reads only what is written from 250 s (5,000); the last check (290 s) left
+        # 230..250 s (2,000) unread in the log, and deleted the 22,999 written before 230 s
+        ("latest", "per_message", 5_000, 22_999, 2_000),
+        ("latest", "fluid", 5_000, 22_999, 2_000),
+    ],
+)
+def test_messages_deleted_before_any_group_starts_are_lost(
+    start: str, engine: str, delivered: int, lost: int, unread: int
+) -> None:
+    # 30,000 written, no group reading until 250 s: what retention deleted before then was in
+    # no figure (totals: lost 0, 'copies' -17,999), so `totals.lost == 0` passed
+    text = scenario_yaml(LATE_ONLY.format(start=start), "[src -> topic, topic -> out]", "300s")
+    result = flowsim.simulate(flowsim.load_scenario(text), engine=engine)
+    totals, topic = result.totals, result.nodes["topic"]
+    assert totals.arrivals == pytest.approx(30_000, abs=1) and totals.copies == pytest.approx(0, abs=1e-6)
+    assert totals.delivered == pytest.approx(delivered, abs=2) and totals.lost == pytest.approx(lost, abs=2)
+    assert topic.kind_figures["lost_before_groups"] == pytest.approx(lost, abs=2)
+    assert topic.kind_figures["unread_at_end"] == pytest.approx(unread, abs=2)
+    assert abs(totals.unaccounted) < 1e-6 and totals.inside_at_end == pytest.approx(unread + 1, abs=2)
+
+
 def test_hot_partition_lag_share_is_time_weighted_so_a_tiny_even_lag_is_not_hot() -> None:
     # round robin over 2 partitions, one message a second: message k sits unread on its partition
     # for the consumer's 0.5 s, so p0 and p1 each carry 1 message for 2 x 0.5 s: share 1.0 / 2.0

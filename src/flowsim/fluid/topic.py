@@ -78,6 +78,7 @@ class TopicNode(FluidNode):
         self.fanout = False  # each group's copy is `created`, not a fan-out copy
         self.log: deque[list[float]] = deque()  # [write time, messages]: the retained log, for replays
         self.keep_log = any(g.spec.start == "earliest" for g in self.groups)
+        self.unread: deque[list[float]] = deque()  # [write time, messages] written while no group read
         self.random_keys = config.partitioner == "uniform" and self.spread.uniform and config.partitions > 1
         self.z_max = expected_max_normal(config.partitions)
         self.in_rates: list[float] = []  # messages per second entering the topic, per step
@@ -87,7 +88,7 @@ class TopicNode(FluidNode):
         self.reset_kind()
 
     def reset_kind(self) -> None:
-        self.produced = self.write_busy = 0.0
+        self.produced = self.write_busy = self.lost_before_groups = 0.0
         self.buffer_max = self.buffer_at_start = self.buffer.total
         for group in self.groups:
             group.reset()
@@ -152,6 +153,8 @@ class TopicNode(FluidNode):
                     group.written_at.append([now, part])
                 self.spread_keys(group, written, t, fresh)
         c["created"] += written * max(readers - 1, 0)
+        if not readers and written > 0:  # in the log, in no group's scope: unread until taken in or deleted
+            self.unread.append([now, written])
         if self.keep_log and written > 0:
             self.log.append([now, written])
         if self.config.retention is not None and now >= self.next_check and self.next_check < self.horizon - 1e-9:
@@ -168,6 +171,8 @@ class TopicNode(FluidNode):
                 group.backlog.push(at, amount)
                 group.written_at.append([at, amount])
                 self.c["created"] += amount
+            self.c["created"] -= sum(amount for _, amount in self.unread)  # no group had them: not copies
+            self.unread.clear()
 
     def retain(self, now: float) -> None:
         config = self.config
@@ -176,6 +181,10 @@ class TopicNode(FluidNode):
         older = now - config.retention
         while self.log and self.log[0][0] < older:
             self.log.popleft()
+        while self.unread and self.unread[0][0] < older:
+            gone = self.unread.popleft()[1]
+            self.lost_before_groups += gone
+            self.c["lost"] += gone
         for group in self.groups:
             gone = 0.0
             while group.written_at and group.written_at[0][0] < older:
@@ -329,7 +338,7 @@ class TopicNode(FluidNode):
     batch_now = (1.0, 0.0, 0.0, 1.0)
 
     def inside(self) -> float:
-        return self.buffer.total + sum(g.backlog.total for g in self.groups)
+        return self.buffer.total + sum(g.backlog.total for g in self.groups) + sum(a for _, a in self.unread)
 
     def waiting(self) -> float:
         return self.buffer.total
@@ -351,7 +360,8 @@ class TopicNode(FluidNode):
             "buffer_at_start": self.buffer_at_start, "buffer_at_end": self.buffer.total,
             "write_utilization": self.write_busy / (self.config.partitions * span),
             "hot_partition_share": float(self.config.partition_weights().max()),
-            "lost_to_retention": sum(g.lost for g in self.groups),
+            "lost_to_retention": sum(g.lost for g in self.groups) + self.lost_before_groups,
+            "lost_before_groups": self.lost_before_groups, "unread_at_end": sum(a for _, a in self.unread),
         }  # fmt: skip
         for g in self.groups:
             n = g.name

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 
 class ConsumerSide(RewindSide):
-    """Consumer groups and retention of a topic; the attributes below are set by `KafkaTopicNode`."""
+    """Consumer groups and retention of a topic; the attributes below are set by `KafkaTopicNode`.
+
+    Messages written while no group reads yet (every group starts later) are in no group's
+    scope: they stay in the log, `inside` and counted `unread`, until a group starting from
+    `earliest` takes them in, or retention deletes them: then they are lost
+    (`lost_before_groups`).  Per partition they are offsets `[_unread_from, _unread_end)`.
+    """
 
     config: KafkaTopicConfig
     parts: list[Partition]
@@ -30,9 +36,36 @@ class ConsumerSide(RewindSide):
     _consumers_blocked: int
     _blocked_since: float
     blocked_union_s: float
+    lost_before_groups: int
 
     def trim_log(self, part: Partition, older_than: float, most: float) -> None:
         part.trim(older_than, most)  # `LogSide` keeps segments instead when a `log:` block is given
+
+    # ---- messages no group reads yet ---------------------------------------------------------
+    def setup_unread(self) -> None:
+        self._unread_from = [0] * len(self.parts)
+        self._unread_end = [0] * len(self.parts)
+
+    def unread(self) -> int:
+        """Messages in the log that no group has taken in (written before every group started)."""
+        spans = zip(self._unread_from, self._unread_end, self.parts, strict=True)
+        return sum(max(0, end - max(start, part.lso)) for start, end, part in spans)
+
+    def _unread_deleted(self, part: Partition) -> None:
+        """Retention deleted messages no group had taken in: lost."""
+        p = part.index
+        gone = min(part.lso, self._unread_end[p]) - self._unread_from[p]
+        if gone > 0:
+            self._unread_from[p] += gone
+            self.lost += gone
+            self.lost_before_groups += gone
+
+    def _unread_taken(self, part: Partition) -> int:
+        """A group starting from `earliest` takes in the unread messages still retained."""
+        p = part.index
+        taken = max(0, self._unread_end[p] - max(self._unread_from[p], part.lso))
+        self._unread_from[p] = max(self._unread_from[p], self._unread_end[p])
+        return taken
 
     # ---- group start ---------------------------------------------------------------------
     def _activate(self, event: Any) -> None:
@@ -45,7 +78,10 @@ class ConsumerSide(RewindSide):
             if group.ms is not None:
                 group.ms.commit[p] = offset
             group.change(p, part.leo - offset - group.backlog[p], self.env.now)
-            self.created += part.leo - offset  # the retained log enters the group's scope
+            # the retained log enters the group's scope: a copy of what other groups read, and the
+            # unread messages themselves (no copy: no group had them)
+            taken = self._unread_taken(part) if earliest else 0
+            self.created += part.leo - offset - taken
         group.refresh_age(self.parts)
         group.active = True
         for member in group.members:
@@ -228,6 +264,7 @@ class ConsumerSide(RewindSide):
             before = part.lso
             self.trim_log(part, older_than, most)
             if part.lso != before:
+                self._unread_deleted(part)
                 self._lose(part)
         self.env.timeout(config.retention_check_interval).callbacks.append(self._retention)
 

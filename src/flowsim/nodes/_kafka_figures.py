@@ -19,6 +19,8 @@ TOPIC_FIGURES = (
     Figure("write_utilization", "share", "time-weighted busy share of the partitions' appends"),
     Figure("hot_partition_share", "share", "the busiest partition's share of the writes (1/partitions: even)"),
     Figure("lost_to_retention", "messages", "deleted by retention before a group read them, all groups"),
+    Figure("lost_before_groups", "messages", "deleted by retention before any group started reading", True),
+    Figure("unread_at_end", "messages", "in the log, written before every group started, taken in by none"),
     Figure("consumed", "messages", "read and handed downstream by the group", per="group"),
     Figure("lost_to_retention", "messages", "deleted by retention before the group read them", per="group"),
     Figure("skipped_on_reset", "messages", "unread messages jumped over when retention reset the group to the log end",

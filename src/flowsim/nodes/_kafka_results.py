@@ -31,6 +31,7 @@ class TopicResults(LogSide, BrokerSide, ConsumerSide):
         self.blocked_union_s = 0.0
         self.produced = 0
         self.write_busy_s = 0.0
+        self.lost_before_groups = 0
         self.buffer_max = self.buffered
         self.buffer_at_start = self.buffered
         now = self.env.now
@@ -42,7 +43,7 @@ class TopicResults(LogSide, BrokerSide, ConsumerSide):
                 group.ms.reset(now)
 
     def inside(self) -> int:
-        return self.buffered + sum(group.lag for group in self.groups)
+        return self.buffered + sum(group.lag for group in self.groups) + self.unread()
 
     def blocked_time_s(self) -> float:
         """Time at least one consumer was blocked by backpressure, so never more than the window
@@ -78,7 +79,9 @@ class TopicResults(LogSide, BrokerSide, ConsumerSide):
             "buffer_at_end": self.buffered,
             "write_utilization": self.write_busy_s / (len(self.parts) * span),
             "hot_partition_share": max(written) / sum(written) if sum(written) else 0.0,
-            "lost_to_retention": sum(group.lost for group in self.groups),
+            "lost_to_retention": sum(group.lost for group in self.groups) + self.lost_before_groups,
+            "lost_before_groups": self.lost_before_groups,
+            "unread_at_end": self.unread(),
         }
         if self.config.producer is not None or self.config.brokers is not None:
             figures |= self.broker_figures()

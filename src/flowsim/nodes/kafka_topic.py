@@ -8,7 +8,10 @@ Counting (messages everywhere; each consumer group reads its own copy of every m
   handed downstream, not lost).  Per group g: written in scope + backlog at start ==
   consumed + lost to retention + skipped on reset + backlog at end; for the producer: arrivals + buffer at start
   == produced + dropped + buffer at end.  A group's scope starts at its `start_at`: from the
-  log end (`latest`) or from the oldest retained message (`earliest`, a replay).
+  log end (`latest`) or from the oldest retained message (`earliest`, a replay).  Messages
+  written before every group started are in the log but in no group's scope (`unread_at_end`,
+  inside) until a group starting at `earliest` takes them in; retention deleting them first
+  loses them (`lost_before_groups`, in `lost_to_retention`).
 """
 
 from __future__ import annotations
@@ -225,6 +228,7 @@ class KafkaTopicNode(TopicResults):
         super().__init__(name, config, ctx)
         self.setup_brokers()
         self.setup_log()
+        self.setup_unread()
         self.key_count = config.log.keys if config.log is not None else None  # keyed: a key keeps its partition
         self.write_rate = config.write_rate()
         self.block = config.on_buffer_full == "block"
@@ -361,7 +365,10 @@ class KafkaTopicNode(TopicResults):
                 group.lag_max = max(group.lag_max, group.lag)
                 p = part.index
                 group.partition_lag_max[p] = max(group.partition_lag_max[p], group.backlog[p])
-        self.created += batch.n * (readers - 1)  # each further group reads its own copy
+        if readers:
+            self.created += batch.n * (readers - 1)  # each further group reads its own copy
+        else:  # no group reads yet: unread, in the log (see `ConsumerSide`)
+            self._unread_end[part.index] = part.leo
         if self.tracing:
             self.log(f"written p{part.index}@{offset}+{batch.n}", Item(batch.born, batch.n, batch.key))
         self._wake_readers(part)
