@@ -179,6 +179,30 @@ CASES = [
     ),
     Case(
         "large",
+        "mmpp sojourns of 1us (refused by both engines, before the path is drawn)",
+        ("run", "{s}", "-q"),
+        "mmpp switches state about 1e+08 times",  # 1e6 switches/s (1 us sojourns) x 100 s
+        None,
+        arch=("rate: 0.9/s}", "mmpp: {states: [{rate: 1/s, mean_sojourn: 1us}, {rate: 3/s, mean_sojourn: 1us}]}}"),
+    ),
+    Case(
+        "large",
+        "fluid step of 1us: 1e8 steps over 100 s",
+        ("run", "{s}", "-q", "--engine", "fluid"),
+        "use at least 0.0001s",
+        4,
+        scen=("duration: 100s", "duration: 100s\nstep: 1us"),
+    ),
+    Case(
+        "extreme",
+        "diurnal cycle of 1ms (a 345M-point grid)",
+        VALIDATE_A,
+        "a minute at least",
+        3,
+        arch=("rate: 0.9/s}", "rate: 0.9/s, profile: [{diurnal: {low: 0.5, peak_at: 0s, period: 1ms}}]}"),
+    ),
+    Case(
+        "large",
         "retention check every 1us",
         RUN,
         "retention_check_interval",

@@ -351,6 +351,33 @@ def test_mmpp_path_switches_and_batches_vary() -> None:
     assert offered == {5.0, 100.0}  # the state's rate x mean batch, read from the drawn path
 
 
+def test_mmpp_switches_per_second_count_each_state_only_while_in_it() -> None:
+    from flowsim.sizing import timer_events
+
+    mmpp = {"states": [{"rate": "1/s", "mean_sojourn": "100s"}, {"rate": "20/s", "mean_sojourn": "20s"}]}
+    s = scenario({"mmpp": mmpp}, duration=12_000)
+    # two switches per 120 s cycle: 1/60 per second, 200 in 12,000 s (not 12,000/100 + 12,000/20 = 720)
+    assert s.arch.nodes["src"].mmpp.switch_rate() == pytest.approx(1 / 60)
+    found = timer_events(s)
+    assert found["nodes.src.mmpp.states[0].mean_sojourn"] == pytest.approx(12_000 * (5 / 6) / 100)  # 100
+    assert found["nodes.src.mmpp.states[1].mean_sojourn"] == pytest.approx(12_000 * (1 / 6) / 20)  # 100
+
+
+def test_the_grid_cuts_every_segment_as_linspace_would() -> None:
+    from flowsim.traffic.shapes import Cosine, Piecewise
+
+    law = RateLaw(3.0, (Cosine(0.2, 500.0, 3600.0), Piecewise(np.array([0.0, 70.0, 2000.0]), np.array([1, 4, 2]))))
+    mids, widths = law.fine(13.0, 9000.0, step=60.0)
+    edges = law.edges(13.0, 9000.0)
+    pieces = np.maximum(np.ceil(np.diff(edges) / 60.0), 1).astype(int)
+    spans = zip(edges[:-1], edges[1:], pieces, strict=True)
+    cuts = np.concatenate([np.linspace(lo, hi, n + 1)[:-1] for lo, hi, n in spans])
+    cuts = np.append(cuts, 9000.0)
+    np.testing.assert_allclose(mids, (cuts[:-1] + cuts[1:]) / 2, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(widths, np.diff(cuts), rtol=0, atol=1e-9)
+    assert widths.max() <= 60.0 + 1e-9 and widths.sum() == pytest.approx(9000.0 - 13.0)
+
+
 # ---- the analytic view --------------------------------------------------------------------------
 def service_arch(profile: list[dict[str, Any]], servers: int = 90, second: dict[str, Any] | None = None) -> Any:
     nodes: dict[str, Any] = {

@@ -39,6 +39,12 @@ class FlowsimError(Exception):
     """Base class of every error caused by the user's input or request."""
 
 
+def message_lines(exc: FlowsimError) -> list[str]:
+    """An error's message one line per entry (its type's name when it says nothing), for the
+    reports that list problems: a `SpecError` has located problems, any other error only these."""
+    return str(exc).splitlines() or [type(exc).__name__]
+
+
 class SpecError(FlowsimError):
     """An architecture or scenario file is invalid; carries one or more located problems."""
 

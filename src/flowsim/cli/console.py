@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from flowsim.errors import FlowsimError, SpecError
+from flowsim.errors import FlowsimError, SpecError, message_lines
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -233,7 +233,7 @@ def error(text: str) -> None:
 
 def report_error(exc: FlowsimError) -> None:
     """Each located problem on its own line, so editors and CI logs can jump to it."""
-    lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else str(exc).splitlines()
+    lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else message_lines(exc)
     for line in lines or [type(exc).__name__]:
         error(line)
 
@@ -254,7 +254,7 @@ def error_document(exc: FlowsimError) -> dict[str, Any]:
         ]  # fmt: skip
     else:
         problems = [{"source": None, "line": None, "column": None, "field": "", "message": line, "hint": "",
-                     "text": line} for line in str(exc).splitlines() or [type(exc).__name__]]  # fmt: skip
+                     "text": line} for line in message_lines(exc)]  # fmt: skip
     return {"error": {"type": type(exc).__name__, "exit_code": EXIT_REFUSED, "problems": problems}}
 
 

@@ -32,7 +32,7 @@ from flowsim.cli.console import (
     say,
     source_name,
 )
-from flowsim.errors import FlowsimError, Problem, SpecError
+from flowsim.errors import FlowsimError, Problem, SpecError, message_lines
 
 if TYPE_CHECKING:
     from flowsim.spec.architecture import Architecture
@@ -149,7 +149,7 @@ def check_file(path: Path) -> Report:
     except SpecError as exc:
         report.errors = [as_object(p) for p in exc.problems]
     except FlowsimError as exc:
-        report.errors = [as_object(Problem(line, source)) for line in str(exc).splitlines() or [type(exc).__name__]]
+        report.errors = [as_object(Problem(line, source)) for line in message_lines(exc)]
     return report
 
 

@@ -47,6 +47,8 @@ def fluid_problems(scenario: Scenario) -> list[str]:
     faulted = {fault.node for fault in scenario.faults if fault.slowdown is None}
     for name, config in scenario.arch.nodes.items():
         problem = _problem(config) or unfollowed(config, name in faulted)
+        if problem is None:
+            problem = _mmpp_problem(config, scenario.duration)
         if problem is not None:
             problems.append(f"node '{name}' (kind '{config.kind}'): {problem}")
         groups = {**getattr(config, "consumer_groups", {}), "defaults": getattr(config, "consumer_defaults", None)}
@@ -59,6 +61,21 @@ def fluid_problems(scenario: Scenario) -> list[str]:
             problems.append(f"faults[{index}] crashes consumers of '{fault.node}' group '{fault.group}': "
                             "the rebalances it causes follow each member; use engine: per_message")  # fmt: skip
     return problems
+
+
+#: an MMPP path is drawn switch by switch before the run: past this many the drawing is the run
+MAX_MMPP_SWITCHES = 1_000_000
+
+
+def _mmpp_problem(config: NodeConfig, duration: float) -> str | None:
+    mmpp = getattr(config, "mmpp", None)
+    if mmpp is None or (switches := mmpp.switch_rate() * duration) <= MAX_MMPP_SWITCHES:
+        return None
+    return (
+        f"its mmpp switches state about {switches:.3g} times in the run (over {MAX_MMPP_SWITCHES:,}); "
+        f"sojourns that short average out: write rate: {mmpp.mean_rate():.6g}/s (the mean rate), "
+        "or lengthen mean_sojourn"
+    )
 
 
 def fluid_edges(arch: Any) -> list[tuple[str, str, float, bool]]:

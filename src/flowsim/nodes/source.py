@@ -86,6 +86,14 @@ class SourceConfig(NodeConfig):
             raise ValueError("the rate is 0 at every time: this source would never emit")
         return self
 
+    def timer_copies(self, outputs: Sequence[str]) -> dict[str, float]:
+        """An MMPP's state i ends a sojourn at 1/mean_sojourn_i only while in it: a share pi_i of the
+        time, so the switches per second are sum_i pi_i / mean_sojourn_i (the chain's true rate)."""
+        if self.mmpp is None:
+            return {}
+        shares = self.mmpp.stationary()
+        return {f"mmpp.states[{i}].mean_sojourn": float(share) for i, share in enumerate(shares)}
+
     # ---- rates ---------------------------------------------------------------------------
     def time_varying(self) -> bool:
         return self.profile is not None or self.trace is not None or self.mmpp is not None

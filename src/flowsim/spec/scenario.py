@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # not exported by pydantic 2.6, the floor in pyproject.toml
 
 _SLO = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$")
 MAX_SAMPLES = 100_000
+MAX_FLUID_STEPS = 1_000_000  # ~40 s of the fluid engine on the baseline architecture (36 us a step)
 
 
 ThresholdUnit = Literal["number", "share", "duration", "rate"]
@@ -165,14 +166,26 @@ class Scenario(SpecModel):
             raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
         return warmup
 
-    @model_validator(mode="after")
-    def _window(self) -> Scenario:
-        if self.sample_interval is not None and self.window / self.sample_interval > MAX_SAMPLES:
+    @field_validator("sample_interval", "step")
+    @classmethod
+    def _bounded_count(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """A step so short the run would hold millions of samples or steps is refused at its own line."""
+        duration, warmup = info.data.get("duration"), info.data.get("warmup")
+        if value is None or duration is None or warmup is None:
+            return value
+        window = duration - warmup
+        if info.field_name == "sample_interval" and window / value > MAX_SAMPLES:
             raise ValueError(
-                f"sample_interval {self.sample_interval:g}s gives over {MAX_SAMPLES:,} time-series samples; "
-                f"use at least {self.window / MAX_SAMPLES:.3g}s"
+                f"sample_interval {value:g}s gives over {MAX_SAMPLES:,} time-series samples over the "
+                f"{window:g}s window; use at least {window / MAX_SAMPLES:.3g}s"
             )
-        return self
+        if info.field_name == "step" and window / value > MAX_FLUID_STEPS:
+            raise ValueError(
+                f"step {value:g}s gives over {MAX_FLUID_STEPS:,} fluid-engine steps over the {window:g}s "
+                f"window; use at least {window / MAX_FLUID_STEPS:.3g}s, or leave step out (the default "
+                "follows the architecture's shortest time constant)"
+            )
+        return value
 
     @property
     def arch(self) -> Architecture:

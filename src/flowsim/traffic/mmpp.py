@@ -15,14 +15,14 @@ from pydantic import Field, model_validator
 
 from flowsim.specmodel import SpecModel
 from flowsim.traffic.shapes import Piecewise
-from flowsim.units import Duration, Number, Rate
+from flowsim.units import Number, Period, Rate
 
 
 class MmppState(SpecModel):
     """One regime: Poisson arrivals at `rate` for an exponential time of mean `mean_sojourn`."""
 
     rate: Rate = Field(ge=0, description="arrivals per second in this state, e.g. 2000/s")
-    mean_sojourn: Duration = Field(gt=0, description="mean time spent in this state before switching, e.g. 10m")
+    mean_sojourn: Period = Field(gt=0, description="mean time spent in this state before switching, e.g. 10m")
 
 
 class Mmpp(SpecModel):
@@ -67,6 +67,13 @@ class Mmpp(SpecModel):
         time = np.maximum(visits, 0) * np.array([s.mean_sojourn for s in self.states])
         shares: np.ndarray = time / time.sum()
         return shares
+
+    def switch_rate(self) -> float:
+        """State switches per second in the long run: 1 / the mean sojourn over the jump chain's visits."""
+        jumps, n = self.jumps(), len(self.states)
+        system = np.vstack([jumps.T - np.eye(n), np.ones(n)])
+        visits = np.maximum(np.linalg.lstsq(system, np.append(np.zeros(n), 1.0), rcond=None)[0], 0)
+        return float(visits.sum() / np.dot(visits, [s.mean_sojourn for s in self.states]))
 
     def mean_rate(self) -> float:
         return float(np.dot(self.stationary(), [s.rate for s in self.states]))

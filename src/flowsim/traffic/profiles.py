@@ -16,13 +16,14 @@ import itertools
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from flowsim.specmodel import SpecModel
 from flowsim.traffic.shapes import Cosine, Linear, Piecewise, Shape
 from flowsim.units import Duration, Number
 
 HOUR = 3600.0
+MIN_PERIOD = 60.0  # a cycle shorter than a minute is noise on a rate, not a profile
 
 
 class Diurnal(SpecModel):
@@ -34,7 +35,19 @@ class Diurnal(SpecModel):
     low: Number | None = Field(None, ge=0, le=1, description="the factor at the trough (the peak is 1)")
     peak_at: Duration | None = Field(None, ge=0, description="time of day of the peak, e.g. 14h")
     hourly: list[Number] | None = Field(None, description="one factor per hour of the period (24 for a day)")
-    period: Duration = Field(86400.0, gt=0, description="length of the cycle: 24h, or 7d for a weekly shape")
+    period: Duration = Field(
+        86400.0, gt=0, description="length of the cycle: 24h, or 7d for a weekly shape (a minute at least)"
+    )
+
+    @field_validator("period")
+    @classmethod
+    def _a_minute_at_least(cls, period: float) -> float:
+        if period < MIN_PERIOD:
+            raise ValueError(
+                f"a cycle of {period:g}s is too short for a traffic profile (a minute at least); for "
+                "load that changes faster, use the source's interarrival distribution or an mmpp"
+            )
+        return period
 
     @model_validator(mode="after")
     def _one_form(self) -> Diurnal:
