@@ -197,7 +197,7 @@ CASES = [
         "extreme",
         "diurnal cycle of 1ms (a 345M-point grid)",
         VALIDATE_A,
-        "a minute at least",
+        "a second at least",
         3,
         arch=("rate: 0.9/s}", "rate: 0.9/s, profile: [{diurnal: {low: 0.5, peak_at: 0s, period: 1ms}}]}"),
     ),

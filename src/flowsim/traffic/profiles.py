@@ -23,7 +23,7 @@ from flowsim.traffic.shapes import Cosine, Linear, Piecewise, Shape
 from flowsim.units import Duration, Number
 
 HOUR = 3600.0
-MIN_PERIOD = 60.0  # a cycle shorter than a minute is noise on a rate, not a profile
+MIN_PERIOD = 1.0  # a cycle shorter than a second is a service-time distribution, not a profile
 
 
 class Diurnal(SpecModel):
@@ -36,15 +36,15 @@ class Diurnal(SpecModel):
     peak_at: Duration | None = Field(None, ge=0, description="time of day of the peak, e.g. 14h")
     hourly: list[Number] | None = Field(None, description="one factor per hour of the period (24 for a day)")
     period: Duration = Field(
-        86400.0, gt=0, description="length of the cycle: 24h, or 7d for a weekly shape (a minute at least)"
+        86400.0, gt=0, description="length of the cycle: 24h, or 7d for a weekly shape (a second at least)"
     )
 
     @field_validator("period")
     @classmethod
-    def _a_minute_at_least(cls, period: float) -> float:
+    def _a_second_at_least(cls, period: float) -> float:
         if period < MIN_PERIOD:
             raise ValueError(
-                f"a cycle of {period:g}s is too short for a traffic profile (a minute at least); for "
+                f"a cycle of {period:g}s is too short for a traffic profile (a second at least); for "
                 "load that changes faster, use the source's interarrival distribution or an mmpp"
             )
         return period
