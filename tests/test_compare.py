@@ -108,3 +108,16 @@ def test_cli_compare_bad_input_exits_2(designs: tuple[Path, Path], tmp_path: Pat
     assert result.exit_code == 2 and "Traceback" not in result.output
     result = runner.invoke(app, ["compare", str(designs[0]), str(designs[1]), "--set", "nodes.api.servers=0"])
     assert result.exit_code == 2 and "servers" in result.stderr
+
+
+def test_fluid_counts_differ_significantly_only_by_half_a_message() -> None:
+    root = Path(__file__).resolve().parent.parent
+    a = flowsim.load_scenario(root / "scenarios" / "baseline.yaml")
+    b = flowsim.load_scenario(root / "scenarios" / "baseline.yaml", overrides={"nodes.api.servers": 3})
+    found = {d.metric: d for d in compare(a, b, replications=2, engine="fluid").differences}
+    dropped = found["totals.dropped"]
+    # M/M/2/20 -> M/M/3/20 at a = 0.9: an expected 0.000712 drops -> 5e-7; both are 'no drop'
+    assert dropped.diff == pytest.approx(-0.000712, rel=0.02) and not dropped.significant
+    assert not found["end_to_end.done.throughput_per_s"].significant  # 0.000712 / 9,000 s
+    utilization = found["nodes.api.utilization"]  # 0.9 / 2 -> 0.9 / 3: a real difference
+    assert utilization.diff == pytest.approx(-0.15, abs=0.005) and utilization.significant

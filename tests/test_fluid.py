@@ -37,6 +37,31 @@ def test_auto_runs_per_message_when_small_and_fluid_when_large() -> None:
     assert flowsim.simulate(load("baseline"), max_events=1000).engine == "fluid"
 
 
+def test_an_slo_on_a_count_compares_the_expected_count_as_whole_messages() -> None:
+    # baseline's api is M/M/2/20 at a = 0.9: P(20 inside) = 8.80e-8, x 0.9/s x 9,000 s = an expected
+    # 0.000712 drops, below half a message: '== 0' holds, and the verdict says how it compared
+    result = flowsim.simulate(load("baseline"), engine="fluid")
+    verdict = next(v for v in result.slos if v.metric == "totals.dropped")
+    assert verdict.value == pytest.approx(0.000712, rel=0.02) and verdict.passed
+    assert verdict.note.startswith("fluid: an expected") and "compared as 0 whole messages" in verdict.note
+    strict = load("baseline", **{"slos": ["totals.dropped < 0.0001"]})
+    assert flowsim.simulate(strict, engine="fluid").slos[0].passed  # 0 whole messages < 0.0001
+    per_message = flowsim.simulate(load("baseline"))
+    assert all(v.note == "" for v in per_message.slos)  # whole counts already: nothing rounded
+
+
+def test_an_slo_on_a_figure_the_chosen_engine_does_not_compute_is_refused() -> None:
+    arch = {"name": "a", "nodes": {"src": {"kind": "source", "rate": "100/s"},
+            "events": {"kind": "kafka_topic", "partitions": 4}, "done": {"kind": "sink"}},
+            "edges": ["src -> events", "events -> done"]}  # fmt: skip
+    text = yaml.safe_dump({"name": "hot", "architecture": arch, "duration": "100s",
+                           "slos": ["nodes.events.kind_figures.hot_partition_lag_share.done < 0.5"]})  # fmt: skip
+    scenario = flowsim.load_scenario(text)
+    assert flowsim.simulate(scenario).slos[0].value is not None  # per-message: it is measured
+    with pytest.raises(FlowsimError, match=r"slos\[0\]: the fluid engine does not compute 'hot_partition_lag_share'"):
+        flowsim.simulate(scenario, engine="fluid")  # not a run that ends in 'no data' (exit 1)
+
+
 def test_ml_kinds_are_refused_before_running() -> None:
     scenario = load("ml-baseline")
     assert fluid_problems(scenario)

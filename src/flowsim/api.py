@@ -19,6 +19,7 @@ from flowsim.errors import Cancelled, FlowsimError, SimulationTooLarge
 from flowsim.executors import SerialExecutor, open_executor
 from flowsim.key_figures import key_figures
 from flowsim.loading import with_settings
+from flowsim.metric_paths import path_issues
 from flowsim.results import (
     EndToEnd,
     KeyFigureRow,
@@ -174,6 +175,7 @@ def mark_fluid(result: RunResult, scenario: Scenario) -> RunResult:
     from flowsim.fluid import choose_step
 
     result.engine, result.fluid_step_s = "fluid", choose_step(scenario)[0]
+    result.slos = [evaluate(slo, result) for slo in scenario.slos]  # its counts are expected numbers
     return result
 
 
@@ -188,9 +190,24 @@ def choose_engine(
     scenario: Scenario, view: AnalyticView, max_events: int | None = None, engine: Engine | None = None
 ) -> Literal["per_message", "fluid"]:
     """Which engine runs: the one asked for, or with `auto` per-message when the run fits the event
-    limit and fluid otherwise.  A kind the fluid engine cannot follow is refused before anything runs.
+    limit and fluid otherwise.  A kind the fluid engine cannot follow, or an SLO on a figure the
+    chosen engine does not compute, is refused before anything runs.
 
     The fluid package is imported only when it may run, so a per-message run does not load it."""
+    chosen = _pick_engine(scenario, view, max_events, engine)
+    gaps = [gap for gap in path_issues(scenario, scenario.arch, chosen) if gap[0][0] == "slos"]
+    if gaps:  # a lesson figure without data only reads 'no data'; an SLO on one could never pass
+        raise FlowsimError("; ".join(f"{_field_text(where)}: {message} ({hint})" for where, message, hint in gaps))
+    return chosen
+
+
+def _field_text(where: tuple[str | int, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".")
+
+
+def _pick_engine(
+    scenario: Scenario, view: AnalyticView, max_events: int | None, engine: Engine | None
+) -> Literal["per_message", "fluid"]:
     wanted = engine or scenario.engine
     if wanted not in ("auto", "per_message", "fluid"):
         raise FlowsimError(f"unknown engine {wanted!r}; choose auto, per_message or fluid")

@@ -23,9 +23,11 @@ from pydantic import BaseModel, Field, PrivateAttr
 from flowsim.api import Engine
 from flowsim.confidence import student_t_halfwidth
 from flowsim.executors import Progress, open_executor
+from flowsim.key_figures import unit_of
 from flowsim.loading import PathLike, load_scenario
 from flowsim.multirun import run_scenarios
 from flowsim.results import RunResult
+from flowsim.slo import WHOLE_UNITS
 from flowsim.spec.scenario import Scenario
 from flowsim.sweep import replication_figures
 
@@ -138,7 +140,8 @@ def compare_results(
         )
     comparison = Comparison(
         a=labels[0], b=labels[1], seed=result_a.seed, replications=pairs,
-        differences=[paired_difference(m, rows_a, rows_b) for m in names], warnings=warnings,
+        differences=[paired_difference(m, rows_a, rows_b, _resolution(m, result_a, result_b)) for m in names],
+        warnings=warnings,
     )  # fmt: skip
     comparison._results = (result_a, result_b)
     return comparison
@@ -153,8 +156,23 @@ def _compared(rows_a: list[dict[str, float]], rows_b: list[dict[str, float]]) ->
     return [m for m in names if m != "throughput_per_s" or len(sinks) > 1]
 
 
-def paired_difference(metric: str, rows_a: list[dict[str, float]], rows_b: list[dict[str, float]]) -> Difference:
-    """B - A per replication; the paired-t CI is exact zero when the designs agree in every replication."""
+def _resolution(metric: str, a: RunResult, b: RunResult) -> float:
+    """The smallest difference that means something: half a message between fluid counts (expected
+    numbers: 0.0007 drops against 0 is no drop either way) or over the window between fluid
+    throughputs, else any."""
+    if "fluid" not in (a.engine, b.engine):
+        return 0.0
+    unit = unit_of(metric, a)
+    if unit in WHOLE_UNITS:
+        return 0.5
+    return 0.5 / a.window_s if unit == "messages/s" else 0.0  # half a message over the window
+
+
+def paired_difference(
+    metric: str, rows_a: list[dict[str, float]], rows_b: list[dict[str, float]], resolution: float = 0.0
+) -> Difference:
+    """B - A per replication; the paired-t CI is exact zero when the designs agree in every replication
+    (a deterministic fluid run: then a difference is significant when it passes `resolution`)."""
     pairs = [(ra[metric], rb[metric]) for ra, rb in zip(rows_a, rows_b, strict=True) if metric in ra and metric in rb]
     pairs = [(x, y) for x, y in pairs if not (math.isnan(x) or math.isnan(y))]
     if not pairs:
@@ -168,7 +186,7 @@ def paired_difference(metric: str, rows_a: list[dict[str, float]], rows_b: list[
     return Difference(
         metric=metric, a=mean_a, b=sum(y for _, y in pairs) / len(pairs), diff=mean_diff, ci95=halfwidth,
         relative=mean_diff / mean_a if mean_a else None,
-        significant=halfwidth is not None and abs(mean_diff) > halfwidth, pairs=len(pairs),
+        significant=halfwidth is not None and abs(mean_diff) > max(halfwidth, resolution), pairs=len(pairs),
     )  # fmt: skip
 
 

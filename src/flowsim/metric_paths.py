@@ -204,18 +204,21 @@ def _check_figure(metric: str, rest: list[str], figures: list[str], *timed: str)
     return "", ""
 
 
-def path_issues(scenario: Scenario, arch: Architecture) -> list[tuple[tuple[str | int, ...], str, str]]:
+def path_issues(
+    scenario: Scenario, arch: Architecture, engine: str | None = None
+) -> list[tuple[tuple[str | int, ...], str, str]]:
     """The lesson's figures checked like SLO metrics, and every SLO or lesson path to a kind figure
-    the scenario's chosen engine does not compute, as (field path, message, hint)."""
+    the engine (the scenario's own when not given) does not compute, as (field path, message, hint)."""
+    engine = engine or scenario.engine
     issues: list[tuple[tuple[str | int, ...], str, str]] = []
     for index, metric in enumerate(scenario.lesson.figures if scenario.lesson else []):
         message, hint = check_metric(metric, arch)
-        message, hint = (message, hint) if message else engine_gap(metric, arch, scenario.engine)
+        message, hint = (message, hint) if message else engine_gap(metric, arch, engine)
         if message:
             issues.append((("lesson", "figures", index), message, hint))
     for index, slo in enumerate(scenario.slos):
         if not check_metric(slo.metric, arch)[0]:
-            message, hint = engine_gap(slo.metric, arch, scenario.engine)
+            message, hint = engine_gap(slo.metric, arch, engine)
             if message:
                 issues.append((("slos", index), message, hint))
     return issues

@@ -133,7 +133,9 @@ class SloVerdict(BaseModel):
     ci95: float | None = None
     passed: bool
     uncertain: bool = Field(False, description="the threshold lies inside the value's 95% CI")
-    note: str = Field("", description="why a verdict has no value (e.g. 'no data': nothing was measured)")
+    note: str = Field(
+        "", description="why a verdict has no value ('no data') or how it was compared (a fluid count, rounded)"
+    )
 
 
 class KeyFigureRow(BaseModel):

@@ -173,7 +173,7 @@ def _slo_note(verdict: SloVerdict) -> Text:
         return Text("no data: nothing was measured for this figure in the run", style="red")
     if verdict.uncertain:
         return Text("uncertain: threshold inside the 95% CI", style="yellow")
-    return Text("")
+    return Text(verdict.note, style="dim")
 
 
 def slo_table(result: RunResult) -> Table:
