@@ -221,7 +221,18 @@ def test_trace_forms_units_and_the_time_before_the_first_row(tmp_path: Path) -> 
     assert at(trace, 0, 59, 60, 119, 120, 10_000) == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]  # 0 before, last holds
     counts = "time_s,count\n0,30\n60,120\n"  # 30 in the first minute, 120 in the next (as long)
     trace = flowsim.load_architecture(write(tmp_path, counts)).nodes["clicks"].rate_law()
-    assert at(trace, 0, 60, 500) == [0.5, 2.0, 2.0]
+    # 30/60 s, 120/60 s, and nothing after 120 s: no row counted arrivals there
+    assert at(trace, 0, 60, 119, 120, 500) == [0.5, 2.0, 2.0, 0.0, 0.0]
+
+
+def test_a_count_trace_replays_its_counts_and_no_more(tmp_path: Path) -> None:
+    write(tmp_path, "time_s,count\n0,30\n60,120\n")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("name: s\narchitecture: arch/replay.yaml\nduration: 600s\nseed: 3\n")
+    arrivals = flowsim.simulate(flowsim.load_scenario(scenario)).nodes["clicks"].arrivals
+    # Poisson with mean 30 + 120 = 150 (sd 12.2); holding the last rate to the end would give
+    # 30 + 120 + 2/s x 480 s = 1,110
+    assert abs(arrivals - 150) < 4 * 150**0.5
 
 
 def test_trace_paths_are_relative_to_the_file_naming_them(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ are skipped anywhere, so a file can say where it came from):
 - the second is either `rate` / `rate_per_<unit>` (`rate_per_s`, `rate_per_min`; plain: per second):
   each rate holds from its row's time until the next row, and the last one until the run ends;
 - or `count`: the arrivals counted from the row's time until the next row's, replayed as that
-  count spread evenly over the interval (the last row's interval is as long as the one before).
+  count spread evenly over the interval (the last row's interval is as long as the one before,
+  and after it the rate is 0: nothing was counted there).
 
 Before the first row the rate is 0.  Times must increase, rates and counts cannot be negative.
 A path is relative to the YAML file that names it.
@@ -122,7 +123,8 @@ def parse_trace(text: str, name: str) -> tuple[list[float], list[float]]:
         row = rates.index(max(rates))
         raise TraceError(f"{name}: row {row + 1} gives {max(rates):.3g} arrivals/s (its count over the time to the "
                          f"next row), over the largest accepted rate {HUGE:g}/s")  # fmt: skip
-    return times, rates
+    # the counts cover their intervals and no more: past the last one, nothing was counted
+    return [*times, times[-1] + gaps[-1]], [*rates, 0.0]
 
 
 def read_trace(path: str, base: Path) -> Trace:
