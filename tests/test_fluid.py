@@ -32,6 +32,17 @@ def test_fluid_result_names_its_engine_and_step() -> None:
     assert "fluid engine, step" in header(result).plain
 
 
+def test_fluid_series_open_at_the_warm_up_like_the_per_message_ones() -> None:
+    # baseline: warm-up 1000 s, a 0.9/s source; the first row is the window's opening (nothing
+    # counted yet), not the 900 messages of the warm-up, which made the next row's rate -19.1/s
+    series = {engine: flowsim.simulate(load("baseline"), engine=engine).series for engine in ("fluid", "per_message")}
+    assert list(series["fluid"].columns) == list(series["per_message"].columns)
+    fluid = series["fluid"][series["fluid"].node == "arrivals"]
+    assert fluid.time_s.iloc[0] == 1000.0 and fluid.completed.iloc[0] == 0.0
+    assert fluid.throughput_per_s.dropna().min() >= 0
+    assert fluid.offered_per_s.to_numpy() == pytest.approx(0.9)
+
+
 def test_auto_runs_per_message_when_small_and_fluid_when_large() -> None:
     assert flowsim.simulate(load("baseline")).engine == "per_message"
     assert flowsim.simulate(load("baseline"), max_events=1000).engine == "fluid"

@@ -390,6 +390,22 @@ CASES = [
         "is a directory",
         exit_code=2,
     ),
+    Case(
+        "nonsense",
+        "on_full without a capacity (a setting that does nothing)",
+        VALIDATE_A,
+        "has no effect without 'capacity'",
+        4,
+        arch=(", capacity: 20, on_full: drop}", ", on_full: block}"),
+    ),
+    Case(
+        "nonsense",
+        "a fluid step on a per-message scenario (a setting that does nothing)",
+        VALIDATE_S,
+        "engine: per_message, which has no step",
+        5,
+        scen=("duration: 100s", "duration: 100s\nengine: per_message\nstep: 1s"),
+    ),
     # 4. unclear answers: now said plainly
     Case("unclear", "NO read as false", VALIDATE_A, 'write "NO" in quotes', 4, arch=("on_full: drop", "on_full: NO")),
     Case("unclear", "0x10 read as 16", VALIDATE_A, 'write "0x10" in quotes', 1, arch=("name: t", "name: 0x10")),

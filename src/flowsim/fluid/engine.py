@@ -141,8 +141,6 @@ class FluidModel:
         if self.first == 0:
             self._open()
         for k in range(steps):
-            if k == self.first and k > 0:
-                self._open()
             t, dt = float(times[k]), float(times[k + 1] - times[k])
             for i in reverse:
                 for e in outs[i]:
@@ -198,6 +196,8 @@ class FluidModel:
                 for node, down_s in downs:
                     node.c["downtime_s"] += float(down_s[k])
             now = t + dt
+            if k + 1 == self.first:  # the window opens at the end of this step, before its first sample
+                self._open()
             while sample_at <= now + 1e-9 and k >= self.first - 1:
                 samples.append(sample_at)
                 for node in nodes:

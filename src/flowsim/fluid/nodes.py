@@ -47,9 +47,14 @@ class SourceNode(FluidNode):
         self.scv = 0.0 if isinstance(batch, int) else float(batch.variance()) / mean**2
         gaps = config.interarrival  # a renewal source's gaps keep their own scv (Poisson: 1)
         self.ca2 = float(gaps.variance()) / float(gaps.mean()) ** 2 if gaps is not None else 1.0
+        self.offered = 0.0
 
     def item_ca2(self, edge: int) -> float | None:
         return self.ca2
+
+    def series_extra(self) -> dict[str, float]:
+        """The offered rate (messages per second, multiplier and batch included) over the last step."""
+        return {"offered_per_s": self.offered}
 
     def item_size(self, edge: int) -> float | None:
         return float(self.config.messages_per_item())
@@ -62,7 +67,9 @@ class SourceNode(FluidNode):
         config = self.config
         active = max(0.0, min(t + dt, self.stop) - max(t, config.start))
         rate = float(self.rates[k]) if self.rates is not None else self.constant
-        wanted = min(rate * self.multiplier * self.mean_batch * active, self.left)
+        offered = rate * self.multiplier * self.mean_batch
+        self.offered = offered if config.start <= t + dt <= self.stop and self.left > 0 else 0.0
+        wanted = min(offered * active, self.left)
         sent = min(wanted, self.out_limit(allow)) if wanted > 0 else 0.0
         self.left -= sent
         self.c["arrivals"] += sent

@@ -52,7 +52,9 @@ class ServiceConfig(NodeConfig):
     service_time: Distribution = Field(description="time one attempt occupies a server")
     capacity: Count | None = Field(None, ge=1, description="most messages in the node; none = unbounded")
     on_full: Literal["drop", "block"] = Field(
-        "drop", description="drop: refuse and count; block: hold the sender (backpressure)"
+        "drop",
+        description="when the node holds `capacity` messages: drop (refuse and count) or block (hold the "
+        "sender: backpressure)",
     )
     error_rate: Number = Field(0.0, ge=0, lt=1, description="probability that an attempt fails")
     retry: RetryPolicy | str | None = Field(
@@ -72,6 +74,11 @@ class ServiceConfig(NodeConfig):
             raise ValueError(
                 f"capacity ({self.capacity}) is below servers ({self.servers}); "
                 "capacity counts messages in service too, so it must be at least the number of servers"
+            )
+        if self.capacity is None and "on_full" in self.model_fields_set:
+            raise ValueError(
+                f"on_full: {self.on_full} has no effect without 'capacity': an unbounded queue is never full; "
+                "give the node a capacity (e.g. capacity: 100) or remove on_full"
             )
         return self
 

@@ -179,6 +179,11 @@ class Scenario(SpecModel):
                 f"sample_interval {value:g}s gives over {MAX_SAMPLES:,} time-series samples over the "
                 f"{window:g}s window; use at least {window / MAX_SAMPLES:.3g}s"
             )
+        if info.field_name == "step" and info.data.get("engine") == "per_message":
+            raise ValueError(
+                "step is the fluid engine's time step, and this scenario says engine: per_message, which "
+                "has no step; remove step, or write engine: fluid (or auto)"
+            )
         if info.field_name == "step" and window / value > MAX_FLUID_STEPS:
             raise ValueError(
                 f"step {value:g}s gives over {MAX_FLUID_STEPS:,} fluid-engine steps over the {window:g}s "
