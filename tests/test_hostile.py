@@ -88,6 +88,8 @@ VALIDATE_S = ("validate", "{s}")
 CASES = [
     # 1. values that are infinite or extreme: formerly tracebacks, now located refusals
     Case("extreme", "rate 1e308", VALIDATE_A, "out of range", 3, arch=("rate: 0.9/s", "rate: 1e308")),
+    # a ZeroDivisionError traceback
+    Case("extreme", "rate per 0 s", VALIDATE_A, "the time after '/' must be above 0", 3, arch=("0.9/s", "5/0s")),
     Case("extreme", "exponential rate inf", VALIDATE_A, "must be finite", 4, arch=("mean: 1s}", "rate: .inf}")),
     Case(
         "extreme",

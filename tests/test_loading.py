@@ -80,10 +80,17 @@ def test_cross_references_in_the_scenario() -> None:
     )
     message = error_of(scenario_text(extra=extra))
     assert "faults[0].node: unknown node 'apx' (did you mean 'api'?)" in message
-    assert "faults[1].node: a sink cannot be taken down" in message
+    assert "faults[1].node: a sink cannot be taken down (take down one of 'api')" in message
     assert "slos[0]: 'api' is not a sink" in message
     assert "slos[1]: 'p98' is not a statistic of 'wait_s' in metric 'nodes.api.wait_s.p98' (did you mean" in message
     assert "slos[2]: unknown metric 'totals.droped' (did you mean 'dropped'?)" in message
+
+
+def test_a_fault_on_an_architecture_with_nothing_that_can_fail_names_the_kinds_that_can() -> None:
+    nodes = "\n    src: {kind: source, rate: 1/s}\n    done: {kind: sink}"
+    message = error_of(scenario_text(nodes, "[src -> done]", extra="faults: [{node: done, at: 1s, for: 1s}]\n"))
+    # the hint listed the failing kinds of this architecture: none ("faults apply to kinds: ")
+    assert "cannot be taken down (faults apply to nodes of the kinds airflow_dag, kafka_topic, service" in message
 
 
 def test_undefined_retry_policy() -> None:

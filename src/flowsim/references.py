@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from flowsim.metric_paths import check_metric, threshold_issue
 from flowsim.nodes._airflow_installation import INSTALLATION
+from flowsim.nodes.registry import kinds
 from flowsim.policies import FaultSpec
 from flowsim.spec.architecture import Architecture, Edge, EdgeSpec, NodeSpec
 from flowsim.spec.scenario import Scenario, Slo, SloSpec
@@ -109,9 +110,13 @@ def fault_issues(faults: Mapping[int, FaultSpec], arch: Architecture, written: l
             if fault.node not in set(written):
                 issues.append((where, f"unknown node '{fault.node}'", close(fault.node, written or list(arch.nodes))))
         elif not arch.nodes[fault.node].can_fail:
-            kinds = sorted({c.kind for c in arch.nodes.values() if c.can_fail})
-            message = f"a {arch.nodes[fault.node].kind} cannot be taken down"
-            issues.append((where, message, "faults apply to kinds: " + ", ".join(kinds)))
+            here = sorted(name for name, c in arch.nodes.items() if c.can_fail)
+            hint = (
+                "take down one of " + ", ".join(f"'{n}'" for n in here)
+                if here
+                else "faults apply to nodes of the kinds " + ", ".join(k for k, c in kinds().items() if c.can_fail)
+            )
+            issues.append((where, f"a {arch.nodes[fault.node].kind} cannot be taken down", hint))
         elif fault.group is not None:
             outputs = [edge.to for edge in arch.edges if edge.from_ == fault.node]
             found = arch.nodes[fault.node].fault_part_problem(fault.group, fault.consumer, fault.consumers, outputs)

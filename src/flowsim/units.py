@@ -158,6 +158,8 @@ def parse_rate(value: Any) -> float:
     if unit not in TIME_UNITS:
         raise ValueError(f"unknown time unit {unit!r} in rate {value!r}; use s, min, h or d")
     span = (float(per) if per else 1.0) * TIME_UNITS[unit]
+    if span <= 0:
+        raise ValueError(f"cannot read {value!r} as a rate: the time after '/' must be above 0 (e.g. 250/s, 5/10s)")
     return checked(float(count) / span, "a rate")
 
 
