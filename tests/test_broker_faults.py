@@ -36,19 +36,22 @@ RF3 = "replication_factor: 3, leader_election: 2s"
 
 
 def test_a_broker_fault_is_the_same_outage_as_the_config_form() -> None:
-    # broker 0 leads partition 0 only: offline 1.05 .. 3.05 for the 2 s election, then broker 1
-    # leads it; partitions 1 and 2 never stop; broker 0 is back at 11.05
+    # broker 0 leads partition 0 only: offline 1.05 .. 3.05 until it is fenced and broker 1 is
+    # elected; it follows partitions 1 and 2, whose commits wait for it as long (isr_stalled_s
+    # 2 x 2 s); broker 0 is back at 11.05
     fault, by_fault = run(RF3, "[{node: topic, broker: 0, at: 1.05s, for: 10s}]")
     config, by_config = run(RF3 + ", outages: [{broker: 0, at: 1.05s, for: 10s}]")
     assert fault == config
     assert [(t, e) for t, _, e, _ in fault] == [
         (1.05, "broker 0 down"),
         (1.05, "p0 offline (0 batches to resend)"),
+        (3.05, "broker 0 fenced"),
         (3.05, "p0 led by broker 1"),
         (11.05, "broker 0 up"),
     ]
     assert by_fault == by_config
     assert by_fault["partition_offline_s"] == pytest.approx(2.0) and by_fault["leader_elections"] == 1
+    assert by_fault["isr_stalled_s"] == pytest.approx(2 * 2.0)
     assert by_fault["downtime_s"] == 0  # the topic itself never went down
     assert by_fault["lost"] == 0
 
@@ -63,12 +66,14 @@ def test_with_one_replica_the_partition_waits_for_its_broker() -> None:
 
 
 def test_overlapping_faults_on_one_broker_nest() -> None:
-    # a config outage 1.05 .. 4.05 and a fault 3.05 .. 6.05: down once, at 1.05, up once, at 6.05
+    # a config outage 1.05 .. 4.05 and a fault 3.05 .. 6.05: down once, at 1.05, fenced 2 s
+    # later, up once, at 6.05
     events, _ = run(
         RF3 + ", outages: [{broker: 0, at: 1.05s, for: 3s}]", "[{node: topic, broker: 0, at: 3.05s, for: 3s}]"
     )
     assert [(t, e) for t, _, e, _ in events if e.startswith("broker")] == [
         (1.05, "broker 0 down"),
+        (3.05, "broker 0 fenced"),
         (6.05, "broker 0 up"),
     ]
 

@@ -114,18 +114,60 @@ def test_a_leader_loss_with_rf3_pauses_only_its_partitions_for_the_election() ->
     assert led == [(pytest.approx(11.05), "p0 led by broker 0")]  # RF 1: down for the whole outage
 
 
-def test_acks_all_is_refused_below_min_insync_replicas_and_waits() -> None:
-    # RF 3, min ISR 3: follower broker 2 is down 1.05 .. 3.05, so partition 0 has 2 in-sync
-    # replicas and acks=all writes are refused (retriable): the 20 messages sent at 1.1 .. 3.0
-    # wait and are written at 3.05.  acks=1 does not need the ISR and is never refused.
-    base = (
-        "brokers: {count: 3, replication_factor: 3, min_insync_replicas: 3, outages: [{broker: 2, at: 1.05s, for: 2s}]}"
-    )
-    _, figures = run(f"{base}, producer: {{acks: all}}")
-    assert figures["refused_min_isr"] == 20 and figures["lost"] == 0
+def test_acks_all_is_refused_below_min_insync_replicas_once_the_follower_is_fenced() -> None:
+    # RF 3, min ISR 3: follower broker 2 is down 1.05 .. 3.05 and fenced 0.5 s after its crash,
+    # at 1.55 (the controller's session timeout, `leader_election`): the 5 messages sent at
+    # 1.1 .. 1.5 wait in the leader's log for it (the high watermark cannot pass it) and commit
+    # at 1.55, when the ISR shrinks to 2; from then acks=all writes are refused (retriable): the
+    # 15 sent at 1.6 .. 3.0 wait and are written at 3.05.  acks=1 does not need the ISR.
+    base = "brokers: {count: 3, replication_factor: 3, min_insync_replicas: 3, leader_election: 0.5s, "
+    base += "outages: [{broker: 2, at: 1.05s, for: 2s}]}"
+    events, figures = run(f"{base}, producer: {{acks: all}}")
+    assert [(t, e) for t, _, e, _ in events if e.startswith("broker")] == [
+        (1.05, "broker 2 down"), (1.55, "broker 2 fenced"), (3.05, "broker 2 up"),
+    ]  # fmt: skip
+    assert figures["refused_min_isr"] == 15 and figures["lost"] == 0
+    assert figures["isr_stalled_s"] == pytest.approx(0.5)
     assert figures["partition_offline_s"] == 0  # the leader never failed
     _, figures = run(f"{base}, producer: {{acks: 1}}")
     assert figures["refused_min_isr"] == 0
+
+
+def test_a_follower_back_before_it_is_fenced_never_left_the_isr() -> None:
+    # the same 2 s outage under the default 9 s session timeout: broker 2 is never fenced, the ISR
+    # stays 3, nothing is refused; the leader holds the 20 messages sent at 1.1 .. 3.0 until the
+    # follower returns at 3.05.  Their acks wait 3.05 - t, 1.0 s on average: over the 199 acked
+    # batches the mean is (20 x 1.0 + 179 x 0.001) / 199 = 0.1014 s
+    base = "brokers: {count: 3, replication_factor: 3, min_insync_replicas: 3, "
+    base += "outages: [{broker: 2, at: 1.05s, for: 2s}]}"
+    events, figures = run(f"{base}, producer: {{acks: all}}")
+    assert not [e for _, _, e, _ in events if "fenced" in e or "not enough" in e]
+    assert figures["refused_min_isr"] == 0 and figures["lost"] == 0
+    assert figures["isr_stalled_s"] == pytest.approx(2.0) and figures["buffer_max_messages"] == 20
+    assert figures["ack_wait_mean_s"] == pytest.approx((20 * 1.0 + 179 * 0.001) / 199)
+
+
+def test_consumers_read_only_up_to_the_high_watermark() -> None:
+    # acks=1 answers at once, but the messages sent while the crashed follower holds the ISR reach
+    # the sink only when it is fenced (leader_election 2 s: at 3.05) or back
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 0.1s, limit: 40}
+        topic: {kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, batch_size: 1, linger: 0s,
+                producer: {acks: 1},
+                brokers: {count: 3, replication_factor: 3, leader_election: 2s,
+                          outages: [{broker: 1, at: 1.05s, for: 10s}]}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+        "5s",
+    )
+    _, events = run_traced(text, nodes=["done"])
+    delivered = [t for t, *_ in events]
+    # sent at 1.1 .. 3.0 (20), all delivered at 3.05; before and after: 1 ms after being sent
+    assert delivered.count(pytest.approx(3.05)) == 20
+    assert delivered[:10] == pytest.approx([0.101 + 0.1 * k for k in range(10)])
+    assert delivered[-1] == pytest.approx(4.001)
 
 
 def test_with_acks_1_a_failover_loses_acknowledged_writes_acks_all_resends_them() -> None:

@@ -2,9 +2,14 @@
 and the producer's documented failure modes (`delivery.timeout.ms`, `max.block.ms`, `acks`).
 
 Replicas: partition p keeps replica k on broker (p + k) mod count; replica 0 leads at first.
-A broker outage removes it from every in-sync replica set (ISR) it is in; the partitions it led
-go offline, and after `leader_election` the first live in-sync replica leads.  With no live
-in-sync replica (replication factor 1) the partition stays offline until its broker returns,
+A crashed broker is noticed by the controller `leader_election` later (KRaft's broker session
+timeout), which then fences it: removes it from every in-sync replica set (ISR) it is in and
+elects the first live in-sync replica to lead the partitions it led (Kafka's
+`ReplicationControlManager.handleBrokerFenced`).  Until then the partitions it led are offline,
+and on those where it follows, the high watermark waits for it: writes land in the leader's
+log but neither commit (acks=all is not answered) nor reach consumers (`isr_stalled_s`).  A
+broker back before it is fenced never left the ISRs, and the commits go on at once.  With no
+live in-sync replica (replication factor 1) a partition stays offline until its broker returns,
 which then leads at once.  A returning broker rejoins the ISRs at once (its catch-up is not
 modelled).  Writes to an offline partition wait in the producer's accumulator, reads of it
 return nothing.
@@ -71,6 +76,7 @@ class BrokerSide(NodeRuntime):
         self.replication_delay = cluster.replication_delay if cluster is not None else 0.0
         self.alive = [True] * (cluster.count if cluster is not None else 1)
         self.broker_faults = [0] * len(self.alive)  # outages running per broker (they nest)
+        self.crashes = [0] * len(self.alive)  # per broker: a fencing scheduled for an earlier crash is void
         self._fail_next = False  # the next try_put is a send that ran out of max_block
         if cluster is not None:
             for part in self.parts:
@@ -85,6 +91,7 @@ class BrokerSide(NodeRuntime):
         self.lost_to_failover = 0
         self.elections = 0
         self.offline_s = 0.0
+        self.stalled_s = 0.0
         self.acked_batches = 0
         self.ack_wait_s = 0.0
 
@@ -191,19 +198,67 @@ class BrokerSide(NodeRuntime):
         self.ack_wait_s += now - batch.sent
 
     def replicates(self, part: Partition) -> bool:
-        """Followers must fetch a write before it counts as committed (the high watermark)."""
-        return self.replication_delay > 0 and len(part.isr) > 1
+        """Followers must fetch a write before it counts as committed (the high watermark); a
+        crashed follower not yet fenced holds it."""
+        return len(part.isr) > 1 and (self.replication_delay > 0 or bool(part.dead_in_isr))
+
+    def _replicated(self, event: Any) -> None:
+        part, batch, epoch = event._value
+        if epoch != part.epoch:
+            return  # the leader failed first: the batch was resent or lost
+        batch.fetched = True
+        self.commit_fetched(part)
+
+    def commit_fetched(self, part: Partition) -> None:
+        """Advance the high watermark over the fetched batches, unless a crashed follower holds it."""
+        while part.replicating and part.replicating[0].fetched and not part.dead_in_isr:
+            self._land(part, part.replicating.popleft())
+
+    def _live_isr(self, part: Partition) -> list[int]:
+        return [r for r in part.replicas if r in part.isr and r not in part.dead_in_isr]
 
     # ---- brokers -------------------------------------------------------------------------
     def _broker_down(self, broker: int) -> None:
         self.alive[broker] = False
+        self.crashes[broker] += 1
         if self.tracing:
             self.log(f"broker {broker} down")
+        fence = self.config.brokers.leader_election if self.config.brokers is not None else 0.0
+        if fence > 0:  # first: the controller fences the broker, then elects new leaders
+            self.call_later(fence, self._fenced, (broker, self.crashes[broker]))
         for part in self.parts:
-            if broker in part.isr:
+            if broker not in part.isr:
+                continue
+            if part.leader == broker:
                 part.isr.discard(broker)
-                if part.leader == broker:
-                    self._leader_lost(part)
+                self._leader_lost(part)
+            elif fence > 0:
+                if not part.dead_in_isr:
+                    part.stalled_since = self.env.now
+                part.dead_in_isr.add(broker)
+            else:
+                part.isr.discard(broker)
+
+    def _fenced(self, event: Any) -> None:
+        """The controller fences the crashed broker: it leaves the ISRs it still held."""
+        broker, crash = event._value
+        if crash != self.crashes[broker] or self.alive[broker]:
+            return  # it came back first: it never left the ISRs
+        if self.tracing:
+            self.log(f"broker {broker} fenced")
+        for part in self.parts:
+            if broker in part.dead_in_isr:
+                part.isr.discard(broker)
+                self._released(part, broker)
+
+    def _released(self, part: Partition, broker: int) -> None:
+        """A crashed follower no longer holds the partition's high watermark."""
+        part.dead_in_isr.discard(broker)
+        if not part.dead_in_isr:
+            self.stalled_s += self.env.now - max(part.stalled_since, self._window_start)
+            if part.online:
+                self.commit_fetched(part)
+                self._kick(part)
 
     def _leader_lost(self, part: Partition) -> None:
         now = self.env.now
@@ -211,12 +266,16 @@ class BrokerSide(NodeRuntime):
         part.epoch += 1
         part.generation += 1  # a write or replication in progress never lands
         retry: list[Batch] = []
+        kept: list[Batch] = []
         for batch in part.replicating:
-            if self.acks == "all":
+            if batch.fetched:
+                kept.append(batch)  # the live followers have it: the new leader commits it
+            elif self.acks == "all":
                 retry.append(batch)
             else:
                 self._failover_loss(batch)
         part.replicating.clear()
+        part.replicating.extend(kept)
         if part.writing is not None:
             if self.acks == 0:
                 self._failover_loss(part.writing)
@@ -226,7 +285,7 @@ class BrokerSide(NodeRuntime):
         for batch in reversed(retry):
             batch.state = 0
             part.batches.appendleft(batch)
-        if part.isr:
+        if self._live_isr(part) or part.dead_in_isr:
             self.call_later(self.config.brokers.leader_election, self._elect, (part, part.epoch))  # type: ignore[union-attr]
         if self.tracing:
             self.log(f"p{part.index} offline ({len(retry)} batches to resend)")
@@ -238,10 +297,10 @@ class BrokerSide(NodeRuntime):
 
     def _elect(self, event: Any) -> None:
         part, epoch = event._value
-        if epoch != part.epoch or part.online or not part.isr:
-            return
-        leader = next(r for r in part.replicas if r in part.isr)
-        self._lead(part, leader)
+        live = self._live_isr(part)
+        if epoch != part.epoch or part.online or not live:
+            return  # no live in-sync replica: the partition waits for one to return
+        self._lead(part, live[0])
 
     def _lead(self, part: Partition, broker: int) -> None:
         now = self.env.now
@@ -250,6 +309,7 @@ class BrokerSide(NodeRuntime):
         self.offline_s += now - max(part.offline_since, self._window_start)
         if self.tracing:
             self.log(f"p{part.index} led by broker {broker}")
+        self.commit_fetched(part)
         self._wake(part)
 
     def _broker_up(self, broker: int) -> None:
@@ -257,12 +317,21 @@ class BrokerSide(NodeRuntime):
         if self.tracing:
             self.log(f"broker {broker} up")
         for part in self.parts:
-            if broker in part.replicas:
-                part.isr.add(broker)
-                if part.leader is None and not any(r in part.isr for r in part.replicas if r != broker):
-                    self._lead(part, broker)  # it was the last replica: no election to wait for
-                else:
-                    self._kick(part)  # the ISR may be large enough for acks=all again
+            if broker not in part.replicas:
+                continue
+            if broker in part.dead_in_isr:  # back before it was fenced: it never left the ISR
+                self._released(part, broker)
+            part.isr.add(broker)
+            if part.leader is None and not [r for r in self._live_isr(part) if r != broker]:
+                self._lead(part, broker)  # it was the last replica: no election to wait for
+            else:
+                self._kick(part)  # the ISR may be large enough for acks=all again
+
+    def isr_stalled_s(self) -> float:
+        """Partition-seconds whose high watermark waited for a crashed, unfenced follower."""
+        now, start = self.env.now, self._window_start
+        running = sum(now - max(p.stalled_since, start) for p in self.parts if p.dead_in_isr)
+        return self.stalled_s + running
 
     def partition_offline_s(self) -> float:
         """Partition-seconds offline in the window, outages still running at the end included."""
@@ -278,6 +347,7 @@ class BrokerSide(NodeRuntime):
             "lost_to_failover": self.lost_to_failover,
             "leader_elections": self.elections,
             "partition_offline_s": self.partition_offline_s(),
+            "isr_stalled_s": self.isr_stalled_s(),
             "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else 0.0,
         }
 
@@ -286,4 +356,7 @@ class BrokerSide(NodeRuntime):
         raise NotImplementedError
 
     def _wake(self, part: Partition) -> None:
+        raise NotImplementedError
+
+    def _land(self, part: Partition, batch: Batch) -> None:
         raise NotImplementedError

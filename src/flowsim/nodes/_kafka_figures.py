@@ -51,6 +51,8 @@ TOPIC_FIGURES = (
            only_with="producer or brokers"),
     Figure("partition_offline_s", "s", "partition-seconds with no leader", engines=PER_MESSAGE,
            only_with="producer or brokers"),
+    Figure("isr_stalled_s", "s", "partition-seconds whose commits waited for a crashed follower not yet fenced",
+           engines=PER_MESSAGE, only_with="producer or brokers"),
     Figure("ack_wait_mean_s", "s", "mean wait of an acknowledged batch for its acks", engines=PER_MESSAGE,
            only_with="producer or brokers"),
     Figure("log_messages_end", "messages", "messages in the log's segments when the run ended", engines=PER_MESSAGE,

@@ -29,7 +29,9 @@ class Batch:
     stamped with the batch's oldest.
     """
 
-    __slots__ = ("acked", "born", "key", "n", "opened", "partition", "pieces", "ready", "refused", "sent", "state")
+    __slots__ = (
+        "acked", "born", "fetched", "key", "n", "opened", "partition", "pieces", "ready", "refused", "sent", "state",
+    )  # fmt: skip
 
     def __init__(self, partition: int, n: int, born: float, key: int, ready: bool, opened: float = 0.0) -> None:
         self.partition = partition
@@ -37,6 +39,7 @@ class Batch:
         self.state = 0  # 0 in the accumulator, 1 being written, 2 replicating, 3 in the log (or gone)
         self.refused = False  # a write was refused for want of in-sync replicas (counted once)
         self.sent = 0.0  # when its write began
+        self.fetched = False  # the live followers have it (it commits once no crashed follower holds the ISR)
         self.acked = False  # the producer heard back (or gave up): its buffer memory is free
         self.n = n
         self.born = born  # the oldest message's creation time
@@ -76,7 +79,11 @@ class Partition:
         self.online = True
         self.epoch = 0  # bumped when the leader is lost: an election scheduled before it is void
         self.offline_since = 0.0
-        self.replicating: deque[Batch] = deque()  # written by the leader, not yet fetched by followers
+        self.replicating: deque[Batch] = deque()  # written by the leader, not yet committed (high watermark)
+        # followers that crashed and are not yet fenced: still in the ISR, fetching nothing, so the
+        # high watermark waits for them (see `_kafka_brokers`)
+        self.dead_in_isr: set[int] = set()
+        self.stalled_since = 0.0
         self.segments: deque[list[float]] = deque()  # [base offset, opened, last write, bytes] (see `_kafka_log`)
 
     def append(self, batch: Batch, now: float) -> int:

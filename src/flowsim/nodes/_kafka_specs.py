@@ -47,7 +47,10 @@ class BrokerSpec(SpecModel):
         1, ge=1, description="acks=all writes to a partition with fewer live in-sync replicas are refused"
     )
     leader_election: Duration = Field(
-        9.0, ge=0, description="a partition whose leader fails is offline this long (KRaft's broker session 9 s)"
+        9.0,
+        ge=0,
+        description="a crashed broker is fenced this long after (KRaft's broker session 9 s): until then the "
+        "partitions it led are offline and those it follows cannot commit",
     )
     replication_delay: Duration = Field(
         0.0, ge=0, description="followers fetch a write this long after the leader appends it (with RF > 1)"

@@ -333,16 +333,12 @@ class KafkaTopicNode(TopicResults):
         if self.replicates(part):
             batch.state = 2
             part.replicating.append(batch)
-            self.call_later(self.replication_delay, self._replicated, (part, batch, part.epoch))
+            if self.replication_delay > 0:
+                self.call_later(self.replication_delay, self._replicated, (part, batch, part.epoch))
+            else:
+                batch.fetched = True  # a crashed follower still in the ISR holds the commit
             self._kick(part)
             return
-        self._land(part, batch)
-
-    def _replicated(self, event: Any) -> None:
-        part, batch, epoch = event._value
-        if epoch != part.epoch:
-            return  # the leader failed first: the batch was resent or lost (see `_kafka_brokers`)
-        part.replicating.popleft()
         self._land(part, batch)
 
     def _land(self, part: Partition, batch: Batch) -> None:
