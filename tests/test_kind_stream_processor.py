@@ -88,6 +88,25 @@ def test_micro_batches_run_every_interval_over_all_tasks() -> None:
     assert figures["utilization"] == pytest.approx((0.5 * 2 + 1 * 2 + 1 * 2) / (2 * 7.5))
 
 
+def test_an_at_least_once_micro_batch_crash_reruns_only_the_batch_it_stopped() -> None:
+    # triggers every 2 s, one task at 0.5 s an event: batch {1} ends 2.5, {2, 3} ends 5.0, {4, 5}
+    # starts 6.0 and is stopped by the crash at 6.2.  Spark's commit log marks each finished batch,
+    # so the restart at 7.2 runs {4, 5, 6} (1.5 s) and nothing emitted before the crash comes back:
+    # the rollback to the 100 s checkpoint re-emitted 1, 2 and 3 (3 duplicates)
+    events, figures = run(
+        "parallelism: 1, per_event_cost: 0.5s, mode: micro_batch, batch_interval: 2s, checkpoint_interval: 100s"
+    )
+    assert [(t, k) for t, _, e, k in events if e == "emit"] == [
+        (2.5, 1),
+        (5.0, 2),
+        (5.0, 3),
+        (8.7, 4),
+        (8.7, 5),
+        (8.7, 6),
+    ]
+    assert figures["duplicates"] == 0 and figures["reprocessed"] == 0 and figures["completed"] == 6
+
+
 def test_a_full_job_blocks_its_sender() -> None:
     events, figures = run("parallelism: 1, per_event_cost: 3s, capacity: 2", duration="8s", faults="[]")
     # 1 runs 1-4, 2 waits; 3 is refused at 3 and handed over when 1 leaves at 4; 2 runs 4-7, so

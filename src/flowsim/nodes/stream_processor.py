@@ -59,7 +59,8 @@ class StreamProcessorConfig(NodeConfig):
     (Flink's KafkaSource, Spark's checkpoint location, Kafka Streams' committed offsets): the
     group's lag jumps back by what the job consumed since, and records retention deleted
     meanwhile are lost; a micro_batch job checkpoints its offsets as each batch ends (Spark).
-    Fed by anything else, what followed the checkpoint is re-processed from the job's memory.
+    Fed by anything else, what followed the checkpoint is re-processed from the job's memory; a
+    micro_batch job's checkpoint is its last finished batch (Spark's commit log).
     Output blocked downstream at the crash still goes out.
     """
 
@@ -319,6 +320,8 @@ class StreamProcessorNode(ReplaySide):
             self._commit()  # Spark commits a micro-batch's output (its sink's batch id) as it ends
         elif self.logs:  # emitted output the offsets now cover is never read again
             self._since_checkpoint = [item for item in self._since_checkpoint if not self.covered(item)]
+        else:  # Spark's commit log: a finished batch never runs again, only the one a crash stops
+            self._since_checkpoint = []
         if self._batch_pending:
             self._run_batch()
 
