@@ -229,6 +229,31 @@ def test_sla_miss_and_freshness() -> None:
     assert f["run_duration_mean_s"] == pytest.approx(2400)
 
 
+def test_staleness_is_the_time_weighted_age_of_the_newest_landed_data() -> None:
+    # hourly, a 10m task, 6 h: runs for [k-1 h, k h) land at k h + 10m (k = 1 .. 5; the sixth
+    # would land after the end).  The newest data's age is a sawtooth from 600 s (just landed) to
+    # 4,200 s (just before the next landing), from the first landing at 4,200 s to the end at
+    # 21,600 s: four full teeth of 3,600 s x (600 + 4,200) / 2 and a last one of 3,000 s x
+    # (600 + 3,600) / 2, so the mean is (4 x 8,640,000 + 6,300,000) / 17,400 = 2,348.3 s.  The
+    # landing lag (freshness) is 600 s at every landing: sampled at the landings, it never sees
+    # the 4,200 s the warehouse reads just before one.
+    m = model("schedule: '@hourly'\ntasks: {load: {duration: 10m}}", duration="6h")
+    f = m.nodes["etl"].figures(m.network.window)
+    assert f["freshness_mean_s"] == pytest.approx(600) and f["freshness_max_s"] == pytest.approx(600)
+    assert f["staleness_mean_s"] == pytest.approx((4 * 3600 * 2400 + 3000 * 2100) / 17_400)
+    assert f["staleness_max_s"] == pytest.approx(4200)
+
+
+def test_a_dag_that_never_lands_has_no_freshness_figures() -> None:
+    # the first interval closes at 1h, its 2h task would end at 3h, the run ends at 2h: nothing
+    # landed, so the ages are "no data" (an SLO on them fails saying so), not 0 s (which passed)
+    m = model("schedule: '@hourly'\ntasks: {load: {duration: 2h}}", duration="2h")
+    f = m.nodes["etl"].figures(m.network.window)
+    for name in ("freshness_max_s", "freshness_mean_s", "oldest_age_max_s", "staleness_mean_s", "staleness_max_s",
+                 "run_duration_max_s"):  # fmt: skip
+        assert f[name] != f[name], name  # NaN
+
+
 def test_messages_are_conserved_with_failures_and_skips() -> None:
     m = model(
         """

@@ -33,7 +33,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from flowsim.engine.context import SimContext
-from flowsim.engine.figures import FLUID, PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, bulk
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
@@ -49,6 +48,7 @@ from flowsim.nodes._airflow_parts import (
     task_paths,
     topological_order,
 )
+from flowsim.nodes._airflow_records import DAG_FIGURES, Staleness
 from flowsim.nodes._airflow_runs import DagRuns
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -84,33 +84,7 @@ class AirflowDagConfig(NodeConfig):
     """
 
     summary = "scheduled batch DAG: data intervals, task deps, retries, pools, catchup, SLA, freshness"
-    kind_figures = (
-        Figure("runs", "runs", "runs finished (the fluid engine does not tell outcomes apart)", engines=FLUID),
-        Figure("runs_succeeded", "runs", "runs whose every task succeeded", engines=PER_MESSAGE),
-        Figure("runs_failed", "runs", "runs with a task out of tries", True, engines=PER_MESSAGE),
-        Figure("runs_skipped", "runs", "never started (catchup off, or a failed upstream)", True, engines=PER_MESSAGE),
-        Figure("sla_misses", "runs", "runs that landed later than interval end + sla, or never", True),
-        Figure("task_tries", "tries", "task attempts, retries included", engines=PER_MESSAGE),
-        Figure("task_timeouts", "tries", "task attempts cut off by execution_timeout", engines=PER_MESSAGE),
-        Figure("runs_queued_max", "runs", "most runs waiting for a free active-run slot", engines=PER_MESSAGE),
-        Figure("runs_pending_at_end", "runs", "runs scheduled or waiting when the run ended"),
-        Figure("runs_active_at_end", "runs", "runs started and not over when the run ended (held by depends_on_past, "
-               "a sensor, a pool)", engines=PER_MESSAGE),
-        Figure("messages_skipped", "messages", "data of skipped or failed runs (its dropped)", engines=PER_MESSAGE),
-        Figure("freshness_mean_s", "s", "mean age of the newest landed data, sampled at each landing",
-               engines=PER_MESSAGE),
-        Figure("freshness_max_s", "s", "age of the newest landed data at its worst", True, engines=PER_MESSAGE),
-        Figure("oldest_age_mean_s", "s", "mean age of the oldest message of a landing", engines=PER_MESSAGE),
-        Figure("oldest_age_max_s", "s", "age of the oldest message of a landing at its worst", engines=PER_MESSAGE),
-        Figure("run_duration_mean_s", "s", "mean time from a run's start to its end"),
-        Figure("run_duration_max_s", "s", "longest run"),
-        Figure("runs_cleared", "runs", "failed runs cleared to run again (clear_failed_after)", engines=PER_MESSAGE),
-        Figure("runs_timed_out", "runs", "runs failed by dagrun_timeout, running tries killed", True,
-               engines=PER_MESSAGE),
-        Figure("sensor_pokes", "pokes", "pokes the sensors made", engines=PER_MESSAGE),
-        Figure("sensor_slot_s", "s", "slot-seconds the sensors held", engines=PER_MESSAGE),
-        Figure("sensor_timeouts", "tries", "sensor tries that timed out", engines=PER_MESSAGE),
-    )  # fmt: skip
+    kind_figures = DAG_FIGURES
     can_fail = True
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
@@ -252,6 +226,7 @@ class AirflowDagNode(DagRuns):
         self._pending: deque[Run] = deque()
         self._cleared: list[Run] = []  # failed runs waiting to be cleared, then due again
         super().__init__(name, config, ctx)
+        self.staleness = Staleness()
         self.schedule = parse_schedule(config.schedule)
         self.tasks = config.tasks
         self.order = config.order()
@@ -384,6 +359,7 @@ class AirflowDagNode(DagRuns):
         self.counts["runs_succeeded"] += 1
         self.run_durations.append(now - run.started)
         self.fresh_newest.append(now - run.end)
+        self.staleness.landed(now, run.end)
         self.fresh_oldest.append(now - run.start)
         self._record(run, run.n)
         if self.tracing:
