@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from flowsim.engine.stats import max_of, mean_of
 from flowsim.fluid.base import TINY, FluidNode, Record
 from flowsim.fluid.nodes import QueueNode
 from flowsim.schedule import parse_schedule
@@ -95,8 +96,8 @@ class DagNode(FluidNode):
         return super().figures(window) | {
             "runs": self.runs, "sla_misses": self.sla_misses,
             "runs_pending_at_end": float(len(self.pending)),
-            "run_duration_mean_s": sum(durations) / len(durations) if durations else 0.0,
-            "run_duration_max_s": max(durations, default=0.0),
+            "run_duration_mean_s": mean_of(durations),
+            "run_duration_max_s": max_of(durations),
         }  # fmt: skip
 
     def series_extra(self) -> dict[str, float]:
