@@ -196,6 +196,24 @@ def test_percentiles_of_nothing_are_no_data_for_every_kind() -> None:
     assert as_json["nodes"]["wh"]["kind_figures"]["query_wait_p99_s"] is None
 
 
+def test_means_and_shares_of_nothing_are_no_data_too() -> None:
+    # nothing arrives in the 100 s: no acked batch, no written partition, no committed output, no
+    # request; each of these read 0 (a pass for `ack_wait_mean_s < 1s`) where no data was measured
+    s = scenario(
+        "src: {kind: source, interarrival: 1s, start: 1000s}\n"
+        "topic: {kind: kafka_topic, brokers: {count: 3, replication_factor: 3}}\n"
+        "job: {kind: stream_processor, guarantee: exactly_once}\n"
+        "serve: {kind: model_serving}\ndone: {kind: sink}",
+        "[src -> topic, topic -> job, job -> serve, serve -> done]",
+        duration="100s",
+    )
+    result = flowsim.simulate(s)
+    for node, figure in [("topic", "ack_wait_mean_s"), ("topic", "hot_partition_share"),
+                         ("job", "output_latency_added_mean_s"), ("job", "output_latency_added_max_s"),
+                         ("serve", "error_rate")]:  # fmt: skip
+        assert math.isnan(result.nodes[node].kind_figures[figure]), (node, figure)
+
+
 # ---- exact time-weighted gauges ----------------------------------------------------------------
 KAFKA = """
 src: {kind: source, rate: 200/s}

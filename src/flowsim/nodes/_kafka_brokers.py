@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowsim.engine.node import NodeRuntime, Waiter
+from flowsim.engine.stats import NO_DATA
 from flowsim.nodes._kafka_parts import Batch, Partition
 
 if TYPE_CHECKING:
@@ -348,7 +349,7 @@ class BrokerSide(NodeRuntime):
             "leader_elections": self.elections,
             "partition_offline_s": self.partition_offline_s(),
             "isr_stalled_s": self.isr_stalled_s(),
-            "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else 0.0,
+            "ack_wait_mean_s": self.ack_wait_s / self.acked_batches if self.acked_batches else NO_DATA,
         }
 
     # ---- supplied by the kind ------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowsim.engine.stats import NO_DATA
 from flowsim.nodes._kafka_brokers import BrokerSide
 from flowsim.nodes._kafka_consumers import ConsumerSide
 from flowsim.nodes._kafka_log import LogSide
@@ -78,7 +79,7 @@ class TopicResults(LogSide, BrokerSide, ConsumerSide):
             "buffer_at_start": self.buffer_at_start,
             "buffer_at_end": self.buffered,
             "write_utilization": self.write_busy_s / (len(self.parts) * span),
-            "hot_partition_share": max(written) / sum(written) if sum(written) else 0.0,
+            "hot_partition_share": max(written) / sum(written) if sum(written) else NO_DATA,
             "lost_to_retention": sum(group.lost for group in self.groups) + self.lost_before_groups,
             "lost_before_groups": self.lost_before_groups,
             "unread_at_end": self.unread(),

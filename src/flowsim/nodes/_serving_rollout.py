@@ -28,6 +28,7 @@ from flowsim.engine.item import Item
 from flowsim.engine.payloads import ModelVersion
 from flowsim.engine.pool import ServerPool
 from flowsim.engine.sampling import block_sampler
+from flowsim.engine.stats import NO_DATA
 from flowsim.specmodel import SpecModel
 from flowsim.units import Count, Duration, Number, Period
 
@@ -304,7 +305,7 @@ class RolloutRuntime(ServerPool):
             "promotions": self.promotions,
             "rollbacks": self.rollbacks,
             "errors": errors,
-            "error_rate": errors / requests if requests else 0.0,
+            "error_rate": errors / requests if requests else NO_DATA,
             "requests_rolled_back": sum(n for v, n in self.per_version.items() if v in self.rolled_back),
         }
         figures |= {f"requests_v{v}": float(count) for v, count in sorted(self.per_version.items())}

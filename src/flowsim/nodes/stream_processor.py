@@ -33,6 +33,7 @@ from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.item import Item
 from flowsim.engine.node import NodeRuntime
+from flowsim.engine.stats import max_of, mean_of
 from flowsim.nodes._stream_replay import ReplaySide
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import register
@@ -408,6 +409,7 @@ class StreamProcessorNode(ReplaySide):
             "reprocessed": self.reprocessed,
             "checkpoints": self.checkpoints,
             "restarts": self.restarts,
-            "output_latency_added_mean_s": sum(self.added) / len(self.added) if self.added else 0.0,
-            "output_latency_added_max_s": max(self.added, default=0.0),
+            # at-least-once output waits for nothing; exactly-once output that never committed: no data
+            "output_latency_added_mean_s": mean_of(self.added) if self.exactly_once else 0.0,
+            "output_latency_added_max_s": max_of(self.added) if self.exactly_once else 0.0,
         }
