@@ -192,6 +192,16 @@ def test_catchup_runs_missed_intervals_back_to_back() -> None:
     assert f["dropped"] == 0
 
 
+def test_catchup_starts_the_missed_runs_together_up_to_max_active_runs() -> None:
+    # Airflow's default max_active_runs is 16: after the outage (1.5h..4.5h) the three missed runs
+    # start at once, each 20m, all landing at 4h50m; run 5 is due at 5h
+    m = model(CATCHUP_DAG.format(catchup="true").replace("max_active_runs: 1\n", ""), duration="6h", extra=DOWN)
+    runs = [(t, e, k) for t, e, k in dag_events(m) if e in ("run start", "run end")]
+    assert sorted(runs[2:8]) == sorted([(4.5 * H, "run start", k) for k in (2, 3, 4)] +
+                                       [(4.5 * H + 1200, "run end", k) for k in (2, 3, 4)])  # fmt: skip
+    assert runs[8:] == [(5 * H, "run start", 5), (5 * H + 1200, "run end", 5)]
+
+
 def test_catchup_off_skips_missed_intervals_and_drops_their_data() -> None:
     m = model(CATCHUP_DAG.format(catchup="false"), duration="6h", extra=DOWN)
     runs = [(t, e, k) for t, e, k in dag_events(m) if e in ("run start", "run end", "run skipped")]

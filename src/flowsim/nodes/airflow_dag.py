@@ -97,7 +97,11 @@ class AirflowDagConfig(NodeConfig):
     max_active_runs: Count = Field(16, ge=1, description="runs active at once (Airflow default 16)")
     max_active_tasks: Count = Field(16, ge=1, description="task tries of this DAG running at once (Airflow default 16)")
     fail_fast: bool = Field(False, description="a task out of retries kills the run's other tries and fails it")
-    catchup: bool = Field(True, description="run missed intervals one after another (true) or skip them")
+    catchup: bool = Field(
+        True,
+        description="run every missed interval, oldest first, up to max_active_runs at once (true), or only "
+        "the newest (false)",
+    )
     sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
     dagrun_timeout: Duration | None = Field(None, gt=0, description="a run still going this long after it began fails")
     clear_failed_after: Duration | None = Field(
