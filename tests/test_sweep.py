@@ -75,6 +75,16 @@ def test_set_values_are_read_as_yaml() -> None:
         parse_sets(["a=1", "a=2"])
 
 
+def test_a_range_of_whole_numbers_stands_for_each_of_them() -> None:
+    assert parse_set("nodes.api.servers=1..4") == ("nodes.api.servers", [1, 2, 3, 4])  # both ends included
+    assert parse_set("nodes.t.partitions=4..32:8") == ("nodes.t.partitions", [4, 12, 20, 28])  # 36 > 32
+    assert parse_set("a=1..2,10") == ("a", [1, 2, 10])  # ranges and single values mix
+    assert parse_set("a=1.5..2") == ("a", ["1.5..2"])  # not whole numbers: the value as written
+    for bad, says in [("a=5..1", "A <= B"), ("a=1..5:0", "a step of 1 or more"), ("a=0..10000000", "over 10,000")]:
+        with pytest.raises(flowsim.SpecError, match=says):
+            parse_set(bad)
+
+
 def test_tasks_batch_short_runs_and_cover_every_replication(scenario_file: Path) -> None:
     scenarios = [flowsim.load_scenario(scenario_file, {"nodes.api.servers": n, "replications": 50}) for n in (2, 3)]
     tasks = plan_tasks(scenarios, [20_000.0, 20_000.0], workers=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,11 +22,17 @@ from flowsim.spec.scenario import Scenario
 Grid = Mapping[str, Sequence[Any]]
 
 
+_RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*(?::\s*(-?\d+)\s*)?$")
+MAX_RANGE = 10_000  # values one A..B range may expand to (the sweep's max_points bounds the grid)
+
+
 def parse_set(text: str) -> tuple[str, list[Any]]:
     """`nodes.api.servers=1,2,4` -> ('nodes.api.servers', [1, 2, 4]); values are read as YAML.
 
     The values are read as one YAML flow list, so a value may itself hold commas when bracketed
-    (`nodes.api.service_time={dist: constant, value: 1s},{dist: exponential, mean: 1s}`).
+    (`nodes.api.service_time={dist: constant, value: 1s},{dist: exponential, mean: 1s}`).  A
+    value `A..B` (or `A..B:STEP`) of whole numbers stands for A, A + STEP, ... up to B, both
+    ends included: `nodes.api.servers=1..8`, `partitions=4..32:4`.
     """
     path, sep, raw = text.partition("=")
     if not sep or not path.strip() or not raw.strip():
@@ -36,7 +43,22 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
         values = [_yaml_or_text(part) for part in raw.split(",")]
     if not isinstance(values, list) or not values or any(v is None or v == "" for v in values):
         raise SpecError([Problem(f"cannot read the values of {text!r}; write PATH=V1,V2,...", "--set")])
-    return path.strip(), values
+    return path.strip(), [v for value in values for v in _expanded(value, text)]
+
+
+def _expanded(value: Any, text: str) -> list[Any]:
+    """A value, or the whole numbers an `A..B[:STEP]` range stands for."""
+    match = _RANGE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return [value]
+    low, high, step = int(match[1]), int(match[2]), int(match[3] or 1)
+    if step < 1 or high < low:
+        raise SpecError([Problem(f"cannot read the range {value.strip()!r} in {text!r}: write A..B with A <= B and "
+                                 "a step of 1 or more, e.g. 1..8 or 4..32:4", "--set")])  # fmt: skip
+    if (high - low) // step + 1 > MAX_RANGE:
+        raise SpecError([Problem(f"the range {value.strip()!r} in {text!r} holds over {MAX_RANGE:,} values; "
+                                 "give a step (A..B:STEP) or a shorter range", "--set")])  # fmt: skip
+    return list(range(low, high + 1, step))
 
 
 def _yaml_or_text(text: str) -> Any:

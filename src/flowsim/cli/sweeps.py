@@ -76,7 +76,12 @@ def _executor(name: ExecutorName | None, workers: int | None, scheduler: str | N
 # ---- options -------------------------------------------------------------------------------
 GridOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", metavar="PATH=V1,V2,...", help="a swept parameter and its values (repeatable)"),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="PATH=V1,V2,...",
+        help="a swept parameter and its values (repeatable); A..B[:STEP] for whole numbers: 1..8, 4..32:4",
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", "-s", metavar="PATH=VALUE", help="override in both designs (repeatable)")
