@@ -170,6 +170,30 @@ def test_consumers_read_only_up_to_the_high_watermark() -> None:
     assert delivered[-1] == pytest.approx(4.001)
 
 
+def test_when_both_followers_are_fenced_the_leader_commits_alone_in_order() -> None:
+    # RF 3, replication delay 0.5 s: messages 1-5 (sent 0.1 .. 0.5) reach the sink 0.501 s after
+    # being sent.  Both followers crash at 1.05, before fetching 6-10, and are fenced at 2.05: the
+    # high watermark waits for them until then, so 6-20 (sent 0.6 .. 2.0) arrive together at 2.05,
+    # in offset order; from 2.1 the leader is the whole ISR and commits each write at once
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 0.1s, limit: 40}
+        topic: {kind: kafka_topic, partitions: 1, partition_write_rate: 1000/s, batch_size: 1, linger: 0s,
+                brokers: {count: 3, replication_factor: 3, replication_delay: 0.5s, leader_election: 1s,
+                          outages: [{broker: 1, at: 1.05s, for: 10s}, {broker: 2, at: 1.05s, for: 10s}]}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+        "5s",
+    )
+    _, events = run_traced(text, nodes=["done"])
+    delivered = [(t, k) for t, _, _, k in events]
+    assert [k for _, k in delivered] == list(range(1, 41))
+    assert [t for t, k in delivered if k <= 5] == pytest.approx([0.1 * k + 0.501 for k in range(1, 6)])
+    assert [t for t, k in delivered if 6 <= k <= 20] == pytest.approx([2.05] * 15)
+    assert [t for t, k in delivered if k > 20] == pytest.approx([0.1 * k + 0.001 for k in range(21, 41)])
+
+
 def test_with_acks_1_a_failover_loses_acknowledged_writes_acks_all_resends_them() -> None:
     # replication_delay 0.5 s: the batches written in the last 0.5 s before the leader fails at
     # 1.05 (sent at 0.6 .. 1.0: 5) have not reached a follower.  acks=1 already acknowledged them:

@@ -255,6 +255,9 @@ class BrokerSide(NodeRuntime):
     def _released(self, part: Partition, broker: int) -> None:
         """A crashed follower no longer holds the partition's high watermark."""
         part.dead_in_isr.discard(broker)
+        if len(part.isr) == 1:  # the leader alone: nothing left to fetch a write
+            for batch in part.replicating:
+                batch.fetched = True
         if not part.dead_in_isr:
             self.stalled_s += self.env.now - max(part.stalled_since, self._window_start)
             if part.online:

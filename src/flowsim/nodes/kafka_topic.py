@@ -330,13 +330,14 @@ class KafkaTopicNode(TopicResults):
         self.write_busy_s += batch.n / self.write_rate
         if self.acks == 1:
             self.acked(batch, now)
-        if self.replicates(part):
+        if self.replicates(part) or part.replicating:  # behind earlier writes, it commits after them
             batch.state = 2
             part.replicating.append(batch)
-            if self.replication_delay > 0:
+            if self.replication_delay > 0 and len(part.isr) > 1:
                 self.call_later(self.replication_delay, self._replicated, (part, batch, part.epoch))
             else:
-                batch.fetched = True  # a crashed follower still in the ISR holds the commit
+                batch.fetched = True  # nothing to fetch, or a crashed follower in the ISR holds the commit
+                self.commit_fetched(part)
             self._kick(part)
             return
         self._land(part, batch)
