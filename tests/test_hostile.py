@@ -410,6 +410,15 @@ CASES = [
     ),
     # 4. unclear answers: now said plainly
     Case("unclear", "NO read as false", VALIDATE_A, 'write "NO" in quotes', 4, arch=("on_full: drop", "on_full: NO")),
+    # the attribute name of a field spelled like a keyword was taken silently (and won over the key)
+    Case(
+        "unclear",
+        "mean_ for mean",
+        VALIDATE_A,
+        "unknown field 'mean_': write 'mean'",
+        4,
+        arch=("mean: 1s}", "mean_: 1s}"),
+    ),
     Case("unclear", "0x10 read as 16", VALIDATE_A, 'write "0x10" in quotes', 1, arch=("name: t", "name: 0x10")),
     Case("unclear", "weight text", VALIDATE_A, "expected a number", 8, arch=("weight: 1}", "weight: heavy}")),
     Case(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 
 
@@ -22,6 +22,17 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, validate_default=True, allow_inf_nan=False, defer_build=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases_as_written(cls, data: Any) -> Any:
+        """A field named after a Python keyword (`for`, `from`, `mean`) is written by that name only:
+        its attribute name (`for_`) would be taken silently, and win over `for` if both were given."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                if info.alias is not None and info.alias != name and name in data:
+                    raise ValueError(f"unknown field '{name}': write '{info.alias}'")
+        return data
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ class ModelServingConfig(NodeConfig):
     kind: Literal["model_serving"]
     replicas: Count = Field(2, ge=1, description="ready replicas at the start (servers)")
     service_time: Distribution = Field(
-        default_factory=lambda: LogNormal(mean_=0.05, stdev=0.03), description="time one request holds a replica"
+        default_factory=lambda: LogNormal.model_validate({"mean": 0.05, "stdev": 0.03}),
+        description="time one request holds a replica",
     )
     capacity: Count | None = Field(None, ge=1, description="most requests in the node; arrivals beyond are dropped")
     autoscale: AutoscaleSpec | None = Field(None, description="target-utilization autoscaling; none = fixed")

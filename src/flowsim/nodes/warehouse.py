@@ -94,7 +94,8 @@ class WarehouseConfig(NodeConfig):
         default_factory=lambda: Constant(value=30.0), description="fixed time per load (commit, metadata, clustering)"
     )
     query_time: Distribution = Field(
-        default_factory=lambda: LogNormal(mean_=2.0, stdev=2.0), description="time one query holds a slot"
+        default_factory=lambda: LogNormal.model_validate({"mean": 2.0, "stdev": 2.0}),
+        description="time one query holds a slot",
     )
     query_priority: bool = Field(False, description="waiting queries start before waiting loads")
     loads_to: str | None = Field(
