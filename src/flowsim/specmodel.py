@@ -27,7 +27,7 @@ class SpecModel(BaseModel):
     @classmethod
     def _aliases_as_written(cls, data: Any) -> Any:
         """A field named after a Python keyword (`for`, `from`, `mean`) is written by that name only:
-        its attribute name (`for_`) would be taken silently, and win over `for` if both were given."""
+        its attribute name (`for_`) would otherwise be taken silently."""
         if isinstance(data, dict):
             for name, info in cls.model_fields.items():
                 if info.alias is not None and info.alias != name and name in data:
