@@ -305,6 +305,24 @@ def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:
     assert "blocks its senders when full" in wait.why
 
 
+def test_theory_says_when_the_node_received_other_traffic_than_the_formula_assumes(tmp_path: Path) -> None:
+    from flowsim.reports.theory import theory_rows
+
+    # the source sends from 10,000 s of 20,000 s: M/M/1 holds while it sends, but over the window
+    # the node received half the 0.5 items/s (5 messages/s) the formula assumes, so its utilization
+    # reads about half the 50%: "exact" beside a -50% difference is no longer said
+    path = tmp_path / "th.yaml"
+    path.write_text(
+        THEORY.format(duration="20000s", faults="", extra="").replace("batch: 10}", "batch: 10, start: 10000s}")
+    )
+    rows = {row.figure: row for _, _, row in theory_rows(flowsim.simulate(flowsim.load_scenario(path)))}
+    utilization = rows["utilization"]
+    assert utilization.simulated == pytest.approx(0.25, rel=0.1)
+    assert utilization.status == "approximate"
+    assert "the formula assumes 5/s in; the node received 2.5" in utilization.why
+    # at the full rate the same node stays exact (test_theory_counts_a_batched_item_as_its_messages)
+
+
 def test_theory_says_failed_attempts_are_left_out(tmp_path: Path) -> None:
     # a quarter of the attempts fail and are retried: the M/M/1 formula of the first attempts alone
     # is no longer exact, and the note says why with the run's counts

@@ -135,12 +135,16 @@ class SourceConfig(NodeConfig):
 
         A profile's mean over its active part of the run, spread over the run (a 3x spike of 6
         minutes in a 14-minute run more than doubles it; over `rate_window`'s whole day it hardly
-        shows); without a finite horizon, or for a constant rate, `mean_rate()`.
+        shows); a constant rate over its part of the run (`start` .. `stop`); without a finite horizon,
+        `mean_rate()`.
         """
-        if not self.time_varying() or not math.isfinite(horizon) or horizon <= 0:
+        if not math.isfinite(horizon) or horizon <= 0:
             return self.mean_rate()
         start, stop = max(self.start, 0.0), min(self.stop if self.stop is not None else horizon, horizon)
-        return self.rate_law("mean").mean(start, stop) * (stop - start) / horizon if stop > start else 0.0
+        if stop <= start:
+            return 0.0
+        rate = self.rate_law("mean").mean(start, stop) if self.time_varying() else self.external_rate()
+        return rate * ((stop - start) / horizon)  # the share first: a source on all run keeps its rate exactly
 
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:
         """A source that starts when the run is over sends nothing: run on, but said."""

@@ -76,13 +76,32 @@ def _formula_status(prediction: Prediction) -> tuple[Status, str]:
     return "approximate", "its arrivals are not Poisson (a trace, a profile, a batch or an upstream queue's output)"
 
 
-def _status(figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction) -> tuple[Status, str]:
+def _arrivals_gap(node: NodeResult, analysis: NodeAnalysis, window: float) -> str | None:
+    """What the node received, when it is far from the rate the formula assumes: more than 10% and
+    more than five Poisson standard deviations of the expected count away."""
+    rate = analysis.message_rate_per_s if analysis.message_rate_per_s is not None else analysis.arrival_rate_per_s
+    expected = rate * window
+    if window <= 0 or expected <= 0:
+        return None
+    gap = abs(node.arrivals - expected)
+    if gap <= 0.1 * expected or gap <= 5 * math.sqrt(expected):
+        return None
+    return (f"the formula assumes {format_number(rate)}/s in; the node received {format_number(node.arrivals / window)}"
+            "/s over the window (a source's start, stop or profile, or losses or holds upstream)")  # fmt: skip
+
+
+def _status(
+    figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float = 0.0
+) -> tuple[Status, str]:
     """Exact only when the formula is and nothing it leaves out happened; every reason said."""
     blocking = analysis.on_full == "block" or "blocking" in prediction.formula
     if figure == "drop probability" and blocking:
         return "not applicable", "it blocks its senders instead of dropping"
     status, why = _formula_status(prediction)
     left_out = []  # what happened in the run that the formula leaves out
+    gap = _arrivals_gap(node, analysis, window)
+    if gap is not None:
+        left_out.append(gap)
     if node.downtime_s > 0:
         left_out.append(f"the formula ignores outages (down {format_duration(node.downtime_s)})")
     if node.failed_attempts > 0:
@@ -103,7 +122,9 @@ def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | Non
     return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
 
 
-def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction) -> list[Comparison]:
+def comparisons(
+    node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float = 0.0
+) -> list[Comparison]:
     """The rows of one node, counts in messages (a batched item counts its batch size)."""
     per_item = messages_per_item(analysis)
     drop = node.dropped / node.arrivals if node.arrivals > 0 else None
@@ -116,7 +137,7 @@ def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
     ]
     found = []
     for figure, predicted, simulated, fmt in rows:
-        status, why = _status(figure, node, analysis, prediction)
+        status, why = _status(figure, node, analysis, prediction, window)
         if figure.startswith("queue length") and per_item != 1:
             why += f"; {format_number(per_item)} messages per item"
         key = _CI_KEYS.get(figure)
@@ -150,8 +171,8 @@ def theory_rows(result: RunResult) -> list[tuple[str, str, Comparison]]:
     found = []
     for name, analysis in result.analysis.nodes.items():
         if analysis.prediction is not None and name in result.nodes:
-            found += [(name, analysis.prediction.formula, row)
-                      for row in comparisons(result.nodes[name], analysis, analysis.prediction)]  # fmt: skip
+            rows = comparisons(result.nodes[name], analysis, analysis.prediction, result.window_s)
+            found += [(name, analysis.prediction.formula, row) for row in rows]
     return found
 
 
