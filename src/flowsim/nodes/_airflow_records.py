@@ -6,6 +6,7 @@ leading underscore keeps the registry from treating this module as a kind.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -70,7 +71,7 @@ class Staleness:
             return
         a, newest = self.since, self.newest
         self.area += (now - a) * ((a + now) / 2 - newest)
-        self.peak = now - newest if self.peak != self.peak else max(self.peak, now - newest)  # NaN: the first
+        self.peak = now - newest if math.isnan(self.peak) else max(self.peak, now - newest)
         self.since = now
 
     def landed(self, now: float, end: float) -> None:

@@ -289,7 +289,7 @@ class BrokerSide(NodeRuntime):
         for batch in reversed(retry):
             batch.state = 0
             part.batches.appendleft(batch)
-        if self._live_isr(part) or part.dead_in_isr:
+        if part.isr:  # a live replica to elect, or a crashed one that may return first
             self.call_later(self.config.brokers.leader_election, self._elect, (part, part.epoch))  # type: ignore[union-attr]
         if self.tracing:
             self.log(f"p{part.index} offline ({len(retry)} batches to resend)")
