@@ -38,7 +38,8 @@ RF3 = "replication_factor: 3, leader_election: 2s"
 def test_a_broker_fault_is_the_same_outage_as_the_config_form() -> None:
     # broker 0 leads partition 0 only: offline 1.05 .. 3.05 until it is fenced and broker 1 is
     # elected; it follows partitions 1 and 2, whose commits wait for it as long (isr_stalled_s
-    # 2 x 2 s); broker 0 is back at 11.05
+    # 2 x 2 s); broker 0 is back at 11.05 and fetches what it missed, the 100 messages sent at
+    # 1.1 .. 11.0 (33, 34 and 33 by partition) at 1,000/s, before it is in sync again
     fault, by_fault = run(RF3, "[{node: topic, broker: 0, at: 1.05s, for: 10s}]")
     config, by_config = run(RF3 + ", outages: [{broker: 0, at: 1.05s, for: 10s}]")
     assert fault == config
@@ -48,6 +49,9 @@ def test_a_broker_fault_is_the_same_outage_as_the_config_form() -> None:
         (3.05, "broker 0 fenced"),
         (3.05, "p0 led by broker 1"),
         (11.05, "broker 0 up"),
+        (pytest.approx(11.083), "p0 broker 0 back in sync"),
+        (pytest.approx(11.083), "p2 broker 0 back in sync"),
+        (pytest.approx(11.084), "p1 broker 0 back in sync"),
     ]
     assert by_fault == by_config
     assert by_fault["partition_offline_s"] == pytest.approx(2.0) and by_fault["leader_elections"] == 1

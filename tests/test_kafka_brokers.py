@@ -147,6 +147,20 @@ def test_a_follower_back_before_it_is_fenced_never_left_the_isr() -> None:
     assert figures["ack_wait_mean_s"] == pytest.approx((20 * 1.0 + 179 * 0.001) / 199)
 
 
+def test_a_fenced_follower_fetches_what_it_missed_before_it_is_in_sync_again() -> None:
+    # acks=1 writes go on while follower broker 2 is away (1.05 .. 11.05, fenced at 1.55): the 100
+    # messages sent at 1.1 .. 11.0.  Back at 11.05, it fetches them at the partition's 1,000/s and
+    # rejoins the ISR 0.1 s later, at 11.15; a broker back before it is fenced never left it
+    base = (
+        "brokers: {count: 3, replication_factor: 3, leader_election: 0.5s, outages: [{broker: 2, at: 1.05s, for: 10s}]}"
+    )
+    events, _ = run(f"{base}, producer: {{acks: 1}}")
+    assert [(t, e) for t, _, e, _ in events if "broker 2" in e] == [
+        (1.05, "broker 2 down"), (1.55, "broker 2 fenced"), (11.05, "broker 2 up"),
+        (pytest.approx(11.15), "p0 broker 2 back in sync"),
+    ]  # fmt: skip
+
+
 def test_consumers_read_only_up_to_the_high_watermark() -> None:
     # acks=1 answers at once, but the messages sent while the crashed follower holds the ISR reach
     # the sink only when it is fenced (leader_election 2 s: at 3.05) or back

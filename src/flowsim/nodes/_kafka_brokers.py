@@ -10,9 +10,10 @@ and on those where it follows, the high watermark waits for it: writes land in t
 log but neither commit (acks=all is not answered) nor reach consumers (`isr_stalled_s`).  A
 broker back before it is fenced never left the ISRs, and the commits go on at once.  With no
 live in-sync replica (replication factor 1) a partition stays offline until its broker returns,
-which then leads at once.  A returning broker rejoins the ISRs at once (its catch-up is not
-modelled).  Writes to an offline partition wait in the producer's accumulator, reads of it
-return nothing.
+which then leads at once.  A fenced broker that returns fetches what was written while it was
+away (at the partition's write rate) before it rejoins an ISR: until then a partition with
+`min_insync_replicas` equal to its replicas still refuses acks=all writes.  Writes to an offline
+partition wait in the producer's accumulator, reads of it return nothing.
 
 What a failover does to the batches on the failed leader, by `acks` (Kafka's producer docs):
 - written and not yet fetched by followers (`replication_delay`): acks 0 and 1 were already
@@ -64,6 +65,7 @@ class BrokerSide(NodeRuntime):
 
     config: KafkaTopicConfig
     parts: list[Partition]
+    write_rate: float  # messages per second a partition appends (a follower fetches as fast)
     buffered: int  # messages not yet in the log (accumulator, being written, replicating)
     held: int  # messages holding producer buffer memory (until acknowledged)
 
@@ -228,6 +230,8 @@ class BrokerSide(NodeRuntime):
         if fence > 0:  # first: the controller fences the broker, then elects new leaders
             self.call_later(fence, self._fenced, (broker, self.crashes[broker]))
         for part in self.parts:
+            if broker in part.replicas:
+                part.behind_from[broker] = part.leo  # its log ends here: on its return it fetches the rest
             if broker not in part.isr:
                 continue
             if part.leader == broker:
@@ -323,13 +327,28 @@ class BrokerSide(NodeRuntime):
         for part in self.parts:
             if broker not in part.replicas:
                 continue
+            behind = part.leo - part.behind_from.pop(broker, part.leo)
             if broker in part.dead_in_isr:  # back before it was fenced: it never left the ISR
                 self._released(part, broker)
-            part.isr.add(broker)
-            if part.leader is None and not [r for r in self._live_isr(part) if r != broker]:
-                self._lead(part, broker)  # it was the last replica: no election to wait for
-            else:
-                self._kick(part)  # the ISR may be large enough for acks=all again
+            elif part.leader is not None and behind > 0:  # fenced: it fetches what it missed first
+                self.call_later(behind / self.write_rate, self._caught_up, (part, broker, self.crashes[broker]))
+                continue
+            self._in_sync(part, broker)
+
+    def _caught_up(self, event: Any) -> None:
+        part, broker, crash = event._value
+        if crash == self.crashes[broker] and self.alive[broker]:
+            if self.tracing:
+                self.log(f"p{part.index} broker {broker} back in sync")
+            self._in_sync(part, broker)
+
+    def _in_sync(self, part: Partition, broker: int) -> None:
+        """The broker (back, and caught up) is in the partition's ISR again."""
+        part.isr.add(broker)
+        if part.leader is None and not [r for r in self._live_isr(part) if r != broker]:
+            self._lead(part, broker)  # it was the last replica: no election to wait for
+        else:
+            self._kick(part)  # the ISR may be large enough for acks=all again
 
     def isr_stalled_s(self) -> float:
         """Partition-seconds whose high watermark waited for a crashed, unfenced follower."""

@@ -84,6 +84,7 @@ class Partition:
         # high watermark waits for them (see `_kafka_brokers`)
         self.dead_in_isr: set[int] = set()
         self.stalled_since = 0.0
+        self.behind_from: dict[int, int] = {}  # crashed replica -> the log end offset when it crashed
         self.segments: deque[list[float]] = deque()  # [base offset, opened, last write, bytes] (see `_kafka_log`)
 
     def append(self, batch: Batch, now: float) -> int:
