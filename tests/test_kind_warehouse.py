@@ -109,3 +109,17 @@ def test_loads_to_must_name_an_out_edge() -> None:
     path = Path(__file__).resolve().parent.parent / "scenarios" / "warehouse-contention.yaml"
     with pytest.raises(flowsim.SpecError, match=r"loads_to: 'tabels' is not an out-edge.*did you mean 'tables'"):
         flowsim.load_scenario(path, {"nodes.warehouse.loads_to": "tabels"})
+
+
+def test_a_sample_with_no_query_has_no_p95_wait() -> None:
+    # a query every 100 s, samples every 10 s: 9 of the 100 samples follow a query (at 100 .. 900 s,
+    # none waits: 0 s); the other 91 had no query to take a percentile of, a gap, not 0 s
+    text = scenario_yaml(
+        "src: {kind: source, interarrival: 100s}\nwh: {kind: warehouse}\ndone: {kind: sink}",
+        "[src -> wh, wh -> done]",
+        "1000s",
+        "sample_interval: 10s\n",
+    )
+    series = flowsim.simulate(flowsim.load_scenario(text)).series
+    p95 = series[series.node == "wh"].query_wait_p95_s
+    assert len(p95) == 100 and int(p95.isna().sum()) == 91 and p95.dropna().tolist() == [0.0] * 9

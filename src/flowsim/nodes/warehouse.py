@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from flowsim.distributions import Constant, Distribution, LogNormal
@@ -276,7 +275,7 @@ class WarehouseNode(ServerPool):
         return figures
 
     def series_extra(self) -> dict[str, float]:
-        """Gauges per sample: the p95 wait of queries started since the last sample, loads running."""
+        """Gauges per sample: the p95 wait of queries started since the last sample (none: no
+        data, a gap in the series), loads running."""
         recent, self._recent = self._recent, []
-        p95 = float(np.percentile(recent, 95)) if recent else 0.0
-        return {"query_wait_p95_s": p95, "loads_running": float(self.loads_running)}
+        return {"query_wait_p95_s": percentile_of(recent, 95), "loads_running": float(self.loads_running)}
