@@ -36,6 +36,7 @@ from flowsim.sizing import sample_events, timer_events
 from flowsim.slo import evaluate
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
+from flowsim.spec.yaml_document import format_path
 from flowsim.units import format_duration
 from flowsim.version import __version__
 
@@ -197,12 +198,8 @@ def choose_engine(
     chosen = _pick_engine(scenario, view, max_events, engine)
     gaps = [gap for gap in path_issues(scenario, scenario.arch, chosen) if gap[0][0] == "slos"]
     if gaps:  # a lesson figure without data only reads 'no data'; an SLO on one could never pass
-        raise FlowsimError("; ".join(f"{_field_text(where)}: {message} ({hint})" for where, message, hint in gaps))
+        raise FlowsimError("; ".join(f"{format_path(where)}: {message} ({hint})" for where, message, hint in gaps))
     return chosen
-
-
-def _field_text(where: tuple[str | int, ...]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".")
 
 
 def _pick_engine(

@@ -91,17 +91,14 @@ def _arrivals_gap(node: NodeResult, analysis: NodeAnalysis, window: float) -> st
 
 
 def _status(
-    figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float = 0.0
+    figure: str, node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, gap: str | None
 ) -> tuple[Status, str]:
     """Exact only when the formula is and nothing it leaves out happened; every reason said."""
     blocking = analysis.on_full == "block" or "blocking" in prediction.formula
     if figure == "drop probability" and blocking:
         return "not applicable", "it blocks its senders instead of dropping"
     status, why = _formula_status(prediction)
-    left_out = []  # what happened in the run that the formula leaves out
-    gap = _arrivals_gap(node, analysis, window)
-    if gap is not None:
-        left_out.append(gap)
+    left_out = [gap] if gap is not None else []  # what happened in the run that the formula leaves out
     if node.downtime_s > 0:
         left_out.append(f"the formula ignores outages (down {format_duration(node.downtime_s)})")
     if node.failed_attempts > 0:
@@ -122,11 +119,10 @@ def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | Non
     return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
 
 
-def comparisons(
-    node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float = 0.0
-) -> list[Comparison]:
+def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float) -> list[Comparison]:
     """The rows of one node, counts in messages (a batched item counts its batch size)."""
     per_item = messages_per_item(analysis)
+    gap = _arrivals_gap(node, analysis, window)
     drop = node.dropped / node.arrivals if node.arrivals > 0 else None
     rows: list[tuple[str, float | None, float | None, Formatter]] = [
         ("utilization", _carried_load(analysis, prediction), node.utilization, format_percent),
@@ -137,7 +133,7 @@ def comparisons(
     ]
     found = []
     for figure, predicted, simulated, fmt in rows:
-        status, why = _status(figure, node, analysis, prediction, window)
+        status, why = _status(figure, node, analysis, prediction, gap)
         if figure.startswith("queue length") and per_item != 1:
             why += f"; {format_number(per_item)} messages per item"
         key = _CI_KEYS.get(figure)
