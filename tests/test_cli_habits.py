@@ -122,6 +122,19 @@ def test_strict_turns_warnings_into_exit_1_and_each_warning_names_its_file_once(
     assert doc["valid"] is False and doc["warnings"] == 1 and doc["files"][0]["valid"] is True
 
 
+def test_run_says_an_analytic_warning_once_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the table report ends with the analytic warnings: on a terminal the warning printed before
+    # the run would show twice; to a file or a pipe, stderr keeps it in sight during the run
+    args = ("run", PEAK, "--set", "duration=10min", "--set", "warmup=0s")
+    piped = invoke(*args)
+    assert piped.exit_code == 0
+    assert piped.stderr.count("rho = 1.35") == 1 and piped.stdout.count("overloaded (rho = 1.35") == 1
+    monkeypatch.setattr("flowsim.cli.run.stdout_is_terminal", lambda: True)
+    screen = invoke(*args)
+    assert screen.exit_code == 0
+    assert "rho = 1.35" not in screen.stderr and screen.stdout.count("overloaded (rho = 1.35") == 1
+
+
 def test_a_node_idle_by_its_design_start_time_is_a_note_that_strict_passes() -> None:
     # kafka-baseline runs 6 minutes; kappa.yaml starts the replay group at 12 minutes, so replay_job
     # and serving_v2 behind it receive nothing: said as a note (where the node is written), not a warning

@@ -395,6 +395,22 @@ def test_hot_partition_lag_share_is_time_weighted_so_a_tiny_even_lag_is_not_hot(
     assert figures["hot_partition_lag_share.done"] == pytest.approx(0.5)  # the peak alone read 1.0
 
 
+def test_hot_partition_lag_share_of_a_group_that_never_lagged_is_no_data() -> None:
+    # the broker writes and the consumer reads each message at once (0 s processing): the group's
+    # time-weighted lag is 0, so no partition is the hot one (was 0.0, which an SLO
+    # "hot_partition_lag_share < 0.5" read as a pass)
+    _, figures = run(
+        """
+        src: {kind: source, interarrival: 1s, limit: 4}
+        topic: {kind: kafka_topic, partitions: 2, batch_size: 1, linger: 0s, consumer_defaults: {processing_time: 0s}}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> done]",
+    )
+    assert figures["lag_mean_messages.done"] == 0  # each message is read the instant it is written
+    assert np.isnan(figures["hot_partition_lag_share.done"])
+
+
 def test_blocked_consumers_count_once_in_blocked_time_and_as_busy() -> None:
     # the job takes message 1 (p0, at 1.001) and works on it for 100 s with room for nothing else:
     # consumer 1 is refused message 2 at 2.001, consumer 0 message 3 at 3.001, both until the end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -88,11 +89,12 @@ class RunOptions:
         return self.fmt is OutputFormat.json
 
 
-def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenario, RunResult]:
+def _simulate(path: Path, opts: RunOptions, gate: bool = False, reported: bool = False) -> tuple[Scenario, RunResult]:
     """Load, warn about overload before spending time, run, and write --out files if asked.
 
     `gate` (check): a scenario without SLOs is refused before the run, since a gate that checks
-    nothing must not pass."""
+    nothing must not pass.  `reported`: the report printed after the run repeats the analytic
+    warnings, so on a terminal that shows both they are not printed twice."""
     from flowsim.api import analyze_scenario, simulate
     from flowsim.loading import load_scenario
     from flowsim.optional import need
@@ -115,8 +117,9 @@ def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenari
             "'flowsim run' runs it without one)"
         )
     view = analyze_scenario(scenario)
-    for warning in dict.fromkeys(view.warnings):
-        warn(f"{source_name(path)}: {warning}")  # each once, named by its file
+    if not (reported and stdout_is_terminal()):
+        for warning in dict.fromkeys(view.warnings):
+            warn(f"{source_name(path)}: {warning}")  # each once, named by its file
     if not opts.quiet:
         for note in dict.fromkeys(view.notes):
             say(f"[bold]note:[/] {escape(source_name(path))}: {escape(note)}", to_stderr=True)
@@ -151,6 +154,11 @@ def _simulate(path: Path, opts: RunOptions, gate: bool = False) -> tuple[Scenari
 #: shipped scenarios on a 2-core machine; a busy one does half): for the size note only
 EVENTS_PER_S = 1.5e5
 LONG_RUN_EVENTS = 2_000_000
+
+
+def stdout_is_terminal() -> bool:
+    """Whether the report goes to the screen (where stderr shows too), not to a file or a pipe."""
+    return sys.stdout.isatty()
 
 
 def _say_size(scenario: Scenario, view: AnalyticView, opts: RunOptions, engine: Engine | None, name: str) -> None:
@@ -205,7 +213,7 @@ def run(
         seed, replications, workers, sets or [], fmt, out, series_format, max_events, quiet, engine, _trace_path(trace)
     )
     with user_errors(opts.json):
-        loaded, result = _simulate(scenario, opts)
+        loaded, result = _simulate(scenario, opts, reported=not opts.json)
     if opts.json:
         echo_json(result)
         return

@@ -6,6 +6,7 @@ the registry from treating it as a kind.
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from collections import deque
@@ -225,13 +226,14 @@ class Group:
         self.backlog[p] += delta
 
     def hot_lag_share(self, now: float) -> float:
-        """Share of the group's time-weighted lag on its hottest partition (0 without lag).
+        """Share of the group's time-weighted lag on its hottest partition (NaN, no data, without lag:
+        a group that never lagged has no hottest partition).
 
         Time-weighted, so that a tiny lag that visits each partition in turn reads as spread
         (1 / partitions), while a partition that keeps the lag reads near 1."""
         areas = [a + b * (now - t) for a, b, t in zip(self.part_area, self.backlog, self.part_t, strict=True)]
         total = sum(areas)
-        return max(areas) / total if total > 0 else 0.0
+        return max(areas) / total if total > 0 else math.nan
 
     @property
     def lag(self) -> int:
