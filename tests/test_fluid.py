@@ -63,12 +63,12 @@ def test_an_slo_on_a_count_compares_the_expected_count_as_whole_messages() -> No
 
 def test_an_slo_on_a_figure_the_chosen_engine_does_not_compute_is_refused() -> None:
     arch = {"name": "a", "nodes": {"src": {"kind": "source", "rate": "100/s"},
-            "events": {"kind": "kafka_topic", "partitions": 4}, "done": {"kind": "sink"}},
-            "edges": ["src -> events", "events -> done"]}  # fmt: skip
+            "events": {"kind": "kafka_topic", "partitions": 4, "consumer_defaults": {"processing_time": "5ms"}},
+            "done": {"kind": "sink"}}, "edges": ["src -> events", "events -> done"]}  # fmt: skip
     text = yaml.safe_dump({"name": "hot", "architecture": arch, "duration": "100s",
                            "slos": ["nodes.events.kind_figures.hot_partition_lag_share.done < 0.5"]})  # fmt: skip
     scenario = flowsim.load_scenario(text)
-    assert flowsim.simulate(scenario).slos[0].value is not None  # per-message: it is measured
+    assert flowsim.simulate(scenario).slos[0].value is not None  # per-message: it is measured (a lag to share)
     with pytest.raises(FlowsimError, match=r"slos\[0\]: the fluid engine does not compute 'hot_partition_lag_share'"):
         flowsim.simulate(scenario, engine="fluid")  # not a run that ends in 'no data' (exit 1)
 

@@ -136,15 +136,18 @@ def test_acks_all_is_refused_below_min_insync_replicas_once_the_follower_is_fenc
 def test_a_follower_back_before_it_is_fenced_never_left_the_isr() -> None:
     # the same 2 s outage under the default 9 s session timeout: broker 2 is never fenced, the ISR
     # stays 3, nothing is refused; the leader holds the 20 messages sent at 1.1 .. 3.0 until the
-    # follower returns at 3.05.  Their acks wait 3.05 - t, 1.0 s on average: over the 199 acked
-    # batches the mean is (20 x 1.0 + 179 x 0.001) / 199 = 0.1014 s
+    # follower, back at 3.05, has fetched them at the partition's 1,000/s: 20 / 1,000 = 0.02 s, at
+    # 3.07 (the high watermark is the least log end over the ISR).  Their acks wait 3.07 - t,
+    # 1.02 s on average: over the 199 acked batches the mean is (20 x 1.02 + 179 x 0.001) / 199
+    # = 0.1034 s
     base = "brokers: {count: 3, replication_factor: 3, min_insync_replicas: 3, "
     base += "outages: [{broker: 2, at: 1.05s, for: 2s}]}"
     events, figures = run(f"{base}, producer: {{acks: all}}")
     assert not [e for _, _, e, _ in events if "fenced" in e or "not enough" in e]
     assert figures["refused_min_isr"] == 0 and figures["lost"] == 0
-    assert figures["isr_stalled_s"] == pytest.approx(2.0) and figures["buffer_max_messages"] == 20
-    assert figures["ack_wait_mean_s"] == pytest.approx((20 * 1.0 + 179 * 0.001) / 199)
+    assert figures["isr_stalled_s"] == pytest.approx(2.02) and figures["buffer_max_messages"] == 20
+    assert figures["ack_wait_mean_s"] == pytest.approx((20 * 1.02 + 179 * 0.001) / 199)
+    assert [(t, e) for t, _, e, _ in events if "in sync" in e] == [(pytest.approx(3.07), "p0 broker 2 back in sync")]
 
 
 def test_a_fenced_follower_fetches_what_it_missed_before_it_is_in_sync_again() -> None:

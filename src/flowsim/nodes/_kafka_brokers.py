@@ -328,19 +328,27 @@ class BrokerSide(NodeRuntime):
             if broker not in part.replicas:
                 continue
             behind = part.leo - part.behind_from.pop(broker, part.leo)
-            if broker in part.dead_in_isr:  # back before it was fenced: it never left the ISR
-                self._released(part, broker)
-            elif part.leader is not None and behind > 0:  # fenced: it fetches what it missed first
+            unfenced = broker in part.dead_in_isr  # back before it was fenced: it never left the ISR
+            if unfenced:  # and the leader's writes it held back wait, uncommitted, for it to fetch them
+                behind += sum(batch.n for batch in part.replicating)
+            if part.leader is not None and behind > 0:  # it fetches what it missed first
+                # still in the ISR, it holds the high watermark until it has the missed records
+                # (the high watermark is the least log end over the ISR); fenced, it rejoins then
                 self.call_later(behind / self.write_rate, self._caught_up, (part, broker, self.crashes[broker]))
-                continue
-            self._in_sync(part, broker)
+            elif unfenced:
+                self._released(part, broker)
+            else:
+                self._in_sync(part, broker)
 
     def _caught_up(self, event: Any) -> None:
         part, broker, crash = event._value
         if crash == self.crashes[broker] and self.alive[broker]:
             if self.tracing:
                 self.log(f"p{part.index} broker {broker} back in sync")
-            self._in_sync(part, broker)
+            if broker in part.dead_in_isr:
+                self._released(part, broker)
+            else:
+                self._in_sync(part, broker)
 
     def _in_sync(self, part: Partition, broker: int) -> None:
         """The broker (back, and caught up) is in the partition's ISR again."""
