@@ -305,3 +305,34 @@ def test_student_t_quantile_known_values() -> None:
     assert student_t_quantile(0.975, 1) == pytest.approx(math.tan(0.475 * math.pi), rel=1e-10)
     assert student_t_quantile(0.975, 2) == pytest.approx(4.302652729911275, rel=1e-10)
     assert student_t_quantile(0.5, 7) == 0.0
+
+
+def test_gim1_with_poisson_gaps_is_mm1_and_dm1_has_its_sigma() -> None:
+    from flowsim.analysis.queueing import gim1
+
+    # exponential gaps of rate 0.6: A*(s) = 0.6 / (0.6 + s), sigma = rho = 0.6, Wq = 0.6 / 0.4 = 1.5
+    assert gim1(0.6, 1.0, lambda s: 0.6 / (0.6 + s)).wq == pytest.approx(1.5, rel=1e-9)
+    # D/M/1, gaps 1.25 s: sigma = exp(-1.25 (1 - sigma)) = 0.628626..., Wq = sigma / (1 - sigma)
+    metrics = gim1(0.8, 1.0, lambda s: math.exp(-1.25 * s))
+    assert metrics.p_wait == pytest.approx(math.exp(-1.25 * (1 - metrics.p_wait)), abs=1e-12)
+    assert metrics.wq == pytest.approx(metrics.p_wait / (1 - metrics.p_wait)) and metrics.l == pytest.approx(
+        0.8 * metrics.w
+    )
+    with pytest.raises(ValueError, match="unstable"):
+        gim1(1.0, 1.0, lambda s: math.exp(-s))
+
+
+@pytest.mark.parametrize(("lam", "c", "k"), [(0.9, 1, 5), (3.6, 3, 6), (3.8, 4, 4), (1.0, 1, 10), (2.0, 1, 10),
+                                             (950.0, 1000, 1200)])  # fmt: skip
+def test_block_probability_in_closed_form_equals_the_state_sum(lam: float, c: int, k: int) -> None:
+    from flowsim.analysis.queueing import mmck_block_probability
+
+    assert mmck_block_probability(lam, 1.0, c, k) == pytest.approx(mmck(lam, 1.0, c, k).p_block, rel=1e-9)
+
+
+def test_block_probability_of_a_huge_capacity_is_the_overload_share() -> None:
+    from flowsim.analysis.queueing import mmck_block_probability
+
+    # K = 10^7 at rho 1.2: what cannot be served, 1 - 1/1.2 = 1/6, is dropped; at rho 0.9, nothing
+    assert mmck_block_probability(1.2, 1.0, 1, 10**7) == pytest.approx(1 / 6, rel=1e-9)
+    assert mmck_block_probability(0.9, 1.0, 1, 10**7) == 0.0

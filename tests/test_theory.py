@@ -376,3 +376,55 @@ def test_ci_coverage_of_mm1_wait() -> None:
     assert 0.65 <= actual / claimed <= 1.5
     # and informative: the half-width is ~10% of Wq at this size
     assert np.mean(widths) < 0.25 * wq
+
+
+# ---- renewal arrivals: GI/M/1 ----------------------------------------------------------------
+@pytest.mark.slow
+def test_dm1_and_a_round_robin_branch_are_gim1() -> None:
+    # D/M/1: gaps of 1.25 s, mu = 1: sigma solves sigma = exp(-1.25 (1 - sigma)), 0.62863, so
+    # Wq = sigma / (mu (1 - sigma)) = 1.6927 s (M/M/1 at the same rho 0.8 would say 4 s).
+    nodes = {
+        "src": {"kind": "source", "interarrival": {"dist": "constant", "value": 1.25}},
+        "q": {"kind": "service", "servers": 1, "service_time": exp(1.0)},
+        "done": {"kind": "sink"},
+    }
+    result, _ = replicate(scenario(nodes, ["src -> q", "q -> done"], duration=20_000, warmup=500), R)
+    prediction = result.analysis.nodes["q"].prediction
+    assert prediction is not None and prediction.formula == "GI/M/1" and prediction.exact
+    assert prediction.wait_s == pytest.approx(1.6927, abs=1e-4)
+    check("D/M/1 Wq", figure(result.nodes["q"], "wait_s.mean"), prediction.wait_s)
+    # a Poisson 1/s dealt in turn to two servers of mean 1.6 s: each branch sees Erlang-2 gaps of
+    # mean 2 s (A*(s) = (1 / (1 + s))^2); sigma = 0.73987, Wq = sigma 1.6 / (1 - sigma) = 4.5504 s
+    # (M/M/1 at rho 0.8 would say 6.4 s)
+    nodes = {
+        "src": {"kind": "source", "rate": 1.0, "routing": "round_robin"},
+        "a": {"kind": "service", "servers": 1, "service_time": exp(1.6)},
+        "b": {"kind": "service", "servers": 1, "service_time": exp(1.6)},
+        "done": {"kind": "sink"},
+    }
+    edges = ["src -> a", "src -> b", "a -> done", "b -> done"]
+    result, _ = replicate(scenario(nodes, edges, duration=20_000, warmup=500), R)
+    for branch in ("a", "b"):
+        prediction = result.analysis.nodes[branch].prediction
+        assert prediction is not None and prediction.formula == "GI/M/1" and prediction.exact
+        assert prediction.wait_s == pytest.approx(4.5504, abs=1e-4)
+        check(f"E2/M/1 Wq ({branch})", figure(result.nodes[branch], "wait_s.mean"), prediction.wait_s)
+
+
+@pytest.mark.slow
+def test_a_node_behind_a_loss_queue_sees_only_what_it_kept() -> None:
+    # src 0.95/s -> M/M/1/8 (drops when full) -> M/M/1: p_8 = (1 - r) r^8 / (1 - r^9) at r = 0.95
+    # is 0.08974, so the second server gets 0.95 (1 - 0.08974) = 0.86475/s (not 0.95/s) and runs
+    # at rho 0.86475; its arrivals (a finite queue's departures) are not Poisson, so the M/M/1
+    # figure there is approximate, but the utilization is the kept rate exactly
+    nodes = {
+        "src": {"kind": "source", "rate": 0.95},
+        "s1": {"kind": "service", "servers": 1, "service_time": exp(1.0), "capacity": 8, "on_full": "drop"},
+        "s2": {"kind": "service", "servers": 1, "service_time": exp(1.0)},
+        "done": {"kind": "sink"},
+    }
+    result, _ = replicate(scenario(nodes, ["src -> s1", "s1 -> s2", "s2 -> done"], duration=20_000, warmup=500), R)
+    r = 0.95
+    kept = 0.95 * (1 - (1 - r) * r**8 / (1 - r**9))
+    assert result.analysis.nodes["s2"].arrival_rate_per_s == pytest.approx(kept, rel=1e-9)
+    check("M/M/1 behind M/M/1/8: utilization", figure(result.nodes["s2"], "utilization"), kept)

@@ -13,9 +13,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from flowsim.analysis.network import solve_blocks
+from flowsim.analysis.queueing import mmck_block_probability
 from flowsim.engine.flow import FlowLaw, Stage, State
 from flowsim.errors import FlowsimError
-from flowsim.nodes.base import NodeConfig
+from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.spec.architecture import Architecture
 
 
@@ -46,6 +47,56 @@ def solve_rates(arch: Architecture, external: Mapping[str, float], passes: Mappi
         raise FlowsimError(f"architecture '{arch.name}': {err}") from None
 
 
+def solve_rates_with_drops(
+    arch: Architecture, external: Mapping[str, float], passes: Mapping[str, float]
+) -> dict[str, float]:
+    """Items per second reaching each node when full loss nodes drop what they cannot hold.
+
+    A node that drops when full (M/M/c/K) passes on lambda (1 - p_K) of what reaches it, and
+    p_K depends on that lambda, which a loop may feed back: solved as a fixed point (damped, to
+    the float's precision in a few dozen rounds).  Without such nodes, `solve_rates` itself."""
+    rates = solve_rates(arch, external, passes)
+    if not any(_loss_model(arch, name) is not None for name in arch.nodes):
+        return rates
+    for _ in range(MAX_LOSS_ROUNDS):
+        shares = drop_shares(arch, rates)
+        lossy = {name: passes[name] * (1.0 - shares.get(name, 0.0)) for name in arch.nodes}
+        new = solve_rates(arch, external, lossy)
+        change = max((abs(new[n] - rates[n]) for n in rates), default=0.0)
+        rates = {n: (new[n] + rates[n]) / 2 for n in rates} if change > 0 else new
+        if change <= 1e-12 * max(1.0, max(new.values(), default=0.0)):
+            return new
+    return rates
+
+
+#: rounds of the loss fixed point before the rates it has are taken (it converges far sooner)
+MAX_LOSS_ROUNDS = 200
+
+
+def drop_shares(arch: Architecture, item_rates: Mapping[str, float]) -> dict[str, float]:
+    """p_K of each node that drops when full (Poisson arrivals, exponential service), at its rate."""
+    shares: dict[str, float] = {}
+    for name, config in arch.nodes.items():
+        model = _loss_model(arch, name)
+        if model is not None and model.capacity is not None:
+            attempts = item_rates[name] * config.attempts_per_item()
+            c = int(model.servers)
+            shares[name] = mmck_block_probability(attempts, 1.0 / model.service.mean(), c, model.capacity)
+    return shares
+
+
+def _loss_model(arch: Architecture, name: str) -> QueueModel | None:
+    """The node's queue model when it is an M/M/c/K loss system (full: it drops, not blocks)."""
+    config = arch.nodes[name]
+    model = config.queue_model()
+    if model is None or model.capacity is None or not model.exponential or math.isinf(model.servers):
+        return None
+    law = config.flow_law()
+    if model.service.mean() <= 0 or (law is not None and any(s.on_full == "block" for s in law.stages)):
+        return None
+    return model
+
+
 def flow_laws(arch: Architecture) -> dict[str, FlowLaw | None]:
     """Each node's flow law, given its out-edges (a topic has a stage per consumer group)."""
     outputs: dict[str, list[str]] = {name: [] for name in arch.nodes}
@@ -59,10 +110,12 @@ def message_rates(
     laws: Mapping[str, FlowLaw | None],
     load_multiplier: float = 1.0,
     only: Collection[str] | None = None,
+    item_rates: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Messages per second reaching each node: what sources emit (x batch), passed on per each law.
 
-    With `only`, the other nodes emit nothing (the share of the flow those nodes cause).
+    With `only`, the other nodes emit nothing (the share of the flow those nodes cause); with
+    `item_rates`, loss nodes pass on what they do not drop at those rates (`drop_shares`).
     """
 
     def emits(config: NodeConfig, law: FlowLaw | None) -> float:
@@ -72,6 +125,9 @@ def message_rates(
         n: emits(c, laws[n]) * load_multiplier if only is None or n in only else 0.0 for n, c in arch.nodes.items()
     }
     passes = {n: (law.passes if law is not None else arch.nodes[n].pass_fraction()) for n, law in laws.items()}
+    if item_rates is not None:  # the share each loss node drops, from the items it receives
+        drops = drop_shares(arch, item_rates)
+        passes = {n: rate * (1.0 - drops.get(n, 0.0)) for n, rate in passes.items()}
     return solve_rates(arch, external, passes)
 
 
@@ -176,7 +232,7 @@ def node_flows(
     `only` restricts the messages emitted to those nodes (`item_rates` must match).
     """
     laws = flow_laws(arch)
-    messages = message_rates(arch, laws, load_multiplier, only)
+    messages = message_rates(arch, laws, load_multiplier, only, item_rates)
     lookups = lookup_rates(arch, item_rates)
     senders: dict[str, list[str]] = {name: [] for name in arch.nodes}
     for edge in arch.edges:

@@ -12,6 +12,7 @@ Theory*, 2nd ed. (1990); [J] Jackson, "Jobshop-like queueing systems", Mgmt. Sci
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,6 +221,27 @@ def mmck(lam: float, mu: float, c: int, k: int) -> FiniteQueueMetrics:
     )
 
 
+def mmck_block_probability(lam: float, mu: float, c: int, k: int) -> float:
+    """p_K of M/M/c/K in O(c), whatever K: the states above c form a geometric tail in r = a/c,
+    summed in closed form (log space), so a capacity of millions costs no more than one of ten."""
+    if lam <= 0.0:
+        return 0.0
+    a = lam / mu
+    logs = [n * math.log(a) - math.lgamma(n + 1) for n in range(c + 1)]
+    m, log_r = k - c, math.log(a / c)
+    if m > 0:
+        if abs(log_r) < 1e-12:
+            log_tail = math.log(m)
+        elif log_r < 0:
+            log_tail = log_r + math.log1p(-math.exp(m * log_r)) - math.log1p(-math.exp(log_r))
+        else:
+            log_tail = m * log_r + math.log1p(-math.exp(-m * log_r)) - math.log1p(-math.exp(-log_r))
+        logs.append(logs[c] + log_tail)
+    top = max(logs)
+    log_total = top + math.log(math.fsum(math.exp(x - top) for x in logs))
+    return math.exp(logs[c] + m * log_r - log_total)
+
+
 def mg1(lam: float, mean_s: float, var_s: float) -> QueueMetrics:
     """M/G/1 Pollaczek-Khinchine mean value: Wq = lam E[S^2] / (2 (1 - rho)) [GH ch. 5, K ch. 5].
 
@@ -234,6 +256,29 @@ def mg1(lam: float, mean_s: float, var_s: float) -> QueueMetrics:
     wq = lam * (var_s + mean_s * mean_s) / (2.0 * (1.0 - rho))
     w = wq + mean_s
     return QueueMetrics(rho=rho, p_wait=rho, lq=lam * wq, l=lam * w, wq=wq, w=w)
+
+
+def gim1(lam: float, mu: float, laplace: Callable[[float], float]) -> QueueMetrics:
+    """GI/M/1, exact for renewal arrivals of rate lam with gap transform A*(s) [GH ch. 6, K ch. 6.4].
+
+    The arrival sees n waiting with P = (1 - sigma) sigma^n, where sigma in (0, 1) solves
+    sigma = A*(mu (1 - sigma)); then Wq = sigma / (mu (1 - sigma)) and W = Wq + 1/mu (Poisson
+    arrivals give sigma = rho, M/M/1).  The fixed point is approached from 0, monotonically."""
+    _check_positive("arrival rate lam", lam)
+    _check_positive("service rate mu", mu)
+    rho = lam / mu
+    if rho >= 1.0:
+        raise ValueError(f"GI/M/1 queue is unstable: rho = lam/mu = {rho:.6g} >= 1")
+    sigma = 0.0
+    for _ in range(100_000):
+        nxt = laplace(mu * (1.0 - sigma))
+        if abs(nxt - sigma) < 1e-14:
+            sigma = nxt
+            break
+        sigma = nxt
+    wq = sigma / (mu * (1.0 - sigma))
+    w = wq + 1.0 / mu
+    return QueueMetrics(rho=rho, p_wait=sigma, lq=lam * wq, l=lam * w, wq=wq, w=w)
 
 
 def ggc_approx(lam: float, mean_s: float, c: int, ca2: float, cs2: float) -> QueueMetrics:

@@ -23,8 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from flowsim.analysis import queueing as q
-from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates
-from flowsim.analysis.network import reached_by_others
+from flowsim.analysis.arrivals import Arrivals, arrival_processes
+from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates_with_drops
 from flowsim.analysis.streaming import GroupEstimate, group_estimates
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
 from flowsim.nodes.base import NodeConfig, QueueModel
@@ -44,6 +44,7 @@ class Prediction(BaseModel):
     mean_queue_length: float
     mean_in_node: float
     drop_probability: float = 0.0
+    why: str = Field("", description="what the formula leaves out, when it is not exact (e.g. arrivals not Poisson)")
 
 
 class NodeAnalysis(BaseModel):
@@ -109,45 +110,33 @@ class AnalyticView(BaseModel):
 
 
 def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str, float]:
-    """Items per second reaching each node: the solution of lambda = gamma + P^T lambda."""
+    """Items per second reaching each node: the solution of lambda = gamma + P^T lambda, where a
+    node that drops when full passes on only what it keeps (lambda (1 - p_K), M/M/c/K)."""
     external = {name: config.external_rate() * load_multiplier for name, config in arch.nodes.items()}
-    return solve_rates(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
+    return solve_rates_with_drops(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
 
 
-def _poisson_inputs(arch: Architecture) -> dict[str, bool]:
-    """Which nodes see Poisson arrivals (Poisson sources; product-form, loss-free upstream)."""
-    from flowsim.graph import successors  # local: the graph layer sits beside this one
-
-    breakers = [name for name, config in arch.nodes.items() if not _keeps_poisson(config)]
-    spoiled = reached_by_others(successors(arch, data_only=True), breakers)
-    return {name: name not in spoiled for name in arch.nodes}
-
-
-def _keeps_poisson(config: NodeConfig) -> bool:
-    if config.routing == "fanout" or config.attempts_per_item() != 1.0:
-        return False
-    if isinstance(config, SourceConfig) and config.time_varying():
-        return False
-    if not config.takes_input:
-        law = getattr(config, "law", None)
-        return law is not None and law().scv() == 1.0 and law().dist == "exponential"
-    model = config.queue_model()
-    if model is None:
-        return True
-    return model.capacity is None and (model.exponential or math.isinf(model.servers))
-
-
-def predict(
-    model: QueueModel, lam: float, poisson: bool, ca2: float = 1.0, blocking: bool = False
-) -> Prediction | None:
+def predict(model: QueueModel, lam: float, arrivals: Arrivals | bool, blocking: bool = False) -> Prediction | None:
     """The best formula for one node, or None when the node is saturated and unbounded.
 
-    A node that blocks its senders when full loses nothing, so M/M/c/K's loss formula does not
-    describe it: it is approximated by the unbounded queue (senders held while it is full), never
-    exactly, with no drop probability, and has no prediction at rho >= 1.
+    `arrivals`: the process the node sees (True: Poisson).  Renewal arrivals at one exponential
+    server are GI/M/1, exact; with other servers their variability enters Allen-Cunneen.  A node
+    that blocks its senders when full loses nothing, so M/M/c/K's loss formula does not describe
+    it: it is approximated by the unbounded queue (senders held while it is full), never exactly,
+    with no drop probability, and has no prediction at rho >= 1.
     """
+    if isinstance(arrivals, bool):
+        arrivals = Arrivals(arrivals, why="" if arrivals else "its arrivals are not Poisson")
+    found = _predict(model, lam, arrivals, blocking)
+    if found is not None and not found.exact and not found.why:
+        found.why = arrivals.why
+    return found
+
+
+def _predict(model: QueueModel, lam: float, arrivals: Arrivals, blocking: bool) -> Prediction | None:
+    poisson, ca2 = arrivals.poisson, arrivals.scv
     if blocking and model.capacity is not None:
-        held = predict(QueueModel(model.servers, model.service), lam, poisson, ca2)
+        held = _predict(QueueModel(model.servers, model.service), lam, arrivals, False)
         if held is not None and held.formula != "idle":
             held.formula, held.exact = f"{held.formula} (blocking: senders held)", False
         return held
@@ -176,14 +165,24 @@ def predict(
         )  # fmt: skip
     if lam * mean_s >= c:
         return None
-    if model.exponential:
-        m: q.QueueMetrics = q.mmc(lam, 1 / mean_s, c)
+    if not poisson and model.exponential and c == 1 and arrivals.laplace is not None:
+        m, formula = q.gim1(lam, 1 / mean_s, arrivals.laplace), "GI/M/1"
+        return Prediction(formula=formula, exact=True, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq,
+                          mean_in_node=m.l)  # fmt: skip
+    if not poisson and ca2 != 1.0:
+        m = q.ggc_approx(lam, mean_s, c, ca2, model.service.scv())
+        formula = "G/G/1 (Kingman)" if c == 1 else "G/G/c (Allen-Cunneen)"
+    elif model.exponential:
+        m = q.mmc(lam, 1 / mean_s, c)
         formula = "M/M/c (Erlang C)"
     elif c == 1:
         m, formula = q.mg1(lam, mean_s, var_s), "M/G/1 (Pollaczek-Khinchine)"
     else:
         m, formula = q.ggc_approx(lam, mean_s, c, ca2, model.service.scv()), "G/G/c (Allen-Cunneen)"
-        poisson = False
+        if poisson:
+            why = "Allen-Cunneen is an approximation for general service"
+            return Prediction(formula=formula, exact=False, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq,
+                              mean_in_node=m.l, why=why)  # fmt: skip
     return Prediction(
         formula=formula, exact=poisson, wait_s=m.wq, sojourn_s=m.w, mean_queue_length=m.lq, mean_in_node=m.l
     )
@@ -205,7 +204,7 @@ def analyze(
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier, horizon)
     flows = node_flows(arch, rates, load_multiplier)
-    poisson = _poisson_inputs(arch)
+    arrivals = arrival_processes(arch, rates, load_multiplier)
     nodes: dict[str, NodeAnalysis] = {}
     warnings: list[str] = []
     timed = _timed_warnings(arch, flows, load_multiplier)
@@ -222,7 +221,7 @@ def analyze(
             if not math.isinf(model.servers):
                 entry.utilization = attempts * model.service.mean() / model.servers
             blocking = flow is not None and _blocks(flow)
-            entry.prediction = predict(model, attempts, poisson[name] and attempts == lam, blocking=blocking)
+            entry.prediction = predict(model, attempts, _with_retries(arrivals[name], name, attempts, lam), blocking)
             if flow is None and entry.utilization is not None and entry.utilization >= 1:
                 warnings.append(_overload_warning(name, entry.utilization, attempts, model))
             storm = _retry_storm(name, config, model)
@@ -252,6 +251,14 @@ def analyze(
     view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
     return view
+
+
+def _with_retries(arrivals: Arrivals, name: str, attempts: float, lam: float) -> Arrivals:
+    """A node's retries come back as more arrivals, and they are not Poisson."""
+    if attempts == lam:
+        return arrivals
+    retried = f"'{name}' retries failed attempts, and retries are not Poisson"
+    return Arrivals(False, why=arrivals.why if not arrivals.poisson else retried)
 
 
 def _idle(arch: Architecture, horizon: float) -> dict[str, str]:
@@ -310,7 +317,7 @@ def _mean_rates(arch: Architecture, load_multiplier: float, horizon: float) -> d
         n: (c.mean_rate_over(horizon) if isinstance(c, SourceConfig) else c.external_rate()) * load_multiplier
         for n, c in arch.nodes.items()
     }
-    return solve_rates(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
+    return solve_rates_with_drops(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
 
 
 def _describe_source(entry: NodeAnalysis, config: SourceConfig, load_multiplier: float) -> None:

@@ -68,12 +68,16 @@ def messages_per_item(analysis: NodeAnalysis) -> float:
 
 def _formula_status(prediction: Prediction) -> tuple[Status, str]:
     if prediction.exact:
+        if prediction.formula == "GI/M/1":
+            return "exact", "GI/M/1 holds for renewal arrivals and one exponential server"
         return "exact", f"{prediction.formula} holds for Poisson arrivals and this service law"
     if "blocking" in prediction.formula:
         return "approximate", "it blocks its senders when full: treated as an unbounded queue"
-    if "Allen-Cunneen" in prediction.formula:
-        return "approximate", "Allen-Cunneen is an approximation for general service"
-    return "approximate", "its arrivals are not Poisson (a trace, a profile, a batch or an upstream queue's output)"
+    why = prediction.why or "its arrivals are not Poisson"
+    if "Allen-Cunneen" in prediction.formula or "Kingman" in prediction.formula:
+        name = prediction.formula.split(" (")[1][:-1]
+        return "approximate", why if name in why else f"{name} is an approximation; {why}"
+    return "approximate", why
 
 
 def _arrivals_gap(node: NodeResult, analysis: NodeAnalysis, window: float) -> str | None:
