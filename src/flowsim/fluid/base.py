@@ -152,6 +152,8 @@ class FluidNode:
         self.inside_at_start = 0.0
         self.area_busy = self.area_waiting = self.area_inside = 0.0
         self.measuring = False
+        self.wanted_per_s = 0.0  # what it wanted to send last step, a second (its demand downstream)
+        self.senders: list[tuple[FluidNode, float]] = []  # nodes on its in-edges, with the edge's share
 
     # ---- routing ---------------------------------------------------------------------------
     def out_limit(self, allow: list[float]) -> float:
@@ -177,6 +179,7 @@ class FluidNode:
 
     def hold_up(self, wanted: float, sent: float, dt: float) -> None:
         """Blocked time: the share of the step its held work waited for room downstream."""
+        self.wanted_per_s = wanted / dt if dt > 0 else 0.0
         if wanted > TINY and sent < wanted - TINY:
             self.c["blocked_time_s"] += dt * self.units * (1.0 - sent / wanted)
 

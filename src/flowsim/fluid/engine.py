@@ -113,6 +113,8 @@ class FluidModel:
             self.nodes.append(node)
         self.order, self.back = node_order(names, [(e.source, e.target, e.share, e.dead_letter) for e in edges])
         self.in_edges = {i: [e for e in edges if self.index[e.target] == i] for i in range(n_nodes)}
+        for i, node in enumerate(self.nodes):  # whose demand a node that blocks when full meets
+            node.senders = [(self.nodes[self.index[e.source]], e.share) for e in self.in_edges[i]]
 
     def run(self, progress: Progress | None = None) -> ReplicationOutput:
         scenario, nodes, rec, times = self.scenario, self.nodes, self.rec, self.times

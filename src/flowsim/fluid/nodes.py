@@ -142,10 +142,29 @@ class QueueNode(FluidNode):
         return self.fifo.total + self.retry_line.total
 
     def room(self, k: int, dt: float, allow: list[float]) -> float:
+        """What a node that blocks when full takes this step: its free places (the messages in
+        service count against its capacity) and, below saturation, the M/M/c/(K+1) share of its
+        senders' demand: an arrival that finds the K places full is held by its sender, which
+        is one more place (exact for a source feeding the node), refused, not lost."""
         if not self.blocks or self.buffer is None:
             return math.inf
         out = min(self.cap(k) * dt, self.out_limit(allow))
-        return max(0.0, self.buffer - self.content() + out)
+        free = max(0.0, self.buffer - self.content() - self.busy_now * self.mpi + out)
+        self.finite = None
+        cap = self.cap(k)
+        demand = sum(sender.wanted_per_s * share for sender, share in self.senders)
+        if cap <= 0 or not math.isfinite(self.servers) or self.fifo.total > TINY or self.work_s <= 0 or demand <= 0:
+            return free
+        a, scv, work = self.offered(demand, cap / self.capacity)
+        if a >= self.servers:
+            return free  # saturated: the fluid limit, full and working at capacity
+        places = max(int(self.buffer / self.mpi), int(self.servers)) + 1  # + the sender that holds one
+        refused, p_wait, wq, rho, waiting, unit = bounded(a, int(self.servers), places, self.in_ca2, scv)
+        # the held sender waits outside: in state K+1 (chance `refused`) one of the waiting is not inside
+        queued = a * (1.0 - refused) * p_wait * wq  # items waiting in the K+1 system (Little)
+        inside = max(0.0, 1.0 - refused / queued) if queued > 0 else 1.0
+        self.finite = (p_wait, wq * work * inside, rho, max(waiting - 1, 0), unit * work)
+        return min(free, demand * (1.0 - refused) * dt)
 
     def admit(self, k: int, t: float, dt: float, inflow: float) -> float:
         """Arrivals: counted, dropped (full, or the stationary loss share), queued."""
@@ -153,7 +172,8 @@ class QueueNode(FluidNode):
         if inflow <= TINY:
             return 0.0
         dropped = 0.0
-        self.finite = None
+        if not self.blocks:
+            self.finite = None  # (a blocking node's was set by `room`, before its senders sent)
         if self.on_full == "drop" and self.buffer is not None:
             cap = self.cap(k)
             if cap > 0 and math.isfinite(self.servers) and self.fifo.total < TINY and self.work_s > 0:
@@ -162,7 +182,7 @@ class QueueNode(FluidNode):
                 loss, p_wait, wq, rho, waiting, unit = bounded(a, int(self.servers), places, self.in_ca2, scv)
                 self.finite = (p_wait, wq * work, rho, waiting, unit * work)
                 dropped = inflow * loss
-            room = self.buffer - self.content() + cap * dt
+            room = self.buffer - self.content() - self.busy_now * self.mpi + cap * dt  # service counts
             dropped = max(dropped, inflow - room)
         c["arrivals"] += inflow
         c["dropped"] += dropped
@@ -194,14 +214,18 @@ class QueueNode(FluidNode):
         rec.hold[self.index, k] = law.hold_s + law.hold_per_rate_s * rate_msgs
         self.waiting_now = self.fifo.total
         self.out_ca2 = None
-        if self.fifo.total > TINY or not math.isfinite(self.servers) or self.work_s <= 0 or rate_msgs <= 0:
+        held = self.blocks and self.finite is not None  # its senders hold what it refuses: never backlogged
+        if (self.fifo.total > TINY and not held) or not math.isfinite(self.servers) or self.work_s <= 0:
             return
-        if self.finite is not None:  # a dropping room: its M/M/c/K' wait at the offered load
+        if rate_msgs <= 0:
+            return
+        if self.finite is not None:  # a finite room: its M/M/c/K' wait at the offered load
             p_wait, mean, rho, room, unit = self.finite
             rec.p_wait[self.index, k], rec.wq[self.index, k], rec.wcap[self.index, k] = p_wait, unit, room
             if rec.ratio is not None:
                 rec.ratio[self.index, k] = rho
-            self.waiting_now += p_wait * mean * rate_msgs
+            stationary = p_wait * mean * rate_msgs
+            self.waiting_now = max(self.waiting_now, stationary) if held else self.waiting_now + stationary
             return
         a, scv, work = self.offered(rate_msgs, 1.0 / slow)
         c = int(self.servers)
