@@ -28,7 +28,10 @@ STATS = ("mean", "p50", "p95", "p99", "max")
 class Percentiles(BaseModel):
     """Summary of a time distribution, in seconds."""
 
-    count: float
+    count: float = Field(
+        description="samples the summary is over: every item on the per-message engine (an item of batch n "
+        "is one sample), the latency samples drawn on the fluid engine (not a message count: see 'completed')"
+    )
     mean: float
     p50: float
     p95: float

@@ -99,6 +99,9 @@ class AnalyticView(BaseModel):
         description="mean time in the network per message that enters, L / lambda (Little's law): "
         "with drops, one dropped on arrival counts 0 s, so it is below the delivered messages' latency",
     )
+    network_sojourn_adds_copies: bool = Field(
+        False, description="a fan-out copies messages: network_sojourn_s adds up the times of a message's copies"
+    )
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(
         default_factory=list,
@@ -397,4 +400,5 @@ def _summarise(
     external_items = sum(c.external_rate() for c in arch.nodes.values()) * load_multiplier
     if queues and all(p is not None for p in queues) and external_items > 0:
         view.network_sojourn_s = sum(p.mean_in_node for p in queues if p is not None) / external_items
+        view.network_sojourn_adds_copies = any(c.routing == "fanout" for c in arch.nodes.values())
     return view

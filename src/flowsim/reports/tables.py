@@ -216,8 +216,13 @@ def analysis_summary(result: RunResult) -> Text:
         text.append("Predicted time in network (Little's law): ", style="bold")
         text.append(format_duration(view.network_sojourn_s))
         lossy = any(a.prediction is not None and a.prediction.drop_probability > 0 for a in view.nodes.values())
-        # L / lambda averages over every message that enters: one dropped on arrival counts 0 s
-        text.append(" per message that enters, dropped ones included\n" if lossy else "\n")
+        copies = view.network_sojourn_adds_copies
+        # L / lambda averages over every message that enters: one dropped on arrival counts 0 s, and
+        # the fan-out copies of one message add up (each copy's own latency is shorter)
+        notes = [
+            n for n, on in (("dropped ones included", lossy), ("its fan-out copies' times added up", copies)) if on
+        ]
+        text.append(f" per message that enters, {' and '.join(notes)}\n" if notes else "\n")
     for warning in view.warnings:
         text.append("warning: ", style="bold yellow").append(warning + "\n")
     for note in view.notes:
