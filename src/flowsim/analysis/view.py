@@ -252,6 +252,7 @@ def analyze(
     estimates = group_estimates(arch, flows, outages, rereads)
     view.streaming = [e for e in estimates if e.group not in idle]  # (not read in the run)
     view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
+    view.notes += [note for name, config in arch.nodes.items() for note in config.horizon_notes(name, horizon)]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
     return view
 

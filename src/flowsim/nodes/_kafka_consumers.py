@@ -1,7 +1,7 @@
 """The reading half of `kafka_topic`: consumer groups polling, handing over and committing, and
 retention deleting what a group had not read yet.
 
-`KafkaTopicNode` (in `kafka_topic`) inherits this and adds the producer side; the leading
+`KafkaTopicNode` (in `_kafka_topic_runtime`) inherits this and adds the producer side; the leading
 underscore keeps the registry from treating this module as a kind.
 """
 

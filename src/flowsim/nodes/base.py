@@ -139,6 +139,11 @@ class NodeConfig(SpecModel):
         starts after the end sends nothing): warnings, which `validate --strict` fails on."""
         return []
 
+    def horizon_notes(self, name: str, horizon: float) -> list[str]:
+        """Facts of the model that change this run's figures and are not problems (a simplification a
+        user may want to switch off): notes, which `validate --strict` passes."""
+        return []
+
     def node_references(self) -> dict[str, str]:
         """Other nodes this one names in its fields, by field (e.g. dead_letter)."""
         return {}
