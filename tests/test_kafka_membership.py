@@ -178,15 +178,19 @@ def test_the_autoscaler_follows_ceil_lag_over_target_within_min_and_max() -> Non
     )
     events, figures = run(text)
     steps = [(t, e) for t, _n, e, _k in events if e.startswith("scale")]
-    # at 10 s: 999 written (the message of 10.000 lands at 10.001), and the one consumer handed on
-    # floor((10 - 0.011) / 0.03) = 332: lag 667, ceil(667 / 100) = 7, capped at max 4
-    assert steps[0] == (10.0, "scale done 1 -> 4 (lag 667)")
-    # with 4 (133/s) the lag is gone by the reading at 40 = 10 + the 30 s cool-down: in to 1; with
-    # 1 (33/s) the next reading 10 s later is ~10 x 67 behind: out to 4; and so on until the
-    # source stops at 100 s
+    # at 10 s: 999 written (the message of 10.000 lands at 10.001).  KEDA reads the lag from the
+    # committed offsets: the consumer auto-commits at its first poll 5 s after joining, at 7.331 s,
+    # when it had handed on 1 + 2 + 6 + 18 + 54 + 163 = 244 records (its polls, each taking what
+    # had landed); lag 999 - 244 = 755 (its read position is 667 behind), ceil(755 / 100) = 8,
+    # capped at max 4
+    assert steps[0] == (10.0, "scale done 1 -> 4 (lag 755)")
+    # with 4 (133/s) the backlog is gone by the reading at 40 = 10 + the 30 s cool-down, but what
+    # was handed on since each consumer's last auto-commit (up to 5 s x 100/s) still counts, as
+    # KEDA reads it: 299 at 50 s wants 3; 3 fall behind and 408 at 60 s wants 4 again; once the
+    # source stops at 100 s nothing is left to commit and the group scales in to 1 (lag 0)
     assert [(t, e.split(" (")[0]) for t, e in steps] == [
-        (10.0, "scale done 1 -> 4"), (40.0, "scale done 4 -> 1"), (50.0, "scale done 1 -> 4"),
-        (80.0, "scale done 4 -> 1"), (90.0, "scale done 1 -> 4"), (120.0, "scale done 4 -> 1"),
+        (10.0, "scale done 1 -> 4"), (50.0, "scale done 4 -> 3"), (60.0, "scale done 3 -> 4"),
+        (90.0, "scale done 4 -> 2"), (100.0, "scale done 2 -> 4"), (130.0, "scale done 4 -> 1"),
     ]  # fmt: skip
     for t, event in steps:
         assert t % 10.0 == pytest.approx(0.0, abs=1e-9)  # only at evaluations
@@ -377,15 +381,15 @@ def test_a_consumer_crash_is_not_a_topic_outage_for_the_drain_estimate() -> None
 
 @pytest.mark.parametrize(("tolerance", "first"), [(0.1, 20.0), (0.0, 10.0)])
 def test_the_autoscaler_leaves_a_lag_near_its_target_alone(tolerance: float, first: float) -> None:
-    # the setup above with target_lag 620: at 10 s the one consumer is 667 behind, 667 / (620 x 1)
-    # = 1.076, within the HPA's 10% tolerance: no step (ceil(667 / 620) = 2 without it); at 20 s it
-    # is ~1,334 behind, a ratio of 2.15: out
+    # the setup above with target_lag 700: at 10 s the group's committed lag is 755 (see above),
+    # 755 / (700 x 1) = 1.079, within the HPA's 10% tolerance: no step (ceil(755 / 700) = 2
+    # without it); at 20 s it is over 1,400 behind, a ratio above 2: out
     text = scenario_yaml(
         f"""
         src: {{kind: source, interarrival: 0.01s, stop: 30s}}
         topic: {{kind: kafka_topic, partitions: 4, partition_write_rate: 1000/s, partitioner: round_robin,
                 batch_size: 1, linger: 0s, consumer_defaults: {{consumers: 1, processing_time: 30ms,
-                membership: {{rebalance_time: 2s, autoscale: {{target_lag: 620, min_consumers: 1,
+                membership: {{rebalance_time: 2s, autoscale: {{target_lag: 700, min_consumers: 1,
                              max_consumers: 4, interval: 10s, cooldown: 30s, tolerance: {tolerance}}}}}}}}}
         done: {{kind: sink}}
         """,

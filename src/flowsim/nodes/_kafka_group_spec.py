@@ -26,7 +26,9 @@ class AutoscaleSpec(SpecModel):
     """Lag-driven consumer autoscaling (KEDA's Kafka scaler driving the HPA)."""
 
     target_lag: Count = Field(
-        ge=1, description="lag per consumer to aim at (KEDA's lagThreshold): wanted = ceil(lag / it)"
+        ge=1,
+        description="lag per consumer to aim at (KEDA's lagThreshold): wanted = ceil(lag / it), the lag from the "
+        "committed offsets as KEDA reads it (log end - committed; uncommitted work counts)",
     )
     min_consumers: Count = Field(1, ge=1, description="never fewer (minReplicaCount)")
     max_consumers: Count = Field(

@@ -5,7 +5,8 @@ group's consumers `consumer` .. `consumer + consumers - 1` for its `for`, then r
 `slowdown` fault stretches their processing instead (a poll that then outlasts
 `max_poll_interval` gets the member evicted).  The autoscaler reads the group's lag every
 `interval` and sets ceil(lag / target_lag) consumers within [min, max], and never more than the
-partitions (KEDA's Kafka scaler with `allowIdleConsumers: false`);
+partitions (KEDA's Kafka scaler with `allowIdleConsumers: false`), the lag counted as KEDA counts
+it, from the committed offsets (what was read or handed on since the last commit counts);
 a scale-in waits until `cooldown` has passed since the last step; every step is one
 membership change, so one rebalance.
 """
@@ -90,14 +91,15 @@ class ScalingSide(MembershipSide):
         self.call_later(rule.interval, self._scale, group)
         running = [m for m in group.members if m.provisioned]
         most = min(rule.max_consumers, len(self.parts))  # KEDA does not scale past the partitions
-        want = min(max(math.ceil(group.lag / rule.target_lag), rule.min_consumers), most)
+        lag = self.committed_lag(group)
+        want = min(max(math.ceil(lag / rule.target_lag), rule.min_consumers), most)
         have = len(running)
-        ratio = group.lag / (rule.target_lag * have) if have else math.inf  # lag per consumer / target
+        ratio = lag / (rule.target_lag * have) if have else math.inf  # lag per consumer / target
         want = hpa_step(have, want, ratio, rule.tolerance, rule.scale_up_pods, rule.scale_up_percent)  # KEDA's HPA
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
         if self.tracing:
-            self.log(f"scale {group.name} {have} -> {want} (lag {group.lag})")
+            self.log(f"scale {group.name} {have} -> {want} (lag {lag})")
         ms.last_step = now
         ms.steps.append((now, have, want))
         ms.window_steps += 1
@@ -117,6 +119,12 @@ class ScalingSide(MembershipSide):
             member.provisioned = False
             self._leave_quietly(member)
         self._trigger(group, f"scaled in to {want}")
+
+    def committed_lag(self, group: Group) -> int:
+        """The lag KEDA's scaler reads: each partition's log end minus the group's committed offset
+        (`getLagForPartition`), so records read or handed on but not yet committed count too."""
+        assert group.ms is not None
+        return sum(max(0, part.leo - commit) for part, commit in zip(self.parts, group.ms.commit, strict=True))
 
     def _leave_quietly(self, member: Consumer) -> None:
         """A scaled-in consumer stops cleanly: it commits and leaves (one rebalance per step)."""
