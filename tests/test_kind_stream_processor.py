@@ -259,3 +259,26 @@ def test_a_micro_batch_interval_longer_than_the_run_is_warned() -> None:
     )
     (warning,) = [w for w in flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings if "'job'" in w]
     assert "its first micro-batch triggers every 2min, and the run ends at 60s" in warning
+
+
+def test_a_micro_batch_from_a_topic_runs_a_task_per_partition_so_the_busiest_sets_the_pace() -> None:
+    # 100/s round robin over 2 partitions, read at once (batch_size 1, 0 s processing); a Spark
+    # job of 4 cores, 10 ms an event, a 1 s trigger.  The batch of 1..2 s holds 100 events, 50 per
+    # partition: Spark plans one task per partition, so 2 tasks of 50 x 10 ms = 0.5 s on 4 cores
+    # and the batch takes 0.5 s (an even split over the 4 cores would say 100 x 10 ms / 4 = 0.25 s)
+    text = scenario_yaml(
+        """
+        src: {kind: source, interarrival: 0.01s, limit: 200}
+        topic: {kind: kafka_topic, partitions: 2, partitioner: round_robin, batch_size: 1, linger: 0s,
+                partition_write_rate: 100000/s, consumer_defaults: {processing_time: 0s}}
+        job: {kind: stream_processor, mode: micro_batch, batch_interval: 1s, parallelism: 4, per_event_cost: 10ms}
+        done: {kind: sink}
+        """,
+        "[src -> topic, topic -> job, job -> done]",
+        "3s",
+    )
+    _, events = run_traced(text, nodes=["job", "done"])
+    batches = [t for t, node, e, _ in events if node == "job" and e.startswith("batch")]
+    assert batches[:2] == [pytest.approx(1.0), pytest.approx(2.0)]
+    second = [t for t, node, e, _ in events if node == "done" and 2.0 < t < 3.0]
+    assert len(second) == 100 and min(second) == max(second) == pytest.approx(2.5)

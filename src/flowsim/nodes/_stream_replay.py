@@ -59,7 +59,7 @@ class OffsetRanges:
 
 
 class ReplaySide(NodeRuntime):
-    """Checkpoints, the in-memory rollback and the log rewind after a crash; `StreamProcessorNode`
+    """Checkpoints, the in-memory rollback and the log rewind after a crash; `StreamProcessorNode` (in `_stream_job`)
     supplies the state."""
 
     queue: deque[Item]
