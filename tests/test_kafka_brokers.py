@@ -243,6 +243,21 @@ def test_retention_deletes_closed_segments_only() -> None:
     assert figures["lost_to_retention"] == 2 + 4
 
 
+def test_once_writes_stop_retention_deletes_the_active_segment_too() -> None:
+    # 8 messages at 1 .. 8 s (written at k + 0.001), segments of 3.5 s: [0-3] and the active [4-7]
+    # (last write 8.001).  Checks every second, retention 10 s: [0-3] goes at 15 (4.001 <= 15 - 10);
+    # at 19 every record left is older than 10 s, so Kafka rolls an empty active segment and deletes
+    # the old one (`UnifiedLog.deleteSegments`): the log is empty, where it used to keep 4 to the end
+    events, figures = run(
+        "retention: 10s, retention_check_interval: 1s, log: {segment: 3.5s}, consumer_groups: {done: {start_at: 25s}}",
+        src="interarrival: 1s, limit: 8",
+        duration="25.5s",
+    )
+    deleted = [(t, e) for t, _, e, _ in events if "deletes a segment" in e]
+    assert deleted == [(15.0, "p0 deletes a segment up to 4"), (19.0, "p0 deletes a segment up to 8")]
+    assert figures["log_messages_end"] == 0 and figures["segments_rolled"] == 2
+
+
 def test_retention_bytes_keeps_at_least_the_limit_by_whole_segments() -> None:
     # 1,000-byte messages, segments of 2,000 bytes (2 messages), retention_bytes 5,000: a check
     # deletes the oldest closed segment while the rest still holds 5,000 bytes.  After the 11

@@ -5,8 +5,10 @@ Segments (Kafka's `segment.ms`, `segment.bytes`): a partition appends to its act
 rolls on the first append once it is `segment` old or would pass `segment_bytes`.  Deletion
 (`cleanup.policy=delete`) removes closed segments only, oldest first, at each retention check: a
 segment goes once its newest record is older than `retention`, or while the partition would still
-hold `retention_bytes` without it.  The active segment is never deleted, so a record lives between
-`retention` and `retention + segment` (plus up to one check interval).
+hold `retention_bytes` without it.  The active segment goes too once every segment does (Kafka
+rolls a new, empty active segment first: `UnifiedLog.deleteSegments`), so a record lives between
+`retention` and `retention + segment` (plus up to one check interval), or `retention` alone once
+the producers have stopped writing to the partition.
 
 Compaction (`cleanup.policy=compact`): at each check, a partition whose dirty share (messages in
 closed segments not yet cleaned, over the cleaned part's size plus them) reaches
@@ -81,14 +83,16 @@ class LogSide(NodeRuntime):
         segments = part.segments
         most_bytes = most * self.config.message_size
         total = sum(segment[BYTES] for segment in segments)
-        while len(segments) > 1:  # the active segment (the last) is never deleted
+        while segments:
             oldest = segments[0]
             if oldest[LAST] > older_than and total - oldest[BYTES] < most_bytes:
                 break
             segments.popleft()
             total -= oldest[BYTES]
             self.segments_deleted += 1
-            part.drop_before(int(segments[0][BASE]))
+            if not segments:  # the active one too: Kafka rolls an empty active segment first
+                self.segments_rolled += 1
+            part.drop_before(int(segments[0][BASE]) if segments else part.leo)
             if self.tracing:
                 self.log(f"p{part.index} deletes a segment up to {part.lso}")
 
