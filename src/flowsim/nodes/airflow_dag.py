@@ -100,9 +100,11 @@ class AirflowDagConfig(NodeConfig):
     catchup: bool = Field(
         True,
         description="run every missed interval, oldest first, up to max_active_runs at once (true), or only "
-        "the newest (false)",
+        "the newest (false); true is Airflow 2's default, Airflow 3 defaults to false",
     )
-    sla: Duration | None = Field(None, gt=0, description="a run must finish this long after its interval ends")
+    sla: Duration | None = Field(
+        None, gt=0, description="a run must finish this long after its interval ends (Airflow 2's SLA misses)"
+    )
     dagrun_timeout: Duration | None = Field(None, gt=0, description="a run still going this long after it began fails")
     clear_failed_after: Duration | None = Field(
         None, ge=0, description="clear a failed run this long after it failed, so it runs again (manual recovery)"

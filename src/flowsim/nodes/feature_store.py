@@ -102,7 +102,12 @@ class FeatureStoreConfig(NodeConfig):
         "wait", description="reads beyond read_capacity: wait for a slot, or go on without features"
     )
     ingest_latency: Duration = Field(0.0, ge=0, description="from a write's arrival until it lands offline")
-    ttl: Duration | None = Field(None, gt=0, description="online features older than this read as missing")
+    ttl: Duration | None = Field(
+        None,
+        gt=0,
+        description="online features older than this read as missing (Feast's Go feature server; its Python "
+        "SDK ignores ttl online)",
+    )
 
     def runtime_class(self) -> type[NodeRuntime]:
         return FeatureStoreNode
