@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flowsim.engine.context import SimContext
@@ -17,12 +18,31 @@ class HoldingRuntime(NodeRuntime):
     """
 
     def __init__(self, name: str, config: Any, ctx: SimContext) -> None:
-        super().__init__(name, config, ctx)
         self.n_inside = 0
+        self._inside_area = 0.0  # integral of n_inside over the window (exact: it changes only here)
+        self._inside_since = 0.0
+        super().__init__(name, config, ctx)
+
+    def reset_counters(self) -> None:
+        super().reset_counters()
+        self._inside_area, self._inside_since = 0.0, self.env.now
+
+    def change_inside(self, delta: int) -> None:
+        """Every change of `n_inside` goes through here, so its time average is exact."""
+        now = self.env.now
+        self._inside_area += self.n_inside * (now - self._inside_since)
+        self._inside_since = now
+        self.n_inside += delta
+
+    def figures(self, window: float) -> dict[str, float]:
+        """`mean_in_node`: the time-weighted mean of the messages inside over the window."""
+        self.change_inside(0)
+        mean = self._inside_area / window if window > 0 else math.nan
+        return super().figures(window) | {"mean_in_node": mean}
 
     def admit(self, item: Item) -> None:
         self.arrivals += item.n
-        self.n_inside += item.n
+        self.change_inside(item.n)
         item.t_in = self.env.now
 
     def pass_on(self, item: Item) -> None:
@@ -31,7 +51,7 @@ class HoldingRuntime(NodeRuntime):
             self._handed_on(item, t_in)
 
     def _handed_on(self, item: Item, t_in: float) -> None:
-        self.n_inside -= item.n
+        self.change_inside(-item.n)
         self.completed += item.n
         self.sojourns.append(self.env.now - t_in)
 

@@ -117,7 +117,7 @@ class DataQualityNode(HoldingRuntime):
             self.pass_on(item)
 
     def _quarantine(self, item: Item, count: int) -> None:
-        self.n_inside -= count
+        self.change_inside(-count)
         self.dead_lettered += count
         held = item.copy()
         held.n = count
