@@ -147,7 +147,9 @@ def end_to_end_table(result: RunResult) -> Table:
     """What reached each sink: count, rate, and latency (age since the item was created)."""
     table = new_table("End to end")
     table.add_column("sink")
-    for column in ("count", "through-\nput", "latency\nmean", "p50", "p95", "p99", "max"):
+    # over replications every figure is the mean of each run's, so a max is a run's max on average
+    top = "max" if result.replications == 1 else "max\n(runs' mean)"
+    for column in ("count", "through-\nput", "latency\nmean", "p50", "p95", "p99", top):
         table.add_column(column, justify="right")
     for name, sink in result.end_to_end.items():
         ci = _ci_lookup(result, sink.ci95)
