@@ -62,3 +62,18 @@ def test_mean_period() -> None:
 def test_bad_schedules(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_schedule(text)
+
+
+@pytest.mark.parametrize("text", ["every 300ms", "every 700ms", "every 1100ms", "every 10.1s", "every 0.1h"])
+def test_an_interval_steps_strictly_forward_where_floats_round_down(text: str) -> None:
+    # 9.3 / 0.3 is 30.999999999999996 in floating point, so floor() + 1 gave back the tick 9.3
+    # itself: a zero-delay timer loop (the run never ended).  Stepping from each tick reaches the
+    # k-th tick at k x period, every time strictly later
+    schedule = parse_schedule(text)
+    assert schedule.period is not None
+    t = 0.0
+    for k in range(1, 20_001):
+        following = schedule.next_after(t)
+        assert following > t
+        t = following
+    assert t == pytest.approx(20_000 * schedule.period, rel=1e-12)

@@ -87,8 +87,12 @@ class Schedule:
         if self.once:
             return 0.0 if t < 0 else math.inf
         if self.period is not None:
-            k = math.floor((t - self.offset) / self.period) + 1
-            return self.offset + max(k, 0) * self.period
+            k = max(math.floor((t - self.offset) / self.period) + 1, 0)
+            tick = self.offset + k * self.period
+            while tick <= t:  # (t - offset) / period can round down to the tick t already is
+                k += 1
+                tick = self.offset + k * self.period
+            return tick
         assert self.cron is not None
         after = EPOCH + timedelta(seconds=math.floor(t))  # cronsim steps whole seconds, strictly after
         try:
