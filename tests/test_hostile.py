@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import flowsim
 from flowsim.cli import app
 from flowsim.errors import SpecError
 from flowsim.loading import load_architecture
@@ -745,3 +746,14 @@ duration: 200s
     assert prediction is not None and prediction.formula == "instant" and prediction.wait_s == 0
     assert result.nodes["api"].completed == result.nodes["api"].arrivals > 0
     assert result.end_to_end["done"].latency_s is not None and result.end_to_end["done"].latency_s.max == 0
+
+
+def test_a_gamma_so_skewed_its_draws_underflow_to_zero_is_refused() -> None:
+    # shape 1e-8: numpy's draws are exactly 0.0, so every arrival came at t = 0 and the run hung
+    text = (
+        "name: g\narchitecture:\n  name: g\n  nodes:\n"
+        "    src: {kind: source, interarrival: {dist: gamma, shape: 1e-8, mean: 1s}}\n"
+        "    done: {kind: sink}\n  edges: [src -> done]\nduration: 60s\n"
+    )
+    with pytest.raises(SpecError, match=r"5:\d+: architecture\.nodes\.src\.interarrival: shape 1e-08: a gamma"):
+        flowsim.load_scenario(text)

@@ -198,8 +198,18 @@ class Gamma(BaseDistribution):
     """Gamma by `shape` and `mean`; less variable than exponential when shape > 1."""
 
     dist: Literal["gamma"] = "gamma"
-    shape: Number = Field(gt=0)
+    shape: Number = Field(gt=0, description="at least 0.01: below it draws underflow to exactly 0")
     mean_: Duration = Field(alias="mean", gt=0)
+
+    @model_validator(mode="after")
+    def _drawable(self) -> Gamma:
+        if self.shape < 0.01:
+            raise ValueError(
+                f"shape {self.shape:g}: a gamma this skewed draws exactly 0 most of the time in floating point "
+                "(shape 0.001: half the draws), so gaps or durations of 0 would repeat without end; use a shape "
+                "of at least 0.01, or an empirical law for a few huge values among many tiny ones"
+            )
+        return self
 
     def mean(self) -> float:
         return self.mean_
