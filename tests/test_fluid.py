@@ -387,3 +387,14 @@ def test_a_blocking_queue_below_saturation_holds_its_source_by_m_m_1_k_plus_1() 
     arch["nodes"]["s"]["capacity"] = 10
     over = flowsim.simulate(flowsim.load_scenario(yaml.safe_dump(doc)), engine="fluid").nodes["s"]
     assert over.mean_in_node <= 10 + 1e-6 and over.throughput_per_s == pytest.approx(1.0, rel=0.01)
+
+
+def test_a_nanosecond_retention_check_takes_one_jump_per_step() -> None:
+    # the fluid topic stepped its next retention check one interval at a time: 1 ns over a minute
+    # is 6e10 additions (the run hung); the checks due by a step's end are now one jump
+    arch = {"name": "r", "nodes": {"src": {"kind": "source", "rate": "10/s"},
+            "t": {"kind": "kafka_topic", "retention_check_interval": "1e-9s"}, "done": {"kind": "sink"}},
+            "edges": ["src -> t", "t -> done"]}  # fmt: skip
+    scenario = flowsim.load_scenario(yaml.safe_dump({"name": "r", "architecture": arch, "duration": "60s"}))
+    result = flowsim.simulate(scenario, engine="fluid")
+    assert result.totals.arrivals == pytest.approx(600, rel=1e-6) and abs(result.totals.unaccounted) < 1e-6
