@@ -757,3 +757,14 @@ def test_a_gamma_so_skewed_its_draws_underflow_to_zero_is_refused() -> None:
     )
     with pytest.raises(SpecError, match=r"5:\d+: architecture\.nodes\.src\.interarrival: shape 1e-08: a gamma"):
         flowsim.load_scenario(text)
+
+
+@pytest.mark.parametrize("address", ["banana", "tcp://", "tcp://host:notaport", "http://127.0.0.1:8786", "tcp://[::1"])
+def test_a_malformed_scheduler_address_is_a_usage_error_not_a_traceback(address: str) -> None:
+    # each gave Dask's ValueError as a traceback (exit 1); a well-formed unreachable one says so (exit 2)
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    result = CliRunner().invoke(app, ["sweep", str(baseline), "-s", "nodes.api.servers=2,3", "--scheduler", address])
+    assert result.exit_code == 2
+    said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # the usage box, its lines joined
+    assert "is not a scheduler address: give tcp://HOST:PORT" in said
+    assert "Traceback" not in result.output

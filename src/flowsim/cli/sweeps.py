@@ -8,6 +8,7 @@ SLOs with --objective; 2 invalid input or usage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -90,8 +91,27 @@ WorkersOpt = Annotated[
     int | None, typer.Option("--workers", "-w", metavar="N", min=1, help="local processes (default: all cores)")
 ]
 ExecutorOpt = Annotated[ExecutorName | None, typer.Option("--executor", "-e", help="where runs go (default: process)")]
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):(\d{1,5})$")
+
+
+def _scheduler_address(value: str | None) -> str | None:
+    """A Dask scheduler address as Dask reads it (scheme://host:port), checked before any work."""
+    if value is None:
+        return None
+    match = _ADDRESS.match(value.strip())
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise typer.BadParameter(
+            f"{value!r} is not a scheduler address: give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 "
+            "(tls://, ws://, wss:// and ucx:// work too)"
+        )
+    return value.strip()
+
+
 SchedulerOpt = Annotated[
-    str | None, typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to")
+    str | None,
+    typer.Option(
+        "--scheduler", metavar="tcp://HOST:PORT", help="a Dask scheduler to send runs to", callback=_scheduler_address
+    ),
 ]
 ObjectiveOpt = Annotated[
     str | None,
