@@ -768,3 +768,28 @@ def test_a_malformed_scheduler_address_is_a_usage_error_not_a_traceback(address:
     said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # the usage box, its lines joined
     assert "is not a scheduler address: give tcp://HOST:PORT" in said
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        ("[a, b]", "4:1: overrides: expected a mapping of dotted paths to values"),
+        ("7", "4:1: overrides: expected a mapping of dotted paths to values"),
+        ("{nodes: {api: {servers: 4}}}", "overrides.nodes: 'nodes' would replace every node"),
+        ("{overrides.x: 1}", "'overrides.x' sets the overrides themselves, which nothing reads"),
+    ],
+)
+def test_overrides_that_would_do_nothing_or_wipe_the_nodes_are_refused(overrides: str, said: str) -> None:
+    # each passed validate (the list and the number were ignored; 'nodes' replaced every node and
+    # reported the others as unknown; 'overrides.x' set nothing anyone reads)
+    two_stage = Path(__file__).resolve().parents[1] / "architectures" / "two-stage.yaml"
+    text = f"name: ov\narchitecture: {two_stage}\nduration: 100s\noverrides: {overrides}\n"
+    with pytest.raises(SpecError, match=re.escape(said)):
+        flowsim.load_scenario(text)
+
+
+def test_set_on_the_overrides_themselves_is_refused() -> None:
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    result = CliRunner().invoke(app, ["run", str(baseline), "--set", "overrides.nodes.api.servers=1"])
+    assert result.exit_code == 2  # it ran with 2 servers, as if nothing had been said
+    assert "'overrides.nodes.api.servers' sets the overrides themselves" in result.output

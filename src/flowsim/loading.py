@@ -99,6 +99,37 @@ def _set_path(data: Any, path: str, value: Any, source: str) -> None:
     target[parts[-1]] = value
 
 
+_EXAMPLE = "e.g. overrides: {nodes.api.servers: 4} or --set nodes.api.servers=4"
+
+
+def _check_overrides(written: Any, given: dict[str, Any], doc: YamlDocument) -> None:
+    """The file's `overrides:` is a mapping of dotted paths; neither it nor `--set` sets `overrides`
+    itself (which nothing would read) or replaces a whole node list (`nodes: {api: ...}`)."""
+    problems: list[Problem] = []
+    if written is not None and not isinstance(written, dict):
+        problems.append(located(doc, ("overrides",), "expected a mapping of dotted paths to values", _EXAMPLE))
+    mapping = written if isinstance(written, dict) else {}
+    paths: list[tuple[Any, tuple[str, Any] | None]] = [(k, ("overrides", k)) for k in mapping]
+    paths += [(k, None) for k in given]
+    for path, where in paths:
+        if not isinstance(path, str):
+            message, hint = f"an override path must be text, not {path!r}", _EXAMPLE
+        elif path.split(".")[0] == "overrides":
+            message, hint = (
+                f"{path!r} sets the overrides themselves, which nothing reads",
+                "write the path it would set: " + _EXAMPLE,
+            )
+        elif path.removeprefix("architecture.") in ("nodes", "architecture") and isinstance(
+            mapping.get(path) if where else given.get(path), dict
+        ):
+            message, hint = f"{path!r} would replace every node", "write one dotted path per field: " + _EXAMPLE
+        else:
+            continue
+        problems.append(located(doc, where, message, hint) if where else Problem(message, "--set", hint=hint))
+    if problems:
+        raise SpecError(problems)
+
+
 def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     arch: dict[str, Any] = {}
     scenario: dict[str, Any] = {}
@@ -199,6 +230,7 @@ def load_scenario(
     if wrong is not None:
         raise wrong
     data = copy.deepcopy(doc.data)
+    _check_overrides(data.get("overrides") if isinstance(data, dict) else None, overrides or {}, doc)
     written = dict(data.get("overrides") or {}) if isinstance(data.get("overrides"), dict) else {}
     merged = written | (overrides or {})
     here = path.parent if path is not None else Path(base_dir if base_dir is not None else Path.cwd())
