@@ -793,3 +793,20 @@ def test_set_on_the_overrides_themselves_is_refused() -> None:
     result = CliRunner().invoke(app, ["run", str(baseline), "--set", "overrides.nodes.api.servers=1"])
     assert result.exit_code == 2  # it ran with 2 servers, as if nothing had been said
     assert "'overrides.nodes.api.servers' sets the overrides themselves" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("1:30", "YAML reads the unquoted 1:30 as a base-60 number, not a time"),  # was read as 90 s
+        ("1M", "M could mean months or minutes"),  # was 60 s
+        ("1Ms", "Ms could mean megaseconds or milliseconds"),  # was 1 ms
+    ],
+)
+def test_a_duration_yaml_or_case_would_guess_at_is_refused(value: str, said: str) -> None:
+    text = (
+        "name: d\narchitecture:\n  name: d\n  nodes:\n    src: {kind: source, rate: 1/s}\n    done: {kind: sink}\n"
+        f"  edges: [src -> done]\nduration: {value}\n"
+    )
+    with pytest.raises(SpecError, match=re.escape(said)):
+        flowsim.load_scenario(text)

@@ -114,6 +114,12 @@ def parse_duration(value: Any) -> float:
         )
     match = _DURATION_RE.match(value)
     unit = match.group(2).lower() if match else ""
+    if match is not None and match.group(2) in ("M", "Ms", "MS"):  # a month? mega? what 1M means is a guess
+        raise ValueError(
+            f"cannot read {value!r} as a duration: {match.group(2)} could mean "
+            + ("months or minutes" if match.group(2) == "M" else "megaseconds or milliseconds")
+            + "; write 1min or 1m for minutes, 1ms for milliseconds, 30d for a month"
+        )
     if match is None:
         compound = _compound_duration(value)
         if compound is not None:

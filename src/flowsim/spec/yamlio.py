@@ -135,6 +135,11 @@ class _Builder:
         builder = _SCALAR_BUILDERS.get(node.tag)
         if builder is None:
             raise self._tag_error(node, path)
+        if node.style is None and ":" in str(node.value) and node.tag.endswith((":int", ":float")):
+            raise self._err(  # YAML 1.1's base 60: 1:30 is 90, while 0:30 is text, and neither is a time
+                f"YAML reads the unquoted {node.value} as a base-60 number, not a time",
+                node, path, "write the time with units, e.g. 1m30s or 1h30m",
+            )  # fmt: skip
         try:
             value = builder(node)
         except (ValueError, KeyError, ConstructorError):
