@@ -810,3 +810,26 @@ def test_a_duration_yaml_or_case_would_guess_at_is_refused(value: str, said: str
     )
     with pytest.raises(SpecError, match=re.escape(said)):
         flowsim.load_scenario(text)
+
+
+def test_a_timeout_every_attempt_outlasts_is_warned_before_the_run() -> None:
+    # a constant 100 ms service with a 1 ms timeout: every attempt times out, 0 delivered (was silent);
+    # an Airflow task of 2 min under a 1 min execution_timeout fails every try, retries or not
+    service = (
+        "name: to\narchitecture:\n  name: to\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        "    api: {kind: service, servers: 2, service_time: 0.1s, retry: {max_attempts: 3, timeout: 1ms}}\n"
+        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(service)).warnings
+    assert [w for w in warnings if "delivers nothing" in w] == [
+        "'api' delivers nothing: its shortest service (100ms) is at least the retry timeout (1ms), so every "
+        "attempt times out and each message ends dead-lettered after 3 attempts; lengthen the timeout"
+    ]
+    dag = (
+        "name: af\narchitecture:\n  name: af\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        "    etl: {kind: airflow_dag, schedule: '@hourly', tasks: {a: {duration: 2m, execution_timeout: 1m, "
+        "retries: 3}}}\n    done: {kind: sink}\n  edges: [src -> etl, etl -> done]\nduration: 3h\n"
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(dag)).warnings
+    assert any("task 'a' never succeeds: its shortest try (2min) is at least its execution_timeout (60s)" in w
+               for w in warnings)  # fmt: skip

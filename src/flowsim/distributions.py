@@ -33,6 +33,10 @@ class BaseDistribution(SpecModel):
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         raise NotImplementedError
 
+    def lowest(self) -> float:
+        """The least value a draw can take (0 for the laws that reach down to it)."""
+        return 0.0
+
     def laplace(self, s: float) -> float | None:
         """E[exp(-s X)], the Laplace-Stieltjes transform at s >= 0, where it has a closed form (else
         None): the exact GI/M/1 queue behind a renewal source needs it."""
@@ -53,6 +57,9 @@ class Constant(BaseDistribution):
 
     def variance(self) -> float:
         return 0.0
+
+    def lowest(self) -> float:
+        return self.value
 
     def laplace(self, s: float) -> float:
         return math.exp(-s * self.value)
@@ -109,6 +116,9 @@ class Uniform(BaseDistribution):
 
     def variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
+
+    def lowest(self) -> float:
+        return self.low
 
     def laplace(self, s: float) -> float:
         width = self.high - self.low
@@ -273,6 +283,9 @@ class Empirical(BaseDistribution):
     def variance(self) -> float:
         v = np.asarray(self.values, float)
         return float(np.dot(self._probs(), (v - self.mean()) ** 2))
+
+    def lowest(self) -> float:
+        return float(min(v for v, p in zip(self.values, self._probs(), strict=True) if p > 0))
 
     def laplace(self, s: float) -> float:
         return float(np.dot(self._probs(), np.exp(-s * np.asarray(self.values, float))))

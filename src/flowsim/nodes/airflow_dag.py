@@ -151,7 +151,15 @@ class AirflowDagConfig(NodeConfig):
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:
         schedule = None if self.schedule_on else parse_schedule(self.schedule)
         first_run = schedule.next_after(schedule.first_from(0.0)) if schedule and not schedule.once else 0.0
-        return [] if first_run < horizon else [
+        doomed = [
+            f"'{name}': task '{task_name}' never succeeds: its shortest try "
+            f"({format_duration(task.duration.lowest())}) is at least its execution_timeout "
+            f"({format_duration(task.execution_timeout)}), so every try is killed and every run fails; "
+            "lengthen the timeout"
+            for task_name, task in self.tasks.items()
+            if task.execution_timeout is not None and task.duration.lowest() >= task.execution_timeout
+        ]  # fmt: skip
+        return doomed if first_run < horizon else [*doomed,
             f"'{name}' runs no DAG run: its first data interval closes at {format_duration(first_run)}, after the run "
             f"ends ({format_duration(horizon)}); lengthen 'duration' or schedule it more often"]  # fmt: skip
 

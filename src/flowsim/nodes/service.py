@@ -28,7 +28,7 @@ from flowsim.engine.sampling import block_sampler
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.registry import register
 from flowsim.policies import NO_RETRY, RetryPolicy
-from flowsim.units import Count, Number
+from flowsim.units import Count, Number, format_duration
 
 
 @register
@@ -84,6 +84,16 @@ class ServiceConfig(NodeConfig):
 
     def policy(self) -> RetryPolicy:
         return self.retry if isinstance(self.retry, RetryPolicy) else NO_RETRY
+
+    def horizon_warnings(self, name: str, horizon: float) -> list[str]:
+        """Every attempt outlasting its timeout delivers nothing: said before the run."""
+        timeout, shortest = self.policy().timeout, self.service_time.lowest()
+        if timeout is None or shortest < timeout:
+            return []
+        attempts = self.policy().max_attempts
+        return [f"'{name}' delivers nothing: its shortest service ({format_duration(shortest)}) is at least the "
+                f"retry timeout ({format_duration(timeout)}), so every attempt times out and each message ends "
+                f"dead-lettered after {attempts} attempt{'s' * (attempts != 1)}; lengthen the timeout"]  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return ServiceNode
