@@ -833,3 +833,16 @@ def test_a_timeout_every_attempt_outlasts_is_warned_before_the_run() -> None:
     warnings = flowsim.analyze_scenario(flowsim.load_scenario(dag)).warnings
     assert any("task 'a' never succeeds: its shortest try (2min) is at least its execution_timeout (60s)" in w
                for w in warnings)  # fmt: skip
+
+
+def test_a_trace_or_a_profile_change_that_begins_after_the_run_is_warned(tmp_path: Path) -> None:
+    # both ran silently: the trace's first row at 1,000 s gave 0 arrivals in a 100 s run, the spike never came
+    (tmp_path / "tr.csv").write_text("time_s,rate_per_s\n1000,1\n", encoding="utf-8")
+    text = (
+        "name: late\narchitecture:\n  name: late\n  nodes:\n    a: {kind: source, trace: tr.csv}\n"
+        "    b: {kind: source, rate: 1/s, profile: [{spike: {at: 1000s, for: 1s, factor: 3}}]}\n"
+        "    done: {kind: sink}\n  edges: [a -> done, b -> done]\nduration: 100s\n"
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(text, base_dir=tmp_path)).warnings
+    assert "'a' sends nothing in this run: its trace starts at 16.7min; the run ends at 100s" in " ".join(warnings)
+    assert "'b': profile[0]'s spike begins at 16.7min and never happens" in " ".join(warnings)

@@ -147,11 +147,24 @@ class SourceConfig(NodeConfig):
         return rate * ((stop - start) / horizon)  # the share first: a source on all run keeps its rate exactly
 
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:
-        """A source that starts when the run is over sends nothing: run on, but said."""
-        if self.start < horizon:
-            return []
-        return [f"'{name}' sends nothing in this run: it starts at {format_duration(self.start)}, when the run has "
-                f"ended ({format_duration(horizon)}); lengthen 'duration' or start it earlier"]  # fmt: skip
+        """A source that starts when the run is over sends nothing, and a trace or a profile's change
+        that begins then never happens: run on, but said."""
+        end = f"the run ends at {format_duration(horizon)}; lengthen 'duration' or move it earlier"
+        if self.start >= horizon:
+            return [f"'{name}' sends nothing in this run: it starts at {format_duration(self.start)}, when the run "
+                    f"has ended ({format_duration(horizon)}); lengthen 'duration' or start it earlier"]  # fmt: skip
+        found = []
+        if self.trace is not None and self.trace.times[0] >= horizon:
+            found.append(f"'{name}' sends nothing in this run: its trace starts at "
+                         f"{format_duration(self.trace.times[0])}; {end}")  # fmt: skip
+        for k, factor in enumerate(self.profile or ()):
+            begins = (factor.spike.at if factor.spike is not None else factor.ramp.at if factor.ramp is not None
+                      else min(step.at for step in factor.steps) if factor.steps else None)  # fmt: skip
+            if begins is not None and begins >= horizon:
+                what = "spike" if factor.spike is not None else "ramp" if factor.ramp is not None else "steps"
+                found.append(f"'{name}': profile[{k}]'s {what} begins at {format_duration(begins)} and never "
+                             f"happens; {end}")  # fmt: skip
+        return found
 
     def external_rate(self) -> float:
         """The analytic view's rate: the peak, for a rate that varies (see docs/load.md)."""
