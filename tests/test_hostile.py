@@ -846,3 +846,30 @@ def test_a_trace_or_a_profile_change_that_begins_after_the_run_is_warned(tmp_pat
     warnings = flowsim.analyze_scenario(flowsim.load_scenario(text, base_dir=tmp_path)).warnings
     assert "'a' sends nothing in this run: its trace starts at 16.7min; the run ends at 100s" in " ".join(warnings)
     assert "'b': profile[0]'s spike begins at 16.7min and never happens" in " ".join(warnings)
+
+
+def test_a_pipe_is_read_once_and_non_utf8_text_is_said_plainly(tmp_path: Path) -> None:
+    # validate and graph read a pipe twice (the second read found it empty: "the document is empty");
+    # a trace or stdin that is not UTF-8 showed Python's codec message
+    import os
+
+    fifo = tmp_path / "arch.fifo"
+    os.mkfifo(fifo)
+    two_stage = (Path(__file__).resolve().parents[1] / "architectures" / "two-stage.yaml").read_text()
+    import threading
+
+    writer = threading.Thread(target=lambda: fifo.write_text(two_stage, encoding="utf-8"), daemon=True)
+    writer.start()
+    result = CliRunner().invoke(app, ["validate", str(fifo)])
+    writer.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    stdin = CliRunner().invoke(app, ["validate", "-"], input=b"\xff\xfe")
+    assert "<stdin>: the text is not UTF-8 (byte 0xff); save it with UTF-8 encoding" in stdin.output
+    assert "<stdin>: <stdin>" not in stdin.output and "codec" not in stdin.output
+    (tmp_path / "tr.csv").write_bytes(b"\xfftime_s,rate_per_s\n0,1\n")
+    text = (
+        "name: t\narchitecture:\n  name: t\n  nodes:\n    a: {kind: source, trace: tr.csv}\n    done: {kind: sink}\n"
+        "  edges: [a -> done]\nduration: 10s\n"
+    )
+    with pytest.raises(SpecError, match=r"trace file 'tr.csv' is not UTF-8 text \(byte 0xff\)"):
+        flowsim.load_scenario(text, base_dir=tmp_path)

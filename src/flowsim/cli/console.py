@@ -141,19 +141,32 @@ def read_input(path: Path) -> Path | str:
     `architecture:` path of a scenario read from stdin is relative to where the command runs).
     A trailing newline keeps a one-line text from being taken for a file name.
     """
-    if str(path) != STDIN:
-        return path
     import sys
 
     from flowsim.spec.yamlio import MAX_BYTES
 
+    stream = str(path) == STDIN
+    if not stream and (path.is_file() or not path.exists()):
+        return path
+    # stdin, or a pipe such as <(cat x.yaml), which can be read once only: read it here, once
+    what = source_name(path)
     try:  # at most one byte over the size a file may have: an endless stream is refused, not read on
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(MAX_BYTES + 1)
+        if stream:
+            raw: bytes | str = (
+                sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(MAX_BYTES + 1)
+            )
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowsimError(f"<stdin>: cannot read standard input: {exc}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        raise FlowsimError(f"{what}: the text is not UTF-8 (byte 0x{byte}); save it with UTF-8 encoding") from None
+    except OSError as exc:
+        raise FlowsimError(f"{what}: cannot read it: {exc.strerror or exc}") from None
     if len(text) > MAX_BYTES:
-        raise FlowsimError(f"standard input is too large (over {MAX_BYTES} bytes); split it into smaller files")
+        big = "standard input" if stream else what
+        raise FlowsimError(f"{big} is too large (over {MAX_BYTES} bytes); split it into smaller files")
     return text if text.endswith("\n") else text + "\n"
 
 

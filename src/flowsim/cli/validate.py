@@ -149,7 +149,8 @@ def check_file(path: Path) -> Report:
     except SpecError as exc:
         report.errors = [as_object(p) for p in exc.problems]
     except FlowsimError as exc:
-        report.errors = [as_object(Problem(line, source)) for line in message_lines(exc)]
+        lines = [line.removeprefix(f"{source}: ") for line in message_lines(exc)]  # (the source is said once)
+        report.errors = [as_object(Problem(line, source)) for line in lines]
     return report
 
 

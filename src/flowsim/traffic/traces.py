@@ -136,8 +136,13 @@ def read_trace(path: str, base: Path) -> Trace:
         raise TraceError(f"trace file '{path}' is larger than {MAX_BYTES // 2**20} MB; resample it")
     try:
         text = target.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise TraceError(f"cannot read trace file '{path}': {err}") from None
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start : err.start + 1].hex()
+        raise TraceError(
+            f"trace file '{path}' is not UTF-8 text (byte 0x{byte}); save it with UTF-8 encoding"
+        ) from None
+    except OSError as err:
+        raise TraceError(f"cannot read trace file '{path}': {err.strerror or err}") from None
     times, rates = parse_trace(text, path)
     return Trace(path, tuple(times), tuple(rates))
 
