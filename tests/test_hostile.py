@@ -873,3 +873,17 @@ def test_a_pipe_is_read_once_and_non_utf8_text_is_said_plainly(tmp_path: Path) -
     )
     with pytest.raises(SpecError, match=r"trace file 'tr.csv' is not UTF-8 text \(byte 0xff\)"):
         flowsim.load_scenario(text, base_dir=tmp_path)
+
+
+def test_format_json_gives_a_json_refusal_for_the_parsers_own_errors_too() -> None:
+    # -r 0 is refused by the option parser, before flowsim's code: it printed no JSON at all
+    import json
+    import subprocess
+    import sys
+
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    done = subprocess.run([sys.executable, "-m", "flowsim", "run", str(baseline), "--format", "json", "-r", "0"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 2
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "UsageError" and error["exit_code"] == 2 and "'--replications'" in error["message"]

@@ -9,9 +9,10 @@ boundary, --format, exit codes: 0 ok; 1 a failed SLO; 2 refused input or usage),
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from flowsim.cli.root import app
@@ -42,7 +43,34 @@ def main() -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     from flowsim.cli.root import app
 
-    app(prog_name="flowsim")
+    if not _wants_json(sys.argv[1:]):
+        app(prog_name="flowsim")
+        return
+    # --format json promises a JSON document on stdout for a refusal too, the parser's own included
+    import json
+
+    import typer
+
+    # the parser's usage error, whichever click typer carries (its own copy since typer 0.24)
+    usage_error = cast(
+        "type[typer.BadParameter]", next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    )
+    try:
+        code = app(prog_name="flowsim", standalone_mode=False)
+    except usage_error as exc:
+        exc.show()
+        said = {"type": "UsageError", "exit_code": 2, "message": exc.format_message(), "problems": []}
+        print(json.dumps({"error": said}, indent=2))
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for `--format json` (`-f json`, `--format=json`)."""
+    pairs = itertools.pairwise(args)
+    return "--format=json" in args or "-fjson" in args or any(a in ("--format", "-f") and b == "json" for a, b in pairs)
 
 
 __all__ = ["app", "main"]
