@@ -887,3 +887,15 @@ def test_format_json_gives_a_json_refusal_for_the_parsers_own_errors_too() -> No
     assert done.returncode == 2
     error = json.loads(done.stdout)["error"]
     assert error["type"] == "UsageError" and error["exit_code"] == 2 and "'--replications'" in error["message"]
+
+
+def test_an_slo_on_a_figure_a_source_or_a_sink_never_has_is_refused_before_the_run() -> None:
+    # both passed validate and then failed `check` with "no data" (exit 1, as if the design broke them)
+    two_stage = Path(__file__).resolve().parents[1] / "architectures" / "two-stage.yaml"
+    text = (f"name: s\narchitecture: {two_stage}\nduration: 100s\n"
+            "slos: [nodes.arrivals.utilization < 0.5, nodes.done.wait_s.p99 < 1s]\n")  # fmt: skip
+    with pytest.raises(SpecError) as refused:
+        flowsim.load_scenario(text)
+    said = str(refused.value)
+    assert "slos[0]: 'arrivals' (source) never has 'utilization': a source has no queue and no servers" in said
+    assert "slos[1]: 'done' (sink) never has 'wait_s': a sink has no queue and no servers" in said

@@ -62,7 +62,19 @@ def check_metric(metric: str, arch: Architecture, written: list[str] | None = No
         return _check_kind_figure(metric, ".".join(parts[3:]), arch.nodes[name], declared)
     if parts[2] not in _NODE_FIGURES and any(f.matches(".".join(parts[2:])) for f in arch.nodes[name].kind_figures):
         return f"unknown figure '{parts[2]}' in metric '{metric}'", f"a figure of its kind: write {_kind_path(metric)}"
+    config = arch.nodes[name]
+    if parts[2] in _HELD_FIGURES and not (config.takes_input and config.gives_output):
+        what = "a source" if not config.takes_input else "a sink"
+        return (
+            f"'{name}' ({config.kind}) never has '{parts[2]}': {what} has no queue and no servers (it is null in "
+            "every run)",
+            "put the SLO on a node that serves or holds work, or on end_to_end.<sink>.latency_s",
+        )
     return _check_figure(metric, parts[2:], _NODE_FIGURES, "wait_s", "sojourn_s")
+
+
+#: figures of what a node holds: none for a source or a sink (they are null in every run)
+_HELD_FIGURES = frozenset({"utilization", "mean_queue_length", "mean_in_node", "wait_s", "sojourn_s"})
 
 
 def metric_unit(metric: str, arch: Architecture | None = None) -> Literal["time", "rate", "plain"]:
