@@ -899,3 +899,15 @@ def test_an_slo_on_a_figure_a_source_or_a_sink_never_has_is_refused_before_the_r
     said = str(refused.value)
     assert "slos[0]: 'arrivals' (source) never has 'utilization': a source has no queue and no servers" in said
     assert "slos[1]: 'done' (sink) never has 'wait_s': a sink has no queue and no servers" in said
+
+
+def test_a_backoff_cap_below_its_base_is_refused() -> None:
+    # cap 0.5 s under base 1 s made every backoff 0.5 s: base and growth meant nothing (was accepted)
+    text = (
+        "name: r\narchitecture:\n  name: r\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        "    api: {kind: service, service_time: 0.1s, error_rate: 0.1,\n"
+        "          retry: {backoff: exponential, base: 1s, cap: 0.5s}}\n"
+        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+    with pytest.raises(SpecError, match=r"cap \(0.5s\) is below base \(1s\)"):
+        flowsim.load_scenario(text)

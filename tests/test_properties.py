@@ -41,7 +41,7 @@ def retry_policies(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         policy["timeout"] = draw(st.floats(0.1, 3.0))
     if draw(st.booleans()):
-        policy["cap"] = draw(st.floats(0.1, 2.0))
+        policy["cap"] = draw(st.floats(max(0.1, policy["base"]), 2.0))  # a cap below base is refused
     return policy
 
 

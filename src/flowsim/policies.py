@@ -30,6 +30,15 @@ class RetryPolicy(SpecModel):
         None, gt=0, description="an attempt not finished this long after it entered the node fails"
     )
 
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> RetryPolicy:
+        if self.cap is not None and self.cap < self.base:
+            raise ValueError(
+                f"cap ({self.cap:g}s) is below base ({self.base:g}s): every backoff would be the cap, and the "
+                "base and its growth would mean nothing; raise cap above base or lower base"
+            )
+        return self
+
     def delay(self, attempt: int, uniform: float) -> float:
         """Backoff before attempt `attempt + 1`, given a uniform(0,1) draw for the jitter."""
         d = self.base if self.backoff == "fixed" else self.base * self.multiplier ** (attempt - 1)
