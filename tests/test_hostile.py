@@ -911,3 +911,19 @@ def test_a_backoff_cap_below_its_base_is_refused() -> None:
     )
     with pytest.raises(SpecError, match=r"cap \(0.5s\) is below base \(1s\)"):
         flowsim.load_scenario(text)
+
+
+def test_a_sweep_value_given_twice_is_refused_and_point_errors_are_grouped() -> None:
+    from flowsim.sweep_grid import load_points, parse_set
+
+    with pytest.raises(SpecError, match=r"'nodes.api.servers' takes the value 2 twice"):
+        parse_set("nodes.api.servers=2,2,2")  # it ran 3 identical points
+    # 21 .. 40 servers all break capacity 20: one line for the 20 points, not 20 lines
+    peak = Path(__file__).resolve().parents[1] / "scenarios" / "peak-3x.yaml"
+    _, values = parse_set("nodes.api.servers=21..40")
+    with pytest.raises(SpecError) as refused:
+        load_points(peak, [{"nodes.api.servers": v} for v in values], None, None)
+    assert len(refused.value.problems) == 1
+    said = refused.value.problems[0].message
+    assert "servers=21: capacity (20) is below servers (21)" in said
+    assert "... and so on at 18 more grid points ... at grid point nodes.api.servers=40" in said

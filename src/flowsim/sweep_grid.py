@@ -43,7 +43,14 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
         values = [_yaml_or_text(part) for part in raw.split(",")]
     if not isinstance(values, list) or not values or any(v is None or v == "" for v in values):
         raise SpecError([Problem(f"cannot read the values of {text!r}; write PATH=V1,V2,...", "--set")])
-    return path.strip(), [v for value in values for v in _expanded(value, text)]
+    expanded = [v for value in values for v in _expanded(value, text)]
+    seen: set[str] = set()
+    for value in expanded:
+        if repr(value) in seen:
+            raise SpecError([Problem(f"{path.strip()!r} takes the value {value_text(value)} twice in {text!r}; each "
+                                     "value once (a point run twice is the same run)", "--set")])  # fmt: skip
+        seen.add(repr(value))
+    return path.strip(), expanded
 
 
 def _expanded(value: Any, text: str) -> list[Any]:
@@ -111,7 +118,7 @@ def load_points(
             continue
         scenarios.append(with_settings(scenario, **updates))
     if found:
-        raise SpecError([_at_points(problem, labels, len(points)) for problem, labels in found.items()])
+        raise SpecError(_grouped([_at_points(problem, labels, len(points)) for problem, labels in found.items()]))
     return scenarios
 
 
@@ -119,3 +126,21 @@ def _at_points(problem: Problem, labels: list[str], count: int) -> Problem:
     """The problem, naming the grid points that have it (or all of them)."""
     where = "at every grid point" if count > 1 and len(labels) == count else "at grid point " + "; ".join(labels)
     return dataclasses.replace(problem, message=f"{where}: {problem.message}")
+
+
+def _grouped(problems: list[Problem], most: int = 3) -> list[Problem]:
+    """Problems that differ only in their numbers (one per grid point: 'capacity (20) is below servers
+    (21)', (22), ...) said once, with how many points have them, not hundreds of lines."""
+    groups: dict[tuple[Any, ...], list[Problem]] = {}
+    for problem in problems:
+        shape = re.sub(r"\d+(?:\.\d+)?", "#", problem.message)
+        groups.setdefault((problem.source, problem.line, problem.column, problem.field, shape), []).append(problem)
+    said: list[Problem] = []
+    for group in groups.values():
+        if len(group) <= most:
+            said += group
+            continue
+        first, last = group[0].message, group[-1].message
+        message = f"{first} ... and so on at {len(group) - 2} more grid points ... {last}"
+        said.append(dataclasses.replace(group[0], message=message))
+    return said

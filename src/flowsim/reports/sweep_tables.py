@@ -74,7 +74,8 @@ def sweep_table(result: SweepResult, best: int | None = None) -> Table:
     figures += [("totals.dropped", "dropped"), ("max_utilization", "max util")]
     figures = [(c, h) for c, h in figures if c in frame.columns]
     caption = "also: " + ", ".join(fixed) if fixed else None
-    table = Table(title=f"Sweep: {len(frame)} points", title_justify="left", caption=caption, caption_justify="left")
+    title = f"Sweep: {len(frame)} point{'s' * (len(frame) != 1)}"
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for name in varying:
         table.add_column(_short(name, varying), style="cyan", no_wrap=True)
     table.add_column("SLOs", no_wrap=True, min_width=4)
