@@ -927,3 +927,21 @@ def test_a_sweep_value_given_twice_is_refused_and_point_errors_are_grouped() -> 
     said = refused.value.problems[0].message
     assert "servers=21: capacity (20) is below servers (21)" in said
     assert "... and so on at 18 more grid points ... at grid point nodes.api.servers=40" in said
+
+
+def test_a_cost_objective_with_no_prices_or_an_empty_objective_is_refused() -> None:
+    # with no price every point cost $0.00 and the "cheapest" pick was a tie; '' printed "best ()"
+    from flowsim.errors import FlowsimError
+    from flowsim.sweep import check_objective
+
+    text = (
+        "name: p\narchitecture:\n  name: p\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        "    api: {kind: service, service_time: 0.1s}\n    done: {kind: sink}\n"
+        "  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+    scenario = flowsim.load_scenario(text)
+    with pytest.raises(FlowsimError, match=r"no node has a price, so every point costs 0.*'min end_to_end\.done\."):
+        check_objective("min cost.per_hour", scenario)
+    with pytest.raises(FlowsimError, match=r"cannot read objective ''"):
+        check_objective("", scenario)
+    check_objective("min end_to_end.done.latency_s.p99", scenario)  # another figure is fine

@@ -302,7 +302,7 @@ class SweepResult:
 
 def parse_objective(text: str | None) -> tuple[str, str]:
     """'min cost.per_hour' -> ('min', 'cost.per_hour'); a bare figure is minimised."""
-    words = (text or DEFAULT_OBJECTIVE).split()
+    words = (text if text is not None else DEFAULT_OBJECTIVE).split()
     if len(words) == 1:
         return "min", words[0]
     if len(words) == 2 and words[0] in ("min", "max"):
@@ -320,6 +320,13 @@ def check_objective(objective: str | None, scenario: Scenario) -> None:
     message, hint = check_metric(name, scenario.arch)
     if message:
         raise FlowsimError(f"objective: {message}" + (f" ({hint})" if hint else ""))
+    if name.startswith("cost.") and all(config.price is None for config in scenario.arch.nodes.values()):
+        sinks = [n for n, c in scenario.arch.nodes.items() if not c.gives_output]
+        instead = f"min end_to_end.{sinks[0]}.latency_s.p99" if sinks else "min <figure>"
+        raise FlowsimError(
+            f"objective: no node has a price, so every point costs 0 and '{name}' cannot pick one; give the nodes "
+            f"a price (price: {{per_hour: 0.10}}) or optimise another figure, e.g. --objective '{instead}'"
+        )
 
 
 def _column(values: pd.Series) -> pd.Series:
