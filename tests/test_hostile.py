@@ -945,3 +945,14 @@ def test_a_cost_objective_with_no_prices_or_an_empty_objective_is_refused() -> N
     with pytest.raises(FlowsimError, match=r"cannot read objective ''"):
         check_objective("", scenario)
     check_objective("min end_to_end.done.latency_s.p99", scenario)  # another figure is fine
+
+
+@pytest.mark.parametrize("field", ["sample_interval", "step"])
+def test_a_sample_interval_or_step_longer_than_the_window_is_refused(field: str) -> None:
+    # both were shrunk to fit without a word
+    text = (
+        "name: w\narchitecture:\n  name: w\n  nodes:\n    src: {kind: source, rate: 1/s}\n    done: {kind: sink}\n"
+        f"  edges: [src -> done]\nduration: 100s\n{field}: 1000s\n"
+    )
+    with pytest.raises(SpecError, match=rf"{field} 1000s is longer than the measured window \(100s\)"):
+        flowsim.load_scenario(text)

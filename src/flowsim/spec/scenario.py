@@ -174,6 +174,16 @@ class Scenario(SpecModel):
         if value is None or duration is None or warmup is None:
             return value
         window = duration - warmup
+        if value > window:
+            what = (
+                "the time series would hold one sample"
+                if info.field_name == "sample_interval"
+                else "the fluid engine would take the window in one step"
+            )
+            raise ValueError(
+                f"{info.field_name} {value:g}s is longer than the measured window ({window:g}s): {what}; "
+                f"use at most {window:g}s, or leave {info.field_name} out"
+            )  # fmt: skip
         if info.field_name == "sample_interval" and window / value > MAX_SAMPLES:
             raise ValueError(
                 f"sample_interval {value:g}s gives over {MAX_SAMPLES:,} time-series samples over the "
