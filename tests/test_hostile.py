@@ -956,3 +956,15 @@ def test_a_sample_interval_or_step_longer_than_the_window_is_refused(field: str)
     )
     with pytest.raises(SpecError, match=rf"{field} 1000s is longer than the measured window \(100s\)"):
         flowsim.load_scenario(text)
+
+
+def test_a_retry_or_a_dead_letter_nothing_can_set_off_is_noted() -> None:
+    # no error_rate and no timeout: the retry never fires and the dead-letter sink never receives
+    text = (
+        "name: n\narchitecture:\n  name: n\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        "    api: {kind: service, service_time: 0.1s, retry: {max_attempts: 3}, dead_letter: dlq}\n"
+        "    done: {kind: sink}\n    dlq: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+    notes = flowsim.analyze_scenario(flowsim.load_scenario(text)).notes
+    assert "'api''s retry policy has nothing to retry: no error_rate and no timeout" in " ".join(notes)
+    assert "'api''s dead_letter 'dlq' receives nothing unless attempts fail" in " ".join(notes)

@@ -95,6 +95,20 @@ class ServiceConfig(NodeConfig):
                 f"retry timeout ({format_duration(timeout)}), so every attempt times out and each message ends "
                 f"dead-lettered after {attempts} attempt{'s' * (attempts != 1)}; lengthen the timeout"]  # fmt: skip
 
+    def horizon_notes(self, name: str, horizon: float) -> list[str]:
+        """A retry policy or a dead-letter target that nothing in the node's own settings can set off
+        (no errors, no timeout; only an outage with on_down: reject or interrupted: fail could)."""
+        if self.error_rate > 0 or self.policy().timeout is not None:
+            return []
+        by_faults = " (only an outage with on_down: reject or interrupted: fail fails an attempt)"
+        notes = []
+        if "retry" in self.model_fields_set and self.policy().max_attempts > 1:
+            notes.append(f"'{name}''s retry policy has nothing to retry: no error_rate and no timeout{by_faults}")
+        if self.dead_letter is not None:
+            notes.append(f"'{name}''s dead_letter '{self.dead_letter}' receives nothing unless attempts fail: no "
+                         f"error_rate and no timeout{by_faults}")  # fmt: skip
+        return notes
+
     def runtime_class(self) -> type[NodeRuntime]:
         return ServiceNode
 
