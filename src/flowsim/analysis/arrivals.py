@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from flowsim.analysis.network import first_origins
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.source import SourceConfig
 from flowsim.spec.architecture import Architecture
@@ -38,7 +39,7 @@ def arrival_processes(arch: Architecture, rates: Mapping[str, float], load_multi
 
     succ = successors(arch, data_only=True)
     reasons = {name: why for name, config in arch.nodes.items() if (why := _output_breaks(name, config, succ))}
-    origins = _first_origins(succ, list(reasons))
+    origins = first_origins(succ, list(reasons))
     preds: dict[str, set[str]] = {name: set() for name in arch.nodes}
     for name, targets in succ.items():
         for target in targets:
@@ -102,22 +103,6 @@ def _copies_meet(succ: Mapping[str, Sequence[str]], targets: Sequence[str]) -> b
                     seen.add(nxt)
                     queue.append(nxt)
     return False
-
-
-def _first_origins(succ: Mapping[str, Sequence[str]], starts: Sequence[str]) -> dict[str, list[str]]:
-    """For each node, up to two of the `starts` that reach it in one or more steps, nearest first.
-
-    Each node keeps at most two distinct origins, so it is visited at most twice (O(nodes + edges))."""
-    origins: dict[str, list[str]] = {name: [] for name in succ}
-    queue: deque[tuple[str, str]] = deque((start, start) for start in starts)
-    while queue:
-        node, origin = queue.popleft()
-        for target in succ[node]:
-            seen = origins[target]
-            if origin not in seen and len(seen) < 2:
-                seen.append(origin)
-                queue.append((target, origin))
-    return origins
 
 
 def _renewal(

@@ -103,18 +103,23 @@ def _plain(part: Sequence[str], shares: Mapping[str, Sequence[tuple[str, float]]
 
 
 def reached_by_others(succ: Mapping[str, Sequence[str]], starts: Sequence[str]) -> set[str]:
-    """Nodes that some start other than themselves reaches, in O(nodes + edges).
+    """Nodes that some start other than themselves reaches, in O(nodes + edges)."""
+    return {name for name, seen in first_origins(succ, starts).items() if set(seen) - {name}}
 
-    Each node keeps at most two distinct origins, so it is visited at most twice; a node with an
-    origin other than itself is reached by another start (a full node passes both origins on).
-    """
-    origins: dict[str, set[str]] = {name: set() for name in succ}
+
+def first_origins(succ: Mapping[str, Sequence[str]], starts: Sequence[str]) -> dict[str, list[str]]:
+    """For each node, up to two of the `starts` that reach it in one or more steps, nearest first.
+
+    Each node keeps at most two distinct origins, so it is visited at most twice (O(nodes + edges));
+    a node with an origin other than itself is reached by another start (a full node passes both
+    origins on)."""
+    origins: dict[str, list[str]] = {name: [] for name in succ}
     queue: deque[tuple[str, str]] = deque((start, start) for start in starts)
     while queue:
         node, origin = queue.popleft()
         for target in succ[node]:
             seen = origins[target]
             if origin not in seen and len(seen) < 2:
-                seen.add(origin)
+                seen.append(origin)
                 queue.append((target, origin))
-    return {name for name, seen in origins.items() if seen - {name}}
+    return origins
