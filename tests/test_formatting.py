@@ -88,3 +88,12 @@ def test_none_as_a_duration_says_to_write_null() -> None:
 
     with pytest.raises(ValueError, match="write null or leave the field out"):
         parse_duration("none")
+
+
+def test_counts_near_a_thousand_and_fluid_traces_of_a_message_read_plainly() -> None:
+    from flowsim.reports.tables import format_count, format_number
+
+    assert format_number(999.6) == "1,000"  # three significant digits printed 1e+03
+    assert format_number(123.4) == "123" and format_number(0.5) == "0.5"
+    assert format_count(7.92e-05) == "<0.01" and format_count(0.02) == "0.02" and format_count(12.345) == "12.35"
+    assert format_count(900) == "900" and format_count(1234.4) == "1,234"

@@ -33,11 +33,21 @@ _NO_DATA = "no data"
 # ---- formatting -----------------------------------------------------------------------------
 def format_number(value: float) -> str:
     """Counts read as integers with separators; other figures keep three significant digits."""
-    if abs(value) >= 1000:
+    if abs(value) >= 100:  # (from 999.5, three significant digits would print 1e+03)
         return f"{value:,.0f}"
     if value == round(value):
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def format_count(value: float) -> str:
+    """A message count, which the fluid engine gives as an expected value: whole, or two decimals,
+    and a trace of a message as '<0.01' rather than in scientific notation."""
+    if value == round(value) or abs(value) >= 100:
+        return format_number(value)
+    if abs(value) < 0.01:
+        return "<0.01"
+    return f"{value:.2f}"
 
 
 def format_percent(value: float) -> str:
@@ -247,11 +257,11 @@ def header(result: RunResult) -> Text:
     text.append("\n")
     totals = result.totals
     text.append(
-        f"arrivals {format_number(totals.arrivals)} · delivered {format_number(totals.delivered)} · "
-        f"dropped {format_number(totals.dropped)} · dead-lettered {format_number(totals.dead_lettered)} · "
-        f"lost {format_number(totals.lost)} · inside at the end {format_number(totals.inside_at_end)} · "
-        f"retries {format_number(totals.retries)}"
-        + (f" · unmet demand (blocked sources) {format_number(totals.unmet_demand)}" if totals.unmet_demand else ""),
+        f"arrivals {format_count(totals.arrivals)} · delivered {format_count(totals.delivered)} · "
+        f"dropped {format_count(totals.dropped)} · dead-lettered {format_count(totals.dead_lettered)} · "
+        f"lost {format_count(totals.lost)} · inside at the end {format_count(totals.inside_at_end)} · "
+        f"retries {format_count(totals.retries)}"
+        + (f" · unmet demand (blocked sources) {format_count(totals.unmet_demand)}" if totals.unmet_demand else ""),
         style="dim",
     )
     versions = totals.model_versions
