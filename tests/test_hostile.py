@@ -968,3 +968,13 @@ def test_a_retry_or_a_dead_letter_nothing_can_set_off_is_noted() -> None:
     notes = flowsim.analyze_scenario(flowsim.load_scenario(text)).notes
     assert "'api''s retry policy has nothing to retry: no error_rate and no timeout" in " ".join(notes)
     assert "'api''s dead_letter 'dlq' receives nothing unless attempts fail" in " ".join(notes)
+
+
+def test_a_misspelt_profile_shape_gets_a_did_you_mean() -> None:
+    text = (
+        "name: p\narchitecture:\n  name: p\n  nodes:\n"
+        "    s: {kind: source, rate: 1/s, profile: [{diurnl: {low: 0.3, peak_at: 14h}}]}\n"
+        "    d: {kind: sink}\n  edges: [s -> d]\nduration: 1h\n"
+    )
+    with pytest.raises(SpecError, match=r"found diurnl \(did you mean 'diurnal'\?\)"):
+        flowsim.load_scenario(text)

@@ -12,6 +12,7 @@ Times are simulation times (0 is the start of the run, read as midnight).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from typing import Any
 
@@ -133,7 +134,11 @@ class ProfileFactor(SpecModel):
             named = [k for k in data if k in SHAPES]
             if len(named) != 1 or len(data) != 1:
                 found = ", ".join(map(str, data)) or "nothing"
-                raise ValueError(f"each profile entry names exactly one shape of {', '.join(SHAPES)}; found {found}")
+                guesses = [g for k in data if k not in SHAPES for g in difflib.get_close_matches(str(k), SHAPES, 1)]
+                guess = f" (did you mean '{guesses[0]}'?)" if guesses else ""
+                raise ValueError(
+                    f"each profile entry names exactly one shape of {', '.join(SHAPES)}; found {found}{guess}"
+                )
         return data
 
     @model_validator(mode="after")
