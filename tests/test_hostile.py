@@ -978,3 +978,12 @@ def test_a_misspelt_profile_shape_gets_a_did_you_mean() -> None:
     )
     with pytest.raises(SpecError, match=r"found diurnl \(did you mean 'diurnal'\?\)"):
         flowsim.load_scenario(text)
+
+
+def test_schema_out_naming_a_file_says_so(tmp_path: Path) -> None:
+    # it said "cannot write arch.yaml/architecture.schema.json: File exists"
+    target = tmp_path / "arch.yaml"
+    target.write_text("name: x\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["schema", "--out", str(target)])
+    said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    assert result.exit_code == 2 and "is a file; --out names a folder" in said

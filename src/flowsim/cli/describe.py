@@ -107,6 +107,9 @@ def schema(
         typer.echo(json.dumps(document, indent=2))
         return
     chosen = [kind.value] if kind else list(models)
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file; --out names a folder for the <kind>.schema.json files",
+                                 param_hint="--out")  # fmt: skip
     with user_errors():
         for name in chosen:
             text = json.dumps(json_schema(models[name], name), indent=2) + "\n"
