@@ -987,3 +987,23 @@ def test_schema_out_naming_a_file_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "--out", str(target)])
     said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
     assert result.exit_code == 2 and "is a file; --out names a folder" in said
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [
+        ("retry: {max_attempts: 0}", "6:53: architecture.nodes.api.retry: expected text"),
+        ("retry: {jitter: ful}", "6:53: architecture.nodes.api.retry: expected text"),
+    ],
+)
+def test_a_unions_other_member_does_not_add_noise_to_a_mapping_read_as_its_member(field: str, said: str) -> None:
+    # retry takes a policy name (text) or a mapping: a mapping with a wrong field also said "expected text"
+    text = (
+        "name: r\narchitecture:\n  name: r\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        f"    api: {{kind: service, service_time: 0.1s, {field}}}\n"
+        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+    with pytest.raises(SpecError) as refused:
+        flowsim.load_scenario(text)
+    assert len(refused.value.problems) == 1 and said not in str(refused.value)
+    assert refused.value.problems[0].field.startswith("architecture.nodes.api.retry.")

@@ -251,6 +251,10 @@ def problems_from_validation(
     return sorted(unique, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
 
 
+def _scalar_expectation(message: str) -> bool:
+    return message.startswith("expected ") and not message.startswith(("expected a mapping", "expected a list"))
+
+
 def _merged(problems: list[Problem]) -> list[Problem]:
     """One problem per field: a value a union refused has one error per member (`42` is neither a
     path nor a mapping), said as one sentence instead of several that seem to contradict."""
@@ -258,7 +262,16 @@ def _merged(problems: list[Problem]) -> list[Problem]:
     for problem in problems:
         by_field.setdefault((problem.source, problem.line, problem.column, problem.field), []).append(problem)
     merged = []
+    fields = {problem.field for problem in problems}
     for group in by_field.values():
+        # a union's scalar member ("expected text", "a whole number") says nothing once the value was
+        # read as the member it is (a mapping whose own fields are wrong): keep what that member said
+        if any(not p.message.startswith("expected ") for p in group) or any(
+            f.startswith((f"{group[0].field}.", f"{group[0].field}[")) for f in fields
+        ):
+            group = [p for p in group if not _scalar_expectation(p.message)]
+            if not group:
+                continue
         first, *rest = group
         if not rest:
             merged.append(first)
