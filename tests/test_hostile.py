@@ -812,14 +812,19 @@ def test_a_duration_yaml_or_case_would_guess_at_is_refused(value: str, said: str
         flowsim.load_scenario(text)
 
 
+def one_service(api: str, more_nodes: str = "") -> str:
+    """A scenario of src (1/s) -> api -> done over 100 s; `api` is the service's fields after its kind."""
+    return (
+        "name: s\narchitecture:\n  name: s\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
+        f"    api: {{kind: service, {api}}}\n    done: {{kind: sink}}\n{more_nodes}"
+        "  edges: [src -> api, api -> done]\nduration: 100s\n"
+    )
+
+
 def test_a_timeout_every_attempt_outlasts_is_warned_before_the_run() -> None:
     # a constant 100 ms service with a 1 ms timeout: every attempt times out, 0 delivered (was silent);
     # an Airflow task of 2 min under a 1 min execution_timeout fails every try, retries or not
-    service = (
-        "name: to\narchitecture:\n  name: to\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
-        "    api: {kind: service, servers: 2, service_time: 0.1s, retry: {max_attempts: 3, timeout: 1ms}}\n"
-        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
-    )
+    service = one_service("servers: 2, service_time: 0.1s, retry: {max_attempts: 3, timeout: 1ms}")
     warnings = flowsim.analyze_scenario(flowsim.load_scenario(service)).warnings
     assert [w for w in warnings if "delivers nothing" in w] == [
         "'api' delivers nothing: its shortest service (100ms) is at least the retry timeout (1ms), so every "
@@ -903,12 +908,7 @@ def test_an_slo_on_a_figure_a_source_or_a_sink_never_has_is_refused_before_the_r
 
 def test_a_backoff_cap_below_its_base_is_refused() -> None:
     # cap 0.5 s under base 1 s made every backoff 0.5 s: base and growth meant nothing (was accepted)
-    text = (
-        "name: r\narchitecture:\n  name: r\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
-        "    api: {kind: service, service_time: 0.1s, error_rate: 0.1,\n"
-        "          retry: {backoff: exponential, base: 1s, cap: 0.5s}}\n"
-        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
-    )
+    text = one_service("service_time: 0.1s, error_rate: 0.1, retry: {backoff: exponential, base: 1s, cap: 0.5s}")
     with pytest.raises(SpecError, match=r"cap \(0.5s\) is below base \(1s\)"):
         flowsim.load_scenario(text)
 
@@ -960,11 +960,7 @@ def test_a_sample_interval_or_step_longer_than_the_window_is_refused(field: str)
 
 def test_a_retry_or_a_dead_letter_nothing_can_set_off_is_noted() -> None:
     # no error_rate and no timeout: the retry never fires and the dead-letter sink never receives
-    text = (
-        "name: n\narchitecture:\n  name: n\n  nodes:\n    src: {kind: source, rate: 1/s}\n"
-        "    api: {kind: service, service_time: 0.1s, retry: {max_attempts: 3}, dead_letter: dlq}\n"
-        "    done: {kind: sink}\n    dlq: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 100s\n"
-    )
+    text = one_service("service_time: 0.1s, retry: {max_attempts: 3}, dead_letter: dlq", "    dlq: {kind: sink}\n")
     notes = flowsim.analyze_scenario(flowsim.load_scenario(text)).notes
     assert "'api''s retry policy has nothing to retry: no error_rate and no timeout" in " ".join(notes)
     assert "'api''s dead_letter 'dlq' receives nothing unless attempts fail" in " ".join(notes)

@@ -119,17 +119,15 @@ def arrival_rates(arch: Architecture, load_multiplier: float = 1.0) -> dict[str,
     return solve_rates_with_drops(arch, external, {name: config.pass_fraction() for name, config in arch.nodes.items()})
 
 
-def predict(model: QueueModel, lam: float, arrivals: Arrivals | bool, blocking: bool = False) -> Prediction | None:
+def predict(model: QueueModel, lam: float, arrivals: Arrivals, blocking: bool = False) -> Prediction | None:
     """The best formula for one node, or None when the node is saturated and unbounded.
 
-    `arrivals`: the process the node sees (True: Poisson).  Renewal arrivals at one exponential
+    `arrivals`: the process the node sees (`analysis.arrivals`).  Renewal arrivals at one exponential
     server are GI/M/1, exact; with other servers their variability enters Allen-Cunneen.  A node
     that blocks its senders when full loses nothing, so M/M/c/K's loss formula does not describe
     it: it is approximated by the unbounded queue (senders held while it is full), never exactly,
     with no drop probability, and has no prediction at rho >= 1.
     """
-    if isinstance(arrivals, bool):
-        arrivals = Arrivals(arrivals, why="" if arrivals else "its arrivals are not Poisson")
     found = _predict(model, lam, arrivals, blocking)
     if found is not None and not found.exact and not found.why:
         found.why = arrivals.why
