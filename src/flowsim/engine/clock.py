@@ -67,6 +67,10 @@ class Clock(simpy.Environment):
 
     def __init__(self, initial_time: SimTime = 0) -> None:
         super().__init__(initial_time)
+        #: the heap and the id counter, for hot paths that push `(now + delay, NORMAL, next(ids), timer)`
+        #: themselves (a reused `Timer`, no call): the same entry `later` would push
+        self.heap = self._queue
+        self.ids = self._eid
         # SimPy binds its event classes early only for the class's own attributes: bind the inherited ones.
         self.process = MethodType(Process, self)  # type: ignore[method-assign]
         self.event = MethodType(Event, self)  # type: ignore[method-assign]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +65,10 @@ class SimContext:
     def __post_init__(self) -> None:
         own = getattr(self.env, "later", None)
         self.later = own if own is not None else _later_on(self.env)
+        #: the kernel clock's heap and id counter (None on a plain SimPy environment): a hot path may
+        #: push ``(now + delay, NORMAL, next(ids), timer)`` itself, the very entry ``later`` would push
+        self.heap: list[Any] | None = getattr(self.env, "heap", None)
+        self.ids: Iterator[int] | None = getattr(self.env, "ids", None)
 
     def rng(self, node: str, purpose: str) -> np.random.Generator:
         key = (node, purpose)

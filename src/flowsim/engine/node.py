@@ -31,7 +31,7 @@ import bisect
 import itertools
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
@@ -62,8 +62,13 @@ class NodeRuntime:
         self.env = ctx.env
         #: ``call_later(delay, callback, value)``: the clock's cheapest timer (see `SimContext.later`)
         self.call_later = ctx.later
+        # for timers pushed without a call (see `SimContext.heap`); `_ids` is read only when `_heap` is set
+        self._heap = ctx.heap
+        self._ids: Iterator[int] = ctx.ids if ctx.ids is not None else iter(())
         self._mode = _NONE
         self._targets: list[NodeRuntime] = []
+        #: the one out-edge's node when there is exactly one (and no fan-out): hot paths hand over to it directly
+        self.single_target: NodeRuntime | None = None
         self._blocked: deque[Waiter] = deque()  # senders waiting for room here, oldest first
         self._waking = False
         self._open_blocks = 0  # this node's hand-overs refused and not yet done
@@ -87,13 +92,14 @@ class NodeRuntime:
     def connect(self, targets: list[tuple[NodeRuntime, float]], routing: str) -> None:
         """Wire the out-edges; `routing` is random (by weight), fanout or round_robin."""
         self._targets = [t for t, _ in targets]
+        self.single_target = None
         if not targets:
             self._mode = _NONE
         elif routing == "fanout":
             self._mode = _FANOUT
         elif len(targets) == 1:
             self._mode = _SINGLE
-            self._target = targets[0][0]
+            self._target = self.single_target = targets[0][0]
         elif routing == "round_robin":
             self._mode = _ROUND_ROBIN
             self._cycle = itertools.cycle(self._targets)

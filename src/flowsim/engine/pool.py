@@ -19,11 +19,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any, ClassVar
 
+from simpy.events import NORMAL
+
+from flowsim.engine.clock import Timer
 from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.queueing import QueueingRuntime
+
+new_timer = Timer.__new__
 
 
 class ServerPool(QueueingRuntime):
@@ -47,6 +53,7 @@ class ServerPool(QueueingRuntime):
         self._custom_left = kind.on_left is not ServerPool.on_left
         self._custom_served = kind.served is not ServerPool.served
         self._custom_route = kind.route is not ServerPool.route
+        self._on_finished = self._finished
         self._fifo = self.unit_slots and kind.peek is ServerPool.peek and kind.pop is ServerPool.pop
 
     # ---- hooks ---------------------------------------------------------------------------
@@ -115,13 +122,26 @@ class ServerPool(QueueingRuntime):
 
     def _start(self, item: Item) -> None:
         self.busy += 1 if self.unit_slots else self.slots_for(item)
-        self.waits.append(self.env.now - item.t_queue)
+        self._serve(item)
+
+    def _serve(self, item: Item) -> None:
+        """The item has its servers: record its wait and set the timer of its hold."""
+        now = self.env.now
+        self.waits.append(now - item.t_queue)
         if self._custom_start:
             self.on_start(item)
         elif self.tracing:
             self.log("start", item)
         hold = self.hold_sampler() if self.hold_sampler is not None else self.hold_time(item)
-        item.job = self.call_later(hold * self.slowdown, self._finished, item)
+        heap = self._heap
+        if heap is not None:  # call_later(hold, self._finished, item), inlined
+            job = new_timer(Timer)
+            job.callback = self._on_finished
+            job._value = item
+            heappush(heap, (now + hold * self.slowdown, NORMAL, next(self._ids), job))
+            item.job = job
+        else:
+            item.job = self.call_later(hold * self.slowdown, self._finished, item)
         self.serving[item] = None
 
     def _finished(self, job: Any) -> None:
@@ -132,10 +152,19 @@ class ServerPool(QueueingRuntime):
             return
         item.job = None  # the hold is over; the item keeps its servers until it is handed on
         del self.serving[item]
-        if not self._custom_served or self.served(item):
-            t_in = item.t_in  # release(item), inlined on the hot path
-            if self.route(item, self._left_late) if self._custom_route else self.forward(item, self._left_late):
-                self._left(item, t_in)
+        if self._custom_served and not self.served(item):
+            return
+        t_in = item.t_in
+        if self._custom_route:
+            if not self.route(item, self._left_late):
+                return
+        elif self.single_target is not None:  # forward(item, ...), inlined for one out-edge
+            target = self.single_target
+            if not (target.try_put(item) or self._blocked_on(target, item, self._left_late, t_in)):
+                return
+        elif not self.forward(item, self._left_late):
+            return
+        self._left(item, t_in)
 
     def free_servers(self, item: Item) -> None:
         """The item gives its servers back without leaving (an error, a timeout): start the next."""
@@ -153,18 +182,30 @@ class ServerPool(QueueingRuntime):
         self._left(item, t_in)
 
     def _left(self, item: Item, t_in: float) -> None:
+        """The item was handed on: count it and give its server to the head of the line."""
+        now = self.env.now
         n = item.n
         self.n_inside -= n
         self.completed += n
-        sojourn = self.env.now - t_in
-        self.sojourns.append(sojourn)
+        self.sojourns.append(now - t_in)
         if self._custom_left:
-            self.on_left(item, sojourn)
+            self.on_left(item, now - t_in)
         elif self.tracing:
             self.log("leave", item)
-        self.busy -= 1 if self.unit_slots else self.slots_for(item)
-        if self.n_waiting:
-            self.dispatch()
+        queue = self.queue
+        if not self._fifo:
+            self.busy -= self.slots_for(item)
+            if self.n_waiting:
+                self.dispatch()
+        elif queue and not self._faults and self.busy <= self.servers:
+            # the server goes straight to the head (`busy -= 1` then `_start(head)`, inlined)
+            head = queue.popleft()
+            self.n_waiting -= head.n
+            self._serve(head)
+            if queue and self.busy < self.servers:
+                self.dispatch()
+        else:
+            self.busy -= 1
         if self._blocked:
             self.space_freed()
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import partial
+from heapq import heappush
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
+from simpy.events import NORMAL
 
 from flowsim.distributions import Distribution, Exponential
+from flowsim.engine.clock import Timer
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import PER_MESSAGE, Figure
 from flowsim.engine.flow import FlowLaw
@@ -225,6 +228,7 @@ class SourceNode(NodeRuntime):
         self.generated = 0
         self._offered = config.external_rate() * ctx.load_multiplier * config.messages_per_item()
         self._paused_at: float | None = None  # when the open block began
+        self._timer = Timer(self._arrive)  # one arrival is due at a time: the same timer serves them all
 
     def reset_counters(self) -> None:
         super().reset_counters()
@@ -267,9 +271,18 @@ class SourceNode(NodeRuntime):
         self.arrivals += self.batch
         if self.tracing:
             self.log("emit", item)
-        if self.forward(item, self._unblocked):
+        target = self.single_target  # forward(item, ...), inlined for one out-edge
+        if target is not None:
+            handed = target.try_put(item) or self._blocked_on(target, item, self._unblocked, now)
+        else:
+            handed = self.forward(item, self._unblocked)
+        if handed:
             self.completed += self.batch
-            self.call_later(self.interarrival(), self._arrive)
+            heap = self._heap
+            if heap is not None:  # call_later(gap, self._arrive), without the call
+                heappush(heap, (now + self.interarrival(), NORMAL, next(self._ids), self._timer))
+            else:
+                self.call_later(self.interarrival(), self._arrive)
         else:
             self._holding = self.batch
             self._paused()
