@@ -63,7 +63,7 @@ class Comparison(BaseModel):
     seed: int
     replications: int
     differences: list[Difference]
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default=[])
 
     _results: tuple[RunResult, RunResult] | None = PrivateAttr(default=None)
 

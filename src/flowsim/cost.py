@@ -53,7 +53,7 @@ class CostReport(BaseModel):
     total: float = Field(description="cost of the measured window (per_hour x window hours)")
     per_hour: Number = Field(description="cost of one hour of the design")
     hours: float = Field(description="length of the measured window in hours")
-    by_node: dict[str, float] = Field(default_factory=dict, description="per-hour cost of each priced node")
+    by_node: dict[str, float] = Field(default={}, description="per-hour cost of each priced node")
 
 
 def node_cost_per_hour(price: Price, counted_units: float) -> float:

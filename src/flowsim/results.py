@@ -70,8 +70,8 @@ class NodeResult(BaseModel):
     sojourn_s: Percentiles | None = Field(
         None, description="time from arrival to leaving the node, of the messages it handed on (completed)"
     )
-    kind_figures: dict[str, float] = Field(default_factory=dict, description="figures specific to the kind")
-    ci95: dict[str, float] = Field(default_factory=dict, description="95% CI half-widths by figure name")
+    kind_figures: dict[str, float] = Field(default={}, description="figures specific to the kind")
+    ci95: dict[str, float] = Field(default={}, description="95% CI half-widths by figure name")
 
 
 class EndToEnd(BaseModel):
@@ -80,7 +80,7 @@ class EndToEnd(BaseModel):
     count: float
     throughput_per_s: float
     latency_s: Percentiles | None
-    ci95: dict[str, float] = Field(default_factory=dict)
+    ci95: dict[str, float] = Field(default={})
 
 
 class VersionTotals(BaseModel):
@@ -123,7 +123,7 @@ class Totals(BaseModel):
     unmet_demand: float = Field(
         0.0, description="messages sources would have sent while blocked (never created, so not in the balance)"
     )
-    model_versions: VersionTotals = Field(default_factory=VersionTotals, description="model versions, apart from data")
+    model_versions: VersionTotals = Field(default_factory=lambda: VersionTotals(), description="model versions, apart from data")
 
 
 class SloVerdict(BaseModel):
@@ -183,21 +183,21 @@ class RunResult(BaseModel):
     end_to_end: dict[str, EndToEnd]
     totals: Totals
     cost: CostReport | None = Field(None, description="what the design costs (zero when nothing is priced)")
-    slos: list[SloVerdict] = Field(default_factory=list)
+    slos: list[SloVerdict] = Field(default=[])
     analysis: AnalyticView
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default=[])
     engine: Literal["per_message", "fluid"] = Field(
         "per_message", description="the engine that ran: per_message (discrete events) or fluid (rates, backlogs)"
     )
     fluid_step_s: float | None = Field(None, description="the fluid engine's time step (none: per_message)")
     key_figures: list[KeyFigureRow] = Field(
-        default_factory=list, description="the figures that matter for this scenario, its lesson's first, with units"
+        default=[], description="the figures that matter for this scenario, its lesson's first, with units"
     )
 
-    _outputs: list[ReplicationOutput] = PrivateAttr(default_factory=list)
+    _outputs: list[ReplicationOutput] = PrivateAttr(default=[])
     _series: Any = PrivateAttr(default=None)
-    _latencies: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
-    _extra: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
+    _latencies: dict[str, np.ndarray] = PrivateAttr(default={})
+    _extra: dict[str, list[dict[str, Any]]] = PrivateAttr(default={})
 
     @property
     def series(self) -> pd.DataFrame:

@@ -58,7 +58,7 @@ class NodeAnalysis(BaseModel):
         None, description="rho at the binding stage of the node's flow law: offered rate / capacity (any kind)"
     )
     binding_stage: str | None = Field(None, description="the stage with the largest rho, e.g. consumer group 'x'")
-    stage_loads: dict[str, float] = Field(default_factory=dict, description="rho at each stage of the flow law")
+    stage_loads: dict[str, float] = Field(default={}, description="rho at each stage of the flow law")
     capacity_per_s: float | None = Field(
         None, description="messages per second at which the node's own flow saturates (none: no limit)"
     )
@@ -102,13 +102,13 @@ class AnalyticView(BaseModel):
     network_sojourn_adds_copies: bool = Field(
         False, description="a fan-out copies messages: network_sojourn_s adds up the times of a message's copies"
     )
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default=[])
     notes: list[str] = Field(
-        default_factory=list,
+        default=[],
         description="facts that are not problems: a node that receives nothing in this run because of a start time",
     )
     streaming: list[GroupEstimate] = Field(
-        default_factory=list, description="each consumer group's lag growth and drain time (analysis.streaming)"
+        default=[], description="each consumer group's lag growth and drain time (analysis.streaming)"
     )
 
 

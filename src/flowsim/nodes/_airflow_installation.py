@@ -40,7 +40,7 @@ INSTALLATION = "airflow"
 class AirflowSettings(SpecModel):
     """The installation's shared limits (Airflow 2's defaults)."""
 
-    pools: dict[str, Count] = Field(default_factory=dict, description="pool name -> slots, shared by every DAG")
+    pools: dict[str, Count] = Field(default={}, description="pool name -> slots, shared by every DAG")
     parallelism: Count = Field(32, ge=1, description="task tries running at once across the installation")
     default_pool_slots: Count = Field(128, ge=1, description="slots of default_pool (tasks that name no pool)")
     worker_slots: Count | None = Field(

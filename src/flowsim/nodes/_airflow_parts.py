@@ -29,7 +29,7 @@ PAST_OK = frozenset({"success", "skipped"})  # what depends_on_past accepts of t
 class TaskSpec(SpecModel):
     """One task of the DAG (an Airflow operator instance)."""
 
-    depends_on: list[str] = Field(default_factory=list, description="upstream tasks (see trigger_rule)")
+    depends_on: list[str] = Field(default=[], description="upstream tasks (see trigger_rule)")
     trigger_rule: TriggerRule = Field("all_success", description="when the upstream states let it run (Airflow's)")
     duration: Distribution = Field(
         default_factory=lambda: Constant(value=300.0), description="time of one try, before per-message work"

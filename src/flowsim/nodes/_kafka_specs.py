@@ -55,7 +55,7 @@ class BrokerSpec(SpecModel):
     replication_delay: Duration = Field(
         0.0, ge=0, description="followers fetch a write this long after the leader appends it (with RF > 1)"
     )
-    outages: list[BrokerOutage] = Field(default_factory=list, description="brokers down for a while")
+    outages: list[BrokerOutage] = Field(default=[], description="brokers down for a while")
 
     @model_validator(mode="after")
     def _consistent(self) -> BrokerSpec:

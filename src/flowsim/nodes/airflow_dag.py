@@ -92,7 +92,7 @@ class AirflowDagConfig(NodeConfig):
     schedule: ScheduleText = Field("@hourly", description="when data intervals close: cron, @hourly, every 15m")
     tasks: dict[str, TaskSpec] = Field(default_factory=_default_tasks, description="task name -> task")
     pools: dict[str, Count] = Field(
-        default_factory=dict, description="pool name -> slots; installation-wide, shared by name with other DAGs"
+        default={}, description="pool name -> slots; installation-wide, shared by name with other DAGs"
     )
     max_active_runs: Count = Field(16, ge=1, description="runs active at once (Airflow default 16)")
     max_active_tasks: Count = Field(16, ge=1, description="task tries of this DAG running at once (Airflow default 16)")
@@ -110,9 +110,9 @@ class AirflowDagConfig(NodeConfig):
         None, ge=0, description="clear a failed run this long after it failed, so it runs again (manual recovery)"
     )
     max_clears: Count = Field(1, ge=1, description="times one run is cleared before its data is dead-lettered")
-    outlets: list[str] = Field(default_factory=list, description="datasets a successful run updates (Airflow 2.4+)")
+    outlets: list[str] = Field(default=[], description="datasets a successful run updates (Airflow 2.4+)")
     schedule_on: list[str] = Field(
-        default_factory=list, description="datasets that schedule it: a run once each was updated (replaces schedule)"
+        default=[], description="datasets that schedule it: a run once each was updated (replaces schedule)"
     )
     dead_letter: str | None = Field(None, description="node that receives the data of failed runs")
 

@@ -88,10 +88,10 @@ class KafkaTopicConfig(NodeConfig):
     retention_bytes: Size | None = Field(None, gt=0, description="per partition: oldest data deleted beyond this")
     retention_check_interval: Period = Field(300.0, gt=0, description="how often retention deletes (whole batches)")
     consumer_groups: dict[str, ConsumerGroupSpec] = Field(
-        default_factory=dict, description="settings per group, by the name of the out-edge's target node"
+        default={}, description="settings per group, by the name of the out-edge's target node"
     )
     consumer_defaults: ConsumerGroupSpec = Field(
-        default_factory=ConsumerGroupSpec, description="settings of groups not named in consumer_groups"
+        default_factory=lambda: ConsumerGroupSpec(), description="settings of groups not named in consumer_groups"
     )
     producer: ProducerSpec | None = Field(None, description="the producer client's acks and timeouts; none = ideal")
     brokers: BrokerSpec | None = Field(None, description="replicas over brokers; none = the topic fails as one")

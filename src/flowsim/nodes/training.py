@@ -97,7 +97,7 @@ class TrainingConfig(NodeConfig):
         default_factory=lambda: Constant(value=0.0),
         description="share of wrong predictions of each version (and sweep trial), drawn per version, clipped to 0..1",
     )
-    sweeps: list[SweepSpec] = Field(default_factory=list, description="hyperparameter sweeps on the same GPU pool")
+    sweeps: list[SweepSpec] = Field(default=[], description="hyperparameter sweeps on the same GPU pool")
     priority: Literal["fifo", "retrain_first"] = Field(
         "fifo", description="order of jobs waiting for GPUs: first come first served, or training runs before trials"
     )

@@ -113,9 +113,9 @@ class Architecture(SpecModel):
     name: str = Field(min_length=1)
     description: str = ""
     nodes: dict[str, NodeSpec] = Field(min_length=1)
-    edges: list[Edge] = Field(default_factory=list)
+    edges: list[Edge] = Field(default=[])
     airflow: AirflowSettings = Field(
-        default_factory=AirflowSettings,
+        default_factory=lambda: AirflowSettings(),
         description="the Airflow installation its DAGs share: pools, parallelism, default_pool slots",
     )
 

@@ -121,7 +121,7 @@ class Lesson(SpecModel):
 
     text: str = Field(min_length=1, description="the lesson in one sentence, shown above its figures")
     figures: list[str] = Field(
-        default_factory=list,
+        default=[],
         description="result paths the lesson is about, e.g. nodes.events_topic.kind_figures.lost_to_retention",
     )
 
@@ -138,16 +138,16 @@ class Scenario(SpecModel):
     warmup: Duration = Field(0.0, ge=0, description="figures cover only the time after warm-up")
     seed: Count = Field(0, ge=0)
     replications: Count = Field(1, ge=1, le=10_000)
-    load: LoadSpec = Field(default_factory=LoadSpec)
-    faults: list[FaultSpec] = Field(default_factory=list)
-    retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)
+    load: LoadSpec = Field(default_factory=lambda: LoadSpec())
+    faults: list[FaultSpec] = Field(default=[])
+    retry_policies: dict[str, RetryPolicy] = Field(default={})
     overrides: dict[str, Any] = Field(
-        default_factory=dict, description="dotted paths set before validation, e.g. nodes.api.servers: 4"
+        default={}, description="dotted paths set before validation, e.g. nodes.api.servers: 4"
     )
-    slos: list[Slo] = Field(default_factory=list)
+    slos: list[Slo] = Field(default=[])
     lesson: Lesson | None = Field(None, description="the sentence and figures the scenario teaches, shown first")
     sample_interval: Duration | None = Field(None, gt=0, description="time-series step; default window/200")
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=lambda: Limits())
     engine: Literal["auto", "per_message", "fluid"] = Field(
         "auto",
         description="per_message: every message is an event; fluid: rates and backlogs in time steps "
