@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flowsim.reports.key_tables import format_value
 from flowsim.reports.tables import format_rate
@@ -97,3 +99,13 @@ def test_counts_near_a_thousand_and_fluid_traces_of_a_message_read_plainly() -> 
     assert format_number(123.4) == "123" and format_number(0.5) == "0.5"
     assert format_count(7.92e-05) == "<0.01" and format_count(0.02) == "0.02" and format_count(12.345) == "12.35"
     assert format_count(900) == "900" and format_count(1234.4) == "1,234"
+
+
+@given(st.text(alphabet="ab[]/#@\\\\ x1", max_size=30))
+def test_the_cli_escapes_markup_exactly_as_rich_does(text: str) -> None:
+    # the CLI keeps its own copy so that registering the commands' help does not load rich
+    from rich.markup import escape as rich_escape
+
+    from flowsim.cli.console import escape
+
+    assert escape(text) == rich_escape(text)

@@ -123,7 +123,9 @@ class Totals(BaseModel):
     unmet_demand: float = Field(
         0.0, description="messages sources would have sent while blocked (never created, so not in the balance)"
     )
-    model_versions: VersionTotals = Field(default_factory=lambda: VersionTotals(), description="model versions, apart from data")
+    model_versions: VersionTotals = Field(
+        default_factory=lambda: VersionTotals(), description="model versions, apart from data"
+    )
 
 
 class SloVerdict(BaseModel):

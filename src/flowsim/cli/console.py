@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -29,11 +30,17 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 
-def escape(text: str) -> str:
-    """rich's markup escape, loaded on first use: a JSON run that prints nothing else never loads rich."""
-    from rich.markup import escape as escape_markup
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 
-    return escape_markup(text)
+
+def escape(text: str) -> str:
+    """rich's `markup.escape`, here so that registering the commands' help does not load rich
+    (a JSON run that prints nothing else never does): a `[tag]`-like text, and the backslashes
+    before it, are escaped; a trailing lone backslash is doubled."""
+    escaped = _MARKUP_TAG.sub(lambda match: f"{match[1]}{match[1]}\\{match[2]}", text)
+    if escaped.endswith("\\") and not escaped.endswith("\\\\"):
+        return escaped + "\\"
+    return escaped
 
 
 EXIT_OK = 0
