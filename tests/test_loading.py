@@ -214,3 +214,45 @@ def test_edges_to_unknown_nodes_are_reported_with_schema_errors() -> None:
     nodes = GOOD_NODES.replace("kind: service", "kind: servce")
     message = error_of(scenario_text(nodes, "[src -> api, api -> dne]"))
     assert "unknown kind 'servce'" in message and "edges[1].to: unknown node 'dne'" in message
+
+
+_TOPIC_SLO = """
+name: figures-never-reported
+architecture:
+  name: t
+  nodes:
+    src: {{kind: source, rate: 100/s}}
+    topic: {{kind: kafka_topic, partitions: 4{topic}}}
+    enrich: {{kind: service, servers: 2, service_time: {{dist: exponential, mean: 5ms}}}}
+    done: {{kind: sink}}
+  edges: [src -> topic, topic -> enrich, enrich -> done]
+duration: 60s
+faults: [{faults}]
+slos: ["{slo}"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("slo", "topic", "faults", "refused"),
+    [
+        ("nodes.topic.kind_figures.rebalances.enrich < 3", "", "", "group 'enrich' has no membership"),
+        ("nodes.topic.kind_figures.rebalances.enrich < 3", ", consumer_groups: {enrich: {membership: {}}}", "", ""),
+        ("nodes.topic.kind_figures.rebalances.enrich < 3", "", "{node: topic, group: enrich, at: 10s, for: 5s}", ""),
+        ("nodes.topic.kind_figures.leader_elections < 1", "", "", "no producer or brokers block"),
+        ("nodes.topic.kind_figures.leader_elections < 1", ", brokers: {count: 3}", "", ""),
+        ("nodes.topic.kind_figures.segments_deleted < 1", "", "", "no log block"),
+        ("nodes.topic.kind_figures.segments_deleted < 1", ", log: {}", "", ""),
+    ],
+)
+def test_an_slo_on_a_figure_the_config_never_reports_is_refused_at_load(
+    slo: str, topic: str, faults: str, refused: str
+) -> None:
+    # without membership a group's members never change: flowsim reports no rebalances for it, and the
+    # SLO would read "no data" and fail every run; the hint's block (or a fault on the group) fixes it
+    text = _TOPIC_SLO.format(slo=slo, topic=topic, faults=faults)
+    if not refused:
+        flowsim.load_scenario(text)
+        return
+    with pytest.raises(flowsim.SpecError, match="is never reported: .*" + refused) as info:
+        flowsim.load_scenario(text)
+    assert info.value.problems[0].line == 13  # the SLO's line

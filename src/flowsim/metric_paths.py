@@ -231,6 +231,24 @@ def path_issues(
     for index, slo in enumerate(scenario.slos):
         if not check_metric(slo.metric, arch)[0]:
             message, hint = engine_gap(slo.metric, arch, engine)
+            message, hint = (message, hint) if message else never_reported(slo.metric, scenario, arch)
             if message:
                 issues.append((("slos", index), message, hint))
     return issues
+
+
+def never_reported(metric: str, scenario: Scenario, arch: Architecture) -> tuple[str, str]:
+    """('', '') unless `metric` is a conditional kind figure its node's config never reports (an SLO
+    on it would fail every run with "no data"): then (message, hint)."""
+    parts = metric.split(".")
+    if parts[0] != "nodes" or parts[2:3] != ["kind_figures"] or parts[1] not in arch.nodes:
+        return "", ""
+    config, key = arch.nodes[parts[1]], ".".join(parts[3:])
+    figure = declared_figure(config.kind_figures, key)
+    if figure is None or not figure.only_with:
+        return "", ""
+    groups = {fault.group for fault in scenario.faults if fault.node == parts[1] and fault.group is not None}
+    absent = config.figure_never_reported(figure, key, groups)
+    if absent is None:
+        return "", ""
+    return f"'{metric}' is never reported: {absent[0]} (this SLO would fail every run with no data)", absent[1]

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from flowsim.engine.figures import PER_MESSAGE, Figure
 
+#: what a conditional figure needs in the topic's config (`Figure.only_with`)
+MEMBERSHIP = "a group membership (or a consumer fault)"
+CLIENT_OR_BROKERS = "producer or brokers"
+LOG = "log"
+
 
 def _member(name: str, unit: str, meaning: str, headline: bool = False) -> Figure:
     """A per-group figure of a group with membership (crashes, evictions, rebalances, scaling)."""
-    return Figure(name, unit, meaning, headline, "group", PER_MESSAGE, "a group membership (or a consumer fault)")
+    return Figure(name, unit, meaning, headline, "group", PER_MESSAGE, MEMBERSHIP)
 
 
 TOPIC_FIGURES = (
@@ -40,30 +45,30 @@ TOPIC_FIGURES = (
     Figure("reread", "messages", "records read again after the target job restored a checkpoint (its crash)",
            True, "group", PER_MESSAGE, "a stream_processor target"),
     Figure("lost_to_expiry", "messages", "producer batches past delivery_timeout, never written", True,
-           engines=PER_MESSAGE, only_with="producer or brokers"),
+           engines=PER_MESSAGE, only_with=CLIENT_OR_BROKERS),
     Figure("failed_max_block", "messages", "sends failed after blocking max_block on a full buffer", True,
-           engines=PER_MESSAGE, only_with="producer or brokers"),
+           engines=PER_MESSAGE, only_with=CLIENT_OR_BROKERS),
     Figure("refused_min_isr", "messages", "writes refused with fewer in-sync replicas than min_insync",
-           engines=PER_MESSAGE, only_with="producer or brokers"),
+           engines=PER_MESSAGE, only_with=CLIENT_OR_BROKERS),
     Figure("lost_to_failover", "messages", "acknowledged writes lost when a leader failed over (acks=1)", True,
-           engines=PER_MESSAGE, only_with="producer or brokers"),
+           engines=PER_MESSAGE, only_with=CLIENT_OR_BROKERS),
     Figure("leader_elections", "elections", "partition leader elections", engines=PER_MESSAGE,
-           only_with="producer or brokers"),
+           only_with=CLIENT_OR_BROKERS),
     Figure("partition_offline_s", "s", "partition-seconds with no leader", engines=PER_MESSAGE,
-           only_with="producer or brokers"),
+           only_with=CLIENT_OR_BROKERS),
     Figure("isr_stalled_s", "s", "partition-seconds whose commits waited for a crashed follower not yet fenced",
-           engines=PER_MESSAGE, only_with="producer or brokers"),
+           engines=PER_MESSAGE, only_with=CLIENT_OR_BROKERS),
     Figure("ack_wait_mean_s", "s", "mean wait of an acknowledged batch for its acks", engines=PER_MESSAGE,
-           only_with="producer or brokers"),
+           only_with=CLIENT_OR_BROKERS),
     Figure("log_messages_end", "messages", "messages in the log's segments when the run ended", engines=PER_MESSAGE,
-           only_with="log"),
+           only_with=LOG),
     Figure("log_messages_max", "messages", "most messages in the log's segments at once", engines=PER_MESSAGE,
-           only_with="log"),
+           only_with=LOG),
     Figure("segments_rolled", "segments", "segments closed and new ones opened", engines=PER_MESSAGE,
-           only_with="log"),
-    Figure("segments_deleted", "segments", "segments deleted by retention", engines=PER_MESSAGE, only_with="log"),
+           only_with=LOG),
+    Figure("segments_deleted", "segments", "segments deleted by retention", engines=PER_MESSAGE, only_with=LOG),
     Figure("compactions", "compactions", "compaction passes over closed segments", engines=PER_MESSAGE,
-           only_with="log"),
+           only_with=LOG),
     _member("rebalances", "rebalances", "the group's rebalances", True),
     _member("rebalance_time_s", "s", "time the group spent rebalancing (no member reading)", True),
     _member("redelivered", "messages", "records handed on again after a rebalance (uncommitted offsets)", True),

@@ -121,6 +121,13 @@ class NodeConfig(SpecModel):
         """A fault naming a broker of this node: (message, hint) when it has no such broker."""
         return f"a {self.kind} has no brokers", "'broker' applies to faults on a kafka_topic with a brokers block"
 
+    def figure_never_reported(self, figure: Figure, key: str, fault_groups: set[str]) -> tuple[str, str] | None:
+        """A conditional figure (`Figure.only_with`) this config never reports: (why, what to add).
+
+        `key` is the figure's result key (`rebalances.enrich`); `fault_groups` the consumer groups of
+        this node that a fault names.  None: reported, or not known before the run."""
+        return None
+
     def timer_copies(self, outputs: Sequence[str]) -> dict[str, float]:
         """How many copies of a timer field run at once, by its path within the config (for the
         run-size estimate; a field not named runs once): one per consumer, one per group, ..."""

@@ -23,9 +23,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
 from flowsim.engine.node import NodeRuntime
-from flowsim.nodes._kafka_figures import TOPIC_FIGURES
+from flowsim.nodes._kafka_figures import CLIENT_OR_BROKERS, LOG, MEMBERSHIP, TOPIC_FIGURES
 from flowsim.nodes._kafka_group_spec import ConsumerGroupSpec, consumer_fault_problem, group_timer_copies
 from flowsim.nodes._kafka_specs import BrokerSpec, LogSpec, ProducerSpec, broker_fault_problem
 from flowsim.nodes.base import NodeConfig
@@ -137,6 +138,23 @@ class KafkaTopicConfig(NodeConfig):
 
     def group(self, name: str) -> ConsumerGroupSpec:
         return self.consumer_groups.get(name, self.consumer_defaults)
+
+    def figure_never_reported(self, figure: Figure, key: str, fault_groups: set[str]) -> tuple[str, str] | None:
+        """Membership figures need the group to have members (a `membership` block or a fault on its
+        consumers); the client and broker figures a `producer` or `brokers` block; the log's a `log`."""
+        if figure.only_with == MEMBERSHIP:
+            group = key.partition(".")[2]
+            if self.group(group).membership is None and group not in fault_groups:
+                return (
+                    f"group '{group}' has no membership and no fault names its consumers: its members never "
+                    "change, so it never has a rebalance or a member figure",
+                    f"add consumer_groups: {{{group}: {{membership: {{}}}}}}, or a fault with group: {group}",
+                )
+        elif figure.only_with == CLIENT_OR_BROKERS and self.producer is None and self.brokers is None:
+            return "the topic has no producer or brokers block", "add producer: {} or brokers: {count: 3}"
+        elif figure.only_with == LOG and self.log is None:
+            return "the topic has no log block (segments and compaction)", "add log: {}"
+        return None
 
     def feeds_from(self, target: str) -> float:
         return self.group(target).start_at
