@@ -401,3 +401,15 @@ def test_the_autoscaler_leaves_a_lag_near_its_target_alone(tolerance: float, fir
     assert steps[0][0] == first
     if first == 10.0:
         assert steps[0] == (10.0, "scale done 1 -> 2")
+
+
+def test_the_trace_says_commit_only_where_offsets_are_committed() -> None:
+    # one consumer, one message a second, 0.1 s each.  Auto commit (5 s): every poll ends 'handed'
+    # and the offsets are committed at the first poll 5 s after the last commit (Kafka's
+    # auto.commit.interval.ms, checked in poll()); per_batch commits at the end of each poll.
+    auto, _ = run(tiny("  []\n", "auto_commit_interval: 5s", partitions=1, consumers=1, limit=20, duration="30s"))
+    commits = at(auto, "auto commit")
+    assert at(auto, "commit ") == [] and len(at(auto, "handed")) == 20
+    assert len(commits) >= 3 and all(b - a >= 5.0 for a, b in zip(commits, commits[1:], strict=False))
+    batch, _ = run(tiny("  []\n", "commit: per_batch", partitions=1, consumers=1, limit=20, duration="30s"))
+    assert at(batch, "auto commit") == [] and len(at(batch, "commit ")) == 20

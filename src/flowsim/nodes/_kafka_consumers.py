@@ -249,10 +249,11 @@ class ConsumerSide(RewindSide):
         """The whole poll is downstream: its offsets are committed (with `commit: per_batch`;
         auto commit waits for the next poll after the interval)."""
         ms = member.group.ms
-        if ms is not None and ms.spec.commit == "per_batch":
+        auto = ms is not None and ms.spec.commit == "auto"
+        if ms is not None and not auto:
             self._commit(member.group, member.partitions)
-        if self.tracing:
-            self.log(f"commit {member.group.name}.{member.index}", member.poll)
+        if self.tracing:  # under auto commit the offsets wait for a later poll (`auto commit` in the trace)
+            self.log(f"{'handed' if auto else 'commit'} {member.group.name}.{member.index}", member.poll)
 
     # ---- retention -----------------------------------------------------------------------
     def _retention(self, _event: Any) -> None:

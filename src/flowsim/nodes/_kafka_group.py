@@ -120,6 +120,8 @@ class MembershipSide(NodeRuntime):
         if spec.commit == "auto" and now - member.last_commit >= spec.auto_commit_interval:
             self._commit(member.group, member.partitions)
             member.last_commit = now
+            if self.tracing:
+                self.log(f"auto commit {member.group.name}.{member.index}")
         member.poll_at = now
         member.watching = False
         return True
@@ -141,6 +143,8 @@ class MembershipSide(NodeRuntime):
         if epoch == member.epoch and member.alive and member.joined:
             self._commit(member.group, member.partitions)
             member.last_commit = self.env.now
+            if self.tracing:
+                self.log(f"auto commit {member.group.name}.{member.index}")
 
     def _watch(self, member: Consumer, ms: Membership, until: float) -> None:
         """Work on this poll lasts at least until `until`: past max_poll_interval, evict then."""
