@@ -408,8 +408,9 @@ def test_the_trace_says_commit_only_where_offsets_are_committed() -> None:
     # and the offsets are committed at the first poll 5 s after the last commit (Kafka's
     # auto.commit.interval.ms, checked in poll()); per_batch commits at the end of each poll.
     auto, _ = run(tiny("  []\n", "auto_commit_interval: 5s", partitions=1, consumers=1, limit=20, duration="30s"))
-    commits = at(auto, "auto commit")
     assert at(auto, "commit ") == [] and len(at(auto, "handed")) == 20
-    assert len(commits) >= 3 and all(b - a >= 5.0 for a, b in zip(commits, commits[1:], strict=False))
+    # polls at 5, 10, 15, 20 (a message each) are the first 5 s after the last commit; after the
+    # last message (20 s) the idle consumer still commits what it handed on, 5 s later
+    assert at(auto, "auto commit") == [5.0, 10.0, 15.0, 20.0, 25.0]
     batch, _ = run(tiny("  []\n", "commit: per_batch", partitions=1, consumers=1, limit=20, duration="30s"))
     assert at(batch, "auto commit") == [] and len(at(batch, "commit ")) == 20
