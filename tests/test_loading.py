@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import flowsim
+from helpers import scenario_yaml
 
 GOOD_NODES = """
     src: {kind: source, rate: 1/s}
@@ -256,3 +257,33 @@ def test_an_slo_on_a_figure_the_config_never_reports_is_refused_at_load(
     with pytest.raises(flowsim.SpecError, match="is never reported: .*" + refused) as info:
         flowsim.load_scenario(text)
     assert info.value.problems[0].line == 13  # the SLO's line
+
+
+@pytest.mark.parametrize(
+    ("node", "price", "refused"),
+    [
+        ("topic: {kind: kafka_topic, partitions: 12", "{per_hour: 0.01, unit: server}", "bills its 12 partitions"),
+        ("topic: {kind: kafka_topic, partitions: 12", "{per_hour: 0.01, unit: partition}", ""),
+        ("topic: {kind: kafka_topic, partitions: 12", "{per_hour: 0.01}", ""),
+        ("topic: {kind: kafka_topic, partitions: 12", "{per_hour: 0.5, unit: node, units: 3}", ""),
+        (
+            "topic: {kind: service, servers: 4, service_time: {dist: constant, value: 1ms}",
+            "{per_hour: 2.5, unit: gpu}",
+            "bills its 4 servers",
+        ),
+    ],
+)
+def test_a_price_unit_that_is_not_what_the_kind_counts_needs_units(node: str, price: str, refused: str) -> None:
+    # without `units` a kind bills its own count (a topic's partitions): naming another unit would
+    # bill that count under the wrong name, so the unit must match or `units` must say how many
+    text = scenario_yaml(
+        f"src: {{kind: source, rate: 10/s}}\n{node}, price: {price}}}\ndone: {{kind: sink}}",
+        "[src -> topic, topic -> done]",
+        "60s",
+    )
+    if not refused:
+        flowsim.load_scenario(text)
+        return
+    with pytest.raises(flowsim.SpecError, match=refused) as info:
+        flowsim.load_scenario(text)
+    assert info.value.problems[0].field.endswith("topic.price.unit")

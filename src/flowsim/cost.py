@@ -33,7 +33,11 @@ class Price(SpecModel):
     """The price of one node, e.g. `{per_hour: 0.12}` per server or `{per_hour: 2.5, unit: gpu}`."""
 
     per_hour: Number = Field(ge=0, description="currency units per billed unit per hour")
-    unit: Unit = Field("server", description="what one unit is: server, replica, partition, slot, gpu, node, gb")
+    unit: Unit | None = Field(
+        None,
+        description="what one unit is: server, replica, partition, slot, gpu, node, gb; default: what the kind "
+        "counts (a service's servers, a topic's partitions)",
+    )
     units: Number | None = Field(
         None, gt=0, description="units billed; default: what the kind counts (a service's servers), else 1"
     )

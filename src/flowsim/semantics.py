@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowsim.errors import Problem, SpecError
+from flowsim.nodes.base import NodeConfig
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
 from flowsim.spec.yaml_document import YamlDocument
@@ -67,6 +68,7 @@ def architecture_issues(arch: Architecture) -> list[Issue]:
         if config.kind == "kafka_topic" and "hot_share" in config.model_fields_set and not skewed:
             issues.append((("nodes", name, "hot_share"), "hot_share only applies with partitioner: skewed",
                            "add 'partitioner: skewed', or remove hot_share"))  # fmt: skip
+        issues.extend(_price_unit_issues(name, config))
     for index, edge in enumerate(arch.edges):
         sender = arch.nodes.get(edge.from_)
         if sender is not None and sender.routing != "random" and "weight" in edge.model_fields_set:
@@ -76,6 +78,20 @@ def architecture_issues(arch: Architecture) -> list[Issue]:
                 "remove the weight" + ("" if fixed else ", or give the sender 'routing: random' to split by weight"),
             ))  # fmt: skip
     return issues
+
+
+def _price_unit_issues(name: str, config: NodeConfig) -> list[Issue]:
+    """A price whose `unit` is not what the kind counts, with no `units` of its own: the kind's count
+    would be billed under another name (a topic's 12 partitions as 12 servers)."""
+    price, counted = config.price, config.billed_unit
+    if price is None or price.unit is None or price.units is not None or counted is None or price.unit == counted:
+        return []
+    count = f"{config.cost_units():g} {counted}s"
+    return [(
+        ("nodes", name, "price", "unit"),
+        f"a {config.kind} bills its {count}; 'unit: {price.unit}' would bill them as {price.unit}s",
+        f"write 'unit: {counted}' (or leave it out), or give 'units': the number of {price.unit}s billed",
+    )]  # fmt: skip
 
 
 def scenario_issues(scenario: Scenario) -> list[Issue]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from flowsim.cost import Price
+from flowsim.cost import Price, Unit
 from flowsim.distributions import BaseDistribution, Constant, Exponential
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import FlowLaw
@@ -46,6 +46,8 @@ class NodeConfig(SpecModel):
         description="random: out-edges chosen by weight; fanout: a copy to each; round_robin: in turn",
     )
     price: Price | None = Field(None, description="what the node costs per unit per hour (see flowsim.cost)")
+    #: what `cost_units` counts (a service's servers: "server"); None: one unit of anything
+    billed_unit: ClassVar[Unit | None] = None
 
     #: the kind takes items in (sources do not)
     takes_input: ClassVar[bool] = True
@@ -138,7 +140,8 @@ class NodeConfig(SpecModel):
         return 1.0 if self.gives_output else 0.0
 
     def cost_units(self) -> float:
-        """How many units a `price` bills when it names no `units`: kinds that scale override it."""
+        """How many units a `price` bills when it names no `units`: kinds that scale override it
+        (and say in `billed_unit` what they count)."""
         return 1.0
 
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:

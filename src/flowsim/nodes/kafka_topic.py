@@ -65,6 +65,7 @@ class KafkaTopicConfig(NodeConfig):
     can_fail = True
 
     kind: Literal["kafka_topic"]
+    billed_unit = "partition"
     routing: Literal["fanout"] = Field("fanout", description="every consumer group (out-edge) reads every message")
     partitions: Count = Field(12, ge=1, description="ordered logs; a group's consumers share them")
     partition_write_rate: Rate = Field(10000.0, gt=0, description="messages per second one partition can append")

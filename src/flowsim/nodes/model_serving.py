@@ -111,6 +111,7 @@ class ModelServingConfig(NodeConfig):
     }
 
     kind: Literal["model_serving"]
+    billed_unit = "replica"
     replicas: Count = Field(2, ge=1, description="ready replicas at the start (servers)")
     service_time: Distribution = Field(
         default_factory=lambda: LogNormal.model_validate({"mean": 0.05, "stdev": 0.03}),

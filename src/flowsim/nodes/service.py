@@ -48,6 +48,7 @@ class ServiceConfig(NodeConfig):
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
     kind: Literal["service"]
+    billed_unit = "server"
     servers: Count = Field(1, ge=1, description="parallel servers (workers, consumers, threads)")
     service_time: Distribution = Field(description="time one attempt occupies a server")
     capacity: Count | None = Field(None, ge=1, description="most messages in the node; none = unbounded")

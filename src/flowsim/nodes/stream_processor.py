@@ -73,6 +73,7 @@ class StreamProcessorConfig(NodeConfig):
     can_fail = True
 
     kind: Literal["stream_processor"]
+    billed_unit = "slot"
     parallelism: Count = Field(4, ge=1, description="parallel tasks (task slots, executor cores, stream threads)")
     per_event_cost: Distribution = Field(
         Constant(value=0.001), description="task time per event (an item of n events costs n draws)"

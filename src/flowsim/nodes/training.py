@@ -82,6 +82,7 @@ class TrainingConfig(NodeConfig):
     signals_in = ("retrain",)
 
     kind: Literal["training"]
+    billed_unit = "gpu"
     schedule: ScheduleText | None = Field(None, description="when scheduled runs start; none = only on signals")
     base_duration: Duration = Field(1800.0, ge=0, description="fixed part of a run (setup, evaluation)")
     per_message: Duration = Field(0.001, ge=0, description="run time added per message of training data")

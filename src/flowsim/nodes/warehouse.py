@@ -85,6 +85,7 @@ class WarehouseConfig(NodeConfig):
     )  # fmt: skip
 
     kind: Literal["warehouse"]
+    billed_unit = "slot"
     slots: Count = Field(8, ge=1, description="statements running at once (Snowflake's default concurrency 8)")
     load_slots: Count = Field(1, ge=1, description="slots one load occupies (a bulk load may take them all)")
     message_size: Size = Field(1000.0, gt=0, description="bytes per message loaded, e.g. 1KB")
