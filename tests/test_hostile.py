@@ -536,7 +536,8 @@ CASES = [
         "unclear",
         "override names an unknown policy",
         VALIDATE_S,
-        "from the override nodes.api.retry='stdd'",
+        "scen.yaml:4:13: overrides.nodes.api.retry: retry policy 'stdd' is not defined in the scenario (define it "
+        "under the scenario's retry_policies; this override sets nodes.api.retry in arch.yaml)",
         4,
         scen=("slos:", "overrides: {nodes.api.retry: stdd}\nslos:"),
     ),

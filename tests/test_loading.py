@@ -287,3 +287,26 @@ def test_a_price_unit_that_is_not_what_the_kind_counts_needs_units(node: str, pr
     with pytest.raises(flowsim.SpecError, match=refused) as info:
         flowsim.load_scenario(text)
     assert info.value.problems[0].field.endswith("topic.price.unit")
+
+
+def test_a_bad_value_from_the_files_own_overrides_points_at_the_override_line() -> None:
+    # lines: 1 name, 2 architecture, 3 name, 4 nodes, 5 src, 6 api, 7 done, 8 edges, 9 duration,
+    # 10 overrides:, 11 the bad count, 12 the misspelt field; `--set` keeps the node's line
+    text = (
+        "name: ov\narchitecture:\n  name: p\n  nodes:\n    src: {kind: source, rate: 10/s}\n"
+        "    api: {kind: service, servers: 4, service_time: {dist: exponential, mean: 50ms}}\n"
+        "    done: {kind: sink}\n  edges: [src -> api, api -> done]\nduration: 60s\n"
+        "overrides:\n  nodes.api.servers: 0\n  nodes.api.serverz: 3\n"
+    )
+    with pytest.raises(flowsim.SpecError) as info:
+        flowsim.load_scenario(text)
+    where = sorted((p.line, p.column, p.field, p.message) for p in info.value.problems)
+    assert where == [
+        (11, 3, "overrides.nodes.api.servers", "must be greater than or equal to 1"),
+        (12, 3, "overrides.nodes.api.serverz", "unknown field 'serverz'"),
+    ]
+    with pytest.raises(flowsim.SpecError) as info:
+        flowsim.load_scenario(text.replace("  nodes.api.serverz: 3\n", ""), {"nodes.api.servers": -1})
+    (given,) = info.value.problems
+    assert (given.line, given.field) == (6, "architecture.nodes.api.servers")
+    assert "the value comes from the override nodes.api.servers=-1" in given.hint

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from flowsim.errors import FlowsimError, Problem
@@ -68,8 +69,16 @@ def edge_problems(data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]) -
     return problems
 
 
-def blame_overrides(problems: list[Problem], prefix: tuple[str | int, ...], overrides: dict[str, Any]) -> list[Problem]:
-    """A problem in a value an override set names the override, not only the file's line."""
+def blame_overrides(
+    problems: list[Problem],
+    prefix: tuple[str | int, ...],
+    overrides: dict[str, Any],
+    scenario_doc: YamlDocument | None = None,
+    written: tuple[str, ...] = (),
+) -> list[Problem]:
+    """A problem in a value an override set names the override.  One written in the scenario's
+    `overrides:` (`written`, keys as there) is located at its own line in `scenario_doc`; one
+    given on the command line keeps the file's line and says which `--set` it was."""
     if not overrides:
         return problems
     base = format_path(prefix)
@@ -77,11 +86,20 @@ def blame_overrides(problems: list[Problem], prefix: tuple[str | int, ...], over
     for problem in problems:
         field = problem.field.removeprefix(base).lstrip(".")
         culprit = next((p for p in overrides if field == p or field.startswith(p + ".")), None)
-        if culprit is not None:
+        key = next((k for k in written if culprit in (k, k.removeprefix("architecture."))), None)
+        if culprit is not None and key is not None and scenario_doc is not None:
+            elsewhere = f" in {Path(problem.source).name}" if problem.source != scenario_doc.source else ""
+            note = f"this override sets {problem.field}{elsewhere}"
+            problem = located(scenario_doc, ("overrides", key), problem.message, _joined(problem.hint, note))
+        elif culprit is not None:
             note = f"the value comes from the override {culprit}={overrides[culprit]!r}"
-            problem = replace(problem, hint=f"{problem.hint}; {note}" if problem.hint else note)
+            problem = replace(problem, hint=_joined(problem.hint, note))
         blamed.append(problem)
     return blamed
+
+
+def _joined(hint: str, note: str) -> str:
+    return f"{hint}; {note}" if hint else note
 
 
 def located(doc: YamlDocument, path: tuple[str | int, ...], message: str, hint: str = "") -> Problem:

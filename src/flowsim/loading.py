@@ -145,9 +145,12 @@ def _validate_architecture(
     prefix: tuple[str | int, ...],
     overrides: dict[str, Any] | None = None,
     base: Path | None = None,
+    scenario_doc: YamlDocument | None = None,
+    written: tuple[str, ...] = (),
 ) -> Architecture:
     """`base` is the folder of the file the nodes were written in: paths in them (a source's
-    `trace`) are relative to it."""
+    `trace`) are relative to it.  `written`: the overrides the scenario file (`scenario_doc`) sets
+    itself, whose problems point at their lines there."""
     context = {"base_dir": base if base is not None else Path.cwd()}
     try:
         arch = Architecture.model_validate(data, context=context)
@@ -163,7 +166,7 @@ def _validate_architecture(
         partial = partial_architecture(data, context)  # the parts that validate alone are checked too
         if partial is not None:
             problems += [located(doc, prefix + path, m, h) for path, m, h in architecture_issues(partial)]
-        refused = _Refused(blame_overrides(problems, prefix, overrides or {}))
+        refused = _Refused(blame_overrides(problems, prefix, overrides or {}, scenario_doc, written))
         refused.partial, refused.written = partial, raw_node_names(data)
         raise refused from None
     problems = [located(doc, prefix + issue.path, issue.message, issue.hint) for issue in graph_issues(arch)]
@@ -175,7 +178,7 @@ def _validate_architecture(
         if broken is not None:
             problems.append(located(doc, (*prefix, "nodes", name, "kind"), broken, "a bug in the kind's package"))
     if problems:
-        raise SpecError(blame_overrides(problems, prefix, overrides or {}))
+        raise SpecError(blame_overrides(problems, prefix, overrides or {}, scenario_doc, written))
     return arch
 
 
@@ -261,12 +264,14 @@ def load_scenario(
         if refused is None and isinstance(data.get("architecture"), Architecture):
             arch, names = data["architecture"], list(data["architecture"].nodes)
         salvaged = [located(doc, path, m, h) for path, m, h in salvaged_scenario_issues(data, arch, names)]
-        schema = blame_overrides(problems_from_validation(err, doc, Scenario, (), data), (), scenario_overrides)
+        schema = problems_from_validation(err, doc, Scenario, (), data)
+        schema = blame_overrides(schema, (), scenario_overrides, doc, from_file)
         raise SpecError(before + schema + salvaged) from None
     scenario = scenario.model_copy(update={"overrides": merged})
     if refused is not None:
         raise SpecError(before + reference_problems(scenario, doc, arch, names))
-    policies = blame_overrides(policy_problems(scenario, arch_doc, arch_prefix), arch_prefix, arch_overrides)
+    policies = policy_problems(scenario, arch_doc, arch_prefix)
+    policies = blame_overrides(policies, arch_prefix, arch_overrides, doc, from_file)
     problems = reference_problems(scenario, doc, scenario.arch) + policies
     if problems:
         raise SpecError(problems)
@@ -344,8 +349,9 @@ def _resolve_architecture(
         data = copy.deepcopy(arch_doc.data)
         for key, value in _rebased(overrides, base, target.parent).items():
             _override(data, key, value, doc, written)
-        return _validate_architecture(data, arch_doc, (), overrides, target.parent), arch_doc, ()
+        return _validate_architecture(data, arch_doc, (), overrides, target.parent, doc, written), arch_doc, ()
     data = copy.deepcopy(ref)
     for key, value in overrides.items():
         _override(data, key, value, doc, written)
-    return _validate_architecture(data, doc, ("architecture",), overrides, base), doc, ("architecture",)
+    arch = _validate_architecture(data, doc, ("architecture",), overrides, base, doc, written)
+    return arch, doc, ("architecture",)
