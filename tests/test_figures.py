@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import flowsim
+from flowsim.confidence import student_t_halfwidth
 from flowsim.engine.figures import Figure, undeclared, unreported
 from flowsim.fluid import fluid_problems
 from flowsim.nodes.registry import kinds
@@ -287,9 +288,17 @@ def test_theory_rows_carry_the_simulated_figures_ci_over_replications(tmp_path: 
     wait = rows["wait mean"]
     # the half-width of the wait's mean over the 4 runs, the one the node table shows
     assert wait.ci95 is not None and wait.ci95 == result.nodes["api"].ci95["wait_s.mean"] > 0
-    assert rows["drop probability"].ci95 is None  # a ratio of two totals: no CI of its own
+    # the dropped share's half-width comes from each run's dropped / arrivals (none drop here: 0)
+    shares = [run["api"]["dropped"] / run["api"]["arrivals"] for run in result.replications_figures()]
+    assert rows["drop probability"].ci95 == pytest.approx(student_t_halfwidth(shares)) == 0.0
     frame = theory_frame(result).set_index("figure")
     assert " ± " in frame.loc["wait mean", "simulated"] and " ± " not in frame.loc["drop probability", "simulated"]
+    # room for 3 items of 10 messages: M/M/1/3 at rho 0.5 drops 1/15 of them, a share that varies by run
+    lossy = flowsim.simulate(flowsim.load_scenario(path, {"nodes.api.capacity": 30, "nodes.api.on_full": "drop"}))
+    drop = {row.figure: row for _, _, row in theory_rows(lossy)}["drop probability"]
+    shares = [run["api"]["dropped"] / run["api"]["arrivals"] for run in lossy.replications_figures()]
+    assert drop.ci95 == pytest.approx(student_t_halfwidth(shares)) and drop.ci95 > 0
+    assert " ± " in theory_frame(lossy).set_index("figure").loc["drop probability", "simulated"]
 
 
 def test_theory_says_blocking_and_outages_are_left_out(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowsim.analysis.view import NodeAnalysis, Prediction
+from flowsim.confidence import student_t_halfwidth
 from flowsim.reports.tables import Formatter, cell, format_number, format_percent, new_table
 from flowsim.results import NodeResult, Percentiles, RunResult
 from flowsim.units import format_duration
@@ -123,8 +124,11 @@ def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | Non
     return min(analysis.utilization * (1 - prediction.drop_probability), 1.0)
 
 
-def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float) -> list[Comparison]:
-    """The rows of one node, counts in messages (a batched item counts its batch size)."""
+def comparisons(
+    node: NodeResult, analysis: NodeAnalysis, prediction: Prediction, window: float, drop_ci: float | None = None
+) -> list[Comparison]:
+    """The rows of one node, counts in messages (a batched item counts its batch size); `drop_ci`:
+    the 95% half-width of the dropped share over replications (`drop_share_ci`)."""
     per_item = messages_per_item(analysis)
     gap = _arrivals_gap(node, analysis, window)
     drop = node.dropped / node.arrivals if node.arrivals > 0 else None
@@ -141,7 +145,7 @@ def comparisons(node: NodeResult, analysis: NodeAnalysis, prediction: Prediction
         if figure.startswith("queue length") and per_item != 1:
             why += f"; {format_number(per_item)} messages per item"
         key = _CI_KEYS.get(figure)
-        ci = node.ci95.get(key) if key is not None else None
+        ci = node.ci95.get(key) if key is not None else drop_ci if figure == "drop probability" else None
         found.append(Comparison(figure, predicted, simulated, fmt, status, why, ci))
     return found
 
@@ -166,12 +170,24 @@ def _difference_cell(row: Comparison) -> Text:
     return Text(text, style="green" if diff <= 5 else ("yellow" if diff <= 15 else "red"))
 
 
+def drop_share_ci(result: RunResult, name: str) -> float | None:
+    """95% half-width of node `name`'s dropped share (dropped / arrivals) over the replications that
+    had arrivals; None with fewer than two."""
+    shares = [
+        figures[name]["dropped"] / figures[name]["arrivals"]
+        for figures in result.replications_figures()
+        if name in figures and figures[name]["arrivals"] > 0
+    ]
+    return float(student_t_halfwidth(shares)) if len(shares) > 1 else None
+
+
 def theory_rows(result: RunResult) -> list[tuple[str, str, Comparison]]:
     """(node, formula, row) for every node with a prediction, in the order of the analysis."""
     found = []
     for name, analysis in result.analysis.nodes.items():
         if analysis.prediction is not None and name in result.nodes:
-            rows = comparisons(result.nodes[name], analysis, analysis.prediction, result.window_s)
+            drop_ci = drop_share_ci(result, name)
+            rows = comparisons(result.nodes[name], analysis, analysis.prediction, result.window_s, drop_ci)
             found += [(name, analysis.prediction.formula, row) for row in rows]
     return found
 
