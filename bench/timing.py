@@ -93,7 +93,7 @@ def parser(description: str | None) -> argparse.ArgumentParser:
     return parse
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The child interpreters import the flowsim this one would (else the repository's)."""
     env = dict(os.environ)
     spec = importlib.util.find_spec("flowsim")
@@ -103,7 +103,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _compile_flowsim() -> None:
+def compile_flowsim() -> None:
     """Write flowsim's bytecode once, so no child compiles its sources (SimPy's is installed compiled)."""
     spec = importlib.util.find_spec("flowsim")
     if spec is not None and spec.origin:
@@ -115,7 +115,7 @@ def _child(code: str) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code], check=True, cwd=ROOT, env=_child_env(), capture_output=True, text=True
+        [sys.executable, "-c", code], check=True, cwd=ROOT, env=child_env(), capture_output=True, text=True
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -145,7 +145,7 @@ def compare(
     title: str, hand: Side, flow: Side, repeat: int, skip_process: bool = False, theory: Figures | None = None
 ) -> dict[str, Timing]:
     """Time both sides both ways, print the table and both sides' figures; returns the timings."""
-    _compile_flowsim()
+    compile_flowsim()
     load_before = _load()
     timings = {key: Timing() for key in ("hand_process", "flow_process", "hand_in", "flow_in")}
     figures: dict[str, Figures] = {}
