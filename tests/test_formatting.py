@@ -108,4 +108,9 @@ def test_the_cli_escapes_markup_exactly_as_rich_does(text: str) -> None:
 
     from flowsim.cli.console import escape
 
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        # a lone trailing backslash is doubled (rich 14 on; rich 13 left it to escape the closing
+        # tag the help wraps the text in): the rest must match any rich
+        assert escape(text) == escape(text[:-1]) + "\\\\"
+        return
     assert escape(text) == rich_escape(text)

@@ -11,6 +11,7 @@ binomial bound.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -460,6 +461,30 @@ def test_a_drift_after_the_run_is_warned() -> None:
     assert "'drift' sees no drift in this run: drift_at (5h) is after its end (2h)" in " ".join(warnings)
 
 
+@pytest.mark.parametrize(
+    ("override", "warned"),
+    [
+        ("", ""),
+        ("nodes.drift.trigger: null", "'drift' detects drifts but has no 'trigger': nothing retrains"),
+        ("nodes.serving.notify: null", "none does, so the drift raises no errors"),
+        ("nodes.registry.deploy_to: null", "'registry' has no 'deploy_to': the versions it promotes are counted"),
+    ],
+)
+def test_a_reference_left_out_that_switches_a_feature_off_is_warned(override: str, warned: str) -> None:
+    # the shipped pipeline with a drift at 1 h that raises errors by 0.5: each reference is what the
+    # feature needs (a retrain, errors seen by serving, a promoted version served); without it the
+    # run still goes, the feature silently does nothing, so `validate --strict` must fail on it
+    text = (
+        "name: links\narchitecture: ../architectures/ml_pipeline.yaml\nduration: 3h\noverrides:\n"
+        "  nodes.drift.drift_at: 1h\n  nodes.drift.error_increase: 0.5\n" + (f"  {override}\n" if override else "")
+    )
+    scenario = flowsim.load_scenario(text, base_dir=Path(__file__).parent.parent / "scenarios")
+    links = [w for w in flowsim.analyze_scenario(scenario).warnings if "'trigger'" in w or "'notify'" in w
+             or "'deploy_to'" in w]  # fmt: skip
+    assert len(links) == (1 if warned else 0), links
+    assert warned in (links[0] if links else "")
+
+
 def test_the_datapoint_closing_as_a_canary_ends_can_still_roll_it_back() -> None:
     # 3 datapoints of 10 min in a 30-min canary: the third closes at the canary's end. Every version
     # errs 30% against a 10% threshold, so all three breach: the alarm fires as the canary ends and
@@ -481,3 +506,50 @@ def test_the_datapoint_closing_as_a_canary_ends_can_still_roll_it_back() -> None
     )
     figures = flowsim.simulate(flowsim.load_scenario(text)).nodes["serving"].kind_figures
     assert figures["rollbacks"] >= 1 and figures["promotions"] == 0
+
+
+@pytest.mark.parametrize(
+    ("rollout", "refused"),
+    [
+        # M x period must fit the watched time: the first datapoint closes one period after the start
+        ("canary: {duration: 30m, alarm: {threshold: 0.1, period: 10m, evaluation_periods: 3}}", ""),
+        ("canary: {duration: 30m, alarm: {threshold: 0.1, period: 1h}}", "needs 1 datapoint(s) of 60min"),
+        ("canary: {duration: 30m, alarm: {threshold: 0.1, period: 20m, evaluation_periods: 2}}", "(40min)"),
+        ("canary: {duration: 0s, alarm: {threshold: 0.1}}", "the canary lasts 0s"),
+        (
+            "canary: {duration: 30m, alarm: {threshold: 0.1, period: 20m, evaluation_periods: 3, "
+            "datapoints_to_alarm: 1}}",
+            "",
+        ),
+        # linear steps of 0.25: 4 bakes of 10 min = 40 min watched
+        (
+            "blue_green: {traffic: linear, linear_step: 0.25, alarm: {threshold: 0.1, period: 10m, "
+            "evaluation_periods: 4}}",
+            "",
+        ),
+        (
+            "blue_green: {traffic: linear, linear_step: 0.25, alarm: {threshold: 0.1, period: 10m, "
+            "evaluation_periods: 5}}",
+            "the rollout (steps x wait_interval + termination_wait) lasts 40min",
+        ),
+    ],
+)
+def test_an_alarm_that_can_never_fire_in_its_rollout_is_refused(rollout: str, refused: str) -> None:
+    text = scenario_yaml(
+        f"""
+        feats: {{kind: source, rate: 1/s}}
+        training: {{kind: training, schedule: every 1h, base_duration: 10m, gpus: 8, gpus_per_run: 8}}
+        registry: {{kind: model_registry, deploy_to: serving, validation_time: 1m}}
+        requests: {{kind: source, rate: 1/s}}
+        serving: {{kind: model_serving, replicas: 2, service_time: {{dist: constant, value: 10ms}}, {rollout}}}
+        done: {{kind: sink}}
+        """,
+        "[feats -> training, training -> registry, requests -> serving, serving -> done]",
+        "2h",
+    )
+    if not refused:
+        flowsim.load_scenario(text)
+        return
+    with pytest.raises(flowsim.SpecError, match="the alarm can never fire") as info:
+        flowsim.load_scenario(text)
+    assert refused in str(info.value)

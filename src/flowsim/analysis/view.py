@@ -252,6 +252,7 @@ def analyze(
     view.notes = [f"'{n}' receives nothing in this run: {why}" for n, why in idle.items()]
     view.notes += [note for name, config in arch.nodes.items() for note in config.horizon_notes(name, horizon)]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
+    view.warnings += [w for name, config in arch.nodes.items() for w in config.link_warnings(name, arch.nodes)]
     return view
 
 

@@ -30,7 +30,7 @@ from flowsim.engine.pool import ServerPool
 from flowsim.engine.sampling import block_sampler
 from flowsim.engine.stats import NO_DATA
 from flowsim.specmodel import SpecModel
-from flowsim.units import Count, Duration, Number, Period
+from flowsim.units import Count, Duration, Number, Period, format_duration
 
 
 class AlarmSpec(SpecModel):
@@ -50,12 +50,31 @@ class AlarmSpec(SpecModel):
         return self
 
 
+def _alarm_can_fire(alarm: AlarmSpec | None, watched: float, what: str, longer: str) -> None:
+    """The alarm fires once M datapoints have closed, the first at `period` from the rollout's start,
+    so a rollout that is watched for less than M x period can never be rolled back."""
+    if alarm is None:
+        return
+    needs = alarm.datapoints_to_alarm or alarm.evaluation_periods
+    if needs * alarm.period > watched * (1 + 1e-9):
+        raise ValueError(
+            f"the alarm can never fire: it needs {needs} datapoint(s) of {format_duration(alarm.period)} "
+            f"({format_duration(needs * alarm.period)}) and {what} lasts {format_duration(watched)}; shorten the "
+            f"alarm's 'period', lower 'datapoints_to_alarm', or lengthen {longer}"
+        )
+
+
 class CanarySpec(SpecModel):
     """A canary rollout on the same replicas: a share of requests to the new version, then all of them."""
 
     share: Number = Field(0.1, gt=0, lt=1, description="share of requests the new version serves meanwhile")
     duration: Duration = Field(1800.0, ge=0, description="how long the canary lasts before full promotion")
     alarm: AlarmSpec | None = Field(None, description="roll the new version back when this alarm fires")
+
+    @model_validator(mode="after")
+    def _alarm_within(self) -> CanarySpec:
+        _alarm_can_fire(self.alarm, self.duration, "the canary", "'duration'")
+        return self
 
 
 class BlueGreenSpec(SpecModel):
@@ -67,6 +86,14 @@ class BlueGreenSpec(SpecModel):
     wait_interval: Duration = Field(600.0, ge=0, description="baking period after each traffic step")
     termination_wait: Duration = Field(0.0, ge=0, description="after the last baking, before blue is terminated")
     alarm: AlarmSpec | None = Field(None, description="roll back to blue when this alarm fires")
+
+    @model_validator(mode="after")
+    def _alarm_within(self) -> BlueGreenSpec:
+        watched = len(self.steps()) * self.wait_interval + self.termination_wait
+        _alarm_can_fire(
+            self.alarm, watched, "the rollout (steps x wait_interval + termination_wait)", "'wait_interval'"
+        )
+        return self
 
     def steps(self) -> list[float]:
         """The green fleet's share after each step (the last is 1)."""

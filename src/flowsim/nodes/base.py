@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -147,6 +147,11 @@ class NodeConfig(SpecModel):
     def horizon_warnings(self, name: str, horizon: float) -> list[str]:
         """What the run's length means for this node that a user would not guess (a source that
         starts after the end sends nothing): warnings, which `validate --strict` fails on."""
+        return []
+
+    def link_warnings(self, name: str, nodes: Mapping[str, NodeConfig]) -> list[str]:
+        """What an optional reference left out switches off without a word (a drift monitor with no
+        `trigger` never gets a retrain): warnings, with the field to set."""
         return []
 
     def horizon_notes(self, name: str, horizon: float) -> list[str]:

@@ -31,7 +31,7 @@ signal names it when its canary or A/B share begins).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -106,6 +106,20 @@ class DriftMonitorConfig(NodeConfig):
             return []
         return [f"'{name}' sees no drift in this run: drift_at ({format_duration(self.drift_at)}) is after its end "
                 f"({format_duration(horizon)}); lengthen 'duration' or drift earlier"]  # fmt: skip
+
+    def link_warnings(self, name: str, nodes: Mapping[str, NodeConfig]) -> list[str]:
+        """Without `trigger` no drift is retrained; `error_increase` reaches only a model_serving
+        whose `notify` names this monitor."""
+        drifts = self.drift_at is not None or self.drift_every is not None
+        found = []
+        if drifts and self.trigger is None:
+            found.append(f"'{name}' detects drifts but has no 'trigger': nothing retrains, so every drift stays "
+                         "unremediated; set trigger: <training node>")  # fmt: skip
+        told = [n for n, c in nodes.items() if getattr(c, "notify", None) == name]
+        if drifts and self.error_increase > 0 and not told:
+            found.append(f"'{name}' has error_increase {self.error_increase:g}, which a model_serving reads only "
+                         f"when its 'notify' names '{name}'; none does, so the drift raises no errors")  # fmt: skip
+        return found
 
     def runtime_class(self) -> type[NodeRuntime]:
         return DriftMonitorNode

@@ -19,7 +19,7 @@ end-to-end latency is the age of a promoted version (time since its training run
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -73,6 +73,13 @@ class ModelRegistryConfig(NodeConfig):
         description="promote a version that passes after a newer one was promoted (serving goes back to "
         "the older model); false counts it superseded",
     )
+
+    def link_warnings(self, name: str, nodes: Mapping[str, NodeConfig]) -> list[str]:
+        """A registry with no `deploy_to` counts versions promoted that nothing ever serves."""
+        if self.deploy_to is not None:
+            return []
+        return [f"'{name}' has no 'deploy_to': the versions it promotes are counted but no model_serving ever "
+                "serves them; set deploy_to: <model_serving node>"]  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return ModelRegistryNode
