@@ -84,6 +84,10 @@ def test_kinds_and_the_reference_list_each_kinds_figures_with_units() -> None:
     for kind, config in kinds().items():
         for figure in config.kind_figures:
             assert f"| `{figure.label}` | {figure.unit} |" in markdown, (kind, figure.name)
+    # a kind the fluid engine refuses has per-message figures only, whatever each figure declares
+    serving = markdown.split("## `model_serving`")[1].split("\n## ")[0]
+    assert "| `replicas_mean` | replicas |  | per-message only (the fluid engine refuses the kind) |" in serving
+    assert "| both |" not in serving
 
 
 def test_a_default_built_by_a_factory_is_documented_not_shown_as_none() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from flowsim.engine.figures import Figure
 from flowsim.graph import reachable
 from flowsim.nodes.base import NodeConfig
 from flowsim.spec.scenario import Scenario
@@ -39,6 +40,17 @@ MIN_STEPS, MAX_STEPS = 2000, 20_000
 #: decided near the patience in a storm (the retry storm at 1,000/s: dead-lettered -51% of per-message
 #: at 4 steps a timeout, -3.1% at 13, -0.9% at 40), up to `MAX_PATIENCE_STEPS` in the window
 PATIENCE_STEPS, MAX_PATIENCE_STEPS = 40, 200_000
+
+
+def refuses_kind(kind: str, config: type[NodeConfig]) -> bool:
+    """True when the fluid engine refuses every node of this kind, whatever its settings (so its
+    figures come from the per-message engine only)."""
+    return kind in REFUSED or (kind not in NATIVE and bool(config.signals_in or config.reference_kinds))
+
+
+def figure_engines(kind: str, config: type[NodeConfig], figure: Figure) -> str:
+    """Which engines compute `figure` of `kind`, as the kinds' tables say it."""
+    return "per-message only (the fluid engine refuses the kind)" if refuses_kind(kind, config) else figure.engines_text
 
 
 def fluid_problems(scenario: Scenario) -> list[str]:

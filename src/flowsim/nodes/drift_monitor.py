@@ -58,8 +58,10 @@ class DriftMonitorConfig(NodeConfig):
     window and a sample count have passed since the onset; a `retrain` signal to a training node;
     time to detect and, with serving's `remediated` signal, time to remediate.
 
-    Leaves out: the statistics of detection (no false alarms, no missed drifts, no effect size),
-    gradual drift, and the loss of prediction quality (counted only as predictions made during drift).
+    Leaves out: the statistics of detection (no false alarms, no missed drifts, no effect size) and
+    gradual drift; the loss of prediction quality is one fixed step, `error_increase`, in the error
+    rate of the versions trained before the onset (read by the model_serving whose `notify` names
+    this monitor), besides the count of predictions made during the drift.
     """
 
     summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"

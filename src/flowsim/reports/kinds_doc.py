@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from flowsim.fluid.support import figure_engines
 from flowsim.nodes.base import NodeConfig
 from flowsim.nodes.registry import kinds
 from flowsim.spec.json_schema import json_schema
@@ -141,10 +142,10 @@ def kind_section(name: str, config: type[NodeConfig]) -> str:
     lines = [f"## `{name}`", "", config.summary[:1].upper() + config.summary[1:] + ".", ""]
     lines += [inspect.cleandoc(config.__doc__ or ""), ""]
     lines += _field_rows(schema, _COMMON)
-    return "\n".join(lines + _nested(schema) + _figure_lines(config)) + "\n"
+    return "\n".join(lines + _nested(schema) + _figure_lines(name, config)) + "\n"
 
 
-def _figure_lines(config: type[NodeConfig]) -> list[str]:
+def _figure_lines(name: str, config: type[NodeConfig]) -> list[str]:
     """The kind's own figures (`nodes.<node>.kind_figures.<figure>` in SLOs and lessons)."""
     if not config.kind_figures:
         return []
@@ -152,7 +153,8 @@ def _figure_lines(config: type[NodeConfig]) -> list[str]:
     lines += ["| figure | unit | headline | engines | meaning |", "| --- | --- | --- | --- | --- |"]
     for f in config.kind_figures:
         mark = "yes" if f.headline else ""
-        lines.append(f"| `{f.label}` | {f.unit} | {mark} | {f.engines_text} | {f.meaning.replace('|', '/')} |")
+        engines = figure_engines(name, config, f)
+        lines.append(f"| `{f.label}` | {f.unit} | {mark} | {engines} | {f.meaning.replace('|', '/')} |")
     return lines
 
 

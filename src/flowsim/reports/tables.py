@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowsim.distributions import BaseDistribution
+from flowsim.fluid.support import figure_engines
 from flowsim.key_figures import bottleneck
 from flowsim.nodes.base import NodeConfig
 from flowsim.results import Percentiles, RunResult, SloVerdict
@@ -398,6 +399,10 @@ def declared_figures_table(kind: str, config: type[NodeConfig]) -> Table | None:
         table.add_column(column, overflow="fold")
     for f in config.kind_figures:
         table.add_row(
-            f"[cyan]{escape(f.label)}[/]", f.unit, "yes" if f.headline else "", f.engines_text, escape(f.meaning)
+            f"[cyan]{escape(f.label)}[/]",
+            f.unit,
+            "yes" if f.headline else "",
+            figure_engines(kind, config, f),
+            escape(f.meaning),
         )
     return table
