@@ -441,3 +441,20 @@ def test_a_difference_against_no_data_is_a_dash_not_nan() -> None:
 
     assert relative_difference(1.25, float("nan")) is None
     assert relative_difference(1.25, 1.5) == pytest.approx(0.2)  # (1.5 - 1.25) / 1.25
+
+
+def test_the_header_balance_adds_up_on_screen() -> None:
+    # the ML pipeline opens its window with messages inside and merges training data into model
+    # versions: both are said, so what came in equals where it went, as the JSON totals balance
+    import re
+
+    from flowsim.reports.tables import header
+
+    result = flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / "ml-baseline.yaml"))
+    line = header(result).plain.splitlines()[1]
+    found = re.findall(r"([a-z -]+?) ([\d,]+)(?: ·|$)", line)
+    counts = {label.strip(): float(n.replace(",", "")) for label, n in found}
+    came = counts["arrivals"] + counts.get("copies", 0) + counts.get("inside at the start", 0)
+    went = sum(counts[k] for k in ("delivered", "dropped", "dead-lettered", "lost", "inside at the end"))
+    assert counts["inside at the start"] > 0 and counts["merged"] > 0
+    assert came == went + counts["merged"]

@@ -257,11 +257,16 @@ def header(result: RunResult) -> Text:
         text.append(f" · fluid engine, step {format_duration(result.fluid_step_s)}")
     text.append("\n")
     totals = result.totals
+    # the balance as it adds up: what came in (copies and what the window opened with, when any),
+    # then where it went (merged into model versions, when any)
+    came = [("arrivals", totals.arrivals), ("copies", totals.copies), ("inside at the start", totals.inside_at_start)]
+    went = [("delivered", totals.delivered), ("dropped", totals.dropped), ("dead-lettered", totals.dead_lettered),
+            ("lost", totals.lost), ("merged", totals.merged), ("inside at the end", totals.inside_at_end)]  # fmt: skip
+    optional = {"copies", "inside at the start", "merged"}
+    parts = [f"{label} {format_count(value)}" for label, value in came + went if value or label not in optional]
     text.append(
-        f"arrivals {format_count(totals.arrivals)} · delivered {format_count(totals.delivered)} · "
-        f"dropped {format_count(totals.dropped)} · dead-lettered {format_count(totals.dead_lettered)} · "
-        f"lost {format_count(totals.lost)} · inside at the end {format_count(totals.inside_at_end)} · "
-        f"retries {format_count(totals.retries)}"
+        " · ".join(parts)
+        + f" · retries {format_count(totals.retries)}"
         + (f" · unmet demand (blocked sources) {format_count(totals.unmet_demand)}" if totals.unmet_demand else ""),
         style="dim",
     )
