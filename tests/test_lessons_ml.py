@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 from pathlib import Path
 
@@ -198,3 +199,16 @@ def test_ml_kinds_keep_the_message_balance(name: str) -> None:
         if node.kind in ml_kinds:
             balance = node.arrivals + node.inside_at_start - node.completed - node.dropped - node.dead_lettered
             assert balance == pytest.approx(node.inside_at_end), node_name
+
+
+def test_replicas_warming_up_are_billed_from_their_start() -> None:
+    # a cloud bills an instance from its start: node start, image pull and model load included.
+    # Every scale-up here starts inside the window and warms 5 min, so billed - ready replicas is
+    # the replicas added x 300 s over the window (2 -> 4 -> 7 -> 12: 10 added, 3,000 replica-seconds)
+    result = flowsim.simulate(flowsim.load_scenario(ROOT / "scenarios" / "autoscaling-warmup.yaml"))
+    (timeline,) = result.extra["serving"]
+    replicas = [point["replicas"] for point in timeline["replicas"]]
+    added = sum(max(b - a, 0.0) for a, b in itertools.pairwise(replicas))
+    served = result.nodes["serving"].kind_figures
+    assert added == 10
+    assert served["billed_units"] - served["replicas_mean"] == pytest.approx(added * 300 / result.window_s)

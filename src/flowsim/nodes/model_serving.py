@@ -91,7 +91,7 @@ class ModelServingConfig(NodeConfig):
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
     kind_figures = (
         Figure("replicas_mean", "replicas", "time-weighted mean replicas running"),
-        Figure("billed_units", "replicas", "replicas billed (the time-weighted mean that ran)"),
+        Figure("billed_units", "replicas", "replicas billed: the time-weighted mean that ran, warming ones included"),
         Figure("replicas_max", "replicas", "most replicas running at once"),
         Figure("scale_ups", "events", "autoscaler scale-ups"),
         Figure("scale_downs", "events", "autoscaler scale-downs"),
@@ -189,6 +189,7 @@ class ModelServingNode(RolloutRuntime):
         super().reset_counters()
         self.scale_ups = self.scale_downs = 0
         self.replicas_max = self.servers + self.green
+        self.area_warming, self._warming_since = 0.0, self.env.now  # replica-seconds started, not yet ready
         self._eval_busy = self._eval_servers = 0.0  # the autoscaler's last reading of the (reset) areas
 
     # ---- requests ------------------------------------------------------------------------
@@ -243,8 +244,15 @@ class ModelServingNode(RolloutRuntime):
             self._last_scale = now
         self.env.timeout(spec.evaluation_interval).callbacks.append(self._evaluate)
 
-    def _scale_up(self, count: int, warm_up: float) -> None:
+    def _warming_by(self, count: int) -> None:
+        """Replicas starting (count > 0) or ready (< 0): a warming replica runs, and is billed, already."""
+        now = self.env.now
+        self.area_warming += self.warming * (now - self._warming_since)
+        self._warming_since = now
         self.warming += count
+
+    def _scale_up(self, count: int, warm_up: float) -> None:
+        self._warming_by(count)
         self.scale_ups += 1
         self._last_scale = self.env.now
         if self.tracing:
@@ -253,7 +261,7 @@ class ModelServingNode(RolloutRuntime):
 
     def _warmed(self, event: object) -> None:
         count: int = event._value  # type: ignore[attr-defined]
-        self.warming -= count
+        self._warming_by(-count)
         self._last_scale = self.env.now
         self._set_servers(self.servers + count)
         self.dispatch()
@@ -293,12 +301,16 @@ class ModelServingNode(RolloutRuntime):
     def extra(self) -> dict[str, Any]:
         return {"versions": list(self.versions), "replicas": list(self.replica_timeline)}
 
+    def _warmed_area(self) -> float:
+        return self.area_warming + self.warming * (self.env.now - self._warming_since)
+
     def figures(self, window: float) -> dict[str, float]:
         figures = super().figures(window) | self.queue_figures(window)
         span = window if window > 0 else 1.0
         figures |= {
             "replicas_mean": (self.area_servers + self.green_area()) / span,
-            "billed_units": (self.area_servers + self.green_area()) / span,  # the replicas that ran, green included
+            # the replicas that ran: green included, and warming ones (an instance is billed from its start)
+            "billed_units": (self.area_servers + self._warmed_area() + self.green_area()) / span,
             "replicas_max": self.replicas_max,
             "scale_ups": self.scale_ups,
             "scale_downs": self.scale_downs,
