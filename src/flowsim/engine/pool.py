@@ -55,6 +55,7 @@ class ServerPool(QueueingRuntime):
         self._custom_route = kind.route is not ServerPool.route
         self._on_finished = self._finished
         self._fifo = self.unit_slots and kind.peek is ServerPool.peek and kind.pop is ServerPool.pop
+        self._plain_line = self._fifo and kind.line_up is ServerPool.line_up
 
     # ---- hooks ---------------------------------------------------------------------------
     def hold_time(self, item: Item) -> float:
@@ -91,6 +92,15 @@ class ServerPool(QueueingRuntime):
         """The item wants a server: start it now if it is next and fits, else it waits in line
         (where a kind's own order, such as query priority, may still let it start at once)."""
         item.t_queue = self.env.now
+        if self._plain_line:  # the common case: one server each, FIFO, the default line
+            if not self._faults and not self.n_waiting and self.busy < self.servers:
+                self._start(item)
+                return
+            self.queue.append(item)
+            self.n_waiting += item.n
+            if not self._faults and self.busy < self.servers:
+                self.dispatch()
+            return
         need = 1 if self.unit_slots else self.slots_for(item)
         if not self._faults and not self.n_waiting and self.busy + need <= self.servers:
             self._start(item)

@@ -182,23 +182,15 @@ class ServiceNode(ServerPool):
             return self.refuse_or_drop(item, self.block)
         self.arrivals += n
         self._advance()
-        now = self.env.now
         self.n_inside += n
-        item.t_in = now
+        item.t_in = self.env.now
         item.attempt = 1
         if self.tracing:
             self.log("arrive", item)
         if self._faults or self.timeout is not None:
             self._attempt(item)
-            return True
-        item.t_queue = now
-        if not self.n_waiting and self.busy < self.servers:
-            self._start(item)
-        else:
-            self.queue.append(item)
-            self.n_waiting += n
-            if self.busy < self.servers:
-                self.dispatch()
+        else:  # _attempt(item) without its checks: no timeout to arm, nothing to reject
+            self.enqueue(item)
         return True
 
     def _attempt(self, item: Item) -> None:
