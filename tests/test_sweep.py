@@ -251,9 +251,11 @@ def test_cli_spells_the_default_objective_like_the_sweep() -> None:
 def test_autoscaled_replicas_are_billed_as_they_ran() -> None:
     path = Path(__file__).resolve().parent.parent / "scenarios" / "autoscaling-warmup.yaml"
     result = flowsim.simulate(flowsim.load_scenario(path, {"nodes.serving.price": {"per_hour": 2.0}}))
-    mean_replicas = result.nodes["serving"].kind_figures["replicas_mean"]
-    assert mean_replicas > result.analysis.nodes["serving"].servers  # it scaled up during the spike
-    assert result.cost is not None and result.cost.per_hour == pytest.approx(2.0 * mean_replicas)
+    served = result.nodes["serving"].kind_figures
+    assert served["replicas_mean"] > result.analysis.nodes["serving"].servers  # it scaled up during the spike
+    # billed as they ran, warming replicas included (a cloud bills an instance from its start)
+    assert served["billed_units"] > served["replicas_mean"]
+    assert result.cost is not None and result.cost.per_hour == pytest.approx(2.0 * served["billed_units"])
 
 
 # ---- engines -------------------------------------------------------------------------------
