@@ -12,6 +12,7 @@ import math
 from typing import Literal
 
 from flowsim.cost import COST_FIGURES
+from flowsim.engine.figures import Figure
 from flowsim.engine.figures import declared as declared_figure
 from flowsim.nodes.base import NodeConfig
 from flowsim.results import NodeResult, Percentiles, Totals, VersionTotals
@@ -162,14 +163,11 @@ def decided(op: str, value: float, low: float, high: float) -> str:
 
 def engine_gap(metric: str, arch: Architecture, engine: str) -> tuple[str, str]:
     """('', '') unless `metric` is a kind figure that `engine` does not compute (then: message, hint)."""
-    parts = metric.split(".")
-    if engine not in ("per_message", "fluid") or parts[0] != "nodes" or parts[2:3] != ["kind_figures"]:
+    found = _kind_figure_of(metric, arch)
+    if engine not in ("per_message", "fluid") or found is None:
         return "", ""
-    config = arch.nodes.get(parts[1])
-    if config is None:
-        return "", ""
-    figure = declared_figure(config.kind_figures, ".".join(parts[3:]))
-    if figure is None or engine in figure.engines:
+    config, _key, figure = found
+    if engine in figure.engines:
         return "", ""
     message = f"the {engine} engine does not compute '{figure.name}' of kind '{config.kind}': '{metric}' has no data"
     other = "per_message" if engine == "fluid" else "fluid"
@@ -237,17 +235,25 @@ def path_issues(
     return issues
 
 
+def _kind_figure_of(metric: str, arch: Architecture) -> tuple[NodeConfig, str, Figure] | None:
+    """(node config, result key, declared figure) of a `nodes.<node>.kind_figures.<key>` metric."""
+    parts = metric.split(".")
+    if parts[0] != "nodes" or parts[2:3] != ["kind_figures"] or parts[1] not in arch.nodes:
+        return None
+    config, key = arch.nodes[parts[1]], ".".join(parts[3:])
+    figure = declared_figure(config.kind_figures, key)
+    return None if figure is None else (config, key, figure)
+
+
 def never_reported(metric: str, scenario: Scenario, arch: Architecture) -> tuple[str, str]:
     """('', '') unless `metric` is a conditional kind figure its node's config never reports (an SLO
     on it would fail every run with "no data"): then (message, hint)."""
-    parts = metric.split(".")
-    if parts[0] != "nodes" or parts[2:3] != ["kind_figures"] or parts[1] not in arch.nodes:
+    found = _kind_figure_of(metric, arch)
+    if found is None or not found[2].only_with:
         return "", ""
-    config, key = arch.nodes[parts[1]], ".".join(parts[3:])
-    figure = declared_figure(config.kind_figures, key)
-    if figure is None or not figure.only_with:
-        return "", ""
-    groups = {fault.group for fault in scenario.faults if fault.node == parts[1] and fault.group is not None}
+    config, key, figure = found
+    node = metric.split(".")[1]
+    groups = {fault.group for fault in scenario.faults if fault.node == node and fault.group is not None}
     absent = config.figure_never_reported(figure, key, groups)
     if absent is None:
         return "", ""

@@ -29,7 +29,7 @@ from flowsim.engine.context import SimContext
 from flowsim.engine.item import Item
 from flowsim.engine.queueing import QueueingRuntime
 
-new_timer = Timer.__new__
+_new_timer = Timer.__new__  # a Timer without its __init__ call, as `Clock.later` makes one
 
 
 class ServerPool(QueueingRuntime):
@@ -145,7 +145,7 @@ class ServerPool(QueueingRuntime):
         hold = self.hold_sampler() if self.hold_sampler is not None else self.hold_time(item)
         heap = self._heap
         if heap is not None:  # call_later(hold, self._finished, item), inlined
-            job = new_timer(Timer)
+            job = _new_timer(Timer)
             job.callback = self._on_finished
             job._value = item
             heappush(heap, (now + hold * self.slowdown, NORMAL, next(self._ids), job))
