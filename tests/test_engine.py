@@ -244,13 +244,11 @@ class Counter(ServerPool):
             self.env.timeout(self.config["shrink_at"]).callbacks.append(self._shrink)
 
     def _shrink(self, _event: Any) -> None:
-        self._advance()
-        self.servers -= 1
+        self.set_servers(self.servers - 1)
 
     def try_put(self, item: Item) -> bool:
         self.arrivals += item.n
-        self._advance()
-        self.n_inside += item.n
+        self.change_inside(item.n)
         item.t_in = self.env.now
         self.enqueue(item)
         return True
@@ -279,6 +277,9 @@ def test_a_leaving_item_hands_its_server_to_the_head_only_while_the_pool_has_roo
     assert list(model.nodes["pool"].waits) == [0.0, 0.0, 1.0, 2.0]
     assert figures["completed"] == 4
     assert figures["utilization"] == pytest.approx(4 / 10.5)
+    # waiting: two items over [0, 1), one over [1, 2) = 3 item-seconds; inside: 4 + 2 + 1 = 7, over 10 s
+    assert figures["mean_queue_length"] == pytest.approx(0.3)
+    assert figures["mean_in_node"] == pytest.approx(0.7)
 
 
 def test_the_serve_path_gives_the_same_trace_on_a_plain_simpy_environment() -> None:

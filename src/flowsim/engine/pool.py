@@ -91,13 +91,14 @@ class ServerPool(QueueingRuntime):
     def enqueue(self, item: Item) -> None:
         """The item wants a server: start it now if it is next and fits, else it waits in line
         (where a kind's own order, such as query priority, may still let it start at once)."""
-        item.t_queue = self.env.now
+        now = item.t_queue = self.env.now
         if self._plain_line:  # the common case: one server each, FIFO, the default line
             if not self._faults and not self.n_waiting and self.busy < self.servers:
                 self._start(item)
                 return
             self.queue.append(item)
-            self.n_waiting += item.n
+            self.n_waiting += item.n  # change_waiting(item.n), inlined
+            self._waiting_acc -= item.n * now
             if not self._faults and self.busy < self.servers:
                 self.dispatch()
             return
@@ -111,7 +112,7 @@ class ServerPool(QueueingRuntime):
 
     def line_up(self, item: Item) -> None:
         self.queue.append(item)
-        self.n_waiting += item.n
+        self.change_waiting(item.n)
 
     def dispatch(self) -> None:
         """Start waiting items, head first, while the head fits and the node is up."""
@@ -119,7 +120,7 @@ class ServerPool(QueueingRuntime):
             queue = self.queue
             while queue and self.busy < self.servers and not self._faults:
                 item = queue.popleft()
-                self.n_waiting -= item.n
+                self.change_waiting(-item.n)
                 self._start(item)
             return
         while not self._faults:
@@ -127,11 +128,13 @@ class ServerPool(QueueingRuntime):
             if head is None or self.busy + self.slots_for(head) > self.servers:
                 return
             self.pop()
-            self.n_waiting -= head.n
+            self.change_waiting(-head.n)
             self._start(head)
 
     def _start(self, item: Item) -> None:
-        self.busy += 1 if self.unit_slots else self.slots_for(item)
+        slots = 1 if self.unit_slots else self.slots_for(item)
+        self.busy += slots  # change_busy(slots), inlined
+        self._busy_acc -= slots * self.env.now
         self._serve(item)
 
     def _serve(self, item: Item) -> None:
@@ -156,7 +159,6 @@ class ServerPool(QueueingRuntime):
 
     def _finished(self, job: Any) -> None:
         item: Item = job._value
-        self._advance()
         if item.job is not job:
             self.abandoned(job)
             return
@@ -166,36 +168,33 @@ class ServerPool(QueueingRuntime):
             return
         t_in = item.t_in
         if self._custom_route:
-            if not self.route(item, self._left_late):
+            if not self.route(item, self._left):
                 return
         elif self.single_target is not None:  # forward(item, ...), inlined for one out-edge
             target = self.single_target
-            if not (target.try_put(item) or self._blocked_on(target, item, self._left_late, t_in)):
+            if not (target.try_put(item) or self._blocked_on(target, item, self._left, t_in)):
                 return
-        elif not self.forward(item, self._left_late):
+        elif not self.forward(item, self._left):
             return
         self._left(item, t_in)
 
     def free_servers(self, item: Item) -> None:
         """The item gives its servers back without leaving (an error, a timeout): start the next."""
-        self.busy -= 1 if self.unit_slots else self.slots_for(item)
+        self.change_busy(-1 if self.unit_slots else -self.slots_for(item))
         self.dispatch()
 
     def release(self, item: Item) -> None:
         """Hand the served item on; it keeps its servers until the next node takes it."""
         t_in = item.t_in
-        if self.route(item, self._left_late) if self._custom_route else self.forward(item, self._left_late):
+        if self.route(item, self._left) if self._custom_route else self.forward(item, self._left):
             self._left(item, t_in)
-
-    def _left_late(self, item: Item, t_in: float) -> None:
-        self._advance()
-        self._left(item, t_in)
 
     def _left(self, item: Item, t_in: float) -> None:
         """The item was handed on: count it and give its server to the head of the line."""
         now = self.env.now
         n = item.n
-        self.n_inside -= n
+        self.n_inside -= n  # change_inside(-n), inlined
+        self._inside_acc += n * now
         self.completed += n
         self.sojourns.append(now - t_in)
         if self._custom_left:
@@ -204,18 +203,20 @@ class ServerPool(QueueingRuntime):
             self.log("leave", item)
         queue = self.queue
         if not self._fifo:
-            self.busy -= self.slots_for(item)
+            self.change_busy(-self.slots_for(item))
             if self.n_waiting:
                 self.dispatch()
         elif queue and not self._faults and self.busy <= self.servers:
-            # the server goes straight to the head (`busy -= 1` then `_start(head)`, inlined)
+            # the server goes straight to the head (`busy -= 1` then `_start(head)`, inlined: busy stands)
             head = queue.popleft()
-            self.n_waiting -= head.n
+            self.n_waiting -= head.n  # change_waiting(-head.n), inlined
+            self._waiting_acc += head.n * now
             self._serve(head)
             if queue and self.busy < self.servers:
                 self.dispatch()
         else:
-            self.busy -= 1
+            self.busy -= 1  # change_busy(-1), inlined
+            self._busy_acc += now
         if self._blocked:
             self.space_freed()
 
@@ -224,6 +225,6 @@ class ServerPool(QueueingRuntime):
         interrupted = list(self.serving)
         self.serving.clear()
         for item in interrupted:
-            self.busy -= self.slots_for(item)
+            self.change_busy(-self.slots_for(item))
             item.job = None
         return interrupted

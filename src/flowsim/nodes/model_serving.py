@@ -198,21 +198,16 @@ class ModelServingNode(RolloutRuntime):
         if self.config.capacity is not None and self.n_inside + n > self.config.capacity:
             return self.refuse_or_drop(item, block=False)
         self.arrivals += n
-        self._advance()
-        self.n_inside += n
+        self.change_inside(n)
         item.t_in = self.env.now
         if self.tracing:
             self.log("arrive", item)
         store = self.references.get("features_from")
         if store is not None:
-            store.read(item, self._enqueue)  # type: ignore[attr-defined]
+            store.read(item, self.enqueue)  # type: ignore[attr-defined]
         else:
-            self._enqueue(item)
+            self.enqueue(item)
         return True
-
-    def _enqueue(self, item: Item) -> None:
-        self._advance()
-        self.enqueue(item)
 
     # ---- autoscaling ---------------------------------------------------------------------
     def start(self) -> None:
@@ -223,7 +218,6 @@ class ModelServingNode(RolloutRuntime):
     def _evaluate(self, _event: object) -> None:
         spec = self.config.autoscale
         assert spec is not None
-        self._advance()
         busy, servers = self.area_busy - self._eval_busy, self.area_servers - self._eval_servers
         self._eval_busy, self._eval_servers = self.area_busy, self.area_servers
         # replicas needed at the target: the mean busy replicas over the interval / target (a queue
@@ -267,10 +261,9 @@ class ModelServingNode(RolloutRuntime):
         self.dispatch()
 
     def _set_servers(self, servers: int) -> None:
-        self._advance()
         if self.tracing:
             self.log(f"replicas {servers}")
-        self.servers = servers
+        self.set_servers(servers)
         self._note_replicas()
 
     def green_changed(self) -> None:

@@ -181,9 +181,9 @@ class ServiceNode(ServerPool):
         if self.capacity is not None and self.n_inside + n > self.capacity:
             return self.refuse_or_drop(item, self.block)
         self.arrivals += n
-        self._advance()
-        self.n_inside += n
-        item.t_in = self.env.now
+        now = item.t_in = self.env.now
+        self.n_inside += n  # change_inside(n), inlined
+        self._inside_acc -= n * now
         item.attempt = 1
         if self.tracing:
             self.log("arrive", item)
@@ -217,7 +217,7 @@ class ServiceNode(ServerPool):
     def abandoned(self, job: object) -> None:
         if job in self._zombies:  # a timed-out attempt's work is over: free the server
             self._zombies.discard(job)
-            self.busy -= 1
+            self.change_busy(-1)
             self.dispatch()
 
     # ---- failures ------------------------------------------------------------------------
@@ -231,7 +231,7 @@ class ServiceNode(ServerPool):
             wake = self.env.timeout(delay, item)
             wake.callbacks.append(self._retry)
             return
-        self.n_inside -= item.n
+        self.change_inside(-item.n)
         self.dead_lettered += item.n
         if self.tracing:
             self.log("dead_letter", item)
@@ -240,7 +240,6 @@ class ServiceNode(ServerPool):
 
     def _retry(self, wake: object) -> None:
         item: Item = wake._value  # type: ignore[attr-defined]
-        self._advance()
         item.attempt += 1
         if self.tracing:
             self.log(f"retry {item.attempt}", item)
@@ -251,13 +250,12 @@ class ServiceNode(ServerPool):
         if item.timer is not timer:
             return  # the attempt already ended
         item.timer = None
-        self._advance()
         self.timeouts += item.n
         if self.tracing:
             self.log("timeout", item)
         if item.job is None:  # still waiting
             self.queue.remove(item)
-            self.n_waiting -= item.n
+            self.change_waiting(-item.n)
         else:  # in service: the server goes on with the work, the caller gives up
             self._zombies.add(item.job)
             del self.serving[item]
@@ -267,15 +265,14 @@ class ServiceNode(ServerPool):
     # ---- outages -------------------------------------------------------------------------
     def on_down(self) -> None:
         """Stop serving; interrupted work is requeued or failed (see `interrupted`)."""
-        self._advance()
         if self.tracing:
             self.log("down")
-        self.busy -= len(self._zombies)
+        self.change_busy(-len(self._zombies))
         self._zombies.clear()
         interrupted = self.interrupt()
         if self.requeue:
             self.queue.extendleft(reversed(interrupted))
-            self.n_waiting += sum(item.n for item in interrupted)
+            self.change_waiting(sum(item.n for item in interrupted))
         else:
             for item in interrupted:
                 if self.timeout is not None:
@@ -283,7 +280,6 @@ class ServiceNode(ServerPool):
                 self._failed(item)
 
     def on_up(self) -> None:
-        self._advance()
         if self.tracing:
             self.log("up")
         self.dispatch()

@@ -184,9 +184,8 @@ class WarehouseNode(ServerPool):
 
     # ---- data path -----------------------------------------------------------------------
     def try_put(self, item: Item) -> bool:
-        self._advance()
         self.arrivals += item.n
-        self.n_inside += item.n
+        self.change_inside(item.n)
         self._seq += 1
         item.t_in = self.env.now
         item.attempt = self._seq  # arrival order, for FIFO across the two lines
@@ -197,7 +196,7 @@ class WarehouseNode(ServerPool):
 
     def line_up(self, item: Item) -> None:
         self.line[self.is_load(item)].append(item)
-        self.n_waiting += item.n
+        self.change_waiting(item.n)
 
     def peek(self) -> Item | None:
         """Queries first with priority, else the older of the two lines' heads (no overtaking)."""
