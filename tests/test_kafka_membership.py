@@ -164,13 +164,14 @@ def test_a_poll_that_outlasts_max_poll_interval_gets_the_member_evicted() -> Non
 def test_the_autoscaler_follows_ceil_lag_over_target_within_min_and_max() -> None:
     # 100 messages/s on 4 partitions; one consumer processes 1 / 30 ms = 33.3/s. Every 10 s the
     # autoscaler wants ceil(lag / 100) consumers within [1, 4]; scale-in waits 30 s after a step
+    # (and follows each ask at once: no stabilization window)
     text = scenario_yaml(
         """
         src: {kind: source, interarrival: 0.01s, stop: 100s}
         topic: {kind: kafka_topic, partitions: 4, partition_write_rate: 1000/s, partitioner: round_robin,
                 batch_size: 1, linger: 0s, consumer_defaults: {consumers: 1, processing_time: 30ms,
                 membership: {rebalance_time: 2s, autoscale: {target_lag: 100, min_consumers: 1, max_consumers: 4,
-                             interval: 10s, cooldown: 30s}}}}
+                             interval: 10s, cooldown: 30s, scale_down_window: 0s}}}}
         done: {kind: sink}
         """,
         "[src -> topic, topic -> done]",
@@ -281,7 +282,8 @@ def random_group(rng: random.Random, trial: int) -> str:
     scale = ""
     if rng.random() < 0.4:
         scale = (f", autoscale: {{target_lag: {rng.choice([5, 20, 100])}, max_consumers: {rng.randint(1, 6)}, "
-                 f"interval: {rng.choice([2, 5])}s, cooldown: {rng.choice([0, 10])}s}}")  # fmt: skip
+                 f"interval: {rng.choice([2, 5])}s, cooldown: {rng.choice([0, 10])}s, "
+                 f"scale_down_window: {rng.choice([0, 15])}s}}")  # fmt: skip
     faults = []
     for _ in range(rng.randint(0, 4)):
         first = rng.randrange(consumers)

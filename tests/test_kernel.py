@@ -265,3 +265,25 @@ def test_a_kind_missing_a_declared_duty_is_refused_at_build_with_its_name() -> N
     config = ForgetfulConfig(kind="service", service_time=1.0)
     with pytest.raises(FlowsimError, match=r"node 'api' \(kind 'service'\).*can fail, but on_down"):
         check_contract("api", config)
+
+
+# ---- the HPA's scale-down stabilization (engine.autoscaling) --------------------------------
+def test_the_scale_down_window_acts_on_the_most_asked_for_in_the_window() -> None:
+    from flowsim.engine.autoscaling import ScaleDownWindow, hpa_step
+
+    # Kubernetes' example (KEP 853): asks 10, 9, 8, 9, 9, 8, 9, 8, 9 a minute apart on 10 replicas,
+    # a 600 s window: nothing changes while 10 is in the window; at 600 s the ask of 0 s is no
+    # longer after the cutoff (600 - 600 = 0), so the most of the rest, 9, is what the HPA acts on
+    window = ScaleDownWindow(600.0)
+    acted = [window.stabilized(60.0 * i, 10, ask) for i, ask in enumerate([10, 9, 8, 9, 9, 8, 9, 8, 9, 8])]
+    assert acted == [10] * 10
+    assert window.stabilized(600.0, 10, 7) == 9
+    # a scale-up is never held back, and a scale-down is never turned into a step up
+    assert window.stabilized(660.0, 10, 12) == 12
+    assert window.stabilized(720.0, 8, 7) == 8  # the 12 (and 9s) in the window: stay at 8, no step up
+    # within the tolerance the ask is what runs (and that is what the window keeps)
+    lone = ScaleDownWindow(300.0)
+    assert hpa_step(6, 2, 1.05, 0.1, 4, 100.0, lone, 0.0) == 6
+    assert hpa_step(6, 2, 0.3, 0.1, 4, 100.0, lone, 30.0) == 6  # the 6 asked for at 0 s is in the window
+    assert hpa_step(6, 2, 0.3, 0.1, 4, 100.0, lone, 300.0) == 2  # no longer after the cutoff: down to 2
+    assert hpa_step(2, 30, 5.0, 0.1, 4, 100.0, lone, 330.0) == 6  # up: 2 + max(4, 100% of 2)

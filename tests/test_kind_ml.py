@@ -75,6 +75,29 @@ def test_scale_down_waits_for_the_cool_down() -> None:
     assert figures["scale_downs"] == 1 and figures["replicas_mean"] == pytest.approx((3 * 10 + 50) / 60)
 
 
+@pytest.mark.parametrize(
+    ("window", "expected"), [("0s", [(110.0, "replicas 1")]), ("60s", [(160.0, "replicas 1")]), ("300s", [])]
+)
+def test_a_scale_down_waits_out_the_stabilization_window(window: str, expected: list[tuple[float, str]]) -> None:
+    # 2 requests/s of 1 s on 4 replicas: utilization 0.5 at a 0.5 target, so each evaluation up to
+    # 100 s asks for the 4 running.  The source stops at 100 s: from 110 on each asks for
+    # ceil(0.025 x 4 / 0.5) = 1 (then 0, at least min 1).  The HPA scales down only to the most
+    # asked for over its stabilization window: with none at 110; with 60 s once the last ask of 4
+    # (at 100) is no longer after 160 - 60 = 100, at 160; with the default 300 s not before 400.
+    _model, trace = run(
+        f"""
+        req: {{kind: source, interarrival: 0.5s, stop: 100s}}
+        serving: {{kind: model_serving, replicas: 4, service_time: 1s,
+                  autoscale: {{target_utilization: 0.5, min_replicas: 1, max_replicas: 4,
+                              evaluation_interval: 10s, warm_up: 5s, scale_down_window: {window}}}}}
+        out: {{kind: sink}}
+        """,
+        "[req -> serving, serving -> out]",
+        duration="200s",
+    )
+    assert events(trace, "serving", "replicas", "scale") == expected
+
+
 @pytest.mark.parametrize(("tolerance", "expected"), [(0.1, []), (0.0, [(10.0, "scale up +1 (ready in 5s)")])])
 def test_the_autoscaler_leaves_a_near_target_alone(tolerance: float, expected: list[tuple[float, str]]) -> None:
     # one request every 0.25 s of 0.3 s each on 2 replicas: utilization 0.3 / (2 x 0.25) = 0.6 against

@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from flowsim.engine.autoscaling import ScaleDownWindow
 from flowsim.engine.node import NodeRuntime
 from flowsim.nodes._kafka_assign import round_robin, sticky
 from flowsim.nodes._kafka_group_spec import MembershipSpec
@@ -54,6 +55,8 @@ class Membership:
         self.since = 0.0  # when the running rebalance began
         self.round = 0  # generation of the running round (a restart voids the old end)
         self.last_step = -math.inf  # the autoscaler's last step
+        scale = spec.autoscale
+        self.window = ScaleDownWindow(scale.scale_down_window if scale is not None else 0.0)  # its recent asks
         self.steps: list[tuple[float, int, int]] = []  # (time, consumers before, after)
         self.live = 0  # members alive and in the group
         self.unowned = 0  # partitions no live member consumes now

@@ -35,8 +35,13 @@ class AutoscaleSpec(SpecModel):
         ge=1, description="never more (maxReplicaCount); nor more than the partitions (KEDA: allowIdleConsumers false)"
     )
     interval: Period = Field(30.0, gt=0, description="how often the lag is read (KEDA's pollingInterval)")
+    scale_down_window: Duration = Field(
+        300.0, ge=0, le=3600,
+        description="a scale-in goes only to the most consumers asked for over this window (the HPA's scale-down "
+        "stabilization window, 300 s)",
+    )  # fmt: skip
     cooldown: Duration = Field(
-        300.0, ge=0, description="no scale-in within this long of the last step (HPA scale-down stabilisation)"
+        0.0, ge=0, description="besides, no scale-in within this long of the last step (the HPA has no such delay)"
     )
     tolerance: Number = Field(
         0.1, ge=0, lt=1,

@@ -7,8 +7,9 @@ group's consumers `consumer` .. `consumer + consumers - 1` for its `for`, then r
 `interval` and sets ceil(lag / target_lag) consumers within [min, max], and never more than the
 partitions (KEDA's Kafka scaler with `allowIdleConsumers: false`), the lag counted as KEDA counts
 it, from the committed offsets (what was read or handed on since the last commit counts);
-a scale-in waits until `cooldown` has passed since the last step; every step is one
-membership change, so one rebalance.
+a scale-in goes only to the most consumers asked for over the last `scale_down_window` (the
+HPA's stabilization window, 300 s) and, with a `cooldown`, waits that long after the last step;
+every step is one membership change, so one rebalance.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class ScalingSide(MembershipSide):
         want = min(max(math.ceil(lag / rule.target_lag), rule.min_consumers), most)
         have = len(running)
         ratio = lag / (rule.target_lag * have) if have else math.inf  # lag per consumer / target
-        want = hpa_step(have, want, ratio, rule.tolerance, rule.scale_up_pods, rule.scale_up_percent)  # KEDA's HPA
+        want = hpa_step(have, want, ratio, rule.tolerance, rule.scale_up_pods, rule.scale_up_percent, ms.window, now)
         if want == have or (want < have and now - ms.last_step < rule.cooldown):
             return
         if self.tracing:

@@ -11,9 +11,11 @@ replicas, within [min_replicas, max_replicas], unless utilization / target is wi
 (the Kubernetes HPA's 10% by default: "the control plane skips any scaling action if the ratio is
 sufficiently close to 1.0"), and adding at most 4 replicas or 100% a step, whichever is more (the
 HPA's default scale-up policies).  Replicas asked for serve only after `warm_up`
-(node start, image pull, model load); scale-down is immediate (a busy replica finishes its
-request first) but not within `cool_down` of the last scaling action (a decision, or replicas
-becoming ready).  The analytic view sees the starting `replicas`.
+(node start, image pull, model load).  A scale-down goes only to the most replicas asked for
+over the last `scale_down_window` (the HPA's stabilization window, 300 s: a dip in load shorter
+than that removes nothing), is immediate (a busy replica finishes its request first), and, with
+a `cool_down`, waits that long after the last scaling action (a decision, or replicas becoming
+ready).  The analytic view sees the starting `replicas`.
 
 Rollouts: a `promote` signal (from a model_registry) starts a canary (`canary.share` of requests
 to the new version for `canary.duration`, then 100%), a fixed A/B split (`ab_split`: the share
@@ -34,7 +36,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from flowsim.distributions import Distribution, LogNormal
-from flowsim.engine.autoscaling import hpa_step
+from flowsim.engine.autoscaling import ScaleDownWindow, hpa_step
 from flowsim.engine.context import SimContext
 from flowsim.engine.figures import Figure
 from flowsim.engine.flow import Delay, FlowLaw, Stage, per_second
@@ -57,7 +59,16 @@ class AutoscaleSpec(SpecModel):
     max_replicas: Count = Field(10, ge=1)
     evaluation_interval: Period = Field(30.0, gt=0, description="how often utilization is measured")
     warm_up: Duration = Field(120.0, ge=0, description="from the scale-up decision until the replica serves")
-    cool_down: Duration = Field(300.0, ge=0, description="no scale-down this soon after a scaling decision")
+    scale_down_window: Duration = Field(
+        300.0, ge=0, le=3600,
+        description="a scale-down goes only to the most replicas asked for over this window (the HPA's scale-down "
+        "stabilization window, 300 s)",
+    )  # fmt: skip
+    cool_down: Duration = Field(
+        0.0, ge=0,
+        description="besides, no scale-down this soon after a scaling action (a cooldown as in AWS target tracking; "
+        "the HPA has none)",
+    )  # fmt: skip
     tolerance: Number = Field(
         0.1, ge=0, lt=1,
         description="no scaling while utilization / target is within 1 +- this (the HPA's tolerance, 0.1)",
@@ -182,6 +193,7 @@ class ModelServingNode(RolloutRuntime):
         self.hold_sampler = self.service_time
         self.replica_timeline: list[dict[str, float]] = [{"time_s": 0.0, "replicas": float(self.servers)}]
         self._last_scale = -math.inf
+        self._window = ScaleDownWindow(config.autoscale.scale_down_window if config.autoscale else 0.0)
         self._eval_busy = self._eval_servers = 0.0
 
     # ---- bookkeeping ---------------------------------------------------------------------
@@ -226,10 +238,10 @@ class ModelServingNode(RolloutRuntime):
         ready = servers / spec.evaluation_interval
         desired = math.ceil(round(utilization * ready / spec.target_utilization, 9))
         ratio = utilization / spec.target_utilization
-        desired = hpa_step(self.servers + self.warming, desired, ratio, spec.tolerance, spec.scale_up_pods,
-                           spec.scale_up_percent)  # fmt: skip
-        desired = max(spec.min_replicas, min(spec.max_replicas, desired))
         now = self.env.now
+        desired = hpa_step(self.servers + self.warming, desired, ratio, spec.tolerance, spec.scale_up_pods,
+                           spec.scale_up_percent, self._window, now)  # fmt: skip
+        desired = max(spec.min_replicas, min(spec.max_replicas, desired))
         if desired > self.servers + self.warming:
             self._scale_up(desired - self.servers - self.warming, spec.warm_up)
         elif desired < self.servers and not self.warming and now - self._last_scale >= spec.cool_down:
