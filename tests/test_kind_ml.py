@@ -385,6 +385,16 @@ def test_a_drift_whose_version_is_rejected_is_detected_again() -> None:
     assert figures["time_to_detect_mean_s"] == 5  # from the onset to the first detection
 
 
+@pytest.mark.parametrize(("warmup", "counted"), [("12s", 0), ("5s", 1)])
+def test_a_drift_counts_where_its_onset_falls(warmup: str, counted: int) -> None:
+    # the onset at 10 s, detected at 15 s: with the window opening at 12 s the drift began in the
+    # warm-up, so neither it nor its detection is counted (no detections without drifts); from 5 s
+    # both are
+    model, _trace = run_traced(scenario_yaml(DRIFT.format(samples=3), DRIFT_EDGES, "70s", f"warmup: {warmup}\n"))
+    figures = model.nodes["drift"].figures(70.0)
+    assert (figures["drifts"], figures["detections"]) == (counted, counted)
+
+
 def test_drift_detection_waits_for_enough_samples() -> None:
     # Requests reach the monitor at 1.75, 2.75, ...: the 20th after the onset at 10 s is at 29.75.
     _, trace = run(DRIFT.format(samples=20), DRIFT_EDGES, "40s")

@@ -68,7 +68,7 @@ class DriftMonitorConfig(NodeConfig):
     kind_figures = (
         Figure("drifts", "drifts", "drift onsets in the window"),
         Figure("drifts_merged", "drifts", "onsets that came while a drift was still open"),
-        Figure("detections", "drifts", "drifts detected"),
+        Figure("detections", "drifts", "detections of drifts with onsets in the window (again after a rejected fix)"),
         Figure("unremediated", "drifts", "drifts not remediated by a promoted model when the run ended", True),
         Figure("time_to_detect_mean_s", "s", "mean time from a drift's onset to its detection", True),
         Figure("time_to_remediate_mean_s", "s", "mean time from onset to a retrained model serving", True),
@@ -230,7 +230,8 @@ class DriftMonitorNode(HoldingRuntime):
         if drift["detected_at"] is None:  # time to detect counts from the onset to the first detection
             drift["detected_at"] = now
         self.open = None
-        self.detections += 1
+        if drift["drift_at"] >= self.ctx.warmup:  # as `drifts`: only onsets in the measured window
+            self.detections += 1
         self.unremediated += 1
         if self.tracing:
             self.log("drift detected")
