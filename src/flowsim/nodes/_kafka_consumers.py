@@ -120,7 +120,7 @@ class ConsumerSide(RewindSide):
                     self._empty_poll(member, ms)
                 interval = self.config.group(group.name).poll_interval
                 if interval > 0:
-                    self.env.timeout(interval, (member, member.epoch)).callbacks.append(self._repoll)
+                    self.call_later(interval, self._repoll, (member, member.epoch))
                 else:
                     member.parked = True
                     for p in member.partitions:
@@ -179,7 +179,7 @@ class ConsumerSide(RewindSide):
                 member.busy_s += cost
                 if group.ms is not None:
                     self._watch(member, group.ms, self.env.now + cost)
-                self.env.timeout(cost, (member, member.epoch)).callbacks.append(self._processed)
+                self.call_later(cost, self._processed, (member, member.epoch))
                 return False
             if not self._hand(member, piece):
                 return False

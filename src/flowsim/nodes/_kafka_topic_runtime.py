@@ -101,7 +101,7 @@ class KafkaTopicNode(TopicResults):
             part.batches.append(last)
             self.opened(last)
             if not last.ready:
-                self.env.timeout(self.config.linger, last).callbacks.append(self._lingered)
+                self.call_later(self.config.linger, self._lingered, last)
         else:
             last.add(n, item.born, item.key)
         if last.n >= size:
@@ -129,8 +129,7 @@ class KafkaTopicNode(TopicResults):
         batch.state, batch.sent = 1, self.env.now
         if self.acks == 0:
             self.acked(batch, self.env.now)  # sent is done: no answer awaited
-        write = self.env.timeout(batch.n / self.write_rate, (part, batch, part.generation))
-        write.callbacks.append(self._written)
+        self.call_later(batch.n / self.write_rate, self._written, (part, batch, part.generation))
 
     def _written(self, event: Any) -> None:
         part, batch, generation = event._value

@@ -137,8 +137,7 @@ class StreamProcessorNode(ReplaySide):
         self._processing[item] = task
         if self.tracing:
             self.log("start", item)
-        job = self.env.timeout(self._cost_of(item.n), (item, self._generation))
-        job.callbacks.append(self._task_done)
+        self.call_later(self._cost_of(item.n), self._task_done, (item, self._generation))
 
     def _task_done(self, event: Any) -> None:
         item, generation = event._value
@@ -174,8 +173,7 @@ class StreamProcessorNode(ReplaySide):
         self._processing = dict.fromkeys(batch, -1)
         if self.tracing:
             self.log(f"batch {sum(item.n for item in batch)}")
-        job = self.env.timeout(span, (batch, self._generation))
-        job.callbacks.append(self._batch_done)
+        self.call_later(span, self._batch_done, (batch, self._generation))
 
     def _batch_time(self, batch: list[Item]) -> tuple[float, float]:
         """(task time, how long the batch takes).  Spark plans one task per Kafka partition of a
