@@ -374,3 +374,68 @@ def test_view_json_stays_backward_compatible() -> None:
                              "utilization": 0.45}}, "bottleneck": "api", "bottleneck_utilization": 0.45}  # fmt: skip
     restored = AnalyticView.model_validate(json.loads(json.dumps(old)))
     assert restored.nodes["api"].offered_load is None and restored.bottleneck_stage is None
+
+
+# ---- what a formula leaves out, and items that never fit --------------------------------------
+MMC = """
+name: caveats
+architecture:
+  name: caveats
+  nodes:
+    src: {{kind: source, rate: {rate}/s{batch}}}
+    q: {{kind: service, servers: {servers}, service_time: {{dist: exponential, mean: 1s}}{extra}}}
+    done: {{kind: sink}}
+  edges: [src -> q, q -> done]
+duration: 1000s
+{faults}
+"""
+
+
+def prediction(text: str) -> tuple[bool, str]:
+    found = flowsim.analyze_scenario(flowsim.load_scenario(text)).nodes["q"].prediction
+    assert found is not None
+    return found.exact, found.why
+
+
+def test_faults_and_timeouts_make_an_erlang_c_prediction_approximate() -> None:
+    plain = MMC.format(rate=1.5, batch="", servers=2, extra="", faults="")
+    assert prediction(plain) == (True, "")
+    # a brownout doubles the service time for 200 s in 2,000: Erlang C's 1.29 s wait does not describe it
+    brownout = plain.replace(
+        "duration: 1000s", "duration: 1000s\nfaults: [{node: q, at: 100s, for: 200s, slowdown: 2}]"
+    )
+    assert prediction(brownout) == (False, "the formula ignores its slow-downs (faults)")
+    outage = plain.replace("duration: 1000s", "duration: 1000s\nfaults: [{node: q, at: 100s, for: 20s}]")
+    assert prediction(outage) == (False, "the formula ignores its outages (faults)")
+    # a timeout of 6 s with one attempt: M/M/1 with patience, not M/M/1 (the waiting leave)
+    timeout = MMC.format(rate=0.8, batch="", servers=1, faults="",
+                         extra=", retry: {max_attempts: 1, timeout: 6s}, dead_letter: dlq")  # fmt: skip
+    timeout = timeout.replace("    done: {kind: sink}", "    done: {kind: sink}\n    dlq: {kind: sink}")
+    exact, why = prediction(timeout)
+    assert not exact and "timeout leave the queue (abandonment)" in why
+
+
+@pytest.mark.parametrize("on_full", ["block", "drop"])
+def test_an_item_larger_than_the_capacity_is_dropped_and_warned_of(on_full: str) -> None:
+    # batches of 5 into a node that holds 3 messages: no item ever fits.  Blocking would hold the
+    # source for good; it is dropped instead (counted), and the analytic view says so before the run
+    text = MMC.format(rate=1, batch=", batch: 5", servers=1, faults="", extra=f", capacity: 3, on_full: {on_full}")
+    scenario = flowsim.load_scenario(text)
+    warnings = flowsim.analyze_scenario(scenario).warnings
+    assert any("'q' holds at most 3 messages (capacity) but 'src' sends items of 5" in w for w in warnings)
+    result = flowsim.simulate(scenario)
+    q = result.nodes["q"]
+    assert q.completed == 0 and q.dropped == q.arrivals > 4000 and result.nodes["src"].blocked_time_s == 0
+    assert result.totals.unaccounted == 0
+
+
+def test_a_batch_law_that_can_exceed_the_capacity_is_warned_of_with_its_share() -> None:
+    # geometric batches of mean 2: P(K > 3) = (1 - 1/2)^3 = 12.5% of the items never fit in 3
+    text = MMC.format(rate=1, batch=", batch: {dist: geometric, mean: 2}", servers=1, faults="",
+                      extra=", capacity: 3, on_full: block")  # fmt: skip
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings
+    assert any("12.50% of the items of 'src' carry more (batch: geometric)" in w for w in warnings)
+    # uniform 1..4 into 10: nothing to say
+    roomy = MMC.format(rate=1, batch=", batch: {dist: uniform, low: 1, high: 4}", servers=1, faults="",
+                       extra=", capacity: 10")  # fmt: skip
+    assert not any("capacity" in w for w in flowsim.analyze_scenario(flowsim.load_scenario(roomy)).warnings)

@@ -335,7 +335,7 @@ def test_same_seed_same_result_any_execution_order(s: flowsim.Scenario) -> None:
     # replications computed alone, in another order, aggregate to the very same result
     s3 = s.model_copy(update={"replications": 3})
     alone = {r: run_replication(s3, r) for r in (2, 0, 1)}
-    view = flowsim.analyze_architecture(s.arch, s.load.multiplier)
+    view = flowsim.analyze_scenario(s3)  # the view simulate takes (the scenario's faults included)
     assert flowsim.aggregate(s3, [alone[r] for r in range(3)], view).model_dump_json() == batch.model_dump_json()
 
 

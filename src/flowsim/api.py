@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from flowsim.analysis.view import AnalyticView, analyze
+from flowsim.analysis.view import AnalyticView, analyze, fault_caveat
 from flowsim.build import run_replication
 from flowsim.cost import cost_report
 from flowsim.engine.model import ReplicationOutput
@@ -54,7 +54,8 @@ def analyze_architecture(arch: Architecture, load_multiplier: float = 1.0) -> An
 def analyze_scenario(scenario: Scenario) -> AnalyticView:
     """The analytic view of a scenario's design at its load, for its run's length (a consumer group
     that starts after the end is said to receive nothing instead of warned as overloaded)."""
-    view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario))
+    view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario),
+                   faulted(scenario))  # fmt: skip
     if scenario.warmup and scenario.window < 0.01 * scenario.duration:
         view.warnings.append(
             f"the figures cover {format_duration(scenario.window)} of a {format_duration(scenario.duration)} run "
@@ -71,6 +72,15 @@ def outages(scenario: Scenario) -> dict[str, float]:
         if fault.for_ is not None and fault.slowdown is None and fault.group is None and fault.broker is None:
             longest[fault.node] = max(longest.get(fault.node, 0.0), fault.for_)
     return longest
+
+
+def faulted(scenario: Scenario) -> dict[str, str]:
+    """What the scenario's faults do to each node they name (outages, slow-downs), in words."""
+    kinds: dict[str, set[str]] = {}
+    for fault in scenario.faults:
+        if fault.group is None and fault.broker is None:
+            kinds.setdefault(fault.node, set()).add("slow-downs" if fault.slowdown is not None else "outages")
+    return {node: fault_caveat(what) for node, what in kinds.items()}
 
 
 def rereads(scenario: Scenario) -> dict[str, float]:

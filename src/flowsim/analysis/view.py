@@ -17,7 +17,7 @@ gives its mean, and an overload warning says when the node first saturates (`ana
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -195,13 +195,15 @@ def analyze(
     horizon: float = math.inf,
     outages: Mapping[str, float] | None = None,
     rereads: Mapping[str, float] | None = None,
+    faulted: Mapping[str, str] | None = None,
 ) -> AnalyticView:
     """Arrival rates, offered loads, predictions, the bottleneck and the headroom of a design.
 
     With a run's `horizon` (its duration), a node that only edges starting at or after it feed (a
     consumer group that starts late) is said to receive nothing rather than warned as overloaded.
     `outages`: the longest scheduled outage per node, for the consumer groups' drain times;
-    `rereads`: the seconds of input a job reads again after that outage (its checkpoint's age)."""
+    `rereads`: the seconds of input a job reads again after that outage (its checkpoint's age);
+    `faulted`: nodes the scenario's faults hit, with what (their predictions are then not exact)."""
     rates = arrival_rates(arch, load_multiplier)
     means = _mean_rates(arch, load_multiplier, horizon)
     flows = node_flows(arch, rates, load_multiplier)
@@ -223,6 +225,7 @@ def analyze(
                 entry.utilization = attempts * model.service.mean() / model.servers
             blocking = flow is not None and _blocks(flow)
             entry.prediction = predict(model, attempts, _with_retries(arrivals[name], name, attempts, lam), blocking)
+            _caveat(entry.prediction, config.formula_leaves_out(), (faulted or {}).get(name))
             if flow is None and entry.utilization is not None and entry.utilization >= 1:
                 warnings.append(_overload_warning(name, entry.utilization, attempts, model))
             storm = _retry_storm(name, config, model)
@@ -253,7 +256,64 @@ def analyze(
     view.notes += [note for name, config in arch.nodes.items() for note in config.horizon_notes(name, horizon)]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.link_warnings(name, arch.nodes)]
+    view.warnings += _oversized(arch)
     return view
+
+
+def fault_caveat(kinds: Iterable[str]) -> str:
+    """Why a node's formula is not exact when faults hit it: `kinds` are 'outages', 'slow-downs'."""
+    return "; ".join(f"the formula ignores its {kind} (faults)" for kind in sorted(kinds))
+
+
+FAULTED_OUTAGES = fault_caveat(["outages"])
+
+
+def _caveat(prediction: Prediction | None, *left_out: str | None) -> None:
+    """A formula is not exact where the node does what it leaves out (timeouts, faults)."""
+    reasons = [why for why in left_out if why]
+    if prediction is None or not reasons or prediction.formula in ("idle", "instant"):
+        return
+    if prediction.exact:
+        prediction.exact, prediction.why = False, "; ".join(reasons)
+    else:
+        prediction.why = "; ".join([prediction.why, *reasons] if prediction.why else reasons)
+
+
+def _oversized(arch: Architecture) -> list[str]:
+    """Items with more messages than a node's capacity never fit there (they are dropped): said
+    for each source whose batches reach such a node, directly or through nodes that pass items on
+    whole (`keeps_items`)."""
+    found = []
+    for source, config in arch.nodes.items():
+        if not isinstance(config, SourceConfig):
+            continue
+        seen, frontier = {source}, [source]
+        while frontier:
+            node = frontier.pop()
+            for target in (e.to for e in arch.edges if e.from_ == node):
+                if target in seen:
+                    continue
+                seen.add(target)
+                reached = arch.nodes[target]
+                model = reached.queue_model()
+                capacity = model.capacity if model is not None else None
+                share = config.batch_share_above(capacity) if capacity is not None else 0.0
+                if capacity is not None and share > 1e-9:
+                    found.append(_oversized_warning(source, config, target, capacity, share))
+                if reached.keeps_items:
+                    frontier.append(target)
+    return found
+
+
+def _oversized_warning(source: str, config: SourceConfig, target: str, capacity: int, share: float) -> str:
+    fixed = config.fixed_batch()
+    if fixed is not None:
+        return (f"'{target}' holds at most {capacity} messages (capacity) but '{source}' sends items of {fixed} "
+                f"(batch): no item fits, so every one is dropped there; raise its capacity to at least {fixed} "
+                "or lower the batch")  # fmt: skip
+    return (f"'{target}' holds at most {capacity} messages (capacity) but {share:.2%} of the items of '{source}' "
+            f"carry more (batch: {config.batch.dist}): those never fit and are dropped there; raise its "  # type: ignore[union-attr]
+            "capacity or bound the batch")  # fmt: skip
 
 
 def _with_retries(arrivals: Arrivals, name: str, attempts: float, lam: float) -> Arrivals:

@@ -64,6 +64,9 @@ class NodeConfig(SpecModel):
     #: the items it sends on are control payloads (model versions), not data: the scenario totals
     #: count them apart, on every node they alone reach (`Architecture.control_nodes`)
     emits_control: ClassVar[bool] = False
+    #: items leave it no larger than they came (it passes them on whole, or smaller): an item's
+    #: size at a node downstream is bounded by the batch of the source it came from
+    keeps_items: ClassVar[bool] = False
     #: the figures of its own the kind reports in `kind_figures` (flowsim.engine.figures): its
     #: runtime's `figures()` returns exactly these beside the figures every kind reports
     kind_figures: ClassVar[tuple[Figure, ...]] = ()
@@ -148,6 +151,11 @@ class NodeConfig(SpecModel):
         """What the run's length means for this node that a user would not guess (a source that
         starts after the end sends nothing): warnings, which `validate --strict` fails on."""
         return []
+
+    def formula_leaves_out(self) -> str | None:
+        """What the node does that its queueing formula (`queue_model`) does not describe, such as
+        attempts abandoned at a timeout: its prediction is then approximate, with this reason."""
+        return None
 
     def link_warnings(self, name: str, nodes: Mapping[str, NodeConfig]) -> list[str]:
         """What an optional reference left out switches off without a word (a drift monitor with no

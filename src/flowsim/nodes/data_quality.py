@@ -45,6 +45,7 @@ class DataQualityConfig(NodeConfig):
     """
 
     summary = "data-quality check: failing records (or whole batches) quarantined to a dead-letter sink"
+    keeps_items = True
     kind_figures = (
         Figure("records_failed", "messages", "records that failed the check and were quarantined", True),
         Figure("batches_failed", "items", "items quarantined whole (failed share above fail_batch_above)", True),

@@ -27,6 +27,7 @@ class DelayConfig(NodeConfig):
     """
 
     summary = "a pure delay with unlimited parallelism (network hop, fixed stage)"
+    keeps_items = True
 
     kind: Literal["delay"]
     time: Distribution = Field(description="how long each item is held")

@@ -65,6 +65,7 @@ class DriftMonitorConfig(NodeConfig):
     """
 
     summary = "pass-through drift detector: onset, detection after a window, retrain trigger, remediation"
+    keeps_items = True
     kind_figures = (
         Figure("drifts", "drifts", "drift onsets in the window"),
         Figure("drifts_merged", "drifts", "onsets that came while a drift was still open"),

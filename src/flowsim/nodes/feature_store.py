@@ -73,6 +73,7 @@ class FeatureStoreConfig(NodeConfig):
     """
 
     summary = "offline writes, scheduled materialisation to an online store, online reads with staleness"
+    keeps_items = True
     kind_figures = (
         Figure("materialisations", "jobs", "materialisation jobs completed"),
         Figure("reads", "reads", "online lookups"),

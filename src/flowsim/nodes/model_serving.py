@@ -100,6 +100,7 @@ class ModelServingConfig(NodeConfig):
     """
 
     summary = "prediction serving: replicas, autoscaling with warm-up, canary/A-B rollout of promoted versions"
+    keeps_items = True
     kind_figures = (
         Figure("replicas_mean", "replicas", "time-weighted mean replicas running"),
         Figure("billed_units", "replicas", "replicas billed: the time-weighted mean that ran, warming ones included"),

@@ -35,7 +35,8 @@ from flowsim.units import Count, Number, format_duration
 class ServiceConfig(NodeConfig):
     """Models: a pool of identical workers behind one FIFO queue (an API, a database, a consumer
     pool). `capacity` counts every message in the node: waiting, in service, blocked after service
-    and backing off. `on_full: block` holds the sender and its server (blocking after service).
+    and backing off. `on_full: block` holds the sender and its server (blocking after service);
+    an item of more messages than `capacity` never fits and is dropped (a warning says so).
     Failed attempts (`error_rate`, a retry-policy `timeout`, arrivals while down with
     `on_down: reject`) follow the retry policy; items out of attempts are dead-lettered. A timed-out
     attempt keeps its server busy until the work is done. Faults: outages and brownouts.
@@ -44,6 +45,7 @@ class ServiceConfig(NodeConfig):
     """
 
     summary = "a pool of servers behind a FIFO queue: capacity, drop or block, errors, retries, outages"
+    keeps_items = True
     can_fail = True
     reference_kinds: ClassVar[dict[str, tuple[str, ...]]] = {"dead_letter": ("sink",)}
 
@@ -109,6 +111,13 @@ class ServiceConfig(NodeConfig):
             notes.append(f"'{name}''s dead_letter '{self.dead_letter}' receives nothing unless attempts fail: no "
                          f"error_rate and no timeout{by_faults}")  # fmt: skip
         return notes
+
+    def formula_leaves_out(self) -> str | None:
+        timeout = self.policy().timeout
+        if timeout is None:
+            return None
+        return (f"attempts still waiting at the {format_duration(timeout)} timeout leave the queue (abandonment), "
+                "which the formula leaves out")  # fmt: skip
 
     def runtime_class(self) -> type[NodeRuntime]:
         return ServiceNode
@@ -179,7 +188,8 @@ class ServiceNode(ServerPool):
     def try_put(self, item: Item) -> bool:
         n = item.n
         if self.capacity is not None and self.n_inside + n > self.capacity:
-            return self.refuse_or_drop(item, self.block)
+            # an item larger than the node never fits: dropped (counted), never held for good
+            return self.refuse_or_drop(item, self.block and n <= self.capacity)
         self.arrivals += n
         now = item.t_in = self.env.now
         self.n_inside += n  # change_inside(n), inlined

@@ -198,6 +198,12 @@ class SourceConfig(NodeConfig):
     def messages_per_item(self) -> float:
         return float(self.batch) if isinstance(self.batch, int) else self.batch.mean()
 
+    def batch_share_above(self, size: int) -> float:
+        """The share of its items that carry more than `size` messages."""
+        if isinstance(self.batch, int):
+            return 1.0 if self.batch > size else 0.0
+        return self.batch.share_above(size)
+
     def runtime_class(self) -> type[NodeRuntime]:
         return SourceNode if not self.time_varying() and self.fixed_batch() is not None else ShapedSourceNode
 

@@ -19,7 +19,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from flowsim.analysis.view import NodeAnalysis, Prediction
+from flowsim.analysis.view import FAULTED_OUTAGES, NodeAnalysis, Prediction
 from flowsim.confidence import student_t_halfwidth
 from flowsim.reports.tables import Formatter, cell, format_number, format_percent, new_table
 from flowsim.results import NodeResult, Percentiles, RunResult
@@ -104,7 +104,8 @@ def _status(
         return "not applicable", "it blocks its senders instead of dropping"
     status, why = _formula_status(prediction)
     left_out = [gap] if gap is not None else []  # what happened in the run that the formula leaves out
-    if node.downtime_s > 0:
+    if node.downtime_s > 0:  # said with the time down, for the faults the analytic view named
+        why = "; ".join(part for part in why.split("; ") if part != FAULTED_OUTAGES)
         left_out.append(f"the formula ignores outages (down {format_duration(node.downtime_s)})")
     if node.failed_attempts > 0:
         timed_out = f", {format_number(node.timeouts)} timed out" if node.timeouts else ""
@@ -114,7 +115,7 @@ def _status(
         )
     if not left_out:
         return status, why
-    return "approximate", "; ".join(left_out if status == "exact" else [why, *left_out])
+    return "approximate", "; ".join(left_out if status == "exact" or not why else [why, *left_out])
 
 
 def _carried_load(analysis: NodeAnalysis, prediction: Prediction) -> float | None:

@@ -7,6 +7,7 @@ arrivals are Poisson.  Sizes are whole numbers of at least 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -27,6 +28,10 @@ class _Batch(SpecModel):
     def variance(self) -> float:
         raise NotImplementedError
 
+    def share_above(self, size: int) -> float:
+        """P(a drawn batch has more than `size` messages)."""
+        raise NotImplementedError
+
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         raise NotImplementedError
 
@@ -42,6 +47,9 @@ class ConstantBatch(_Batch):
 
     def mean(self) -> float:
         return float(self.value)
+
+    def share_above(self, size: int) -> float:
+        return 1.0 if self.value > size else 0.0
 
     def variance(self) -> float:
         return 0.0
@@ -63,6 +71,9 @@ class GeometricBatch(_Batch):
         p = 1 / self.mean_
         return (1 - p) / (p * p)
 
+    def share_above(self, size: int) -> float:
+        return (1 - 1 / self.mean_) ** size  # P(K > k) = (1 - p)^k
+
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.geometric(1 / self.mean_, size)
 
@@ -78,6 +89,18 @@ class PoissonBatch(_Batch):
 
     def variance(self) -> float:
         return self.mean_ - 1
+
+    def share_above(self, size: int) -> float:
+        m = self.mean_ - 1  # P(1 + X > k) = 1 - P(X <= k - 1), X ~ Poisson(m)
+        if size < 1:
+            return 1.0
+        if size - 1 > m + 40 * math.sqrt(m) + 40:
+            return 0.0  # past 40 standard deviations
+        term = cdf = math.exp(-m)
+        for k in range(1, size):
+            term *= m / k
+            cdf += term
+        return max(0.0, 1.0 - cdf)
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return 1 + rng.poisson(self.mean_ - 1, size)
@@ -98,6 +121,9 @@ class UniformBatch(_Batch):
 
     def mean(self) -> float:
         return (self.low + self.high) / 2
+
+    def share_above(self, size: int) -> float:
+        return max(0, self.high - max(size, self.low - 1)) / (self.high - self.low + 1)
 
     def variance(self) -> float:
         return ((self.high - self.low + 1) ** 2 - 1) / 12
@@ -122,6 +148,10 @@ class EmpiricalBatch(_Batch):
         ):
             raise ValueError("'weights' needs one non-negative entry per value, with a positive sum")
         return self
+
+    def share_above(self, size: int) -> float:
+        weights = self.weights if self.weights is not None else [1.0] * len(self.values)
+        return sum(w for v, w in zip(self.values, weights, strict=True) if v > size) / sum(weights)
 
     def _probs(self) -> np.ndarray:
         w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights, dtype=float)
