@@ -270,6 +270,22 @@ CASES = [
         "1,000,000 points",
     ),
     Case("large", "huge traffic", RUN, "the traffic", None, arch=("rate: 0.9/s", "rate: 1e9/s")),
+    # auto sent these to the fluid engine, which laid out every fault interval or run first (GBs)
+    Case(
+        "large",
+        "an outage every 10 ms for a week, on auto",
+        ("run", "{s}", "-q"),
+        "comes back about 6.05e+07 times",
+        scen=("duration: 100s", "duration: 7d\nfaults: [{node: api, at: 1m, for: 5ms, every: 10ms}]"),
+    ),
+    Case(
+        "large",
+        "a DAG every 1 ms for a day, on auto",
+        ("run", "{s}", "-q"),
+        "its schedule starts about 8.64e+07 runs",
+        arch_text=with_dag('"every 1ms"'),
+        scen=("duration: 100s", "duration: 1d"),
+    ),
     # 3. silent nonsense: now refused, located
     Case("nonsense", "servers: yes", VALIDATE_A, "got a boolean", 4, arch=("servers: 2", "servers: yes")),
     Case("nonsense", "capacity: true", VALIDATE_A, "got a boolean", 4, arch=("capacity: 20", "capacity: true")),

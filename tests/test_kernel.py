@@ -161,6 +161,33 @@ def test_a_blocking_node_routed_to_itself_is_reported_as_deadlocked() -> None:
     assert result.nodes["api"].inside_at_end == 5
 
 
+def test_a_loop_of_blocking_nodes_is_warned_of_before_the_run_and_its_deadlock_shown_in_the_table() -> None:
+    from flowsim.reports.tables import analysis_summary
+
+    loop = scenario(
+        "s: {kind: source, rate: 5/s}\n"
+        "a: {kind: service, service_time: 10ms, capacity: 1, on_full: block}\n"
+        "b: {kind: service, service_time: 10ms, capacity: 1, on_full: block}\n"
+        "d: {kind: sink}",
+        "[s -> a, a -> b, {from: b, to: a, weight: 0.5}, {from: b, to: d, weight: 0.5}]",
+        duration="1000s",
+    )
+    before = flowsim.analyze_scenario(loop).warnings
+    assert any(w.startswith("'a', 'b' form a loop of nodes that block their senders") for w in before)
+    result = flowsim.simulate(loop)
+    deadlock = next(w for w in result.warnings if w.startswith("deadlock"))
+    assert deadlock in analysis_summary(result).plain  # the table shows what the run found, not only the JSON
+    # a line without a loop: nothing to say
+    line = scenario(
+        "s: {kind: source, rate: 5/s}\n"
+        "a: {kind: service, service_time: 10ms, capacity: 1, on_full: block}\n"
+        "d: {kind: sink}",
+        "[s -> a, a -> d]",
+        duration="10s",
+    )
+    assert not any("form a loop" in w for w in flowsim.analyze_scenario(line).warnings)
+
+
 def test_a_busy_blocking_line_is_not_a_deadlock() -> None:
     s = scenario(
         "src: {kind: source, rate: 2/s}\n"

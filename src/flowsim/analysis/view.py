@@ -257,7 +257,49 @@ def analyze(
     view.warnings += [w for name, config in arch.nodes.items() for w in config.horizon_warnings(name, horizon)]
     view.warnings += [w for name, config in arch.nodes.items() for w in config.link_warnings(name, arch.nodes)]
     view.warnings += _oversized(arch)
+    view.warnings += _blocking_cycles(arch, flows)
     return view
+
+
+def _blocking_cycles(arch: Architecture, flows: Mapping[str, NodeFlow]) -> list[str]:
+    """Loops of nodes that each hold their senders when full: they can fill up and hold each
+    other for good (a deadlock, which the run reports when it happens).  Tarjan's strongly connected
+    components of the graph of such nodes; one warning per loop."""
+    holding = {name for name, flow in flows.items() if _blocks(flow)}
+    out = {name: [e.to for e in arch.edges if e.from_ == name and e.to in holding] for name in holding}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in out[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in out[node]:
+                loops.append(sorted(component))
+
+    for name in sorted(holding):
+        if name not in index:
+            visit(name)
+    return [
+        f"{', '.join(repr(n) for n in loop)} form a loop of nodes that block their senders when full: it can fill "
+        "up and hold itself for good (a deadlock); give one of them on_full: drop, or route the loop through an "
+        "unbounded node"
+        for loop in loops
+    ]
 
 
 def fault_caveat(kinds: Iterable[str]) -> str:

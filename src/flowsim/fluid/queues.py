@@ -18,14 +18,18 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from flowsim.analysis.queueing import mmck_states
+from flowsim.analysis.queueing import erlang_b, mmck_states
+
+#: waiting places past this are evaluated as this many: below saturation the chance to find more
+#: waiting is under rho^10,000 (nothing), and in overload the loss share, 1 - 1/rho to first order,
+#: does not depend on the room (M/M/c/K sums one term per place: a capacity of 10^8 would be 10^8)
+MAX_ROOM = 10_000
 
 
 def erlang_c(c: int, a: float) -> float:
-    """The chance an arrival waits in M/M/c with offered load a (< c) erlangs."""
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
+    """The chance an arrival waits in M/M/c with offered load a (< c) erlangs (Erlang B's recursion,
+    in closed form past 10,000 servers)."""
+    b = erlang_b(c, a)
     return c * b / (c - a * (1 - b))
 
 
@@ -56,7 +60,7 @@ def bounded(a: float, c: int, k: int, ca2: float, cs2: float) -> tuple[float, fl
     departures, each 1 / c service apart (times the variability): an Erlang(j + 1) wait.  Its mean is
     M/M/c/K's Wq / P(wait) (Little's Lq / admitted rate), so W - Wq is the mean service."""
     spread = variability(ca2, cs2)
-    room = max(0, round((k - c) / spread))
+    room = min(max(0, round((k - c) / spread)), MAX_ROOM)
     rounded = float(f"{a:.3g}")
     loss, p_wait, wq = finite(rounded, c, c + room)
     return loss, p_wait, wq * spread, rounded / c, room, spread / c

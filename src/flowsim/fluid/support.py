@@ -17,7 +17,9 @@ import numpy as np
 from flowsim.engine.figures import Figure
 from flowsim.graph import reachable
 from flowsim.nodes.base import NodeConfig
+from flowsim.policies import FaultSpec
 from flowsim.spec.scenario import Scenario
+from flowsim.units import format_duration
 
 #: kinds with a dedicated fluid model
 NATIVE = frozenset(
@@ -60,7 +62,7 @@ def fluid_problems(scenario: Scenario) -> list[str]:
     for name, config in scenario.arch.nodes.items():
         problem = _problem(config) or unfollowed(config, name in faulted)
         if problem is None:
-            problem = _mmpp_problem(config, scenario.duration)
+            problem = _mmpp_problem(config, scenario.duration) or _schedule_problem(config, scenario.duration)
         if problem is not None:
             problems.append(f"node '{name}' (kind '{config.kind}'): {problem}")
         groups = {**getattr(config, "consumer_groups", {}), "defaults": getattr(config, "consumer_defaults", None)}
@@ -69,6 +71,14 @@ def fluid_problems(scenario: Scenario) -> list[str]:
                 problems.append(f"node '{name}' consumer group '{group}': membership (crashes, rebalances, "
                                 "commits, autoscaling) follows each member; use engine: per_message")  # fmt: skip
     for index, fault in enumerate(scenario.faults):
+        spans = fault_spans(fault, scenario.duration)
+        if spans > MAX_FAULT_SPANS:
+            period = (f"every {format_duration(fault.every)}" if fault.every is not None else
+                      f"mtbf + mttr {format_duration(fault.mtbf.mean() + fault.mttr.mean())}"  # type: ignore[union-attr]
+                      )  # fmt: skip
+            problems.append(f"faults[{index}] on '{fault.node}' comes back about {spans:.3g} times in the run "
+                            f"({period}; over {MAX_FAULT_SPANS:,}): lengthen the period (a unit typo, such as ms "
+                            "for m?) or run engine: per_message")  # fmt: skip
         if fault.group is not None:
             problems.append(f"faults[{index}] crashes consumers of '{fault.node}' group '{fault.group}': "
                             "the rebalances it causes follow each member; use engine: per_message")  # fmt: skip
@@ -77,6 +87,31 @@ def fluid_problems(scenario: Scenario) -> list[str]:
 
 #: an MMPP path is drawn switch by switch before the run: past this many the drawing is the run
 MAX_MMPP_SWITCHES = 1_000_000
+#: a node's fault intervals are laid on the step grid one by one before the run
+MAX_FAULT_SPANS = 10_000
+
+
+def fault_spans(fault: FaultSpec, duration: float) -> float:
+    """About how many outage intervals a fault has in a run of `duration`."""
+    if fault.every is not None:
+        return float(max(duration - (fault.at or 0.0), 0.0) / fault.every + 1)
+    if fault.mtbf is not None and fault.mttr is not None:
+        cycle = fault.mtbf.mean() + fault.mttr.mean()
+        return float(max(duration - fault.start, 0.0) / cycle) if cycle > 0 else math.inf
+    return 1.0
+
+
+#: scheduled runs (a DAG's, a training's) are followed run by run
+MAX_SCHEDULED_RUNS = 1_000_000
+
+
+def _schedule_problem(config: NodeConfig, duration: float) -> str | None:
+    mean_period = getattr(config, "mean_period", None)
+    period = mean_period() if callable(mean_period) else math.inf
+    if not 0 < period < math.inf or (runs := duration / period) <= MAX_SCHEDULED_RUNS:
+        return None
+    return (f"its schedule starts about {runs:.3g} runs in the run (one every {format_duration(period)}; over "
+            f"{MAX_SCHEDULED_RUNS:,}): lengthen the schedule (a unit typo, such as ms for m?)")  # fmt: skip
 
 
 def _mmpp_problem(config: NodeConfig, duration: float) -> str | None:

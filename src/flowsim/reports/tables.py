@@ -236,7 +236,8 @@ def analysis_summary(result: RunResult) -> Text:
             n for n, on in (("dropped ones included", lossy), ("its fan-out copies' times added up", copies)) if on
         ]
         text.append(f" per message that enters, {' and '.join(notes)}\n" if notes else "\n")
-    for warning in view.warnings:
+    # the design's warnings, then what the run itself found (a deadlock, a stall): every one, once
+    for warning in dict.fromkeys([*view.warnings, *result.warnings]):
         text.append("warning: ", style="bold yellow").append(warning + "\n")
     for note in view.notes:
         text.append("note: ", style="bold").append(note + "\n")
