@@ -287,6 +287,9 @@ CASES = [
         scen=("duration: 100s", "duration: 1d"),
     ),
     # 3. silent nonsense: now refused, located
+    # rates and sizes read what durations refused: 5/M as per minute, 5/Ms as per millisecond, Mb as MB
+    Case("nonsense", "rate per M", VALIDATE_A, "M could mean months or minutes", 3, arch=("0.9/s", "5/M")),
+    Case("nonsense", "rate per Ms", VALIDATE_A, "megaseconds or milliseconds", 3, arch=("0.9/s", "5/Ms")),
     Case("nonsense", "servers: yes", VALIDATE_A, "got a boolean", 4, arch=("servers: 2", "servers: yes")),
     Case("nonsense", "capacity: true", VALIDATE_A, "got a boolean", 4, arch=("capacity: 20", "capacity: true")),
     Case(

@@ -83,3 +83,12 @@ def test_the_rule_keeps_ordinary_numbers() -> None:
     assert TypeAdapter(Number).validate_python(-TINY) == -TINY
     assert TypeAdapter(Number).validate_python(0) == 0.0
     assert TypeAdapter(Count).validate_python(4) == 4
+
+
+def test_a_lower_case_b_in_a_size_is_refused_as_bits() -> None:
+    from flowsim.units import parse_size
+
+    assert parse_size("100MB") == 100e6 and parse_size("1KiB") == 1024
+    for text, fix in (("100Mb", "100MB"), ("2gb", "2GB"), ("1kib", "1KiB")):
+        with pytest.raises(ValueError, match=f"reads as bits.*write {fix} for bytes"):
+            parse_size(text)

@@ -114,12 +114,8 @@ def parse_duration(value: Any) -> float:
         )
     match = _DURATION_RE.match(value)
     unit = match.group(2).lower() if match else ""
-    if match is not None and match.group(2) in ("M", "Ms", "MS"):  # a month? mega? what 1M means is a guess
-        raise ValueError(
-            f"cannot read {value!r} as a duration: {match.group(2)} could mean "
-            + ("months or minutes" if match.group(2) == "M" else "megaseconds or milliseconds")
-            + "; write 1min or 1m for minutes, 1ms for milliseconds, 30d for a month"
-        )
+    if match is not None:
+        _refuse_ambiguous_time(match.group(2), value, "a duration")
     if match is None:
         compound = _compound_duration(value)
         if compound is not None:
@@ -130,6 +126,16 @@ def parse_duration(value: Any) -> float:
             "us, ms, s, m/min, h, d, w (e.g. 500ms, 2s, 5m, 24h, 2h30m)"
         )
     return checked(float(match.group(1)) * TIME_UNITS.get(unit, 1.0), "a duration")
+
+
+def _refuse_ambiguous_time(unit: str, value: str, what: str) -> None:
+    """'M', 'Ms', 'MS': a month? mega? what they mean is a guess, so they are refused, not read."""
+    if unit in ("M", "Ms", "MS"):
+        raise ValueError(
+            f"cannot read {value!r} as {what}: {unit} could mean "
+            + ("months or minutes" if unit == "M" else "megaseconds or milliseconds")
+            + "; write min or m for minutes, ms for milliseconds, d for days"
+        )
 
 
 def _compound_duration(text: str) -> float | None:
@@ -160,6 +166,7 @@ def parse_rate(value: Any) -> float:
             raise ValueError(f"cannot read {value!r} as a rate; write count/unit, e.g. 250/s, 15000/min, 3/h") from None
         return checked(number, "a rate")
     count, per, unit = match.groups()
+    _refuse_ambiguous_time(unit, value, "a rate")
     unit = unit.lower()
     if unit not in TIME_UNITS:
         raise ValueError(f"unknown time unit {unit!r} in rate {value!r}; use s, min, h or d")
@@ -167,6 +174,12 @@ def parse_rate(value: Any) -> float:
     if span <= 0:
         raise ValueError(f"cannot read {value!r} as a rate: the time after '/' must be above 0 (e.g. 250/s, 5/10s)")
     return checked(float(count) / span, "a rate")
+
+
+def _bytes_unit(unit: str) -> str:
+    """'Mb' -> 'MB', 'kib' -> 'KiB': the byte unit a bit-looking one was probably meant as."""
+    head = unit[:-1]
+    return head[0].upper() + "iB" if head.lower().endswith("i") else head.upper() + "B"
 
 
 def parse_size(value: Any) -> float:
@@ -178,6 +191,11 @@ def parse_size(value: Any) -> float:
         raise ValueError(f"expected a size such as 500MB or 1GiB; got {value!r}")
     match = _SIZE_RE.match(value)
     unit = match.group(2).lower() if match else ""
+    if match is not None and len(match.group(2)) >= 2 and match.group(2).endswith("b"):  # 100Mb: megabits?
+        raise ValueError(
+            f"cannot read {value!r} as a size: a lower-case b reads as bits, and sizes here are bytes; "
+            f"write {match.group(1)}{_bytes_unit(match.group(2))} for bytes (or divide bits by 8)"
+        )
     if match is None or (unit and unit not in SIZE_UNITS):
         raise ValueError(f"cannot read {value!r} as a size; use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
     return checked(float(match.group(1)) * SIZE_UNITS.get(unit, 1.0), "a size")
