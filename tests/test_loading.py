@@ -142,6 +142,16 @@ def test_override_of_unknown_node_suggests() -> None:
         flowsim.load_scenario(scenario_text(), {"nodes.apj.servers": 5})
 
 
+def test_every_bad_override_is_said_in_one_round() -> None:
+    # an unknown node used to stop the load before the other overrides were looked at
+    with pytest.raises(flowsim.SpecError) as info:
+        flowsim.load_scenario(scenario_text(), {"nodes.apj.servers": 5, "nodes.api.serverz": 3, "load.multipler": 2})
+    messages = [p.message for p in info.value.problems]
+    assert any("unknown node 'apj'" in m for m in messages)
+    assert any("unknown field 'serverz'" in m for m in messages)
+    assert any("unknown field 'multipler'" in m for m in messages)
+
+
 def test_override_with_a_bad_value_is_located() -> None:
     assert "servers" in error_of_with(scenario_text(), {"nodes.api.servers": 0})
 

@@ -11,6 +11,8 @@ import copy
 import difflib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -347,11 +349,45 @@ def _resolve_architecture(
             problem = wrong.problems[0]
             raise SpecError([located(doc, ("architecture",), problem.message, problem.hint)])
         data = copy.deepcopy(arch_doc.data)
-        for key, value in _rebased(overrides, base, target.parent).items():
-            _override(data, key, value, doc, written)
-        return _validate_architecture(data, arch_doc, (), overrides, target.parent, doc, written), arch_doc, ()
+        failed = _apply_overrides(data, _rebased(overrides, base, target.parent), doc, written)
+        with _also(failed):
+            arch = _validate_architecture(data, arch_doc, (), overrides, target.parent, doc, written)
+        return arch, arch_doc, ()
     data = copy.deepcopy(ref)
-    for key, value in overrides.items():
-        _override(data, key, value, doc, written)
-    arch = _validate_architecture(data, doc, ("architecture",), overrides, base, doc, written)
+    failed = _apply_overrides(data, overrides, doc, written)
+    with _also(failed):
+        arch = _validate_architecture(data, doc, ("architecture",), overrides, base, doc, written)
     return arch, doc, ("architecture",)
+
+
+def _apply_overrides(
+    data: Any, overrides: dict[str, Any], doc: YamlDocument, written: tuple[str, ...]
+) -> list[Problem]:
+    """Apply every override that can be; the problems of those that cannot (an unknown node), so
+    that they are said together with what validating the rest finds (every problem in one round)."""
+    failed: list[Problem] = []
+    for key, value in overrides.items():
+        try:
+            _override(data, key, value, doc, written)
+        except SpecError as err:
+            failed += err.problems
+    return failed
+
+
+@contextmanager
+def _also(failed: list[Problem]) -> Iterator[None]:
+    """Raise `failed` (the overrides that could not be applied) with the block's own problems."""
+    try:
+        yield
+    except _Refused as err:
+        if not failed:
+            raise
+        joined = _Refused([*failed, *err.problems])
+        joined.partial, joined.written = err.partial, err.written
+        raise joined from None
+    except SpecError as err:
+        if not failed:
+            raise
+        raise SpecError([*failed, *err.problems]) from None
+    if failed:
+        raise SpecError(failed)
