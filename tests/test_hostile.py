@@ -1023,3 +1023,21 @@ def test_a_unions_other_member_does_not_add_noise_to_a_mapping_read_as_its_membe
         flowsim.load_scenario(text)
     assert len(refused.value.problems) == 1 and said not in str(refused.value)
     assert refused.value.problems[0].field.startswith("architecture.nodes.api.retry.")
+
+
+def test_validate_warns_of_what_run_would_refuse(tmp_path: Path) -> None:
+    # valid, but a run this size goes to the fluid engine, which does not compute the SLO's figure:
+    # validate said ✓ while run refused; now validate warns (and --strict fails), saying why auto chose fluid
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        "name: big\narchitecture:\n  name: big\n  nodes:\n    s: {kind: source, rate: 100000/s}\n"
+        "    t: {kind: kafka_topic, partitions: 12, consumer_groups: {store: {consumers: 12, processing_time: 10us}}}\n"
+        "    store: {kind: sink}\n  edges: [s -> t, t -> store]\nduration: 1h\n"
+        "slos: [nodes.t.kind_figures.hot_partition_lag_share.store < 50%]\n"
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["validate", str(path)])
+    assert plain.exit_code == 0 and "flowsim run refuses this as it stands" in plain.output
+    assert "auto chose the fluid engine" in plain.output
+    assert runner.invoke(app, ["validate", "--strict", str(path)]).exit_code == 1
+    assert runner.invoke(app, ["run", str(path), "-q"]).exit_code == 2

@@ -208,7 +208,13 @@ def choose_engine(
     chosen = _pick_engine(scenario, view, max_events, engine)
     gaps = [gap for gap in path_issues(scenario, scenario.arch, chosen) if gap[0][0] == "slos"]
     if gaps:  # a lesson figure without data only reads 'no data'; an SLO on one could never pass
-        raise FlowsimError("; ".join(f"{format_path(where)}: {message} ({hint})" for where, message, hint in gaps))
+        why = ""
+        if chosen == "fluid" and (engine or scenario.engine) == "auto":
+            why = (". auto chose the fluid engine because the per-message run is estimated above limits.max_events; "
+                   "shorten 'duration', or set engine: per_message with a larger --max-events")  # fmt: skip
+        raise FlowsimError(
+            "; ".join(f"{format_path(where)}: {message} ({hint})" for where, message, hint in gaps) + why
+        )
     return chosen
 
 

@@ -143,7 +143,10 @@ def check_file(path: Path) -> Report:
             arch, report.name, view = scenario.arch, scenario.name, analyze_scenario(scenario)
         report.nodes, report.edges = len(arch.nodes), len(arch.edges)
         arch_doc, prefix = _architecture_doc(path, doc)
-        warnings = located_warnings(source, view.warnings, arch, arch_doc, prefix)
+        said = list(view.warnings)
+        if kind == "scenario":
+            said += _run_refusals(scenario, view)
+        warnings = located_warnings(source, said, arch, arch_doc, prefix)
         report.warnings = [as_object(w) for w in warnings]
         report.notes = [as_object(n) for n in located_warnings(source, view.notes, arch, arch_doc, prefix)]
     except SpecError as exc:
@@ -152,6 +155,18 @@ def check_file(path: Path) -> Report:
         lines = [line.removeprefix(f"{source}: ") for line in message_lines(exc)]  # (the source is said once)
         report.errors = [as_object(Problem(line, source)) for line in lines]
     return report
+
+
+def _run_refusals(scenario: Any, view: Any) -> list[str]:
+    """What `flowsim run` would refuse before running, though the file is valid (an SLO on a figure
+    the engine auto picks for a run this size does not compute): a warning here, so both agree."""
+    from flowsim.api import choose_engine
+
+    try:
+        choose_engine(scenario, view)
+    except FlowsimError as exc:
+        return [f"flowsim run refuses this as it stands: {exc}"]
+    return []
 
 
 @contextmanager
