@@ -287,6 +287,22 @@ CASES = [
         scen=("duration: 100s", "duration: 1d"),
     ),
     # 3. silent nonsense: now refused, located
+    Case(
+        "unclear",
+        "architecture path empty",
+        VALIDATE_S,
+        "is empty: no path is given",
+        2,
+        scen=("architecture: arch.yaml", 'architecture: ""'),
+    ),
+    Case(
+        "unclear",
+        "architecture a device",
+        VALIDATE_S,
+        "is not a regular file",
+        2,
+        scen=("architecture: arch.yaml", "architecture: /dev/null"),
+    ),
     # rates and sizes read what durations refused: 5/M as per minute, 5/Ms as per millisecond, Mb as MB
     Case("nonsense", "rate per M", VALIDATE_A, "M could mean months or minutes", 3, arch=("0.9/s", "5/M")),
     Case("nonsense", "rate per Ms", VALIDATE_A, "megaseconds or milliseconds", 3, arch=("0.9/s", "5/Ms")),

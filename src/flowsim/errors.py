@@ -6,6 +6,7 @@ type and print its message, so a traceback always means a bug in flowsim, never 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -59,3 +60,15 @@ class SimulationTooLarge(FlowsimError):
 
 class Cancelled(FlowsimError):
     """The caller's `stop` hook asked a run to end; nothing of it is returned (earlier runs are untouched)."""
+
+
+def not_a_file(written: str, target: str | os.PathLike[str]) -> str:
+    """Why `target` (what `written` names) cannot be read as a file, in words: 'not found', 'is a
+    directory', ... (for a path the caller found is not a regular file)."""
+    if not written.strip():
+        return "is empty: no path is given"
+    if os.path.isdir(target):
+        return "is a directory, not a file"
+    if os.path.exists(target):
+        return "is not a regular file (a device, a pipe or a socket)"
+    return "not found"

@@ -29,7 +29,7 @@ from flowsim.document_problems import (
     reference_problems,
     traffic_problems,
 )
-from flowsim.errors import Problem, SpecError
+from flowsim.errors import Problem, SpecError, not_a_file
 from flowsim.graph import graph_issues
 from flowsim.metric_paths import check_metric
 from flowsim.references import (
@@ -41,7 +41,13 @@ from flowsim.references import (
 from flowsim.semantics import architecture_issues, wrong_document
 from flowsim.spec.architecture import Architecture
 from flowsim.spec.scenario import Scenario
-from flowsim.spec.yamlio import YamlDocument, format_path, load_yaml_file, load_yaml_text, problems_from_validation
+from flowsim.spec.yamlio import (
+    YamlDocument,
+    format_path,
+    load_yaml_file,
+    load_yaml_text,
+    problems_from_validation,
+)
 
 __all__ = ["PathLike", "check_metric", "load_architecture", "load_scenario", "parse_assignment", "with_settings"]
 
@@ -339,8 +345,7 @@ def _resolve_architecture(
             raise SpecError([located(doc, ("architecture",), message, hint)])
         target = base / ref
         if not os.path.isfile(target):  # os.path: a name too long is "not found", not an OSError
-            what = "is a directory, not a file" if os.path.isdir(target) else "not found"
-            message = f"architecture file '{ref}' {what} (looked at {target})"
+            message = f"architecture file '{ref}' {not_a_file(ref, target)} (looked at {target})"
             hint = "give a path relative to the scenario file, or write the architecture inline"
             raise SpecError([located(doc, ("architecture",), message, hint)])
         arch_doc = load_yaml_file(target)

@@ -31,6 +31,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
+from flowsim.errors import not_a_file
 from flowsim.traffic.shapes import Piecewise
 from flowsim.units import HUGE, TIME_UNITS
 
@@ -131,7 +132,8 @@ def read_trace(path: str, base: Path) -> Trace:
     """Read the file at `path` (relative to `base`, the folder of the YAML file naming it)."""
     target = base / path
     if not os.path.isfile(target):  # os.path: an over-long or NUL-holding name is not an OSError
-        raise TraceError(f"trace file '{path}' not found (looked at {target}); give a path relative to this YAML file")
+        why = not_a_file(path, target)
+        raise TraceError(f"trace file '{path}' {why} (looked at {target}); give a path relative to this YAML file")
     if target.stat().st_size > MAX_BYTES:
         raise TraceError(f"trace file '{path}' is larger than {MAX_BYTES // 2**20} MB; resample it")
     try:
