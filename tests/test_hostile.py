@@ -303,6 +303,12 @@ CASES = [
         2,
         scen=("architecture: arch.yaml", "architecture: /dev/null"),
     ),
+    Case(
+        "nonsense",
+        "one --set path twice",
+        ("run", "{s}", "-q", "--set", "nodes.api.servers=3", "--set", "nodes.api.servers=4"),
+        "is set twice",
+    ),
     # rates and sizes read what durations refused: 5/M as per minute, 5/Ms as per millisecond, Mb as MB
     Case("nonsense", "rate per M", VALIDATE_A, "M could mean months or minutes", 3, arch=("0.9/s", "5/M")),
     Case("nonsense", "rate per Ms", VALIDATE_A, "megaseconds or milliseconds", 3, arch=("0.9/s", "5/Ms")),

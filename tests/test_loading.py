@@ -320,3 +320,11 @@ def test_a_bad_value_from_the_files_own_overrides_points_at_the_override_line() 
     (given,) = info.value.problems
     assert (given.line, given.field) == (6, "architecture.nodes.api.servers")
     assert "the value comes from the override nodes.api.servers=-1" in given.hint
+
+
+def test_an_outage_over_within_the_warm_up_gets_a_note() -> None:
+    inside = scenario_text(extra="warmup: 50s\nfaults: [{node: api, at: 10s, for: 30s}]\n")
+    notes = flowsim.analyze_scenario(flowsim.load_scenario(inside)).notes
+    assert any("faults[0] on 'api' is over at 40s, within the warm-up (50s)" in n for n in notes)
+    after = scenario_text(extra="warmup: 50s\nfaults: [{node: api, at: 40s, for: 30s}]\n")  # runs into the window
+    assert not any("within the warm-up" in n for n in flowsim.analyze_scenario(flowsim.load_scenario(after)).notes)

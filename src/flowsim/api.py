@@ -56,6 +56,18 @@ def analyze_scenario(scenario: Scenario) -> AnalyticView:
     that starts after the end is said to receive nothing instead of warned as overloaded)."""
     view = analyze(scenario.arch, scenario.load.multiplier, scenario.duration, outages(scenario), rereads(scenario),
                    faulted(scenario))  # fmt: skip
+    for index, fault in enumerate(scenario.faults):
+        if (
+            fault.at is not None
+            and fault.for_ is not None
+            and fault.every is None
+            and fault.at + fault.for_ <= scenario.warmup
+        ):
+            view.notes.append(
+                f"faults[{index}] on '{fault.node}' is over at {format_duration(fault.at + fault.for_)}, within the "
+                f"warm-up ({format_duration(scenario.warmup)}): the figures see only its aftermath; start it after "
+                "the warm-up to measure it"
+            )
     if scenario.warmup and scenario.window < 0.01 * scenario.duration:
         view.warnings.append(
             f"the figures cover {format_duration(scenario.window)} of a {format_duration(scenario.duration)} run "

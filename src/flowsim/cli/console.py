@@ -188,6 +188,12 @@ def assignments(sets: list[str] | None) -> dict[str, Any]:
             path, value = parse_assignment(text)
         except SpecError as err:
             raise typer.BadParameter(err.problems[0].message, param_hint="--set") from None
+        if path in found and found[path] != value:  # which one was meant is a guess
+            raise typer.BadParameter(
+                f"{path} is set twice ({found[path]!r} and {value!r}); give it once (a sweep takes "
+                "several values: flowsim sweep --set PATH=V1,V2)",
+                param_hint="--set",
+            )
         found[path] = value
     return found
 
