@@ -309,6 +309,12 @@ CASES = [
         ("run", "{s}", "-q", "--set", "nodes.api.servers=3", "--set", "nodes.api.servers=4"),
         "is set twice",
     ),
+    Case(
+        "unclear",
+        "--out where no folder can be made",
+        ("run", "{s}", "-q", "--out", "/proc/flowsim-out"),
+        "cannot make the folder /proc/flowsim-out",
+    ),
     # rates and sizes read what durations refused: 5/M as per minute, 5/Ms as per millisecond, Mb as MB
     Case("nonsense", "rate per M", VALIDATE_A, "M could mean months or minutes", 3, arch=("0.9/s", "5/M")),
     Case("nonsense", "rate per Ms", VALIDATE_A, "megaseconds or milliseconds", 3, arch=("0.9/s", "5/Ms")),
@@ -1063,3 +1069,15 @@ def test_validate_warns_of_what_run_would_refuse(tmp_path: Path) -> None:
     assert "auto chose the fluid engine" in plain.output
     assert runner.invoke(app, ["validate", "--strict", str(path)]).exit_code == 1
     assert runner.invoke(app, ["run", str(path), "-q"]).exit_code == 2
+
+
+def test_a_profile_that_holds_the_rate_at_zero_all_run_is_warned_of() -> None:
+    text = (
+        "name: z\narchitecture:\n  name: z\n  nodes:\n"
+        "    s: {kind: source, rate: 5/s, profile: [{spike: {at: 0s, for: 1d, factor: 0}}]}\n"
+        "    d: {kind: sink}\n  edges: [s -> d]\nduration: 1h\n"
+    )
+    warnings = flowsim.analyze_scenario(flowsim.load_scenario(text)).warnings
+    assert any("'s' sends nothing in this run: its profile holds the rate at 0" in w for w in warnings)
+    later = text.replace("at: 0s, for: 1d", "at: 10m, for: 10m")  # a dip, not the whole run: nothing to say
+    assert not any("sends nothing" in w for w in flowsim.analyze_scenario(flowsim.load_scenario(later)).warnings)

@@ -116,6 +116,15 @@ def _simulate(path: Path, opts: RunOptions, gate: bool = False, reported: bool =
             "(add an 'slos:' list, e.g. 'slos: [end_to_end.done.latency_s.p99 < 2s]'; "
             "'flowsim run' runs it without one)"
         )
+    if opts.out is not None:  # a folder that cannot be made or written is said now, not after the run
+        try:
+            opts.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise typer.BadParameter(
+                f"cannot make the folder {opts.out}: {err.strerror or err}", param_hint="--out"
+            ) from None
+        if not os.access(opts.out, os.W_OK):
+            raise typer.BadParameter(f"cannot write into {opts.out} (permission denied)", param_hint="--out")
     view = analyze_scenario(scenario)
     if not (reported and stdout_is_terminal()):
         for warning in dict.fromkeys(view.warnings):

@@ -167,6 +167,9 @@ class SourceConfig(NodeConfig):
                 what = "spike" if factor.spike is not None else "ramp" if factor.ramp is not None else "steps"
                 found.append(f"'{name}': profile[{k}]'s {what} begins at {format_duration(begins)} and never "
                              f"happens; {end}")  # fmt: skip
+        if self.profile and not found and math.isfinite(horizon) and self.mean_rate_over(horizon) <= 0:
+            found.append(f"'{name}' sends nothing in this run: its profile holds the rate at 0 from its start to "
+                         f"the end ({format_duration(horizon)}); check the profile's factors")  # fmt: skip
         return found
 
     def external_rate(self) -> float:
