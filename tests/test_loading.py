@@ -328,3 +328,11 @@ def test_an_outage_over_within_the_warm_up_gets_a_note() -> None:
     assert any("faults[0] on 'api' is over at 40s, within the warm-up (50s)" in n for n in notes)
     after = scenario_text(extra="warmup: 50s\nfaults: [{node: api, at: 40s, for: 30s}]\n")  # runs into the window
     assert not any("within the warm-up" in n for n in flowsim.analyze_scenario(flowsim.load_scenario(after)).notes)
+
+
+def test_a_retry_policy_no_node_names_gets_a_note() -> None:
+    policies = "retry_policies: {std: {max_attempts: 3}, spare: {max_attempts: 5}}\n"
+    used = GOOD_NODES.replace("mean: 500ms}}", "mean: 500ms}, error_rate: 0.1, retry: std}")
+    notes = flowsim.analyze_scenario(flowsim.load_scenario(scenario_text(used, extra=policies))).notes
+    assert "retry_policies.spare is not used: no node names it in 'retry'" in notes
+    assert not any("retry_policies.std" in n for n in notes)

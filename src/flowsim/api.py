@@ -68,6 +68,10 @@ def analyze_scenario(scenario: Scenario) -> AnalyticView:
                 f"warm-up ({format_duration(scenario.warmup)}): the figures see only its aftermath; start it after "
                 "the warm-up to measure it"
             )
+    retries = [getattr(config, "retry", None) for config in scenario.arch.nodes.values()]
+    for name, policy in scenario.retry_policies.items():
+        if not any(policy == retry for retry in retries):  # (names are resolved to the policies by now)
+            view.notes.append(f"retry_policies.{name} is not used: no node names it in 'retry'")
     if scenario.warmup and scenario.window < 0.01 * scenario.duration:
         view.warnings.append(
             f"the figures cover {format_duration(scenario.window)} of a {format_duration(scenario.duration)} run "
