@@ -314,3 +314,12 @@ def test_the_scale_down_window_acts_on_the_most_asked_for_in_the_window() -> Non
     assert hpa_step(6, 2, 0.3, 0.1, 4, 100.0, lone, 30.0) == 6  # the 6 asked for at 0 s is in the window
     assert hpa_step(6, 2, 0.3, 0.1, 4, 100.0, lone, 300.0) == 2  # no longer after the cutoff: down to 2
     assert hpa_step(2, 30, 5.0, 0.1, 4, 100.0, lone, 330.0) == 6  # up: 2 + max(4, 100% of 2)
+
+
+def test_a_long_line_of_blocking_nodes_is_no_loop() -> None:
+    # 1,500 blocking nodes in a row: no loop to warn of (and the search is not a recursion 1,500 deep)
+    n = 1500
+    nodes = "\n".join(f"n{i}: {{kind: service, service_time: 1ms, capacity: 2, on_full: block}}" for i in range(n))
+    edges = ", ".join(["s -> n0", *(f"n{i} -> n{i + 1}" for i in range(n - 1)), f"n{n - 1} -> d"])
+    line = scenario(f"s: {{kind: source, rate: 1/s}}\n{nodes}\nd: {{kind: sink}}", f"[{edges}]", duration="10s")
+    assert not any("form a loop" in w for w in flowsim.analyze_scenario(line).warnings)

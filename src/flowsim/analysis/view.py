@@ -27,6 +27,7 @@ from flowsim.analysis.arrivals import Arrivals, arrival_processes
 from flowsim.analysis.loads import NodeFlow, node_flows, solve_rates_with_drops
 from flowsim.analysis.streaming import GroupEstimate, group_estimates
 from flowsim.analysis.timing import Timing, clock, load_timings, varies
+from flowsim.graph import reachable, successors
 from flowsim.nodes.base import NodeConfig, QueueModel
 from flowsim.nodes.source import SourceConfig
 from flowsim.policies import RetryPolicy
@@ -263,37 +264,23 @@ def analyze(
 
 def _blocking_cycles(arch: Architecture, flows: Mapping[str, NodeFlow]) -> list[str]:
     """Loops of nodes that each hold their senders when full: they can fill up and hold each
-    other for good (a deadlock, which the run reports when it happens).  Tarjan's strongly connected
-    components of the graph of such nodes; one warning per loop."""
+    other for good (a deadlock, which the run reports when it happens).  One warning per loop: the
+    nodes that reach each other along edges between such nodes."""
     holding = {name for name, flow in flows.items() if _blocks(flow)}
-    out = {name: [e.to for e in arch.edges if e.from_ == name and e.to in holding] for name in holding}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
+    out = {
+        name: [t for t in targets if t in holding]
+        for name, targets in successors(arch, True).items()
+        if name in holding
+    }
     loops: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for target in out[node]:
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1 or node in out[node]:
-                loops.append(sorted(component))
-
+    grouped: set[str] = set()
     for name in sorted(holding):
-        if name not in index:
-            visit(name)
+        ahead = reachable(out, [name])
+        if name in grouped or name not in ahead:
+            continue
+        loop = sorted(m for m in ahead if m == name or name in reachable(out, [m]))
+        grouped.update(loop)
+        loops.append(loop)
     return [
         f"{', '.join(repr(n) for n in loop)} form a loop of nodes that block their senders when full: it can fill "
         "up and hold itself for good (a deadlock); give one of them on_full: drop, or route the loop through an "
@@ -326,13 +313,14 @@ def _oversized(arch: Architecture) -> list[str]:
     for each source whose batches reach such a node, directly or through nodes that pass items on
     whole (`keeps_items`)."""
     found = []
+    out = successors(arch, data_only=True)
     for source, config in arch.nodes.items():
         if not isinstance(config, SourceConfig):
             continue
         seen, frontier = {source}, [source]
         while frontier:
             node = frontier.pop()
-            for target in (e.to for e in arch.edges if e.from_ == node):
+            for target in out[node]:
                 if target in seen:
                     continue
                 seen.add(target)

@@ -35,7 +35,9 @@ from flowsim.cli.console import (
 from flowsim.errors import FlowsimError, Problem, SpecError, message_lines
 
 if TYPE_CHECKING:
+    from flowsim.analysis.view import AnalyticView
     from flowsim.spec.architecture import Architecture
+    from flowsim.spec.scenario import Scenario
     from flowsim.spec.yaml_document import YamlDocument
 
 #: the version of the JSON document below; raised when a key changes meaning or goes away
@@ -157,7 +159,7 @@ def check_file(path: Path) -> Report:
     return report
 
 
-def _run_refusals(scenario: Any, view: Any) -> list[str]:
+def _run_refusals(scenario: Scenario, view: AnalyticView) -> list[str]:
     """What `flowsim run` would refuse before running, though the file is valid (an SLO on a figure
     the engine auto picks for a run this size does not compute): a warning here, so both agree."""
     from flowsim.api import choose_engine
